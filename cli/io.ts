@@ -1,0 +1,19 @@
+// What a command may touch of the terminal; tests pass their own.
+import { OpenLedgerError } from '../runtime/errors.ts'
+
+export interface CliIo {
+  out(line: string): void
+  err(line: string): void
+  /** Prompts for a secret (passphrase); non-interactive runs read OPENLEDGER_PASSPHRASE. */
+  secret(prompt: string): Promise<string>
+}
+
+export type CliErrorCode = 'USAGE' | 'BAD_ARGUMENT' | 'RPC_ERROR' | 'NOT_FOUND' | 'FAILED'
+export class CliError extends OpenLedgerError<CliErrorCode> {}
+
+export interface Command {
+  name: string
+  summary: string
+  usage: string
+  run(argv: string[], io: CliIo): Promise<number>
+}

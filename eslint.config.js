@@ -1,0 +1,33 @@
+// Lint rules beyond the type checker: the folder boundaries of ARCHITECTURE.md and the habits of STYLE.md.
+import js from '@eslint/js'
+import tseslint from 'typescript-eslint'
+
+const pureFolders = ['runtime/**/*.ts', 'genesis/**/*.ts', 'attribution/**/*.ts']
+const ioModules = ['node:fs', 'node:fs/promises', 'node:net', 'node:http', 'node:worker_threads', 'level', 'classic-level', 'ws', 'libp2p']
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', '.tap/**', 'data/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-constant-condition': ['error', { checkLoops: false }],
+    },
+  },
+  {
+    files: ['**/*.ts'],
+    ignores: ['cli/**', 'test/**', 'bench/**', 'scripts/**', '**/*.test.ts'],
+    rules: { 'no-console': 'error' },
+  },
+  {
+    files: pureFolders,
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { paths: ioModules.map((name) => ({ name, message: 'runtime, genesis and attribution do no IO' })) }],
+      'no-restricted-properties': ['error',
+        { object: 'Date', property: 'now', message: 'time enters the runtime as data' },
+        { object: 'Math', property: 'random', message: 'randomness enters the runtime as data' }],
+    },
+  },
+)

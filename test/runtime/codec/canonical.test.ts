@@ -1,0 +1,68 @@
+import t from 'tap'
+import fc from 'fast-check'
+import { decode, encode, CodecError, bigintToBytes, bytesToBigint, type Encodable } from '../../../runtime/codec/canonical.ts'
+
+const encodable: fc.Arbitrary<Encodable> = fc.letrec((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small' },
+    fc.constant(null),
+    fc.boolean(),
+    fc.maxSafeNat(),
+    fc.integer({ min: -(2 ** 31), max: 2 ** 31 }),
+    fc.string({ unit: 'grapheme', maxLength: 300 }),
+    fc.uint8Array({ maxLength: 300 }),
+    fc.array(tie('value'), { maxLength: 5 }),
+  ),
+})).value as fc.Arbitrary<Encodable>
+
+t.test('encode/decode round-trips and re-encodes to the same bytes', async (t) => {
+  fc.assert(fc.property(encodable, (value) => {
+    const bytes = encode(value)
+    const again = encode(decode(bytes))
+    t.same(Buffer.from(again), Buffer.from(bytes))
+  }), { seed: 42, numRuns: 500 })
+})
+
+t.test('amount bytes are minimal and round-trip up to 1e27', async (t) => {
+  fc.assert(fc.property(fc.bigInt({ min: 0n, max: 10n ** 27n }), (amount) => {
+    const bytes = bigintToBytes(amount)
+    t.equal(bytesToBigint(bytes), amount)
+    if (bytes.length > 0) t.not(bytes[0], 0)
+  }), { seed: 7, numRuns: 300 })
+  t.throws(() => bytesToBigint(Uint8Array.of(0, 1)), CodecError)
+})
+
+t.test('non-canonical bytes are rejected', async (t) => {
+  const cases: Array<[string, number[]]> = [
+    ['5 as uint8', [0xcc, 0x05]],
+    ['5 as float64', [0xcb, 0x40, 0x14, 0, 0, 0, 0, 0, 0]],
+    ['1.5 as float64', [0xcb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0]],
+    ['short string as str8', [0xd9, 0x01, 0x61]],
+    ['array16 of one item', [0xdc, 0x00, 0x01, 0x01]],
+    ['map', [0x81, 0xa1, 0x61, 0x01]],
+    ['trailing byte', [0x01, 0x02]],
+    ['truncated bin', [0xc4, 0x05, 0x01]],
+    ['reserved byte', [0xc1]],
+    ['empty', []],
+  ]
+  for (const [name, bytes] of cases) {
+    t.throws(() => decode(Uint8Array.from(bytes)), CodecError, name)
+  }
+})
+
+t.test('encode refuses what has no canonical form', async (t) => {
+  t.throws(() => encode(1.5), CodecError)
+  t.throws(() => encode(-1n), CodecError)
+  t.throws(() => encode({} as unknown as Encodable), CodecError)
+})
+
+t.test('random bytes never crash the decoder with anything but CodecError', async (t) => {
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+    try {
+      decode(bytes)
+    } catch (error) {
+      if (!(error instanceof CodecError)) throw error
+    }
+  }), { seed: 3, numRuns: 2000 })
+  t.pass('no foreign exception')
+})
