@@ -1,0 +1,26 @@
+// Well-known development accounts, like Substrate's //Alice, //Bob: anyone can sign for them, so
+// they exist only in dev and local-testnet specs. Private key = sha256("openledger dev account " + name).
+import { sha256, utf8 } from '../runtime/crypto/hash.ts'
+import { privateKeyToAddress, type Address } from '../runtime/crypto/secp256k1.ts'
+
+export const DEV_ACCOUNT_NAMES = ['alice', 'bob', 'charlie', 'dave', 'eve', 'ferdie'] as const
+export type DevAccountName = (typeof DEV_ACCOUNT_NAMES)[number]
+
+export interface DevAccount {
+  name: DevAccountName
+  privateKey: Uint8Array
+  address: Address
+}
+
+export function isDevAccountName(name: string): name is DevAccountName {
+  return (DEV_ACCOUNT_NAMES as readonly string[]).includes(name)
+}
+
+export function devAccount(name: DevAccountName): DevAccount {
+  const privateKey = sha256(utf8(`openledger dev account ${name}`))
+  return { name, privateKey, address: privateKeyToAddress(privateKey) }
+}
+
+export function devAccounts(): DevAccount[] {
+  return DEV_ACCOUNT_NAMES.map(devAccount)
+}
