@@ -16,9 +16,14 @@ export function isDevAccountName(name: string): name is DevAccountName {
   return (DEV_ACCOUNT_NAMES as readonly string[]).includes(name)
 }
 
-export function devAccount(name: DevAccountName): DevAccount {
+/** Any well-known dev key; the named accounts above and the dev spec's team/investor holders. */
+export function devKey(name: string): { privateKey: Uint8Array; address: Address } {
   const privateKey = sha256(utf8(`openledger dev account ${name}`))
-  return { name, privateKey, address: privateKeyToAddress(privateKey) }
+  return { privateKey, address: privateKeyToAddress(privateKey) }
+}
+
+export function devAccount(name: DevAccountName): DevAccount {
+  return { name, ...devKey(name) }
 }
 
 export function devAccounts(): DevAccount[] {

@@ -1,0 +1,35 @@
+// The dev chain spec: the real tokenomics, with the liquidity share partly prefunding the
+// well-known dev accounts (alice, bob, …) so a fresh dev chain can be used at once.
+import { ECOSYSTEM_POOL_ACCOUNT } from '../runtime/modules/accounts.ts'
+import { DEFAULT_FEE_PARAMS } from '../runtime/modules/fees/state.ts'
+import { devAccounts, devKey } from './devAccounts.ts'
+import type { Allocation, ChainSpec } from './spec.ts'
+import { allocationAmount, ONE_OPEN, VESTING_CLIFF_MS, VESTING_LINEAR_MS } from './tokenomics.ts'
+
+/** base units each dev account starts with */
+export const DEV_ACCOUNT_BALANCE = 1_000_000n * ONE_OPEN
+export const DEV_CHAIN_ID = 1337
+/** 2026-01-01T00:00:00Z: fixed, so the dev genesis hash is the same everywhere */
+export const DEV_GENESIS_TIME = Date.UTC(2026, 0, 1)
+
+export function devChainSpec(options: { genesisTime?: number; chainId?: number; name?: string; id?: string } = {}): ChainSpec {
+  const genesisTime = options.genesisTime ?? DEV_GENESIS_TIME
+  const vesting = { cliffEnd: genesisTime + VESTING_CLIFF_MS, end: genesisTime + VESTING_CLIFF_MS + VESTING_LINEAR_MS }
+  const dev = devAccounts()
+  const liquidityLeft = allocationAmount('liquidity') - DEV_ACCOUNT_BALANCE * BigInt(dev.length)
+  const allocations: Allocation[] = [
+    { category: 'community', address: ECOSYSTEM_POOL_ACCOUNT, amount: allocationAmount('community'), vesting: undefined },
+    { category: 'investors', address: devKey('investors').address, amount: allocationAmount('investors'), vesting },
+    { category: 'team', address: devKey('team').address, amount: allocationAmount('team'), vesting },
+    ...dev.map((account): Allocation => ({ category: 'liquidity', address: account.address, amount: DEV_ACCOUNT_BALANCE, vesting: undefined })),
+    { category: 'liquidity', address: devKey('liquidity').address, amount: liquidityLeft, vesting: undefined },
+  ]
+  return {
+    name: options.name ?? 'OpenLedger Dev',
+    id: options.id ?? 'openledger-dev',
+    chainId: options.chainId ?? DEV_CHAIN_ID,
+    genesisTime,
+    allocations,
+    fees: DEFAULT_FEE_PARAMS,
+  }
+}

@@ -1,0 +1,115 @@
+// The JSON chain-spec format and its validation. A spec fully determines the genesis block:
+// same spec, same genesis hash, on every machine.
+//
+// {
+//   "name": "OpenLedger Dev", "id": "openledger-dev", "chainId": 1337,
+//   "genesisTime": 1767225600000,                       // ms since epoch
+//   "allocations": [ { "category": "community", "address": "0x…", "amount": "617100000…" ,
+//                      "vesting": { "cliffEnd": ms, "end": ms } }, … ],
+//   "fees": { "minBaseFeePerGas": "1000000000", "maxBlockGas": 150000000, … }   // optional
+// }
+import * as k from '../runtime/codec/schema.ts'
+import { CodecError } from '../runtime/codec/canonical.ts'
+import { toHex } from '../runtime/crypto/hash.ts'
+import { OpenLedgerError } from '../runtime/errors.ts'
+import { ECOSYSTEM_POOL_ACCOUNT } from '../runtime/modules/accounts.ts'
+import { DEFAULT_FEE_PARAMS, feeParamsKind, type FeeParams } from '../runtime/modules/fees/state.ts'
+import { allocationAmount, AllocationCategory, TOTAL_SUPPLY, VESTED_CATEGORIES, VESTING_CLIFF_MS, VESTING_LINEAR_MS } from './tokenomics.ts'
+
+export type GenesisErrorCode = 'INVALID_SPEC' | 'SUPPLY_MISMATCH' | 'ALLOCATION_MISMATCH' | 'VESTING_MISMATCH'
+export class GenesisError extends OpenLedgerError<GenesisErrorCode> {}
+
+const categoryKind: k.Kind<AllocationCategory> = {
+  ...k.string(16),
+  name: 'category',
+  decode: () => {
+    throw new Error('categories are JSON-only')
+  },
+  fromJson(value, field) {
+    if (typeof value === 'string' && value in AllocationCategory) return value as AllocationCategory
+    throw new CodecError('WRONG_TYPE', `${field}: expected one of ${Object.keys(AllocationCategory).join(', ')}`)
+  },
+} as k.Kind<AllocationCategory>
+
+const allocationKind = k.struct({
+  category: categoryKind,
+  address: k.address,
+  amount: k.amount,
+  vesting: k.optional(k.struct({ cliffEnd: k.uint, end: k.uint })),
+})
+
+export const chainSpecKind = k.struct({
+  name: k.string(64),
+  id: k.string(64),
+  chainId: k.uint,
+  genesisTime: k.uint,
+  allocations: k.list(allocationKind, 1_000_000),
+  fees: k.optional(feeParamsKind),
+})
+
+export type ChainSpec = k.Infer<typeof chainSpecKind>
+export type Allocation = k.Infer<typeof allocationKind>
+
+export function feeParamsOf(spec: ChainSpec): FeeParams {
+  return spec.fees ?? DEFAULT_FEE_PARAMS
+}
+
+/** Parses a spec from JSON text and checks every rule; throws GenesisError naming the problem. */
+export function parseChainSpec(json: string): ChainSpec {
+  let raw: unknown
+  try {
+    raw = JSON.parse(json)
+  } catch (cause) {
+    throw new GenesisError('INVALID_SPEC', 'chain spec is not valid JSON', { cause })
+  }
+  let spec: ChainSpec
+  try {
+    spec = chainSpecKind.fromJson(raw, '')
+  } catch (cause) {
+    if (cause instanceof CodecError) throw new GenesisError('INVALID_SPEC', `chain spec: ${cause.message}`, { cause })
+    throw cause
+  }
+  validateChainSpec(spec)
+  return spec
+}
+
+export function chainSpecToJson(spec: ChainSpec): string {
+  return JSON.stringify(chainSpecKind.toJson(spec), null, 2) + '\n'
+}
+
+/** The tokenomics rules: exact supply, exact category shares, community in the pool, vesting. */
+export function validateChainSpec(spec: ChainSpec): void {
+  if (spec.chainId < 1 || spec.chainId > 0xffffffff) throw new GenesisError('INVALID_SPEC', 'chainId must be in [1, 2^32 - 1]')
+  if (!/^[a-z0-9-]{1,64}$/.test(spec.id)) throw new GenesisError('INVALID_SPEC', 'id must be lowercase letters, digits and dashes')
+  const fees = feeParamsOf(spec)
+  if (fees.targetBlockGas <= 0 || fees.targetBlockGas > fees.maxBlockGas) throw new GenesisError('INVALID_SPEC', 'fees.targetBlockGas must be in [1, maxBlockGas]')
+  if (fees.baseFeeChangeDenominator < 1) throw new GenesisError('INVALID_SPEC', 'fees.baseFeeChangeDenominator must be at least 1')
+  if (fees.burnShareBps > 10_000) throw new GenesisError('INVALID_SPEC', 'fees.burnShareBps must be at most 10000')
+  if (fees.minBaseFeePerGas < 1n) throw new GenesisError('INVALID_SPEC', 'fees.minBaseFeePerGas must be at least 1')
+
+  const sums = new Map<AllocationCategory, bigint>()
+  const seen = new Set<string>()
+  let total = 0n
+  for (const allocation of spec.allocations) {
+    const address = toHex(allocation.address)
+    if (seen.has(address)) throw new GenesisError('INVALID_SPEC', `address ${address} is allocated twice`)
+    seen.add(address)
+    if (allocation.amount === 0n) throw new GenesisError('INVALID_SPEC', `allocation to ${address} is zero`)
+    sums.set(allocation.category, (sums.get(allocation.category) ?? 0n) + allocation.amount)
+    total += allocation.amount
+    if (allocation.category === 'community' && toHex(allocation.address) !== toHex(ECOSYSTEM_POOL_ACCOUNT)) {
+      throw new GenesisError('ALLOCATION_MISMATCH', `community allocation must go to the ecosystem pool ${toHex(ECOSYSTEM_POOL_ACCOUNT)}`)
+    }
+    const vested = VESTED_CATEGORIES.includes(allocation.category)
+    const expected = { cliffEnd: spec.genesisTime + VESTING_CLIFF_MS, end: spec.genesisTime + VESTING_CLIFF_MS + VESTING_LINEAR_MS }
+    if (vested && (allocation.vesting?.cliffEnd !== expected.cliffEnd || allocation.vesting.end !== expected.end)) {
+      throw new GenesisError('VESTING_MISMATCH', `${allocation.category} allocation to ${address} must vest with a 12-month cliff and 36 months linear: cliffEnd ${expected.cliffEnd}, end ${expected.end}`)
+    }
+    if (!vested && allocation.vesting !== undefined) throw new GenesisError('VESTING_MISMATCH', `${allocation.category} allocations do not vest`)
+  }
+  if (total !== TOTAL_SUPPLY) throw new GenesisError('SUPPLY_MISMATCH', `allocations sum to ${total} base units, the supply is exactly ${TOTAL_SUPPLY}`)
+  for (const category of Object.values(AllocationCategory)) {
+    const sum = sums.get(category) ?? 0n
+    if (sum !== allocationAmount(category)) throw new GenesisError('ALLOCATION_MISMATCH', `${category} allocations sum to ${sum}, expected ${allocationAmount(category)}`)
+  }
+}

@@ -1,0 +1,100 @@
+// What a runtime module is (as in Substrate FRAME): storage items, calls with weights, events,
+// errors, genesis config and block hooks. Module, call, event and error indices are permanent.
+import type { Encodable, Decoded } from './codec/canonical.ts'
+import type { Kind } from './codec/schema.ts'
+import type { Address } from './crypto/secp256k1.ts'
+import type { StateOverlay } from './state/overlay.ts'
+
+export interface BlockInfo {
+  readonly chainId: number
+  readonly height: number
+  /** ms since the Unix epoch, from the header: the runtime's only clock */
+  readonly timestamp: number
+  /** the account that receives the block's tips */
+  readonly author: Address
+  /** hash of the parent block: the runtime's only randomness */
+  readonly parentHash: Uint8Array
+}
+
+export interface RuntimeEvent {
+  readonly module: number
+  readonly index: number
+  readonly data: Encodable
+}
+
+export interface ExecutionContext {
+  readonly state: StateOverlay
+  readonly block: BlockInfo
+  emit(event: RuntimeEvent): void
+}
+
+export interface CallContext extends ExecutionContext {
+  readonly sender: Address
+}
+
+/** Why a call failed: recorded in the receipt; `code` is `module.Name`, stable forever. */
+export interface ModuleError {
+  readonly module: number
+  readonly index: number
+  readonly code: string
+  readonly message: string
+}
+
+export type CallResult = ModuleError | undefined
+
+export interface CallDefinition<Args> {
+  readonly index: number
+  readonly name: string
+  readonly args: Kind<Args>
+  /** gas charged for the call itself, known before it runs */
+  weight(args: Args): number
+  execute(context: CallContext, args: Args): Promise<CallResult>
+}
+
+export interface EventDefinition<Data> {
+  readonly index: number
+  readonly name: string
+  readonly data: Kind<Data>
+}
+
+export interface ErrorDefinition {
+  readonly index: number
+  readonly name: string
+  readonly message: string
+}
+
+export interface RuntimeModule {
+  readonly index: number
+  readonly name: string
+  // Calls are heterogeneous in their argument types; dispatch decodes with each call's own schema.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly calls: readonly CallDefinition<any>[]
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly events: readonly EventDefinition<any>[]
+  readonly errors: readonly ErrorDefinition[]
+  beginBlock?(context: ExecutionContext): Promise<void>
+  endBlock?(context: ExecutionContext & { readonly gasUsed: number }): Promise<void>
+}
+
+export function defineEvent<Data>(module: number, index: number, name: string, data: Kind<Data>) {
+  const definition: EventDefinition<Data> = { index, name, data }
+  return Object.assign(definition, {
+    create: (value: Data): RuntimeEvent => ({ module, index, data: data.encode(value) }),
+  })
+}
+
+export function defineErrors<const Names extends string>(module: number, moduleName: string, errors: Record<Names, { index: number; message: string }>) {
+  const list: ErrorDefinition[] = []
+  const byName = {} as Record<Names, ModuleError>
+  for (const [name, { index, message }] of Object.entries(errors) as Array<[Names, { index: number; message: string }]>) {
+    list.push({ index, name, message })
+    byName[name] = Object.freeze({ module, index, code: `${moduleName}.${name}`, message })
+  }
+  return { list, ...byName } as { list: ErrorDefinition[] } & Record<Names, ModuleError>
+}
+
+export function defineCall<Args>(definition: CallDefinition<Args>): CallDefinition<Args> {
+  return definition
+}
+
+export type DecodedArgs = Decoded

@@ -1,0 +1,16 @@
+import * as k from '../../codec/schema.ts'
+import { defineCall } from '../../module.ts'
+import { transfer as transferFunds } from './ledger.ts'
+
+/** gas: two account reads and writes */
+export const TRANSFER_WEIGHT = 500
+
+export const transfer = defineCall({
+  index: 0,
+  name: 'transfer',
+  args: k.struct({ to: k.address, amount: k.amount }),
+  weight: () => TRANSFER_WEIGHT,
+  execute: (context, { to, amount }) => transferFunds(context, context.sender, to, amount),
+})
+
+export const calls = [transfer]

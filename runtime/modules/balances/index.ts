@@ -1,0 +1,14 @@
+// balances: OPEN balances, transfers, vesting locks and total issuance.
+import type { RuntimeModule } from '../../module.ts'
+import { ModuleIndex } from '../indices.ts'
+import { calls } from './calls.ts'
+import { BalancesError } from './errors.ts'
+import { events } from './events.ts'
+
+export const balancesModule: RuntimeModule = {
+  index: ModuleIndex.balances,
+  name: 'balances',
+  calls,
+  events,
+  errors: BalancesError.list,
+}

@@ -1,0 +1,57 @@
+// Receipts: what happened to each transaction in a block.
+//   receipt = [status, gasUsed, fee, events, error]   status 0 = success, 1 = failed
+//   event   = [module, index, data]                   error = [] | [module, index]
+import { decode, encode, type Encodable } from './codec/canonical.ts'
+import { readAmount, readArray, readUint } from './codec/read.ts'
+import type { RuntimeEvent } from './module.ts'
+
+export const ReceiptStatus = { success: 0, failed: 1 } as const
+export type ReceiptStatus = (typeof ReceiptStatus)[keyof typeof ReceiptStatus]
+
+export interface Receipt {
+  readonly status: ReceiptStatus
+  readonly gasUsed: number
+  readonly fee: bigint
+  readonly events: readonly RuntimeEvent[]
+  readonly error: { readonly module: number; readonly index: number } | undefined
+}
+
+export function eventsToEncodable(events: readonly RuntimeEvent[]): Encodable {
+  return events.map((e) => [e.module, e.index, e.data])
+}
+
+export function receiptToEncodable(r: Receipt): Encodable {
+  return [r.status, r.gasUsed, r.fee, eventsToEncodable(r.events), r.error === undefined ? [] : [r.error.module, r.error.index]]
+}
+
+export function encodeReceipts(receipts: readonly Receipt[], blockEvents: readonly RuntimeEvent[]): Uint8Array {
+  return encode([receipts.map(receiptToEncodable), eventsToEncodable(blockEvents)])
+}
+
+function readEvents(value: unknown, field: string): RuntimeEvent[] {
+  return readArray(value as never, field).map((item, i) => {
+    const [module, index, data] = readArray(item, `${field}[${i}]`, 3)
+    return { module: readUint(module ?? null, 'event.module', 255), index: readUint(index ?? null, 'event.index', 255), data: (data ?? null) as Encodable }
+  })
+}
+
+export function decodeReceipts(bytes: Uint8Array): { receipts: Receipt[]; blockEvents: RuntimeEvent[] } {
+  const [list, blockEvents] = readArray(decode(bytes, 256 * 1024 * 1024), 'receipts', 2)
+  const receipts = readArray(list ?? null, 'receipts.list').map((item, i): Receipt => {
+    const [status, gasUsed, fee, events, error] = readArray(item, `receipts[${i}]`, 5)
+    const errorFields = readArray(error ?? null, 'receipt.error')
+    return {
+      status: readUint(status ?? null, 'receipt.status', 1) as ReceiptStatus,
+      gasUsed: readUint(gasUsed ?? null, 'receipt.gasUsed'),
+      fee: readAmount(fee ?? null, 'receipt.fee'),
+      events: readEvents(events, 'receipt.events'),
+      error: errorFields.length === 2 ? { module: readUint(errorFields[0] ?? null, 'error.module', 255), index: readUint(errorFields[1] ?? null, 'error.index', 255) } : undefined,
+    }
+  })
+  return { receipts, blockEvents: readEvents(blockEvents, 'blockEvents') }
+}
+
+/** Leaves of the receipts root: each receipt's encoding, then the block events. */
+export function receiptLeaves(receipts: readonly Receipt[], blockEvents: readonly RuntimeEvent[]): Uint8Array[] {
+  return [...receipts.map((r) => encode(receiptToEncodable(r))), encode(eventsToEncodable(blockEvents))]
+}

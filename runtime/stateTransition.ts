@@ -1,0 +1,212 @@
+// The state transition: executing a block's transactions against the state.
+//
+// For each transaction: static checks (chain id, known call, decodable arguments, enough gas),
+// then stateful checks (exact nonce, fee at least the base fee, funds for gasLimit x maxFee).
+// A transaction failing any check is INVALID: it changes nothing and never enters a block.
+// A valid one bumps the nonce, pays gasUsed x effective price, then runs its call inside a
+// checkpoint; if the call fails, its writes and events are reverted and the receipt records the
+// error, but the nonce and fee stay. The same code runs when building and when importing a block.
+import { CodecError } from './codec/canonical.ts'
+import type { Address } from './crypto/secp256k1.ts'
+import { OpenLedgerError } from './errors.ts'
+import type { BlockInfo, CallDefinition, ExecutionContext, ModuleError, RuntimeEvent, RuntimeModule } from './module.ts'
+import { accountNonce, bumpNonce } from './modules/system/index.ts'
+import { balanceOf } from './modules/balances/ledger.ts'
+import { chargeFee, computeFee } from './modules/fees/charge.ts'
+import { intrinsicGas } from './modules/fees/gas.ts'
+import { baseFeePerGas, feeParams, type FeeParams } from './modules/fees/state.ts'
+import { ReceiptStatus, type Receipt } from './receipt.ts'
+import { StateOverlay, type StateReader } from './state/overlay.ts'
+import { maxCost, type Transaction } from './transaction.ts'
+
+export const InvalidTransactionCode = {
+  invalidEncoding: 'INVALID_ENCODING',
+  invalidSignature: 'INVALID_SIGNATURE',
+  wrongChainId: 'WRONG_CHAIN_ID',
+  unknownCall: 'UNKNOWN_CALL',
+  invalidArguments: 'INVALID_ARGUMENTS',
+  gasLimitTooLow: 'GAS_LIMIT_TOO_LOW',
+  exceedsBlockGas: 'EXCEEDS_BLOCK_GAS',
+  feeBelowBaseFee: 'FEE_BELOW_BASE_FEE',
+  tipAboveMaxFee: 'TIP_ABOVE_MAX_FEE',
+  nonceTooLow: 'NONCE_TOO_LOW',
+  nonceTooHigh: 'NONCE_TOO_HIGH',
+  insufficientFunds: 'INSUFFICIENT_FUNDS',
+} as const
+export type InvalidTransactionCode = (typeof InvalidTransactionCode)[keyof typeof InvalidTransactionCode]
+
+export class InvalidTransactionError extends OpenLedgerError<InvalidTransactionCode> {}
+
+export interface ResolvedCall {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly definition: CallDefinition<any>
+  readonly args: unknown
+  /** intrinsic gas plus the call's weight: exactly what the transaction will be charged for */
+  readonly gas: number
+}
+
+export class Runtime {
+  readonly modules: readonly RuntimeModule[]
+  readonly #byIndex = new Map<number, RuntimeModule>()
+
+  constructor(modules: readonly RuntimeModule[]) {
+    this.modules = modules
+    for (const module of modules) {
+      if (this.#byIndex.has(module.index)) throw new Error(`duplicate module index ${module.index}`)
+      this.#byIndex.set(module.index, module)
+    }
+  }
+
+  module(index: number): RuntimeModule | undefined {
+    return this.#byIndex.get(index)
+  }
+
+  moduleByName(name: string): RuntimeModule | undefined {
+    return this.modules.find((m) => m.name === name)
+  }
+
+  errorCode(error: { module: number; index: number }): string {
+    const module = this.#byIndex.get(error.module)
+    const definition = module?.errors.find((e) => e.index === error.index)
+    return module === undefined || definition === undefined ? `unknown.${error.module}.${error.index}` : `${module.name}.${definition.name}`
+  }
+
+  /** Checks that need no state: the same answer in the mempool and in every block. */
+  checkStatic(tx: Transaction, chainId: number): ResolvedCall {
+    if (tx.chainId !== chainId) throw new InvalidTransactionError(InvalidTransactionCode.wrongChainId, `transaction is for chain ${tx.chainId}, this is chain ${chainId}`)
+    if (tx.maxPriorityFeePerGas > tx.maxFeePerGas) throw new InvalidTransactionError(InvalidTransactionCode.tipAboveMaxFee, 'maxPriorityFeePerGas exceeds maxFeePerGas')
+    const definition = this.#byIndex.get(tx.call.module)?.calls.find((c) => c.index === tx.call.call)
+    if (definition === undefined) throw new InvalidTransactionError(InvalidTransactionCode.unknownCall, `no call ${tx.call.module}.${tx.call.call}`)
+    let args: unknown
+    try {
+      args = definition.args.decode(tx.call.args, 'args')
+    } catch (cause) {
+      if (!(cause instanceof CodecError)) throw cause
+      throw new InvalidTransactionError(InvalidTransactionCode.invalidArguments, `invalid arguments: ${cause.message}`, { cause })
+    }
+    const gas = intrinsicGas(tx.bytes.length) + definition.weight(args)
+    if (tx.gasLimit < gas) throw new InvalidTransactionError(InvalidTransactionCode.gasLimitTooLow, `gas limit ${tx.gasLimit} is below the ${gas} this transaction uses`, { details: { required: gas } })
+    return { definition, args, gas }
+  }
+}
+
+export interface BlockExecutionResult {
+  readonly changes: Array<{ key: Uint8Array; value: Uint8Array | undefined }>
+  readonly receipts: Receipt[]
+  readonly blockEvents: RuntimeEvent[]
+  readonly gasUsed: number
+  readonly baseFeePerGas: bigint
+}
+
+export class BlockExecution {
+  readonly runtime: Runtime
+  readonly block: BlockInfo
+  readonly state: StateOverlay
+  readonly baseFeePerGas: bigint
+  readonly #params: FeeParams
+  readonly receipts: Receipt[] = []
+  readonly #blockEvents: RuntimeEvent[] = []
+  #gasUsed = 0
+  #finished = false
+
+  private constructor(runtime: Runtime, state: StateOverlay, block: BlockInfo, baseFee: bigint, params: FeeParams) {
+    this.runtime = runtime
+    this.state = state
+    this.block = block
+    this.baseFeePerGas = baseFee
+    this.#params = params
+  }
+
+  static async begin(runtime: Runtime, committed: StateReader, block: BlockInfo): Promise<BlockExecution> {
+    const state = new StateOverlay(committed)
+    const execution = new BlockExecution(runtime, state, block, await baseFeePerGas.get(state), await feeParams.get(state))
+    for (const module of runtime.modules) await module.beginBlock?.(execution.#hookContext())
+    return execution
+  }
+
+  get gasUsed(): number {
+    return this.#gasUsed
+  }
+
+  get gasRemaining(): number {
+    return this.#params.maxBlockGas - this.#gasUsed
+  }
+
+  #hookContext(): ExecutionContext {
+    return { state: this.state, block: this.block, emit: (event) => void this.#blockEvents.push(event) }
+  }
+
+  /**
+   * Applies one transaction whose signature recovered `sender`. Throws InvalidTransactionError
+   * (and changes nothing) if the transaction cannot be included; otherwise returns its receipt.
+   */
+  async apply(tx: Transaction, sender: Address): Promise<Receipt> {
+    if (this.#finished) throw new Error('block execution already finished')
+    const resolved = this.runtime.checkStatic(tx, this.block.chainId)
+    if (resolved.gas > this.gasRemaining) throw new InvalidTransactionError(InvalidTransactionCode.exceedsBlockGas, 'not enough gas left in the block')
+    if (tx.maxFeePerGas < this.baseFeePerGas) {
+      throw new InvalidTransactionError(InvalidTransactionCode.feeBelowBaseFee, `maxFeePerGas ${tx.maxFeePerGas} is below the base fee ${this.baseFeePerGas}`, { details: { baseFeePerGas: this.baseFeePerGas.toString() } })
+    }
+    const { state } = this
+    const expected = await accountNonce(state, sender)
+    if (tx.nonce < expected) throw new InvalidTransactionError(InvalidTransactionCode.nonceTooLow, `nonce ${tx.nonce} already used; next is ${expected}`, { details: { expected } })
+    if (tx.nonce > expected) throw new InvalidTransactionError(InvalidTransactionCode.nonceTooHigh, `nonce ${tx.nonce} is ahead of the next nonce ${expected}`, { details: { expected } })
+    const balance = await balanceOf(state, sender)
+    if (balance < maxCost(tx)) throw new InvalidTransactionError(InvalidTransactionCode.insufficientFunds, 'balance cannot pay gasLimit x maxFeePerGas')
+
+    const events: RuntimeEvent[] = []
+    const context = { state, block: this.block, sender, emit: (event: RuntimeEvent) => void events.push(event) }
+    const fee = computeFee(resolved.gas, this.baseFeePerGas, tx.maxFeePerGas, tx.maxPriorityFeePerGas, this.#params)
+    await bumpNonce(state, sender)
+    await chargeFee(context, sender, resolved.gas, fee)
+    const feeEvents = events.length
+
+    state.checkpoint()
+    let error: ModuleError | undefined
+    try {
+      error = await resolved.definition.execute(context, resolved.args)
+    } catch (cause) {
+      state.revert()
+      throw cause // a bug in a module: never a receipt
+    }
+    if (error === undefined) state.discardCheckpoint()
+    else {
+      state.revert()
+      events.length = feeEvents
+    }
+    this.#gasUsed += resolved.gas
+    const receipt: Receipt = {
+      status: error === undefined ? ReceiptStatus.success : ReceiptStatus.failed,
+      gasUsed: resolved.gas,
+      fee: fee.total,
+      events,
+      error: error === undefined ? undefined : { module: error.module, index: error.index },
+    }
+    this.receipts.push(receipt)
+    return receipt
+  }
+
+  /**
+   * Like apply(), but an invalid transaction leaves the block as it was: the block builder uses
+   * this, so a transaction that became invalid since it entered the mempool is skipped.
+   */
+  async tryApply(tx: Transaction, sender: Address): Promise<Receipt | InvalidTransactionError> {
+    this.state.checkpoint()
+    try {
+      const receipt = await this.apply(tx, sender)
+      this.state.discardCheckpoint()
+      return receipt
+    } catch (error) {
+      this.state.revert()
+      if (error instanceof InvalidTransactionError) return error
+      throw error
+    }
+  }
+
+  async finish(): Promise<BlockExecutionResult> {
+    this.#finished = true
+    const context = { ...this.#hookContext(), gasUsed: this.#gasUsed }
+    for (const module of this.runtime.modules) await module.endBlock?.(context)
+    return { changes: this.state.changes(), receipts: this.receipts, blockEvents: this.#blockEvents, gasUsed: this.#gasUsed, baseFeePerGas: this.baseFeePerGas }
+  }
+}
