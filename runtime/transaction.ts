@@ -20,11 +20,11 @@ export const MAX_TX_BYTES = 128 * 1024
 export const MAX_TX_GAS = 50_000_000
 const DIGEST_DOMAIN = utf8('openledger/tx/v1')
 
-export interface Call {
+export interface Call<Args extends Encodable = Decoded> {
   readonly module: number
   readonly call: number
   /** call arguments in canonical form; the module's schema decodes them */
-  readonly args: Decoded
+  readonly args: Args
 }
 
 export interface UnsignedTransaction {
@@ -35,10 +35,11 @@ export interface UnsignedTransaction {
   readonly maxFeePerGas: bigint
   /** base units per gas, paid to the block proposer */
   readonly maxPriorityFeePerGas: bigint
-  readonly call: Call
+  readonly call: Call<Encodable>
 }
 
 export interface Transaction extends UnsignedTransaction {
+  readonly call: Call
   readonly signature: Uint8Array
   readonly hash: Uint8Array
   readonly digest: Uint8Array
@@ -77,8 +78,8 @@ export function decodeTransaction(bytes: Uint8Array): Transaction {
     args: readArray(callFields[2] ?? null, 'call.args'),
   })
   const signature = readBytes(signatureValue ?? null, 'signature', SIGNATURE_BYTES)
-  const tx: UnsignedTransaction = { chainId, nonce, gasLimit, maxFeePerGas, maxPriorityFeePerGas, call }
-  return Object.freeze({ ...tx, signature, hash: sha256(bytes), digest: signingDigest(tx), bytes })
+  const unsignedTx = { chainId, nonce, gasLimit, maxFeePerGas, maxPriorityFeePerGas, call }
+  return Object.freeze({ ...unsignedTx, signature, hash: sha256(bytes), digest: signingDigest(unsignedTx), bytes })
 }
 
 /** The sender's address, or undefined when the signature is invalid. */

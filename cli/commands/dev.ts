@@ -1,0 +1,69 @@
+// `openledger dev`: a single-validator dev chain on an embedded LevelDB, with prefunded dev accounts.
+import { parseArgs } from 'node:util'
+import { join } from 'node:path'
+import { devChainSpec } from '../../genesis/devSpec.ts'
+import { devAccount } from '../../genesis/devAccounts.ts'
+import { createLogger, LOG_LEVELS, type LogLevel } from '../../node/log/logger.ts'
+import { OpenLedgerNode } from '../../node/node.ts'
+import { resolveHome } from '../home.ts'
+import { CliError, type Command } from '../io.ts'
+import { parsePort, parsePositiveInt } from '../parse.ts'
+
+export const devCommand: Command = {
+  name: 'dev',
+  summary: 'Run a single-validator development chain (blocks final at once, dev accounts funded)',
+  usage: 'openledger dev [--home DIR] [--rpc-port PORT] [--rpc-host HOST] [--metrics-port PORT|--no-metrics] [--block-time MS] [--instant-seal] [--prune-window N] [--log-level LEVEL] [--log-format text|json]',
+  async run(argv) {
+    const { values } = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        home: { type: 'string' },
+        'rpc-port': { type: 'string' },
+        'rpc-host': { type: 'string' },
+        'metrics-port': { type: 'string' },
+        'no-metrics': { type: 'boolean' },
+        'block-time': { type: 'string' },
+        'instant-seal': { type: 'boolean' },
+        'prune-window': { type: 'string' },
+        'verifier-threads': { type: 'string' },
+        'log-level': { type: 'string' },
+        'log-format': { type: 'string' },
+      },
+    })
+    const level = values['log-level'] ?? 'info'
+    if (!(level in LOG_LEVELS)) throw new CliError('BAD_ARGUMENT', `--log-level must be one of ${Object.keys(LOG_LEVELS).join(', ')}`)
+    const format = values['log-format'] ?? 'text'
+    if (format !== 'text' && format !== 'json') throw new CliError('BAD_ARGUMENT', '--log-format must be text or json')
+    const logger = createLogger({ level: level as LogLevel, format })
+    const home = resolveHome(values.home ?? join(resolveHome(undefined), 'dev'))
+    const node = new OpenLedgerNode(
+      {
+        home,
+        spec: devChainSpec(),
+        rpc: { host: values['rpc-host'] ?? '127.0.0.1', port: parsePort(values['rpc-port'] ?? '9944', '--rpc-port') },
+        metrics: values['no-metrics'] === true ? false : { port: parsePort(values['metrics-port'] ?? '9615', '--metrics-port') },
+        dev: { blockTime: parsePositiveInt(values['block-time'] ?? '1000', '--block-time'), instantSeal: values['instant-seal'] === true, author: devAccount('alice').address },
+        ...(values['prune-window'] === undefined ? {} : { pruneWindow: parsePositiveInt(values['prune-window'], '--prune-window') }),
+        ...(values['verifier-threads'] === undefined ? {} : { verifierThreads: parsePositiveInt(values['verifier-threads'], '--verifier-threads', 0) }),
+      },
+      { logger },
+    )
+    await node.start()
+    logger.info('dev chain running', { home, accounts: 'alice bob charlie dave eve ferdie' })
+    await new Promise<void>((resolve) => {
+      const shutdown = (signal: string) => {
+        logger.info('shutting down', { signal })
+        process.off('SIGINT', onInt)
+        process.off('SIGTERM', onTerm)
+        resolve()
+      }
+      const onInt = () => shutdown('SIGINT')
+      const onTerm = () => shutdown('SIGTERM')
+      process.on('SIGINT', onInt)
+      process.on('SIGTERM', onTerm)
+    })
+    await node.stop()
+    return 0
+  },
+}

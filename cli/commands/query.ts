@@ -1,0 +1,67 @@
+// `openledger query`: read chain state from a node over JSON-RPC.
+import { parseArgs } from 'node:util'
+import { formatOpen } from '../../genesis/tokenomics.ts'
+import { RpcClient } from '../../node/rpc/client.ts'
+import { CliError, type Command } from '../io.ts'
+import { DEFAULT_RPC_URL, parseAddress, parsePositiveInt } from '../parse.ts'
+import { toHex } from '../../runtime/crypto/hash.ts'
+
+const SUBCOMMANDS = ['balance', 'account', 'block', 'tx', 'receipt', 'supply', 'head'] as const
+
+export const queryCommand: Command = {
+  name: 'query',
+  summary: 'Read balances, accounts, blocks, transactions and receipts from a node',
+  usage: [
+    'openledger query balance ADDRESS [--rpc URL] [--json]',
+    '       openledger query account ADDRESS | block [NUMBER|HASH] | tx HASH | receipt HASH | supply | head',
+  ].join('\n'),
+  async run(argv, io) {
+    const { values, positionals } = parseArgs({ args: argv, strict: true, allowPositionals: true, options: { rpc: { type: 'string' }, json: { type: 'boolean' } } })
+    const [sub, target] = positionals
+    const client = new RpcClient(values.rpc ?? DEFAULT_RPC_URL)
+    const print = (value: unknown) => io.out(JSON.stringify(value, null, 2))
+    const needTarget = (what: string): string => {
+      if (target === undefined) throw new CliError('USAGE', `query ${sub ?? ''} needs ${what}`)
+      return target
+    }
+    switch (sub) {
+      case 'balance': {
+        const address = toHex(parseAddress(needTarget('ADDRESS'), 'ADDRESS'))
+        const balance = await client.call<string>('openledger_getBalance', [address])
+        io.out(values.json === true ? JSON.stringify({ address, balance }) : `${formatOpen(BigInt(balance))} OPEN (${balance} base units)`)
+        return 0
+      }
+      case 'account':
+        print(await client.call('openledger_getAccount', [toHex(parseAddress(needTarget('ADDRESS'), 'ADDRESS'))]))
+        return 0
+      case 'block': {
+        let hash: string | null | undefined
+        if (target === undefined) hash = undefined
+        else if (/^0x[0-9a-fA-F]{64}$/.test(target)) hash = target
+        else hash = await client.call<string | null>('chain_getBlockHash', [parsePositiveInt(target, 'NUMBER', 0)])
+        if (hash === null) throw new CliError('NOT_FOUND', `no block ${target ?? ''}`)
+        const block = await client.call('chain_getBlock', hash === undefined ? [] : [hash])
+        if (block === null) throw new CliError('NOT_FOUND', `no block ${target ?? ''}`)
+        print(block)
+        return 0
+      }
+      case 'tx':
+      case 'receipt': {
+        const hash = needTarget('HASH')
+        if (!/^0x[0-9a-fA-F]{64}$/.test(hash)) throw new CliError('BAD_ARGUMENT', 'HASH must be 0x-prefixed 32-byte hex')
+        const result = await client.call(sub === 'tx' ? 'openledger_getTransaction' : 'openledger_getReceipt', [hash])
+        if (result === null) throw new CliError('NOT_FOUND', `no ${sub === 'tx' ? 'transaction' : 'receipt'} ${hash}`)
+        print(result)
+        return 0
+      }
+      case 'supply':
+        print(await client.call('openledger_getSupply'))
+        return 0
+      case 'head':
+        print(await client.call('chain_getHeader'))
+        return 0
+      default:
+        throw new CliError('USAGE', `query needs one of: ${SUBCOMMANDS.join(', ')}`)
+    }
+  },
+}

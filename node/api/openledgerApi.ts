@@ -1,0 +1,103 @@
+// openledger_*: module queries for wallets and explorers — balances, accounts, transactions,
+// receipts, supply and fee estimates.
+import { toHex } from '../../runtime/crypto/hash.ts'
+import { recoverAddress } from '../../runtime/crypto/secp256k1.ts'
+import { accountNonce } from '../../runtime/modules/system/index.ts'
+import { balanceOf, lockedAt } from '../../runtime/modules/balances/ledger.ts'
+import { totalIssuance, vesting } from '../../runtime/modules/balances/state.ts'
+import { baseFeePerGas } from '../../runtime/modules/fees/state.ts'
+import { intrinsicGas } from '../../runtime/modules/fees/gas.ts'
+import { TOTAL_SUPPLY } from '../../genesis/tokenomics.ts'
+import { decodeTransaction, MAX_TX_BYTES } from '../../runtime/transaction.ts'
+import { defineMethod, param, type RpcMethod } from '../rpc/registry.ts'
+import { ApiError, type ApiComponents } from './context.ts'
+import { receiptToJson, transactionToJson } from './views.ts'
+
+/** A tip that gets a transaction into the next block on a quiet chain: 1 gwei-equivalent per gas. */
+const SUGGESTED_TIP = 1_000_000_000n
+
+export function openledgerMethods({ chain, mempool, submission: _submission }: ApiComponents): RpcMethod[] {
+  const state = () => chain.state
+  return [
+    defineMethod({
+      name: 'openledger_getBalance',
+      params: [param.address().named('address')],
+      handler: async ([address]) => (await balanceOf(state(), address)).toString(),
+    }),
+    defineMethod({
+      name: 'openledger_getAccount',
+      params: [param.address().named('address')],
+      async handler([address]) {
+        const [free, nonce, schedule] = await Promise.all([balanceOf(state(), address), accountNonce(state(), address), vesting.get(state(), address)])
+        const now = chain.head.header.timestamp
+        const locked = schedule === undefined ? 0n : lockedAt(schedule, now)
+        return {
+          address: toHex(address),
+          nonce,
+          nextNonce: await mempool.nextNonce(address),
+          free: free.toString(),
+          locked: locked.toString(),
+          spendable: (free > locked ? free - locked : 0n).toString(),
+          vesting: schedule === undefined ? null : { total: schedule.total.toString(), cliffEnd: schedule.cliffEnd, end: schedule.end },
+        }
+      },
+    }),
+    defineMethod({
+      name: 'openledger_getTransaction',
+      params: [param.hash().named('hash')],
+      async handler([hash]) {
+        const pooled = mempool.get(hash)
+        if (pooled !== undefined) return { ...transactionToJson(chain.runtime, pooled.tx, pooled.sender), status: 'pending', blockHash: null, blockNumber: null, index: null }
+        const location = await chain.chainStore.getTxLocation(hash)
+        if (location === undefined) return null
+        const block = await chain.chainStore.getBlock(location.blockHash)
+        const bytes = block?.transactions[location.index]
+        if (bytes === undefined) throw new ApiError('UNKNOWN_TRANSACTION', 'transaction index is inconsistent with its block')
+        const tx = decodeTransaction(bytes)
+        return { ...transactionToJson(chain.runtime, tx, recoverAddress(tx.digest, tx.signature)), status: 'included', blockHash: toHex(location.blockHash), blockNumber: location.height, index: location.index }
+      },
+    }),
+    defineMethod({
+      name: 'openledger_getReceipt',
+      params: [param.hash().named('hash')],
+      async handler([hash]) {
+        const location = await chain.chainStore.getTxLocation(hash)
+        if (location === undefined) return null
+        const stored = await chain.chainStore.getReceipts(location.blockHash)
+        const receipt = stored?.receipts[location.index]
+        if (receipt === undefined) throw new ApiError('UNKNOWN_TRANSACTION', 'receipt index is inconsistent with its block')
+        const finalized = location.height <= chain.finalized.header.height
+        return { ...receiptToJson(chain.runtime, receipt, { txHash: hash, blockHash: location.blockHash, height: location.height, index: location.index }), finalized }
+      },
+    }),
+    defineMethod({
+      name: 'openledger_getSupply',
+      params: [],
+      async handler() {
+        const issuance = await totalIssuance.get(state())
+        return { totalSupply: TOTAL_SUPPLY.toString(), totalIssuance: issuance.toString(), burned: (TOTAL_SUPPLY - issuance).toString() }
+      },
+    }),
+    defineMethod({
+      name: 'openledger_estimateFee',
+      params: [param.optional(param.hex({ maxBytes: MAX_TX_BYTES })).named('extrinsic')],
+      async handler([bytes]) {
+        const baseFee = await baseFeePerGas.get(state())
+        const suggestedMaxFeePerGas = baseFee * 2n + SUGGESTED_TIP
+        let gas: number | null = null
+        if (bytes !== undefined) {
+          const tx = decodeTransaction(bytes)
+          gas = chain.runtime.checkStatic({ ...tx, gasLimit: Number.MAX_SAFE_INTEGER }, chain.spec.chainId).gas
+        }
+        return {
+          baseFeePerGas: baseFee.toString(),
+          suggestedMaxPriorityFeePerGas: SUGGESTED_TIP.toString(),
+          suggestedMaxFeePerGas: suggestedMaxFeePerGas.toString(),
+          gas,
+          estimatedFee: gas === null ? null : (BigInt(gas) * (baseFee + SUGGESTED_TIP)).toString(),
+          intrinsicGasPerTx: intrinsicGas(0),
+        }
+      },
+    }),
+  ]
+}

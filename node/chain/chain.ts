@@ -1,0 +1,255 @@
+// The chain service: the canonical chain, its authenticated state and the runtime that moves it
+// forward. Building a block (proposer) and importing one (everyone else) run the same
+// BlockExecution; committing writes block, receipts, state and head pointers in one atomic,
+// synced batch, so a crash at any point leaves the last committed block whole.
+import { toHex } from '../../runtime/crypto/hash.ts'
+import type { Address } from '../../runtime/crypto/secp256k1.ts'
+import { OpenLedgerError } from '../../runtime/errors.ts'
+import { bytesEqual } from '../../runtime/codec/canonical.ts'
+import { hashHeader, MAX_BLOCK_BYTES, MAX_BLOCK_TXS, ZERO_HASH, type BlockHeader } from '../../runtime/block.ts'
+import { EMPTY_LIST_ROOT, merkleListRoot } from '../../runtime/merkleList.ts'
+import type { RuntimeEvent } from '../../runtime/module.ts'
+import { receiptLeaves, type Receipt } from '../../runtime/receipt.ts'
+import { BlockExecution, InvalidTransactionError, type Runtime } from '../../runtime/stateTransition.ts'
+import type { Transaction } from '../../runtime/transaction.ts'
+import { buildGenesisState } from '../../genesis/build.ts'
+import { chainSpecToJson, feeParamsOf, type ChainSpec } from '../../genesis/spec.ts'
+import type { Logger } from '../log/logger.ts'
+import { WriteBatch, type KeyValueStore } from '../db/store.ts'
+import { StateDb, type PreparedState } from '../state/stateDb.ts'
+import { MemoryStore } from '../db/memoryStore.ts'
+import { ChainStore } from './chainStore.ts'
+
+export type ChainErrorCode = 'GENESIS_MISMATCH' | 'INVALID_BLOCK' | 'UNKNOWN_PARENT'
+export class ChainError extends OpenLedgerError<ChainErrorCode> {}
+
+export interface BlockCandidate {
+  readonly tx: Transaction
+  readonly sender: Address
+}
+
+/** A block executed against the head state, not yet written. */
+export interface ExecutedBlock {
+  readonly hash: Uint8Array
+  readonly header: BlockHeader
+  readonly transactions: readonly Transaction[]
+  readonly senders: readonly Address[]
+  readonly receipts: readonly Receipt[]
+  readonly blockEvents: readonly RuntimeEvent[]
+  readonly prepared: PreparedState
+}
+
+export interface ImportedBlock {
+  readonly hash: Uint8Array
+  readonly header: BlockHeader
+  readonly transactions: readonly Transaction[]
+  readonly senders: readonly Address[]
+  readonly receipts: readonly Receipt[]
+  readonly finalized: boolean
+}
+
+export interface BuildLimits {
+  maxTransactions?: number
+  maxBytes?: number
+  /** ms since epoch after which the builder stops adding transactions */
+  deadline?: number
+}
+
+export class Chain {
+  readonly runtime: Runtime
+  readonly store: KeyValueStore
+  readonly chainStore: ChainStore
+  readonly #log: Logger
+  readonly #listeners = new Set<(block: ImportedBlock) => void>()
+  #state: StateDb | undefined
+  #spec: ChainSpec | undefined
+
+  constructor(components: { store: KeyValueStore; runtime: Runtime; logger: Logger }) {
+    this.store = components.store
+    this.runtime = components.runtime
+    this.chainStore = new ChainStore(components.store)
+    this.#log = components.logger
+  }
+
+  get state(): StateDb {
+    if (this.#state === undefined) throw new Error('chain not opened')
+    return this.#state
+  }
+
+  get spec(): ChainSpec {
+    if (this.#spec === undefined) throw new Error('chain not opened')
+    return this.#spec
+  }
+
+  get head(): { hash: Uint8Array; header: BlockHeader } {
+    return this.chainStore.head
+  }
+
+  get finalized(): { hash: Uint8Array; header: BlockHeader } {
+    return this.chainStore.finalized
+  }
+
+  /**
+   * Opens the chain in the store, writing genesis from `spec` on first use. A store that holds a
+   * different chain is refused.
+   */
+  async open(spec: ChainSpec, options: { pruneWindow?: number } = {}): Promise<void> {
+    this.#spec = spec
+    this.#state = await StateDb.open(this.store, options.pruneWindow === undefined ? {} : { pruneWindow: options.pruneWindow })
+    const genesis = await genesisBlock(spec)
+    if (await this.chainStore.load()) {
+      const stored = await this.chainStore.genesisHash()
+      if (stored === undefined || !bytesEqual(stored, genesis.hash)) {
+        throw new ChainError('GENESIS_MISMATCH', `the database holds chain ${stored === undefined ? 'unknown' : toHex(stored)}, not ${toHex(genesis.hash)} of spec ${spec.id}`)
+      }
+      if (this.state.version !== this.head.header.height) throw new Error(`database corrupt: state version ${this.state.version} but head height ${this.head.header.height}`)
+      this.#log.info('opened chain', { id: spec.id, height: this.head.header.height, head: toHex(this.head.hash) })
+      return
+    }
+    const prepared = await this.state.prepare(genesis.changes, 0)
+    if (!bytesEqual(prepared.root, genesis.header.stateRoot)) throw new Error('genesis state root differs between two computations')
+    const batch = new WriteBatch()
+    this.state.commit(prepared, batch)
+    this.chainStore.writeGenesis(batch, genesis.header, chainSpecToJson(spec))
+    await this.store.write(batch, { sync: true })
+    this.state.applied(prepared)
+    const head = { hash: genesis.hash, header: genesis.header }
+    this.chainStore.applied(head, head)
+    this.#log.info('wrote genesis', { id: spec.id, genesis: toHex(genesis.hash) })
+  }
+
+  onBlock(listener: (block: ImportedBlock) => void): () => void {
+    this.#listeners.add(listener)
+    return () => this.#listeners.delete(listener)
+  }
+
+  /**
+   * Builds a block on the head from candidates in priority order. `next` feedback lets the source
+   * (the mempool) skip the rest of a sender whose transaction became invalid.
+   */
+  async buildBlock(
+    params: { timestamp: number; author: Address; proposer?: Uint8Array },
+    candidates: Generator<BlockCandidate, void, { skipSender?: boolean } | undefined>,
+    limits: BuildLimits = {},
+    onInvalid: (candidate: BlockCandidate, error: InvalidTransactionError) => void = () => {},
+  ): Promise<ExecutedBlock> {
+    const parent = this.head
+    const timestamp = Math.max(params.timestamp, parent.header.timestamp + 1)
+    const execution = await BlockExecution.begin(this.runtime, this.state, { chainId: this.spec.chainId, height: parent.header.height + 1, timestamp, author: params.author, parentHash: parent.hash })
+    const maxTransactions = Math.min(limits.maxTransactions ?? MAX_BLOCK_TXS, MAX_BLOCK_TXS)
+    const maxBytes = Math.min(limits.maxBytes ?? MAX_BLOCK_BYTES, MAX_BLOCK_BYTES) - 1024
+    const transactions: Transaction[] = []
+    const senders: Address[] = []
+    let bytes = 0
+    let step = candidates.next()
+    while (step.done !== true && transactions.length < maxTransactions) {
+      const candidate = step.value
+      if (bytes + candidate.tx.bytes.length > maxBytes) break
+      if (limits.deadline !== undefined && (transactions.length & 255) === 255 && Date.now() > limits.deadline) break
+      const result = await execution.tryApply(candidate.tx, candidate.sender)
+      if (result instanceof InvalidTransactionError) {
+        if (result.code === 'EXCEEDS_BLOCK_GAS') break
+        onInvalid(candidate, result)
+        step = candidates.next({ skipSender: true })
+        continue
+      }
+      transactions.push(candidate.tx)
+      senders.push(candidate.sender)
+      bytes += candidate.tx.bytes.length
+      step = candidates.next(undefined)
+    }
+    return this.#seal(execution, parent.hash, params.proposer ?? ZERO_HASH, transactions, senders)
+  }
+
+  /** Re-executes a block received from a peer on the head; throws ChainError if anything differs. */
+  async executeBlock(header: BlockHeader, transactions: readonly Transaction[], senders: readonly Address[]): Promise<ExecutedBlock> {
+    const parent = this.head
+    if (!bytesEqual(header.parentHash, parent.hash)) throw new ChainError('UNKNOWN_PARENT', 'block does not extend the head')
+    if (header.height !== parent.header.height + 1 || header.timestamp <= parent.header.timestamp || header.chainId !== this.spec.chainId) {
+      throw new ChainError('INVALID_BLOCK', 'block height, timestamp or chain id is wrong')
+    }
+    const execution = await BlockExecution.begin(this.runtime, this.state, { chainId: header.chainId, height: header.height, timestamp: header.timestamp, author: header.author, parentHash: header.parentHash })
+    for (let i = 0; i < transactions.length; i++) {
+      try {
+        await execution.apply(transactions[i] as Transaction, senders[i] as Address)
+      } catch (cause) {
+        if (cause instanceof InvalidTransactionError) throw new ChainError('INVALID_BLOCK', `transaction ${i} is invalid: ${cause.message}`, { cause })
+        throw cause
+      }
+    }
+    const executed = await this.#seal(execution, parent.hash, header.proposer, [...transactions], [...senders])
+    if (!bytesEqual(executed.hash, hashHeader(header))) throw new ChainError('INVALID_BLOCK', 'block header differs from its re-execution (state, receipts or gas)')
+    return executed
+  }
+
+  async #seal(execution: BlockExecution, parentHash: Uint8Array, proposer: Uint8Array, transactions: Transaction[], senders: Address[]): Promise<ExecutedBlock> {
+    const result = await execution.finish()
+    const prepared = await this.state.prepare(result.changes, execution.block.height)
+    const header: BlockHeader = {
+      chainId: execution.block.chainId,
+      height: execution.block.height,
+      parentHash,
+      timestamp: execution.block.timestamp,
+      author: execution.block.author,
+      proposer,
+      txRoot: transactions.length === 0 ? EMPTY_LIST_ROOT : merkleListRoot(transactions.map((tx) => tx.hash)),
+      stateRoot: prepared.root,
+      receiptsRoot: merkleListRoot(receiptLeaves(result.receipts, result.blockEvents)),
+      validatorsHash: ZERO_HASH,
+      nextValidatorsHash: ZERO_HASH,
+      lastCommitHash: ZERO_HASH,
+      evidenceHash: ZERO_HASH,
+      gasUsed: result.gasUsed,
+      baseFeePerGas: result.baseFeePerGas,
+    }
+    return { hash: hashHeader(header), header, transactions, senders, receipts: result.receipts, blockEvents: result.blockEvents, prepared }
+  }
+
+  /** Writes an executed block as the new head (and finalized head) in one synced batch. */
+  async commit(block: ExecutedBlock, options: { finalized: boolean }): Promise<ImportedBlock> {
+    if (!bytesEqual(block.header.parentHash, this.head.hash)) throw new ChainError('UNKNOWN_PARENT', 'block does not extend the head')
+    const batch = new WriteBatch()
+    this.state.commit(block.prepared, batch)
+    this.chainStore.writeBlock(batch, block.header, block.transactions.map((tx) => tx.bytes), block.transactions.map((tx) => tx.hash), block.receipts, block.blockEvents)
+    if (options.finalized) this.chainStore.writeFinalized(batch, block.hash)
+    await this.store.write(batch, { sync: true })
+    this.state.applied(block.prepared)
+    const head = { hash: block.hash, header: block.header }
+    this.chainStore.applied(head, options.finalized ? head : undefined)
+    const imported: ImportedBlock = { hash: block.hash, header: block.header, transactions: block.transactions, senders: block.senders, receipts: block.receipts, finalized: options.finalized }
+    for (const listener of this.#listeners) {
+      try {
+        listener(imported)
+      } catch (error) {
+        this.#log.error('block listener failed', { error })
+      }
+    }
+    return imported
+  }
+}
+
+/** The genesis block of a spec: its state changes and header (state root computed in memory). */
+export async function genesisBlock(spec: ChainSpec): Promise<{ hash: Uint8Array; header: BlockHeader; changes: Array<{ key: Uint8Array; value: Uint8Array | undefined }> }> {
+  const changes = await buildGenesisState(spec)
+  const scratch = await StateDb.open(new MemoryStore())
+  const prepared = await scratch.prepare(changes, 0)
+  const header: BlockHeader = {
+    chainId: spec.chainId,
+    height: 0,
+    parentHash: ZERO_HASH,
+    timestamp: spec.genesisTime,
+    author: new Uint8Array(20),
+    proposer: ZERO_HASH,
+    txRoot: EMPTY_LIST_ROOT,
+    stateRoot: prepared.root,
+    receiptsRoot: merkleListRoot(receiptLeaves([], [])),
+    validatorsHash: ZERO_HASH,
+    nextValidatorsHash: ZERO_HASH,
+    lastCommitHash: ZERO_HASH,
+    evidenceHash: ZERO_HASH,
+    gasUsed: 0,
+    baseFeePerGas: feeParamsOf(spec).minBaseFeePerGas,
+  }
+  return { hash: hashHeader(header), header, changes }
+}
+

@@ -1,0 +1,97 @@
+// The way into the pool: decode, recover the signer off the main thread (submissions arriving in
+// the same tick are verified as one batch), then admit. Every refusal is a typed error with a
+// stable code; nothing is half-admitted.
+import { CodecError } from '../../runtime/codec/canonical.ts'
+import { InvalidTransactionCode, InvalidTransactionError } from '../../runtime/stateTransition.ts'
+import { decodeTransaction, MAX_TX_BYTES, type Transaction } from '../../runtime/transaction.ts'
+import type { SignatureVerifier } from '../workers/signatureVerifier.ts'
+import type { NodeMetrics } from '../metrics/metrics.ts'
+import { OpenLedgerError } from '../../runtime/errors.ts'
+import { MempoolError, type Mempool } from './mempool.ts'
+
+/** how many submissions one verification batch holds at most */
+const MAX_BATCH = 512
+
+interface Pending {
+  tx: Transaction
+  resolve: (result: { hash: Uint8Array; status: 'ready' | 'future' }) => void
+  reject: (error: unknown) => void
+}
+
+export class TxSubmission {
+  readonly #mempool: Mempool
+  readonly #verifier: SignatureVerifier
+  readonly #metrics: Pick<NodeMetrics, 'mempoolRejections'> | undefined
+  #queue: Pending[] = []
+  #scheduled = false
+
+  constructor(components: { mempool: Mempool; verifier: SignatureVerifier; metrics?: Pick<NodeMetrics, 'mempoolRejections'> }) {
+    this.#mempool = components.mempool
+    this.#verifier = components.verifier
+    this.#metrics = components.metrics
+  }
+
+  /** Decodes and admits one encoded transaction; resolves to its hash and pool status. */
+  async submit(bytes: Uint8Array): Promise<{ hash: Uint8Array; status: 'ready' | 'future' }> {
+    try {
+      return await this.#admit(bytes)
+    } catch (error) {
+      this.#metrics?.mempoolRejections.inc({ reason: error instanceof OpenLedgerError ? error.code : 'INTERNAL' })
+      throw error
+    }
+  }
+
+  #admit(bytes: Uint8Array): Promise<{ hash: Uint8Array; status: 'ready' | 'future' }> {
+    if (bytes.length > MAX_TX_BYTES) {
+      return Promise.reject(new InvalidTransactionError(InvalidTransactionCode.invalidEncoding, `transaction is ${bytes.length} bytes, limit ${MAX_TX_BYTES}`))
+    }
+    let tx: Transaction
+    try {
+      tx = decodeTransaction(bytes)
+    } catch (cause) {
+      if (cause instanceof CodecError) return Promise.reject(new InvalidTransactionError(InvalidTransactionCode.invalidEncoding, `malformed transaction: ${cause.message}`, { cause }))
+      return Promise.reject(cause)
+    }
+    if (this.#mempool.has(tx.hash)) return Promise.reject(new MempoolError('ALREADY_KNOWN', 'transaction is already in the pool'))
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ tx, resolve, reject })
+      if (this.#queue.length >= MAX_BATCH) this.#flush()
+      else if (!this.#scheduled) {
+        this.#scheduled = true
+        setImmediate(() => this.#flush())
+      }
+    })
+  }
+
+  #flush(): void {
+    this.#scheduled = false
+    const batch = this.#queue
+    this.#queue = []
+    if (batch.length === 0) return
+    void this.#process(batch)
+  }
+
+  async #process(batch: Pending[]): Promise<void> {
+    let senders: (Uint8Array | undefined)[]
+    try {
+      senders = await this.#verifier.recoverSigners(batch.map(({ tx }) => ({ digest: tx.digest, signature: tx.signature })))
+    } catch (error) {
+      for (const item of batch) item.reject(error)
+      return
+    }
+    for (let i = 0; i < batch.length; i++) {
+      const item = batch[i] as Pending
+      const sender = senders[i]
+      if (sender === undefined) {
+        item.reject(new InvalidTransactionError(InvalidTransactionCode.invalidSignature, 'signature does not verify'))
+        continue
+      }
+      try {
+        const { status } = await this.#mempool.add(item.tx, sender)
+        item.resolve({ hash: item.tx.hash, status })
+      } catch (error) {
+        item.reject(error)
+      }
+    }
+  }
+}

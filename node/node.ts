@@ -1,0 +1,154 @@
+// The composition root: builds every service of a node in dependency order, starts them, and
+// stops them in reverse. The only place that knows how the parts fit together.
+//
+//   <home>/db         the LevelDB: chain, state, metadata
+//   <home>/keystore   encrypted keys (see node/keystore)
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { toHex } from '../runtime/crypto/hash.ts'
+import type { Address } from '../runtime/crypto/secp256k1.ts'
+import { createRuntime } from '../runtime/index.ts'
+import { baseFeePerGas } from '../runtime/modules/fees/state.ts'
+import { accountNonce } from '../runtime/modules/system/index.ts'
+import { balanceOf } from '../runtime/modules/balances/ledger.ts'
+import type { ChainSpec } from '../genesis/spec.ts'
+import { createRpcRegistry } from './api/index.ts'
+import { Chain } from './chain/chain.ts'
+import { DevBlockProducer } from './chain/devProducer.ts'
+import { LevelStore } from './db/levelStore.ts'
+import type { Logger } from './log/logger.ts'
+import { Mempool } from './mempool/mempool.ts'
+import { TxSubmission } from './mempool/txSubmission.ts'
+import { TxWatcher } from './mempool/txWatcher.ts'
+import { createMetrics, type NodeMetrics } from './metrics/metrics.ts'
+import { MetricsServer } from './metrics/server.ts'
+import { RpcServer } from './rpc/server.ts'
+import { InlineVerifier, WorkerPoolVerifier, type SignatureVerifier } from './workers/signatureVerifier.ts'
+
+export const NODE_VERSION = '0.1.0'
+
+export interface NodeOptions {
+  home: string
+  spec: ChainSpec
+  rpc?: { host?: string; port?: number; maxConnections?: number } | false
+  metrics?: { host?: string; port?: number } | false
+  /** single-validator dev chain: seal blocks locally, each final at once */
+  dev?: { blockTime: number; instantSeal?: boolean; author: Address; maxTransactions?: number }
+  /** state versions kept for historical reads and proofs */
+  pruneWindow?: number
+  /** signature verification threads; 0 verifies on the main thread */
+  verifierThreads?: number
+  mempool?: { maxTransactions?: number; maxPerAccount?: number }
+  nodeName?: string
+}
+
+export class OpenLedgerNode {
+  readonly options: NodeOptions
+  readonly log: Logger
+  readonly metrics: NodeMetrics
+  #store: LevelStore | undefined
+  #chain: Chain | undefined
+  #mempool: Mempool | undefined
+  #verifier: SignatureVerifier | undefined
+  #watcher: TxWatcher | undefined
+  #producer: DevBlockProducer | undefined
+  #rpc: RpcServer | undefined
+  #metricsServer: MetricsServer | undefined
+  #baseFee = 0n
+  #unsubscribe: Array<() => void> = []
+
+  constructor(options: NodeOptions, components: { logger: Logger }) {
+    this.options = options
+    this.log = components.logger
+    this.metrics = createMetrics({ labels: { chain: options.spec.id } })
+  }
+
+  get chain(): Chain {
+    if (this.#chain === undefined) throw new Error('node not started')
+    return this.#chain
+  }
+
+  get rpcAddress(): { host: string; port: number } | undefined {
+    return this.#rpc?.address
+  }
+
+  get metricsAddress(): { host: string; port: number } | undefined {
+    return this.#metricsServer?.address
+  }
+
+  async start(): Promise<void> {
+    const { options, log } = this
+    await mkdir(options.home, { recursive: true })
+    this.#store = await LevelStore.open(join(options.home, 'db'))
+    const runtime = createRuntime()
+    const chain = new Chain({ store: this.#store, runtime, logger: log.child('chain') })
+    this.#chain = chain
+    await chain.open(options.spec, options.pruneWindow === undefined ? {} : { pruneWindow: options.pruneWindow })
+    this.#baseFee = await baseFeePerGas.get(chain.state)
+
+    const threads = options.verifierThreads
+    this.#verifier = threads === 0 ? new InlineVerifier() : new WorkerPoolVerifier(threads === undefined ? {} : { threads }, { logger: log.child('verifier') })
+    this.#verifier.start()
+
+    const mempool = new Mempool(options.mempool ?? {}, {
+      runtime,
+      accounts: {
+        nonce: (account) => accountNonce(chain.state, account),
+        balance: (account) => balanceOf(chain.state, account),
+        baseFeePerGas: () => this.#baseFee,
+        chainId: () => options.spec.chainId,
+      },
+    })
+    this.#mempool = mempool
+    const submission = new TxSubmission({ mempool, verifier: this.#verifier, metrics: this.metrics })
+    this.#watcher = new TxWatcher({ chain, mempool })
+    this.#trackMetrics(chain, mempool)
+
+    if (options.dev !== undefined) {
+      this.#producer = new DevBlockProducer(options.dev, { chain, mempool, logger: log.child('producer'), metrics: this.metrics })
+    }
+    if (options.rpc !== false) {
+      const methods = createRpcRegistry({ chain, mempool, submission, watcher: this.#watcher, nodeName: options.nodeName ?? 'openledger', version: NODE_VERSION })
+      this.#rpc = new RpcServer({ ...options.rpc }, { logger: log, methods, metrics: this.metrics })
+      await this.#rpc.start()
+      log.info('JSON-RPC listening', { url: `http://${this.#rpc.address.host}:${this.#rpc.address.port}` })
+    }
+    if (options.metrics !== false) {
+      this.#metricsServer = new MetricsServer({ ...options.metrics }, { logger: log, registry: this.metrics.registry })
+      await this.#metricsServer.start()
+      log.info('metrics listening', { url: `http://${this.#metricsServer.address.host}:${this.#metricsServer.address.port}/metrics` })
+    }
+    this.#producer?.start()
+    log.info('node started', { chain: options.spec.id, height: chain.head.header.height, head: toHex(chain.head.hash) })
+  }
+
+  /** Stops services in reverse order; what was committed stays committed. */
+  async stop(): Promise<void> {
+    await this.#producer?.stop()
+    await this.#rpc?.stop()
+    await this.#metricsServer?.stop()
+    this.#watcher?.stop()
+    for (const unsubscribe of this.#unsubscribe) unsubscribe()
+    await this.#verifier?.stop()
+    await this.#store?.close()
+    this.log.info('node stopped')
+  }
+
+  #trackMetrics(chain: Chain, mempool: Mempool): void {
+    const { metrics } = this
+    metrics.chainHeadHeight.set(chain.head.header.height)
+    metrics.chainFinalizedHeight.set(chain.finalized.header.height)
+    this.#unsubscribe.push(
+      chain.onBlock((block) => {
+        // the base fee the next block will charge, set by this block's end-of-block hook
+        void baseFeePerGas.get(chain.state).then((fee) => (this.#baseFee = fee))
+        metrics.chainHeadHeight.set(block.header.height)
+        if (block.finalized) metrics.chainFinalizedHeight.set(block.header.height)
+        metrics.blocksImported.inc()
+        metrics.transactionsIncluded.inc(block.transactions.length)
+        metrics.mempoolSize.set({ queue: 'ready' }, mempool.readyCount)
+        metrics.mempoolSize.set({ queue: 'future' }, mempool.size - mempool.readyCount)
+      }),
+    )
+  }
+}
