@@ -1,4 +1,5 @@
 // Every command of `openledger`, in the order `--help` lists them.
 import type { Command } from '../io.ts'
+import { keysCommand } from './keys.ts'
 
-export const commands: Command[] = []
+export const commands: Command[] = [keysCommand]

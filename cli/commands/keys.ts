@@ -1,0 +1,114 @@
+// `openledger keys …`: create, import and look at the keys of the encrypted keystore in <home>/keystore.
+// Secrets never reach the terminal: passphrases come from io.secret, and only public parts are printed.
+import { parseArgs } from 'node:util'
+import { KEY_TYPES, Keystore, isKeyType, type KeyInfo, type KeyType } from '../../node/keystore/keystore.ts'
+import { toHex } from '../../runtime/crypto/hash.ts'
+import { keystoreDir, resolveHome } from '../home.ts'
+import { CliError, type CliIo, type Command } from '../io.ts'
+
+const USAGE = `openledger keys <subcommand> [options]
+
+  keys generate --name NAME [--type account|validator] [--home DIR]
+  keys import --name NAME --private-key HEX [--type account|validator] [--home DIR]
+  keys list [--home DIR]
+  keys inspect NAME [--home DIR]
+
+The passphrase is asked for on the terminal, or read from OPENLEDGER_PASSPHRASE.
+The home directory defaults to $OPENLEDGER_HOME, else ~/.openledger.`
+
+function publicLine(key: KeyInfo): string {
+  return key.type === 'account' ? `address: ${toHex(key.address)}` : `public key: ${toHex(key.publicKey)}`
+}
+
+function describe(key: KeyInfo): string[] {
+  return [`name: ${key.name}`, `type: ${key.type}`, publicLine(key), `file: ${key.file}`]
+}
+
+function keyType(value: string | undefined): KeyType {
+  if (value === undefined) return 'account'
+  if (!isKeyType(value)) throw new CliError('BAD_ARGUMENT', `--type must be ${KEY_TYPES.join(' or ')}, not '${value}'`)
+  return value
+}
+
+function required(value: string | undefined, flag: string): string {
+  if (value === undefined) throw new CliError('USAGE', `${flag} is required\n\nUsage: ${USAGE}`)
+  return value
+}
+
+/** Asks twice, so a typo does not lock the key away. */
+async function newPassphrase(io: CliIo, name: string): Promise<string> {
+  const passphrase = await io.secret(`Passphrase for key '${name}': `)
+  if (passphrase === '') throw new CliError('BAD_ARGUMENT', 'the passphrase must not be empty')
+  const again = await io.secret('Repeat the passphrase: ')
+  if (again !== passphrase) throw new CliError('BAD_ARGUMENT', 'the passphrases do not match')
+  return passphrase
+}
+
+const common = { home: { type: 'string' } } as const
+
+async function generate(argv: string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({ args: argv, strict: true, options: { ...common, name: { type: 'string' }, type: { type: 'string' } } })
+  const name = required(values.name, '--name')
+  const type = keyType(values.type)
+  const keystore = new Keystore(keystoreDir(resolveHome(values.home)))
+  const key = await keystore.generate(name, type, await newPassphrase(io, name))
+  io.out(`generated ${type} key '${name}'`)
+  for (const line of describe(key).slice(2)) io.out(line)
+  return 0
+}
+
+async function importKey(argv: string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: { ...common, name: { type: 'string' }, type: { type: 'string' }, 'private-key': { type: 'string' } },
+  })
+  const name = required(values.name, '--name')
+  const privateKey = required(values['private-key'], '--private-key')
+  const type = keyType(values.type)
+  const keystore = new Keystore(keystoreDir(resolveHome(values.home)))
+  const key = await keystore.import(name, type, privateKey, await newPassphrase(io, name))
+  io.out(`imported ${type} key '${name}'`)
+  for (const line of describe(key).slice(2)) io.out(line)
+  return 0
+}
+
+async function list(argv: string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({ args: argv, strict: true, options: common })
+  const dir = keystoreDir(resolveHome(values.home))
+  const keys = await new Keystore(dir).list()
+  if (keys.length === 0) {
+    io.out(`no keys in ${dir}`)
+    return 0
+  }
+  const width = Math.max(4, ...keys.map((key) => key.name.length))
+  io.out(`${'NAME'.padEnd(width)}  ${'TYPE'.padEnd(9)}  ADDRESS / PUBLIC KEY`)
+  for (const key of keys) {
+    io.out(`${key.name.padEnd(width)}  ${key.type.padEnd(9)}  ${toHex(key.type === 'account' ? key.address : key.publicKey)}`)
+  }
+  return 0
+}
+
+async function inspect(argv: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, strict: true, allowPositionals: true, options: common })
+  if (positionals.length !== 1) throw new CliError('USAGE', `keys inspect takes one key name\n\nUsage: ${USAGE}`)
+  const key = await new Keystore(keystoreDir(resolveHome(values.home))).inspect(positionals[0] ?? '')
+  for (const line of describe(key)) io.out(line)
+  return 0
+}
+
+const subcommands: Record<string, (argv: string[], io: CliIo) => Promise<number>> = { generate, import: importKey, list, inspect }
+
+export const keysCommand: Command = {
+  name: 'keys',
+  summary: 'Manage the encrypted keystore: generate, import, list, inspect',
+  usage: USAGE,
+  async run(argv, io) {
+    const [subcommand, ...rest] = argv
+    const handler = subcommand === undefined ? undefined : subcommands[subcommand]
+    if (handler === undefined) {
+      throw new CliError('USAGE', `${subcommand === undefined ? 'missing subcommand' : `unknown subcommand '${subcommand}'`}\n\nUsage: ${USAGE}`)
+    }
+    return handler(rest, io)
+  },
+}
