@@ -1,0 +1,83 @@
+// Real node processes for end-to-end tests: started with the `openledger` command on loopback
+// with ephemeral ports, talked to only over JSON-RPC and the CLI, like a user would.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { RpcClient } from '../../node/rpc/client.ts'
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+export const BIN = join(ROOT, 'bin/openledger.js')
+
+export interface RunningNode {
+  readonly process: ChildProcess
+  readonly rpcUrl: string
+  readonly rpc: RpcClient
+  readonly log: () => string
+  /** resolves with the exit code (null when killed by a signal) */
+  readonly exited: Promise<number | null>
+}
+
+export async function tempHome(prefix = 'openledger-e2e-'): Promise<{ path: string; remove: () => Promise<void> }> {
+  const path = await mkdtemp(join(tmpdir(), prefix))
+  return { path, remove: () => rm(path, { recursive: true, force: true }) }
+}
+
+/** Starts `openledger dev` and resolves once its RPC port is known and answering. */
+export async function startDevNode(home: string, extraArgs: string[] = [], timeoutMs = 60_000): Promise<RunningNode> {
+  const child = spawn(process.execPath, [BIN, 'dev', '--home', home, '--rpc-port', '0', '--metrics-port', '0', ...extraArgs], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NODE_NO_WARNINGS: '1' },
+  })
+  let output = ''
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`node did not start within ${timeoutMs} ms:\n${output}`)), timeoutMs)
+    const onData = () => {
+      const match = /JSON-RPC listening url=(http:\/\/127\.0\.0\.1:\d+)/.exec(output)
+      if (match?.[1] !== undefined) {
+        clearTimeout(timer)
+        resolve(match[1])
+      }
+    }
+    child.stderr?.on('data', onData)
+    child.stdout?.on('data', onData)
+    void exited.then((code) => {
+      clearTimeout(timer)
+      reject(new Error(`node exited with ${code} before listening:\n${output}`))
+    })
+  })
+  return { process: child, rpcUrl: url, rpc: new RpcClient(url), log: () => output, exited }
+}
+
+export async function stopNode(node: RunningNode, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+  if (node.process.exitCode === null && node.process.signalCode === null) node.process.kill(signal)
+  return node.exited
+}
+
+/** Runs the CLI to completion; resolves with its exit code and output. */
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, NODE_NO_WARNINGS: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+    child.on('exit', (code) => resolve({ code, stdout, stderr }))
+  })
+}
+
+/** Polls `check` until it returns a value other than undefined. */
+export async function waitFor<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 30_000, intervalMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await check()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, intervalMs))
+  }
+}
