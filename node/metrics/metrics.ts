@@ -1,0 +1,65 @@
+// The node's Prometheus metrics, on a private prom-client Registry (never the global one, so two
+// nodes in one process — tests — do not share counters). Owns the metric names, help texts,
+// labels and buckets; services receive the typed handles they update through their components.
+// Label values are bounded: methods are registered names or 'unknown', codes are error codes.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+/** The subset of the metrics the RPC server updates. */
+export interface RpcMetrics {
+  rpcRequests: Counter<'method' | 'transport' | 'code'>
+  rpcRequestDuration: Histogram<'method' | 'transport'>
+  rpcWsConnections: Gauge
+  rpcSubscriptions: Gauge<'method'>
+}
+
+export interface NodeMetrics extends RpcMetrics {
+  readonly registry: Registry
+  chainHeadHeight: Gauge
+  chainFinalizedHeight: Gauge
+  blocksProduced: Counter
+  blocksImported: Counter
+  transactionsIncluded: Counter
+  blockBuildDuration: Histogram
+  blockImportDuration: Histogram
+  stateCommitDuration: Histogram
+  /** `queue` is 'ready' or 'future'. */
+  mempoolSize: Gauge<'queue'>
+  /** `reason` is the mempool's rejection code. */
+  mempoolRejections: Counter<'reason'>
+}
+
+export interface MetricsOptions {
+  /** Process and Node.js metrics (CPU, memory, GC, event-loop lag); default true. */
+  defaultMetrics?: boolean
+  /** Labels added to every series, e.g. `{ chain: 'dev' }`. */
+  labels?: Record<string, string>
+}
+
+const BLOCK_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] // seconds
+const RPC_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] // seconds
+
+export function createMetrics(options: MetricsOptions = {}): NodeMetrics {
+  const registry = new Registry()
+  if (options.labels !== undefined) registry.setDefaultLabels(options.labels)
+  // Includes nodejs_eventloop_lag_seconds (and its percentiles) measured by perf_hooks.
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry })
+  const registers = [registry]
+
+  return {
+    registry,
+    chainHeadHeight: new Gauge({ name: 'openledger_chain_head_height', help: 'Height of the best block', registers }),
+    chainFinalizedHeight: new Gauge({ name: 'openledger_chain_finalized_height', help: 'Height of the last finalized block', registers }),
+    blocksProduced: new Counter({ name: 'openledger_blocks_produced_total', help: 'Blocks built and proposed by this node', registers }),
+    blocksImported: new Counter({ name: 'openledger_blocks_imported_total', help: 'Blocks imported (executed and stored)', registers }),
+    transactionsIncluded: new Counter({ name: 'openledger_transactions_included_total', help: 'Transactions in imported blocks', registers }),
+    blockBuildDuration: new Histogram({ name: 'openledger_block_build_duration_seconds', help: 'Time to build a block proposal', buckets: BLOCK_BUCKETS, registers }),
+    blockImportDuration: new Histogram({ name: 'openledger_block_import_duration_seconds', help: 'Time to execute and import a block', buckets: BLOCK_BUCKETS, registers }),
+    stateCommitDuration: new Histogram({ name: 'openledger_state_commit_duration_seconds', help: 'Time to commit a block\'s state changes', buckets: BLOCK_BUCKETS, registers }),
+    mempoolSize: new Gauge({ name: 'openledger_mempool_transactions', help: 'Transactions in the mempool by queue (ready, future)', labelNames: ['queue'], registers }),
+    mempoolRejections: new Counter({ name: 'openledger_mempool_rejections_total', help: 'Transactions refused by the mempool by reason code', labelNames: ['reason'], registers }),
+    rpcRequests: new Counter({ name: 'openledger_rpc_requests_total', help: 'JSON-RPC calls by method, transport and result code (OK or the error code)', labelNames: ['method', 'transport', 'code'], registers }),
+    rpcRequestDuration: new Histogram({ name: 'openledger_rpc_request_duration_seconds', help: 'JSON-RPC call duration', labelNames: ['method', 'transport'], buckets: RPC_BUCKETS, registers }),
+    rpcWsConnections: new Gauge({ name: 'openledger_rpc_ws_connections', help: 'Open JSON-RPC WebSocket connections', registers }),
+    rpcSubscriptions: new Gauge({ name: 'openledger_rpc_subscriptions', help: 'Active JSON-RPC subscriptions by subscribe method', labelNames: ['method'], registers }),
+  }
+}
