@@ -26,7 +26,7 @@ const categoryKind: k.Kind<AllocationCategory> = {
     throw new Error('categories are JSON-only')
   },
   fromJson(value, field) {
-    if (typeof value === 'string' && value in AllocationCategory) return value as AllocationCategory
+    if (typeof value === 'string' && Object.hasOwn(AllocationCategory, value)) return value as AllocationCategory
     throw new CodecError('WRONG_TYPE', `${field}: expected one of ${Object.keys(AllocationCategory).join(', ')}`)
   },
 } as k.Kind<AllocationCategory>

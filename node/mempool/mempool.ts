@@ -160,11 +160,13 @@ export class Mempool {
         if (queue.byNonce.size === 0) this.#senders.delete(senderId)
         throw new MempoolError('ACCOUNT_LIMIT', `an account may have at most ${this.#options.maxPerAccount} pooled transactions`)
       }
-      if (this.#byHash.size >= this.#options.maxTransactions && !this.#evictFor(tx)) {
+      if (this.#byHash.size >= this.#options.maxTransactions && !this.#evictFor(tx, senderId)) {
         if (queue.byNonce.size === 0) this.#senders.delete(senderId)
         throw new MempoolError('POOL_FULL', 'the pool is full and this transaction pays no more than any pooled one')
       }
     }
+    // #remove drops a queue it empties (the replaced or evicted transaction was its only one)
+    this.#senders.set(senderId, queue)
     queue.byNonce.set(tx.nonce, entry)
     this.#byHash.set(hashId, entry)
     const ready = this.#isReady(queue, tx.nonce)
@@ -293,10 +295,14 @@ export class Mempool {
     }
   }
 
-  /** Frees one slot for `tx` by evicting the lowest-tip last-in-line transaction, if `tx` pays more. */
-  #evictFor(tx: Transaction): boolean {
+  /**
+   * Frees one slot for `tx` by evicting the lowest-tip last-in-line transaction, if `tx` pays more.
+   * Never one of the newcomer's own: that would leave the newcomer behind a nonce gap.
+   */
+  #evictFor(tx: Transaction, senderId: string): boolean {
     let worst: PooledTransaction | undefined
-    for (const queue of this.#senders.values()) {
+    for (const [id, queue] of this.#senders) {
+      if (id === senderId) continue
       let tail: PooledTransaction | undefined
       for (const entry of queue.byNonce.values()) if (tail === undefined || entry.tx.nonce > tail.tx.nonce) tail = entry
       if (tail !== undefined && (worst === undefined || tail.tx.maxPriorityFeePerGas < worst.tx.maxPriorityFeePerGas)) worst = tail

@@ -22,7 +22,10 @@ export function nextBaseFee(baseFee: bigint, gasUsed: number, target: number, de
   const d = BigInt(denominator)
   let next: bigint
   if (gasUsed > target) {
-    const delta = (baseFee * (BigInt(gasUsed) - t)) / t / d
+    // a block may hold more than twice the target (maxBlockGas is only bounded below by it): cap
+    // the excess at the target so the fee still moves by at most 1/denominator
+    const excess = BigInt(gasUsed) - t < t ? BigInt(gasUsed) - t : t
+    const delta = (baseFee * excess) / t / d
     next = baseFee + (delta > 0n ? delta : 1n)
   } else {
     next = baseFee - (baseFee * (t - BigInt(gasUsed))) / t / d
