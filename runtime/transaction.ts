@@ -78,8 +78,11 @@ export function decodeTransaction(bytes: Uint8Array): Transaction {
     args: readArray(callFields[2] ?? null, 'call.args'),
   })
   const signature = readBytes(signatureValue ?? null, 'signature', SIGNATURE_BYTES)
-  const unsignedTx = { chainId, nonce, gasLimit, maxFeePerGas, maxPriorityFeePerGas, call }
-  return Object.freeze({ ...unsignedTx, signature, hash: sha256(bytes), digest: signingDigest(unsignedTx), bytes })
+  // The input is canonical, so the unsigned part's encoding is the bytes between the outer array
+  // header (1 byte) and the signature (2-byte bin8 header + 65 bytes): no need to re-encode it.
+  const unsignedBytes = bytes.subarray(1, bytes.length - 2 - SIGNATURE_BYTES)
+  const digest = keccak256(concatBytes(DIGEST_DOMAIN, unsignedBytes))
+  return Object.freeze({ chainId, nonce, gasLimit, maxFeePerGas, maxPriorityFeePerGas, call, signature, hash: sha256(bytes), digest, bytes })
 }
 
 /** The sender's address, or undefined when the signature is invalid. */

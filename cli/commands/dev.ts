@@ -1,7 +1,9 @@
 // `openledger dev`: a single-validator dev chain on an embedded LevelDB, with prefunded dev accounts.
 import { parseArgs } from 'node:util'
 import { join } from 'node:path'
+import { readFile } from 'node:fs/promises'
 import { devChainSpec } from '../../genesis/devSpec.ts'
+import { parseChainSpec } from '../../genesis/spec.ts'
 import { devAccount } from '../../genesis/devAccounts.ts'
 import { createLogger, LOG_LEVELS, type LogLevel } from '../../node/log/logger.ts'
 import { OpenLedgerNode } from '../../node/node.ts'
@@ -12,13 +14,14 @@ import { parsePort, parsePositiveInt } from '../parse.ts'
 export const devCommand: Command = {
   name: 'dev',
   summary: 'Run a single-validator development chain (blocks final at once, dev accounts funded)',
-  usage: 'openledger dev [--home DIR] [--rpc-port PORT] [--rpc-host HOST] [--metrics-port PORT|--no-metrics] [--block-time MS] [--instant-seal] [--prune-window N] [--log-level LEVEL] [--log-format text|json]',
+  usage: 'openledger dev [--home DIR] [--spec CHAIN_SPEC.json] [--rpc-port PORT] [--rpc-host HOST] [--metrics-port PORT|--no-metrics] [--block-time MS] [--instant-seal] [--prune-window N] [--log-level LEVEL] [--log-format text|json]',
   async run(argv) {
     const { values } = parseArgs({
       args: argv,
       strict: true,
       options: {
         home: { type: 'string' },
+        spec: { type: 'string' },
         'rpc-port': { type: 'string' },
         'rpc-host': { type: 'string' },
         'metrics-port': { type: 'string' },
@@ -40,7 +43,7 @@ export const devCommand: Command = {
     const node = new OpenLedgerNode(
       {
         home,
-        spec: devChainSpec(),
+        spec: values.spec === undefined ? devChainSpec() : parseChainSpec(await readSpecFile(values.spec)),
         rpc: { host: values['rpc-host'] ?? '127.0.0.1', port: parsePort(values['rpc-port'] ?? '9944', '--rpc-port') },
         metrics: values['no-metrics'] === true ? false : { port: parsePort(values['metrics-port'] ?? '9615', '--metrics-port') },
         dev: { blockTime: parsePositiveInt(values['block-time'] ?? '1000', '--block-time'), instantSeal: values['instant-seal'] === true, author: devAccount('alice').address },
@@ -66,4 +69,12 @@ export const devCommand: Command = {
     await node.stop()
     return 0
   },
+}
+
+async function readSpecFile(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8')
+  } catch (cause) {
+    throw new CliError('NOT_FOUND', `cannot read chain spec ${path}`, { cause })
+  }
 }

@@ -1,5 +1,9 @@
 // Every command of `openledger`, in the order `--help` lists them.
 import type { Command } from '../io.ts'
+import { devCommand } from './dev.ts'
+import { genesisCommand } from './genesis.ts'
 import { keysCommand } from './keys.ts'
+import { queryCommand } from './query.ts'
+import { txCommand } from './tx.ts'
 
-export const commands: Command[] = [keysCommand]
+export const commands: Command[] = [devCommand, txCommand, queryCommand, keysCommand, genesisCommand]

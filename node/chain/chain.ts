@@ -37,6 +37,8 @@ export interface ExecutedBlock {
   readonly receipts: readonly Receipt[]
   readonly blockEvents: readonly RuntimeEvent[]
   readonly prepared: PreparedState
+  /** ms spent executing transactions and hooks, and computing the new state root */
+  readonly timings: { readonly executeMs: number; readonly stateRootMs: number }
 }
 
 export interface ImportedBlock {
@@ -46,6 +48,8 @@ export interface ImportedBlock {
   readonly senders: readonly Address[]
   readonly receipts: readonly Receipt[]
   readonly finalized: boolean
+  /** ms spent writing the block's batch */
+  readonly writeMs: number
 }
 
 export interface BuildLimits {
@@ -134,6 +138,7 @@ export class Chain {
     onInvalid: (candidate: BlockCandidate, error: InvalidTransactionError) => void = () => {},
   ): Promise<ExecutedBlock> {
     const parent = this.head
+    const started = performance.now()
     const timestamp = Math.max(params.timestamp, parent.header.timestamp + 1)
     const execution = await BlockExecution.begin(this.runtime, this.state, { chainId: this.spec.chainId, height: parent.header.height + 1, timestamp, author: params.author, parentHash: parent.hash })
     const maxTransactions = Math.min(limits.maxTransactions ?? MAX_BLOCK_TXS, MAX_BLOCK_TXS)
@@ -158,7 +163,7 @@ export class Chain {
       bytes += candidate.tx.bytes.length
       step = candidates.next(undefined)
     }
-    return this.#seal(execution, parent.hash, params.proposer ?? ZERO_HASH, transactions, senders)
+    return this.#seal(execution, parent.hash, params.proposer ?? ZERO_HASH, transactions, senders, started)
   }
 
   /** Re-executes a block received from a peer on the head; throws ChainError if anything differs. */
@@ -168,6 +173,7 @@ export class Chain {
     if (header.height !== parent.header.height + 1 || header.timestamp <= parent.header.timestamp || header.chainId !== this.spec.chainId) {
       throw new ChainError('INVALID_BLOCK', 'block height, timestamp or chain id is wrong')
     }
+    const started = performance.now()
     const execution = await BlockExecution.begin(this.runtime, this.state, { chainId: header.chainId, height: header.height, timestamp: header.timestamp, author: header.author, parentHash: header.parentHash })
     for (let i = 0; i < transactions.length; i++) {
       try {
@@ -177,14 +183,16 @@ export class Chain {
         throw cause
       }
     }
-    const executed = await this.#seal(execution, parent.hash, header.proposer, [...transactions], [...senders])
+    const executed = await this.#seal(execution, parent.hash, header.proposer, [...transactions], [...senders], started)
     if (!bytesEqual(executed.hash, hashHeader(header))) throw new ChainError('INVALID_BLOCK', 'block header differs from its re-execution (state, receipts or gas)')
     return executed
   }
 
-  async #seal(execution: BlockExecution, parentHash: Uint8Array, proposer: Uint8Array, transactions: Transaction[], senders: Address[]): Promise<ExecutedBlock> {
+  async #seal(execution: BlockExecution, parentHash: Uint8Array, proposer: Uint8Array, transactions: Transaction[], senders: Address[], started: number): Promise<ExecutedBlock> {
     const result = await execution.finish()
+    const executed = performance.now()
     const prepared = await this.state.prepare(result.changes, execution.block.height)
+    const timings = { executeMs: executed - started, stateRootMs: performance.now() - executed }
     const header: BlockHeader = {
       chainId: execution.block.chainId,
       height: execution.block.height,
@@ -202,7 +210,7 @@ export class Chain {
       gasUsed: result.gasUsed,
       baseFeePerGas: result.baseFeePerGas,
     }
-    return { hash: hashHeader(header), header, transactions, senders, receipts: result.receipts, blockEvents: result.blockEvents, prepared }
+    return { hash: hashHeader(header), header, transactions, senders, receipts: result.receipts, blockEvents: result.blockEvents, prepared, timings }
   }
 
   /** Writes an executed block as the new head (and finalized head) in one synced batch. */
@@ -212,11 +220,13 @@ export class Chain {
     this.state.commit(block.prepared, batch)
     this.chainStore.writeBlock(batch, block.header, block.transactions.map((tx) => tx.bytes), block.transactions.map((tx) => tx.hash), block.receipts, block.blockEvents)
     if (options.finalized) this.chainStore.writeFinalized(batch, block.hash)
+    const started = performance.now()
     await this.store.write(batch, { sync: true })
+    const writeMs = performance.now() - started
     this.state.applied(block.prepared)
     const head = { hash: block.hash, header: block.header }
     this.chainStore.applied(head, options.finalized ? head : undefined)
-    const imported: ImportedBlock = { hash: block.hash, header: block.header, transactions: block.transactions, senders: block.senders, receipts: block.receipts, finalized: options.finalized }
+    const imported: ImportedBlock = { hash: block.hash, header: block.header, transactions: block.transactions, senders: block.senders, receipts: block.receipts, finalized: options.finalized, writeMs }
     for (const listener of this.#listeners) {
       try {
         listener(imported)

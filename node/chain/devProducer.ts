@@ -29,6 +29,8 @@ export class DevBlockProducer {
   #again = false
   #stopped = true
   #unsubscribe: (() => void) | undefined
+  /** when the last block production started (performance.now()), for a steady cadence */
+  #lastStart = 0
 
   constructor(options: DevProducerOptions, components: { chain: Chain; mempool: Mempool; logger: Logger; metrics?: NodeMetrics }) {
     this.#options = options
@@ -55,10 +57,12 @@ export class DevBlockProducer {
     await this.#producing
   }
 
+  /** The next block is due `blockTime` after the previous one started, not after it finished. */
   #schedule(): void {
     if (this.#stopped) return
     clearTimeout(this.#timer)
-    this.#timer = setTimeout(() => this.#trigger(), this.#options.blockTime)
+    const wait = Math.max(0, this.#lastStart + this.#options.blockTime - performance.now())
+    this.#timer = setTimeout(() => this.#trigger(), wait)
   }
 
   #trigger(): void {
@@ -81,6 +85,7 @@ export class DevBlockProducer {
   /** Seals one block from the pool's ready transactions. */
   async produce(): Promise<void> {
     const started = performance.now()
+    this.#lastStart = started
     const mempool = this.#mempool
     const source = mempool.selectForBlock()
     // adapt the pool's generator to block candidates, passing the builder's feedback through
@@ -109,6 +114,15 @@ export class DevBlockProducer {
     const seconds = (performance.now() - started) / 1000
     this.#metrics?.blockBuildDuration.observe(seconds)
     this.#metrics?.blocksProduced.inc()
-    this.#log.info('sealed block', { height: imported.header.height, txs: imported.transactions.length, gas: imported.header.gasUsed, ms: Math.round(seconds * 1000), hash: toHex(imported.hash).slice(0, 18) })
+    this.#log.info('sealed block', {
+      height: imported.header.height,
+      txs: imported.transactions.length,
+      gas: imported.header.gasUsed,
+      ms: Math.round(seconds * 1000),
+      executeMs: Math.round(built.timings.executeMs),
+      stateRootMs: Math.round(built.timings.stateRootMs),
+      writeMs: Math.round(imported.writeMs),
+      hash: toHex(imported.hash).slice(0, 18),
+    })
   }
 }

@@ -1,0 +1,55 @@
+// Shared set-up for benchmarks: funded senders and pre-signed transfers.
+import { devKey } from '../genesis/devAccounts.ts'
+import { devChainSpec } from '../genesis/devSpec.ts'
+import type { ChainSpec } from '../genesis/spec.ts'
+import { ONE_OPEN } from '../genesis/tokenomics.ts'
+import { sha256, utf8 } from '../runtime/crypto/hash.ts'
+import { privateKeyToAddress } from '../runtime/crypto/secp256k1.ts'
+import { ModuleIndex } from '../runtime/modules/indices.ts'
+import { signTransaction, type Transaction } from '../runtime/transaction.ts'
+
+export interface BenchAccount {
+  privateKey: Uint8Array
+  address: Uint8Array
+}
+
+export function benchAccounts(count: number, tag = 'bench'): BenchAccount[] {
+  return Array.from({ length: count }, (_, i) => {
+    const privateKey = sha256(utf8(`openledger ${tag} sender ${i}`))
+    return { privateKey, address: privateKeyToAddress(privateKey) }
+  })
+}
+
+/** The dev spec, with `senders` funded from the liquidity remainder (1,000 OPEN each). */
+export function specWithSenders(senders: readonly BenchAccount[]): ChainSpec {
+  const spec = devChainSpec()
+  const each = 1_000n * ONE_OPEN
+  const allocations = spec.allocations.map((a) => ({ ...a }))
+  const pool = devKey('liquidity').address
+  const liquidity = allocations.find((a) => a.address.every((b, i) => b === pool[i]))
+  if (liquidity === undefined) throw new Error('dev spec has no liquidity remainder allocation')
+  liquidity.amount -= each * BigInt(senders.length)
+  for (const sender of senders) allocations.push({ category: 'liquidity', address: sender.address, amount: each, vesting: undefined })
+  return { ...spec, allocations }
+}
+
+/** `perSender` transfers from each sender (nonces 0…), round-robin across senders. */
+export function signTransfers(chainId: number, senders: readonly BenchAccount[], perSender: number, maxFeePerGas: bigint): Transaction[] {
+  const out: Transaction[] = []
+  const recipient = new Uint8Array(20).fill(0x42)
+  for (let nonce = 0; nonce < perSender; nonce++) {
+    for (const sender of senders) {
+      out.push(signTransaction({ chainId, nonce, gasLimit: 2_000, maxFeePerGas, maxPriorityFeePerGas: 1n, call: { module: ModuleIndex.balances, call: 0, args: [recipient, 1n] } }, sender.privateKey))
+    }
+  }
+  return out
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.floor(sorted.length / 2)] ?? 0
+}
+
+export function rate(count: number, ms: number): string {
+  return `${Math.round((count / ms) * 1000).toLocaleString('en-US')}/s`
+}
