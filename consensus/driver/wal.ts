@@ -1,0 +1,115 @@
+// The consensus write-ahead log: every input the state machine consumes is appended before the
+// machine acts on it, so a restarted validator replays the inputs of the unfinished height and
+// reaches exactly the state it had (including its own votes, which it therefore never changes).
+//
+// File format (one file per height, `<dir>/<height>.wal`, the previous height's kept for
+// inspection): records of [u32 length][u32 crc32][payload], big-endian. A torn or corrupt tail
+// (a crash mid-append) ends the replay and is cut off, so the next append starts clean.
+import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync, mkdirSync, ftruncateSync } from 'node:fs'
+import { join } from 'node:path'
+import { crc32 } from 'node:zlib'
+import { OpenLedgerError } from '../../runtime/errors.ts'
+
+export type WalErrorCode = 'WAL_CLOSED' | 'WAL_RECORD_TOO_LARGE'
+export class WalError extends OpenLedgerError<WalErrorCode> {}
+
+/** bytes: one record at most (a proposal carries its block) */
+export const MAX_WAL_RECORD_BYTES = 32 * 1024 * 1024
+const HEADER_BYTES = 8
+
+export class ConsensusWal {
+  readonly #dir: string
+  #fd: number | undefined
+  #height = -1
+  #size = 0
+
+  constructor(dir: string) {
+    this.#dir = dir
+    mkdirSync(dir, { recursive: true })
+  }
+
+  /** Opens the log of `height` (creating it), returning the records a previous run left there. */
+  openHeight(height: number): Uint8Array[] {
+    this.close()
+    const path = this.#path(height)
+    const records = readRecords(path)
+    this.#fd = openSync(path, 'a+')
+    // cut a torn tail so new records follow the last good one
+    ftruncateSync(this.#fd, records.validBytes)
+    this.#size = records.validBytes
+    this.#height = height
+    // keep only this height and the one before it
+    for (const name of readdirSync(this.#dir)) {
+      const match = /^(\d+)\.wal$/.exec(name)
+      if (match !== null && Number(match[1]) < height - 1) rmSync(join(this.#dir, name), { force: true })
+    }
+    return records.payloads
+  }
+
+  /** Appends one record; with `sync` it is on disk when this returns. */
+  append(payload: Uint8Array, options: { sync: boolean }): void {
+    if (this.#fd === undefined) throw new WalError('WAL_CLOSED', 'the WAL has no open height')
+    if (payload.length > MAX_WAL_RECORD_BYTES) throw new WalError('WAL_RECORD_TOO_LARGE', `WAL record of ${payload.length} bytes`)
+    const record = Buffer.allocUnsafe(HEADER_BYTES + payload.length)
+    record.writeUInt32BE(payload.length, 0)
+    record.writeUInt32BE(crc32(payload), 4)
+    record.set(payload, HEADER_BYTES)
+    writeSync(this.#fd, record, 0, record.length, this.#size)
+    this.#size += record.length
+    if (options.sync) fsyncSync(this.#fd)
+  }
+
+  get height(): number {
+    return this.#height
+  }
+
+  close(): void {
+    if (this.#fd !== undefined) closeSync(this.#fd)
+    this.#fd = undefined
+  }
+
+  #path(height: number): string {
+    return join(this.#dir, `${height}.wal`)
+  }
+}
+
+function readRecords(path: string): { payloads: Uint8Array[]; validBytes: number } {
+  let bytes: Buffer
+  try {
+    bytes = readFileSync(path)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { payloads: [], validBytes: 0 }
+    throw error
+  }
+  const payloads: Uint8Array[] = []
+  let offset = 0
+  while (offset + HEADER_BYTES <= bytes.length) {
+    const length = bytes.readUInt32BE(offset)
+    const checksum = bytes.readUInt32BE(offset + 4)
+    if (length > MAX_WAL_RECORD_BYTES || offset + HEADER_BYTES + length > bytes.length) break
+    const payload = bytes.subarray(offset + HEADER_BYTES, offset + HEADER_BYTES + length)
+    if (crc32(payload) !== checksum) break
+    payloads.push(new Uint8Array(payload))
+    offset += HEADER_BYTES + length
+  }
+  return { payloads, validBytes: offset }
+}
+
+/** Writes a small file so that a reader sees the old or the new content, never a mix. */
+export function writeFileAtomic(path: string, data: Uint8Array): void {
+  const temporary = `${path}.tmp`
+  const fd = openSync(temporary, 'w', 0o600)
+  try {
+    writeSync(fd, data)
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+  renameSync(temporary, path)
+  const dirFd = openSync(join(path, '..'), 'r')
+  try {
+    fsyncSync(dirFd)
+  } finally {
+    closeSync(dirFd)
+  }
+}
