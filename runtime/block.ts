@@ -80,13 +80,36 @@ export function decodeHeader(bytes: Uint8Array): BlockHeader {
   })
 }
 
-/** A block body on the wire and on disk: the encoded transactions, in order. */
-export function encodeBody(transactions: readonly Uint8Array[]): Uint8Array {
-  return encode(transactions as Uint8Array[])
+/**
+ * A block body on the wire and on disk: the encoded transactions in order, the commit certificate
+ * of the parent (consensus encoding, empty in dev mode and at height 1) and evidence of
+ * misbehaviour (consensus encodings). The header commits to each: txRoot, lastCommitHash
+ * (sha256 of the certificate, zero when empty) and evidenceHash (list root, zero when empty).
+ */
+export interface BlockBody {
+  readonly transactions: readonly Uint8Array[]
+  readonly lastCommit: Uint8Array
+  readonly evidence: readonly Uint8Array[]
 }
 
-export function decodeBody(bytes: Uint8Array): Uint8Array[] {
-  const items = readArray(decode(bytes, MAX_BLOCK_BYTES), 'body')
-  if (items.length > MAX_BLOCK_TXS) throw new CodecError(CodecErrorCode.tooLarge, `body: more than ${MAX_BLOCK_TXS} transactions`)
-  return items.map((item, i) => readBytes(item, `body[${i}]`))
+/** evidence items per block at most */
+export const MAX_BLOCK_EVIDENCE = 64
+
+export function encodeBody(body: BlockBody): Uint8Array {
+  return encode([body.transactions as Uint8Array[], body.lastCommit, body.evidence as Uint8Array[]])
 }
+
+export function decodeBody(bytes: Uint8Array): BlockBody {
+  const [txs, lastCommit, evidence] = readArray(decode(bytes, MAX_BLOCK_BYTES), 'body', 3)
+  const items = readArray(txs ?? null, 'body.transactions')
+  if (items.length > MAX_BLOCK_TXS) throw new CodecError(CodecErrorCode.tooLarge, `body: more than ${MAX_BLOCK_TXS} transactions`)
+  const evidenceItems = readArray(evidence ?? null, 'body.evidence')
+  if (evidenceItems.length > MAX_BLOCK_EVIDENCE) throw new CodecError(CodecErrorCode.tooLarge, `body: more than ${MAX_BLOCK_EVIDENCE} evidence items`)
+  return {
+    transactions: items.map((item, i) => readBytes(item, `body.transactions[${i}]`)),
+    lastCommit: readBytes(lastCommit ?? null, 'body.lastCommit'),
+    evidence: evidenceItems.map((item, i) => readBytes(item, `body.evidence[${i}]`)),
+  }
+}
+
+export const EMPTY_BODY: BlockBody = { transactions: [], lastCommit: new Uint8Array(0), evidence: [] }

@@ -21,7 +21,7 @@ export function chainMethods({ chain }: ApiComponents): RpcMethod[] {
       async handler([hash]) {
         const block = await chain.chainStore.getBlock(hash ?? chain.head.hash)
         if (block === undefined) return null
-        return { block: { header: headerToJson(block.hash, block.header), extrinsics: block.transactions.map(toHex) }, justifications: null }
+        return { block: { header: headerToJson(block.hash, block.header), extrinsics: block.body.transactions.map(toHex) }, justifications: null }
       },
     }),
     defineMethod({

@@ -51,7 +51,7 @@ export function openledgerMethods({ chain, mempool, submission: _submission }: A
         const location = await chain.chainStore.getTxLocation(hash)
         if (location === undefined) return null
         const block = await chain.chainStore.getBlock(location.blockHash)
-        const bytes = block?.transactions[location.index]
+        const bytes = block?.body.transactions[location.index]
         if (bytes === undefined) throw new ApiError('UNKNOWN_TRANSACTION', 'transaction index is inconsistent with its block')
         const tx = decodeTransaction(bytes)
         return { ...transactionToJson(chain.runtime, tx, recoverAddress(tx.digest, tx.signature)), status: 'included', blockHash: toHex(location.blockHash), blockNumber: location.height, index: location.index }

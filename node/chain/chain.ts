@@ -6,7 +6,8 @@ import { toHex } from '../../runtime/crypto/hash.ts'
 import type { Address } from '../../runtime/crypto/secp256k1.ts'
 import { OpenLedgerError } from '../../runtime/errors.ts'
 import { bytesEqual } from '../../runtime/codec/canonical.ts'
-import { hashHeader, MAX_BLOCK_BYTES, MAX_BLOCK_TXS, ZERO_HASH, type BlockHeader } from '../../runtime/block.ts'
+import { hashHeader, MAX_BLOCK_BYTES, MAX_BLOCK_TXS, ZERO_HASH, type BlockBody, type BlockHeader } from '../../runtime/block.ts'
+import { sha256 } from '../../runtime/crypto/hash.ts'
 import { EMPTY_LIST_ROOT, merkleListRoot } from '../../runtime/merkleList.ts'
 import type { RuntimeEvent } from '../../runtime/module.ts'
 import { receiptLeaves, type Receipt } from '../../runtime/receipt.ts'
@@ -34,6 +35,9 @@ export interface ExecutedBlock {
   readonly header: BlockHeader
   readonly transactions: readonly Transaction[]
   readonly senders: readonly Address[]
+  /** the parent's commit certificate and evidence, as carried in the body */
+  readonly lastCommit: Uint8Array
+  readonly evidence: readonly Uint8Array[]
   readonly receipts: readonly Receipt[]
   readonly blockEvents: readonly RuntimeEvent[]
   readonly prepared: PreparedState
@@ -65,10 +69,13 @@ export class Chain {
   readonly chainStore: ChainStore
   readonly #log: Logger
   readonly #listeners = new Set<(block: ImportedBlock) => void>()
+  readonly #validatorsHashOf: ((state: StateDb, height: number) => Promise<Uint8Array>) | undefined
   #state: StateDb | undefined
   #spec: ChainSpec | undefined
 
-  constructor(components: { store: KeyValueStore; runtime: Runtime; logger: Logger }) {
+  /** `validatorsHash` gives the hash of the validator set of a height (from state); zero without one (dev). */
+  constructor(components: { store: KeyValueStore; runtime: Runtime; logger: Logger; validatorsHash?: (state: StateDb, height: number) => Promise<Uint8Array> }) {
+    this.#validatorsHashOf = components.validatorsHash
     this.store = components.store
     this.runtime = components.runtime
     this.chainStore = new ChainStore(components.store)
@@ -132,7 +139,7 @@ export class Chain {
    * (the mempool) skip the rest of a sender whose transaction became invalid.
    */
   async buildBlock(
-    params: { timestamp: number; author: Address; proposer?: Uint8Array },
+    params: { timestamp: number; author: Address; proposer?: Uint8Array; lastCommit?: Uint8Array; evidence?: readonly Uint8Array[] },
     candidates: Generator<BlockCandidate, void, { skipSender?: boolean } | undefined>,
     limits: BuildLimits = {},
     onInvalid: (candidate: BlockCandidate, error: InvalidTransactionError) => void = () => {},
@@ -163,11 +170,13 @@ export class Chain {
       bytes += candidate.tx.bytes.length
       step = candidates.next(undefined)
     }
-    return this.#seal(execution, parent.hash, params.proposer ?? ZERO_HASH, transactions, senders, started)
+    const extras = { proposer: params.proposer ?? ZERO_HASH, lastCommit: params.lastCommit ?? new Uint8Array(0), evidence: params.evidence ?? [] }
+    return this.#seal(execution, parent.hash, extras, transactions, senders, started)
   }
 
   /** Re-executes a block received from a peer on the head; throws ChainError if anything differs. */
-  async executeBlock(header: BlockHeader, transactions: readonly Transaction[], senders: readonly Address[]): Promise<ExecutedBlock> {
+  async executeBlock(header: BlockHeader, body: BlockBody, transactions: readonly Transaction[], senders: readonly Address[]): Promise<ExecutedBlock> {
+    if (transactions.length !== senders.length || transactions.length !== body.transactions.length) throw new ChainError('INVALID_BLOCK', 'transactions and senders do not match the body')
     const parent = this.head
     if (!bytesEqual(header.parentHash, parent.hash)) throw new ChainError('UNKNOWN_PARENT', 'block does not extend the head')
     if (header.height !== parent.header.height + 1 || header.timestamp <= parent.header.timestamp || header.chainId !== this.spec.chainId) {
@@ -183,12 +192,19 @@ export class Chain {
         throw cause
       }
     }
-    const executed = await this.#seal(execution, parent.hash, header.proposer, [...transactions], [...senders], started)
+    const executed = await this.#seal(execution, parent.hash, { proposer: header.proposer, lastCommit: body.lastCommit, evidence: body.evidence }, [...transactions], [...senders], started)
     if (!bytesEqual(executed.hash, hashHeader(header))) throw new ChainError('INVALID_BLOCK', 'block header differs from its re-execution (state, receipts or gas)')
     return executed
   }
 
-  async #seal(execution: BlockExecution, parentHash: Uint8Array, proposer: Uint8Array, transactions: Transaction[], senders: Address[], started: number): Promise<ExecutedBlock> {
+  async #seal(
+    execution: BlockExecution,
+    parentHash: Uint8Array,
+    extras: { proposer: Uint8Array; lastCommit: Uint8Array; evidence: readonly Uint8Array[] },
+    transactions: Transaction[],
+    senders: Address[],
+    started: number,
+  ): Promise<ExecutedBlock> {
     const result = await execution.finish()
     const executed = performance.now()
     const prepared = await this.state.prepare(result.changes, execution.block.height)
@@ -199,18 +215,22 @@ export class Chain {
       parentHash,
       timestamp: execution.block.timestamp,
       author: execution.block.author,
-      proposer,
+      proposer: extras.proposer,
       txRoot: transactions.length === 0 ? EMPTY_LIST_ROOT : merkleListRoot(transactions.map((tx) => tx.hash)),
       stateRoot: prepared.root,
       receiptsRoot: merkleListRoot(receiptLeaves(result.receipts, result.blockEvents)),
-      validatorsHash: ZERO_HASH,
-      nextValidatorsHash: ZERO_HASH,
-      lastCommitHash: ZERO_HASH,
-      evidenceHash: ZERO_HASH,
+      validatorsHash: await this.#validatorsHash(execution.block.height),
+      nextValidatorsHash: await this.#validatorsHash(execution.block.height + 1),
+      lastCommitHash: extras.lastCommit.length === 0 ? ZERO_HASH : sha256(extras.lastCommit),
+      evidenceHash: extras.evidence.length === 0 ? ZERO_HASH : merkleListRoot(extras.evidence),
       gasUsed: result.gasUsed,
       baseFeePerGas: result.baseFeePerGas,
     }
-    return { hash: hashHeader(header), header, transactions, senders, receipts: result.receipts, blockEvents: result.blockEvents, prepared, timings }
+    return { hash: hashHeader(header), header, transactions, senders, lastCommit: extras.lastCommit, evidence: extras.evidence, receipts: result.receipts, blockEvents: result.blockEvents, prepared, timings }
+  }
+
+  async #validatorsHash(height: number): Promise<Uint8Array> {
+    return this.#validatorsHashOf === undefined ? ZERO_HASH : this.#validatorsHashOf(this.state, height)
   }
 
   /** Writes an executed block as the new head (and finalized head) in one synced batch. */
@@ -218,7 +238,8 @@ export class Chain {
     if (!bytesEqual(block.header.parentHash, this.head.hash)) throw new ChainError('UNKNOWN_PARENT', 'block does not extend the head')
     const batch = new WriteBatch()
     this.state.commit(block.prepared, batch)
-    this.chainStore.writeBlock(batch, block.header, block.transactions.map((tx) => tx.bytes), block.transactions.map((tx) => tx.hash), block.receipts, block.blockEvents)
+    const body: BlockBody = { transactions: block.transactions.map((tx) => tx.bytes), lastCommit: block.lastCommit, evidence: block.evidence }
+    this.chainStore.writeBlock(batch, block.header, body, block.transactions.map((tx) => tx.hash), block.receipts, block.blockEvents)
     if (options.finalized) this.chainStore.writeFinalized(batch, block.hash)
     const started = performance.now()
     await this.store.write(batch, { sync: true })

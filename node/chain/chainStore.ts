@@ -4,7 +4,7 @@
 import { decode, encode } from '../../runtime/codec/canonical.ts'
 import { readArray, readUint } from '../../runtime/codec/read.ts'
 import { utf8 } from '../../runtime/crypto/hash.ts'
-import { decodeBody, decodeHeader, encodeBody, encodeHeader, hashHeader, type BlockHeader } from '../../runtime/block.ts'
+import { decodeBody, decodeHeader, EMPTY_BODY, encodeBody, encodeHeader, hashHeader, type BlockBody, type BlockHeader } from '../../runtime/block.ts'
 import { decodeReceipts, encodeReceipts, type Receipt } from '../../runtime/receipt.ts'
 import type { RuntimeEvent } from '../../runtime/module.ts'
 import { Bucket, heightKey } from '../db/buckets.ts'
@@ -18,7 +18,7 @@ const META_CHAIN_SPEC = utf8('chainSpec')
 export interface StoredBlock {
   readonly hash: Uint8Array
   readonly header: BlockHeader
-  readonly transactions: Uint8Array[]
+  readonly body: BlockBody
 }
 
 export interface TxLocation {
@@ -70,7 +70,7 @@ export class ChainStore {
   }
 
   writeGenesis(batch: WriteBatch, header: BlockHeader, chainSpecJson: string): Uint8Array {
-    const hash = this.writeBlock(batch, header, [], [], [])
+    const hash = this.writeBlock(batch, header, EMPTY_BODY, [], [])
     batch.put(Bucket.meta, META_GENESIS, hash)
     batch.put(Bucket.meta, META_CHAIN_SPEC, utf8(chainSpecJson))
     this.writeFinalized(batch, hash)
@@ -78,10 +78,10 @@ export class ChainStore {
   }
 
   /** Adds a canonical block (and makes it the head) to `batch`; call `applied` after writing. */
-  writeBlock(batch: WriteBatch, header: BlockHeader, transactions: readonly Uint8Array[], txHashes: readonly Uint8Array[], receipts: readonly Receipt[], blockEvents: readonly RuntimeEvent[] = []): Uint8Array {
+  writeBlock(batch: WriteBatch, header: BlockHeader, body: BlockBody, txHashes: readonly Uint8Array[], receipts: readonly Receipt[], blockEvents: readonly RuntimeEvent[] = []): Uint8Array {
     const hash = hashHeader(header)
     batch.put(Bucket.blockHeader, hash, encodeHeader(header))
-    batch.put(Bucket.blockBody, hash, encodeBody(transactions))
+    batch.put(Bucket.blockBody, hash, encodeBody(body))
     batch.put(Bucket.blockReceipts, hash, encodeReceipts(receipts, blockEvents))
     batch.put(Bucket.canonicalHash, heightKey(header.height), hash)
     txHashes.forEach((txHash, index) => batch.put(Bucket.txLocation, txHash, encode([header.height, index])))
@@ -112,7 +112,7 @@ export class ChainStore {
   async getBlock(hash: Uint8Array): Promise<StoredBlock | undefined> {
     const [header, body] = await Promise.all([this.getHeader(hash), this.#db.get(Bucket.blockBody, hash)])
     if (header === undefined || body === undefined) return undefined
-    return { hash, header, transactions: decodeBody(body) }
+    return { hash, header, body: decodeBody(body) }
   }
 
   async getReceipts(hash: Uint8Array): Promise<{ receipts: Receipt[]; blockEvents: RuntimeEvent[] } | undefined> {

@@ -63,7 +63,7 @@ t.test('bad input over JSON-RPC', async (t) => {
   t.same(await submit(Uint8Array.of(0x93, 1, 2)), { code: -32010, data: 'INVALID_ENCODING' }, 'garbage bytes')
   const good = signTransaction(transfer(), alice.privateKey)
   const badSignature = good.bytes.slice()
-  badSignature[badSignature.length - 10] ^= 0xff
+  badSignature[badSignature.length - 10] = (badSignature.at(-10) ?? 0) ^ 0xff
   const sigResult = await submit(badSignature)
   t.ok(sigResult.data === 'INVALID_SIGNATURE' || sigResult.data === 'INSUFFICIENT_FUNDS', `forged signature rejected (${sigResult.data})`)
   const highS = good.bytes.slice()

@@ -21,6 +21,8 @@ import { MemoryStore } from '../../../node/db/memoryStore.ts'
 import { silentLogger } from '../../../node/log/logger.ts'
 import { GWEI, transferTx } from '../../runtime/chainFixtures.ts'
 
+const bodyOf = (transactions: readonly { bytes: Uint8Array }[]) => ({ transactions: transactions.map((tx) => tx.bytes), lastCommit: new Uint8Array(0), evidence: [] })
+
 const runtime = createRuntime()
 const spec = devChainSpec()
 const dev = devAccounts()
@@ -69,7 +71,7 @@ t.test('open writes genesis', async (t) => {
   t.equal(hex((await chain.chainStore.genesisHash()) ?? ZERO_HASH), hex(genesis.hash))
   t.equal(hex((await chain.chainStore.getHash(0)) ?? ZERO_HASH), hex(genesis.hash))
   const stored = await chain.chainStore.getBlock(genesis.hash)
-  t.same(stored?.transactions, [])
+  t.same(stored?.body.transactions, [])
   t.equal(hex(hashHeader(stored?.header ?? genesis.header)), hex(genesis.hash))
   t.same(await chain.chainStore.getReceipts(genesis.hash), { receipts: [], blockEvents: [] })
   const json = await chain.chainStore.chainSpecJson()
@@ -120,7 +122,7 @@ t.test('build, commit, and re-execute on a second node: identical hashes and sta
   t.equal(hex(imported[0]?.hash ?? ZERO_HASH), hex(block1.hash))
   t.equal(imported[0]?.finalized, true)
 
-  const replay = await follower.executeBlock(header, block1.transactions, block1.senders)
+  const replay = await follower.executeBlock(header, bodyOf(block1.transactions), block1.transactions, block1.senders)
   t.equal(hex(replay.hash), hex(block1.hash), 'the follower computes the same block')
   await follower.commit(replay, { finalized: true })
   t.equal(hex(follower.state.root), hex(producer.state.root))
@@ -130,7 +132,7 @@ t.test('build, commit, and re-execute on a second node: identical hashes and sta
     const list = height === 3 ? [] : [transfer(alice, bob.address, BigInt(height), height, BigInt(height)), transfer(charlie, alice.address, ONE_OPEN, height === 2 ? 0 : 1)]
     const built = await build(producer, list)
     await producer.commit(built, { finalized: true })
-    const again = await follower.executeBlock(built.header, built.transactions, built.senders)
+    const again = await follower.executeBlock(built.header, bodyOf(built.transactions), built.transactions, built.senders)
     t.equal(hex(again.hash), hex(built.hash), `block ${height}`)
     await follower.commit(again, { finalized: false })
     if (list.length === 0) t.equal(hex(built.header.txRoot), hex(EMPTY_LIST_ROOT))
@@ -161,7 +163,7 @@ t.test('tampered blocks are refused with INVALID_BLOCK (or UNKNOWN_PARENT) and c
     ['parent', { ...h, parentHash: new Uint8Array(32).fill(9) }, 'UNKNOWN_PARENT'],
   ]
   for (const [name, header, code] of headers) {
-    t.equal(await chainErrorOf(follower.executeBlock(header, block.transactions, block.senders)), code, name)
+    t.equal(await chainErrorOf(follower.executeBlock(header, bodyOf(block.transactions), block.transactions, block.senders)), code, name)
   }
   const [first, second, third] = block.transactions as [Transaction, Transaction, Transaction]
   const [alice0, alice1, bob0] = block.senders as [Address, Address, Address]
@@ -173,10 +175,10 @@ t.test('tampered blocks are refused with INVALID_BLOCK (or UNKNOWN_PARENT) and c
     ['wrong sender', [first, second, third], [alice0, alice1, charlie.address]],
   ]
   for (const [name, transactions, senders] of bodies) {
-    t.equal(await chainErrorOf(follower.executeBlock(h, transactions, senders)), 'INVALID_BLOCK', name)
+    t.equal(await chainErrorOf(follower.executeBlock(h, bodyOf(transactions), transactions, senders)), 'INVALID_BLOCK', name)
   }
   t.equal(follower.head.header.height, 0, 'nothing was imported')
-  const good = await follower.executeBlock(h, block.transactions, block.senders)
+  const good = await follower.executeBlock(h, bodyOf(block.transactions), block.transactions, block.senders)
   t.equal(hex(good.hash), hex(block.hash), 'the untampered block still imports')
 })
 
@@ -248,7 +250,7 @@ t.test('chainStore lookups return what was committed', async (t) => {
   t.equal(await store.getHash(1.5), undefined)
   const block = await store.getBlock(built.hash)
   t.equal(hex(block?.hash ?? ZERO_HASH), hex(built.hash))
-  t.same(block?.transactions.map(hex), built.transactions.map((tx) => hex(tx.bytes)))
+  t.same(block?.body.transactions.map(hex), built.transactions.map((tx) => hex(tx.bytes)))
   t.same(block?.header, built.header)
   t.same(await store.getHeader(built.hash), built.header)
   t.equal(await store.getBlock(new Uint8Array(32)), undefined)
