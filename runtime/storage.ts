@@ -1,6 +1,6 @@
 // Typed storage items. A state key is [module index, item index, ...item key], so one module's
 // items sit together and can be listed by prefix. Values are canonical encodings of their schema.
-import { decode, encode } from './codec/canonical.ts'
+import { decodeTrusted, encode } from './codec/canonical.ts'
 import type { Kind } from './codec/schema.ts'
 import type { StateOverlay, StateReader } from './state/overlay.ts'
 
@@ -24,7 +24,7 @@ export function storageValue<T>(module: number, item: number, kind: Kind<T>, fal
     key,
     async get(state) {
       const bytes = await state.get(key)
-      return bytes === undefined ? fallback : kind.decode(decode(bytes), 'storage')
+      return bytes === undefined ? fallback : kind.decode(decodeTrusted(bytes), 'storage')
     },
     set(state, value) {
       state.set(key, encode(kind.encode(value)))
@@ -43,7 +43,7 @@ export interface StorageMap<K, T> {
 
 export function storageMap<K, T>(module: number, item: number, keyBytes: (id: K) => Uint8Array, kind: Kind<T>): StorageMap<K, T> {
   const key = (id: K): Uint8Array => storageKey(module, item, keyBytes(id))
-  const decodeValue = (bytes: Uint8Array): T => kind.decode(decode(bytes), 'storage')
+  const decodeValue = (bytes: Uint8Array): T => kind.decode(decodeTrusted(bytes), 'storage')
   return {
     key,
     prefix: storageKey(module, item),

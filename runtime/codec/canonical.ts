@@ -73,6 +73,20 @@ export function decode(bytes: Uint8Array, maxBytes = 4 * 1024 * 1024): Decoded {
   return checked
 }
 
+/**
+ * Decodes bytes this node wrote itself (its own state and database records): the same value
+ * checks as decode() but without the canonical re-encoding, which only untrusted input needs.
+ */
+export function decodeTrusted(bytes: Uint8Array): Decoded {
+  let value: unknown
+  try {
+    value = packr.unpack(bytes)
+  } catch (cause) {
+    throw new CodecError(CodecErrorCode.invalidEncoding, 'malformed msgpack', { cause })
+  }
+  return checkDecoded(value, 0)
+}
+
 function checkDecoded(value: unknown, depth: number): Decoded {
   if (depth > MAX_DEPTH) throw new CodecError(CodecErrorCode.tooLarge, `value nested deeper than ${MAX_DEPTH}`)
   if (value === null || typeof value === 'boolean' || typeof value === 'string') return value
@@ -95,11 +109,9 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 export function bigintToBytes(value: bigint): Uint8Array {
   if (value < 0n) throw new CodecError(CodecErrorCode.wrongType, 'negative amounts cannot be encoded')
   if (value === 0n) return new Uint8Array(0)
-  let hex = value.toString(16)
-  if (hex.length % 2 === 1) hex = '0' + hex
-  const out = new Uint8Array(hex.length / 2)
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16)
-  return out
+  const hex = value.toString(16)
+  const bytes = Buffer.from(hex.length % 2 === 1 ? '0' + hex : hex, 'hex')
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }
 
 export function bytesToBigint(bytes: Uint8Array): bigint {
