@@ -15,6 +15,7 @@
 //   "p2p": { "listen": ["/ip4/127.0.0.1/tcp/30333"], "bootnodes": ["/ip4/…/tcp/…/p2p/12D3…"] },
 //   "validatorKey": "validator_key.json",                      // or null for a full node
 //   "nodeKey": "node_key.json",
+//   "operatorKey": "operator_key.json",                        // optional: tips, evidence submission
 //   "pruneWindow": 256,
 //   "consensus": { "timeoutProposeMs": 1000, "timeoutVoteMs": 500, "timeoutDeltaMs": 500, "blockTimeMs": 1000 }
 // }
@@ -43,6 +44,7 @@ export interface NodeConfig {
   /** absolute paths */
   chainSpecPath: string
   validatorKeyPath: string | undefined
+  operatorKeyPath: string | undefined
   nodeKeyPath: string
   rpc: { host: string; port: number }
   metrics: { host: string; port: number } | false
@@ -82,7 +84,7 @@ function strings(value: unknown, field: string): string[] {
   return value.map((item, i) => str(item, `${field}[${i}]`))
 }
 
-const KNOWN = new Set(['moniker', 'chainSpec', 'rpc', 'metrics', 'p2p', 'validatorKey', 'nodeKey', 'pruneWindow', 'consensus'])
+const KNOWN = new Set(['moniker', 'chainSpec', 'rpc', 'metrics', 'p2p', 'validatorKey', 'operatorKey', 'nodeKey', 'pruneWindow', 'consensus'])
 
 export function parseNodeConfig(text: string, home: string): NodeConfig {
   let raw: unknown
@@ -104,6 +106,7 @@ export function parseNodeConfig(text: string, home: string): NodeConfig {
     moniker: c['moniker'] === undefined ? 'openledger' : str(c['moniker'], 'moniker'),
     chainSpecPath: resolve(c['chainSpec'] === undefined ? 'genesis.json' : str(c['chainSpec'], 'chainSpec')),
     validatorKeyPath: c['validatorKey'] === null || c['validatorKey'] === undefined ? undefined : resolve(str(c['validatorKey'], 'validatorKey')),
+    operatorKeyPath: c['operatorKey'] === null || c['operatorKey'] === undefined ? undefined : resolve(str(c['operatorKey'], 'operatorKey')),
     nodeKeyPath: resolve(c['nodeKey'] === undefined ? 'node_key.json' : str(c['nodeKey'], 'nodeKey')),
     rpc: { host: rpc['host'] === undefined ? '127.0.0.1' : str(rpc['host'], 'rpc.host'), port: rpc['port'] === undefined ? 9944 : port(rpc['port'], 'rpc.port') },
     metrics: metrics === false ? false : { host: metrics['host'] === undefined ? '127.0.0.1' : str(metrics['host'], 'metrics.host'), port: metrics['port'] === undefined ? 9615 : port(metrics['port'], 'metrics.port') },

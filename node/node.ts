@@ -24,6 +24,12 @@ import { createMetrics, type NodeMetrics } from './metrics/metrics.ts'
 import { MetricsServer } from './metrics/server.ts'
 import { RpcServer } from './rpc/server.ts'
 import { InlineVerifier, WorkerPoolVerifier, type SignatureVerifier } from './workers/signatureVerifier.ts'
+import { ConsensusDriver } from '../consensus/driver/driver.ts'
+import type { TimeoutConfig } from '../consensus/stateMachine.ts'
+import { P2pNetwork } from '../p2p/p2pNetwork.ts'
+import { BlockSync } from './consensus/blockSync.ts'
+import { NodeConsensusChain, validatorsHashFromState } from './consensus/consensusChain.ts'
+import { createEvidenceVerifier } from './consensus/evidence.ts'
 
 export const NODE_VERSION = '0.1.0'
 
@@ -40,6 +46,18 @@ export interface NodeOptions {
   verifierThreads?: number
   mempool?: { maxTransactions?: number; maxPerAccount?: number }
   nodeName?: string
+  /** the libp2p network: identity, listen addresses, bootnodes */
+  network?: { nodeKey: Uint8Array; listen: string[]; bootnodes: string[] }
+  /** BFT consensus (needs `network`): a validator when `validatorKey` is set, else a full node that follows */
+  consensus?: {
+    validatorKey?: { secretKey: Uint8Array; publicKey: Uint8Array } | undefined
+    /** account credited with tips and used to submit evidence */
+    operator?: { address: Address; privateKey: Uint8Array } | undefined
+    timeouts?: Partial<TimeoutConfig>
+    blockTimeMs: number
+    /** TEST ONLY: double-sign prevotes */
+    equivocate?: boolean
+  }
 }
 
 export class OpenLedgerNode {
@@ -56,6 +74,9 @@ export class OpenLedgerNode {
   #metricsServer: MetricsServer | undefined
   #baseFee = 0n
   #unsubscribe: Array<() => void> = []
+  #network: P2pNetwork | undefined
+  #driver: ConsensusDriver | undefined
+  #sync: BlockSync | undefined
 
   constructor(options: NodeOptions, components: { logger: Logger }) {
     this.options = options
@@ -66,6 +87,18 @@ export class OpenLedgerNode {
   get chain(): Chain {
     if (this.#chain === undefined) throw new Error('node not started')
     return this.#chain
+  }
+
+  get network(): P2pNetwork | undefined {
+    return this.#network
+  }
+
+  get consensus(): ConsensusDriver | undefined {
+    return this.#driver
+  }
+
+  get sync(): BlockSync | undefined {
+    return this.#sync
   }
 
   get rpcAddress(): { host: string; port: number } | undefined {
@@ -80,8 +113,8 @@ export class OpenLedgerNode {
     const { options, log } = this
     await mkdir(options.home, { recursive: true })
     this.#store = await LevelStore.open(join(options.home, 'db'))
-    const runtime = createRuntime()
-    const chain = new Chain({ store: this.#store, runtime, logger: log.child('chain') })
+    const runtime = createRuntime({ verifyEvidence: createEvidenceVerifier() })
+    const chain = new Chain({ store: this.#store, runtime, logger: log.child('chain'), validatorsHash: validatorsHashFromState })
     this.#chain = chain
     await chain.open(options.spec, options.pruneWindow === undefined ? {} : { pruneWindow: options.pruneWindow })
     this.#baseFee = await baseFeePerGas.get(chain.state)
@@ -107,6 +140,7 @@ export class OpenLedgerNode {
     if (options.dev !== undefined) {
       this.#producer = new DevBlockProducer(options.dev, { chain, mempool, logger: log.child('producer'), metrics: this.metrics })
     }
+    if (options.network !== undefined) await this.#startNetwork(options.network, chain, mempool, submission)
     if (options.rpc !== false) {
       const methods = createRpcRegistry({ chain, mempool, submission, watcher: this.#watcher, nodeName: options.nodeName ?? 'openledger', version: NODE_VERSION })
       this.#rpc = new RpcServer({ ...options.rpc }, { logger: log, methods, metrics: this.metrics })
@@ -122,8 +156,46 @@ export class OpenLedgerNode {
     log.info('node started', { chain: options.spec.id, height: chain.head.header.height, head: toHex(chain.head.hash) })
   }
 
+  async #startNetwork(network: NonNullable<NodeOptions['network']>, chain: Chain, mempool: Mempool, submission: TxSubmission): Promise<void> {
+    const { log, metrics } = this
+    this.#network = new P2pNetwork(
+      { nodeKey: network.nodeKey, listen: network.listen, bootnodes: network.bootnodes, genesisHash: (await chain.chainStore.genesisHash()) ?? new Uint8Array(32) },
+      {
+        logger: log.child('p2p'),
+        metrics: { peers: metrics.p2pPeers, gossipMessages: metrics.p2pGossipMessages, reqRespRequests: metrics.p2pReqRespRequests, peerPenalties: metrics.p2pPeerPenalties, peerBans: metrics.p2pPeerBans },
+      },
+    )
+    const consensus = this.options.consensus
+    if (consensus !== undefined) {
+      const consensusChain = new NodeConsensusChain({ chain, mempool, verifier: this.#verifier as SignatureVerifier, submission, logger: log.child('consensus'), operator: consensus.operator })
+      this.#driver = new ConsensusDriver(
+        {
+          walDir: join(this.options.home, 'consensus', 'wal'),
+          signGuardPath: join(this.options.home, 'consensus', 'sign-state.json'),
+          validatorKey: consensus.validatorKey,
+          ...(consensus.timeouts === undefined ? {} : { timeouts: consensus.timeouts }),
+          blockTimeMs: consensus.blockTimeMs,
+          ...(consensus.equivocate === true ? { equivocate: true } : {}),
+        },
+        { chain: consensusChain, network: this.#network, logger: log.child('consensus'), metrics: { roundsPerHeight: metrics.consensusRoundsPerHeight, consensusHeight: metrics.consensusHeight } },
+      )
+      this.#sync = new BlockSync({}, { chain, consensusChain, network: this.#network, logger: log.child('sync') })
+      const driver = this.#driver
+      const sync = this.#sync
+      this.#unsubscribe.push(sync.onImported(() => void driver.restartAtHead()), driver.onBehind(() => sync.trigger()))
+    }
+    await mkdir(join(this.options.home, 'consensus'), { recursive: true })
+    await this.#network.start()
+    await this.#sync?.start()
+    await this.#driver?.start()
+    log.info('p2p started', { peerId: this.#network.peerId, listen: network.listen.join(','), validator: consensus?.validatorKey === undefined ? 'no' : toHex(consensus.validatorKey.publicKey).slice(0, 18) })
+  }
+
   /** Stops services in reverse order; what was committed stays committed. */
   async stop(): Promise<void> {
+    await this.#driver?.stop()
+    await this.#sync?.stop()
+    await this.#network?.stop()
     await this.#producer?.stop()
     await this.#rpc?.stop()
     await this.#metricsServer?.stop()

@@ -4,6 +4,8 @@ import { devCommand } from './dev.ts'
 import { genesisCommand } from './genesis.ts'
 import { keysCommand } from './keys.ts'
 import { queryCommand } from './query.ts'
+import { startCommand } from './start.ts'
+import { testnetCommand } from './testnet.ts'
 import { txCommand } from './tx.ts'
 
-export const commands: Command[] = [devCommand, txCommand, queryCommand, keysCommand, genesisCommand]
+export const commands: Command[] = [devCommand, startCommand, testnetCommand, txCommand, queryCommand, keysCommand, genesisCommand]

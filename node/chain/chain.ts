@@ -139,7 +139,7 @@ export class Chain {
    * (the mempool) skip the rest of a sender whose transaction became invalid.
    */
   async buildBlock(
-    params: { timestamp: number; author: Address; proposer?: Uint8Array; lastCommit?: Uint8Array; evidence?: readonly Uint8Array[] },
+    params: { timestamp: number; author: Address; proposer?: Uint8Array; lastCommit?: Uint8Array; evidence?: readonly Uint8Array[]; lastCommitSigners?: readonly Uint8Array[] },
     candidates: Generator<BlockCandidate, void, { skipSender?: boolean } | undefined>,
     limits: BuildLimits = {},
     onInvalid: (candidate: BlockCandidate, error: InvalidTransactionError) => void = () => {},
@@ -147,7 +147,15 @@ export class Chain {
     const parent = this.head
     const started = performance.now()
     const timestamp = Math.max(params.timestamp, parent.header.timestamp + 1)
-    const execution = await BlockExecution.begin(this.runtime, this.state, { chainId: this.spec.chainId, height: parent.header.height + 1, timestamp, author: params.author, parentHash: parent.hash })
+    const execution = await BlockExecution.begin(this.runtime, this.state, {
+      chainId: this.spec.chainId,
+      height: parent.header.height + 1,
+      timestamp,
+      author: params.author,
+      parentHash: parent.hash,
+      ...(params.proposer === undefined ? {} : { proposerKey: params.proposer }),
+      ...(params.lastCommitSigners === undefined ? {} : { lastCommitSigners: params.lastCommitSigners }),
+    })
     const maxTransactions = Math.min(limits.maxTransactions ?? MAX_BLOCK_TXS, MAX_BLOCK_TXS)
     const maxBytes = Math.min(limits.maxBytes ?? MAX_BLOCK_BYTES, MAX_BLOCK_BYTES) - 1024
     const transactions: Transaction[] = []
@@ -175,7 +183,7 @@ export class Chain {
   }
 
   /** Re-executes a block received from a peer on the head; throws ChainError if anything differs. */
-  async executeBlock(header: BlockHeader, body: BlockBody, transactions: readonly Transaction[], senders: readonly Address[]): Promise<ExecutedBlock> {
+  async executeBlock(header: BlockHeader, body: BlockBody, transactions: readonly Transaction[], senders: readonly Address[], extras: { lastCommitSigners?: readonly Uint8Array[] } = {}): Promise<ExecutedBlock> {
     if (transactions.length !== senders.length || transactions.length !== body.transactions.length) throw new ChainError('INVALID_BLOCK', 'transactions and senders do not match the body')
     const parent = this.head
     if (!bytesEqual(header.parentHash, parent.hash)) throw new ChainError('UNKNOWN_PARENT', 'block does not extend the head')
@@ -183,7 +191,16 @@ export class Chain {
       throw new ChainError('INVALID_BLOCK', 'block height, timestamp or chain id is wrong')
     }
     const started = performance.now()
-    const execution = await BlockExecution.begin(this.runtime, this.state, { chainId: header.chainId, height: header.height, timestamp: header.timestamp, author: header.author, parentHash: header.parentHash })
+    const consensusBlock = !bytesEqual(header.proposer, ZERO_HASH)
+    const execution = await BlockExecution.begin(this.runtime, this.state, {
+      chainId: header.chainId,
+      height: header.height,
+      timestamp: header.timestamp,
+      author: header.author,
+      parentHash: header.parentHash,
+      ...(consensusBlock ? { proposerKey: header.proposer } : {}),
+      ...(extras.lastCommitSigners === undefined ? {} : { lastCommitSigners: extras.lastCommitSigners }),
+    })
     for (let i = 0; i < transactions.length; i++) {
       try {
         await execution.apply(transactions[i] as Transaction, senders[i] as Address)
@@ -234,13 +251,15 @@ export class Chain {
   }
 
   /** Writes an executed block as the new head (and finalized head) in one synced batch. */
-  async commit(block: ExecutedBlock, options: { finalized: boolean }): Promise<ImportedBlock> {
+  /** `certificate`: the encoded commit certificate that finalized this block (consensus). */
+  async commit(block: ExecutedBlock, options: { finalized: boolean; certificate?: Uint8Array }): Promise<ImportedBlock> {
     if (!bytesEqual(block.header.parentHash, this.head.hash)) throw new ChainError('UNKNOWN_PARENT', 'block does not extend the head')
     const batch = new WriteBatch()
     this.state.commit(block.prepared, batch)
     const body: BlockBody = { transactions: block.transactions.map((tx) => tx.bytes), lastCommit: block.lastCommit, evidence: block.evidence }
     this.chainStore.writeBlock(batch, block.header, body, block.transactions.map((tx) => tx.hash), block.receipts, block.blockEvents)
     if (options.finalized) this.chainStore.writeFinalized(batch, block.hash)
+    if (options.certificate !== undefined) this.chainStore.writeCommit(batch, block.hash, options.certificate)
     const started = performance.now()
     await this.store.write(batch, { sync: true })
     const writeMs = performance.now() - started

@@ -89,6 +89,15 @@ export class ChainStore {
     return hash
   }
 
+  /** The commit certificate that finalized a block (consensus encoding). */
+  writeCommit(batch: WriteBatch, hash: Uint8Array, certificate: Uint8Array): void {
+    batch.put(Bucket.blockCommit, hash, certificate)
+  }
+
+  async getCommit(hash: Uint8Array): Promise<Uint8Array | undefined> {
+    return this.#db.get(Bucket.blockCommit, hash)
+  }
+
   writeFinalized(batch: WriteBatch, hash: Uint8Array): void {
     batch.put(Bucket.meta, META_FINALIZED, hash)
   }

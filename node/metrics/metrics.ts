@@ -26,6 +26,14 @@ export interface NodeMetrics extends RpcMetrics {
   mempoolSize: Gauge<'queue'>
   /** `reason` is the mempool's rejection code. */
   mempoolRejections: Counter<'reason'>
+  /** consensus: the height being decided, rounds it took, and the network under it */
+  consensusHeight: Gauge
+  consensusRoundsPerHeight: Histogram
+  p2pPeers: Gauge
+  p2pGossipMessages: Counter<'topic' | 'verdict'>
+  p2pReqRespRequests: Counter<'protocol' | 'direction' | 'result'>
+  p2pPeerPenalties: Counter<'reason'>
+  p2pPeerBans: Counter
 }
 
 export interface MetricsOptions {
@@ -57,6 +65,13 @@ export function createMetrics(options: MetricsOptions = {}): NodeMetrics {
     stateCommitDuration: new Histogram({ name: 'openledger_state_commit_duration_seconds', help: 'Time to commit a block\'s state changes', buckets: BLOCK_BUCKETS, registers }),
     mempoolSize: new Gauge({ name: 'openledger_mempool_transactions', help: 'Transactions in the mempool by queue (ready, future)', labelNames: ['queue'], registers }),
     mempoolRejections: new Counter({ name: 'openledger_mempool_rejections_total', help: 'Transactions refused by the mempool by reason code', labelNames: ['reason'], registers }),
+    consensusHeight: new Gauge({ name: 'openledger_consensus_height', help: 'Height consensus is deciding', registers }),
+    consensusRoundsPerHeight: new Histogram({ name: 'openledger_consensus_rounds_per_height', help: 'Rounds needed to decide a height', buckets: [1, 2, 3, 4, 6, 10], registers }),
+    p2pPeers: new Gauge({ name: 'openledger_p2p_peers', help: 'Connected peers', registers }),
+    p2pGossipMessages: new Counter({ name: 'openledger_p2p_gossip_messages_total', help: 'Gossip messages received by topic and verdict', labelNames: ['topic', 'verdict'], registers }),
+    p2pReqRespRequests: new Counter({ name: 'openledger_p2p_reqresp_requests_total', help: 'Request/response calls by protocol, direction and result', labelNames: ['protocol', 'direction', 'result'], registers }),
+    p2pPeerPenalties: new Counter({ name: 'openledger_p2p_peer_penalties_total', help: 'Penalties given to peers by reason', labelNames: ['reason'], registers }),
+    p2pPeerBans: new Counter({ name: 'openledger_p2p_peer_bans_total', help: 'Peers banned', registers }),
     rpcRequests: new Counter({ name: 'openledger_rpc_requests_total', help: 'JSON-RPC calls by method, transport and result code (OK or the error code)', labelNames: ['method', 'transport', 'code'], registers }),
     rpcRequestDuration: new Histogram({ name: 'openledger_rpc_request_duration_seconds', help: 'JSON-RPC call duration', labelNames: ['method', 'transport'], buckets: RPC_BUCKETS, registers }),
     rpcWsConnections: new Gauge({ name: 'openledger_rpc_ws_connections', help: 'Open JSON-RPC WebSocket connections', registers }),

@@ -1,0 +1,62 @@
+// `openledger start --home DIR`: run a validator or full node from a home made by `testnet init`.
+import { readFile } from 'node:fs/promises'
+import { parseArgs } from 'node:util'
+import { parseChainSpec } from '../../genesis/spec.ts'
+import { loadNodeConfig } from '../../node/config.ts'
+import { readOperatorKey, readValidatorKey } from '../../node/keyFiles.ts'
+import { OpenLedgerNode } from '../../node/node.ts'
+import { loadOrCreateNodeKey } from '../../p2p/nodeKey.ts'
+import { resolveHome } from '../home.ts'
+import { CliError, type Command } from '../io.ts'
+import { loggerFrom, loggingOptions, untilSignal } from '../logging.ts'
+
+export const startCommand: Command = {
+  name: 'start',
+  summary: 'Run a validator or full node from a configured home (see testnet init)',
+  usage: 'openledger start --home DIR [--log-level LEVEL] [--log-format text|json]',
+  async run(argv) {
+    const { values } = parseArgs({ args: argv, strict: true, options: { home: { type: 'string' }, 'test-equivocate': { type: 'boolean' }, ...loggingOptions } })
+    const home = resolveHome(values.home)
+    const config = await loadNodeConfig(home)
+    let specText: string
+    try {
+      specText = await readFile(config.chainSpecPath, 'utf8')
+    } catch (cause) {
+      throw new CliError('NOT_FOUND', `cannot read the chain spec ${config.chainSpecPath}`, { cause })
+    }
+    const spec = parseChainSpec(specText)
+    const logger = loggerFrom(values).child(config.moniker)
+    const validatorKey = config.validatorKeyPath === undefined ? undefined : await readValidatorKey(config.validatorKeyPath)
+    const operator = config.operatorKeyPath === undefined ? undefined : await readOperatorKey(config.operatorKeyPath)
+    const node = new OpenLedgerNode(
+      {
+        home,
+        spec,
+        nodeName: config.moniker,
+        rpc: config.rpc,
+        metrics: config.metrics,
+        ...(config.pruneWindow === undefined ? {} : { pruneWindow: config.pruneWindow }),
+        network: { nodeKey: await loadOrCreateNodeKey(config.nodeKeyPath), listen: config.p2p.listen, bootnodes: config.p2p.bootnodes },
+        consensus: {
+          validatorKey,
+          operator,
+          blockTimeMs: config.consensus.blockTimeMs,
+          timeouts: {
+            proposeMs: config.consensus.timeoutProposeMs,
+            proposeDeltaMs: config.consensus.timeoutDeltaMs,
+            prevoteMs: config.consensus.timeoutVoteMs,
+            prevoteDeltaMs: config.consensus.timeoutDeltaMs,
+            precommitMs: config.consensus.timeoutVoteMs,
+            precommitDeltaMs: config.consensus.timeoutDeltaMs,
+          },
+          ...(values['test-equivocate'] === true ? { equivocate: true } : {}),
+        },
+      },
+      { logger },
+    )
+    await node.start()
+    await untilSignal(logger)
+    await node.stop()
+    return 0
+  },
+}

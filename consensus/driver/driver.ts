@@ -1,0 +1,451 @@
+// The consensus driver: runs the pure state machine (consensus/stateMachine.ts) against the real
+// world — timers, the write-ahead log, signing with the double-sign guard, gossip — and the chain.
+//
+// Every input is appended to the WAL before the machine sees it; on restart the inputs of the
+// unfinished height are replayed into a fresh machine, which re-derives the same state and the
+// same (deterministically re-signed) votes. Own proposals and votes pass the sign guard (synced)
+// and are synced into the WAL before they are published, then fed back as inputs like any peer's.
+// Inputs are processed one at a time, in arrival order, through one queue.
+//
+// Gossip validation: malformed or wrongly signed messages are rejected (the peer is scored down);
+// messages for past heights or too far ahead are ignored; messages for the next two heights are
+// buffered (bounded) and replayed when that height starts.
+import { decode, encode, type Decoded } from '../../runtime/codec/canonical.ts'
+import { readArray, readBytes, readString, readUint } from '../../runtime/codec/read.ts'
+import { sha256, toHex } from '../../runtime/crypto/hash.ts'
+import { OpenLedgerError } from '../../runtime/errors.ts'
+import type { Logger } from '../../node/log/logger.ts'
+import type { NetworkPort, GossipVerdict } from '../../p2p/interface.ts'
+import { Topic } from '../../p2p/interface.ts'
+import { proposerFor } from '../proposer.ts'
+import { ConsensusStateMachine, type ConsensusState, type Input, type Output, type TimeoutConfig } from '../stateMachine.ts'
+import {
+  createCommitCertificate,
+  decodeSignedProposal,
+  decodeSignedVote,
+  encodeEvidence,
+  encodeSignedProposal,
+  encodeSignedVote,
+  proposalSignBytes,
+  signProposal,
+  signVote,
+  validatorIndex,
+  verifyProposalSignature,
+  verifyVoteSignature,
+  voteSignBytes,
+  type SignedProposal,
+  type SignedVote,
+  type ValidatorSet,
+} from '../types.ts'
+import type { BlockCandidate, ConsensusChain } from './ports.ts'
+import { SignGuard, SignStep } from './signGuard.ts'
+import { ConsensusWal } from './wal.ts'
+
+export type DriverErrorCode = 'DRIVER_STOPPED'
+export class DriverError extends OpenLedgerError<DriverErrorCode> {}
+
+/** messages buffered for the next heights at most */
+const MAX_FUTURE_MESSAGES = 10_000
+/** bytes: a proposal message = signed proposal + its block */
+const MAX_PROPOSAL_MESSAGE_BYTES = 17 * 1024 * 1024
+
+export interface ConsensusDriverOptions {
+  walDir: string
+  signGuardPath: string
+  /** this validator's ed25519 keys; undefined for a full node that follows without voting */
+  validatorKey?: { secretKey: Uint8Array; publicKey: Uint8Array } | undefined
+  timeouts?: Partial<TimeoutConfig>
+  /** ms from the start of one height to the start of the next, at least: the target block time */
+  blockTimeMs: number
+  /** TEST ONLY: sign a second, conflicting prevote in every round (equivocation) */
+  equivocate?: boolean
+}
+
+export interface ConsensusDriverComponents {
+  chain: ConsensusChain
+  network: NetworkPort
+  logger: Logger
+  metrics?: { roundsPerHeight?: { observe(value: number): void }; consensusHeight?: { set(value: number): void } }
+}
+
+/** WAL records (canonical arrays): what the machine consumed, in order. */
+type WalRecord =
+  | ['start', number]
+  | ['proposal', Uint8Array, Uint8Array]
+  | ['vote', Uint8Array]
+  | ['timeout', string, number, number]
+
+function decodeWalRecord(bytes: Uint8Array): WalRecord {
+  const items = readArray(decode(bytes, MAX_PROPOSAL_MESSAGE_BYTES + 1024), 'wal')
+  const kind = readString(items[0] ?? null, 'wal.kind', 16)
+  switch (kind) {
+    case 'start':
+      return ['start', readUint(items[1] ?? null, 'wal.height')]
+    case 'proposal':
+      return ['proposal', readBytes(items[1] ?? null, 'wal.proposal'), readBytes(items[2] ?? null, 'wal.block')]
+    case 'vote':
+      return ['vote', readBytes(items[1] ?? null, 'wal.vote')]
+    case 'timeout':
+      return ['timeout', readString(items[1] ?? null, 'wal.step', 16), readUint(items[2] ?? null, 'wal.height'), readUint(items[3] ?? null, 'wal.round')]
+    default:
+      throw new Error(`unknown WAL record ${kind}`)
+  }
+}
+
+export function encodeProposalMessage(proposal: SignedProposal, block: Uint8Array): Uint8Array {
+  return encode([encodeSignedProposal(proposal), block])
+}
+
+export function decodeProposalMessage(bytes: Uint8Array): { proposal: SignedProposal; proposalBytes: Uint8Array; block: Uint8Array } {
+  const [proposalBytes, block] = readArray(decode(bytes, MAX_PROPOSAL_MESSAGE_BYTES), 'proposalMessage', 2) as [Decoded, Decoded]
+  const raw = readBytes(proposalBytes, 'proposalMessage.proposal')
+  return { proposal: decodeSignedProposal(raw), proposalBytes: raw, block: readBytes(block, 'proposalMessage.block') }
+}
+
+export class ConsensusDriver {
+  readonly #options: ConsensusDriverOptions
+  readonly #chain: ConsensusChain
+  readonly #network: NetworkPort
+  readonly #log: Logger
+  readonly #metrics: ConsensusDriverComponents['metrics']
+  readonly #wal: ConsensusWal
+  readonly #guard: SignGuard | undefined
+  #machine: ConsensusStateMachine
+  #height = 0
+  #set: ValidatorSet | undefined
+  #heightStartedAt = 0
+  #queue: Promise<void> = Promise.resolve()
+  #timers = new Set<NodeJS.Timeout>()
+  #future: Array<{ height: number; kind: 'proposal' | 'vote'; bytes: Uint8Array }> = []
+  /** blocks we built or received this height, by hash hex */
+  #blocks = new Map<string, Uint8Array>()
+  #running = false
+  #replaying = false
+  #highestSeen = 0
+  #behindListeners = new Set<(height: number) => void>()
+
+  constructor(options: ConsensusDriverOptions, components: ConsensusDriverComponents) {
+    this.#options = options
+    this.#chain = components.chain
+    this.#network = components.network
+    this.#log = components.logger
+    this.#metrics = components.metrics
+    this.#wal = new ConsensusWal(options.walDir)
+    this.#guard = options.validatorKey === undefined ? undefined : new SignGuard(options.signGuardPath)
+    this.#machine = this.#newMachine()
+  }
+
+  #newMachine(): ConsensusStateMachine {
+    const ownKey = this.#options.validatorKey?.publicKey
+    return new ConsensusStateMachine({ ...(ownKey === undefined ? {} : { ownKey }), ...(this.#options.timeouts === undefined ? {} : { timeouts: this.#options.timeouts }) })
+  }
+
+  get height(): number {
+    return this.#height
+  }
+
+  state(): ConsensusState & { validators: ValidatorSet | undefined } {
+    return { ...this.#machine.state(), validators: this.#set }
+  }
+
+  /** Called with a height some peer is known to be at, when it is beyond what consensus can catch up. */
+  onBehind(listener: (height: number) => void): () => void {
+    this.#behindListeners.add(listener)
+    return () => this.#behindListeners.delete(listener)
+  }
+
+  async start(): Promise<void> {
+    this.#running = true
+    this.#network.subscribe(Topic.votes, (message) => this.#onVoteMessage(message.data))
+    this.#network.subscribe(Topic.proposals, (message) => this.#onProposalMessage(message.data))
+    await this.#enqueue(() => this.#startHeight(this.#chain.headHeight() + 1, true))
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false
+    for (const timer of this.#timers) clearTimeout(timer)
+    this.#timers.clear()
+    await this.#queue.catch(() => {})
+    this.#wal.close()
+  }
+
+  /** After sync committed blocks behind our back: drop the current height and start at the head. */
+  async restartAtHead(): Promise<void> {
+    await this.#enqueue(async () => {
+      const next = this.#chain.headHeight() + 1
+      if (next !== this.#height) await this.#startHeight(next, false)
+    })
+  }
+
+  #enqueue(task: () => Promise<void> | void): Promise<void> {
+    const run = this.#queue.then(async () => {
+      if (!this.#running) return
+      await task()
+    })
+    this.#queue = run.catch((error: unknown) => {
+      this.#log.error('consensus step failed', { error, stack: error instanceof Error ? error.stack : undefined })
+    })
+    return this.#queue
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Heights
+
+  async #startHeight(height: number, replayWal: boolean): Promise<void> {
+    for (const timer of this.#timers) clearTimeout(timer)
+    this.#timers.clear()
+    this.#height = height
+    this.#set = await this.#chain.validatorSet(height)
+    this.#machine = this.#newMachine()
+    this.#blocks.clear()
+    this.#heightStartedAt = performance.now()
+    this.#metrics?.consensusHeight?.set(height)
+    const records = this.#wal.openHeight(height)
+    if (replayWal && records.length > 0) {
+      this.#log.info('replaying consensus WAL', { height, records: records.length })
+      this.#replaying = true
+      try {
+        for (const bytes of records) {
+          let record: WalRecord
+          try {
+            record = decodeWalRecord(bytes)
+          } catch (error) {
+            this.#log.warn('skipping unreadable WAL record', { error })
+            continue
+          }
+          await this.#consume(record, false)
+        }
+      } finally {
+        this.#replaying = false
+      }
+      // a replayed start is enough; otherwise fall through to start fresh
+      if (this.#machine.state().height === height) return this.#drainFuture()
+    }
+    await this.#consume(['start', height], true)
+    await this.#drainFuture()
+  }
+
+  async #drainFuture(): Promise<void> {
+    const now = this.#future.filter((m) => m.height === this.#height)
+    this.#future = this.#future.filter((m) => m.height > this.#height)
+    for (const message of now) {
+      if (message.kind === 'vote') await this.#processVote(message.bytes)
+      else await this.#processProposal(message.bytes)
+    }
+  }
+
+  /** Logs (unless replaying) and applies one input, then carries out the outputs. */
+  async #consume(record: WalRecord, log: boolean): Promise<void> {
+    if (log) this.#wal.append(encode(record as unknown as Decoded), { sync: false })
+    const input = await this.#toInput(record)
+    if (input === undefined) return
+    const outputs = this.#machine.apply(input)
+    for (const output of outputs) await this.#act(output)
+  }
+
+  async #toInput(record: WalRecord): Promise<Input | undefined> {
+    const set = this.#set as ValidatorSet
+    switch (record[0]) {
+      case 'start':
+        return { type: 'start', height: record[1], validatorSet: set }
+      case 'vote':
+        return { type: 'vote', vote: decodeSignedVote(record[1]) }
+      case 'timeout':
+        return { type: 'timeout', step: record[1] as 'propose' | 'prevote' | 'precommit', height: record[2], round: record[3] }
+      case 'proposal': {
+        const proposal = decodeSignedProposal(record[1])
+        const known = this.#blocks.get(toHex(proposal.blockHash))
+        const block = known ?? record[2]
+        let valid = false
+        const result = await this.#chain.validateBlock(block)
+        valid = result.valid && result.height === proposal.height && toHex(result.hash) === toHex(proposal.blockHash)
+        if (!valid) this.#log.warn('proposed block is invalid', { height: proposal.height, round: proposal.round, reason: result.reason ?? 'hash or height mismatch' })
+        else this.#blocks.set(toHex(proposal.blockHash), block)
+        return { type: 'proposal', proposal, blockValid: valid }
+      }
+    }
+  }
+
+  async #act(output: Output): Promise<void> {
+    switch (output.type) {
+      case 'scheduleTimeout': {
+        const timer = setTimeout(() => {
+          this.#timers.delete(timer)
+          void this.#enqueue(() => {
+            if (output.height !== this.#height) return
+            return this.#consume(['timeout', output.step, output.height, output.round], true)
+          })
+        }, output.durationMs)
+        this.#timers.add(timer)
+        return
+      }
+      case 'propose':
+        return this.#propose(output.height, output.round, output.blockHash, output.polRound)
+      case 'vote':
+        return this.#vote(output.voteType, output.height, output.round, output.blockHash)
+      case 'decide':
+        return this.#decide(output.height, output.round, output.blockHash, output.commit)
+      case 'evidence': {
+        const bytes = encodeEvidence(output.evidence)
+        this.#log.warn('equivocation detected', { height: output.evidence.voteA.height, validator: toHex(output.evidence.voteA.validator) })
+        this.#chain.reportEvidence(bytes)
+        await this.#network.publish(Topic.evidence, bytes).catch(() => {})
+        return
+      }
+      case 'requestBlock':
+        this.#log.debug('quorum for a block we do not have', { height: output.height, round: output.round, block: toHex(output.blockHash) })
+        return
+    }
+  }
+
+  async #propose(height: number, round: number, reuse: Uint8Array | undefined, polRound: number): Promise<void> {
+    const key = this.#options.validatorKey
+    // when replaying, the WAL holds the proposal we made (if we got as far as signing it)
+    if (key === undefined || this.#replaying) return
+    let block: BlockCandidate | undefined
+    if (reuse !== undefined) {
+      const bytes = this.#blocks.get(toHex(reuse))
+      if (bytes !== undefined) block = { hash: reuse, height, bytes }
+    }
+    if (block === undefined) {
+      if (reuse !== undefined) return // cannot re-propose what we do not have: the round times out
+      block = await this.#chain.buildBlock(height, key.publicKey)
+    }
+    this.#blocks.set(toHex(block.hash), block.bytes)
+    const proposal = { height, round, blockHash: block.hash, polRound, proposer: key.publicKey }
+    if (!this.#authorize(height, round, SignStep.proposal, proposalSignBytes(this.#chain.chainId, proposal))) return
+    const signed = signProposal(this.#chain.chainId, proposal, key.secretKey)
+    const record: WalRecord = ['proposal', encodeSignedProposal(signed), block.bytes]
+    this.#wal.append(encode(record as unknown as Decoded), { sync: true })
+    if (!this.#replaying) this.#log.debug('proposing', { height, round, block: toHex(block.hash).slice(0, 18) })
+    await this.#network.publish(Topic.proposals, encodeProposalMessage(signed, block.bytes)).catch((error: unknown) => this.#log.warn('publishing proposal failed', { error }))
+    // our own proposal is an input like any other (already in the WAL)
+    const outputs = this.#machine.apply({ type: 'proposal', proposal: signed, blockValid: true })
+    for (const output of outputs) await this.#act(output)
+  }
+
+  async #vote(type: 'prevote' | 'precommit', height: number, round: number, blockHash: Uint8Array | undefined): Promise<void> {
+    const key = this.#options.validatorKey
+    if (key === undefined) return
+    const vote = { type, height, round, blockHash, validator: key.publicKey }
+    if (!this.#authorize(height, round, type === 'prevote' ? SignStep.prevote : SignStep.precommit, voteSignBytes(this.#chain.chainId, vote))) return
+    const signed = signVote(this.#chain.chainId, vote, key.secretKey)
+    const bytes = encodeSignedVote(signed)
+    if (!this.#replaying) this.#wal.append(encode(['vote', bytes]), { sync: true })
+    await this.#network.publish(Topic.votes, bytes).catch((error: unknown) => this.#log.warn('publishing vote failed', { error }))
+    if (this.#options.equivocate === true && type === 'prevote' && !this.#replaying) {
+      // TEST ONLY: a second prevote for something else in the same round
+      const conflicting = signVote(this.#chain.chainId, { ...vote, blockHash: blockHash === undefined ? sha256(Uint8Array.of(height, round)) : undefined }, key.secretKey)
+      this.#log.warn('equivocating (test mode)', { height, round })
+      await this.#network.publish(Topic.votes, encodeSignedVote(conflicting)).catch(() => {})
+    }
+    const outputs = this.#machine.apply({ type: 'vote', vote: signed })
+    for (const output of outputs) await this.#act(output)
+  }
+
+  /** The sign guard, unless replaying (a replayed message re-signs the identical bytes). */
+  #authorize(height: number, round: number, step: SignStep, signBytes: Uint8Array): boolean {
+    if (this.#guard === undefined) return false
+    try {
+      this.#guard.authorize({ height, round, step, digest: toHex(sha256(signBytes)) })
+      return true
+    } catch (error) {
+      this.#log.error('refused to sign', { error })
+      return false
+    }
+  }
+
+  async #decide(height: number, round: number, blockHash: Uint8Array, commit: readonly SignedVote[]): Promise<void> {
+    const set = this.#set as ValidatorSet
+    const certificate = createCommitCertificate(set, height, round, blockHash, commit)
+    if (!this.#blocks.has(toHex(blockHash))) {
+      this.#log.warn('decided a block we do not have; waiting for sync', { height })
+      for (const listener of this.#behindListeners) listener(height)
+      return
+    }
+    await this.#chain.commitBlock(blockHash, certificate)
+    this.#metrics?.roundsPerHeight?.observe(round + 1)
+    const elapsed = performance.now() - this.#heightStartedAt
+    const wait = Math.max(0, this.#options.blockTimeMs - elapsed)
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer)
+      void this.#enqueue(() => (this.#chain.headHeight() + 1 > this.#height ? this.#startHeight(this.#chain.headHeight() + 1, false) : undefined))
+    }, wait)
+    this.#timers.add(timer)
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Gossip
+
+  #classify(height: number): 'now' | 'future' | 'past' | 'far' {
+    if (height === this.#height) return 'now'
+    if (height < this.#height) return 'past'
+    if (height <= this.#height + 2) return 'future'
+    return 'far'
+  }
+
+  #noteHeight(height: number): void {
+    if (height > this.#highestSeen) this.#highestSeen = height
+    if (height > this.#height + 1) for (const listener of this.#behindListeners) listener(height)
+  }
+
+  #bufferFuture(height: number, kind: 'proposal' | 'vote', bytes: Uint8Array): void {
+    if (this.#future.length >= MAX_FUTURE_MESSAGES) this.#future.shift()
+    this.#future.push({ height, kind, bytes })
+  }
+
+  #onVoteMessage(bytes: Uint8Array): GossipVerdict {
+    let vote: SignedVote
+    try {
+      vote = decodeSignedVote(bytes)
+    } catch {
+      return 'reject'
+    }
+    if (!verifyVoteSignature(this.#chain.chainId, vote)) return 'reject'
+    const where = this.#classify(vote.height)
+    this.#noteHeight(vote.height)
+    if (where === 'past' || where === 'far') return 'ignore'
+    if (where === 'future') {
+      this.#bufferFuture(vote.height, 'vote', bytes)
+      return 'accept'
+    }
+    if (this.#set !== undefined && validatorIndex(this.#set, vote.validator) === undefined) return 'reject'
+    void this.#enqueue(() => this.#processVote(bytes))
+    return 'accept'
+  }
+
+  async #processVote(bytes: Uint8Array): Promise<void> {
+    const vote = decodeSignedVote(bytes)
+    if (vote.height !== this.#height) return
+    await this.#consume(['vote', bytes], true)
+  }
+
+  #onProposalMessage(bytes: Uint8Array): GossipVerdict {
+    let message: ReturnType<typeof decodeProposalMessage>
+    try {
+      message = decodeProposalMessage(bytes)
+    } catch {
+      return 'reject'
+    }
+    const { proposal } = message
+    if (!verifyProposalSignature(this.#chain.chainId, proposal)) return 'reject'
+    const where = this.#classify(proposal.height)
+    this.#noteHeight(proposal.height)
+    if (where === 'past' || where === 'far') return 'ignore'
+    if (where === 'future') {
+      this.#bufferFuture(proposal.height, 'proposal', bytes)
+      return 'accept'
+    }
+    if (this.#set !== undefined && toHex(proposerFor(this.#set, proposal.height, proposal.round).publicKey) !== toHex(proposal.proposer)) return 'reject'
+    void this.#enqueue(() => this.#processProposal(bytes))
+    return 'accept'
+  }
+
+  async #processProposal(bytes: Uint8Array): Promise<void> {
+    const { proposal, proposalBytes, block } = decodeProposalMessage(bytes)
+    if (proposal.height !== this.#height) return
+    const set = this.#set as ValidatorSet
+    if (toHex(proposerFor(set, proposal.height, proposal.round).publicKey) !== toHex(proposal.proposer)) return
+    await this.#consume(['proposal', proposalBytes, block], true)
+  }
+}

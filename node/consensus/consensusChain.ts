@@ -1,0 +1,217 @@
+// The chain as the consensus driver sees it (consensus/driver/ports.ts), over node/chain's Chain:
+// validator sets from the staking module, blocks built from the mempool, proposed blocks decoded,
+// signature-checked off the main thread and executed, commits written with their certificate.
+// Every commit goes through one lock, so consensus and block sync never race on the head.
+import { decode, encode } from '../../runtime/codec/canonical.ts'
+import { readArray, readBytes } from '../../runtime/codec/read.ts'
+import { bytesEqual } from '../../runtime/codec/canonical.ts'
+import { toHex } from '../../runtime/crypto/hash.ts'
+import type { Address } from '../../runtime/crypto/secp256k1.ts'
+import { decodeBody, decodeHeader, encodeBody, encodeHeader, hashHeader, MAX_BLOCK_BYTES, type BlockBody, type BlockHeader } from '../../runtime/block.ts'
+import { decodeTransaction, signTransaction, type Transaction } from '../../runtime/transaction.ts'
+import { validatorSetAt } from '../../runtime/modules/staking/index.ts'
+import { ModuleIndex } from '../../runtime/modules/indices.ts'
+import { createValidatorSet, decodeCommitCertificate, encodeCommitCertificate, validatorSetHash, verifyCommit, type CommitCertificate, type ValidatorSet } from '../../consensus/types.ts'
+import type { BlockCandidate, ConsensusChain } from '../../consensus/driver/ports.ts'
+import type { Chain, ExecutedBlock } from '../chain/chain.ts'
+import type { Logger } from '../log/logger.ts'
+import type { Mempool } from '../mempool/mempool.ts'
+import type { TxSubmission } from '../mempool/txSubmission.ts'
+import type { SignatureVerifier } from '../workers/signatureVerifier.ts'
+import type { StateDb } from '../state/stateDb.ts'
+
+/** A block on the wire: encode([header, body]). */
+export function encodeBlock(header: BlockHeader, body: BlockBody): Uint8Array {
+  return encode([encodeHeader(header), encodeBody(body)])
+}
+
+export function decodeBlock(bytes: Uint8Array): { header: BlockHeader; body: BlockBody; hash: Uint8Array } {
+  const [header, body] = readArray(decode(bytes, MAX_BLOCK_BYTES + 8192), 'block', 2)
+  const decodedHeader = decodeHeader(readBytes(header ?? null, 'block.header'))
+  return { header: decodedHeader, body: decodeBody(readBytes(body ?? null, 'block.body')), hash: hashHeader(decodedHeader) }
+}
+
+/** The validator set that votes on `height`, from the staking module's state. */
+export async function validatorSetFromState(state: StateDb, height: number): Promise<ValidatorSet> {
+  const members = await validatorSetAt(state, height)
+  return createValidatorSet(members.map((m) => ({ publicKey: m.consensusKey, power: m.power, address: m.operator })))
+}
+
+export async function validatorsHashFromState(state: StateDb, height: number): Promise<Uint8Array> {
+  const members = await validatorSetAt(state, height)
+  if (members.length === 0) return new Uint8Array(32)
+  return validatorSetHash(createValidatorSet(members.map((m) => ({ publicKey: m.consensusKey, power: m.power, address: m.operator }))))
+}
+
+export interface ConsensusChainComponents {
+  chain: Chain
+  mempool: Mempool
+  verifier: SignatureVerifier
+  submission: TxSubmission
+  logger: Logger
+  /** the account credited with this validator's tips and used to submit evidence */
+  operator?: { address: Address; privateKey: Uint8Array } | undefined
+}
+
+export class NodeConsensusChain implements ConsensusChain {
+  readonly chainId: number
+  readonly #chain: Chain
+  readonly #mempool: Mempool
+  readonly #verifier: SignatureVerifier
+  readonly #submission: TxSubmission
+  readonly #log: Logger
+  readonly #operator: ConsensusChainComponents['operator']
+  /** executed blocks on the current head, by hash */
+  #executed = new Map<string, ExecutedBlock>()
+  #lock: Promise<void> = Promise.resolve()
+  #committedListeners = new Set<() => void>()
+
+  constructor(components: ConsensusChainComponents) {
+    this.#chain = components.chain
+    this.#mempool = components.mempool
+    this.#verifier = components.verifier
+    this.#submission = components.submission
+    this.#log = components.logger
+    this.#operator = components.operator
+    this.chainId = components.chain.spec.chainId
+  }
+
+  headHeight(): number {
+    return this.#chain.head.header.height
+  }
+
+  validatorSet(height: number): Promise<ValidatorSet> {
+    return validatorSetFromState(this.#chain.state, height)
+  }
+
+  onCommitted(listener: () => void): () => void {
+    this.#committedListeners.add(listener)
+    return () => this.#committedListeners.delete(listener)
+  }
+
+  /** Runs `task` alone: commits from consensus and from sync never interleave. */
+  exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#lock.then(task)
+    this.#lock = run.then(() => undefined, () => undefined)
+    return run
+  }
+
+  async #lastCommitSigners(lastCommit: Uint8Array): Promise<Uint8Array[] | undefined> {
+    if (lastCommit.length === 0) return undefined
+    const certificate = decodeCommitCertificate(lastCommit)
+    const set = await this.validatorSet(certificate.height)
+    return certificate.signatures.map((s) => set.validators[s.validatorIndex]?.publicKey).filter((key): key is Uint8Array => key !== undefined)
+  }
+
+  async buildBlock(height: number, proposerKey: Uint8Array): Promise<BlockCandidate> {
+    return this.exclusive(async () => {
+      const head = this.#chain.head
+      if (head.header.height + 1 !== height) throw new Error(`cannot build height ${height} on head ${head.header.height}`)
+      const lastCommit = head.header.height === 0 ? new Uint8Array(0) : ((await this.#chain.chainStore.getCommit(head.hash)) ?? new Uint8Array(0))
+      const lastCommitSigners = await this.#lastCommitSigners(lastCommit)
+      const source = this.#mempool.selectForBlock()
+      function* candidates(): Generator<{ tx: Transaction; sender: Address }, void, { skipSender?: boolean } | undefined> {
+        let step = source.next()
+        while (step.done !== true) {
+          const feedback = yield { tx: step.value.tx, sender: step.value.sender }
+          step = source.next(feedback)
+        }
+      }
+      const built = await this.#chain.buildBlock(
+        { timestamp: Date.now(), author: this.#operator?.address ?? new Uint8Array(20), proposer: proposerKey, lastCommit, ...(lastCommitSigners === undefined ? {} : { lastCommitSigners }) },
+        candidates(),
+        { deadline: Date.now() + 400 },
+      )
+      this.#executed.set(toHex(built.hash), built)
+      const body: BlockBody = { transactions: built.transactions.map((tx) => tx.bytes), lastCommit: built.lastCommit, evidence: built.evidence }
+      return { hash: built.hash, height, bytes: encodeBlock(built.header, body) }
+    })
+  }
+
+  async validateBlock(bytes: Uint8Array): Promise<{ hash: Uint8Array; height: number; valid: boolean; reason?: string }> {
+    let block: ReturnType<typeof decodeBlock>
+    try {
+      block = decodeBlock(bytes)
+    } catch (error) {
+      return { hash: new Uint8Array(32), height: -1, valid: false, reason: `undecodable: ${(error as Error).message}` }
+    }
+    const known = this.#executed.get(toHex(block.hash))
+    if (known !== undefined) return { hash: block.hash, height: block.header.height, valid: true }
+    return this.exclusive(async () => {
+      const result = await this.#execute(block)
+      return result.ok ? { hash: block.hash, height: block.header.height, valid: true } : { hash: block.hash, height: block.header.height, valid: false, reason: result.reason }
+    })
+  }
+
+  /** Checks the parent's certificate carried in the body, recovers senders, executes on the head. */
+  async #execute(block: ReturnType<typeof decodeBlock>): Promise<{ ok: true; executed: ExecutedBlock } | { ok: false; reason: string }> {
+    const head = this.#chain.head
+    if (block.header.height !== head.header.height + 1 || !bytesEqual(block.header.parentHash, head.hash)) return { ok: false, reason: 'does not extend the head' }
+    try {
+      if (block.header.height > 1) {
+        const certificate = decodeCommitCertificate(block.body.lastCommit)
+        const check = verifyCommit(this.chainId, await this.validatorSet(head.header.height), certificate, { height: head.header.height, blockHash: head.hash })
+        if (!check.ok) return { ok: false, reason: `last commit: ${check.reason}` }
+      } else if (block.body.lastCommit.length !== 0) return { ok: false, reason: 'block 1 carries a last commit' }
+      const transactions = block.body.transactions.map((bytes) => decodeTransaction(bytes))
+      const senders = await this.#verifier.recoverSigners(transactions.map((tx) => ({ digest: tx.digest, signature: tx.signature })))
+      if (senders.some((s) => s === undefined)) return { ok: false, reason: 'a transaction signature does not verify' }
+      const lastCommitSigners = await this.#lastCommitSigners(block.body.lastCommit)
+      const executed = await this.#chain.executeBlock(block.header, block.body, transactions, senders as Address[], lastCommitSigners === undefined ? {} : { lastCommitSigners })
+      this.#executed.set(toHex(block.hash), executed)
+      return { ok: true, executed }
+    } catch (error) {
+      return { ok: false, reason: (error as Error).message }
+    }
+  }
+
+  async commitBlock(blockHash: Uint8Array, certificate: CommitCertificate): Promise<void> {
+    await this.exclusive(async () => {
+      const executed = this.#executed.get(toHex(blockHash))
+      if (executed === undefined) throw new Error(`no executed block ${toHex(blockHash)} to commit`)
+      await this.#commit(executed, certificate)
+    })
+  }
+
+  async #commit(executed: ExecutedBlock, certificate: CommitCertificate): Promise<void> {
+    const imported = await this.#chain.commit(executed, { finalized: true, certificate: encodeCommitCertificate(certificate) })
+    this.#executed.clear()
+    const nonces = new Map<string, number>()
+    imported.transactions.forEach((tx, i) => nonces.set(toHex(imported.senders[i] as Address), tx.nonce + 1))
+    this.#mempool.onBlock(nonces)
+    for (const listener of this.#committedListeners) listener()
+  }
+
+  /**
+   * Sync: verifies a block's own certificate against the validator set of its height, executes
+   * it on the head and commits it. Throws with a reason when anything is wrong.
+   */
+  async importCertified(bytes: Uint8Array, certificateBytes: Uint8Array): Promise<void> {
+    await this.exclusive(async () => {
+      const block = decodeBlock(bytes)
+      if (block.header.height <= this.#chain.head.header.height) return // consensus got there first
+      const certificate = decodeCommitCertificate(certificateBytes)
+      const check = verifyCommit(this.chainId, await this.validatorSet(block.header.height), certificate, { height: block.header.height, blockHash: block.hash })
+      if (!check.ok) throw new Error(`commit certificate: ${check.reason}`)
+      const result = await this.#execute(block)
+      if (!result.ok) throw new Error(`block ${block.header.height}: ${result.reason}`)
+      await this.#commit(result.executed, certificate)
+    })
+  }
+
+  /** Puts evidence on chain with a staking.submitEvidence transaction from the operator account. */
+  reportEvidence(evidence: Uint8Array): void {
+    const operator = this.#operator
+    if (operator === undefined) return
+    void (async () => {
+      const nonce = await this.#mempool.nextNonce(operator.address)
+      const baseFee = this.#chain.head.header.baseFeePerGas
+      const tx = signTransaction(
+        { chainId: this.chainId, nonce, gasLimit: 200_000, maxFeePerGas: baseFee * 4n + 1_000_000_000n, maxPriorityFeePerGas: 1_000_000_000n, call: { module: ModuleIndex.staking, call: 5, args: [evidence] } },
+        operator.privateKey,
+      )
+      await this.#submission.submit(tx.bytes)
+      this.#log.info('submitted evidence', { tx: toHex(tx.hash) })
+    })().catch((error: unknown) => this.#log.warn('could not submit evidence', { error }))
+  }
+}
