@@ -2,6 +2,7 @@
 // commits the resulting changes as state version 0 and builds block 0 over its root.
 import { applyBalancesGenesis } from '../runtime/modules/balances/genesis.ts'
 import { baseFeePerGas, feeParams } from '../runtime/modules/fees/state.ts'
+import { applyStakingGenesis } from '../runtime/modules/staking/genesis.ts'
 import { StateOverlay, type StateReader } from '../runtime/state/overlay.ts'
 import { feeParamsOf, validateChainSpec, type ChainSpec } from './spec.ts'
 
@@ -17,5 +18,6 @@ export async function buildGenesisState(spec: ChainSpec): Promise<Array<{ key: U
   const fees = feeParamsOf(spec)
   feeParams.set(state, fees)
   baseFeePerGas.set(state, fees.minBaseFeePerGas)
+  if (spec.staking !== undefined) await applyStakingGenesis(state, spec.staking, spec.genesisTime, spec.chainId)
   return state.changes()
 }

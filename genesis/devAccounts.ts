@@ -1,5 +1,6 @@
 // Well-known development accounts, like Substrate's //Alice, //Bob: anyone can sign for them, so
 // they exist only in dev and local-testnet specs. Private key = sha256("openledger dev account " + name).
+import { generateEd25519FromSeed, type Ed25519KeyPair } from '../runtime/crypto/ed25519.ts'
 import { sha256, utf8 } from '../runtime/crypto/hash.ts'
 import { privateKeyToAddress, type Address } from '../runtime/crypto/secp256k1.ts'
 
@@ -28,4 +29,9 @@ export function devAccount(name: DevAccountName): DevAccount {
 
 export function devAccounts(): DevAccount[] {
   return DEV_ACCOUNT_NAMES.map(devAccount)
+}
+
+/** A well-known ed25519 consensus key (dev and local testnets only): seed = sha256("openledger dev validator " + name). */
+export function devValidatorKey(name: string): Ed25519KeyPair {
+  return generateEd25519FromSeed(sha256(utf8(`openledger dev validator ${name}`)))
 }

@@ -1,27 +1,46 @@
 // The dev chain spec: the real tokenomics, with the liquidity share partly prefunding the
-// well-known dev accounts (alice, bob, …) so a fresh dev chain can be used at once.
+// well-known dev accounts (alice, bob, …) so a fresh dev chain can be used at once. Alice also
+// operates the one validator, with its self-bond on top of her spending balance.
 import { ECOSYSTEM_POOL_ACCOUNT } from '../runtime/modules/accounts.ts'
 import { DEFAULT_FEE_PARAMS } from '../runtime/modules/fees/state.ts'
-import { devAccounts, devKey } from './devAccounts.ts'
+import { DEFAULT_STAKING_PARAMS, type StakingParams } from '../runtime/modules/staking/state.ts'
+import { devAccount, devAccounts, devKey, devValidatorKey } from './devAccounts.ts'
 import type { Allocation, ChainSpec } from './spec.ts'
 import { allocationAmount, ONE_OPEN, VESTING_CLIFF_MS, VESTING_LINEAR_MS } from './tokenomics.ts'
 
-/** base units each dev account starts with */
+/** base units each dev account starts with (free to spend) */
 export const DEV_ACCOUNT_BALANCE = 1_000_000n * ONE_OPEN
+/** base units alice bonds to the dev validator at genesis, allocated on top of her balance */
+export const DEV_VALIDATOR_SELF_BOND = 100_000n * ONE_OPEN
 export const DEV_CHAIN_ID = 1337
 /** 2026-01-01T00:00:00Z: fixed, so the dev genesis hash is the same everywhere */
 export const DEV_GENESIS_TIME = Date.UTC(2026, 0, 1)
+/** short periods so a developer sees epochs, unbonding and jail terms end within minutes */
+export const DEV_STAKING_PARAMS: StakingParams = {
+  ...DEFAULT_STAKING_PARAMS,
+  epochLength: 60,
+  unbondingPeriod: 600,
+  evidenceMaxAgeBlocks: 600,
+  doubleSignJailBlocks: 600,
+  downtimeJailBlocks: 60,
+}
 
 export function devChainSpec(options: { genesisTime?: number; chainId?: number; name?: string; id?: string } = {}): ChainSpec {
   const genesisTime = options.genesisTime ?? DEV_GENESIS_TIME
   const vesting = { cliffEnd: genesisTime + VESTING_CLIFF_MS, end: genesisTime + VESTING_CLIFF_MS + VESTING_LINEAR_MS }
   const dev = devAccounts()
-  const liquidityLeft = allocationAmount('liquidity') - DEV_ACCOUNT_BALANCE * BigInt(dev.length)
+  const alice = devAccount('alice')
+  const liquidityLeft = allocationAmount('liquidity') - DEV_ACCOUNT_BALANCE * BigInt(dev.length) - DEV_VALIDATOR_SELF_BOND
   const allocations: Allocation[] = [
     { category: 'community', address: ECOSYSTEM_POOL_ACCOUNT, amount: allocationAmount('community'), vesting: undefined },
     { category: 'investors', address: devKey('investors').address, amount: allocationAmount('investors'), vesting },
     { category: 'team', address: devKey('team').address, amount: allocationAmount('team'), vesting },
-    ...dev.map((account): Allocation => ({ category: 'liquidity', address: account.address, amount: DEV_ACCOUNT_BALANCE, vesting: undefined })),
+    ...dev.map((account): Allocation => ({
+      category: 'liquidity',
+      address: account.address,
+      amount: account.name === 'alice' ? DEV_ACCOUNT_BALANCE + DEV_VALIDATOR_SELF_BOND : DEV_ACCOUNT_BALANCE,
+      vesting: undefined,
+    })),
     { category: 'liquidity', address: devKey('liquidity').address, amount: liquidityLeft, vesting: undefined },
   ]
   return {
@@ -31,5 +50,9 @@ export function devChainSpec(options: { genesisTime?: number; chainId?: number; 
     genesisTime,
     allocations,
     fees: DEFAULT_FEE_PARAMS,
+    staking: {
+      params: DEV_STAKING_PARAMS,
+      validators: [{ operator: alice.address, consensusKey: devValidatorKey('alice').publicKey, selfBond: DEV_VALIDATOR_SELF_BOND, commissionBps: 1_000 }],
+    },
   }
 }

@@ -6,17 +6,23 @@
 //   "genesisTime": 1767225600000,                       // ms since epoch
 //   "allocations": [ { "category": "community", "address": "0x…", "amount": "617100000…" ,
 //                      "vesting": { "cliffEnd": ms, "end": ms } }, … ],
-//   "fees": { "minBaseFeePerGas": "1000000000", "maxBlockGas": 150000000, … }   // optional
+//   "fees": { "minBaseFeePerGas": "1000000000", "maxBlockGas": 150000000, … },  // optional
+//   "staking": { "params": { "maxValidators": 100, … },                           // optional
+//                "validators": [ { "operator": "0x…", "consensusKey": "0x…32 bytes",
+//                                  "selfBond": "…", "commissionBps": 500 }, … ] }
 // }
 import * as k from '../runtime/codec/schema.ts'
 import { CodecError } from '../runtime/codec/canonical.ts'
 import { toHex } from '../runtime/crypto/hash.ts'
 import { OpenLedgerError } from '../runtime/errors.ts'
+import { isAcceptablePublicKey } from '../runtime/crypto/ed25519.ts'
 import { ECOSYSTEM_POOL_ACCOUNT } from '../runtime/modules/accounts.ts'
 import { DEFAULT_FEE_PARAMS, feeParamsKind, type FeeParams } from '../runtime/modules/fees/state.ts'
+import { stakingGenesisKind } from '../runtime/modules/staking/genesis.ts'
+import { DEFAULT_STAKING_PARAMS, stakingParamsProblem, type StakingParams } from '../runtime/modules/staking/state.ts'
 import { allocationAmount, AllocationCategory, TOTAL_SUPPLY, VESTED_CATEGORIES, VESTING_CLIFF_MS, VESTING_LINEAR_MS } from './tokenomics.ts'
 
-export type GenesisErrorCode = 'INVALID_SPEC' | 'SUPPLY_MISMATCH' | 'ALLOCATION_MISMATCH' | 'VESTING_MISMATCH'
+export type GenesisErrorCode = 'INVALID_SPEC' | 'SUPPLY_MISMATCH' | 'ALLOCATION_MISMATCH' | 'VESTING_MISMATCH' | 'INVALID_STAKING' | 'STAKE_NOT_COVERED'
 export class GenesisError extends OpenLedgerError<GenesisErrorCode> {}
 
 const categoryKind: k.Kind<AllocationCategory> = {
@@ -45,13 +51,20 @@ export const chainSpecKind = k.struct({
   genesisTime: k.uint,
   allocations: k.list(allocationKind, 1_000_000),
   fees: k.optional(feeParamsKind),
+  staking: k.optional(stakingGenesisKind),
 })
 
 export type ChainSpec = k.Infer<typeof chainSpecKind>
 export type Allocation = k.Infer<typeof allocationKind>
 
+export type StakingSpec = k.Infer<typeof stakingGenesisKind>
+
 export function feeParamsOf(spec: ChainSpec): FeeParams {
   return spec.fees ?? DEFAULT_FEE_PARAMS
+}
+
+export function stakingParamsOf(spec: ChainSpec): StakingParams {
+  return spec.staking?.params ?? DEFAULT_STAKING_PARAMS
 }
 
 /** Parses a spec from JSON text and checks every rule; throws GenesisError naming the problem. */
@@ -111,5 +124,36 @@ export function validateChainSpec(spec: ChainSpec): void {
   for (const category of Object.values(AllocationCategory)) {
     const sum = sums.get(category) ?? 0n
     if (sum !== allocationAmount(category)) throw new GenesisError('ALLOCATION_MISMATCH', `${category} allocations sum to ${sum}, expected ${allocationAmount(category)}`)
+  }
+  validateStaking(spec)
+}
+
+/** Staking: usable parameters, valid and unique keys and operators, self-bonds the operators' free allocations cover. */
+function validateStaking(spec: ChainSpec): void {
+  if (spec.staking === undefined) return
+  const params = stakingParamsOf(spec)
+  const problem = stakingParamsProblem(params)
+  if (problem !== undefined) throw new GenesisError('INVALID_STAKING', `staking.params: ${problem}`)
+  const { validators } = spec.staking
+  if (validators.length === 0) throw new GenesisError('INVALID_STAKING', 'staking.validators must name at least one validator')
+  const operators = new Set<string>()
+  const keys = new Set<string>()
+  for (const [i, validator] of validators.entries()) {
+    const field = `staking.validators[${i}]`
+    const operator = toHex(validator.operator)
+    const key = toHex(validator.consensusKey)
+    if (operators.has(operator)) throw new GenesisError('INVALID_STAKING', `${field}: operator ${operator} is listed twice`)
+    if (keys.has(key)) throw new GenesisError('INVALID_STAKING', `${field}: consensus key ${key} is listed twice`)
+    operators.add(operator)
+    keys.add(key)
+    if (!isAcceptablePublicKey(validator.consensusKey)) throw new GenesisError('INVALID_STAKING', `${field}: consensus key ${key} is not an acceptable ed25519 public key`)
+    if (validator.commissionBps > 10_000) throw new GenesisError('INVALID_STAKING', `${field}: commissionBps must be at most 10000`)
+    if (validator.selfBond < params.minSelfBond) throw new GenesisError('INVALID_STAKING', `${field}: selfBond ${validator.selfBond} is below minSelfBond ${params.minSelfBond}`)
+    const allocation = spec.allocations.find((a) => toHex(a.address) === operator)
+    if (allocation === undefined) throw new GenesisError('STAKE_NOT_COVERED', `${field}: operator ${operator} has no allocation to bond from`)
+    if (allocation.vesting !== undefined || allocation.category === 'community') {
+      throw new GenesisError('STAKE_NOT_COVERED', `${field}: operator ${operator} holds a ${allocation.category} allocation, which cannot be bonded at genesis`)
+    }
+    if (allocation.amount < validator.selfBond) throw new GenesisError('STAKE_NOT_COVERED', `${field}: selfBond ${validator.selfBond} exceeds the operator's allocation ${allocation.amount}`)
   }
 }

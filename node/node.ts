@@ -26,7 +26,10 @@ import { RpcServer } from './rpc/server.ts'
 import { InlineVerifier, WorkerPoolVerifier, type SignatureVerifier } from './workers/signatureVerifier.ts'
 import { ConsensusDriver } from '../consensus/driver/driver.ts'
 import type { TimeoutConfig } from '../consensus/stateMachine.ts'
+import type { SignedVote } from '../consensus/types.ts'
 import { P2pNetwork } from '../p2p/p2pNetwork.ts'
+import { Topic } from '../p2p/interface.ts'
+import { OpenLedgerError } from '../runtime/errors.ts'
 import { BlockSync } from './consensus/blockSync.ts'
 import { NodeConsensusChain, validatorsHashFromState } from './consensus/consensusChain.ts'
 import { createEvidenceVerifier } from './consensus/evidence.ts'
@@ -57,6 +60,8 @@ export interface NodeOptions {
     blockTimeMs: number
     /** TEST ONLY: double-sign prevotes */
     equivocate?: boolean
+    /** every validly signed vote seen or made */
+    observeVote?: (vote: SignedVote) => void
   }
 }
 
@@ -66,7 +71,6 @@ export class OpenLedgerNode {
   readonly metrics: NodeMetrics
   #store: LevelStore | undefined
   #chain: Chain | undefined
-  #mempool: Mempool | undefined
   #verifier: SignatureVerifier | undefined
   #watcher: TxWatcher | undefined
   #producer: DevBlockProducer | undefined
@@ -132,7 +136,6 @@ export class OpenLedgerNode {
         chainId: () => options.spec.chainId,
       },
     })
-    this.#mempool = mempool
     const submission = new TxSubmission({ mempool, verifier: this.#verifier, metrics: this.metrics })
     this.#watcher = new TxWatcher({ chain, mempool })
     this.#trackMetrics(chain, mempool)
@@ -142,7 +145,17 @@ export class OpenLedgerNode {
     }
     if (options.network !== undefined) await this.#startNetwork(options.network, chain, mempool, submission)
     if (options.rpc !== false) {
-      const methods = createRpcRegistry({ chain, mempool, submission, watcher: this.#watcher, nodeName: options.nodeName ?? 'openledger', version: NODE_VERSION })
+      const methods = createRpcRegistry({
+        chain,
+        mempool,
+        submission,
+        watcher: this.#watcher,
+        nodeName: options.nodeName ?? 'openledger',
+        version: NODE_VERSION,
+        network: this.#network,
+        consensus: this.#driver,
+        sync: this.#sync,
+      })
       this.#rpc = new RpcServer({ ...options.rpc }, { logger: log, methods, metrics: this.metrics })
       await this.#rpc.start()
       log.info('JSON-RPC listening', { url: `http://${this.#rpc.address.host}:${this.#rpc.address.port}` })
@@ -165,6 +178,7 @@ export class OpenLedgerNode {
         metrics: { peers: metrics.p2pPeers, gossipMessages: metrics.p2pGossipMessages, reqRespRequests: metrics.p2pReqRespRequests, peerPenalties: metrics.p2pPeerPenalties, peerBans: metrics.p2pPeerBans },
       },
     )
+    this.#gossipTransactions(this.#network, submission)
     const consensus = this.options.consensus
     if (consensus !== undefined) {
       const consensusChain = new NodeConsensusChain({ chain, mempool, verifier: this.#verifier as SignatureVerifier, submission, logger: log.child('consensus'), operator: consensus.operator })
@@ -176,6 +190,7 @@ export class OpenLedgerNode {
           ...(consensus.timeouts === undefined ? {} : { timeouts: consensus.timeouts }),
           blockTimeMs: consensus.blockTimeMs,
           ...(consensus.equivocate === true ? { equivocate: true } : {}),
+          ...(consensus.observeVote === undefined ? {} : { observeVote: consensus.observeVote }),
         },
         { chain: consensusChain, network: this.#network, logger: log.child('consensus'), metrics: { roundsPerHeight: metrics.consensusRoundsPerHeight, consensusHeight: metrics.consensusHeight } },
       )
@@ -189,6 +204,28 @@ export class OpenLedgerNode {
     await this.#sync?.start()
     await this.#driver?.start()
     log.info('p2p started', { peerId: this.#network.peerId, listen: network.listen.join(','), validator: consensus?.validatorKey === undefined ? 'no' : toHex(consensus.validatorKey.publicKey).slice(0, 18) })
+  }
+
+  /**
+   * Transactions travel on their topic: local submissions are published; a peer's is admitted
+   * like an RPC one — accepted (and forwarded) when admitted, rejected (peer scored down) when it
+   * could never be valid, ignored when it is merely not useful here (known, stale, pool full).
+   */
+  #gossipTransactions(network: P2pNetwork, submission: TxSubmission): void {
+    const reject = new Set(['INVALID_ENCODING', 'INVALID_SIGNATURE', 'WRONG_CHAIN_ID', 'UNKNOWN_CALL', 'INVALID_ARGUMENTS', 'GAS_LIMIT_TOO_LOW', 'TIP_ABOVE_MAX_FEE'])
+    network.subscribe(Topic.transactions, async ({ data }) => {
+      try {
+        await submission.submit(data, 'gossip')
+        return 'accept'
+      } catch (error) {
+        return error instanceof OpenLedgerError && reject.has(error.code) ? 'reject' : 'ignore'
+      }
+    })
+    this.#unsubscribe.push(
+      submission.onAdmitted((bytes, source) => {
+        if (source === 'local') void network.publish(Topic.transactions, bytes).catch((error: unknown) => this.log.debug('publishing a transaction failed', { error }))
+      }),
+    )
   }
 
   /** Stops services in reverse order; what was committed stays committed. */

@@ -1,9 +1,15 @@
 // The runtime of the chain: its modules, in dispatch order.
 import { balancesModule } from './modules/balances/index.ts'
 import { feesModule } from './modules/fees/index.ts'
+import { createStakingModule, type EvidenceVerifier } from './modules/staking/index.ts'
 import { systemModule } from './modules/system/index.ts'
 import { Runtime } from './stateTransition.ts'
 
-export function createRuntime(): Runtime {
-  return new Runtime([systemModule, balancesModule, feesModule])
+export interface RuntimeOptions {
+  /** the consensus layer's equivocation check for staking evidence (default: rejects all) */
+  readonly verifyEvidence?: EvidenceVerifier
+}
+
+export function createRuntime(options: RuntimeOptions = {}): Runtime {
+  return new Runtime([systemModule, balancesModule, feesModule, createStakingModule(options)])
 }

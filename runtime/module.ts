@@ -14,6 +14,12 @@ export interface BlockInfo {
   readonly author: Address
   /** hash of the parent block: the runtime's only randomness */
   readonly parentHash: Uint8Array
+  /** the proposer's ed25519 consensus key (consensus blocks); without it the staking module pays `author`'s validator */
+  readonly proposerKey?: Uint8Array
+  /** consensus keys that signed the previous block's commit (consensus blocks); without it no downtime is recorded */
+  readonly lastCommitSigners?: readonly Uint8Array[]
+  /** equivocation evidence carried by the block (consensus blocks); the staking module punishes it */
+  readonly evidence?: readonly Uint8Array[]
 }
 
 export interface RuntimeEvent {

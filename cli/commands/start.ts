@@ -1,5 +1,8 @@
 // `openledger start --home DIR`: run a validator or full node from a home made by `testnet init`.
+import { appendFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
+import { toHex } from '../../runtime/crypto/hash.ts'
+import type { SignedVote } from '../../consensus/types.ts'
 import { parseArgs } from 'node:util'
 import { parseChainSpec } from '../../genesis/spec.ts'
 import { loadNodeConfig } from '../../node/config.ts'
@@ -13,9 +16,9 @@ import { loggerFrom, loggingOptions, untilSignal } from '../logging.ts'
 export const startCommand: Command = {
   name: 'start',
   summary: 'Run a validator or full node from a configured home (see testnet init)',
-  usage: 'openledger start --home DIR [--log-level LEVEL] [--log-format text|json]',
+  usage: 'openledger start --home DIR [--log-level LEVEL] [--log-format text|json] [--vote-log FILE]\n\n--vote-log appends every validly signed vote seen to FILE (JSON lines), for audits.',
   async run(argv) {
-    const { values } = parseArgs({ args: argv, strict: true, options: { home: { type: 'string' }, 'test-equivocate': { type: 'boolean' }, ...loggingOptions } })
+    const { values } = parseArgs({ args: argv, strict: true, options: { home: { type: 'string' }, 'test-equivocate': { type: 'boolean' }, 'vote-log': { type: 'string' }, ...loggingOptions } })
     const home = resolveHome(values.home)
     const config = await loadNodeConfig(home)
     let specText: string
@@ -50,6 +53,7 @@ export const startCommand: Command = {
             precommitDeltaMs: config.consensus.timeoutDeltaMs,
           },
           ...(values['test-equivocate'] === true ? { equivocate: true } : {}),
+          ...(values['vote-log'] === undefined ? {} : { observeVote: voteLogger(values['vote-log']) }),
         },
       },
       { logger },
@@ -59,4 +63,11 @@ export const startCommand: Command = {
     await node.stop()
     return 0
   },
+}
+
+/** Appends each vote as a JSON line: validator, height, round, type, block hash (null = nil). */
+function voteLogger(path: string): (vote: SignedVote) => void {
+  return (vote) => {
+    appendFileSync(path, JSON.stringify({ validator: toHex(vote.validator), height: vote.height, round: vote.round, type: vote.type, blockHash: vote.blockHash === undefined ? null : toHex(vote.blockHash) }) + '\n')
+  }
 }

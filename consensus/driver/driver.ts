@@ -59,6 +59,8 @@ export interface ConsensusDriverOptions {
   blockTimeMs: number
   /** TEST ONLY: sign a second, conflicting prevote in every round (equivocation) */
   equivocate?: boolean
+  /** called with every validly signed vote this node sees or makes (audits, tests) */
+  observeVote?: (vote: SignedVote) => void
 }
 
 export interface ConsensusDriverComponents {
@@ -330,12 +332,14 @@ export class ConsensusDriver {
     const vote = { type, height, round, blockHash, validator: key.publicKey }
     if (!this.#authorize(height, round, type === 'prevote' ? SignStep.prevote : SignStep.precommit, voteSignBytes(this.#chain.chainId, vote))) return
     const signed = signVote(this.#chain.chainId, vote, key.secretKey)
+    this.#options.observeVote?.(signed)
     const bytes = encodeSignedVote(signed)
     if (!this.#replaying) this.#wal.append(encode(['vote', bytes]), { sync: true })
     await this.#network.publish(Topic.votes, bytes).catch((error: unknown) => this.#log.warn('publishing vote failed', { error }))
     if (this.#options.equivocate === true && type === 'prevote' && !this.#replaying) {
       // TEST ONLY: a second prevote for something else in the same round
       const conflicting = signVote(this.#chain.chainId, { ...vote, blockHash: blockHash === undefined ? sha256(Uint8Array.of(height, round)) : undefined }, key.secretKey)
+      this.#options.observeVote?.(conflicting)
       this.#log.warn('equivocating (test mode)', { height, round })
       await this.#network.publish(Topic.votes, encodeSignedVote(conflicting)).catch(() => {})
     }
@@ -402,6 +406,7 @@ export class ConsensusDriver {
       return 'reject'
     }
     if (!verifyVoteSignature(this.#chain.chainId, vote)) return 'reject'
+    this.#options.observeVote?.(vote)
     const where = this.#classify(vote.height)
     this.#noteHeight(vote.height)
     if (where === 'past' || where === 'far') return 'ignore'

@@ -4,8 +4,27 @@ import { defineMethod, defineSubscription, param, type RpcMethod, type RpcSubscr
 import { resolveBlock, type ApiComponents } from './context.ts'
 import { headerToJson } from './views.ts'
 
-export function chainMethods({ chain }: ApiComponents): RpcMethod[] {
+export function chainMethods({ chain, consensus }: ApiComponents): RpcMethod[] {
   return [
+    defineMethod({
+      name: 'openledger_consensusState',
+      params: [],
+      handler() {
+        if (consensus === undefined) return { mode: 'dev', height: chain.head.header.height + 1 }
+        const state = consensus.state()
+        return {
+          mode: state.isValidator ? 'validator' : 'follower',
+          height: state.height,
+          round: state.round,
+          step: state.step,
+          lockedRound: state.lockedRound,
+          validRound: state.validRound,
+          proposer: state.proposer === undefined ? null : toHex(state.proposer),
+          validators: (state.validators?.validators ?? []).map((v) => ({ publicKey: toHex(v.publicKey), power: v.power.toString(), operator: v.address === undefined ? null : toHex(v.address) })),
+          totalPower: state.validators?.totalPower.toString() ?? '0',
+        }
+      },
+    }),
     defineMethod({
       name: 'chain_getHeader',
       params: [param.optional(param.hash()).named('hash')],

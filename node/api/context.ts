@@ -6,7 +6,31 @@ import type { Mempool } from '../mempool/mempool.ts'
 import type { TxSubmission } from '../mempool/txSubmission.ts'
 import type { TxWatcher } from '../mempool/txWatcher.ts'
 
+/** What the RPC reads of the network and consensus, when the node has them (not in dev mode). */
+export interface NetworkView {
+  peers(): Array<{ id: string; addresses: string[]; direction: string; score: number; connectedSince: number }>
+}
+export interface ConsensusView {
+  state(): {
+    height: number
+    round: number
+    step: string
+    lockedRound: number
+    validRound: number
+    proposer: Uint8Array | undefined
+    isValidator: boolean
+    validators: { validators: ReadonlyArray<{ publicKey: Uint8Array; power: bigint; address?: Uint8Array }>; totalPower: bigint } | undefined
+  }
+}
+export interface SyncView {
+  readonly highestPeerHeight: number
+  readonly isSyncing: boolean
+}
+
 export interface ApiComponents {
+  network?: NetworkView | undefined
+  consensus?: ConsensusView | undefined
+  sync?: SyncView | undefined
   chain: Chain
   mempool: Mempool
   submission: TxSubmission

@@ -5,7 +5,7 @@ import { OPEN_DECIMALS } from '../../genesis/tokenomics.ts'
 import { defineMethod, param, type RpcMethod } from '../rpc/registry.ts'
 import type { ApiComponents } from './context.ts'
 
-export function systemMethods({ chain, mempool, nodeName, version }: ApiComponents): RpcMethod[] {
+export function systemMethods({ chain, mempool, nodeName, version, network, sync }: ApiComponents): RpcMethod[] {
   return [
     defineMethod({ name: 'system_name', params: [], handler: () => nodeName }),
     defineMethod({ name: 'system_version', params: [], handler: () => version }),
@@ -14,7 +14,17 @@ export function systemMethods({ chain, mempool, nodeName, version }: ApiComponen
     defineMethod({
       name: 'system_health',
       params: [],
-      handler: () => ({ peers: 0, isSyncing: false, shouldHavePeers: false }),
+      handler: () => ({ peers: network?.peers().length ?? 0, isSyncing: sync?.isSyncing ?? false, shouldHavePeers: network !== undefined }),
+    }),
+    defineMethod({
+      name: 'system_peers',
+      params: [],
+      handler: () => (network?.peers() ?? []).map((peer) => ({ peerId: peer.id, addresses: peer.addresses, direction: peer.direction, score: peer.score, connectedSince: peer.connectedSince })),
+    }),
+    defineMethod({
+      name: 'system_syncState',
+      params: [],
+      handler: () => ({ startingBlock: 0, currentBlock: chain.head.header.height, highestBlock: Math.max(chain.head.header.height, sync?.highestPeerHeight ?? 0), finalizedBlock: chain.finalized.header.height }),
     }),
     defineMethod({
       name: 'system_properties',

@@ -12,6 +12,9 @@ import { MempoolError, type Mempool } from './mempool.ts'
 /** how many submissions one verification batch holds at most */
 const MAX_BATCH = 512
 
+/** `local`: RPC or this node itself; `gossip`: a peer relayed it (gossipsub forwards it on). */
+export type SubmissionSource = 'local' | 'gossip'
+
 interface Pending {
   tx: Transaction
   resolve: (result: { hash: Uint8Array; status: 'ready' | 'future' }) => void
@@ -31,10 +34,20 @@ export class TxSubmission {
     this.#metrics = components.metrics
   }
 
+  readonly #admitted = new Set<(bytes: Uint8Array, source: SubmissionSource) => void>()
+
+  /** Called for every admitted transaction, with where it came from (the node gossips local ones). */
+  onAdmitted(listener: (bytes: Uint8Array, source: SubmissionSource) => void): () => void {
+    this.#admitted.add(listener)
+    return () => this.#admitted.delete(listener)
+  }
+
   /** Decodes and admits one encoded transaction; resolves to its hash and pool status. */
-  async submit(bytes: Uint8Array): Promise<{ hash: Uint8Array; status: 'ready' | 'future' }> {
+  async submit(bytes: Uint8Array, source: SubmissionSource = 'local'): Promise<{ hash: Uint8Array; status: 'ready' | 'future' }> {
     try {
-      return await this.#admit(bytes)
+      const result = await this.#admit(bytes)
+      for (const listener of this.#admitted) listener(bytes, source)
+      return result
     } catch (error) {
       this.#metrics?.mempoolRejections.inc({ reason: error instanceof OpenLedgerError ? error.code : 'INTERNAL' })
       throw error

@@ -48,6 +48,13 @@ t.test('kill -9 at random moments during block production loses nothing finalize
     if (lastFinalized.hash !== '') t.equal(await running.rpc.call('chain_getBlockHash', [lastFinalized.number]), lastFinalized.hash, `round ${round}: finalized block #${lastFinalized.number} survived`)
     const stop = { stopped: false }
     const load = Promise.all(DEV_ACCOUNT_NAMES.slice(0, 3).map((name) => sendTransfers(running, name, 400, stop)))
+    // the kill lands while transfers are flowing: first see one of this round's transfers in a
+    // block (however slow the machine), then wait a random time
+    const before = await running.rpc.call<{ nonce: number }>('openledger_getAccount', [toHex(devAccount('alice').address)])
+    await waitFor(async () => {
+      const now = await running.rpc.call<{ nonce: number }>('openledger_getAccount', [toHex(devAccount('alice').address)])
+      return now.nonce > before.nonce ? true : undefined
+    }, 'a transfer included this round', 60_000)
     await new Promise((resolve) => setTimeout(resolve, delay))
     const seen = await running.rpc.call<string>('chain_getFinalizedHead')
     const seenHeader = await running.rpc.call<{ number: number }>('chain_getHeader', [seen])

@@ -5,7 +5,7 @@ import { ECOSYSTEM_POOL_ACCOUNT, TREASURY_ACCOUNT } from '../../runtime/modules/
 import { lockedAt } from '../../runtime/modules/balances/ledger.ts'
 import { DEFAULT_FEE_PARAMS } from '../../runtime/modules/fees/state.ts'
 import { devAccounts, devKey } from '../../genesis/devAccounts.ts'
-import { DEV_ACCOUNT_BALANCE, DEV_CHAIN_ID, DEV_GENESIS_TIME, devChainSpec } from '../../genesis/devSpec.ts'
+import { DEV_ACCOUNT_BALANCE, DEV_CHAIN_ID, DEV_GENESIS_TIME, DEV_VALIDATOR_SELF_BOND, devChainSpec } from '../../genesis/devSpec.ts'
 import { chainSpecToJson, GenesisError, parseChainSpec, validateChainSpec, type Allocation, type ChainSpec, type GenesisErrorCode } from '../../genesis/spec.ts'
 import { allocationAmount, formatOpen, ONE_OPEN, parseOpen, TOTAL_SUPPLY, VESTING_CLIFF_MS, VESTING_LINEAR_MS, YEAR_MS } from '../../genesis/tokenomics.ts'
 import { buildGenesisState } from '../../genesis/build.ts'
@@ -42,7 +42,8 @@ t.test('the dev spec validates and prefunds the dev accounts', async (t) => {
   t.equal(spec.genesisTime, Date.UTC(2026, 0, 1))
   for (const account of devAccounts()) {
     const allocation = spec.allocations.find((a) => toHex(a.address) === toHex(account.address))
-    t.equal(allocation?.amount, DEV_ACCOUNT_BALANCE, account.name)
+    // alice's allocation also carries her validator's genesis self-bond
+    t.equal(allocation?.amount, account.name === 'alice' ? DEV_ACCOUNT_BALANCE + DEV_VALIDATOR_SELF_BOND : DEV_ACCOUNT_BALANCE, account.name)
     t.equal(allocation?.category, 'liquidity')
   }
   t.doesNotThrow(() => validateChainSpec(devChainSpec({ genesisTime: DEV_GENESIS_TIME + 12345, chainId: 7, id: 'other-chain', name: 'Other' })))

@@ -1,0 +1,70 @@
+// A local testnet spec (`openledger testnet init`): the dev spec's tokenomics and prefunded dev
+// accounts, with the given validators instead of alice's. Each operator is funded from the
+// liquidity share with TESTNET_VALIDATOR_SELF_BOND, bonded at genesis (all equal, so the first
+// active set has equal powers), plus TESTNET_OPERATOR_BALANCE to pay fees.
+import { toHex } from '../runtime/crypto/hash.ts'
+import type { Address } from '../runtime/crypto/secp256k1.ts'
+import type { StakingParams } from '../runtime/modules/staking/state.ts'
+import { devKey } from './devAccounts.ts'
+import { DEV_STAKING_PARAMS, devChainSpec } from './devSpec.ts'
+import { GenesisError, validateChainSpec, type Allocation, type ChainSpec } from './spec.ts'
+import { ONE_OPEN } from './tokenomics.ts'
+
+/** base units each testnet validator bonds at genesis */
+export const TESTNET_VALIDATOR_SELF_BOND = 100_000n * ONE_OPEN
+/** base units each testnet operator keeps free, for fees */
+export const TESTNET_OPERATOR_BALANCE = 10_000n * ONE_OPEN
+/** commission of the genesis validators, in basis points */
+export const TESTNET_COMMISSION_BPS = 1_000
+
+export interface TestnetValidator {
+  readonly operator: Address
+  /** ed25519 public key */
+  readonly consensusKey: Uint8Array
+}
+
+export interface TestnetSpecOptions {
+  readonly validators: readonly TestnetValidator[]
+  /** ms since the Unix epoch */
+  readonly genesisTime: number
+  readonly chainId: number
+  readonly name?: string
+  readonly id?: string
+  readonly stakingParams?: StakingParams
+}
+
+export function testnetChainSpec(options: TestnetSpecOptions): ChainSpec {
+  if (options.validators.length === 0) throw new GenesisError('INVALID_STAKING', 'a testnet needs at least one validator')
+  const base = devChainSpec({ genesisTime: options.genesisTime, chainId: options.chainId, name: options.name ?? 'OpenLedger Local Testnet', id: options.id ?? 'openledger-local-testnet' })
+  const poolAddress = toHex(devKey('liquidity').address)
+  // the dev spec's alice carries its validator's self-bond: give it back to the liquidity rest
+  const allocations: Allocation[] = base.allocations.map((a) => ({ ...a }))
+  const rest = allocations.find((a) => toHex(a.address) === poolAddress)
+  if (rest === undefined) throw new Error('dev spec without its liquidity holder')
+  for (const validator of base.staking?.validators ?? []) {
+    const holder = allocations.find((a) => toHex(a.address) === toHex(validator.operator))
+    if (holder !== undefined) {
+      holder.amount -= validator.selfBond
+      rest.amount += validator.selfBond
+    }
+  }
+  const perOperator = TESTNET_VALIDATOR_SELF_BOND + TESTNET_OPERATOR_BALANCE
+  for (const { operator } of options.validators) {
+    if (rest.amount <= perOperator) throw new GenesisError('INVALID_STAKING', `the liquidity share cannot fund ${options.validators.length} validators`)
+    rest.amount -= perOperator
+    const holder = allocations.find((a) => toHex(a.address) === toHex(operator))
+    if (holder === undefined) allocations.push({ category: 'liquidity', address: operator, amount: perOperator, vesting: undefined })
+    else if (holder.category === 'liquidity') holder.amount += perOperator
+    else throw new GenesisError('INVALID_STAKING', `operator ${toHex(operator)} already holds a ${holder.category} allocation`)
+  }
+  const spec: ChainSpec = {
+    ...base,
+    allocations,
+    staking: {
+      params: options.stakingParams ?? DEV_STAKING_PARAMS,
+      validators: options.validators.map(({ operator, consensusKey }) => ({ operator, consensusKey, selfBond: TESTNET_VALIDATOR_SELF_BOND, commissionBps: TESTNET_COMMISSION_BPS })),
+    },
+  }
+  validateChainSpec(spec)
+  return spec
+}

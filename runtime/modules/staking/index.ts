@@ -1,0 +1,33 @@
+// staking: validators and their consensus keys, delegation, unbonding, the active set and its
+// epochs, block rewards from the ecosystem pool, slashing (double signs, downtime) and jailing.
+// See stake.ts for the accounting, validatorSet.ts for the set, hooks.ts for the end-of-block work.
+import type { RuntimeModule } from '../../module.ts'
+import { ModuleIndex } from '../indices.ts'
+import { createCalls } from './calls.ts'
+import { StakingError } from './errors.ts'
+import { events } from './events.ts'
+import { rejectAllEvidence, type EvidenceVerifier } from './evidence.ts'
+import { punishBlockEvidence, stakingEndBlock } from './hooks.ts'
+
+export interface StakingModuleOptions {
+  /** the consensus layer's equivocation check (default: no evidence is accepted) */
+  readonly verifyEvidence?: EvidenceVerifier
+}
+
+export function createStakingModule(options: StakingModuleOptions = {}): RuntimeModule {
+  const verify = options.verifyEvidence ?? rejectAllEvidence
+  return {
+    index: ModuleIndex.staking,
+    name: 'staking',
+    calls: createCalls(verify),
+    events,
+    errors: StakingError.list,
+    beginBlock: (context) => punishBlockEvidence(context, verify),
+    endBlock: stakingEndBlock,
+  }
+}
+
+export { rejectAllEvidence, infractionId, punishEquivocation, type Equivocation, type EvidenceContext, type EvidenceVerifier } from './evidence.ts'
+export { delegation, validatorInfo, type DelegationInfo, type ValidatorInfo } from './stake.ts'
+export { StakingQueryError, validatorSetAt, type ValidatorSetMember } from './validatorSet.ts'
+export { DEFAULT_STAKING_PARAMS, POWER_UNIT, STAKING_ACCOUNT, stakingParamsProblem, type StakingParams } from './state.ts'

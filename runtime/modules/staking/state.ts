@@ -1,0 +1,225 @@
+// staking storage: parameters, validators, delegations (as shares of a validator's bonded
+// tokens), unbonding entries and their release queue, the scheduled validator sets, downtime
+// bitmaps, processed evidence and the module's running totals. Item indices are permanent.
+// Fallback values are frozen: storageValue hands out the same object whenever the key is absent.
+//
+// The state can only be read key by key (no prefix scans inside a block), so every set the module
+// walks has an explicit index: validator ids, per-validator lists of unbonding delegators, release
+// queues keyed by height.
+import { bytesToBigint, CodecError, CodecErrorCode } from '../../codec/canonical.ts'
+import { readBytes } from '../../codec/read.ts'
+import * as k from '../../codec/schema.ts'
+import { concatBytes } from '../../crypto/hash.ts'
+import type { Address } from '../../crypto/secp256k1.ts'
+import { bytesKey, storageMap, storageValue } from '../../storage.ts'
+import { moduleAccount } from '../accounts.ts'
+import { ModuleIndex } from '../indices.ts'
+
+/** holds every bonded and unbonding token and every reward not yet claimed */
+export const STAKING_ACCOUNT = moduleAccount('staking')
+
+/** base units per unit of consensus power: one whole OPEN, so powers stay below 2^53 */
+export const POWER_UNIT = 10n ** 18n
+/** fixed-point scale of the reward-per-share accumulator */
+export const REWARD_PRECISION = 10n ** 36n
+/** basis points in one whole */
+export const BPS = 10_000n
+/** bits of a downtime window held by one storage value */
+export const MISSED_CHUNK_BITS = 256
+
+export const StorageItem = {
+  params: 0,
+  validator: 1,
+  validatorByKey: 2,
+  validatorCount: 3,
+  validatorId: 4,
+  delegation: 5,
+  unbonding: 6,
+  unbondingQueue: 7,
+  validatorUnbonders: 8,
+  validatorSets: 9,
+  epoch: 10,
+  totals: 11,
+  missedBlocks: 12,
+  missedCount: 13,
+  processedEvidence: 14,
+  evidenceExpiry: 15,
+  setDirty: 16,
+} as const
+
+/** Non-negative integers up to 2^256 - 1 (shares, scaled accumulators): minimal big-endian bytes. */
+export const uint256: k.Kind<bigint> = {
+  name: 'uint256',
+  encode: (value) => value,
+  decode: (value, field) => bytesToBigint(readBytes(value, field, undefined, 32)),
+  toJson: (value) => value.toString(),
+  fromJson(value, field) {
+    if (typeof value === 'string' && /^(0|[1-9][0-9]{0,77})$/.test(value) && BigInt(value) < 1n << 256n) return BigInt(value)
+    throw new CodecError(CodecErrorCode.wrongType, `${field}: expected a decimal string below 2^256`)
+  },
+}
+
+export const stakingParamsKind = k.struct({
+  /** the active set holds at most this many validators */
+  maxValidators: k.uint,
+  /** blocks per epoch: the active set is recomputed at each epoch boundary */
+  epochLength: k.uint,
+  /** blocks from unbond to release */
+  unbondingPeriod: k.uint,
+  /** unbonding entries one delegator may have at once per validator */
+  maxUnbondingEntries: k.uint,
+  /** base units an operator must keep bonded to be eligible for the active set */
+  minSelfBond: k.amount,
+  /** basis points a commission may move in one change; one change per epoch */
+  maxCommissionChangeBps: k.uint,
+  /** base units paid from the ecosystem pool to the proposer's validator each block */
+  blockRewardPerBlock: k.amount,
+  /** basis points of bonded and unbonding stake burned for a double sign */
+  doubleSignSlashBps: k.uint,
+  /** blocks a double-signer stays jailed */
+  doubleSignJailBlocks: k.uint,
+  /** blocks over which missed commit signatures are counted */
+  downtimeWindow: k.uint,
+  /** missing more than this many of the window's blocks jails */
+  downtimeMaxMissed: k.uint,
+  /** basis points of bonded and unbonding stake burned for downtime */
+  downtimeSlashBps: k.uint,
+  /** blocks a validator jailed for downtime stays jailed */
+  downtimeJailBlocks: k.uint,
+  /** blocks: older evidence is rejected; at most unbondingPeriod so the stake is still there */
+  evidenceMaxAgeBlocks: k.uint,
+})
+export type StakingParams = k.Infer<typeof stakingParamsKind>
+
+/** 6 s blocks assumed for the durations in the comments */
+export const DEFAULT_STAKING_PARAMS: StakingParams = Object.freeze({
+  maxValidators: 100,
+  epochLength: 600, // 1 hour
+  unbondingPeriod: 100_800, // 7 days
+  maxUnbondingEntries: 7,
+  minSelfBond: 10_000n * POWER_UNIT,
+  maxCommissionChangeBps: 100,
+  blockRewardPerBlock: 1n * POWER_UNIT,
+  doubleSignSlashBps: 500, // 5 %
+  doubleSignJailBlocks: 100_800, // 7 days
+  downtimeWindow: 1_000,
+  downtimeMaxMissed: 500,
+  downtimeSlashBps: 1, // 0.01 %
+  downtimeJailBlocks: 600, // 1 hour
+  evidenceMaxAgeBlocks: 100_800,
+})
+
+/** Why staking parameters are unusable, or undefined; genesis (and later governance) check this. */
+export function stakingParamsProblem(params: StakingParams): string | undefined {
+  if (params.maxValidators < 1 || params.maxValidators > 1_000) return 'maxValidators must be in [1, 1000]'
+  if (params.epochLength < 1) return 'epochLength must be at least 1'
+  if (params.unbondingPeriod < 1) return 'unbondingPeriod must be at least 1'
+  if (params.maxUnbondingEntries < 1 || params.maxUnbondingEntries > 100) return 'maxUnbondingEntries must be in [1, 100]'
+  if (params.minSelfBond < POWER_UNIT) return `minSelfBond must be at least ${POWER_UNIT} (one unit of power)`
+  if (params.maxCommissionChangeBps > 10_000) return 'maxCommissionChangeBps must be at most 10000'
+  if (params.doubleSignSlashBps > 10_000) return 'doubleSignSlashBps must be at most 10000'
+  if (params.downtimeSlashBps > 10_000) return 'downtimeSlashBps must be at most 10000'
+  if (params.downtimeWindow < 1 || params.downtimeWindow > 1_000_000) return 'downtimeWindow must be in [1, 1000000]'
+  if (params.downtimeMaxMissed >= params.downtimeWindow) return 'downtimeMaxMissed must be below downtimeWindow'
+  if (params.evidenceMaxAgeBlocks > params.unbondingPeriod) return 'evidenceMaxAgeBlocks must be at most unbondingPeriod'
+  return undefined
+}
+
+export const validatorKind = k.struct({
+  operator: k.address,
+  consensusKey: k.hash,
+  commissionBps: k.uint,
+  /** the epoch of the last commission change (creation counts as one) */
+  commissionEpoch: k.uint,
+  /** bonded base units: self-bond plus delegations, after slashes */
+  tokens: k.amount,
+  /** delegation shares outstanding; a delegation is worth shares x tokens / shares */
+  shares: uint256,
+  jailed: k.bool,
+  /** height from which unjail is allowed */
+  jailedUntil: k.uint,
+  /** cumulative delegator reward per share, scaled by REWARD_PRECISION (F1-style) */
+  rewardPerShare: uint256,
+  /** scaled remainder of the last distribution, carried into the next so nothing is lost */
+  rewardRemainder: uint256,
+  /** operator commission credited and not yet claimed */
+  commission: k.amount,
+  /** rewards credited to this validator and not yet paid out (commission, delegators, rounding) */
+  outstanding: k.amount,
+  createdHeight: k.uint,
+})
+export type Validator = k.Infer<typeof validatorKind>
+
+export const delegationKind = k.struct({
+  shares: uint256,
+  /** the validator's rewardPerShare when this delegation's rewards were last settled */
+  rewardPerShareSeen: uint256,
+})
+export type Delegation = k.Infer<typeof delegationKind>
+
+export const unbondingEntryKind = k.struct({
+  /** base units when the entry was created: slashes are a fraction of this */
+  initialAmount: k.amount,
+  /** base units to release (after slashes) */
+  amount: k.amount,
+  creationHeight: k.uint,
+  completionHeight: k.uint,
+})
+export type UnbondingEntry = k.Infer<typeof unbondingEntryKind>
+
+export const pairKind = k.struct({ delegator: k.address, validator: k.address })
+
+export const setMemberKind = k.struct({ operator: k.address, consensusKey: k.hash, power: k.uint })
+export type SetMember = k.Infer<typeof setMemberKind>
+
+export const scheduledSetKind = k.struct({ effectiveHeight: k.uint, epoch: k.uint, validators: k.list(setMemberKind, 1_000) })
+export type ScheduledSet = k.Infer<typeof scheduledSetKind>
+
+export const epochKind = k.struct({ index: k.uint, startHeight: k.uint })
+export const totalsKind = k.struct({ bonded: k.amount, unbonding: k.amount, rewards: k.amount })
+export type StakingTotals = k.Infer<typeof totalsKind>
+
+/** 8-byte big-endian height: queue keys */
+export function heightKey(height: number): Uint8Array {
+  const out = new Uint8Array(8)
+  new DataView(out.buffer).setBigUint64(0, BigInt(height))
+  return out
+}
+
+function u32Key(value: number): Uint8Array {
+  const out = new Uint8Array(4)
+  new DataView(out.buffer).setUint32(0, value)
+  return out
+}
+
+export const pairKey = ({ delegator, validator }: { delegator: Address; validator: Address }): Uint8Array => concatBytes(delegator, validator)
+export const chunkKey = ({ operator, chunk }: { operator: Address; chunk: number }): Uint8Array => concatBytes(operator, u32Key(chunk))
+
+const M = ModuleIndex.staking
+export const params = storageValue(M, StorageItem.params, stakingParamsKind, DEFAULT_STAKING_PARAMS)
+export const validators = storageMap(M, StorageItem.validator, bytesKey, validatorKind)
+/** consensus key -> operator */
+export const validatorByKey = storageMap(M, StorageItem.validatorByKey, bytesKey, k.address)
+export const validatorCount = storageValue(M, StorageItem.validatorCount, k.uint, 0)
+/** creation order -> operator: the list the active-set computation walks */
+export const validatorIds = storageMap(M, StorageItem.validatorId, u32Key, k.address)
+export const delegations = storageMap(M, StorageItem.delegation, pairKey, delegationKind)
+export const unbondings = storageMap(M, StorageItem.unbonding, pairKey, k.list(unbondingEntryKind, 100))
+/** completion height -> (delegator, validator) pairs with an entry completing then */
+export const unbondingQueue = storageMap(M, StorageItem.unbondingQueue, heightKey, k.list(pairKind, 1_000_000))
+/** validator -> delegators with live unbonding entries (what a slash walks) */
+export const validatorUnbonders = storageMap(M, StorageItem.validatorUnbonders, bytesKey, k.list(k.address, 10_000_000))
+/** the set in force now and the ones scheduled (effective two heights after their computation) */
+export const validatorSets = storageValue(M, StorageItem.validatorSets, k.list(scheduledSetKind, 16), Object.freeze([]) as unknown as ScheduledSet[])
+export const epoch = storageValue(M, StorageItem.epoch, epochKind, Object.freeze({ index: 0, startHeight: 0 }))
+export const totals = storageValue(M, StorageItem.totals, totalsKind, Object.freeze({ bonded: 0n, unbonding: 0n, rewards: 0n }))
+/** (operator, chunk) -> 32-byte bitmap of missed blocks; absent = none missed */
+export const missedBlocks = storageMap(M, StorageItem.missedBlocks, chunkKey, k.hash)
+/** operator -> number of bits set in its missed-blocks bitmap */
+export const missedCounts = storageMap(M, StorageItem.missedCount, bytesKey, k.uint)
+/** infraction id -> infraction height */
+export const processedEvidence = storageMap(M, StorageItem.processedEvidence, bytesKey, k.uint)
+/** height -> infraction ids whose record is dropped then (they are too old to be submitted again) */
+export const evidenceExpiry = storageMap(M, StorageItem.evidenceExpiry, heightKey, k.list(k.hash, 1_000_000))
+/** a validator was jailed in this block: recompute the set at its end */
+export const setDirty = storageValue(M, StorageItem.setDirty, k.bool, false)
