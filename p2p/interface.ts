@@ -18,6 +18,8 @@ export const ReqRespProtocol = {
   status: '/openledger/status/1',
   blocksByRange: '/openledger/blocks-by-range/1',
   blob: '/openledger/blob/1',
+  /** the proposals and votes a peer holds for one height: catch-up when gossip lost some */
+  consensusMessages: '/openledger/consensus-messages/1',
 } as const
 export type ReqRespProtocol = (typeof ReqRespProtocol)[keyof typeof ReqRespProtocol]
 export type ReqRespProtocolName = keyof typeof ReqRespProtocol

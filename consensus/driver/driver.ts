@@ -10,13 +10,20 @@
 // Gossip validation: malformed or wrongly signed messages are rejected (the peer is scored down);
 // messages for past heights or too far ahead are ignored; messages for the next two heights are
 // buffered (bounded) and replayed when that height starts.
+//
+// Catch-up: gossip is best effort (a message published before the mesh formed, or while a peer was
+// down, is gone), so while a height makes no progress the driver asks its peers for every proposal
+// and vote they hold for it (`consensusMessages` request/response) and validates the answers like
+// gossip. A node also serves the previous height's messages, so a peer that missed the last
+// precommits can still decide.
 import { decode, encode, type Decoded } from '../../runtime/codec/canonical.ts'
 import { readArray, readBytes, readString, readUint } from '../../runtime/codec/read.ts'
 import { sha256, toHex } from '../../runtime/crypto/hash.ts'
 import { OpenLedgerError } from '../../runtime/errors.ts'
 import type { Logger } from '../../node/log/logger.ts'
 import type { NetworkPort, GossipVerdict } from '../../p2p/interface.ts'
-import { Topic } from '../../p2p/interface.ts'
+import { PenaltyReason, ReqRespProtocol, Topic } from '../../p2p/interface.ts'
+import { P2pError } from '../../p2p/errors.ts'
 import { proposerFor } from '../proposer.ts'
 import { ConsensusStateMachine, type ConsensusState, type Input, type Output, type TimeoutConfig } from '../stateMachine.ts'
 import {
@@ -48,6 +55,12 @@ export class DriverError extends OpenLedgerError<DriverErrorCode> {}
 const MAX_FUTURE_MESSAGES = 10_000
 /** bytes: a proposal message = signed proposal + its block */
 const MAX_PROPOSAL_MESSAGE_BYTES = 17 * 1024 * 1024
+/** messages kept per height for catch-up answers (votes of every round, proposals) */
+const MAX_MESSAGES_PER_HEIGHT = 4_096
+/** proposals in one catch-up answer (each carries a block): the latest rounds' */
+const MAX_PROPOSALS_PER_ANSWER = 2
+/** peers asked per catch-up tick */
+const CATCH_UP_PEERS = 3
 
 export interface ConsensusDriverOptions {
   walDir: string
@@ -61,6 +74,8 @@ export interface ConsensusDriverOptions {
   equivocate?: boolean
   /** called with every validly signed vote this node sees or makes (audits, tests) */
   observeVote?: (vote: SignedVote) => void
+  /** ms without progress at a height before asking peers for its messages, and between asks */
+  catchUpIntervalMs?: number
 }
 
 export interface ConsensusDriverComponents {
@@ -125,6 +140,11 @@ export class ConsensusDriver {
   #replaying = false
   #highestSeen = 0
   #behindListeners = new Set<(height: number) => void>()
+  /** proposal messages and votes consumed at the current and the previous height, by content hash */
+  #messages = new Map<string, CatchUpMessage>()
+  #previousMessages = new Map<string, CatchUpMessage>()
+  #catchUpTimer: NodeJS.Timeout | undefined
+  #catchUpRunning = false
 
   constructor(options: ConsensusDriverOptions, components: ConsensusDriverComponents) {
     this.#options = options
@@ -160,11 +180,15 @@ export class ConsensusDriver {
     this.#running = true
     this.#network.subscribe(Topic.votes, (message) => this.#onVoteMessage(message.data))
     this.#network.subscribe(Topic.proposals, (message) => this.#onProposalMessage(message.data))
+    this.#network.handle(ReqRespProtocol.consensusMessages, (request) => Promise.resolve(this.#serveCatchUp(request)))
     await this.#enqueue(() => this.#startHeight(this.#chain.headHeight() + 1, true))
+    const interval = this.#options.catchUpIntervalMs ?? 1_000
+    this.#catchUpTimer = setInterval(() => void this.#catchUp(interval), interval)
   }
 
   async stop(): Promise<void> {
     this.#running = false
+    clearInterval(this.#catchUpTimer)
     for (const timer of this.#timers) clearTimeout(timer)
     this.#timers.clear()
     await this.#queue.catch(() => {})
@@ -200,6 +224,8 @@ export class ConsensusDriver {
     this.#set = await this.#chain.validatorSet(height)
     this.#machine = this.#newMachine()
     this.#blocks.clear()
+    this.#previousMessages = this.#messages
+    this.#messages = new Map()
     this.#heightStartedAt = performance.now()
     this.#metrics?.consensusHeight?.set(height)
     const records = this.#wal.openHeight(height)
@@ -239,6 +265,8 @@ export class ConsensusDriver {
   /** Logs (unless replaying) and applies one input, then carries out the outputs. */
   async #consume(record: WalRecord, log: boolean): Promise<void> {
     if (log) this.#wal.append(encode(record as unknown as Decoded), { sync: false })
+    if (record[0] === 'vote') this.#remember('vote', record[1])
+    else if (record[0] === 'proposal') this.#remember('proposal', encode([record[1], record[2]]))
     const input = await this.#toInput(record)
     if (input === undefined) return
     const outputs = this.#machine.apply(input)
@@ -320,7 +348,9 @@ export class ConsensusDriver {
     const record: WalRecord = ['proposal', encodeSignedProposal(signed), block.bytes]
     this.#wal.append(encode(record as unknown as Decoded), { sync: true })
     if (!this.#replaying) this.#log.debug('proposing', { height, round, block: toHex(block.hash).slice(0, 18) })
-    await this.#network.publish(Topic.proposals, encodeProposalMessage(signed, block.bytes)).catch((error: unknown) => this.#log.warn('publishing proposal failed', { error }))
+    const message = encodeProposalMessage(signed, block.bytes)
+    this.#remember('proposal', message)
+    await this.#network.publish(Topic.proposals, message).catch((error: unknown) => this.#log.warn('publishing proposal failed', { error }))
     // our own proposal is an input like any other (already in the WAL)
     const outputs = this.#machine.apply({ type: 'proposal', proposal: signed, blockValid: true })
     for (const output of outputs) await this.#act(output)
@@ -335,6 +365,7 @@ export class ConsensusDriver {
     this.#options.observeVote?.(signed)
     const bytes = encodeSignedVote(signed)
     if (!this.#replaying) this.#wal.append(encode(['vote', bytes]), { sync: true })
+    this.#remember('vote', bytes)
     await this.#network.publish(Topic.votes, bytes).catch((error: unknown) => this.#log.warn('publishing vote failed', { error }))
     if (this.#options.equivocate === true && type === 'prevote' && !this.#replaying) {
       // TEST ONLY: a second prevote for something else in the same round
@@ -399,6 +430,7 @@ export class ConsensusDriver {
   }
 
   #onVoteMessage(bytes: Uint8Array): GossipVerdict {
+    if (this.#messages.has(messageKey(bytes))) return 'ignore'
     let vote: SignedVote
     try {
       vote = decodeSignedVote(bytes)
@@ -426,6 +458,7 @@ export class ConsensusDriver {
   }
 
   #onProposalMessage(bytes: Uint8Array): GossipVerdict {
+    if (this.#messages.has(messageKey(bytes))) return 'ignore'
     let message: ReturnType<typeof decodeProposalMessage>
     try {
       message = decodeProposalMessage(bytes)
@@ -453,4 +486,78 @@ export class ConsensusDriver {
     if (toHex(proposerFor(set, proposal.height, proposal.round).publicKey) !== toHex(proposal.proposer)) return
     await this.#consume(['proposal', proposalBytes, block], true)
   }
+
+  // ---------------------------------------------------------------------------------------------
+  // Catch-up
+
+  #remember(kind: CatchUpMessage['kind'], bytes: Uint8Array): void {
+    if (this.#messages.size >= MAX_MESSAGES_PER_HEIGHT) return
+    this.#messages.set(messageKey(bytes), { kind, bytes })
+  }
+
+  /** Request: `[height]`. Answer: `[[proposal messages], [votes]]` we hold for that height. */
+  #serveCatchUp(request: Uint8Array): Uint8Array {
+    let height: number
+    try {
+      height = readUint(readArray(decode(request, 64), 'catchUp', 1)[0] ?? null, 'catchUp.height')
+    } catch (error) {
+      throw new P2pError('INVALID_REQUEST', 'a catch-up request is [height]', { cause: error })
+    }
+    const held = height === this.#height ? this.#messages : height === this.#height - 1 ? this.#previousMessages : undefined
+    const messages = [...(held?.values() ?? [])]
+    const proposals = messages.filter((m) => m.kind === 'proposal').slice(-MAX_PROPOSALS_PER_ANSWER).map((m) => m.bytes)
+    const votes = messages.filter((m) => m.kind === 'vote').map((m) => m.bytes)
+    return encode([proposals, votes])
+  }
+
+  /** While a height makes no progress, asks a few peers for its messages and validates them like gossip. */
+  async #catchUp(intervalMs: number): Promise<void> {
+    if (!this.#running || this.#catchUpRunning || performance.now() - this.#heightStartedAt < intervalMs) return
+    this.#catchUpRunning = true
+    const height = this.#height
+    try {
+      const peers = this.#network.peers().map((peer) => peer.id)
+      for (let i = peers.length - 1; i > 0; i--) {
+        const j = Math.floor(Math.random() * (i + 1))
+        ;[peers[i], peers[j]] = [peers[j] as string, peers[i] as string]
+      }
+      await Promise.all(peers.slice(0, CATCH_UP_PEERS).map((peer) => this.#catchUpFrom(peer, height)))
+    } finally {
+      this.#catchUpRunning = false
+    }
+  }
+
+  async #catchUpFrom(peer: string, height: number): Promise<void> {
+    let answer: Uint8Array
+    try {
+      answer = await this.#network.request(peer, ReqRespProtocol.consensusMessages, encode([height]))
+    } catch (error) {
+      this.#log.debug('catch-up request failed', { peer, height, error })
+      return
+    }
+    let proposals: Uint8Array[]
+    let votes: Uint8Array[]
+    try {
+      const [proposalItems, voteItems] = readArray(decode(answer, MAX_PROPOSAL_MESSAGE_BYTES * MAX_PROPOSALS_PER_ANSWER + 8 * 1024 * 1024), 'catchUp', 2) as [Decoded, Decoded]
+      proposals = readArray(proposalItems, 'catchUp.proposals').map((item, i) => readBytes(item, `catchUp.proposals[${i}]`))
+      votes = readArray(voteItems, 'catchUp.votes').map((item, i) => readBytes(item, `catchUp.votes[${i}]`))
+      if (proposals.length > MAX_PROPOSALS_PER_ANSWER || votes.length > MAX_MESSAGES_PER_HEIGHT) throw new Error('too many messages')
+    } catch {
+      this.#network.penalize(peer, PenaltyReason.invalidResponse)
+      return
+    }
+    let penalized = false
+    for (const bytes of proposals) if (this.#onProposalMessage(bytes) === 'reject' && !penalized) penalized = true
+    for (const bytes of votes) if (this.#onVoteMessage(bytes) === 'reject' && !penalized) penalized = true
+    if (penalized) this.#network.penalize(peer, PenaltyReason.invalidMessage)
+  }
+}
+
+interface CatchUpMessage {
+  kind: 'proposal' | 'vote'
+  bytes: Uint8Array
+}
+
+function messageKey(bytes: Uint8Array): string {
+  return toHex(sha256(bytes))
 }
