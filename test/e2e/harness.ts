@@ -25,8 +25,13 @@ export async function tempHome(prefix = 'openledger-e2e-'): Promise<{ path: stri
 }
 
 /** Starts `openledger dev` and resolves once its RPC port is known and answering. */
-export async function startDevNode(home: string, extraArgs: string[] = [], timeoutMs = 60_000): Promise<RunningNode> {
-  const child = spawn(process.execPath, [BIN, 'dev', '--home', home, '--rpc-port', '0', '--metrics-port', '0', ...extraArgs], {
+export function startDevNode(home: string, extraArgs: string[] = [], timeoutMs = 60_000): Promise<RunningNode> {
+  return spawnNode(['dev', '--home', home, '--rpc-port', '0', '--metrics-port', '0', ...extraArgs], timeoutMs)
+}
+
+/** Runs `openledger ARGS` as a node and resolves once it logs its JSON-RPC address. */
+export async function spawnNode(args: string[], timeoutMs = 60_000): Promise<RunningNode> {
+  const child = spawn(process.execPath, [BIN, ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NODE_NO_WARNINGS: '1' },

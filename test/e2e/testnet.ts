@@ -1,0 +1,172 @@
+// Multi-validator networks of real `openledger start` processes on loopback, made with
+// `openledger testnet init` on free ports, and the checks every BFT e2e test shares.
+import { readFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import { RpcClient } from '../../node/rpc/client.ts'
+import { runCli, spawnNode, stopNode, tempHome, waitFor, type RunningNode } from './harness.ts'
+
+/** `count` distinct TCP ports that were free a moment ago, spaced for `testnet init`'s base+i layout. */
+async function freePortBase(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 40_000)
+    const ok = await Promise.all(Array.from({ length: count }, (_, i) => isFree(base + i)))
+    if (ok.every(Boolean)) return base
+  }
+  throw new Error('no free port range found')
+}
+
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer()
+    server.once('error', () => resolve(false))
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
+  })
+}
+
+export interface TestnetNode {
+  name: string
+  home: string
+  rpcUrl: string
+  rpc: RpcClient
+  /** the file every validly signed vote this node sees is appended to (JSON lines) */
+  voteLog: string
+  running: RunningNode | undefined
+}
+
+export interface Testnet {
+  dir: string
+  nodes: TestnetNode[]
+  start(node: TestnetNode, extraArgs?: string[]): Promise<RunningNode>
+  kill(node: TestnetNode, signal?: NodeJS.Signals): Promise<void>
+  stopAll(): Promise<void>
+  remove(): Promise<void>
+}
+
+export interface TestnetOptions {
+  validators: number
+  fullNodes?: number
+  blockTimeMs?: number
+  timeoutProposeMs?: number
+}
+
+export async function createTestnet(options: TestnetOptions): Promise<Testnet> {
+  const home = await tempHome('openledger-bft-')
+  const total = options.validators + (options.fullNodes ?? 0)
+  const [p2p, rpc, metrics] = [await freePortBase(total), await freePortBase(total), await freePortBase(total)]
+  const init = await runCli([
+    'testnet', 'init',
+    '--validators', String(options.validators),
+    '--full-nodes', String(options.fullNodes ?? 0),
+    '--out', home.path,
+    '--p2p-port', String(p2p),
+    '--rpc-port', String(rpc),
+    '--metrics-port', String(metrics),
+    '--block-time', String(options.blockTimeMs ?? 500),
+    '--timeout-propose', String(options.timeoutProposeMs ?? 1000),
+  ])
+  if (init.code !== 0) throw new Error(`testnet init failed: ${init.stderr}`)
+  const names = [
+    ...Array.from({ length: options.validators }, (_, i) => `node${i}`),
+    ...Array.from({ length: options.fullNodes ?? 0 }, (_, i) => `full${i}`),
+  ]
+  const nodes: TestnetNode[] = await Promise.all(
+    names.map(async (name) => {
+      const nodeHome = join(home.path, name)
+      const config = JSON.parse(await readFile(join(nodeHome, 'config.json'), 'utf8')) as { rpc: { port: number } }
+      const rpcUrl = `http://127.0.0.1:${config.rpc.port}`
+      return { name, home: nodeHome, rpcUrl, rpc: new RpcClient(rpcUrl), voteLog: join(nodeHome, 'votes.jsonl'), running: undefined }
+    }),
+  )
+  const testnet: Testnet = {
+    dir: home.path,
+    nodes,
+    async start(node, extraArgs = []) {
+      const running = await spawnNode(['start', '--home', node.home, '--vote-log', node.voteLog, '--log-level', 'debug', ...extraArgs])
+      node.running = running
+      return running
+    },
+    async kill(node, signal = 'SIGKILL') {
+      if (node.running !== undefined) await stopNode(node.running, signal)
+      node.running = undefined
+    },
+    async stopAll() {
+      await Promise.all(nodes.map((node) => testnet.kill(node, 'SIGTERM')))
+    },
+    async remove() {
+      await testnet.stopAll()
+      await home.remove()
+    },
+  }
+  return testnet
+}
+
+export interface Header {
+  number: number
+  hash: string
+  parentHash: string
+}
+
+export async function headHeight(node: TestnetNode): Promise<number> {
+  return (await node.rpc.call<Header>('chain_getHeader')).number
+}
+
+/** Waits until every given node's finalized head is at least `height`. */
+export async function waitForHeight(nodes: readonly TestnetNode[], height: number, timeoutMs = 60_000): Promise<void> {
+  await waitFor(
+    async () => {
+      const heights = await Promise.all(nodes.map((node) => headHeight(node).catch(() => -1)))
+      return heights.every((h) => h >= height) ? true : undefined
+    },
+    `${nodes.map((n) => n.name).join(',')} at height ${height}`,
+    timeoutMs,
+    100,
+  )
+}
+
+/** The block hash at every height 1..`upTo` on each node; fails on the first disagreement. */
+export async function assertSameChain(nodes: readonly TestnetNode[], upTo: number): Promise<{ heights: number; problems: string[] }> {
+  const problems: string[] = []
+  for (let height = 1; height <= upTo; height++) {
+    const hashes = await Promise.all(nodes.map((node) => node.rpc.call<string | null>('chain_getBlockHash', [height])))
+    if (new Set(hashes).size !== 1) problems.push(`height ${height}: ${nodes.map((n, i) => `${n.name}=${hashes[i]}`).join(' ')}`)
+  }
+  return { heights: upTo, problems }
+}
+
+interface LoggedVote {
+  validator: string
+  height: number
+  round: number
+  type: string
+  blockHash: string | null
+}
+
+/**
+ * Reads every vote log and returns each (validator, height, round, type) for which two different
+ * signed votes were seen anywhere: a double sign. `except` skips validators run to equivocate.
+ */
+export async function doubleSigns(nodes: readonly TestnetNode[], except: ReadonlySet<string> = new Set()): Promise<{ votes: number; conflicts: string[] }> {
+  const seen = new Map<string, string | null>()
+  const conflicts = new Set<string>()
+  let votes = 0
+  for (const node of nodes) {
+    const text = await readFile(node.voteLog, 'utf8').catch(() => '')
+    for (const line of text.split('\n')) {
+      if (line === '') continue
+      let vote: LoggedVote
+      try {
+        vote = JSON.parse(line) as LoggedVote
+      } catch {
+        continue // a line torn by kill -9
+      }
+      votes++
+      if (except.has(vote.validator)) continue
+      const key = `${vote.validator}/${vote.height}/${vote.round}/${vote.type}`
+      const previous = seen.get(key)
+      if (previous === undefined) seen.set(key, vote.blockHash)
+      else if (previous !== vote.blockHash) conflicts.add(`${key}: ${previous} vs ${vote.blockHash}`)
+    }
+  }
+  return { votes, conflicts: [...conflicts] }
+}
