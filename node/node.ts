@@ -40,6 +40,8 @@ export interface NodeOptions {
   home: string
   spec: ChainSpec
   rpc?: { host?: string; port?: number; maxConnections?: number } | false
+  /** `unsafe` also serves operator-only methods (peer blocking); keep it to trusted interfaces */
+  rpcMethods?: 'safe' | 'unsafe'
   metrics?: { host?: string; port?: number } | false
   /** single-validator dev chain: seal blocks locally, each final at once */
   dev?: { blockTime: number; instantSeal?: boolean; author: Address; maxTransactions?: number }
@@ -155,6 +157,7 @@ export class OpenLedgerNode {
         network: this.#network,
         consensus: this.#driver,
         sync: this.#sync,
+        unsafeMethods: options.rpcMethods === 'unsafe',
       })
       this.#rpc = new RpcServer({ ...options.rpc }, { logger: log, methods, metrics: this.metrics })
       await this.#rpc.start()

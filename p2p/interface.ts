@@ -113,4 +113,10 @@ export interface NetworkPort {
   onPeerDisconnected(listener: (peerId: string) => void): Unsubscribe
   /** Scores a peer down; below the ban threshold it is disconnected and banned for a while. */
   penalize(peer: string, reason: PenaltyReason): void
+  /** An operator's block: disconnects the peer and refuses it until `unblockPeer`. */
+  blockPeer(peer: string): void
+  /** Lifts an operator's block; returns whether the peer was blocked. Bootnodes are dialled again. */
+  unblockPeer(peer: string): boolean
+  /** Peers blocked by the operator. */
+  blockedPeers(): string[]
 }

@@ -259,6 +259,21 @@ export class MemoryNetwork implements NetworkPort {
     this.#hub.refresh()
   }
 
+  blockPeer(peer: string): void {
+    this.#scores.block(peer)
+    this.#hub.refresh()
+  }
+
+  unblockPeer(peer: string): boolean {
+    const was = this.#scores.unblock(peer)
+    this.#hub.refresh()
+    return was
+  }
+
+  blockedPeers(): string[] {
+    return this.#scores.blocked()
+  }
+
   // ---- called by the hub
 
   [bans](peer: string): boolean {

@@ -321,6 +321,31 @@ export class P2pNetwork implements NetworkPort {
     if (!banned) return
     this.#metrics?.peerBans.inc()
     this.#log.info('peer banned', { peer, reason, forMs: this.#policy.scoring.banDurationMs })
+    this.#hangUp(peer)
+  }
+
+  blockPeer(peer: string): void {
+    this.#scores.block(peer)
+    this.#log.info('peer blocked by the operator', { peer })
+    this.#hangUp(peer)
+  }
+
+  unblockPeer(peer: string): boolean {
+    const was = this.#scores.unblock(peer)
+    if (was) this.#log.info('peer unblocked by the operator', { peer })
+    const bootnode = this.#bootnodes.find((b) => b.peerId === peer)
+    if (bootnode !== undefined) {
+      bootnode.failures = 0
+      bootnode.nextAttemptAt = 0
+    }
+    return was
+  }
+
+  blockedPeers(): string[] {
+    return this.#scores.blocked()
+  }
+
+  #hangUp(peer: string): void {
     const node = this.#node
     if (node === undefined) return
     let peerId: PeerId
@@ -418,7 +443,7 @@ export class P2pNetwork implements NetworkPort {
     this.#server.prune()
     const now = Date.now()
     for (const bootnode of this.#bootnodes) {
-      if (bootnode.dialing || this.#connected.has(bootnode.peerId) || bootnode.nextAttemptAt > now) continue
+      if (bootnode.dialing || this.#connected.has(bootnode.peerId) || bootnode.nextAttemptAt > now || this.#scores.isBanned(bootnode.peerId)) continue
       void this.#dialBootnode(node, bootnode)
     }
     if (this.#connected.size > 0 && this.#connected.size < this.#maxPeers && now - this.#lastExchangeAt >= this.#exchangeIntervalMs) {

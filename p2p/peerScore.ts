@@ -21,6 +21,8 @@ export class PeerScoreBook {
   readonly #scores = new Map<string, ScoreRecord>()
   /** peer → end of its ban (ms) */
   readonly #bans = new Map<string, number>()
+  /** peers the operator blocked: banned until unblocked, whatever their score */
+  readonly #blocked = new Set<string>()
 
   constructor(options: ScoringOptions, now: () => number = Date.now) {
     this.#options = options
@@ -47,7 +49,21 @@ export class PeerScoreBook {
     return true
   }
 
+  /** An operator's block (the `system_blockPeer` RPC): no connection either way until `unblock`. */
+  block(peer: string): void {
+    this.#blocked.add(peer)
+  }
+
+  unblock(peer: string): boolean {
+    return this.#blocked.delete(peer)
+  }
+
+  blocked(): string[] {
+    return [...this.#blocked]
+  }
+
   isBanned(peer: string): boolean {
+    if (this.#blocked.has(peer)) return true
     const until = this.#bans.get(peer)
     if (until === undefined) return false
     if (until > this.#now()) return true

@@ -16,9 +16,16 @@ import { loggerFrom, loggingOptions, untilSignal } from '../logging.ts'
 export const startCommand: Command = {
   name: 'start',
   summary: 'Run a validator or full node from a configured home (see testnet init)',
-  usage: 'openledger start --home DIR [--log-level LEVEL] [--log-format text|json] [--vote-log FILE]\n\n--vote-log appends every validly signed vote seen to FILE (JSON lines), for audits.',
+  usage: [
+    'openledger start --home DIR [--rpc-methods safe|unsafe] [--log-level LEVEL] [--log-format text|json] [--vote-log FILE]',
+    '',
+    '--rpc-methods unsafe  also serve operator-only RPC methods (system_blockPeer, system_unblockPeer, system_blockedPeers)',
+    '--vote-log FILE       append every validly signed vote seen to FILE (JSON lines), for audits',
+  ].join('\n'),
   async run(argv) {
-    const { values } = parseArgs({ args: argv, strict: true, options: { home: { type: 'string' }, 'test-equivocate': { type: 'boolean' }, 'vote-log': { type: 'string' }, ...loggingOptions } })
+    const { values } = parseArgs({ args: argv, strict: true, options: { home: { type: 'string' }, 'test-equivocate': { type: 'boolean' }, 'vote-log': { type: 'string' }, 'rpc-methods': { type: 'string' }, ...loggingOptions } })
+    const rpcMethods = values['rpc-methods'] ?? 'safe'
+    if (rpcMethods !== 'safe' && rpcMethods !== 'unsafe') throw new CliError('BAD_ARGUMENT', '--rpc-methods must be safe or unsafe')
     const home = resolveHome(values.home)
     const config = await loadNodeConfig(home)
     let specText: string
@@ -37,6 +44,7 @@ export const startCommand: Command = {
         spec,
         nodeName: config.moniker,
         rpc: config.rpc,
+        rpcMethods,
         metrics: config.metrics,
         ...(config.pruneWindow === undefined ? {} : { pruneWindow: config.pruneWindow }),
         network: { nodeKey: await loadOrCreateNodeKey(config.nodeKeyPath), listen: config.p2p.listen, bootnodes: config.p2p.bootnodes },

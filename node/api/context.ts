@@ -8,7 +8,11 @@ import type { TxWatcher } from '../mempool/txWatcher.ts'
 
 /** What the RPC reads of the network and consensus, when the node has them (not in dev mode). */
 export interface NetworkView {
+  readonly peerId: string
   peers(): Array<{ id: string; addresses: string[]; direction: string; score: number; connectedSince: number }>
+  blockPeer(peer: string): void
+  unblockPeer(peer: string): boolean
+  blockedPeers(): string[]
 }
 export interface ConsensusView {
   state(): {
@@ -37,9 +41,11 @@ export interface ApiComponents {
   watcher: TxWatcher
   nodeName: string
   version: string
+  /** whether operator-only methods (peer blocking) may be called: `--rpc-methods unsafe` */
+  unsafeMethods?: boolean
 }
 
-export type ApiErrorCode = 'UNKNOWN_BLOCK' | 'UNKNOWN_TRANSACTION' | 'STATE_UNAVAILABLE'
+export type ApiErrorCode = 'UNKNOWN_BLOCK' | 'UNKNOWN_TRANSACTION' | 'STATE_UNAVAILABLE' | 'UNSAFE_METHOD' | 'NO_NETWORK'
 export class ApiError extends OpenLedgerError<ApiErrorCode> {}
 
 /** The block a query refers to: a hash, or the head when none is given. */

@@ -3,10 +3,28 @@ import { TREASURY_ACCOUNT, ECOSYSTEM_POOL_ACCOUNT } from '../../runtime/modules/
 import { toHex } from '../../runtime/crypto/hash.ts'
 import { OPEN_DECIMALS } from '../../genesis/tokenomics.ts'
 import { defineMethod, param, type RpcMethod } from '../rpc/registry.ts'
-import type { ApiComponents } from './context.ts'
+import { ApiError, type ApiComponents } from './context.ts'
 
-export function systemMethods({ chain, mempool, nodeName, version, network, sync }: ApiComponents): RpcMethod[] {
+export function systemMethods({ chain, mempool, nodeName, version, network, sync, unsafeMethods }: ApiComponents): RpcMethod[] {
+  /** operator-only: refused unless the node was started with `--rpc-methods unsafe` */
+  const operatorNetwork = (method: string): NonNullable<ApiComponents['network']> => {
+    if (unsafeMethods !== true) throw new ApiError('UNSAFE_METHOD', `${method} is an unsafe method: start the node with --rpc-methods unsafe`)
+    if (network === undefined) throw new ApiError('NO_NETWORK', 'this node runs without a p2p network')
+    return network
+  }
+  const peerId = param.string({ maxLength: 128 }).named('peerId')
   return [
+    defineMethod({ name: 'system_localPeerId', params: [], handler: () => network?.peerId ?? null }),
+    defineMethod({
+      name: 'system_blockPeer',
+      params: [peerId],
+      handler: ([peer]) => {
+        operatorNetwork('system_blockPeer').blockPeer(peer)
+        return true
+      },
+    }),
+    defineMethod({ name: 'system_unblockPeer', params: [peerId], handler: ([peer]) => operatorNetwork('system_unblockPeer').unblockPeer(peer) }),
+    defineMethod({ name: 'system_blockedPeers', params: [], handler: () => operatorNetwork('system_blockedPeers').blockedPeers() }),
     defineMethod({ name: 'system_name', params: [], handler: () => nodeName }),
     defineMethod({ name: 'system_version', params: [], handler: () => version }),
     defineMethod({ name: 'system_chain', params: [], handler: () => chain.spec.name }),

@@ -219,6 +219,19 @@ export function networkBehaviour(t: Test, harness: NetworkHarness): void {
     off()
   })
 
+  t.test("an operator's block disconnects a peer and refuses it until unblocked", async (t) => {
+    const [a, b] = await createConnected(t, harness, 2)
+    if (a === undefined || b === undefined) throw new Error('two nodes')
+    a.blockPeer(b.peerId)
+    t.same(a.blockedPeers(), [b.peerId])
+    await eventually(() => !isConnected(a, b.peerId) && !isConnected(b, a.peerId), 'blocked peer disconnected')
+    t.equal(a.unblockPeer(b.peerId), true, 'unblock reports the block it lifted')
+    t.equal(a.unblockPeer(b.peerId), false, 'a second unblock lifts nothing')
+    t.same(a.blockedPeers(), [])
+    await harness.connect([a, b])
+    await eventually(() => isConnected(a, b.peerId), 'connects again once unblocked')
+  })
+
   t.test('stop() disconnects from every peer, on both sides', async (t) => {
     const [a, b, c] = await createConnected(t, harness, 3)
     if (a === undefined || b === undefined || c === undefined) throw new Error('three nodes')
