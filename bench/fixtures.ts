@@ -22,7 +22,11 @@ export function benchAccounts(count: number, tag = 'bench'): BenchAccount[] {
 
 /** The dev spec, with `senders` funded from the liquidity remainder (1,000 OPEN each). */
 export function specWithSenders(senders: readonly BenchAccount[]): ChainSpec {
-  const spec = devChainSpec()
+  return withFundedSenders(devChainSpec(), senders)
+}
+
+/** `spec` (the dev spec or a testnet spec made from it) with `senders` funded from the liquidity remainder. */
+export function withFundedSenders(spec: ChainSpec, senders: readonly BenchAccount[]): ChainSpec {
   const each = 1_000n * ONE_OPEN
   const allocations = spec.allocations.map((a) => ({ ...a }))
   const pool = devKey('liquidity').address

@@ -1,6 +1,7 @@
 // `npm run bench`: every benchmark of the node, each figure printed next to the reference it is
 // measured against in the same run. `--quick` shortens every part; `--only NAME[,NAME]` picks parts
-// (signatures, stateTransition, stateRoot, devChain).
+// (signatures, stateTransition, stateRoot, devChain, bftNetwork).
+import { benchBftNetwork } from './bftNetwork.ts'
 import { benchDevChain } from './devChain.ts'
 import { benchSignatures } from './signatures.ts'
 import { benchStateRoot } from './stateRoot.ts'
@@ -31,9 +32,10 @@ if (wanted('stateRoot')) {
   await benchStateRoot({ log, quick })
   console.log()
 }
+let devChain: Awaited<ReturnType<typeof benchDevChain>> | undefined
 if (wanted('devChain')) {
   console.log('== end to end on the dev chain')
-  const devChain = await benchDevChain({ log, quick })
+  devChain = await benchDevChain({ log, quick })
   if (signatures !== undefined) {
     const limit = signatures.secp256k1PoolPerSecond
     const ideal = 2 * signatures.secp256k1NativePerCore
@@ -41,5 +43,10 @@ if (wanted('devChain')) {
     console.log(`  vs 2 x single-core native recovery:                                    ${(devChain.finalizedPerSecond / ideal).toFixed(2)}x of ${Math.round(ideal).toLocaleString('en-US')}/s`)
   }
   if (transition !== undefined) console.log(`  vs state transition with commit alone: ${(devChain.finalizedPerSecond / transition.executeAndCommitPerSecond).toFixed(2)}x`)
+  console.log()
+}
+if (wanted('bftNetwork')) {
+  console.log('== BFT network: four validator processes')
+  await benchBftNetwork({ log, quick, ...(devChain === undefined ? {} : { devChainPerSecond: devChain.finalizedPerSecond }) })
   console.log()
 }

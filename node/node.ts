@@ -195,7 +195,7 @@ export class OpenLedgerNode {
           ...(consensus.equivocate === true ? { equivocate: true } : {}),
           ...(consensus.observeVote === undefined ? {} : { observeVote: consensus.observeVote }),
         },
-        { chain: consensusChain, network: this.#network, logger: log.child('consensus'), metrics: { roundsPerHeight: metrics.consensusRoundsPerHeight, consensusHeight: metrics.consensusHeight } },
+        { chain: consensusChain, network: this.#network, logger: log.child('consensus'), metrics: { roundsPerHeight: metrics.consensusRoundsPerHeight, consensusHeight: metrics.consensusHeight, missedBlocks: metrics.consensusMissedBlocks } },
       )
       this.#sync = new BlockSync({}, { chain, consensusChain, network: this.#network, logger: log.child('sync') })
       const driver = this.#driver

@@ -82,7 +82,12 @@ export interface ConsensusDriverComponents {
   chain: ConsensusChain
   network: NetworkPort
   logger: Logger
-  metrics?: { roundsPerHeight?: { observe(value: number): void }; consensusHeight?: { set(value: number): void } }
+  metrics?: {
+    roundsPerHeight?: { observe(value: number): void }
+    consensusHeight?: { set(value: number): void }
+    /** decided blocks whose commit lacks this validator's precommit */
+    missedBlocks?: { inc(): void }
+  }
 }
 
 /** WAL records (canonical arrays): what the machine consumed, in order. */
@@ -400,6 +405,12 @@ export class ConsensusDriver {
     }
     await this.#chain.commitBlock(blockHash, certificate)
     this.#metrics?.roundsPerHeight?.observe(round + 1)
+    if (!this.#replaying) this.#log.info('finalized', { height, round, block: toHex(blockHash).slice(0, 18), signatures: certificate.signatures.length, ms: Math.round(performance.now() - this.#heightStartedAt) })
+    const ownKey = this.#options.validatorKey?.publicKey
+    if (ownKey !== undefined) {
+      const own = validatorIndex(set, ownKey)
+      if (own !== undefined && !certificate.signatures.some((signature) => signature.validatorIndex === own)) this.#metrics?.missedBlocks?.inc()
+    }
     const elapsed = performance.now() - this.#heightStartedAt
     const wait = Math.max(0, this.#options.blockTimeMs - elapsed)
     const timer = setTimeout(() => {

@@ -154,7 +154,7 @@ export class NodeConsensusChain implements ConsensusChain {
         if (!check.ok) return { ok: false, reason: `last commit: ${check.reason}` }
       } else if (block.body.lastCommit.length !== 0) return { ok: false, reason: 'block 1 carries a last commit' }
       const transactions = block.body.transactions.map((bytes) => decodeTransaction(bytes))
-      const senders = await this.#verifier.recoverSigners(transactions.map((tx) => ({ digest: tx.digest, signature: tx.signature })))
+      const senders = await this.#senders(transactions)
       if (senders.some((s) => s === undefined)) return { ok: false, reason: 'a transaction signature does not verify' }
       const lastCommitSigners = await this.#lastCommitSigners(block.body.lastCommit)
       const executed = await this.#chain.executeBlock(block.header, block.body, transactions, senders as Address[], lastCommitSigners === undefined ? {} : { lastCommitSigners })
@@ -163,6 +163,19 @@ export class NodeConsensusChain implements ConsensusChain {
     } catch (error) {
       return { ok: false, reason: (error as Error).message }
     }
+  }
+
+  /**
+   * The signer of each transaction. One the mempool admitted was recovered then (its hash covers
+   * the signature, so the same hash means the same signer); only the others are recovered now.
+   */
+  async #senders(transactions: readonly Transaction[]): Promise<Array<Address | undefined>> {
+    const senders: Array<Address | undefined> = transactions.map((tx) => this.#mempool.get(tx.hash)?.sender)
+    const missing = senders.flatMap((sender, i) => (sender === undefined ? [i] : []))
+    if (missing.length === 0) return senders
+    const recovered = await this.#verifier.recoverSigners(missing.map((i) => ({ digest: (transactions[i] as Transaction).digest, signature: (transactions[i] as Transaction).signature })))
+    missing.forEach((index, j) => (senders[index] = recovered[j]))
+    return senders
   }
 
   async commitBlock(blockHash: Uint8Array, certificate: CommitCertificate): Promise<void> {

@@ -29,6 +29,7 @@ export interface NodeMetrics extends RpcMetrics {
   /** consensus: the height being decided, rounds it took, and the network under it */
   consensusHeight: Gauge
   consensusRoundsPerHeight: Histogram
+  consensusMissedBlocks: Counter
   p2pPeers: Gauge
   p2pGossipMessages: Counter<'topic' | 'verdict'>
   p2pReqRespRequests: Counter<'protocol' | 'direction' | 'result'>
@@ -66,6 +67,7 @@ export function createMetrics(options: MetricsOptions = {}): NodeMetrics {
     mempoolSize: new Gauge({ name: 'openledger_mempool_transactions', help: 'Transactions in the mempool by queue (ready, future)', labelNames: ['queue'], registers }),
     mempoolRejections: new Counter({ name: 'openledger_mempool_rejections_total', help: 'Transactions refused by the mempool by reason code', labelNames: ['reason'], registers }),
     consensusHeight: new Gauge({ name: 'openledger_consensus_height', help: 'Height consensus is deciding', registers }),
+    consensusMissedBlocks: new Counter({ name: 'openledger_consensus_missed_blocks_total', help: "Decided blocks whose commit lacks this validator's precommit", registers }),
     consensusRoundsPerHeight: new Histogram({ name: 'openledger_consensus_rounds_per_height', help: 'Rounds needed to decide a height', buckets: [1, 2, 3, 4, 6, 10], registers }),
     p2pPeers: new Gauge({ name: 'openledger_p2p_peers', help: 'Connected peers', registers }),
     p2pGossipMessages: new Counter({ name: 'openledger_p2p_gossip_messages_total', help: 'Gossip messages received by topic and verdict', labelNames: ['topic', 'verdict'], registers }),

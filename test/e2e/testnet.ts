@@ -48,6 +48,8 @@ export interface TestnetOptions {
   fullNodes?: number
   blockTimeMs?: number
   timeoutProposeMs?: number
+  /** debug logs and vote logs on every node (default true; benchmarks turn them off) */
+  audit?: boolean
 }
 
 export async function createTestnet(options: TestnetOptions): Promise<Testnet> {
@@ -82,7 +84,8 @@ export async function createTestnet(options: TestnetOptions): Promise<Testnet> {
     dir: home.path,
     nodes,
     async start(node, extraArgs = []) {
-      const running = await spawnNode(['start', '--home', node.home, '--vote-log', node.voteLog, '--log-level', 'debug', ...extraArgs])
+      const audit = options.audit ?? true ? ['--vote-log', node.voteLog, '--log-level', 'debug'] : []
+      const running = await spawnNode(['start', '--home', node.home, ...audit, ...extraArgs])
       node.running = running
       return running
     },

@@ -1,0 +1,151 @@
+// Four validator processes on this machine (`openledger testnet init` + `start`): finality latency
+// of single transfers (submit → finalized, p50/p99), sustained finalized transfer throughput, and
+// how long the chain takes to finalize again after the next proposer is killed.
+import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { chainSpecToJson, parseChainSpec } from '../genesis/spec.ts'
+import { readValidatorKey } from '../node/keyFiles.ts'
+import { WsRpcClient } from '../node/rpc/client.ts'
+import { fromHex, toHex } from '../runtime/crypto/hash.ts'
+import { proposerFor } from '../consensus/proposer.ts'
+import { createValidatorSet } from '../consensus/types.ts'
+import { ModuleIndex } from '../runtime/modules/indices.ts'
+import { signTransaction } from '../runtime/transaction.ts'
+import { createTestnet, headHeight, waitForHeight, type TestnetNode } from '../test/e2e/testnet.ts'
+import { benchAccounts, signTransfers, withFundedSenders } from './fixtures.ts'
+
+const BLOCK_TIME_MS = 1000
+const TIMEOUT_PROPOSE_MS = 1000
+
+export interface BftNetworkResult {
+  latencyP50Ms: number
+  latencyP99Ms: number
+  finalizedPerSecond: number
+  recoveryMs: number[]
+}
+
+interface ConsensusStateView {
+  height: number
+  step: string
+  validators: Array<{ publicKey: string; power: string }>
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN
+}
+
+export async function benchBftNetwork(options: { log: (line: string) => void; quick?: boolean; devChainPerSecond?: number }): Promise<BftNetworkResult> {
+  const { log } = options
+  const quick = options.quick === true
+  const senders = benchAccounts(quick ? 100 : 400, 'bft')
+  const latencySender = benchAccounts(1, 'bft latency')
+  const net = await createTestnet({ validators: 4, blockTimeMs: BLOCK_TIME_MS, timeoutProposeMs: TIMEOUT_PROPOSE_MS, audit: false })
+  try {
+    const spec = withFundedSenders(parseChainSpec(await readFile(join(net.dir, 'genesis.json'), 'utf8')), [...senders, ...latencySender])
+    const specText = chainSpecToJson(spec)
+    await writeFile(join(net.dir, 'genesis.json'), specText)
+    for (const node of net.nodes) await writeFile(join(node.home, 'genesis.json'), specText)
+    await Promise.all(net.nodes.map((node) => net.start(node)))
+    await waitForHeight(net.nodes, 2)
+    const fees = await net.nodes[0]?.rpc.call<{ suggestedMaxFeePerGas: string }>('openledger_estimateFee')
+    const maxFee = BigInt(fees?.suggestedMaxFeePerGas ?? '0') * 4n
+
+    // 1. latency: one transfer at a time, through each node in turn, watched until finalized
+    const samples = quick ? 12 : 40
+    const latencies: number[] = []
+    const sockets = await Promise.all(net.nodes.map((node) => WsRpcClient.connect(node.rpcUrl.replace('http', 'ws'))))
+    const sender = latencySender[0] as (typeof latencySender)[number]
+    for (let nonce = 0; nonce < samples; nonce++) {
+      // spread submissions over the block's phase
+      await new Promise((resolve) => setTimeout(resolve, (nonce * 337) % BLOCK_TIME_MS))
+      const tx = signTransaction({ chainId: spec.chainId, nonce, gasLimit: 10_000, maxFeePerGas: maxFee, maxPriorityFeePerGas: 1n, call: { module: ModuleIndex.balances, call: 0, args: [new Uint8Array(20).fill(7), 1n] } }, sender.privateKey)
+      const socket = sockets[nonce % sockets.length] as WsRpcClient
+      const started = performance.now()
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('a transfer was not finalized within 30 s')), 30_000)
+        void socket
+          .subscribe<Record<string, unknown> | string>('author_submitAndWatchExtrinsic', [toHex(tx.bytes)], (status) => {
+            if (typeof status === 'object' && 'finalized' in status) {
+              clearTimeout(timer)
+              latencies.push(performance.now() - started)
+              resolve()
+            }
+          }, { unsubscribe: 'author_unwatchExtrinsic' })
+          .catch(reject)
+      })
+    }
+    await Promise.all(sockets.map((socket) => socket.close()))
+    latencies.sort((a, b) => a - b)
+    const p50 = percentile(latencies, 50)
+    const p99 = percentile(latencies, 99)
+
+    // 2. sustained throughput: pre-signed transfers into all four nodes, counted as they finalize
+    const perSender = quick ? 10 : 20
+    const txs = signTransfers(spec.chainId, senders, perSender, maxFee)
+    const hexes = txs.map((tx) => toHex(tx.bytes))
+    const watcher = await WsRpcClient.connect((net.nodes[0] as TestnetNode).rpcUrl.replace('http', 'ws'))
+    let finalized = 0
+    let lastAt = 0
+    const started = performance.now()
+    const done = new Promise<void>((resolve) => {
+      void watcher.subscribe<{ hash: string }>('chain_subscribeFinalizedHeads', [], (head) => {
+        void (net.nodes[0] as TestnetNode).rpc.call<{ block: { extrinsics: string[] } }>('chain_getBlock', [head.hash]).then((block) => {
+          if (process.env['BENCH_VERBOSE'] === '1') log(`    +${Math.round(performance.now() - started)} ms: block ${head.hash.slice(0, 10)} with ${block.block.extrinsics.length} transfers`)
+          if (block.block.extrinsics.length === 0) return
+          finalized += block.block.extrinsics.length
+          lastAt = performance.now()
+          if (finalized >= txs.length) resolve()
+        })
+      })
+    })
+    const BATCH = 100
+    let next = 0
+    let rejected = 0
+    await Promise.all(
+      net.nodes.map(async (node) => {
+        while (next < hexes.length) {
+          const chunk = hexes.slice(next, next + BATCH)
+          next += BATCH
+          const results = await node.rpc.batch(chunk.map((hex) => ({ method: 'author_submitExtrinsic', params: [hex] })))
+          rejected += results.filter((result) => !result.ok).length
+        }
+      }),
+    )
+    if (rejected > 0) throw new Error(`${rejected} submissions were rejected`)
+    await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error('transfers not finalized within 180 s')), 180_000))])
+    await watcher.close()
+    const perSecond = (txs.length / (lastAt - started)) * 1000
+
+    // 3. the next proposer dies in the pause after a commit, before it can propose: time until the
+    //    others finalize that height without it (a propose timeout, then the next round)
+    const keys = new Map(await Promise.all(net.nodes.map(async (node) => [toHex((await readValidatorKey(join(node.home, 'validator_key.json'))).publicKey), node] as const)))
+    const recoveries: number[] = []
+    for (let i = 0; recoveries.length < (quick ? 1 : 3) && i < 20; i++) {
+      const observer = net.nodes[i % net.nodes.length] as TestnetNode
+      let state: ConsensusStateView
+      do state = await observer.rpc.call<ConsensusStateView>('openledger_consensusState')
+      while (state.step !== 'decided')
+      const set = createValidatorSet(state.validators.map((v) => ({ publicKey: fromHex(v.publicKey) as Uint8Array, power: BigInt(v.power) })))
+      const victim = keys.get(toHex(proposerFor(set, state.height + 1, 0).publicKey))
+      if (victim === undefined || victim === observer) continue
+      const killedAt = performance.now()
+      await net.kill(victim)
+      await waitForHeight([observer], state.height + 1, 30_000)
+      recoveries.push(performance.now() - killedAt)
+      await net.start(victim)
+      await waitForHeight([victim], await headHeight(observer))
+    }
+
+    const fmt = (n: number) => Math.round(n).toLocaleString('en-US')
+    log(`4 validator processes on this machine (block time ${BLOCK_TIME_MS} ms, propose timeout ${TIMEOUT_PROPOSE_MS} ms)`)
+    log(`  finality latency, ${samples} single transfers:  p50 ${fmt(p50)} ms  p99 ${fmt(p99)} ms   (targets <= 1000 / 2000 ms)`)
+    const versus = options.devChainPerSecond === undefined ? '' : `   ${(perSecond / options.devChainPerSecond).toFixed(2)}x of the dev chain's ${fmt(options.devChainPerSecond)}/s (target >= 0.50)`
+    log(`  sustained finalized transfers (${txs.length}): ${fmt(perSecond).padStart(7)}/s${versus}`)
+    log(`  finalizing again after the next proposer is killed: ${recoveries.map((ms) => `${fmt(ms)} ms`).join(', ')}   (target <= ${fmt(2000 + TIMEOUT_PROPOSE_MS)} ms: 2 s + one propose timeout)`)
+    return { latencyP50Ms: p50, latencyP99Ms: p99, finalizedPerSecond: perSecond, recoveryMs: recoveries }
+  } finally {
+    await net.remove()
+  }
+}
+
+if (import.meta.main) await benchBftNetwork({ log: (line) => console.log(line), quick: process.argv.includes('--quick') })
