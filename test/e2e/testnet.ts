@@ -85,7 +85,7 @@ export async function createTestnet(options: TestnetOptions): Promise<Testnet> {
     nodes,
     async start(node, extraArgs = []) {
       const audit = options.audit ?? true ? ['--vote-log', node.voteLog, '--log-level', 'debug'] : []
-      const running = await spawnNode(['start', '--home', node.home, ...audit, ...extraArgs])
+      const running = await spawnNode(['start', '--home', node.home, ...audit, ...extraArgs], 120_000)
       node.running = running
       return running
     },

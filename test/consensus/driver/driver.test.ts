@@ -10,7 +10,7 @@ import type { BlockCandidate, ConsensusChain } from '../../../consensus/driver/p
 import type { CommitCertificate, SignedVote, ValidatorSet } from '../../../consensus/types.ts'
 import { verifyCommit } from '../../../consensus/types.ts'
 import { silentLogger } from '../../../node/log/logger.ts'
-import { MemoryNetworkHub, type MemoryNetwork } from '../../../p2p/memoryNetwork.ts'
+import { MemoryNetworkHub, type HubEvent, type MemoryNetwork } from '../../../p2p/memoryNetwork.ts'
 import { decode, encode } from '../../../runtime/codec/canonical.ts'
 import { readArray, readBytes, readUint } from '../../../runtime/codec/read.ts'
 import { sha256, toHex } from '../../../runtime/crypto/hash.ts'
@@ -141,36 +141,24 @@ function checkNoDoubleSigns(t: Test, validators: readonly Validator[]): void {
   t.equal(conflicts, 0, 'no validator signed two different votes for one height/round/step')
 }
 
-t.test('four drivers decide the same blocks', async (t) => {
-  const c = committee([1n, 1n, 1n, 1n])
-  const { validators } = await network(t, c, new MemoryNetworkHub())
-  await Promise.all(validators.map((v) => v.driver.start()))
-  await untilHeight(validators, 5)
-  checkAgreement(t, c, validators, 5)
-  checkNoDoubleSigns(t, validators)
-})
-
-t.test('with 30% of gossip lost, catch-up still decides every height', async (t) => {
-  const c = committee([1n, 1n, 1n, 1n])
-  const hub = new MemoryNetworkHub()
-  const random = seededRandom(20261202)
-  hub.setDropFilter((event) => event.kind === 'gossip' && random() < 0.3)
-  const { validators } = await network(t, c, hub)
-  await Promise.all(validators.map((v) => v.driver.start()))
-  await untilHeight(validators, 5)
-  checkAgreement(t, c, validators, 5)
-  checkNoDoubleSigns(t, validators)
-})
-
-t.test('with every gossip message lost, catch-up alone carries consensus', async (t) => {
-  const c = committee([1n, 1n, 1n, 1n])
-  const hub = new MemoryNetworkHub()
-  hub.setDropFilter((event) => event.kind === 'gossip')
-  const { validators } = await network(t, c, hub)
-  await Promise.all(validators.map((v) => v.driver.start()))
-  await untilHeight(validators, 3)
-  checkAgreement(t, c, validators, 3)
-})
+const random = seededRandom(20261202)
+const lossCases: Array<{ name: string; drop: ((event: HubEvent) => boolean) | undefined; heights: number }> = [
+  { name: 'four drivers decide the same blocks', drop: undefined, heights: 5 },
+  { name: 'with 30% of gossip lost, catch-up still decides every height', drop: (event) => event.kind === 'gossip' && random() < 0.3, heights: 5 },
+  { name: 'with every gossip message lost, catch-up alone carries consensus', drop: (event) => event.kind === 'gossip', heights: 3 },
+]
+for (const { name, drop, heights } of lossCases) {
+  t.test(name, async (t) => {
+    const c = committee([1n, 1n, 1n, 1n])
+    const hub = new MemoryNetworkHub()
+    hub.setDropFilter(drop)
+    const { validators } = await network(t, c, hub)
+    await Promise.all(validators.map((v) => v.driver.start()))
+    await untilHeight(validators, heights)
+    checkAgreement(t, c, validators, heights)
+    checkNoDoubleSigns(t, validators)
+  })
+}
 
 t.test('a driver restarted from its WAL mid-height rejoins and signs nothing twice', async (t) => {
   const c = committee([1n, 1n, 1n, 1n])
