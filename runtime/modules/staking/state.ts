@@ -46,6 +46,7 @@ export const StorageItem = {
   evidenceExpiry: 15,
   setDirty: 16,
   slashedTotal: 17,
+  doubleSignCovered: 18,
 } as const
 
 /** Non-negative integers up to 2^256 - 1 (shares, scaled accumulators): minimal big-endian bytes. */
@@ -226,3 +227,9 @@ export const evidenceExpiry = storageMap(M, StorageItem.evidenceExpiry, heightKe
 export const setDirty = storageValue(M, StorageItem.setDirty, k.bool, false)
 /** operator -> base units ever burned from its bonded and unbonding stake (for explorers; absent = none) */
 export const slashedTotals = storageMap(M, StorageItem.slashedTotal, bytesKey, k.amount)
+/**
+ * operator -> the last height its latest double-sign punishment covers: equivocations at or
+ * before it belong to the episode already slashed (one slash per episode, like a tombstone that
+ * ends with the jail term)
+ */
+export const doubleSignCovered = storageMap(M, StorageItem.doubleSignCovered, bytesKey, k.uint)
