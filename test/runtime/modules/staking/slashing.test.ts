@@ -96,8 +96,8 @@ t.test('one slash per episode: equivocations up to the height the punished valid
   await h.advanceTo(5)
   // a validator that equivocates keeps doing so, and each height's evidence is reported
   t.equal((await h.call('eve', 'submitEvidence', { evidence: fakeEvidence(keyOf('bob'), 4) })).error, undefined) // block 6
-  const slashedOnce = (await validatorInfo(h.state, bob))?.tokens
-  t.equal(slashedOnce, 7_600n * OPEN)
+  const slashedOnce = 7_600n * OPEN
+  t.equal((await validatorInfo(h.state, bob))?.tokens, slashedOnce)
   await h.begin() // block 7: bob is still in the set scheduled for it
   t.same((await h.call('eve', 'submitEvidence', { evidence: fakeEvidence(keyOf('bob'), 3) })).error, StakingError.AlreadySlashed, 'earlier in the episode')
   t.same((await h.call('eve', 'submitEvidence', { evidence: fakeEvidence(keyOf('bob'), 5) })).error, StakingError.AlreadySlashed, 'the next height')
