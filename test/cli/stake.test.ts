@@ -91,4 +91,16 @@ t.test('create a validator, delegate, unbond and query it with the CLI', async (
   t.match(badKey.stderr, /--consensus-key must be/)
   const unknown = await cli('query', 'validator', toHex(devAccount('ferdie').address))
   t.match(unknown.stderr, /no validator operated by/)
+
+  // the staking RPC validates its params at the edge, with stable codes
+  t.equal(await node.rpc.call('openledger_getValidator', [toHex(devAccount('ferdie').address)]), null)
+  t.equal(await node.rpc.call('openledger_getDelegation', [charlie, alice]), null, 'no delegation, no unbonding: null')
+  await t.rejects(node.rpc.call('openledger_getValidator', ['0x1234']), { code: 'INVALID_PARAMS', rpcCode: -32602, message: /address/ })
+  await t.rejects(node.rpc.call('openledger_getDelegation', [charlie]), { code: 'INVALID_PARAMS', message: /validator/ })
+  await t.rejects(node.rpc.call('openledger_getStakingInfo', ['0x' + '11'.repeat(32)]), { code: 'UNKNOWN_BLOCK', rpcCode: -32010 })
+  // a past block's view: before bob's validator existed
+  const genesis = await node.rpc.call<string>('chain_getBlockHash', [0])
+  const atGenesis = await node.rpc.call<{ validators: ValidatorJson[]; active: { effectiveHeight: number } }>('openledger_getValidators', [genesis])
+  t.same(atGenesis.validators.map((v) => v.operator), [alice])
+  t.equal(atGenesis.active.effectiveHeight, 0)
 })
