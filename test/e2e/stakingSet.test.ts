@@ -32,6 +32,8 @@ t.test('a validator created and a delegation made over the CLI change the set at
   // the same time charlie delegates to node1's validator
   const node4 = await net.addNode('node4')
   const newKeys = await nodeKeys(node4)
+  // the fifth process starts at once as a follower (its key is in no set yet) and syncs meanwhile
+  await net.start(node4)
   const keys = await Promise.all(genesisNodes.map(nodeKeys))
   const delegatedTo = keys[1]?.operator as string
   const [imported, funded, delegated] = await Promise.all([
@@ -48,9 +50,6 @@ t.test('a validator created and a delegation made over the CLI change the set at
   // the new operator registers the node's consensus key with enough self-bond to enter the top four
   const created = await cli(['tx', 'stake', 'create-validator', '--from', 'operator', '--home', node4.home, '--consensus-key', join(node4.home, 'validator_key.json'), '--self-bond', String(NEW_SELF_BOND), '--commission', '5'], node1, PASSPHRASE)
   t.equal(created.code, 0, created.stderr + created.stdout)
-
-  // the fifth process starts as a follower (its key is not in the set yet) and syncs
-  await net.start(node4)
 
   // expected at the boundary: node4, node1 (with the delegation) and the two genesis validators of
   // 100,000 with the lowest consensus keys; the one with the highest key drops out
