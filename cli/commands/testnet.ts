@@ -1,4 +1,4 @@
-// `openledger testnet init|run`: a local multi-validator network on this machine.
+// `openledger testnet init|add-node|run`: a local multi-validator network on this machine.
 //
 //   DIR/genesis.json           the chain spec every node shares
 //   DIR/node<i>/config.json    ports, bootnodes (every other node), key paths
