@@ -1,117 +1,19 @@
 // `openledger tx`: sign a call with an account key and send it to a node over JSON-RPC.
 import { parseArgs } from 'node:util'
-import type { Encodable } from '../../runtime/codec/canonical.ts'
-import { CodecError } from '../../runtime/codec/canonical.ts'
 import { toHex } from '../../runtime/crypto/hash.ts'
-import { createRuntime } from '../../runtime/index.ts'
-import { signTransaction, type UnsignedTransaction } from '../../runtime/transaction.ts'
-import { formatOpen } from '../../genesis/tokenomics.ts'
-import { RpcClient } from '../../node/rpc/client.ts'
-import { resolveHome } from '../home.ts'
-import { CliError, type CliIo, type Command } from '../io.ts'
-import { DEFAULT_RPC_URL, parseAddress, parseOpenAmount, parsePositiveInt } from '../parse.ts'
-import { resolveAccountSigner } from '../signer.ts'
-
-const runtime = createRuntime()
-
-/** gas added to the estimate, covering the few bytes the final gas limit may add */
-const GAS_MARGIN = 64
-
-interface SendOptions {
-  from: string
-  rpc: string
-  home: string
-  wait: boolean
-  json: boolean
-  tip: bigint | undefined
-  nonce: number | undefined
-}
-
-interface Receipt {
-  status: string
-  blockNumber: number
-  blockHash: string
-  fee: string
-  gasUsed: number
-  error: string | null
-  events: unknown[]
-}
-
-export async function sendCall(io: CliIo, options: SendOptions, moduleName: string, callName: string, argsJson: unknown): Promise<number> {
-  const module = runtime.moduleByName(moduleName)
-  if (module === undefined) throw new CliError('BAD_ARGUMENT', `no module '${moduleName}'; modules: ${runtime.modules.filter((m) => m.calls.length > 0).map((m) => m.name).join(', ')}`)
-  const call = module.calls.find((c) => c.name === callName)
-  if (call === undefined) throw new CliError('BAD_ARGUMENT', `module ${moduleName} has no call '${callName}'; calls: ${module.calls.map((c) => c.name).join(', ')}`)
-  let args: Encodable
-  try {
-    args = call.args.encode(call.args.fromJson(argsJson, 'args')) as Encodable
-  } catch (error) {
-    if (error instanceof CodecError) throw new CliError('BAD_ARGUMENT', error.message)
-    throw error
-  }
-  const signer = await resolveAccountSigner(options.from, options.home, io)
-  const client = new RpcClient(options.rpc)
-  const properties = await client.call<{ chainId: number }>('system_properties')
-  const nonce = options.nonce ?? (await client.call<number>('system_accountNextIndex', [toHex(signer.address)]))
-  const fees = await client.call<{ suggestedMaxFeePerGas: string; suggestedMaxPriorityFeePerGas: string }>('openledger_estimateFee')
-  const tip = options.tip ?? BigInt(fees.suggestedMaxPriorityFeePerGas)
-  const maxFee = BigInt(fees.suggestedMaxFeePerGas) - BigInt(fees.suggestedMaxPriorityFeePerGas) + tip
-  const draft: UnsignedTransaction = { chainId: properties.chainId, nonce, gasLimit: 10_000_000, maxFeePerGas: maxFee, maxPriorityFeePerGas: tip, call: { module: module.index, call: call.index, args } }
-  const estimate = await client.call<{ gas: number }>('openledger_estimateFee', [toHex(signTransaction(draft, signer.privateKey).bytes)])
-  const tx = signTransaction({ ...draft, gasLimit: estimate.gas + GAS_MARGIN }, signer.privateKey)
-  const hash = await client.call<string>('author_submitExtrinsic', [toHex(tx.bytes)])
-  if (!options.wait) {
-    io.out(options.json ? JSON.stringify({ hash }) : `submitted ${hash}`)
-    return 0
-  }
-  const deadline = Date.now() + 120_000
-  let receipt: Receipt | null = null
-  while (receipt === null) {
-    if (Date.now() > deadline) throw new CliError('FAILED', `transaction ${hash} was not included within 120 s`)
-    await new Promise((resolve) => setTimeout(resolve, 200))
-    receipt = await client.call<Receipt | null>('openledger_getReceipt', [hash])
-  }
-  if (options.json) io.out(JSON.stringify({ hash, ...receipt }))
-  else {
-    io.out(`transaction ${hash}`)
-    io.out(`  from     ${toHex(signer.address)} (${signer.label})`)
-    io.out(`  block    #${receipt.blockNumber} ${receipt.blockHash}`)
-    io.out(`  status   ${receipt.status}${receipt.error === null ? '' : ` (${receipt.error})`}`)
-    io.out(`  fee      ${formatOpen(BigInt(receipt.fee))} OPEN (${receipt.gasUsed} gas)`)
-  }
-  return receipt.status === 'success' ? 0 : 1
-}
-
-const common = {
-  from: { type: 'string' },
-  rpc: { type: 'string' },
-  home: { type: 'string' },
-  'no-wait': { type: 'boolean' },
-  json: { type: 'boolean' },
-  tip: { type: 'string' },
-  nonce: { type: 'string' },
-} as const
-
-function sendOptions(values: { from?: string | undefined; rpc?: string | undefined; home?: string | undefined; 'no-wait'?: boolean | undefined; json?: boolean | undefined; tip?: string | undefined; nonce?: string | undefined }): SendOptions {
-  if (values.from === undefined) throw new CliError('USAGE', '--from is required (a dev account such as alice, or a keystore key name)')
-  return {
-    from: values.from,
-    rpc: values.rpc ?? DEFAULT_RPC_URL,
-    home: resolveHome(values.home),
-    wait: values['no-wait'] !== true,
-    json: values.json === true,
-    tip: values.tip === undefined ? undefined : BigInt(parsePositiveInt(values.tip, '--tip', 0)),
-    nonce: values.nonce === undefined ? undefined : parsePositiveInt(values.nonce, '--nonce', 0),
-  }
-}
+import { CliError, type Command } from '../io.ts'
+import { parseAddress, parseOpenAmount } from '../parse.ts'
+import { common, sendCall, sendOptions } from '../send.ts'
+import { STAKE_USAGE, stakeSubcommand } from './stake.ts'
 
 export const txCommand: Command = {
   name: 'tx',
-  summary: 'Sign and send a transaction: transfer, remark, or any module call',
+  summary: 'Sign and send a transaction: transfer, remark, staking, or any module call',
   usage: [
     'openledger tx transfer --from NAME --to ADDRESS --amount OPEN [common options]',
     '       openledger tx remark --from NAME --text TEXT [common options]',
     '       openledger tx call MODULE CALL --from NAME --args JSON [common options]',
+    STAKE_USAGE,
     '',
     'Common options: --rpc URL (default http://127.0.0.1:9944), --home DIR (keystore), --tip BASE_UNITS_PER_GAS,',
     '                --nonce N, --no-wait (do not wait for the receipt), --json',
@@ -142,6 +44,7 @@ export const txCommand: Command = {
       }
       return sendCall(io, sendOptions(values), moduleName, callName, args)
     }
-    throw new CliError('USAGE', `unknown tx subcommand '${sub ?? ''}': use transfer, remark or call`)
+    if (sub === 'stake') return stakeSubcommand(rest, io)
+    throw new CliError('USAGE', `unknown tx subcommand '${sub ?? ''}': use transfer, remark, stake or call`)
   },
 }

@@ -41,6 +41,8 @@ export interface Testnet {
   kill(node: TestnetNode, signal?: NodeJS.Signals): Promise<void>
   stopAll(): Promise<void>
   remove(): Promise<void>
+  /** `openledger testnet add-node`: a new validator home (not in genesis) on fresh ports */
+  addNode(name: string): Promise<TestnetNode>
 }
 
 export interface TestnetOptions {
@@ -50,6 +52,10 @@ export interface TestnetOptions {
   timeoutProposeMs?: number
   /** debug logs and vote logs on every node (default true; benchmarks turn them off) */
   audit?: boolean
+  /** blocks per staking epoch (default: the dev spec's 60) */
+  epochLength?: number
+  /** the active set's size limit (default: the dev spec's 100) */
+  maxValidators?: number
 }
 
 export async function createTestnet(options: TestnetOptions): Promise<Testnet> {
@@ -66,20 +72,15 @@ export async function createTestnet(options: TestnetOptions): Promise<Testnet> {
     '--metrics-port', String(metrics),
     '--block-time', String(options.blockTimeMs ?? 500),
     '--timeout-propose', String(options.timeoutProposeMs ?? 1000),
+    ...(options.epochLength === undefined ? [] : ['--epoch-length', String(options.epochLength)]),
+    ...(options.maxValidators === undefined ? [] : ['--max-validators', String(options.maxValidators)]),
   ])
   if (init.code !== 0) throw new Error(`testnet init failed: ${init.stderr}`)
   const names = [
     ...Array.from({ length: options.validators }, (_, i) => `node${i}`),
     ...Array.from({ length: options.fullNodes ?? 0 }, (_, i) => `full${i}`),
   ]
-  const nodes: TestnetNode[] = await Promise.all(
-    names.map(async (name) => {
-      const nodeHome = join(home.path, name)
-      const config = JSON.parse(await readFile(join(nodeHome, 'config.json'), 'utf8')) as { rpc: { port: number } }
-      const rpcUrl = `http://127.0.0.1:${config.rpc.port}`
-      return { name, home: nodeHome, rpcUrl, rpc: new RpcClient(rpcUrl), voteLog: join(nodeHome, 'votes.jsonl'), running: undefined }
-    }),
-  )
+  const nodes: TestnetNode[] = await Promise.all(names.map((name) => openNode(home.path, name)))
   const testnet: Testnet = {
     dir: home.path,
     nodes,
@@ -100,8 +101,53 @@ export async function createTestnet(options: TestnetOptions): Promise<Testnet> {
       await testnet.stopAll()
       await home.remove()
     },
+    async addNode(name) {
+      const ports = await Promise.all([freePortBase(1), freePortBase(1), freePortBase(1)])
+      const added = await runCli(['testnet', 'add-node', '--out', home.path, '--name', name, '--p2p-port', String(ports[0]), '--rpc-port', String(ports[1]), '--metrics-port', String(ports[2])])
+      if (added.code !== 0) throw new Error(`testnet add-node failed: ${added.stderr}`)
+      const node = await openNode(home.path, name)
+      nodes.push(node)
+      return node
+    },
   }
   return testnet
+}
+
+async function openNode(dir: string, name: string): Promise<TestnetNode> {
+  const nodeHome = join(dir, name)
+  const config = JSON.parse(await readFile(join(nodeHome, 'config.json'), 'utf8')) as { rpc: { port: number } }
+  const rpcUrl = `http://127.0.0.1:${config.rpc.port}`
+  return { name, home: nodeHome, rpcUrl, rpc: new RpcClient(rpcUrl), voteLog: join(nodeHome, 'votes.jsonl'), running: undefined }
+}
+
+/** A node's keys as `testnet init`/`add-node` wrote them: consensus public key and operator address. */
+export async function nodeKeys(node: TestnetNode): Promise<{ consensusKey: string; operator: string; operatorPrivateKey: string }> {
+  const validator = JSON.parse(await readFile(join(node.home, 'validator_key.json'), 'utf8')) as { publicKey: string }
+  const operator = JSON.parse(await readFile(join(node.home, 'operator_key.json'), 'utf8')) as { address: string; privateKey: string }
+  return { consensusKey: validator.publicKey, operator: operator.address, operatorPrivateKey: operator.privateKey }
+}
+
+/** What openledger_getValidators answers (the fields the tests read). */
+export interface ValidatorsView {
+  height: number
+  active: { effectiveHeight: number; epoch: number; totalPower: number; validators: Array<{ operator: string; consensusKey: string; power: number }> } | null
+  next: { effectiveHeight: number; epoch: number; validators: Array<{ operator: string; consensusKey: string; power: number }> } | null
+  validators: Array<{ operator: string; consensusKey: string; status: string; power: string; tokens: string; selfBond: string; slashed: string; jailed: boolean; jailedUntil: number; missedBlocks: number }>
+}
+
+/** openledger_getValidators on each node at the same block (`height`, which every node must have). */
+export async function validatorsAt(nodes: readonly TestnetNode[], height: number): Promise<ValidatorsView[]> {
+  return Promise.all(nodes.map(async (node) => {
+    const hash = await node.rpc.call<string | null>('chain_getBlockHash', [height])
+    if (hash === null) throw new Error(`${node.name} has no block ${height}`)
+    return node.rpc.call<ValidatorsView>('openledger_getValidators', [hash])
+  }))
+}
+
+/** The height a node's consensus is deciding and the consensus keys of the set voting on it, sorted. */
+export async function consensusValidators(node: TestnetNode): Promise<{ height: number; keys: string[] }> {
+  const state = await node.rpc.call<{ height: number; validators: Array<{ publicKey: string }> }>('openledger_consensusState')
+  return { height: state.height, keys: state.validators.map((v) => v.publicKey).sort() }
 }
 
 export interface Header {

@@ -22,4 +22,5 @@ export const StakingError = defineErrors(ModuleIndex.staking, 'staking', {
   NothingToClaim: { index: 17, message: 'no rewards to claim' },
   ValidatorDepleted: { index: 18, message: 'the validator has shares but no tokens left: it takes no new stake' },
   AmountTooSmall: { index: 19, message: 'the amount buys no share of the validator' },
+  AlreadySlashed: { index: 20, message: 'the validator was already slashed and jailed for double signing up to this height' },
 })

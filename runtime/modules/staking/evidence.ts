@@ -8,6 +8,12 @@
 // (BlockInfo.evidence, from the header; handled at the start of the block). Either way the same
 // rules apply: not from the future, at most evidenceMaxAgeBlocks old, for a known validator, and
 // each infraction (consensus key, height) punished once whatever bytes prove it.
+//
+// One slash per episode: a validator that equivocates keeps doing so (every round, every height)
+// until the set that drops it takes effect, and every honest validator reports each height. Once
+// punished at block p it stays in the sets already scheduled up to height p + 1, so evidence of
+// an equivocation at or before p + 1 is part of the episode already punished and is refused
+// (AlreadySlashed). Equivocating again after an unjail is a new episode.
 import { CodecError, encode } from '../../codec/canonical.ts'
 import { sha256 } from '../../crypto/hash.ts'
 import { OpenLedgerError } from '../../errors.ts'
@@ -15,7 +21,7 @@ import type { ExecutionContext, ModuleError } from '../../module.ts'
 import { StakingError } from './errors.ts'
 import { SlashReason } from './events.ts'
 import { jail, slash } from './stake.ts'
-import { evidenceExpiry, params as stakingParams, processedEvidence, validatorByKey, validators } from './state.ts'
+import { doubleSignCovered, evidenceExpiry, params as stakingParams, processedEvidence, validatorByKey, validators } from './state.ts'
 
 export interface EvidenceContext {
   readonly chainId: number
@@ -51,9 +57,9 @@ function verified(verify: EvidenceVerifier, evidence: Uint8Array, context: Evide
 }
 
 /**
- * Verifies evidence and, if it proves a new equivocation young enough to punish, slashes
- * doubleSignSlashBps of the validator's bonded stake and of the unbonding entries created at or
- * after the infraction, and jails it for doubleSignJailBlocks.
+ * Verifies evidence and, if it proves a new equivocation young enough to punish and not part of
+ * an episode already punished, slashes doubleSignSlashBps of the validator's bonded stake and of
+ * the unbonding entries created at or after the infraction, and jails it for doubleSignJailBlocks.
  */
 export async function punishEquivocation(context: ExecutionContext, verify: EvidenceVerifier, evidence: Uint8Array): Promise<ModuleError | undefined> {
   const { state } = context
@@ -68,7 +74,11 @@ export async function punishEquivocation(context: ExecutionContext, verify: Evid
   if (equivocation.height < validator.createdHeight) return StakingError.InvalidEvidence
   const id = infractionId(equivocation)
   if ((await processedEvidence.get(state, id)) !== undefined) return StakingError.DuplicateEvidence
+  const covered = await doubleSignCovered.get(state, validator.operator)
+  if (covered !== undefined && equivocation.height <= covered) return StakingError.AlreadySlashed
   processedEvidence.set(state, id, equivocation.height)
+  // the set computed at the end of this block (without it) takes effect at height + 2
+  doubleSignCovered.set(state, validator.operator, height + 1)
   // the record is needed only while the evidence is young enough to be submitted
   const expiry = equivocation.height + params.evidenceMaxAgeBlocks + 1
   evidenceExpiry.set(state, expiry, [...((await evidenceExpiry.get(state, expiry)) ?? []), id])

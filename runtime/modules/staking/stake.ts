@@ -20,7 +20,7 @@ import { balanceOf, burn, setBalance, transfer } from '../balances/ledger.ts'
 import { StakingError } from './errors.ts'
 import { Jailed, Slashed, type SlashReason } from './events.ts'
 import {
-  BPS, delegations, missedBlocks, missedCounts, MISSED_CHUNK_BITS, POWER_UNIT, REWARD_PRECISION, setDirty, STAKING_ACCOUNT, totals,
+  BPS, delegations, missedBlocks, missedCounts, MISSED_CHUNK_BITS, POWER_UNIT, REWARD_PRECISION, setDirty, slashedTotals, STAKING_ACCOUNT, totals,
   unbondings, validators, validatorUnbonders, type Delegation, type StakingTotals, type Validator,
 } from './state.ts'
 
@@ -155,6 +155,7 @@ export async function slash(context: ExecutionContext, validator: Validator, bps
   const unbonding = await slashUnbondings(context.state, validator.operator, bps, infractionHeight)
   await adjustTotals(context.state, { bonded: -bonded, unbonding: -unbonding })
   await burnFromStakingAccount(context, bonded + unbonding)
+  if (bonded + unbonding > 0n) slashedTotals.set(context.state, validator.operator, ((await slashedTotals.get(context.state, validator.operator)) ?? 0n) + bonded + unbonding)
   context.emit(Slashed.create({ validator: validator.operator, reason, infractionHeight, bonded, unbonding }))
 }
 
@@ -186,6 +187,10 @@ export const sameAddress = bytesEqual
 export interface ValidatorInfo extends Validator {
   /** the operator's own delegation, in base units */
   readonly selfBond: bigint
+  /** base units burned by every slash so far (bonded and unbonding stake) */
+  readonly slashed: bigint
+  /** commit signatures missed in the current downtime window */
+  readonly missedBlocks: number
   /** consensus power the validator would have (whole OPEN bonded) */
   readonly power: bigint
 }
@@ -193,7 +198,13 @@ export interface ValidatorInfo extends Validator {
 export async function validatorInfo(state: StateReader, operator: Address): Promise<ValidatorInfo | undefined> {
   const validator = await validators.get(state, operator)
   if (validator === undefined) return undefined
-  return { ...validator, selfBond: await selfBondOf(state, validator), power: powerOf(validator.tokens) }
+  return {
+    ...validator,
+    selfBond: await selfBondOf(state, validator),
+    power: powerOf(validator.tokens),
+    slashed: (await slashedTotals.get(state, operator)) ?? 0n,
+    missedBlocks: (await missedCounts.get(state, operator)) ?? 0,
+  }
 }
 
 export interface DelegationInfo {

@@ -45,6 +45,8 @@ export const StorageItem = {
   processedEvidence: 14,
   evidenceExpiry: 15,
   setDirty: 16,
+  slashedTotal: 17,
+  doubleSignCovered: 18,
 } as const
 
 /** Non-negative integers up to 2^256 - 1 (shares, scaled accumulators): minimal big-endian bytes. */
@@ -223,3 +225,11 @@ export const processedEvidence = storageMap(M, StorageItem.processedEvidence, by
 export const evidenceExpiry = storageMap(M, StorageItem.evidenceExpiry, heightKey, k.list(k.hash, 1_000_000))
 /** a validator was jailed in this block: recompute the set at its end */
 export const setDirty = storageValue(M, StorageItem.setDirty, k.bool, false)
+/** operator -> base units ever burned from its bonded and unbonding stake (for explorers; absent = none) */
+export const slashedTotals = storageMap(M, StorageItem.slashedTotal, bytesKey, k.amount)
+/**
+ * operator -> the last height its latest double-sign punishment covers: equivocations at or
+ * before it belong to the episode already slashed (one slash per episode, like a tombstone that
+ * ends with the jail term)
+ */
+export const doubleSignCovered = storageMap(M, StorageItem.doubleSignCovered, bytesKey, k.uint)

@@ -83,12 +83,36 @@ t.test('evidence is punished once, and only while young enough', async (t) => {
   t.same((await h.call('eve', 'submitEvidence', { evidence: encode([keyOf('bob'), infraction, 'other votes']) })).error, StakingError.DuplicateEvidence, 'other bytes, same infraction')
   await h.end()
   t.ok(await processedEvidence.get(h.state, infractionId({ consensusKey: keyOf('bob'), height: infraction })))
-  t.equal((await h.call('eve', 'submitEvidence', { evidence: fakeEvidence(keyOf('bob'), infraction + 5) })).error, undefined, 'another height is another infraction')
-  t.same((await h.call('eve', 'submitEvidence', { evidence: fakeEvidence(keyOf('bob'), infraction + 5) })).error, StakingError.DuplicateEvidence, 'replayed in a later block')
+  t.same((await h.call('eve', 'submitEvidence', { evidence: fakeEvidence(keyOf('bob'), infraction + 5) })).error, StakingError.AlreadySlashed, 'another height of the episode already punished')
   // the record is dropped once the evidence is too old to be submitted anyway
   await h.advanceTo(infraction + P.evidenceMaxAgeBlocks + 1)
   t.equal(await processedEvidence.get(h.state, infractionId({ consensusKey: keyOf('bob'), height: infraction })), undefined)
   t.same((await h.call('eve', 'submitEvidence', { evidence: fakeEvidence(keyOf('bob'), infraction) })).error, StakingError.EvidenceTooOld)
+  t.same(await invariantProblems(h.committed), [])
+})
+
+t.test('one slash per episode: equivocations up to the height the punished validator leaves the set are not slashed again', async (t) => {
+  const h = await StakingHarness.create()
+  await h.advanceTo(5)
+  // a validator that equivocates keeps doing so, and each height's evidence is reported
+  t.equal((await h.call('eve', 'submitEvidence', { evidence: fakeEvidence(keyOf('bob'), 4) })).error, undefined) // block 6
+  const slashedOnce = 7_600n * OPEN
+  t.equal((await validatorInfo(h.state, bob))?.tokens, slashedOnce)
+  await h.begin() // block 7: bob is still in the set scheduled for it
+  t.same((await h.call('eve', 'submitEvidence', { evidence: fakeEvidence(keyOf('bob'), 3) })).error, StakingError.AlreadySlashed, 'earlier in the episode')
+  t.same((await h.call('eve', 'submitEvidence', { evidence: fakeEvidence(keyOf('bob'), 5) })).error, StakingError.AlreadySlashed, 'the next height')
+  t.same((await h.call('eve', 'submitEvidence', { evidence: fakeEvidence(keyOf('bob'), 7) })).error, StakingError.AlreadySlashed, 'the last height it was in a set')
+  await h.end()
+  t.equal((await validatorInfo(h.state, bob))?.tokens, slashedOnce, 'slashed once')
+  t.same(await validatorSetAt(h.state, 8).then((set) => set.some((m) => toHex(m.operator) === toHex(bob))), false, 'out of the set from height 8')
+
+  // unjailed after its term, it equivocates again: a new episode, slashed again
+  await h.advanceTo(6 + P.doubleSignJailBlocks)
+  t.equal((await h.call('bob', 'unjail', {})).error, undefined)
+  await h.advanceTo(h.height + P.epochLength) // back in the set at the next boundary
+  const again = h.height
+  t.equal((await h.call('eve', 'submitEvidence', { evidence: fakeEvidence(keyOf('bob'), again) })).error, undefined, 'a new episode')
+  t.equal((await validatorInfo(h.state, bob))?.tokens, slashedOnce - (slashedOnce * 5n) / 100n)
   t.same(await invariantProblems(h.committed), [])
 })
 

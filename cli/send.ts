@@ -1,0 +1,114 @@
+// Signing and sending one module call from the CLI (`tx …`), and the options every sending
+// subcommand shares.
+import type { Encodable } from '../runtime/codec/canonical.ts'
+import { CodecError } from '../runtime/codec/canonical.ts'
+import { toHex } from '../runtime/crypto/hash.ts'
+import { createRuntime } from '../runtime/index.ts'
+import { signTransaction, type UnsignedTransaction } from '../runtime/transaction.ts'
+import { formatOpen } from '../genesis/tokenomics.ts'
+import { RpcClient } from '../node/rpc/client.ts'
+import { resolveHome } from './home.ts'
+import { CliError, type CliIo } from './io.ts'
+import { DEFAULT_RPC_URL, parsePositiveInt } from './parse.ts'
+import { resolveAccountSigner } from './signer.ts'
+
+const runtime = createRuntime()
+
+/** gas added to the estimate, covering the few bytes the final gas limit may add */
+const GAS_MARGIN = 64
+
+export interface SendOptions {
+  from: string
+  rpc: string
+  home: string
+  wait: boolean
+  json: boolean
+  tip: bigint | undefined
+  nonce: number | undefined
+}
+
+interface Receipt {
+  status: string
+  blockNumber: number
+  blockHash: string
+  fee: string
+  gasUsed: number
+  error: string | null
+  events: unknown[]
+}
+
+/**
+ * Signs and sends one module call. `argsJson` is the call's arguments as JSON, or a function of
+ * the signer's address giving them (for arguments that default to the sender, e.g. its own validator).
+ */
+export async function sendCall(io: CliIo, options: SendOptions, moduleName: string, callName: string, argsJson: unknown): Promise<number> {
+  const module = runtime.moduleByName(moduleName)
+  if (module === undefined) throw new CliError('BAD_ARGUMENT', `no module '${moduleName}'; modules: ${runtime.modules.filter((m) => m.calls.length > 0).map((m) => m.name).join(', ')}`)
+  const call = module.calls.find((c) => c.name === callName)
+  if (call === undefined) throw new CliError('BAD_ARGUMENT', `module ${moduleName} has no call '${callName}'; calls: ${module.calls.map((c) => c.name).join(', ')}`)
+  const encodeArgs = (json: unknown): Encodable => {
+    try {
+      return call.args.encode(call.args.fromJson(json, 'args')) as Encodable
+    } catch (error) {
+      if (error instanceof CodecError) throw new CliError('BAD_ARGUMENT', error.message)
+      throw error
+    }
+  }
+  // fixed arguments are checked before any passphrase is asked for
+  const fixed = typeof argsJson === 'function' ? undefined : encodeArgs(argsJson)
+  const signer = await resolveAccountSigner(options.from, options.home, io)
+  const args = fixed ?? encodeArgs((argsJson as (sender: string) => unknown)(toHex(signer.address)))
+  const client = new RpcClient(options.rpc)
+  const properties = await client.call<{ chainId: number }>('system_properties')
+  const nonce = options.nonce ?? (await client.call<number>('system_accountNextIndex', [toHex(signer.address)]))
+  const fees = await client.call<{ suggestedMaxFeePerGas: string; suggestedMaxPriorityFeePerGas: string }>('openledger_estimateFee')
+  const tip = options.tip ?? BigInt(fees.suggestedMaxPriorityFeePerGas)
+  const maxFee = BigInt(fees.suggestedMaxFeePerGas) - BigInt(fees.suggestedMaxPriorityFeePerGas) + tip
+  const draft: UnsignedTransaction = { chainId: properties.chainId, nonce, gasLimit: 10_000_000, maxFeePerGas: maxFee, maxPriorityFeePerGas: tip, call: { module: module.index, call: call.index, args } }
+  const estimate = await client.call<{ gas: number }>('openledger_estimateFee', [toHex(signTransaction(draft, signer.privateKey).bytes)])
+  const tx = signTransaction({ ...draft, gasLimit: estimate.gas + GAS_MARGIN }, signer.privateKey)
+  const hash = await client.call<string>('author_submitExtrinsic', [toHex(tx.bytes)])
+  if (!options.wait) {
+    io.out(options.json ? JSON.stringify({ hash }) : `submitted ${hash}`)
+    return 0
+  }
+  const deadline = Date.now() + 120_000
+  let receipt: Receipt | null = null
+  while (receipt === null) {
+    if (Date.now() > deadline) throw new CliError('FAILED', `transaction ${hash} was not included within 120 s`)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    receipt = await client.call<Receipt | null>('openledger_getReceipt', [hash])
+  }
+  if (options.json) io.out(JSON.stringify({ hash, ...receipt }))
+  else {
+    io.out(`transaction ${hash}`)
+    io.out(`  from     ${toHex(signer.address)} (${signer.label})`)
+    io.out(`  block    #${receipt.blockNumber} ${receipt.blockHash}`)
+    io.out(`  status   ${receipt.status}${receipt.error === null ? '' : ` (${receipt.error})`}`)
+    io.out(`  fee      ${formatOpen(BigInt(receipt.fee))} OPEN (${receipt.gasUsed} gas)`)
+  }
+  return receipt.status === 'success' ? 0 : 1
+}
+
+export const common = {
+  from: { type: 'string' },
+  rpc: { type: 'string' },
+  home: { type: 'string' },
+  'no-wait': { type: 'boolean' },
+  json: { type: 'boolean' },
+  tip: { type: 'string' },
+  nonce: { type: 'string' },
+} as const
+
+export function sendOptions(values: { from?: string | undefined; rpc?: string | undefined; home?: string | undefined; 'no-wait'?: boolean | undefined; json?: boolean | undefined; tip?: string | undefined; nonce?: string | undefined }): SendOptions {
+  if (values.from === undefined) throw new CliError('USAGE', '--from is required (a dev account such as alice, or a keystore key name)')
+  return {
+    from: values.from,
+    rpc: values.rpc ?? DEFAULT_RPC_URL,
+    home: resolveHome(values.home),
+    wait: values['no-wait'] !== true,
+    json: values.json === true,
+    tip: values.tip === undefined ? undefined : BigInt(parsePositiveInt(values.tip, '--tip', 0)),
+    nonce: values.nonce === undefined ? undefined : parsePositiveInt(values.nonce, '--nonce', 0),
+  }
+}

@@ -1,0 +1,36 @@
+// `openledger testnet init` staking options and `testnet add-node`, run as a user would.
+import t from 'tap'
+import { readFile, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { parseChainSpec } from '../../genesis/spec.ts'
+import { toHex } from '../../runtime/crypto/hash.ts'
+import { runCli } from '../e2e/harness.ts'
+
+t.test('init takes the epoch length and set size; add-node makes a home that joins the same network', async (t) => {
+  const out = join(t.testdir(), 'net')
+  const init = await runCli(['testnet', 'init', '--validators', '2', '--out', out, '--epoch-length', '7', '--max-validators', '3', '--p2p-port', '41000', '--rpc-port', '42000', '--metrics-port', '43000'])
+  t.equal(init.code, 0, init.stderr)
+  const spec = parseChainSpec(await readFile(join(out, 'genesis.json'), 'utf8'))
+  t.equal(spec.staking?.params?.epochLength, 7)
+  t.equal(spec.staking?.params?.maxValidators, 3)
+  t.equal(spec.staking?.validators.length, 2)
+
+  const added = await runCli(['testnet', 'add-node', '--out', out, '--name', 'node2'])
+  t.equal(added.code, 0, added.stderr)
+  const home = join(out, 'node2')
+  const config = JSON.parse(await readFile(join(home, 'config.json'), 'utf8')) as { rpc: { port: number }; metrics: { port: number }; p2p: { listen: string[]; bootnodes: string[] }; validatorKey: string }
+  t.same([config.rpc.port, config.metrics.port, config.p2p.listen], [42002, 43002, ['/ip4/127.0.0.1/tcp/41002']], 'ports one past the highest in use')
+  t.equal(config.p2p.bootnodes.length, 2, 'every existing node is a bootnode')
+  t.equal(await readFile(join(home, 'genesis.json'), 'utf8'), await readFile(join(out, 'genesis.json'), 'utf8'), 'the same genesis')
+  t.equal((await stat(join(home, 'validator_key.json'))).mode & 0o777, 0o600)
+  const key = JSON.parse(await readFile(join(home, 'validator_key.json'), 'utf8')) as { publicKey: string }
+  t.match(added.stdout, `consensus key    ${key.publicKey}`)
+  t.notOk(spec.staking?.validators.some((v) => toHex(v.consensusKey) === key.publicKey), 'not a genesis validator')
+
+  const again = await runCli(['testnet', 'add-node', '--out', out, '--name', 'node2'])
+  t.equal(again.code, 2)
+  t.match(again.stderr, /already exists/)
+  const missing = await runCli(['testnet', 'add-node', '--out', join(out, 'nowhere'), '--name', 'x'])
+  t.equal(missing.code, 1)
+  t.match(missing.stderr, /no genesis\.json/)
+})
