@@ -31,7 +31,9 @@ import { P2pNetwork } from '../p2p/p2pNetwork.ts'
 import { Topic } from '../p2p/interface.ts'
 import { OpenLedgerError } from '../runtime/errors.ts'
 import { BlockSync } from './consensus/blockSync.ts'
-import { NodeConsensusChain, validatorsHashFromState } from './consensus/consensusChain.ts'
+import { NodeConsensusChain, validatorSetFromState, validatorsHashFromState } from './consensus/consensusChain.ts'
+import { EvidencePool } from './consensus/evidencePool.ts'
+import { validatorIndex } from '../consensus/types.ts'
 import { createEvidenceVerifier } from './consensus/evidence.ts'
 
 export const NODE_VERSION = '0.1.0'
@@ -184,7 +186,18 @@ export class OpenLedgerNode {
     this.#gossipTransactions(this.#network, submission)
     const consensus = this.options.consensus
     if (consensus !== undefined) {
-      const consensusChain = new NodeConsensusChain({ chain, mempool, verifier: this.#verifier as SignatureVerifier, submission, logger: log.child('consensus'), operator: consensus.operator })
+      const evidence = new EvidencePool({}, {
+        verify: createEvidenceVerifier(),
+        chainId: this.options.spec.chainId,
+        nextHeight: () => chain.head.header.height + 1,
+        isValidator: async (key) => validatorIndex(await validatorSetFromState(chain.state, chain.head.header.height + 1), key) !== undefined,
+      })
+      const consensusChain = new NodeConsensusChain({ chain, mempool, verifier: this.#verifier as SignatureVerifier, evidence, logger: log.child('consensus'), operator: consensus.operator })
+      this.#network.subscribe(Topic.evidence, async ({ data }) => {
+        const verdict = await evidence.add(data)
+        // only bytes that prove nothing cost the sender: late evidence is merely useless
+        return verdict === 'added' ? 'accept' : verdict === 'invalid' ? 'reject' : 'ignore'
+      })
       this.#driver = new ConsensusDriver(
         {
           walDir: join(this.options.home, 'consensus', 'wal'),

@@ -155,6 +155,7 @@ export class Chain {
       parentHash: parent.hash,
       ...(params.proposer === undefined ? {} : { proposerKey: params.proposer }),
       ...(params.lastCommitSigners === undefined ? {} : { lastCommitSigners: params.lastCommitSigners }),
+      ...(params.evidence === undefined || params.evidence.length === 0 ? {} : { evidence: params.evidence }),
     })
     const maxTransactions = Math.min(limits.maxTransactions ?? MAX_BLOCK_TXS, MAX_BLOCK_TXS)
     const maxBytes = Math.min(limits.maxBytes ?? MAX_BLOCK_BYTES, MAX_BLOCK_BYTES) - 1024
@@ -200,6 +201,7 @@ export class Chain {
       parentHash: header.parentHash,
       ...(consensusBlock ? { proposerKey: header.proposer } : {}),
       ...(extras.lastCommitSigners === undefined ? {} : { lastCommitSigners: extras.lastCommitSigners }),
+      ...(body.evidence.length === 0 ? {} : { evidence: body.evidence }),
     })
     for (let i = 0; i < transactions.length; i++) {
       try {

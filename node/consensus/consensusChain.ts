@@ -8,15 +8,14 @@ import { bytesEqual } from '../../runtime/codec/canonical.ts'
 import { toHex } from '../../runtime/crypto/hash.ts'
 import type { Address } from '../../runtime/crypto/secp256k1.ts'
 import { decodeBody, decodeHeader, encodeBody, encodeHeader, hashHeader, MAX_BLOCK_BYTES, type BlockBody, type BlockHeader } from '../../runtime/block.ts'
-import { decodeTransaction, signTransaction, type Transaction } from '../../runtime/transaction.ts'
+import { decodeTransaction, type Transaction } from '../../runtime/transaction.ts'
 import { validatorSetAt } from '../../runtime/modules/staking/index.ts'
-import { ModuleIndex } from '../../runtime/modules/indices.ts'
 import { createValidatorSet, decodeCommitCertificate, encodeCommitCertificate, validatorSetHash, verifyCommit, type CommitCertificate, type ValidatorSet } from '../../consensus/types.ts'
 import type { BlockCandidate, ConsensusChain } from '../../consensus/driver/ports.ts'
 import type { Chain, ExecutedBlock } from '../chain/chain.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Mempool } from '../mempool/mempool.ts'
-import type { TxSubmission } from '../mempool/txSubmission.ts'
+import type { EvidencePool } from './evidencePool.ts'
 import type { SignatureVerifier } from '../workers/signatureVerifier.ts'
 import type { StateDb } from '../state/stateDb.ts'
 
@@ -47,9 +46,9 @@ export interface ConsensusChainComponents {
   chain: Chain
   mempool: Mempool
   verifier: SignatureVerifier
-  submission: TxSubmission
+  evidence: EvidencePool
   logger: Logger
-  /** the account credited with this validator's tips and used to submit evidence */
+  /** the account credited with this validator's tips */
   operator?: { address: Address; privateKey: Uint8Array } | undefined
 }
 
@@ -58,7 +57,7 @@ export class NodeConsensusChain implements ConsensusChain {
   readonly #chain: Chain
   readonly #mempool: Mempool
   readonly #verifier: SignatureVerifier
-  readonly #submission: TxSubmission
+  readonly #evidence: EvidencePool
   readonly #log: Logger
   readonly #operator: ConsensusChainComponents['operator']
   /** executed blocks on the current head, by hash */
@@ -70,7 +69,7 @@ export class NodeConsensusChain implements ConsensusChain {
     this.#chain = components.chain
     this.#mempool = components.mempool
     this.#verifier = components.verifier
-    this.#submission = components.submission
+    this.#evidence = components.evidence
     this.#log = components.logger
     this.#operator = components.operator
     this.chainId = components.chain.spec.chainId
@@ -118,7 +117,7 @@ export class NodeConsensusChain implements ConsensusChain {
         }
       }
       const built = await this.#chain.buildBlock(
-        { timestamp: Date.now(), author: this.#operator?.address ?? new Uint8Array(20), proposer: proposerKey, lastCommit, ...(lastCommitSigners === undefined ? {} : { lastCommitSigners }) },
+        { timestamp: Date.now(), author: this.#operator?.address ?? new Uint8Array(20), proposer: proposerKey, lastCommit, evidence: this.#evidence.pending(), ...(lastCommitSigners === undefined ? {} : { lastCommitSigners }) },
         candidates(),
         { deadline: Date.now() + 400 },
       )
@@ -189,6 +188,7 @@ export class NodeConsensusChain implements ConsensusChain {
   async #commit(executed: ExecutedBlock, certificate: CommitCertificate): Promise<void> {
     const imported = await this.#chain.commit(executed, { finalized: true, certificate: encodeCommitCertificate(certificate) })
     this.#executed.clear()
+    this.#evidence.onCommitted(executed.evidence)
     const nonces = new Map<string, number>()
     imported.transactions.forEach((tx, i) => nonces.set(toHex(imported.senders[i] as Address), tx.nonce + 1))
     this.#mempool.onBlock(nonces)
@@ -212,19 +212,11 @@ export class NodeConsensusChain implements ConsensusChain {
     })
   }
 
-  /** Puts evidence on chain with a staking.submitEvidence transaction from the operator account. */
+  /** Evidence our consensus detected: pooled for the next block we propose (the driver gossips it). */
   reportEvidence(evidence: Uint8Array): void {
-    const operator = this.#operator
-    if (operator === undefined) return
-    void (async () => {
-      const nonce = await this.#mempool.nextNonce(operator.address)
-      const baseFee = this.#chain.head.header.baseFeePerGas
-      const tx = signTransaction(
-        { chainId: this.chainId, nonce, gasLimit: 200_000, maxFeePerGas: baseFee * 4n + 1_000_000_000n, maxPriorityFeePerGas: 1_000_000_000n, call: { module: ModuleIndex.staking, call: 5, args: [evidence] } },
-        operator.privateKey,
-      )
-      await this.#submission.submit(tx.bytes)
-      this.#log.info('submitted evidence', { tx: toHex(tx.hash) })
-    })().catch((error: unknown) => this.#log.warn('could not submit evidence', { error }))
+    void this.#evidence.add(evidence).then(
+      (verdict) => this.#log.info('equivocation evidence', { verdict }),
+      (error: unknown) => this.#log.warn('could not pool evidence', { error }),
+    )
   }
 }

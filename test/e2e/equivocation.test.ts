@@ -1,7 +1,7 @@
 // A validator that double-signs is caught on a live network: four validator processes, one run
 // with the TEST-ONLY --test-equivocate flag (a second, conflicting prevote in every round). The
-// honest validators see the conflicting votes, submit the evidence with their operator keys, the
-// runtime slashes the equivocator by the genesis doubleSignSlashBps exactly once and jails it, the
+// honest validators see the conflicting votes, pool and gossip the evidence, the next proposer
+// puts it in its block, the runtime slashes the equivocator by the genesis doubleSignSlashBps exactly once and jails it, the
 // next set leaves it out, every node agrees over RPC, and the chain keeps finalizing on three.
 import t from 'tap'
 import { DEV_STAKING_PARAMS } from '../../genesis/devSpec.ts'
