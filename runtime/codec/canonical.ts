@@ -105,10 +105,26 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return true
 }
 
+const MAX_SAFE_BIGINT = BigInt(Number.MAX_SAFE_INTEGER)
+/** bytes that always fit a double exactly (6 × 8 = 48 bits) */
+const SAFE_BYTES = 6
+
 /** Minimal big-endian magnitude of a non-negative bigint; 0n is the empty byte string. */
 export function bigintToBytes(value: bigint): Uint8Array {
   if (value < 0n) throw new CodecError(CodecErrorCode.wrongType, 'negative amounts cannot be encoded')
   if (value === 0n) return new Uint8Array(0)
+  // amounts are read and written by every transaction (fees, balances): small ones without a string
+  if (value <= MAX_SAFE_BIGINT) {
+    let rest = Number(value)
+    let length = 0
+    for (let m = rest; m >= 1; m = Math.floor(m / 256)) length++
+    const out = new Uint8Array(length)
+    for (let i = length - 1; i >= 0; i--) {
+      out[i] = rest % 256
+      rest = Math.floor(rest / 256)
+    }
+    return out
+  }
   const hex = value.toString(16)
   const bytes = Buffer.from(hex.length % 2 === 1 ? '0' + hex : hex, 'hex')
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
@@ -116,7 +132,11 @@ export function bigintToBytes(value: bigint): Uint8Array {
 
 export function bytesToBigint(bytes: Uint8Array): bigint {
   if (bytes.length > 0 && bytes[0] === 0) throw new CodecError(CodecErrorCode.nonCanonical, 'amount has a leading zero byte')
-  let value = 0n
-  for (const byte of bytes) value = (value << 8n) | BigInt(byte)
-  return value
+  if (bytes.length <= SAFE_BYTES) {
+    let value = 0
+    for (let i = 0; i < bytes.length; i++) value = value * 256 + (bytes[i] as number)
+    return BigInt(value)
+  }
+  // one native parse instead of a bigint shift per byte
+  return BigInt('0x' + Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex'))
 }
