@@ -2,6 +2,7 @@
 // pre-signed by many senders, submitted over JSON-RPC (HTTP batches), counted as they appear in
 // finalized blocks. RPC → signature recovery → mempool → block → state commit → finalized.
 import { spawn } from 'node:child_process'
+import { createWriteStream } from 'node:fs'
 import { Agent, request } from 'node:http'
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -31,6 +32,10 @@ export async function benchDevChain(options: { log: (line: string) => void; quic
   const child = spawn(process.execPath, [...nodeFlags, BIN, 'dev', '--home', home, '--spec', join(home, 'spec.json'), '--rpc-port', '0', '--no-metrics', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  // the node's stdout (e.g. --trace-gc from BENCH_NODE_FLAGS) goes to BENCH_NODE_STDOUT when set
+  const stdoutFile = process.env['BENCH_NODE_STDOUT']
+  if (stdoutFile !== undefined) child.stdout.pipe(createWriteStream(stdoutFile))
+  else child.stdout.resume()
   try {
     const url = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`dev node did not start:\n${output}`)), 60_000)
