@@ -17,6 +17,8 @@ const BIN = fileURLToPath(new URL('../bin/openledger.js', import.meta.url))
 
 export interface DevChainResult {
   finalizedPerSecond: number
+  /** CPU seconds per finalized transfer, node (every thread) and this client; undefined off Linux */
+  cpuPerTransfer: { node: number; client: number } | undefined
 }
 
 export async function benchDevChain(options: { log: (line: string) => void; quick?: boolean; nodeArgs?: string[] }): Promise<DevChainResult> {
@@ -123,7 +125,9 @@ export async function benchDevChain(options: { log: (line: string) => void; quic
       const parts = [...nodeCpu].sort((a, b) => b[1] - a[1]).map(([name, seconds]) => `${name} ${perTx(seconds).trim()}`)
       log(`  CPU per transfer: node ${perTx(total)} (${parts.join(', ')}); this client ${perTx((clientCpu.user + clientCpu.system) / 1e6)}`)
     }
-    return { finalizedPerSecond: perSecond }
+    const nodeTotal = nodeCpu === undefined ? undefined : [...nodeCpu.values()].reduce((a, b) => a + b, 0)
+    const cpuPerTransfer = nodeTotal === undefined ? undefined : { node: nodeTotal / txs.length, client: (clientCpu.user + clientCpu.system) / 1e6 / txs.length }
+    return { finalizedPerSecond: perSecond, cpuPerTransfer }
   } finally {
     child.kill('SIGTERM')
     await new Promise((resolve) => child.once('exit', resolve))
