@@ -79,7 +79,9 @@ export const msgpackReference = {
 // choices (header sizes, integer forms: see msgpackr/pack.js) and give way to msgpackr for
 // anything else (a string, an error to report), so the bytes and the errors stay msgpackr's.
 
-let scratch = new Uint8Array(4096)
+const INITIAL_SCRATCH_BYTES = 4096
+const MAX_KEPT_SCRATCH_BYTES = 1024 * 1024
+let scratch = new Uint8Array(INITIAL_SCRATCH_BYTES)
 let scratchView = new DataView(scratch.buffer)
 let at = 0
 /** a string was met: the value goes to msgpackr */
@@ -191,11 +193,17 @@ function encodeWithoutStrings(value: Encodable): Uint8Array | undefined {
   at = 0
   try {
     writeValue(value, 0)
+    return scratch.slice(0, at)
   } catch (error) {
     if (error === GIVE_WAY) return undefined
     throw error
+  } finally {
+    // a block body may have grown the scratch to megabytes: do not keep that for state values
+    if (scratch.length > MAX_KEPT_SCRATCH_BYTES) {
+      scratch = new Uint8Array(INITIAL_SCRATCH_BYTES)
+      scratchView = new DataView(scratch.buffer)
+    }
   }
-  return scratch.slice(0, at)
 }
 
 /** Reads one value of the string-free set at `offset`, or gives way (strings, floats, maps, bad input). */

@@ -47,6 +47,9 @@ t.test('encode: header boundaries of byte strings and arrays', async (t) => {
     t.ok(same(encode(list), msgpackReference.encode(list)), `${length} items`)
   }
   t.ok(same(encode(Buffer.from([1, 2, 3])), msgpackReference.encode(Buffer.from([1, 2, 3]))), 'a Buffer is a byte string')
+  const large = [new Uint8Array(3 * 1024 * 1024).fill(9), 5]
+  t.ok(same(encode(large), msgpackReference.encode(large)), 'a value larger than the kept scratch')
+  t.ok(same(encode([1, 10n ** 21n]), msgpackReference.encode([1, 10n ** 21n])), 'and a small one after it')
 })
 
 t.test('encode refuses what msgpackr refuses, with the same error', async (t) => {
