@@ -2,7 +2,9 @@
 // pre-signed by many senders, submitted over JSON-RPC (HTTP batches), counted as they appear in
 // finalized blocks. RPC → signature recovery → mempool → block → state commit → finalized.
 import { spawn } from 'node:child_process'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createWriteStream } from 'node:fs'
+import { Agent, request } from 'node:http'
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -15,6 +17,8 @@ const BIN = fileURLToPath(new URL('../bin/openledger.js', import.meta.url))
 
 export interface DevChainResult {
   finalizedPerSecond: number
+  /** CPU seconds per finalized transfer, node (every thread) and this client; undefined off Linux */
+  cpuPerTransfer: { node: number; client: number } | undefined
 }
 
 export async function benchDevChain(options: { log: (line: string) => void; quick?: boolean; nodeArgs?: string[] }): Promise<DevChainResult> {
@@ -25,9 +29,15 @@ export async function benchDevChain(options: { log: (line: string) => void; quic
   const home = await mkdtemp(join(tmpdir(), 'openledger-bench-'))
   await writeFile(join(home, 'spec.json'), chainSpecToJson(spec))
   const args = options.nodeArgs ?? ['--block-time', '500']
-  const child = spawn(process.execPath, [BIN, 'dev', '--home', home, '--spec', join(home, 'spec.json'), '--rpc-port', '0', '--no-metrics', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  // BENCH_NODE_FLAGS passes Node flags to the dev node only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+  const nodeFlags = (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter((flag) => flag !== '')
+  const child = spawn(process.execPath, [...nodeFlags, BIN, 'dev', '--home', home, '--spec', join(home, 'spec.json'), '--rpc-port', '0', '--no-metrics', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  // the node's stdout (e.g. --trace-gc from BENCH_NODE_FLAGS) goes to BENCH_NODE_STDOUT when set
+  const stdoutFile = process.env['BENCH_NODE_STDOUT']
+  if (stdoutFile !== undefined) child.stdout.pipe(createWriteStream(stdoutFile))
+  else child.stdout.resume()
   try {
     const url = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`dev node did not start:\n${output}`)), 60_000)
@@ -60,37 +70,112 @@ export async function benchDevChain(options: { log: (line: string) => void; quic
         })
       })
     })
-    const started = performance.now()
+    // A load generator's client: transfers signed and request bodies (JSON-RPC batches of the
+    // server's largest size) encoded before the clock starts, sent over a few keep-alive
+    // connections. The client shares the machine's cores with the node, so it must cost little.
     const BATCH = 100
     const CONCURRENCY = 4
+    const bodies: string[] = []
+    for (let i = 0; i < hexes.length; i += BATCH) {
+      bodies.push(JSON.stringify(hexes.slice(i, i + BATCH).map((hex, j) => ({ jsonrpc: '2.0', id: i + j, method: 'author_submitExtrinsic', params: [hex] }))))
+    }
+    const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY })
+    const nodeCpuBefore = await threadCpuSeconds(child.pid)
+    const clientCpuBefore = process.cpuUsage()
+    const started = performance.now()
     let next = 0
     let rejected = 0
+    let firstRejection = ''
     await Promise.all(
       Array.from({ length: CONCURRENCY }, async () => {
-        while (next < hexes.length) {
-          const chunk = hexes.slice(next, next + BATCH)
-          next += BATCH
-          const results = await rpc.batch(chunk.map((hex) => ({ method: 'author_submitExtrinsic', params: [hex] })))
-          rejected += results.filter((r) => !r.ok).length
+        while (next < bodies.length) {
+          const body = bodies[next++] as string
+          const results = JSON.parse(await postJson(agent, url, body)) as Array<{ error?: unknown }>
+          for (const result of results) {
+            if (result.error === undefined) continue
+            rejected++
+            firstRejection ||= JSON.stringify(result.error)
+          }
         }
       }),
     )
+    agent.destroy()
     const submittedMs = performance.now() - started
-    if (rejected > 0) throw new Error(`${rejected} submissions were rejected`)
-    await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error('transfers not finalized within 120 s')), 120_000))])
+    if (rejected > 0) throw new Error(`${rejected} submissions were rejected, the first with ${firstRejection}`)
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error('transfers not finalized within 120 s')), 120_000)
+    })
+    // the timer is cleared, so a finished run does not keep the process alive for two minutes
+    await Promise.race([done, timeout]).finally(() => clearTimeout(timer))
     const ms = lastAt - started
+    const nodeCpu = diffCpu(await threadCpuSeconds(child.pid), nodeCpuBefore)
+    const clientCpu = process.cpuUsage(clientCpuBefore)
     await ws.close()
     const perSecond = (txs.length / ms) * 1000
     if (process.env['BENCH_VERBOSE'] === '1') log(output.split('\n').filter((l) => l.includes('sealed')).join('\n'))
     log(`dev chain end to end (${args.join(' ')}): ${txs.length} transfers from ${senders.length} senders`)
     log(`  submitted over RPC           ${Math.round((txs.length / submittedMs) * 1000).toLocaleString('en-US').padStart(9)}/s`)
     log(`  finalized                    ${Math.round(perSecond).toLocaleString('en-US').padStart(9)}/s   (${blocks} blocks)`)
-    return { finalizedPerSecond: perSecond }
+    if (nodeCpu !== undefined) {
+      // CPU time, unlike throughput, hardly depends on what else runs on the machine: the per
+      // transaction cost of each part of the node (and of this client), for where-the-time-goes
+      const perTx = (seconds: number) => `${((seconds * 1e6) / txs.length).toFixed(0).padStart(4)} µs`
+      const total = [...nodeCpu.values()].reduce((a, b) => a + b, 0)
+      const parts = [...nodeCpu].sort((a, b) => b[1] - a[1]).map(([name, seconds]) => `${name} ${perTx(seconds).trim()}`)
+      log(`  CPU per transfer: node ${perTx(total)} (${parts.join(', ')}); this client ${perTx((clientCpu.user + clientCpu.system) / 1e6)}`)
+    }
+    const nodeTotal = nodeCpu === undefined ? undefined : [...nodeCpu.values()].reduce((a, b) => a + b, 0)
+    const cpuPerTransfer = nodeTotal === undefined ? undefined : { node: nodeTotal / txs.length, client: (clientCpu.user + clientCpu.system) / 1e6 / txs.length }
+    return { finalizedPerSecond: perSecond, cpuPerTransfer }
   } finally {
     child.kill('SIGTERM')
     await new Promise((resolve) => child.once('exit', resolve))
     await rm(home, { recursive: true, force: true })
   }
+}
+
+/**
+ * CPU seconds used by each thread of a process so far, summed by thread kind (Linux /proc; undefined
+ * elsewhere): the main thread, the signature workers, the libuv pool (LevelDB reads and writes), V8's
+ * helpers (GC, compiler) and the rest.
+ */
+async function threadCpuSeconds(pid: number | undefined): Promise<Map<string, number> | undefined> {
+  if (pid === undefined) return undefined
+  try {
+    const out = new Map<string, number>()
+    for (const task of await readdir(`/proc/${pid}/task`)) {
+      const stat = await readFile(`/proc/${pid}/task/${task}/stat`, 'utf8').catch(() => undefined)
+      if (stat === undefined) continue
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      const seconds = (Number(fields[11]) + Number(fields[12])) / 100 // utime + stime, in USER_HZ ticks
+      const kind = task === String(pid) ? 'main' : /signature/i.test(name) || name === 'WorkerThread' ? 'verifier' : /libuv|uv/i.test(name) ? 'libuv pool' : /V8/.test(name) ? 'V8 helpers' : 'other'
+      out.set(kind, (out.get(kind) ?? 0) + seconds)
+    }
+    return out
+  } catch {
+    return undefined
+  }
+}
+
+function diffCpu(after: Map<string, number> | undefined, before: Map<string, number> | undefined): Map<string, number> | undefined {
+  if (after === undefined || before === undefined) return undefined
+  return new Map([...after].map(([kind, seconds]) => [kind, seconds - (before.get(kind) ?? 0)]))
+}
+
+/** POSTs a JSON body on a keep-alive connection; resolves to the response text. */
+function postJson(agent: Agent, url: string, body: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (chunk: Buffer) => chunks.push(chunk))
+      res.on('end', () => (res.statusCode === 200 ? resolve(Buffer.concat(chunks).toString('utf8')) : reject(new Error(`HTTP ${res.statusCode}`))))
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
 }
 
 if (import.meta.main) await benchDevChain({ log: (line) => console.log(line), quick: process.argv.includes('--quick') })

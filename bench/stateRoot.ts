@@ -126,6 +126,13 @@ export async function benchStateRoot(options: { log: (line: string) => void; qui
   const small = await measureSize(10_000, log)
   const big = await measureSize(large, log)
   log(`  ratio ${large.toLocaleString('en-US')} / 10,000 accounts: ${(big.blockMs / small.blockMs).toFixed(2)} (prepare+commit ${(big.prepareMs / small.prepareMs).toFixed(2)}, write ${(big.writeMs / small.writeMs).toFixed(2)})`)
+  // The work of a block is the pages on the paths of its k updates: about min(16^level, k) distinct
+  // pages per page level, so the shared top levels are nearly free and every level below log16(k)
+  // costs about k pages. A larger state has more such levels (log16 n): O(k log n) pages. The cost
+  // per page written is what must not depend on the state size.
+  const perPage = (r: SizeResult) => r.blockMs / r.pagesPerBlock
+  log(`  pages written per block ${Math.round(small.pagesPerBlock)} -> ${Math.round(big.pagesPerBlock)} (${(big.pagesPerBlock / small.pagesPerBlock).toFixed(2)}x: O(k log n), one more 16-ary level per 16x accounts)`)
+  log(`  cost per page written ${(perPage(small) * 1000).toFixed(0)} µs -> ${(perPage(big) * 1000).toFixed(0)} µs: ratio ${(perPage(big) / perPage(small)).toFixed(2)} (1.00 = bounded by the updates' paths, not by the state size)`)
 }
 
 if (import.meta.main) {

@@ -140,7 +140,12 @@ export class OpenLedgerNode {
         chainId: () => options.spec.chainId,
       },
     })
-    const submission = new TxSubmission({ mempool, verifier: this.#verifier, metrics: this.metrics })
+    const submission = new TxSubmission({
+      mempool,
+      verifier: this.#verifier,
+      metrics: this.metrics,
+      prefetch: (items) => chain.state.prefetch(items.flatMap(({ tx, sender }) => runtime.accessHints(tx, sender))),
+    })
     this.#watcher = new TxWatcher({ chain, mempool })
     this.#trackMetrics(chain, mempool)
 

@@ -7,7 +7,7 @@
 //
 // stateRoot is the root after executing this block; receiptsRoot covers every transaction's
 // receipt and the block's own events (from begin/end-block hooks).
-import { decode, encode, type Encodable } from './codec/canonical.ts'
+import { decode, decodeTrusted, encode, type Encodable } from './codec/canonical.ts'
 import { readAmount, readArray, readBytes, readUint } from './codec/read.ts'
 import { sha256 } from './crypto/hash.ts'
 import { CodecError, CodecErrorCode } from './codec/canonical.ts'
@@ -99,8 +99,13 @@ export function encodeBody(body: BlockBody): Uint8Array {
   return encode([body.transactions as Uint8Array[], body.lastCommit, body.evidence as Uint8Array[]])
 }
 
-export function decodeBody(bytes: Uint8Array): BlockBody {
-  const [txs, lastCommit, evidence] = readArray(decode(bytes, MAX_BLOCK_BYTES), 'body', 3)
+/**
+ * `trusted`: bytes this node wrote itself (its block store), checked for shape but not re-encoded
+ * for the canonical rule, which only untrusted input needs (a whole block is megabytes).
+ */
+export function decodeBody(bytes: Uint8Array, options: { trusted?: boolean } = {}): BlockBody {
+  const value = options.trusted === true ? decodeTrusted(bytes) : decode(bytes, MAX_BLOCK_BYTES)
+  const [txs, lastCommit, evidence] = readArray(value, 'body', 3)
   const items = readArray(txs ?? null, 'body.transactions')
   if (items.length > MAX_BLOCK_TXS) throw new CodecError(CodecErrorCode.tooLarge, `body: more than ${MAX_BLOCK_TXS} transactions`)
   const evidenceItems = readArray(evidence ?? null, 'body.evidence')

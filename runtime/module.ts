@@ -55,6 +55,11 @@ export interface CallDefinition<Args> {
   /** gas charged for the call itself, known before it runs */
   weight(args: Args): number
   execute(context: CallContext, args: Args): Promise<CallResult>
+  /**
+   * State keys the call will read besides the sender's nonce and balance, so a node can load them
+   * in one batch before executing. A hint only: execution never depends on it.
+   */
+  touches?(args: Args, sender: Address): Uint8Array[]
 }
 
 export interface EventDefinition<Data> {

@@ -51,6 +51,28 @@ export function decodeReceipts(bytes: Uint8Array): { receipts: Receipt[]; blockE
   return { receipts, blockEvents: readEvents(blockEvents, 'blockEvents') }
 }
 
+/**
+ * encodeReceipts() from the receipts-root leaves (each receipt's encoding, then the block events'):
+ * a msgpack array is its header followed by its items' encodings, so the block's receipts record
+ * is assembled from bytes already made for the root instead of encoding every receipt twice.
+ */
+export function encodeReceiptsFromLeaves(leaves: readonly Uint8Array[]): Uint8Array {
+  const count = leaves.length - 1
+  if (count < 0) throw new RangeError('receipt leaves end with the block events')
+  const header = count < 16 ? [0x90 | count] : count < 0x10000 ? [0xdc, count >> 8, count & 0xff] : [0xdd, count >>> 24, (count >>> 16) & 0xff, (count >>> 8) & 0xff, count & 0xff]
+  let length = 1 + header.length
+  for (const leaf of leaves) length += leaf.length
+  const out = new Uint8Array(length)
+  out[0] = 0x92
+  out.set(header, 1)
+  let offset = 1 + header.length
+  for (const leaf of leaves) {
+    out.set(leaf, offset)
+    offset += leaf.length
+  }
+  return out
+}
+
 /** Leaves of the receipts root: each receipt's encoding, then the block events. */
 export function receiptLeaves(receipts: readonly Receipt[], blockEvents: readonly RuntimeEvent[]): Uint8Array[] {
   return [...receipts.map((r) => encode(receiptToEncodable(r))), encode(eventsToEncodable(blockEvents))]

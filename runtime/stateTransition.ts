@@ -12,6 +12,8 @@ import { OpenLedgerError } from './errors.ts'
 import type { BlockInfo, CallDefinition, ExecutionContext, ModuleError, RuntimeEvent, RuntimeModule } from './module.ts'
 import { accountNonce, bumpNonce } from './modules/system/index.ts'
 import { balanceOf } from './modules/balances/ledger.ts'
+import { accounts } from './modules/balances/state.ts'
+import { nonces } from './modules/system/state.ts'
 import { chargeFee, computeFee } from './modules/fees/charge.ts'
 import { intrinsicGas } from './modules/fees/gas.ts'
 import { baseFeePerGas, feeParams, type FeeParams } from './modules/fees/state.ts'
@@ -69,6 +71,23 @@ export class Runtime {
     const module = this.#byIndex.get(error.module)
     const definition = module?.errors.find((e) => e.index === error.index)
     return module === undefined || definition === undefined ? `unknown.${error.module}.${error.index}` : `${module.name}.${definition.name}`
+  }
+
+  /**
+   * The state keys applying `tx` will read (sender's nonce and balance, and the call's own hint),
+   * for a node to load in one batch beforehand. Arguments that do not decode give the sender's
+   * keys only (checkStatic refuses such a transaction).
+   */
+  accessHints(tx: Transaction, sender: Address): Uint8Array[] {
+    const keys = [nonces.key(sender), accounts.key(sender)]
+    const definition = this.#byIndex.get(tx.call.module)?.calls.find((c) => c.index === tx.call.call)
+    if (definition?.touches === undefined) return keys
+    try {
+      for (const key of definition.touches(definition.args.decode(tx.call.args, 'args'), sender)) keys.push(key)
+    } catch (error) {
+      if (!(error instanceof CodecError)) throw error
+    }
+    return keys
   }
 
   /** Checks that need no state: the same answer in the mempool and in every block. */

@@ -10,7 +10,7 @@
 // (off the main thread in the node), so decoding stays cheap.
 import { CodecError, CodecErrorCode, decode, encode, type Decoded, type Encodable } from './codec/canonical.ts'
 import { readAmount, readArray, readBytes, readUint } from './codec/read.ts'
-import { concatBytes, keccak256, sha256, utf8 } from './crypto/hash.ts'
+import { concatBytes, keccak256, keccak256Prefixed, sha256, utf8 } from './crypto/hash.ts'
 import { recoverAddress, signDigest, SIGNATURE_BYTES, type Address } from './crypto/secp256k1.ts'
 
 export const TX_VERSION = 1
@@ -81,7 +81,7 @@ export function decodeTransaction(bytes: Uint8Array): Transaction {
   // The input is canonical, so the unsigned part's encoding is the bytes between the outer array
   // header (1 byte) and the signature (2-byte bin8 header + 65 bytes): no need to re-encode it.
   const unsignedBytes = bytes.subarray(1, bytes.length - 2 - SIGNATURE_BYTES)
-  const digest = keccak256(concatBytes(DIGEST_DOMAIN, unsignedBytes))
+  const digest = keccak256Prefixed(DIGEST_DOMAIN, unsignedBytes)
   return Object.freeze({ chainId, nonce, gasLimit, maxFeePerGas, maxPriorityFeePerGas, call, signature, hash: sha256(bytes), digest, bytes })
 }
 

@@ -10,7 +10,7 @@ import { hashHeader, MAX_BLOCK_BYTES, MAX_BLOCK_TXS, ZERO_HASH, type BlockBody, 
 import { sha256 } from '../../runtime/crypto/hash.ts'
 import { EMPTY_LIST_ROOT, merkleListRoot } from '../../runtime/merkleList.ts'
 import type { RuntimeEvent } from '../../runtime/module.ts'
-import { receiptLeaves, type Receipt } from '../../runtime/receipt.ts'
+import { encodeReceiptsFromLeaves, receiptLeaves, type Receipt } from '../../runtime/receipt.ts'
 import { BlockExecution, InvalidTransactionError, type Runtime } from '../../runtime/stateTransition.ts'
 import type { Transaction } from '../../runtime/transaction.ts'
 import { buildGenesisState } from '../../genesis/build.ts'
@@ -40,6 +40,8 @@ export interface ExecutedBlock {
   readonly evidence: readonly Uint8Array[]
   readonly receipts: readonly Receipt[]
   readonly blockEvents: readonly RuntimeEvent[]
+  /** encodeReceipts(receipts, blockEvents), assembled from the receipts-root leaves */
+  readonly encodedReceipts: Uint8Array
   readonly prepared: PreparedState
   /** ms spent executing transactions and hooks, and computing the new state root */
   readonly timings: { readonly executeMs: number; readonly stateRootMs: number }
@@ -192,6 +194,8 @@ export class Chain {
       throw new ChainError('INVALID_BLOCK', 'block height, timestamp or chain id is wrong')
     }
     const started = performance.now()
+    // one batched read of what the transactions will touch, so execution never waits on the disk per account
+    await this.state.prefetch(transactions.flatMap((tx, i) => this.runtime.accessHints(tx, senders[i] as Address)))
     const consensusBlock = !bytesEqual(header.proposer, ZERO_HASH)
     const execution = await BlockExecution.begin(this.runtime, this.state, {
       chainId: header.chainId,
@@ -228,6 +232,7 @@ export class Chain {
     const executed = performance.now()
     const prepared = await this.state.prepare(result.changes, execution.block.height)
     const timings = { executeMs: executed - started, stateRootMs: performance.now() - executed }
+    const leaves = receiptLeaves(result.receipts, result.blockEvents)
     const header: BlockHeader = {
       chainId: execution.block.chainId,
       height: execution.block.height,
@@ -237,7 +242,7 @@ export class Chain {
       proposer: extras.proposer,
       txRoot: transactions.length === 0 ? EMPTY_LIST_ROOT : merkleListRoot(transactions.map((tx) => tx.hash)),
       stateRoot: prepared.root,
-      receiptsRoot: merkleListRoot(receiptLeaves(result.receipts, result.blockEvents)),
+      receiptsRoot: merkleListRoot(leaves),
       validatorsHash: await this.#validatorsHash(execution.block.height),
       nextValidatorsHash: await this.#validatorsHash(execution.block.height + 1),
       lastCommitHash: extras.lastCommit.length === 0 ? ZERO_HASH : sha256(extras.lastCommit),
@@ -245,7 +250,7 @@ export class Chain {
       gasUsed: result.gasUsed,
       baseFeePerGas: result.baseFeePerGas,
     }
-    return { hash: hashHeader(header), header, transactions, senders, lastCommit: extras.lastCommit, evidence: extras.evidence, receipts: result.receipts, blockEvents: result.blockEvents, prepared, timings }
+    return { hash: hashHeader(header), header, transactions, senders, lastCommit: extras.lastCommit, evidence: extras.evidence, receipts: result.receipts, blockEvents: result.blockEvents, encodedReceipts: encodeReceiptsFromLeaves(leaves), prepared, timings }
   }
 
   async #validatorsHash(height: number): Promise<Uint8Array> {
@@ -259,7 +264,7 @@ export class Chain {
     const batch = new WriteBatch()
     this.state.commit(block.prepared, batch)
     const body: BlockBody = { transactions: block.transactions.map((tx) => tx.bytes), lastCommit: block.lastCommit, evidence: block.evidence }
-    this.chainStore.writeBlock(batch, block.header, body, block.transactions.map((tx) => tx.hash), block.receipts, block.blockEvents)
+    this.chainStore.writeBlock(batch, block.header, body, block.transactions.map((tx) => tx.hash), block.receipts, block.blockEvents, block.encodedReceipts)
     if (options.finalized) this.chainStore.writeFinalized(batch, block.hash)
     if (options.certificate !== undefined) this.chainStore.writeCommit(batch, block.hash, options.certificate)
     const started = performance.now()

@@ -78,11 +78,12 @@ export class ChainStore {
   }
 
   /** Adds a canonical block (and makes it the head) to `batch`; call `applied` after writing. */
-  writeBlock(batch: WriteBatch, header: BlockHeader, body: BlockBody, txHashes: readonly Uint8Array[], receipts: readonly Receipt[], blockEvents: readonly RuntimeEvent[] = []): Uint8Array {
+  /** `encodedReceipts`: encodeReceipts(receipts, blockEvents) when the caller has it already. */
+  writeBlock(batch: WriteBatch, header: BlockHeader, body: BlockBody, txHashes: readonly Uint8Array[], receipts: readonly Receipt[], blockEvents: readonly RuntimeEvent[] = [], encodedReceipts?: Uint8Array): Uint8Array {
     const hash = hashHeader(header)
     batch.put(Bucket.blockHeader, hash, encodeHeader(header))
     batch.put(Bucket.blockBody, hash, encodeBody(body))
-    batch.put(Bucket.blockReceipts, hash, encodeReceipts(receipts, blockEvents))
+    batch.put(Bucket.blockReceipts, hash, encodedReceipts ?? encodeReceipts(receipts, blockEvents))
     batch.put(Bucket.canonicalHash, heightKey(header.height), hash)
     txHashes.forEach((txHash, index) => batch.put(Bucket.txLocation, txHash, encode([header.height, index])))
     batch.put(Bucket.meta, META_HEAD, hash)
@@ -121,7 +122,7 @@ export class ChainStore {
   async getBlock(hash: Uint8Array): Promise<StoredBlock | undefined> {
     const [header, body] = await Promise.all([this.getHeader(hash), this.#db.get(Bucket.blockBody, hash)])
     if (header === undefined || body === undefined) return undefined
-    return { hash, header, body: decodeBody(body) }
+    return { hash, header, body: decodeBody(body, { trusted: true }) }
   }
 
   async getReceipts(hash: Uint8Array): Promise<{ receipts: Receipt[]; blockEvents: RuntimeEvent[] } | undefined> {

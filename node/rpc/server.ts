@@ -346,6 +346,11 @@ export class RpcServer {
     let code = 'OK'
     try {
       const result = await this.#execute(resolved, request, session)
+      // the common answer (a hash, a hex value): the same text stringify() gives, without its replacer walk
+      if (typeof result === 'string' && !request.notification) {
+        this.#count(label, session.transport, code, (performance.now() - startedAt) / 1000)
+        return `{"jsonrpc":"2.0","id":${JSON.stringify(request.id)},"result":${JSON.stringify(result)}}`
+      }
       response = { jsonrpc: '2.0', id: request.id, result: result ?? null }
     } catch (thrown) {
       const error = this.#toRpcError(thrown, request.method, session.signal)

@@ -209,6 +209,30 @@ export class StateDb {
     return value
   }
 
+  /**
+   * Loads the latest values of `keys` that are not cached, in one store round trip, into the value
+   * cache: the reads that follow (block execution, mempool admission) then never wait on the disk,
+   * and never yield the event loop between two transactions.
+   */
+  async prefetch(keys: readonly Uint8Array[]): Promise<void> {
+    const missing: Uint8Array[] = []
+    const ids: string[] = []
+    const seen = new Set<string>()
+    for (const key of keys) {
+      checkKey(key)
+      const id = latin1(key)
+      if (seen.has(id) || this.#values.get(id) !== undefined) continue
+      seen.add(id)
+      missing.push(key)
+      ids.push(id)
+    }
+    if (missing.length === 0) return
+    const generation = this.#generation
+    const values = await this.#store.getMany(Bucket.stateValue, missing)
+    if (generation !== this.#generation) return // a block was applied meanwhile: these answers may be stale
+    values.forEach((value, i) => this.#values.set(ids[i] as string, value ?? null))
+  }
+
   /** Value of `key` at `version`, read through the tree. */
   async getAt(key: Uint8Array, version: number): Promise<Uint8Array | undefined> {
     checkKey(key)

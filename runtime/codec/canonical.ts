@@ -47,8 +47,224 @@ function normalize(value: Encodable, depth: number): unknown {
 }
 
 export function encode(value: Encodable): Uint8Array {
-  const bytes = packr.pack(normalize(value, 0))
-  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const fast = encodeWithoutStrings(value)
+  return fast ?? msgpackReference.encode(value)
+}
+
+/**
+ * msgpackr itself: the definition of the encoding. encode() and decodeTrusted() take their own
+ * shorter paths for the values they see most and fall back to this one for the rest; the tests
+ * check that both give exactly the same bytes and values.
+ */
+export const msgpackReference = {
+  encode(value: Encodable): Uint8Array {
+    const bytes = packr.pack(normalize(value, 0))
+    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  },
+  decodeTrusted(bytes: Uint8Array): Decoded {
+    let value: unknown
+    try {
+      value = packr.unpack(bytes)
+    } catch (cause) {
+      throw new CodecError(CodecErrorCode.invalidEncoding, 'malformed msgpack', { cause })
+    }
+    return checkDecoded(value, 0)
+  },
+}
+
+// ---------------------------------------------------------------------------------------------
+// The short paths. Every state read and write, receipt, event and transaction goes through the
+// codec, so it is worth a writer and a reader of our own for the value set without strings:
+// nil, booleans, safe integers, byte strings, amounts and arrays. They make msgpackr's exact
+// choices (header sizes, integer forms: see msgpackr/pack.js) and give way to msgpackr for
+// anything else (a string, an error to report), so the bytes and the errors stay msgpackr's.
+
+const INITIAL_SCRATCH_BYTES = 4096
+const MAX_KEPT_SCRATCH_BYTES = 1024 * 1024
+let scratch = new Uint8Array(INITIAL_SCRATCH_BYTES)
+let scratchView = new DataView(scratch.buffer)
+let at = 0
+/** a string was met: the value goes to msgpackr */
+const GIVE_WAY = Symbol('give way')
+
+function room(bytes: number): void {
+  if (at + bytes <= scratch.length) return
+  const grown = new Uint8Array(Math.max(scratch.length * 2, at + bytes))
+  grown.set(scratch.subarray(0, at))
+  scratch = grown
+  scratchView = new DataView(grown.buffer)
+}
+
+function writeLength(length: number, small: number, smallLimit: number, op16: number, op32: number): void {
+  room(5)
+  if (length < smallLimit) scratch[at++] = small | length
+  else if (length < 0x10000) {
+    scratch[at++] = op16
+    scratch[at++] = length >> 8
+    scratch[at++] = length & 0xff
+  } else {
+    scratch[at++] = op32
+    scratchView.setUint32(at, length)
+    at += 4
+  }
+}
+
+function writeBytes(bytes: Uint8Array): void {
+  const length = bytes.length
+  room(5 + length)
+  if (length < 0x100) {
+    scratch[at++] = 0xc4
+    scratch[at++] = length
+  } else writeLength(length, 0, 0, 0xc5, 0xc6)
+  scratch.set(bytes, at)
+  at += length
+}
+
+function writeNumber(value: number): void {
+  if (!Number.isSafeInteger(value)) throw new CodecError(CodecErrorCode.wrongType, `number ${value} is not a safe integer`)
+  room(9)
+  if (value >>> 0 === value) {
+    if (value < 0x80) scratch[at++] = value
+    else if (value < 0x100) {
+      scratch[at++] = 0xcc
+      scratch[at++] = value
+    } else if (value < 0x10000) {
+      scratch[at++] = 0xcd
+      scratch[at++] = value >> 8
+      scratch[at++] = value & 0xff
+    } else {
+      scratch[at++] = 0xce
+      scratchView.setUint32(at, value)
+      at += 4
+    }
+  } else if (value >> 0 === value) {
+    if (value >= -0x20) scratch[at++] = 0x100 + value
+    else if (value >= -0x80) {
+      scratch[at++] = 0xd0
+      scratch[at++] = value + 0x100
+    } else if (value >= -0x8000) {
+      scratch[at++] = 0xd1
+      scratchView.setInt16(at, value)
+      at += 2
+    } else {
+      scratch[at++] = 0xd2
+      scratchView.setInt32(at, value)
+      at += 4
+    }
+  } else {
+    // beyond 32 bits msgpackr writes a float64 (it holds every safe integer exactly)
+    scratch[at++] = 0xcb
+    scratchView.setFloat64(at, value)
+    at += 8
+  }
+}
+
+function writeValue(value: Encodable, depth: number): void {
+  if (depth > MAX_DEPTH) throw new CodecError(CodecErrorCode.tooLarge, `value nested deeper than ${MAX_DEPTH}`)
+  if (value instanceof Uint8Array) return writeBytes(value)
+  switch (typeof value) {
+    case 'number':
+      return writeNumber(value)
+    case 'bigint':
+      return writeBytes(bigintToBytes(value))
+    case 'boolean':
+      room(1)
+      scratch[at++] = value ? 0xc3 : 0xc2
+      return
+    case 'string':
+      throw GIVE_WAY
+  }
+  if (value === null) {
+    room(1)
+    scratch[at++] = 0xc0
+    return
+  }
+  if (Array.isArray(value)) {
+    const items = value as readonly Encodable[]
+    writeLength(items.length, 0x90, 0x10, 0xdc, 0xdd)
+    for (let i = 0; i < items.length; i++) writeValue(items[i] as Encodable, depth + 1)
+    return
+  }
+  throw new CodecError(CodecErrorCode.wrongType, `cannot encode ${typeof value}`)
+}
+
+/** The encoding of a value without strings, or undefined for msgpackr to encode it. */
+function encodeWithoutStrings(value: Encodable): Uint8Array | undefined {
+  at = 0
+  try {
+    writeValue(value, 0)
+    return scratch.slice(0, at)
+  } catch (error) {
+    if (error === GIVE_WAY) return undefined
+    throw error
+  } finally {
+    // a block body may have grown the scratch to megabytes: do not keep that for state values
+    if (scratch.length > MAX_KEPT_SCRATCH_BYTES) {
+      scratch = new Uint8Array(INITIAL_SCRATCH_BYTES)
+      scratchView = new DataView(scratch.buffer)
+    }
+  }
+}
+
+/** Reads one value of the string-free set at `offset`, or gives way (strings, floats, maps, bad input). */
+function readValue(bytes: Uint8Array, view: DataView, cursor: { at: number }, depth: number): Decoded {
+  if (depth > MAX_DEPTH || cursor.at >= bytes.length) throw GIVE_WAY
+  const type = bytes[cursor.at++] as number
+  if (type < 0x80) return type
+  if (type >= 0xe0) return type - 0x100
+  if (type >= 0x90 && type <= 0x9f) return readItems(bytes, view, cursor, depth, type & 0x0f)
+  const need = (n: number): number => {
+    if (cursor.at + n > bytes.length) throw GIVE_WAY
+    const start = cursor.at
+    cursor.at += n
+    return start
+  }
+  switch (type) {
+    case 0xc0:
+      return null
+    case 0xc2:
+      return false
+    case 0xc3:
+      return true
+    case 0xc4:
+    case 0xc5:
+    case 0xc6: {
+      const size = type === 0xc4 ? 1 : type === 0xc5 ? 2 : 4
+      const p = need(size)
+      const length = size === 1 ? (bytes[p] as number) : size === 2 ? view.getUint16(p) : view.getUint32(p)
+      const start = need(length)
+      return new Uint8Array(bytes.buffer, bytes.byteOffset + start, length) // a plain view, as checkDecoded gives
+    }
+    case 0xcc:
+      return bytes[need(1)] as number
+    case 0xcd:
+      return view.getUint16(need(2))
+    case 0xce:
+      return view.getUint32(need(4))
+    case 0xd0:
+      return view.getInt8(need(1))
+    case 0xd1:
+      return view.getInt16(need(2))
+    case 0xd2:
+      return view.getInt32(need(4))
+    case 0xcb: {
+      const value = view.getFloat64(need(8))
+      if (!Number.isSafeInteger(value)) throw GIVE_WAY
+      return value
+    }
+    case 0xdc:
+      return readItems(bytes, view, cursor, depth, view.getUint16(need(2)))
+    case 0xdd:
+      return readItems(bytes, view, cursor, depth, view.getUint32(need(4)))
+  }
+  throw GIVE_WAY
+}
+
+function readItems(bytes: Uint8Array, view: DataView, cursor: { at: number }, depth: number, count: number): Decoded[] {
+  if (count > bytes.length - cursor.at) throw GIVE_WAY // every item takes at least one byte
+  const items = new Array<Decoded>(count)
+  for (let i = 0; i < count; i++) items[i] = readValue(bytes, view, cursor, depth + 1)
+  return items
 }
 
 /** Decode canonical bytes; throws CodecError for anything that is not exactly what encode() writes. */
@@ -78,13 +294,16 @@ export function decode(bytes: Uint8Array, maxBytes = 4 * 1024 * 1024): Decoded {
  * checks as decode() but without the canonical re-encoding, which only untrusted input needs.
  */
 export function decodeTrusted(bytes: Uint8Array): Decoded {
-  let value: unknown
-  try {
-    value = packr.unpack(bytes)
-  } catch (cause) {
-    throw new CodecError(CodecErrorCode.invalidEncoding, 'malformed msgpack', { cause })
+  if (bytes.length > 0) {
+    const cursor = { at: 0 }
+    try {
+      const value = readValue(bytes, new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), cursor, 0)
+      if (cursor.at === bytes.length) return value
+    } catch (error) {
+      if (error !== GIVE_WAY) throw error
+    }
   }
-  return checkDecoded(value, 0)
+  return msgpackReference.decodeTrusted(bytes)
 }
 
 function checkDecoded(value: unknown, depth: number): Decoded {
@@ -105,10 +324,26 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return true
 }
 
+const MAX_SAFE_BIGINT = BigInt(Number.MAX_SAFE_INTEGER)
+/** bytes that always fit a double exactly (6 × 8 = 48 bits) */
+const SAFE_BYTES = 6
+
 /** Minimal big-endian magnitude of a non-negative bigint; 0n is the empty byte string. */
 export function bigintToBytes(value: bigint): Uint8Array {
   if (value < 0n) throw new CodecError(CodecErrorCode.wrongType, 'negative amounts cannot be encoded')
   if (value === 0n) return new Uint8Array(0)
+  // amounts are read and written by every transaction (fees, balances): small ones without a string
+  if (value <= MAX_SAFE_BIGINT) {
+    let rest = Number(value)
+    let length = 0
+    for (let m = rest; m >= 1; m = Math.floor(m / 256)) length++
+    const out = new Uint8Array(length)
+    for (let i = length - 1; i >= 0; i--) {
+      out[i] = rest % 256
+      rest = Math.floor(rest / 256)
+    }
+    return out
+  }
   const hex = value.toString(16)
   const bytes = Buffer.from(hex.length % 2 === 1 ? '0' + hex : hex, 'hex')
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
@@ -116,7 +351,11 @@ export function bigintToBytes(value: bigint): Uint8Array {
 
 export function bytesToBigint(bytes: Uint8Array): bigint {
   if (bytes.length > 0 && bytes[0] === 0) throw new CodecError(CodecErrorCode.nonCanonical, 'amount has a leading zero byte')
-  let value = 0n
-  for (const byte of bytes) value = (value << 8n) | BigInt(byte)
-  return value
+  if (bytes.length <= SAFE_BYTES) {
+    let value = 0
+    for (let i = 0; i < bytes.length; i++) value = value * 256 + (bytes[i] as number)
+    return BigInt(value)
+  }
+  // one native parse instead of a bigint shift per byte
+  return BigInt('0x' + Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex'))
 }

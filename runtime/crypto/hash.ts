@@ -14,6 +14,11 @@ export function keccak256(data: Uint8Array): Hash {
   return keccak_256(data)
 }
 
+/** keccak256(prefix ‖ data) without copying the two into one buffer first. */
+export function keccak256Prefixed(prefix: Uint8Array, data: Uint8Array): Hash {
+  return keccak_256.create().update(prefix).update(data).digest()
+}
+
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   let length = 0
   for (const part of parts) length += part.length
@@ -29,6 +34,9 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
 
 export function toHex(bytes: Uint8Array): string {
+  // Buffer's native encoder for all but the shortest inputs: several times faster from 32 bytes
+  // (hashes, transactions), and it makes one flat string rather than a chain of concatenations.
+  if (bytes.length > 16) return '0x' + Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
   let out = '0x'
   for (const byte of bytes) out += HEX[byte]
   return out
