@@ -25,6 +25,8 @@ export const Bucket = {
   stateRoot: 0x13,
   /** state key hash -> original key (preimage), for state reads by prefix and exports */
   statePreimage: 0x14,
+  /** blob content id -> [size, chunk leaf hashes, reference count, unreferenced since (ms)] (node/blobs) */
+  blobIndex: 0x20,
 } as const
 export type Bucket = (typeof Bucket)[keyof typeof Bucket]
 

@@ -108,7 +108,7 @@ t.test('contribute, attest availability, accept, publish, prove inclusion', asyn
   if (version === undefined) return
   t.equal(version.contributions, 1)
   const contribution = await h.contribution(1, 0)
-  if (contribution?.position === undefined) return t.fail('accepted contribution has a position')
+  if (contribution?.position === undefined) { t.fail('accepted contribution has a position'); return }
   const tree = versionTree(versionLeaves(h.allContributions(), version))
   t.same(tree.root, version.root, 'the root rebuilt off chain equals the incremental one')
   t.ok(verifyInclusionProof(version.root, contributionLeaf(contribution), contribution.position, tree.proof(contribution.position)), 'inclusion proof verifies')
@@ -165,11 +165,11 @@ t.test('withdrawal: refunded, out of later versions, earlier versions still prov
   t.equal(await h.balance('eve'), eve + DEPOSIT)
   await h.call('ferdie', 'publishVersion', { datanet: 1, note: '' })
   const [v1, v2] = [await h.version(1, 1), await h.version(1, 2)]
-  if (v1 === undefined || v2 === undefined) return t.fail('versions stored')
+  if (v1 === undefined || v2 === undefined) { t.fail('versions stored'); return }
   t.equal(v1.contributions, 3)
   t.equal(v2.contributions, 2)
   const c1 = await h.contribution(1, 1)
-  if (c1?.position === undefined) return t.fail('position')
+  if (c1?.position === undefined) { t.fail('position'); return }
   const all = h.allContributions()
   const tree1 = versionTree(versionLeaves(all, v1))
   const tree2 = versionTree(versionLeaves(all, v2))

@@ -1,0 +1,367 @@
+// The content-addressed blob store: datanet contributions (and later model artifacts) as files
+// under <home>/blobs, one file per blob named by its content id, with the index (size, chunk
+// leaf hashes, reference count) in the node's LevelDB through the KeyValueStore port.
+//
+// Uploads stream: beginUpload(size) opens a temporary file; chunks arrive in order and are
+// appended while their leaf hashes are computed; finishUpload() checks the content id (against
+// the one the client expects, if given), syncs the file and moves it into place. Nothing of a
+// failed or abandoned upload remains (temporary files are removed on failure, on timeout and at
+// start).
+//
+// References: the node pins a blob while a live contribution names it (node/datanets) and
+// unpins it when the contribution is rejected or withdrawn. A blob nobody references is deleted
+// by the garbage collector once it has been unreferenced for `gcGraceMs` — which is also how
+// long an uploader has to reference a fresh upload on chain.
+import { randomBytes } from 'node:crypto'
+import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises'
+import { join } from 'node:path'
+import { bytesEqual, decodeTrusted, encode } from '../../runtime/codec/canonical.ts'
+import { readArray, readBytes, readUint } from '../../runtime/codec/read.ts'
+import { toHex } from '../../runtime/crypto/hash.ts'
+import { OpenLedgerError } from '../../runtime/errors.ts'
+import { Bucket } from '../db/buckets.ts'
+import { WriteBatch, type KeyValueStore } from '../db/store.ts'
+import type { Logger } from '../log/logger.ts'
+import { CHUNK_BYTES, chunkCount, chunkLeaf, chunkLength, chunkProof, contentIdFromLeaves } from './contentId.ts'
+
+export type BlobErrorCode =
+  | 'BLOB_TOO_LARGE'
+  | 'EMPTY_BLOB'
+  | 'UNKNOWN_BLOB'
+  | 'UNKNOWN_UPLOAD'
+  | 'CHUNK_OUT_OF_ORDER'
+  | 'CHUNK_OUT_OF_RANGE'
+  | 'BAD_CHUNK_LENGTH'
+  | 'UPLOAD_INCOMPLETE'
+  | 'CID_MISMATCH'
+  | 'TOO_MANY_UPLOADS'
+
+export class BlobError extends OpenLedgerError<BlobErrorCode> {}
+
+export interface BlobStoreOptions {
+  /** where blob files live: <home>/blobs */
+  dir: string
+  /** bytes: the largest blob accepted (default 64 MiB, the runtime's default maxContributionBytes) */
+  maxBlobBytes?: number
+  /** uploads open at once (default 64) */
+  maxUploads?: number
+  /** ms an upload may sit idle before it is dropped (default 10 min) */
+  uploadIdleMs?: number
+  /** ms an unreferenced blob is kept (default 1 h) */
+  gcGraceMs?: number
+  /** ms between garbage collections (default 1 min; 0 = only when called) */
+  gcIntervalMs?: number
+}
+
+export interface BlobStoreComponents {
+  store: KeyValueStore
+  logger: Logger
+  /** the clock (ms); tests pass their own */
+  now?: () => number
+}
+
+export interface BlobInfo {
+  readonly size: number
+  readonly chunks: number
+  readonly refs: number
+  readonly unreferencedSince: number
+}
+
+interface BlobRecord extends BlobInfo {
+  readonly leaves: Uint8Array[]
+}
+
+interface Upload {
+  readonly id: string
+  readonly size: number
+  readonly path: string
+  readonly file: FileHandle
+  readonly leaves: Uint8Array[]
+  received: number
+  busy: boolean
+  touched: number
+}
+
+export const DEFAULT_MAX_BLOB_BYTES = 64 * 1024 * 1024
+
+function encodeRecord(record: BlobRecord): Uint8Array {
+  const leaves = new Uint8Array(record.leaves.length * 32)
+  record.leaves.forEach((leaf, i) => leaves.set(leaf, i * 32))
+  return encode([record.size, leaves, record.refs, record.unreferencedSince])
+}
+
+function decodeRecord(bytes: Uint8Array): BlobRecord {
+  const [size, leafBytes, refs, since] = readArray(decodeTrusted(bytes), 'blob', 4)
+  const all = readBytes(leafBytes ?? null, 'leaves')
+  const leaves: Uint8Array[] = []
+  for (let offset = 0; offset < all.length; offset += 32) leaves.push(all.subarray(offset, offset + 32))
+  const blobSize = readUint(size ?? null, 'size')
+  return { size: blobSize, chunks: leaves.length, leaves, refs: readUint(refs ?? null, 'refs'), unreferencedSince: readUint(since ?? null, 'since') }
+}
+
+export class BlobStore {
+  readonly dir: string
+  readonly maxBlobBytes: number
+  readonly #maxUploads: number
+  readonly #uploadIdleMs: number
+  readonly #gcGraceMs: number
+  readonly #gcIntervalMs: number
+  readonly #store: KeyValueStore
+  readonly #log: Logger
+  readonly #now: () => number
+  readonly #uploads = new Map<string, Upload>()
+  /** serializes index read-modify-writes (pin, unpin, finish, gc) */
+  #indexLock: Promise<unknown> = Promise.resolve()
+  #timer: NodeJS.Timeout | undefined
+
+  constructor(options: BlobStoreOptions, components: BlobStoreComponents) {
+    this.dir = options.dir
+    this.maxBlobBytes = options.maxBlobBytes ?? DEFAULT_MAX_BLOB_BYTES
+    this.#maxUploads = options.maxUploads ?? 64
+    this.#uploadIdleMs = options.uploadIdleMs ?? 10 * 60_000
+    this.#gcGraceMs = options.gcGraceMs ?? 60 * 60_000
+    this.#gcIntervalMs = options.gcIntervalMs ?? 60_000
+    this.#store = components.store
+    this.#log = components.logger
+    this.#now = components.now ?? Date.now
+  }
+
+  get #tmpDir(): string {
+    return join(this.dir, 'tmp')
+  }
+
+  async start(): Promise<void> {
+    await rm(this.#tmpDir, { recursive: true, force: true })
+    await mkdir(this.#tmpDir, { recursive: true })
+    if (this.#gcIntervalMs > 0) {
+      const tick = () => {
+        void this.collectGarbage()
+          .catch((error: unknown) => this.#log.warn('blob garbage collection failed', { error }))
+          .finally(() => {
+            if (this.#timer !== undefined) this.#timer = setTimeout(tick, this.#gcIntervalMs).unref()
+          })
+      }
+      this.#timer = setTimeout(tick, this.#gcIntervalMs).unref()
+    }
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    for (const id of [...this.#uploads.keys()]) await this.abortUpload(id)
+    await this.#indexLock
+  }
+
+  #pathOf(cid: Uint8Array): string {
+    const hex = toHex(cid).slice(2)
+    return join(this.dir, hex.slice(0, 2), hex)
+  }
+
+  #withIndexLock<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#indexLock.then(work, work)
+    this.#indexLock = run.catch(() => undefined)
+    return run
+  }
+
+  async #record(cid: Uint8Array): Promise<BlobRecord | undefined> {
+    const bytes = await this.#store.get(Bucket.blobIndex, cid)
+    return bytes === undefined ? undefined : decodeRecord(bytes)
+  }
+
+  async #writeRecord(cid: Uint8Array, record: BlobRecord | undefined): Promise<void> {
+    const batch = new WriteBatch()
+    if (record === undefined) batch.del(Bucket.blobIndex, cid)
+    else batch.put(Bucket.blobIndex, cid, encodeRecord(record))
+    await this.#store.write(batch)
+  }
+
+  // ---- uploads
+
+  async beginUpload(size: number): Promise<{ uploadId: string; chunkBytes: number; chunks: number }> {
+    if (!Number.isSafeInteger(size) || size < 1) throw new BlobError('EMPTY_BLOB', 'a blob holds at least one byte')
+    if (size > this.maxBlobBytes) throw new BlobError('BLOB_TOO_LARGE', `blob of ${size} bytes exceeds the limit of ${this.maxBlobBytes}`, { details: { limit: this.maxBlobBytes } })
+    this.#dropIdleUploads()
+    if (this.#uploads.size >= this.#maxUploads) throw new BlobError('TOO_MANY_UPLOADS', `${this.#maxUploads} uploads are already open`)
+    const id = randomBytes(16).toString('hex')
+    const path = join(this.#tmpDir, id)
+    const file = await open(path, 'w')
+    this.#uploads.set(id, { id, size, path, file, leaves: [], received: 0, busy: false, touched: this.#now() })
+    return { uploadId: id, chunkBytes: CHUNK_BYTES, chunks: chunkCount(size) }
+  }
+
+  #upload(id: string): Upload {
+    const upload = this.#uploads.get(id)
+    if (upload === undefined) throw new BlobError('UNKNOWN_UPLOAD', 'no such upload (finished, aborted or expired)')
+    return upload
+  }
+
+  /** Appends chunk `index` (chunks come in order; all but the last are exactly CHUNK_BYTES). */
+  async uploadChunk(id: string, index: number, chunk: Uint8Array): Promise<{ received: number }> {
+    const upload = this.#upload(id)
+    const expected = upload.leaves.length
+    if (upload.busy || index !== expected) throw new BlobError('CHUNK_OUT_OF_ORDER', `expected chunk ${expected}`, { details: { expected } })
+    if (index >= chunkCount(upload.size)) throw new BlobError('CHUNK_OUT_OF_RANGE', `the blob has ${chunkCount(upload.size)} chunks`)
+    const length = chunkLength(upload.size, index)
+    if (chunk.length !== length) throw new BlobError('BAD_CHUNK_LENGTH', `chunk ${index} must be ${length} bytes, got ${chunk.length}`)
+    upload.busy = true
+    try {
+      await upload.file.write(chunk, 0, chunk.length, upload.received)
+      upload.leaves.push(chunkLeaf(chunk))
+      upload.received += chunk.length
+      upload.touched = this.#now()
+    } catch (error) {
+      await this.abortUpload(id)
+      throw error
+    } finally {
+      upload.busy = false
+    }
+    return { received: upload.received }
+  }
+
+  /** Completes an upload; with `expectedCid`, a different content id is CID_MISMATCH and nothing is kept. */
+  async finishUpload(id: string, expectedCid?: Uint8Array): Promise<{ cid: Uint8Array; size: number }> {
+    const upload = this.#upload(id)
+    if (upload.busy) throw new BlobError('CHUNK_OUT_OF_ORDER', 'a chunk is still being written')
+    if (upload.received !== upload.size) throw new BlobError('UPLOAD_INCOMPLETE', `received ${upload.received} of ${upload.size} bytes`)
+    this.#uploads.delete(id)
+    const cid = contentIdFromLeaves(upload.size, upload.leaves)
+    try {
+      if (expectedCid !== undefined && !bytesEqual(cid, expectedCid)) {
+        throw new BlobError('CID_MISMATCH', `the bytes have content id ${toHex(cid)}, not ${toHex(expectedCid)}`, { details: { cid: toHex(cid) } })
+      }
+      await upload.file.datasync()
+      await upload.file.close()
+      await this.#withIndexLock(async () => {
+        if ((await this.#record(cid)) !== undefined) return
+        await mkdir(join(this.#pathOf(cid), '..'), { recursive: true })
+        await rename(upload.path, this.#pathOf(cid))
+        await this.#writeRecord(cid, { size: upload.size, chunks: upload.leaves.length, leaves: upload.leaves, refs: 0, unreferencedSince: this.#now() })
+      })
+      return { cid, size: upload.size }
+    } finally {
+      await upload.file.close().catch(() => undefined)
+      await rm(upload.path, { force: true })
+    }
+  }
+
+  async abortUpload(id: string): Promise<void> {
+    const upload = this.#uploads.get(id)
+    if (upload === undefined) return
+    this.#uploads.delete(id)
+    await upload.file.close().catch(() => undefined)
+    await rm(upload.path, { force: true })
+  }
+
+  #dropIdleUploads(): void {
+    const now = this.#now()
+    for (const upload of this.#uploads.values()) if (!upload.busy && now - upload.touched > this.#uploadIdleMs) void this.abortUpload(upload.id)
+  }
+
+  /** Stores a whole blob held in memory (small blobs, fetched blobs, tests). */
+  async put(bytes: Uint8Array, expectedCid?: Uint8Array): Promise<Uint8Array> {
+    const { uploadId } = await this.beginUpload(bytes.length)
+    try {
+      for (let index = 0, offset = 0; offset < bytes.length; index++, offset += CHUNK_BYTES) await this.uploadChunk(uploadId, index, bytes.subarray(offset, offset + CHUNK_BYTES))
+    } catch (error) {
+      await this.abortUpload(uploadId)
+      throw error
+    }
+    return (await this.finishUpload(uploadId, expectedCid)).cid
+  }
+
+  // ---- reads
+
+  async info(cid: Uint8Array): Promise<BlobInfo | undefined> {
+    const record = await this.#record(cid)
+    return record === undefined ? undefined : { size: record.size, chunks: record.chunks, refs: record.refs, unreferencedSince: record.unreferencedSince }
+  }
+
+  async has(cid: Uint8Array): Promise<boolean> {
+    return (await this.#record(cid)) !== undefined
+  }
+
+  async #known(cid: Uint8Array): Promise<BlobRecord> {
+    const record = await this.#record(cid)
+    if (record === undefined) throw new BlobError('UNKNOWN_BLOB', `no blob ${toHex(cid)} in this node's store`)
+    return record
+  }
+
+  /** Chunk `index` with what a peer needs to verify it on its own: the size and the sibling path. */
+  async readChunk(cid: Uint8Array, index: number): Promise<{ size: number; chunk: Uint8Array; siblings: Uint8Array[] }> {
+    const record = await this.#known(cid)
+    if (!Number.isSafeInteger(index) || index < 0 || index >= record.chunks) throw new BlobError('CHUNK_OUT_OF_RANGE', `the blob has ${record.chunks} chunks`)
+    const length = chunkLength(record.size, index)
+    const chunk = new Uint8Array(length)
+    const file = await open(this.#pathOf(cid), 'r')
+    try {
+      const { bytesRead } = await file.read(chunk, 0, length, index * CHUNK_BYTES)
+      if (bytesRead !== length) throw new Error(`blob file ${toHex(cid)} is truncated`)
+    } finally {
+      await file.close()
+    }
+    return { size: record.size, chunk, siblings: chunkProof(record.leaves, index) }
+  }
+
+  /** The whole blob (at most maxBlobBytes). */
+  async read(cid: Uint8Array): Promise<Uint8Array> {
+    const record = await this.#known(cid)
+    const out = new Uint8Array(record.size)
+    const file = await open(this.#pathOf(cid), 'r')
+    try {
+      const { bytesRead } = await file.read(out, 0, record.size, 0)
+      if (bytesRead !== record.size) throw new Error(`blob file ${toHex(cid)} is truncated`)
+    } finally {
+      await file.close()
+    }
+    return out
+  }
+
+  // ---- references and garbage collection
+
+  /** One more reference; returns false if the blob is not here. */
+  pin(cid: Uint8Array): Promise<boolean> {
+    return this.#withIndexLock(async () => {
+      const record = await this.#record(cid)
+      if (record === undefined) return false
+      await this.#writeRecord(cid, { ...record, refs: record.refs + 1, unreferencedSince: 0 })
+      return true
+    })
+  }
+
+  unpin(cid: Uint8Array): Promise<void> {
+    return this.#withIndexLock(async () => {
+      const record = await this.#record(cid)
+      if (record === undefined || record.refs === 0) return
+      const refs = record.refs - 1
+      await this.#writeRecord(cid, { ...record, refs, unreferencedSince: refs === 0 ? this.#now() : 0 })
+    })
+  }
+
+  /** Deletes blobs unreferenced for longer than the grace period; returns how many. */
+  collectGarbage(): Promise<number> {
+    return this.#withIndexLock(async () => {
+      const now = this.#now()
+      const doomed: Uint8Array[] = []
+      for await (const [cid, bytes] of this.#store.entries(Bucket.blobIndex)) {
+        const record = decodeRecord(bytes)
+        if (record.refs === 0 && now - record.unreferencedSince > this.#gcGraceMs) doomed.push(cid.slice())
+      }
+      for (const cid of doomed) {
+        await this.#writeRecord(cid, undefined)
+        await rm(this.#pathOf(cid), { force: true })
+      }
+      if (doomed.length > 0) this.#log.info('collected unreferenced blobs', { count: doomed.length })
+      return doomed.length
+    })
+  }
+
+  /** Bytes of blob files on disk (for metrics and tests). */
+  async diskBytes(): Promise<number> {
+    let total = 0
+    for (const shard of await readdir(this.dir).catch(() => [] as string[])) {
+      if (shard === 'tmp') continue
+      for (const name of await readdir(join(this.dir, shard)).catch(() => [] as string[])) total += (await stat(join(this.dir, shard, name))).size
+    }
+    return total
+  }
+}
