@@ -9,7 +9,7 @@ function leavesOf(bytes: Uint8Array): Uint8Array[] {
   return leaves
 }
 
-t.test('every chunk verifies on its own; a changed chunk, index or size does not', async (t) => {
+t.test('every chunk verifies on its own; a changed chunk, index or size does not', async () => {
   // sizes around chunk boundaries, with 1..7 chunks (odd counts exercise promotion)
   fc.assert(fc.property(fc.integer({ min: 1, max: 7 }), fc.integer({ min: -2, max: 2 }), fc.integer({ min: 1, max: 1000 }), (chunks, delta, seed) => {
     const size = Math.max(1, (chunks - 1) * CHUNK_BYTES + Math.max(1, Math.min(CHUNK_BYTES, CHUNK_BYTES / 2 + delta * 1000)))
