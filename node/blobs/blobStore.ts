@@ -184,7 +184,7 @@ export class BlobStore {
     if (this.#uploads.size >= this.#maxUploads) throw new BlobError('TOO_MANY_UPLOADS', `${this.#maxUploads} uploads are already open`)
     const id = randomBytes(16).toString('hex')
     const path = join(this.#tmpDir, id)
-    const file = await open(path, 'w')
+    const file = await open(path, 'w+')
     this.#uploads.set(id, { id, size, path, file, leaves: [], received: 0, busy: false, touched: this.#now() })
     return { uploadId: id, chunkBytes: CHUNK_BYTES, chunks: chunkCount(size) }
   }
@@ -218,8 +218,11 @@ export class BlobStore {
     return { received: upload.received }
   }
 
-  /** Completes an upload; with `expectedCid`, a different content id is CID_MISMATCH and nothing is kept. */
-  async finishUpload(id: string, expectedCid?: Uint8Array): Promise<{ cid: Uint8Array; size: number }> {
+  /**
+   * Completes an upload; with `expectedCid`, a different content id is CID_MISMATCH and nothing is
+   * kept. `check` sees the bytes before they are kept and may refuse them by throwing.
+   */
+  async finishUpload(id: string, expectedCid?: Uint8Array, check?: (bytes: Uint8Array) => void): Promise<{ cid: Uint8Array; size: number }> {
     const upload = this.#upload(id)
     if (upload.busy) throw new BlobError('CHUNK_OUT_OF_ORDER', 'a chunk is still being written')
     if (upload.received !== upload.size) throw new BlobError('UPLOAD_INCOMPLETE', `received ${upload.received} of ${upload.size} bytes`)
@@ -228,6 +231,11 @@ export class BlobStore {
     try {
       if (expectedCid !== undefined && !bytesEqual(cid, expectedCid)) {
         throw new BlobError('CID_MISMATCH', `the bytes have content id ${toHex(cid)}, not ${toHex(expectedCid)}`, { details: { cid: toHex(cid) } })
+      }
+      if (check !== undefined) {
+        const bytes = new Uint8Array(upload.size)
+        await upload.file.read(bytes, 0, upload.size, 0)
+        check(bytes)
       }
       await upload.file.datasync()
       await upload.file.close()
