@@ -84,14 +84,14 @@ async function contribute(io: CliIo, argv: string[]): Promise<number> {
   })
   const file = need(positionals[0], 'FILE')
   const datanet = parsePositiveInt(need(values.datanet, '--datanet'), '--datanet')
-  const format = values.format !== undefined ? formatCode(values.format) : formatForFileName(file, values.labelled === true)
-  if (format === undefined) throw new CliError('BAD_ARGUMENT', `cannot tell the format of ${basename(file)}: use --format ${Object.keys(Format).join('|')}`)
   let bytes: Uint8Array
   try {
     bytes = new Uint8Array(await readFile(file))
   } catch (cause) {
     throw new CliError('NOT_FOUND', `cannot read ${file}`, { cause })
   }
+  const format = values.format !== undefined ? formatCode(values.format) : formatForFileName(file, values.labelled === true || looksLabelled(bytes))
+  if (format === undefined) throw new CliError('BAD_ARGUMENT', `cannot tell the format of ${basename(file)}: use --format ${Object.keys(Format).join('|')}`)
   let rows: number
   try {
     rows = parseRows(bytes, format).length
@@ -105,6 +105,16 @@ async function contribute(io: CliIo, argv: string[]): Promise<number> {
   const metadata = values.metadata ?? JSON.stringify({ file: basename(file) })
   const receipt = await send(io, values, 'contribute', { datanet, cid: uploaded.cid, size: bytes.length, rows, format, metadata })
   return exitOf(receipt)
+}
+
+/** A JSONL file every row of which has a label is `labelled`, unless --format says otherwise. */
+function looksLabelled(bytes: Uint8Array): boolean {
+  try {
+    parseRows(bytes, Format.labelled)
+    return true
+  } catch {
+    return false
+  }
 }
 
 async function review(io: CliIo, values: Common & { datanet?: string | undefined; contribution?: string | undefined; out?: string | undefined; sample?: string | undefined }): Promise<number> {
