@@ -1,6 +1,7 @@
 // `npm run bench`: every benchmark of the node, each figure printed next to the reference it is
 // measured against in the same run. `--quick` shortens every part; `--only NAME[,NAME]` picks parts
-// (signatures, stateTransition, stateRoot, devChain).
+// (signatures, stateTransition, stateRoot, devChain, blobs).
+import { benchBlobs } from './blobs.ts'
 import { benchDevChain } from './devChain.ts'
 import { benchSignatures } from './signatures.ts'
 import { benchStateRoot } from './stateRoot.ts'
@@ -41,5 +42,10 @@ if (wanted('devChain')) {
     console.log(`  vs 2 x single-core native recovery:                                    ${(devChain.finalizedPerSecond / ideal).toFixed(2)}x of ${Math.round(ideal).toLocaleString('en-US')}/s`)
   }
   if (transition !== undefined) console.log(`  vs state transition with commit alone: ${(devChain.finalizedPerSecond / transition.executeAndCommitPerSecond).toFixed(2)}x`)
+  console.log()
+}
+if (wanted('blobs')) {
+  console.log('== blob store and datanet versions')
+  await benchBlobs({ log, quick })
   console.log()
 }

@@ -22,7 +22,7 @@ import { OpenLedgerError } from '../../runtime/errors.ts'
 import { Bucket } from '../db/buckets.ts'
 import { WriteBatch, type KeyValueStore } from '../db/store.ts'
 import type { Logger } from '../log/logger.ts'
-import { CHUNK_BYTES, chunkCount, chunkLeaf, chunkLength, chunkProof, contentIdFromLeaves } from './contentId.ts'
+import { CHUNK_BYTES, chunkCount, chunkLeaf, chunkLength, chunkProof, chunkTreeLevels, contentIdFromLeaves } from './contentId.ts'
 
 export type BlobErrorCode =
   | 'BLOB_TOO_LARGE'
@@ -82,6 +82,15 @@ interface Upload {
   touched: number
 }
 
+interface ReadEntry {
+  readonly record: BlobRecord
+  readonly levels: Uint8Array[][]
+  readonly file: Promise<FileHandle>
+}
+
+/** blobs kept open for reading */
+const READ_CACHE_SIZE = 32
+
 export const DEFAULT_MAX_BLOB_BYTES = 64 * 1024 * 1024
 
 function encodeRecord(record: BlobRecord): Uint8Array {
@@ -110,6 +119,8 @@ export class BlobStore {
   readonly #log: Logger
   readonly #now: () => number
   readonly #uploads = new Map<string, Upload>()
+  /** recently read blobs: index record, chunk tree and an open file (serving chunks needs all three) */
+  readonly #readCache = new Map<string, ReadEntry>()
   /** serializes index read-modify-writes (pin, unpin, finish, gc) */
   #indexLock: Promise<unknown> = Promise.resolve()
   #timer: NodeJS.Timeout | undefined
@@ -150,6 +161,7 @@ export class BlobStore {
     this.#timer = undefined
     for (const id of [...this.#uploads.keys()]) await this.abortUpload(id)
     await this.#indexLock
+    for (const key of [...this.#readCache.keys()]) this.#forget(key)
   }
 
   #pathOf(cid: Uint8Array): string {
@@ -168,7 +180,15 @@ export class BlobStore {
     return bytes === undefined ? undefined : decodeRecord(bytes)
   }
 
+  #forget(key: string): void {
+    const entry = this.#readCache.get(key)
+    if (entry === undefined) return
+    this.#readCache.delete(key)
+    void entry.file.then((file) => file.close()).catch(() => undefined)
+  }
+
   async #writeRecord(cid: Uint8Array, record: BlobRecord | undefined): Promise<void> {
+    this.#forget(toHex(cid))
     const batch = new WriteBatch()
     if (record === undefined) batch.del(Bucket.blobIndex, cid)
     else batch.put(Bucket.blobIndex, cid, encodeRecord(record))
@@ -294,20 +314,27 @@ export class BlobStore {
     return record
   }
 
+  async #forReading(cid: Uint8Array): Promise<ReadEntry> {
+    const key = toHex(cid)
+    const cached = this.#readCache.get(key)
+    if (cached !== undefined) return cached
+    const record = await this.#known(cid)
+    const entry: ReadEntry = { record, levels: chunkTreeLevels(record.leaves), file: open(this.#pathOf(cid), 'r') }
+    entry.file.catch(() => this.#readCache.delete(key))
+    this.#readCache.set(key, entry)
+    if (this.#readCache.size > READ_CACHE_SIZE) this.#forget(this.#readCache.keys().next().value as string)
+    return entry
+  }
+
   /** Chunk `index` with what a peer needs to verify it on its own: the size and the sibling path. */
   async readChunk(cid: Uint8Array, index: number): Promise<{ size: number; chunk: Uint8Array; siblings: Uint8Array[] }> {
-    const record = await this.#known(cid)
+    const { record, levels, file } = await this.#forReading(cid)
     if (!Number.isSafeInteger(index) || index < 0 || index >= record.chunks) throw new BlobError('CHUNK_OUT_OF_RANGE', `the blob has ${record.chunks} chunks`)
     const length = chunkLength(record.size, index)
     const chunk = new Uint8Array(length)
-    const file = await open(this.#pathOf(cid), 'r')
-    try {
-      const { bytesRead } = await file.read(chunk, 0, length, index * CHUNK_BYTES)
-      if (bytesRead !== length) throw new Error(`blob file ${toHex(cid)} is truncated`)
-    } finally {
-      await file.close()
-    }
-    return { size: record.size, chunk, siblings: chunkProof(record.leaves, index) }
+    const { bytesRead } = await (await file).read(chunk, 0, length, index * CHUNK_BYTES)
+    if (bytesRead !== length) throw new Error(`blob file ${toHex(cid)} is truncated`)
+    return { size: record.size, chunk, siblings: chunkProof(levels, index) }
   }
 
   /** The whole blob (at most maxBlobBytes). */

@@ -7,6 +7,7 @@
 //   content id   = sha256(0x02 ‖ u64be(size) ‖ root)
 //
 // Pure: the CLI, the store, the p2p fetcher and tests share it.
+import { createHash } from 'node:crypto'
 import { bytesEqual } from '../../runtime/codec/canonical.ts'
 import { concatBytes, sha256 } from '../../runtime/crypto/hash.ts'
 
@@ -26,8 +27,10 @@ export function chunkLength(size: number, index: number): number {
   return Math.min(CHUNK_BYTES, size - index * CHUNK_BYTES)
 }
 
+/** Hashed incrementally: no copy of the (256 KiB) chunk. */
 export function chunkLeaf(chunk: Uint8Array): Uint8Array {
-  return sha256(concatBytes(LEAF, chunk))
+  const digest = createHash('sha256').update(LEAF).update(chunk).digest()
+  return new Uint8Array(digest.buffer, digest.byteOffset, digest.byteLength)
 }
 
 function node(left: Uint8Array, right: Uint8Array): Uint8Array {
@@ -57,15 +60,21 @@ export function contentId(bytes: Uint8Array): Uint8Array {
   return contentIdFromLeaves(bytes.length, leaves)
 }
 
+/** Every level of the chunk tree, leaves first (what chunkProof reads; the store caches it). */
+export function chunkTreeLevels(leaves: readonly Uint8Array[]): Uint8Array[][] {
+  const levels = [[...leaves]]
+  while ((levels.at(-1) as Uint8Array[]).length > 1) levels.push(nextLevel(levels.at(-1) as Uint8Array[]))
+  return levels
+}
+
 /** The sibling hashes of leaf `index`, bottom up (levels where it is promoted contribute none). */
-export function chunkProof(leaves: readonly Uint8Array[], index: number): Uint8Array[] {
+export function chunkProof(leavesOrLevels: readonly Uint8Array[] | readonly Uint8Array[][], index: number): Uint8Array[] {
+  const levels = leavesOrLevels[0] instanceof Uint8Array ? chunkTreeLevels(leavesOrLevels as Uint8Array[]) : (leavesOrLevels as Uint8Array[][])
   const siblings: Uint8Array[] = []
-  let level = [...leaves]
   let i = index
-  while (level.length > 1) {
+  for (const level of levels.slice(0, -1)) {
     const sibling = level[i ^ 1]
     if (sibling !== undefined) siblings.push(sibling)
-    level = nextLevel(level)
     i >>>= 1
   }
   return siblings
