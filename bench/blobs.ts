@@ -137,7 +137,9 @@ export async function benchBlobs({ log, quick }: { log: (line: string) => void; 
       await node.stop()
     }
 
-    await benchVersions(log, quick ? 20_000 : 100_000)
+    const small = await benchVersions(() => undefined, 1_000)
+    const large = await benchVersions(log, quick ? 20_000 : 100_000)
+    log(`               publishVersion at ${quick ? '20k' : '100k'} vs 1k contributions: ${(large / small).toFixed(2)}x (constant cost: ~1)`)
     return { rawWriteMBps: rate(size, rawWrite), rawReadMBps: rate(size, rawRead), blobUploadMBps: rate(size, blobUpload), blobDownloadMBps: rate(size, blobDownload) }
   } finally {
     await rm(dir, { recursive: true, force: true })
@@ -159,7 +161,7 @@ class MapReader implements StateReader {
 }
 
 /** Accepting n contributions through the accept call, then publishing a version over them. */
-async function benchVersions(log: (line: string) => void, n: number): Promise<void> {
+async function benchVersions(log: (line: string) => void, n: number): Promise<number> {
   const base = new MapReader()
   const owner = devAccount('bob').address
   const setup = new StateOverlay(base)
@@ -189,10 +191,19 @@ async function benchVersions(log: (line: string) => void, n: number): Promise<vo
     base.apply(overlay.changes())
   }
   const acceptMs = performance.now() - start
-  const overlay = new StateOverlay(base)
-  const publish = await timed(() => publishVersion.execute({ state: overlay, block, sender: owner, emit: () => undefined }, { datanet: 1, note: '' }))
-  if (publish.value !== undefined) throw new Error(publish.value.code)
-  base.apply(overlay.changes())
+  // publish five times (marking the tree changed before each): the median is the cost
+  const publishTimes: number[] = []
+  for (let run = 0; run < 5; run++) {
+    const overlay = new StateOverlay(base)
+    const record = await datanets.get(overlay, 1)
+    if (record === undefined) throw new Error('no datanet')
+    datanets.set(overlay, 1, { ...record, dirty: true })
+    const publish = await timed(() => publishVersion.execute({ state: overlay, block, sender: owner, emit: () => undefined }, { datanet: 1, note: '' }))
+    if (publish.value !== undefined) throw new Error(publish.value.code)
+    publishTimes.push(publish.ms)
+    base.apply(overlay.changes())
+  }
+  const publishMs = [...publishTimes].sort((a, b) => a - b)[2] as number
   const version = await versions.get(base, { datanet: 1, version: 1 })
   if (version === undefined) throw new Error('no version')
   const all: Array<Awaited<ReturnType<typeof contributions.get>>> = []
@@ -201,6 +212,7 @@ async function benchVersions(log: (line: string) => void, n: number): Promise<vo
   if (Buffer.compare(rebuild.value.root, version.root) !== 0) throw new Error('rebuilt root differs')
   const k = (n / 1000).toFixed(0)
   log(`  versions     ${k}k accepts through the accept call: ${(acceptMs / n * 1000).toFixed(0)} µs each (${ACCEPT_WEIGHT} gas, incremental tree of depth 24)`)
-  log(`               publishVersion over ${k}k contributions: ${publish.ms.toFixed(2)} ms, ${PUBLISH_WEIGHT} gas (constant in the number of contributions)`)
+  log(`               publishVersion over ${k}k contributions: ${publishMs.toFixed(3)} ms (median of 5), ${PUBLISH_WEIGHT} gas (constant in the number of contributions)`)
   log(`               rebuilding the ${k}k-leaf tree off chain for inclusion proofs: ${rebuild.ms.toFixed(0)} ms (once per version, cached by the RPC)`)
+  return publishMs
 }

@@ -8,8 +8,9 @@
 // failed or abandoned upload remains (temporary files are removed on failure, on timeout and at
 // start).
 //
-// References: the node pins a blob while a live contribution names it (node/datanets) and
-// unpins it when the contribution is rejected or withdrawn. A blob nobody references is deleted
+// References: the node pins a blob for each live contribution naming it (node/datanets; the
+// owner is the contribution's id, so pinning twice for the same owner is a no-op and restarts can
+// reconcile) and unpins it when the contribution is rejected or withdrawn. A blob nobody references is deleted
 // by the garbage collector once it has been unreferenced for `gcGraceMs` — which is also how
 // long an uploader has to reference a fresh upload on chain.
 import { randomBytes } from 'node:crypto'
@@ -17,7 +18,7 @@ import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs
 import { join } from 'node:path'
 import { bytesEqual, decodeTrusted, encode } from '../../runtime/codec/canonical.ts'
 import { readArray, readBytes, readUint } from '../../runtime/codec/read.ts'
-import { toHex } from '../../runtime/crypto/hash.ts'
+import { concatBytes, toHex, utf8 } from '../../runtime/crypto/hash.ts'
 import { OpenLedgerError } from '../../runtime/errors.ts'
 import { Bucket } from '../db/buckets.ts'
 import { WriteBatch, type KeyValueStore } from '../db/store.ts'
@@ -353,22 +354,30 @@ export class BlobStore {
 
   // ---- references and garbage collection
 
-  /** One more reference; returns false if the blob is not here. */
-  pin(cid: Uint8Array): Promise<boolean> {
+  /** References the blob on behalf of `owner` (idempotent); returns false if the blob is not here. */
+  pin(cid: Uint8Array, owner: string): Promise<boolean> {
     return this.#withIndexLock(async () => {
       const record = await this.#record(cid)
       if (record === undefined) return false
-      await this.#writeRecord(cid, { ...record, refs: record.refs + 1, unreferencedSince: 0 })
+      const key = concatBytes(cid, utf8(owner))
+      if ((await this.#store.get(Bucket.blobPin, key)) !== undefined) return true
+      this.#readCache.delete(toHex(cid))
+      const batch = new WriteBatch().put(Bucket.blobPin, key, new Uint8Array(0)).put(Bucket.blobIndex, cid, encodeRecord({ ...record, refs: record.refs + 1, unreferencedSince: 0 }))
+      await this.#store.write(batch)
       return true
     })
   }
 
-  unpin(cid: Uint8Array): Promise<void> {
+  /** Drops `owner`'s reference, if it holds one. */
+  unpin(cid: Uint8Array, owner: string): Promise<void> {
     return this.#withIndexLock(async () => {
+      const key = concatBytes(cid, utf8(owner))
       const record = await this.#record(cid)
-      if (record === undefined || record.refs === 0) return
-      const refs = record.refs - 1
-      await this.#writeRecord(cid, { ...record, refs, unreferencedSince: refs === 0 ? this.#now() : 0 })
+      if (record === undefined || (await this.#store.get(Bucket.blobPin, key)) === undefined) return
+      const refs = Math.max(0, record.refs - 1)
+      this.#readCache.delete(toHex(cid))
+      const batch = new WriteBatch().del(Bucket.blobPin, key).put(Bucket.blobIndex, cid, encodeRecord({ ...record, refs, unreferencedSince: refs === 0 ? this.#now() : 0 }))
+      await this.#store.write(batch)
     })
   }
 

@@ -55,6 +55,11 @@ interface Work {
   notBefore: number
 }
 
+/** The blob store reference a contribution holds. */
+function pinOwner(datanet: number, index: number): string {
+  return `datanet/${datanet}/${index}`
+}
+
 function eventsOf<Data>(definition: EventDefinition<Data>, events: readonly RuntimeEvent[]): Data[] {
   return events.filter((e) => e.module === ModuleIndex.datanets && e.index === definition.index).map((e) => definition.data.decode(decode(encode(e.data)) as Decoded, 'event'))
 }
@@ -68,8 +73,6 @@ export class AvailabilityService {
   #abort = new AbortController()
   /** attestations this node has submitted (datanet/contribution), so it never submits twice */
   readonly #submitted = new Set<string>()
-  /** contributions whose blob this node pinned */
-  readonly #pinned = new Set<string>()
 
   constructor(components: AvailabilityServiceComponents) {
     this.#c = components
@@ -78,6 +81,7 @@ export class AvailabilityService {
 
   start(): void {
     this.#abort = new AbortController()
+    this.#queue = this.#queue.then(() => this.#catchUp()).catch((error: unknown) => this.#log.warn('availability catch-up failed', { error }))
     this.#unsubscribe = this.#c.chain.onBlock((block) => {
       if (!block.finalized) return
       this.#queue = this.#queue.then(() => this.#onFinalized(block)).catch((error: unknown) => this.#log.warn('availability work failed', { error }))
@@ -93,6 +97,24 @@ export class AvailabilityService {
   /** Resolves once every finalized block seen so far has been handled (tests). */
   idle(): Promise<void> {
     return this.#queue
+  }
+
+  /**
+   * Reconciles with the state at start (events of blocks finalized while the node was down were
+   * never seen): live contributions are fetched, pinned and, while pending, attested; decided-
+   * against ones are unpinned. Pins are per contribution, so this is idempotent.
+   */
+  async #catchUp(): Promise<void> {
+    let live = 0
+    for await (const [, value] of this.#c.chain.state.entries(contributions.prefix)) {
+      if (this.#abort.signal.aborted) return
+      const c = contributions.decodeValue(value)
+      if (c.status <= ContributionStatus.accepted) {
+        live++
+        await this.#handle({ datanet: c.datanet, contribution: c.index, cid: c.cid, size: c.size, rows: c.rows, format: c.format, attempts: 0, notBefore: 0 })
+      } else await this.#c.store.unpin(c.cid, pinOwner(c.datanet, c.index))
+    }
+    if (live > 0) this.#log.info('reconciled datanet contributions', { live })
   }
 
   async #onFinalized(block: ImportedBlock): Promise<void> {
@@ -112,7 +134,7 @@ export class AvailabilityService {
 
   async #release(datanet: number, index: number): Promise<void> {
     const record = await contributions.get(this.#c.chain.state, { datanet, index })
-    if (record !== undefined) await this.#c.store.unpin(record.cid)
+    if (record !== undefined) await this.#c.store.unpin(record.cid, pinOwner(datanet, index))
   }
 
   async #handle(work: Work): Promise<void> {
@@ -136,11 +158,8 @@ export class AvailabilityService {
         return
       }
     }
-    if (!this.#pinned.has(id)) {
-      await store.pin(work.cid)
-      this.#pinned.add(id)
-    }
-    await this.#attest(work, id)
+    await store.pin(work.cid, pinOwner(work.datanet, work.contribution))
+    if (record.status === ContributionStatus.pending) await this.#attest(work, id)
   }
 
   async #attest(work: Work, id: string): Promise<void> {
@@ -171,7 +190,13 @@ export class AvailabilityService {
       maxPriorityFeePerGas: TIP,
       call: { module: ModuleIndex.datanets, call: attestAvailability.index, args: attestAvailability.args.encode({ datanet: work.datanet, contribution: work.contribution }) as never },
     }, operator.privateKey)
-    await this.#c.submit(tx.bytes)
+    try {
+      await this.#c.submit(tx.bytes)
+    } catch (error) {
+      // e.g. already in the pool after a restart: the next block or the catch-up tells
+      this.#log.warn('could not submit an availability attestation', { contribution: id, error })
+      return
+    }
     this.#submitted.add(id)
     this.#log.info('attested contribution availability', { contribution: id, tx: toHex(tx.hash) })
   }

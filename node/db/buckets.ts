@@ -27,6 +27,8 @@ export const Bucket = {
   statePreimage: 0x14,
   /** blob content id -> [size, chunk leaf hashes, reference count, unreferenced since (ms)] (node/blobs) */
   blobIndex: 0x20,
+  /** [blob content id, owner] -> empty: who references a blob (its reference count is the number of owners) */
+  blobPin: 0x21,
 } as const
 export type Bucket = (typeof Bucket)[keyof typeof Bucket]
 

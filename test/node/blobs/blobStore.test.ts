@@ -46,15 +46,22 @@ t.test('reference counting and garbage collection', async (t) => {
   const { store, clock } = await createBlobStore(t, { gcGraceMs: 1_000 })
   const kept = await store.put(testBytes(100, 1))
   const dropped = await store.put(testBytes(100, 2))
-  t.equal(await store.pin(kept), true)
-  t.equal(await store.pin(contentId(testBytes(3))), false, 'pinning an unknown blob')
+  t.equal(await store.pin(kept, 'datanet/1/0'), true)
+  t.equal(await store.pin(kept, 'datanet/1/0'), true)
+  t.equal((await store.info(kept))?.refs, 1, 'pinning twice for one owner counts once')
+  t.equal(await store.pin(kept, 'datanet/2/5'), true)
+  t.equal((await store.info(kept))?.refs, 2)
+  await store.unpin(kept, 'datanet/2/5')
+  await store.unpin(kept, 'datanet/2/5')
+  t.equal((await store.info(kept))?.refs, 1, 'unpinning twice for one owner counts once')
+  t.equal(await store.pin(contentId(testBytes(3)), 'x'), false, 'pinning an unknown blob')
   clock.now += 500
   t.equal(await store.collectGarbage(), 0, 'within the grace period')
   clock.now += 600
   t.equal(await store.collectGarbage(), 1)
   t.equal(await store.has(dropped), false)
   t.equal(await store.has(kept), true, 'referenced blobs stay')
-  await store.unpin(kept)
+  await store.unpin(kept, 'datanet/1/0')
   clock.now += 999
   t.equal(await store.collectGarbage(), 0)
   clock.now += 2

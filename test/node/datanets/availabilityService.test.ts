@@ -94,6 +94,13 @@ t.test('a validator node fetches, checks and attests; only then can a curator ac
   t.equal((await contributions.get(chain.state, { datanet: 1, index: 0 }))?.status, ContributionStatus.available, 'alice holds all the power: > 2/3')
   t.same(await commit(chain, [datanetsTx('dave', 1, 'accept', { datanet: 1, contribution: 0 }), datanetsTx('dave', 2, 'accept', { datanet: 1, contribution: 1 })]), ['success', 'datanets.DataUnavailable'])
 
+  // a restarted service reconciles with the state: pins are per contribution, so nothing doubles
+  await service.stop()
+  service.start()
+  await service.idle()
+  t.equal((await validatorStore.info(contentId(good)))?.refs, 1, 'still one reference after a restart')
+  t.equal(submitted.length, 1, 'nothing submitted again')
+
   // a withdrawn contribution's blob is unpinned
   t.same(await commit(chain, [datanetsTx('eve', 1, 'withdraw', { datanet: 1, contribution: 0 })]), ['success'])
   await service.idle()
