@@ -7,7 +7,7 @@
 // Blobs, streamed in chunks over JSON-RPC (chunk bytes as base64, 256 KiB per chunk, so a call
 // stays far below the 2 MiB request limit and works over HTTP and WebSocket alike):
 //   beginBlobUpload(size)                             → { uploadId, chunkBytes, chunks }
-//   uploadBlobChunk(uploadId, index, data)            → { received }          in order
+//   uploadBlobChunk(uploadId, index, data)            → { received }          any order
 //   finishBlobUpload(uploadId, cid?, format?, rows?)  → { cid, size }         checks cid / format
 //   abortBlobUpload(uploadId)
 //   getBlobInfo(cid)                                  → { size, chunks, chunkBytes, refs } | null

@@ -2,8 +2,8 @@
 // under <home>/blobs, one file per blob named by its content id, with the index (size, chunk
 // leaf hashes, reference count) in the node's LevelDB through the KeyValueStore port.
 //
-// Uploads stream: beginUpload(size) opens a temporary file; chunks arrive in order and are
-// appended while their leaf hashes are computed; finishUpload() checks the content id (against
+// Uploads stream: beginUpload(size) opens a temporary file; chunks arrive in any order (clients
+// keep several in flight) and are written at their offset while their leaf hashes are computed; finishUpload() checks the content id (against
 // the one the client expects, if given), syncs the file and moves it into place. Nothing of a
 // failed or abandoned upload remains (temporary files are removed on failure, on timeout and at
 // start).
@@ -30,7 +30,8 @@ export type BlobErrorCode =
   | 'EMPTY_BLOB'
   | 'UNKNOWN_BLOB'
   | 'UNKNOWN_UPLOAD'
-  | 'CHUNK_OUT_OF_ORDER'
+  | 'DUPLICATE_CHUNK'
+  | 'UPLOAD_BUSY'
   | 'CHUNK_OUT_OF_RANGE'
   | 'BAD_CHUNK_LENGTH'
   | 'UPLOAD_INCOMPLETE'
@@ -77,9 +78,11 @@ interface Upload {
   readonly size: number
   readonly path: string
   readonly file: FileHandle
-  readonly leaves: Uint8Array[]
+  /** leaf hash per chunk index, once that chunk is written */
+  readonly leaves: Array<Uint8Array | undefined>
+  /** chunks being written now */
+  readonly writing: Set<number>
   received: number
-  busy: boolean
   touched: number
 }
 
@@ -206,7 +209,7 @@ export class BlobStore {
     const id = randomBytes(16).toString('hex')
     const path = join(this.#tmpDir, id)
     const file = await open(path, 'w+')
-    this.#uploads.set(id, { id, size, path, file, leaves: [], received: 0, busy: false, touched: this.#now() })
+    this.#uploads.set(id, { id, size, path, file, leaves: new Array<Uint8Array | undefined>(chunkCount(size)).fill(undefined), writing: new Set(), received: 0, touched: this.#now() })
     return { uploadId: id, chunkBytes: CHUNK_BYTES, chunks: chunkCount(size) }
   }
 
@@ -216,25 +219,25 @@ export class BlobStore {
     return upload
   }
 
-  /** Appends chunk `index` (chunks come in order; all but the last are exactly CHUNK_BYTES). */
+  /** Writes chunk `index` (any order; all but the last are exactly CHUNK_BYTES). */
   async uploadChunk(id: string, index: number, chunk: Uint8Array): Promise<{ received: number }> {
     const upload = this.#upload(id)
-    const expected = upload.leaves.length
-    if (upload.busy || index !== expected) throw new BlobError('CHUNK_OUT_OF_ORDER', `expected chunk ${expected}`, { details: { expected } })
-    if (index >= chunkCount(upload.size)) throw new BlobError('CHUNK_OUT_OF_RANGE', `the blob has ${chunkCount(upload.size)} chunks`)
+    const count = upload.leaves.length
+    if (!Number.isSafeInteger(index) || index < 0 || index >= count) throw new BlobError('CHUNK_OUT_OF_RANGE', `the blob has ${count} chunks`)
+    if (upload.leaves[index] !== undefined || upload.writing.has(index)) throw new BlobError('DUPLICATE_CHUNK', `chunk ${index} was already sent`)
     const length = chunkLength(upload.size, index)
     if (chunk.length !== length) throw new BlobError('BAD_CHUNK_LENGTH', `chunk ${index} must be ${length} bytes, got ${chunk.length}`)
-    upload.busy = true
+    upload.writing.add(index)
     try {
-      await upload.file.write(chunk, 0, chunk.length, upload.received)
-      upload.leaves.push(chunkLeaf(chunk))
+      await upload.file.write(chunk, 0, chunk.length, index * CHUNK_BYTES)
+      upload.leaves[index] = chunkLeaf(chunk)
       upload.received += chunk.length
       upload.touched = this.#now()
     } catch (error) {
       await this.abortUpload(id)
       throw error
     } finally {
-      upload.busy = false
+      upload.writing.delete(index)
     }
     return { received: upload.received }
   }
@@ -245,10 +248,11 @@ export class BlobStore {
    */
   async finishUpload(id: string, expectedCid?: Uint8Array, check?: (bytes: Uint8Array) => void): Promise<{ cid: Uint8Array; size: number }> {
     const upload = this.#upload(id)
-    if (upload.busy) throw new BlobError('CHUNK_OUT_OF_ORDER', 'a chunk is still being written')
-    if (upload.received !== upload.size) throw new BlobError('UPLOAD_INCOMPLETE', `received ${upload.received} of ${upload.size} bytes`)
+    if (upload.writing.size > 0) throw new BlobError('UPLOAD_BUSY', 'chunks are still being written')
+    const leaves = upload.leaves.filter((leaf) => leaf !== undefined)
+    if (leaves.length !== upload.leaves.length) throw new BlobError('UPLOAD_INCOMPLETE', `received ${upload.received} of ${upload.size} bytes`)
     this.#uploads.delete(id)
-    const cid = contentIdFromLeaves(upload.size, upload.leaves)
+    const cid = contentIdFromLeaves(upload.size, leaves)
     try {
       if (expectedCid !== undefined && !bytesEqual(cid, expectedCid)) {
         throw new BlobError('CID_MISMATCH', `the bytes have content id ${toHex(cid)}, not ${toHex(expectedCid)}`, { details: { cid: toHex(cid) } })
@@ -264,7 +268,7 @@ export class BlobStore {
         if ((await this.#record(cid)) !== undefined) return
         await mkdir(join(this.#pathOf(cid), '..'), { recursive: true })
         await rename(upload.path, this.#pathOf(cid))
-        await this.#writeRecord(cid, { size: upload.size, chunks: upload.leaves.length, leaves: upload.leaves, refs: 0, unreferencedSince: this.#now() })
+        await this.#writeRecord(cid, { size: upload.size, chunks: leaves.length, leaves, refs: 0, unreferencedSince: this.#now() })
       })
       return { cid, size: upload.size }
     } finally {
@@ -283,7 +287,7 @@ export class BlobStore {
 
   #dropIdleUploads(): void {
     const now = this.#now()
-    for (const upload of this.#uploads.values()) if (!upload.busy && now - upload.touched > this.#uploadIdleMs) void this.abortUpload(upload.id)
+    for (const upload of this.#uploads.values()) if (upload.writing.size === 0 && now - upload.touched > this.#uploadIdleMs) void this.abortUpload(upload.id)
   }
 
   /** Stores a whole blob held in memory (small blobs, fetched blobs, tests). */
