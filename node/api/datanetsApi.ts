@@ -31,13 +31,13 @@ export type DatanetsApiErrorCode = 'BLOBS_DISABLED' | 'UNKNOWN_DATANET' | 'UNKNO
 export class DatanetsApiError extends OpenLedgerError<DatanetsApiErrorCode> {}
 
 const MAX_LIST = 100
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
 
 const base64Chunk = param.string({ maxLength: Math.ceil(CHUNK_BYTES / 3) * 4 })
 
+/** Canonical base64 only: decoding and re-encoding must give the same text (linear, unlike a regex). */
 function fromBase64(value: string, path: string): Uint8Array {
-  if (!BASE64.test(value)) throw invalidParam(path, 'expected base64')
   const buffer = Buffer.from(value, 'base64')
+  if (buffer.toString('base64') !== value) throw invalidParam(path, 'expected canonical base64')
   return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
 }
 
