@@ -1,7 +1,8 @@
 // `npm run bench`: every benchmark of the node, each figure printed next to the reference it is
 // measured against in the same run. `--quick` shortens every part; `--only NAME[,NAME]` picks parts
-// (signatures, stateTransition, stateRoot, devChain, bftNetwork).
+// (signatures, stateTransition, stateRoot, devChain, bftNetwork, blobs).
 import { benchBftNetwork } from './bftNetwork.ts'
+import { benchBlobs } from './blobs.ts'
 import { benchDevChain } from './devChain.ts'
 import { benchSignatures } from './signatures.ts'
 import { benchStateRoot } from './stateRoot.ts'
@@ -57,5 +58,10 @@ if (wanted('devChain')) {
 if (wanted('bftNetwork')) {
   console.log('== BFT network: four validator processes')
   await benchBftNetwork({ log, quick, ...(devChain === undefined ? {} : { devChainPerSecond: devChain.finalizedPerSecond }) })
+  console.log()
+}
+if (wanted('blobs')) {
+  console.log('== blob store and datanet versions')
+  await benchBlobs({ log, quick })
   console.log()
 }

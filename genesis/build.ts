@@ -2,6 +2,7 @@
 // commits the resulting changes as state version 0 and builds block 0 over its root.
 import { applyBalancesGenesis } from '../runtime/modules/balances/genesis.ts'
 import { baseFeePerGas, feeParams } from '../runtime/modules/fees/state.ts'
+import { applyDatanetsGenesis } from '../runtime/modules/datanets/genesis.ts'
 import { applyStakingGenesis } from '../runtime/modules/staking/genesis.ts'
 import { StateOverlay, type StateReader } from '../runtime/state/overlay.ts'
 import { feeParamsOf, validateChainSpec, type ChainSpec } from './spec.ts'
@@ -19,5 +20,6 @@ export async function buildGenesisState(spec: ChainSpec): Promise<Array<{ key: U
   feeParams.set(state, fees)
   baseFeePerGas.set(state, fees.minBaseFeePerGas)
   if (spec.staking !== undefined) await applyStakingGenesis(state, spec.staking, spec.genesisTime, spec.chainId)
+  if (spec.datanets !== undefined) applyDatanetsGenesis(state, spec.datanets)
   return state.changes()
 }

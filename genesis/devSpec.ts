@@ -54,5 +54,6 @@ export function devChainSpec(options: { genesisTime?: number; chainId?: number; 
       params: DEV_STAKING_PARAMS,
       validators: [{ operator: alice.address, consensusKey: devValidatorKey('alice').publicKey, selfBond: DEV_VALIDATOR_SELF_BOND, commissionBps: 1_000 }],
     },
+    datanets: undefined,
   }
 }

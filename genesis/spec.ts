@@ -18,6 +18,8 @@ import { OpenLedgerError } from '../runtime/errors.ts'
 import { isAcceptablePublicKey } from '../runtime/crypto/ed25519.ts'
 import { ECOSYSTEM_POOL_ACCOUNT } from '../runtime/modules/accounts.ts'
 import { DEFAULT_FEE_PARAMS, feeParamsKind, type FeeParams } from '../runtime/modules/fees/state.ts'
+import { datanetsGenesisKind } from '../runtime/modules/datanets/genesis.ts'
+import { datanetsParamsProblem } from '../runtime/modules/datanets/state.ts'
 import { stakingGenesisKind } from '../runtime/modules/staking/genesis.ts'
 import { DEFAULT_STAKING_PARAMS, stakingParamsProblem, type StakingParams } from '../runtime/modules/staking/state.ts'
 import { allocationAmount, AllocationCategory, TOTAL_SUPPLY, VESTED_CATEGORIES, VESTING_CLIFF_MS, VESTING_LINEAR_MS } from './tokenomics.ts'
@@ -52,6 +54,7 @@ export const chainSpecKind = k.struct({
   allocations: k.list(allocationKind, 1_000_000),
   fees: k.optional(feeParamsKind),
   staking: k.optional(stakingGenesisKind),
+  datanets: k.optional(datanetsGenesisKind),
 })
 
 export type ChainSpec = k.Infer<typeof chainSpecKind>
@@ -126,6 +129,8 @@ export function validateChainSpec(spec: ChainSpec): void {
     if (sum !== allocationAmount(category)) throw new GenesisError('ALLOCATION_MISMATCH', `${category} allocations sum to ${sum}, expected ${allocationAmount(category)}`)
   }
   validateStaking(spec)
+  const datanetsProblem = spec.datanets?.params === undefined ? undefined : datanetsParamsProblem(spec.datanets.params)
+  if (datanetsProblem !== undefined) throw new GenesisError('INVALID_SPEC', `datanets.params: ${datanetsProblem}`)
 }
 
 /** Staking: usable parameters, valid and unique keys and operators, self-bonds the operators' free allocations cover. */

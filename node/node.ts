@@ -3,6 +3,7 @@
 //
 //   <home>/db         the LevelDB: chain, state, metadata
 //   <home>/keystore   encrypted keys (see node/keystore)
+//   <home>/blobs      the content-addressed blob store (see node/blobs)
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { toHex } from '../runtime/crypto/hash.ts'
@@ -35,6 +36,9 @@ import { NodeConsensusChain, validatorSetFromState, validatorsHashFromState } fr
 import { EvidencePool } from './consensus/evidencePool.ts'
 import { validatorIndex } from '../consensus/types.ts'
 import { createEvidenceVerifier } from './consensus/evidence.ts'
+import { BlobFetcher, serveBlobs } from './blobs/blobExchange.ts'
+import { BlobStore } from './blobs/blobStore.ts'
+import { AvailabilityService } from './datanets/availabilityService.ts'
 
 export const NODE_VERSION = '0.1.0'
 
@@ -46,7 +50,9 @@ export interface NodeOptions {
   rpcMethods?: 'safe' | 'unsafe'
   metrics?: { host?: string; port?: number } | false
   /** single-validator dev chain: seal blocks locally, each final at once */
-  dev?: { blockTime: number; instantSeal?: boolean; author: Address; maxTransactions?: number }
+  dev?: { blockTime: number; instantSeal?: boolean; author: Address; maxTransactions?: number; operator?: { address: Address; privateKey: Uint8Array } }
+  /** the blob store under <home>/blobs (default on) */
+  blobs?: { maxBlobBytes?: number; gcGraceMs?: number } | false
   /** state versions kept for historical reads and proofs */
   pruneWindow?: number
   /** signature verification threads; 0 verifies on the main thread */
@@ -85,6 +91,8 @@ export class OpenLedgerNode {
   #network: P2pNetwork | undefined
   #driver: ConsensusDriver | undefined
   #sync: BlockSync | undefined
+  #blobs: BlobStore | undefined
+  #availability: AvailabilityService | undefined
 
   constructor(options: NodeOptions, components: { logger: Logger }) {
     this.options = options
@@ -107,6 +115,10 @@ export class OpenLedgerNode {
 
   get sync(): BlockSync | undefined {
     return this.#sync
+  }
+
+  get blobs(): BlobStore | undefined {
+    return this.#blobs
   }
 
   get rpcAddress(): { host: string; port: number } | undefined {
@@ -152,7 +164,25 @@ export class OpenLedgerNode {
     if (options.dev !== undefined) {
       this.#producer = new DevBlockProducer(options.dev, { chain, mempool, logger: log.child('producer'), metrics: this.metrics })
     }
+    if (options.blobs !== false) {
+      this.#blobs = new BlobStore({ dir: join(options.home, 'blobs'), ...options.blobs }, { store: this.#store, logger: log.child('blobs') })
+      await this.#blobs.start()
+    }
     if (options.network !== undefined) await this.#startNetwork(options.network, chain, mempool, submission)
+    if (this.#blobs !== undefined) {
+      const network = this.#network
+      if (network !== undefined) serveBlobs(network, this.#blobs)
+      this.#availability = new AvailabilityService({
+        chain,
+        store: this.#blobs,
+        fetcher: network === undefined ? undefined : new BlobFetcher({ network, store: this.#blobs, logger: log.child('blobs') }),
+        operator: options.consensus?.operator ?? options.dev?.operator,
+        submit: (bytes) => submission.submit(bytes),
+        nextNonce: (account) => mempool.nextNonce(account),
+        logger: log.child('availability'),
+      })
+      this.#availability.start()
+    }
     if (options.rpc !== false) {
       const methods = createRpcRegistry({
         chain,
@@ -165,6 +195,7 @@ export class OpenLedgerNode {
         consensus: this.#driver,
         sync: this.#sync,
         unsafeMethods: options.rpcMethods === 'unsafe',
+        blobs: this.#blobs,
       })
       this.#rpc = new RpcServer({ ...options.rpc }, { logger: log, methods, metrics: this.metrics })
       await this.#rpc.start()
@@ -257,6 +288,8 @@ export class OpenLedgerNode {
     await this.#producer?.stop()
     await this.#rpc?.stop()
     await this.#metricsServer?.stop()
+    await this.#availability?.stop()
+    await this.#blobs?.stop()
     this.#watcher?.stop()
     for (const unsubscribe of this.#unsubscribe) unsubscribe()
     await this.#verifier?.stop()

@@ -1,5 +1,6 @@
 // The runtime of the chain: its modules, in dispatch order.
 import { balancesModule } from './modules/balances/index.ts'
+import { datanetsModule } from './modules/datanets/index.ts'
 import { feesModule } from './modules/fees/index.ts'
 import { createStakingModule, type EvidenceVerifier } from './modules/staking/index.ts'
 import { systemModule } from './modules/system/index.ts'
@@ -11,5 +12,5 @@ export interface RuntimeOptions {
 }
 
 export function createRuntime(options: RuntimeOptions = {}): Runtime {
-  return new Runtime([systemModule, balancesModule, feesModule, createStakingModule(options)])
+  return new Runtime([systemModule, balancesModule, feesModule, createStakingModule(options), datanetsModule])
 }

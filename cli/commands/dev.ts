@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { readFile } from 'node:fs/promises'
 import { devChainSpec } from '../../genesis/devSpec.ts'
 import { parseChainSpec } from '../../genesis/spec.ts'
-import { devAccount } from '../../genesis/devAccounts.ts'
+import { devAccount, devKey } from '../../genesis/devAccounts.ts'
 import { createLogger, LOG_LEVELS, type LogLevel } from '../../node/log/logger.ts'
 import { OpenLedgerNode } from '../../node/node.ts'
 import { resolveHome } from '../home.ts'
@@ -46,7 +46,7 @@ export const devCommand: Command = {
         spec: values.spec === undefined ? devChainSpec() : parseChainSpec(await readSpecFile(values.spec)),
         rpc: { host: values['rpc-host'] ?? '127.0.0.1', port: parsePort(values['rpc-port'] ?? '9944', '--rpc-port') },
         metrics: values['no-metrics'] === true ? false : { port: parsePort(values['metrics-port'] ?? '9615', '--metrics-port') },
-        dev: { blockTime: parsePositiveInt(values['block-time'] ?? '1000', '--block-time'), instantSeal: values['instant-seal'] === true, author: devAccount('alice').address },
+        dev: { blockTime: parsePositiveInt(values['block-time'] ?? '1000', '--block-time'), instantSeal: values['instant-seal'] === true, author: devAccount('alice').address, operator: devKey('alice') },
         ...(values['prune-window'] === undefined ? {} : { pruneWindow: parsePositiveInt(values['prune-window'], '--prune-window') }),
         ...(values['verifier-threads'] === undefined ? {} : { verifierThreads: parsePositiveInt(values['verifier-threads'], '--verifier-threads', 0) }),
       },

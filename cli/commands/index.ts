@@ -1,5 +1,6 @@
 // Every command of `openledger`, in the order `--help` lists them.
 import type { Command } from '../io.ts'
+import { datanetCommand } from './datanet.ts'
 import { devCommand } from './dev.ts'
 import { genesisCommand } from './genesis.ts'
 import { keysCommand } from './keys.ts'
@@ -8,4 +9,4 @@ import { startCommand } from './start.ts'
 import { testnetCommand } from './testnet.ts'
 import { txCommand } from './tx.ts'
 
-export const commands: Command[] = [devCommand, startCommand, testnetCommand, txCommand, queryCommand, keysCommand, genesisCommand]
+export const commands: Command[] = [devCommand, startCommand, testnetCommand, txCommand, datanetCommand, queryCommand, keysCommand, genesisCommand]

@@ -5,6 +5,7 @@ import type { Chain } from '../chain/chain.ts'
 import type { Mempool } from '../mempool/mempool.ts'
 import type { TxSubmission } from '../mempool/txSubmission.ts'
 import type { TxWatcher } from '../mempool/txWatcher.ts'
+import type { BlobStore } from '../blobs/blobStore.ts'
 
 /** What the RPC reads of the network and consensus, when the node has them (not in dev mode). */
 export interface NetworkView {
@@ -43,6 +44,8 @@ export interface ApiComponents {
   version: string
   /** whether operator-only methods (peer blocking) may be called: `--rpc-methods unsafe` */
   unsafeMethods?: boolean
+  /** the node's blob store (datanet contributions); absent, the blob methods answer BLOBS_DISABLED */
+  blobs?: BlobStore | undefined
 }
 
 export type ApiErrorCode = 'UNKNOWN_BLOCK' | 'UNKNOWN_TRANSACTION' | 'STATE_UNAVAILABLE' | 'UNSAFE_METHOD' | 'NO_NETWORK'

@@ -3,6 +3,7 @@ import { RpcRegistry } from '../rpc/registry.ts'
 import { authorMethods, authorSubscriptions } from './authorApi.ts'
 import { chainMethods, chainSubscriptions } from './chainApi.ts'
 import type { ApiComponents } from './context.ts'
+import { datanetsMethods } from './datanetsApi.ts'
 import { openledgerMethods } from './openledgerApi.ts'
 import { stakingMethods } from './stakingApi.ts'
 import { stateMethods } from './stateApi.ts'
@@ -10,7 +11,7 @@ import { systemMethods } from './systemApi.ts'
 
 export function createRpcRegistry(components: ApiComponents): RpcRegistry {
   const registry = new RpcRegistry()
-  for (const method of [...systemMethods(components), ...chainMethods(components), ...stateMethods(components), ...authorMethods(components), ...openledgerMethods(components), ...stakingMethods(components)]) {
+  for (const method of [...systemMethods(components), ...chainMethods(components), ...stateMethods(components), ...authorMethods(components), ...openledgerMethods(components), ...stakingMethods(components), ...datanetsMethods(components)]) {
     registry.add(method)
   }
   for (const subscription of [...chainSubscriptions(components), ...authorSubscriptions(components)]) registry.addSubscription(subscription)

@@ -25,6 +25,10 @@ export const Bucket = {
   stateRoot: 0x13,
   /** state key hash -> original key (preimage), for state reads by prefix and exports */
   statePreimage: 0x14,
+  /** blob content id -> [size, chunk leaf hashes, reference count, unreferenced since (ms)] (node/blobs) */
+  blobIndex: 0x20,
+  /** [blob content id, owner] -> empty: who references a blob (its reference count is the number of owners) */
+  blobPin: 0x21,
 } as const
 export type Bucket = (typeof Bucket)[keyof typeof Bucket]
 

@@ -1,0 +1,30 @@
+import { defineErrors } from '../../module.ts'
+import { ModuleIndex } from '../indices.ts'
+
+export const DatanetsError = defineErrors(ModuleIndex.datanets, 'datanets', {
+  UnknownDatanet: { index: 0, message: 'no such datanet' },
+  NotOwner: { index: 1, message: 'only the datanet\'s owner may do this' },
+  NotCurator: { index: 2, message: 'only a curator (or the owner) of the datanet may review contributions' },
+  InvalidName: { index: 3, message: 'the name must hold at least one non-space character' },
+  InvalidVisibility: { index: 4, message: 'visibility must be 0 (public) or 1 (private)' },
+  InvalidFormats: { index: 5, message: 'formats must list known format codes, at least one, no duplicates' },
+  InvalidMaxBytes: { index: 6, message: 'maxBytes must be in [1, maxContributionBytes]' },
+  DuplicateCurator: { index: 7, message: 'the address is already a curator' },
+  UnknownCurator: { index: 8, message: 'the address is not a curator' },
+  TooManyCurators: { index: 9, message: 'a datanet has at most 32 curators' },
+  UnknownContribution: { index: 10, message: 'no such contribution' },
+  DuplicateContribution: { index: 11, message: 'this content id is already contributed to the datanet' },
+  FormatNotAccepted: { index: 12, message: 'the datanet does not accept this format' },
+  ContributionTooLarge: { index: 13, message: 'the contribution exceeds the datanet\'s maxBytes' },
+  EmptyContribution: { index: 14, message: 'size and rows must be at least 1' },
+  DataUnavailable: { index: 15, message: 'the network has not yet attested that the contribution\'s data is available' },
+  AlreadyDecided: { index: 16, message: 'the contribution was already accepted, rejected or withdrawn' },
+  NotContributor: { index: 17, message: 'only the contributor may withdraw a contribution' },
+  NotWithdrawable: { index: 18, message: 'a rejected or withdrawn contribution cannot be withdrawn' },
+  NotValidator: { index: 19, message: 'only an operator of the active validator set may attest availability' },
+  AlreadyAttested: { index: 20, message: 'this validator already attested this contribution' },
+  AlreadyAvailable: { index: 21, message: 'the contribution is already available' },
+  NothingToPublish: { index: 22, message: 'no contribution was accepted or withdrawn since the last version' },
+  DatanetFull: { index: 23, message: 'the datanet\'s contribution tree is full' },
+  DuplicateTag: { index: 24, message: 'tags must be distinct' },
+})
