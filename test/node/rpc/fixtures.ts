@@ -41,7 +41,7 @@ export interface Fixture {
   /** JSON log records written by the server. */
   logs: Array<Record<string, unknown>>
   /** What test_notify and test_wait saw. */
-  seen: { notified: string[]; aborted: number; waiting: number }
+  seen: { notified: string[]; aborted: number; waiting: number; sleeping: number }
   url: string
   wsUrl: string
 }
@@ -87,6 +87,7 @@ export function testRegistry(ticker: Ticker, seen: Fixture['seen']): RpcRegistry
     name: 'test_sleep',
     params: [param.uint({ max: 10_000 }).named('ms')],
     handler: async ([ms]) => {
+      seen.sleeping++
       await sleep(ms)
       return ms
     },
@@ -133,7 +134,7 @@ export function testRegistry(ticker: Ticker, seen: Fixture['seen']): RpcRegistry
 
 export async function startServer(t: Teardown, options: RpcServerOptions = {}): Promise<Fixture> {
   const ticker = new Ticker()
-  const seen = { notified: [] as string[], aborted: 0, waiting: 0 }
+  const seen = { notified: [] as string[], aborted: 0, waiting: 0, sleeping: 0 }
   const registry = testRegistry(ticker, seen)
   const metrics = createMetrics({ defaultMetrics: false })
   const logs: Array<Record<string, unknown>> = []

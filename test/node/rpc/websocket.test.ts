@@ -225,11 +225,11 @@ t.test('the handler signal aborts when the socket closes', async (t) => {
 })
 
 t.test('graceful stop', async (t) => {
-  const { server, url, wsUrl, ticker, metrics } = await startServer(t)
+  const { server, url, wsUrl, ticker, metrics, seen } = await startServer(t)
   const ws = await WsProbe.open(wsUrl)
   await ws.call('test_subscribeTicks', [], 1)
   const slow = post(url, { jsonrpc: '2.0', id: 'slow', method: 'test_sleep', params: [150] })
-  await sleep(20)
+  await eventually(() => seen.sleeping === 1) // the call is in flight before the stop begins
   const stopping = server.stop()
   const closed = await ws.closed
   t.equal(closed.code, 1001, 'sockets are closed as "going away"')
