@@ -64,8 +64,9 @@ interface Validator {
 async function network(t: Test, c: Committee, hub: MemoryNetworkHub): Promise<{ validators: Validator[]; restart: (i: number) => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'openledger-driver-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
-  const make = (i: number, chain: MemoryChain, network: MemoryNetwork, votes: SignedVote[]): ConsensusDriver =>
-    new ConsensusDriver(
+  const validators: Validator[] = []
+  const make = (i: number, chain: MemoryChain, network: MemoryNetwork, votes: SignedVote[]): ConsensusDriver => {
+    const driver = new ConsensusDriver(
       {
         walDir: join(dir, `v${i}`, 'wal'),
         signGuardPath: join(dir, `v${i}`, 'sign-state.json'),
@@ -77,12 +78,21 @@ async function network(t: Test, c: Committee, hub: MemoryNetworkHub): Promise<{ 
       },
       { chain, network, logger: silentLogger },
     )
-  const validators = c.keys.map((_, i): Validator => {
+    // block sync, as the node wires it (node/consensus/blockSync.ts): a driver that sees it fell
+    // behind gets the certified blocks it missed from the best peer, then restarts at its new head
+    driver.onBehind(() => {
+      const best = validators.reduce((a, b) => (b.chain.headHeight() > a.chain.headHeight() ? b : a))
+      for (let height = chain.headHeight() + 1; height <= best.chain.headHeight(); height++) chain.committed.push(best.chain.committed[height - 1] as MemoryChain['committed'][number])
+      void driver.restartAtHead()
+    })
+    return driver
+  }
+  for (let i = 0; i < c.keys.length; i++) {
     const chain = new MemoryChain(c.set)
     const net = hub.createNode({ peerId: `v${i}` })
     const votes: SignedVote[] = []
-    return { chain, network: net, votes, driver: make(i, chain, net, votes) }
-  })
+    validators.push({ chain, network: net, votes, driver: make(i, chain, net, votes) })
+  }
   for (const v of validators) await v.network.start()
   let restarts = 0
   t.teardown(async () => {
