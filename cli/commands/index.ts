@@ -1,5 +1,6 @@
 // Every command of `openledger`, in the order `--help` lists them.
 import type { Command } from '../io.ts'
+import { benchCommand } from './bench.ts'
 import { datanetCommand } from './datanet.ts'
 import { devCommand } from './dev.ts'
 import { genesisCommand } from './genesis.ts'
@@ -9,4 +10,4 @@ import { startCommand } from './start.ts'
 import { testnetCommand } from './testnet.ts'
 import { txCommand } from './tx.ts'
 
-export const commands: Command[] = [devCommand, startCommand, testnetCommand, txCommand, datanetCommand, queryCommand, keysCommand, genesisCommand]
+export const commands: Command[] = [devCommand, startCommand, testnetCommand, txCommand, datanetCommand, queryCommand, keysCommand, genesisCommand, benchCommand]
