@@ -3,6 +3,7 @@
 import { applyBalancesGenesis } from '../runtime/modules/balances/genesis.ts'
 import { baseFeePerGas, feeParams } from '../runtime/modules/fees/state.ts'
 import { applyDatanetsGenesis } from '../runtime/modules/datanets/genesis.ts'
+import { applyModelsGenesis } from '../runtime/modules/models/genesis.ts'
 import { applyStakingGenesis } from '../runtime/modules/staking/genesis.ts'
 import { StateOverlay, type StateReader } from '../runtime/state/overlay.ts'
 import { feeParamsOf, validateChainSpec, type ChainSpec } from './spec.ts'
@@ -21,5 +22,6 @@ export async function buildGenesisState(spec: ChainSpec): Promise<Array<{ key: U
   baseFeePerGas.set(state, fees.minBaseFeePerGas)
   if (spec.staking !== undefined) await applyStakingGenesis(state, spec.staking, spec.genesisTime, spec.chainId)
   if (spec.datanets !== undefined) applyDatanetsGenesis(state, spec.datanets)
+  if (spec.models !== undefined) await applyModelsGenesis(state, spec.models)
   return state.changes()
 }

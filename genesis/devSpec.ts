@@ -3,6 +3,8 @@
 // operates the one validator, with its self-bond on top of her spending balance.
 import { ECOSYSTEM_POOL_ACCOUNT } from '../runtime/modules/accounts.ts'
 import { DEFAULT_FEE_PARAMS } from '../runtime/modules/fees/state.ts'
+import type { GenesisBaseModel } from '../runtime/modules/models/genesis.ts'
+import { DEFAULT_MODELS_PARAMS, type ModelsParams } from '../runtime/modules/models/state.ts'
 import { DEFAULT_STAKING_PARAMS, type StakingParams } from '../runtime/modules/staking/state.ts'
 import { devAccount, devAccounts, devKey, devValidatorKey } from './devAccounts.ts'
 import type { Allocation, ChainSpec } from './spec.ts'
@@ -25,7 +27,28 @@ export const DEV_STAKING_PARAMS: StakingParams = {
   downtimeJailBlocks: 60,
 }
 
-export function devChainSpec(options: { genesisTime?: number; chainId?: number; name?: string; id?: string } = {}): ChainSpec {
+/**
+ * Short deadlines, and training on the one dev validator alone: with no other validator to
+ * verify, minVerifiers 0 lets its result publish unverified (never the case with two or more).
+ */
+export const DEV_MODELS_PARAMS: ModelsParams = {
+  ...DEFAULT_MODELS_PARAMS,
+  registrationDeposit: 10n * ONE_OPEN,
+  minVerifiers: 0,
+  trainBlocks: 200,
+  verifyBlocks: 100,
+}
+
+export interface DevSpecOptions {
+  genesisTime?: number
+  chainId?: number
+  name?: string
+  id?: string
+  /** base models registered at genesis (the node passes the project's shipped ones) */
+  baseModels?: readonly GenesisBaseModel[]
+}
+
+export function devChainSpec(options: DevSpecOptions = {}): ChainSpec {
   const genesisTime = options.genesisTime ?? DEV_GENESIS_TIME
   const vesting = { cliffEnd: genesisTime + VESTING_CLIFF_MS, end: genesisTime + VESTING_CLIFF_MS + VESTING_LINEAR_MS }
   const dev = devAccounts()
@@ -55,5 +78,6 @@ export function devChainSpec(options: { genesisTime?: number; chainId?: number; 
       validators: [{ operator: alice.address, consensusKey: devValidatorKey('alice').publicKey, selfBond: DEV_VALIDATOR_SELF_BOND, commissionBps: 1_000 }],
     },
     datanets: undefined,
+    models: { params: DEV_MODELS_PARAMS, baseModels: [...(options.baseModels ?? [])] },
   }
 }

@@ -9,7 +9,12 @@
 //   "fees": { "minBaseFeePerGas": "1000000000", "maxBlockGas": 150000000, … },  // optional
 //   "staking": { "params": { "maxValidators": 100, … },                           // optional
 //                "validators": [ { "operator": "0x…", "consensusKey": "0x…32 bytes",
-//                                  "selfBond": "…", "commissionBps": 500 }, … ] }
+//                                  "selfBond": "…", "commissionBps": 500 }, … ] },
+//   "datanets": { "params": { … } },                                           // optional
+//   "models": { "params": { "verifiers": 2, … },                               // optional
+//               "baseModels": [ { "name": "…", "kind": 0, "architecture": "{…canonical JSON…}",
+//                                 "artifact": "0x…", "weightsHash": "0x…", "onnx": "0x…",
+//                                 "tokenizer": "gpt2", "tokenizerHash": "0x…", "engineVersion": "…" } ] }
 // }
 import * as k from '../runtime/codec/schema.ts'
 import { CodecError } from '../runtime/codec/canonical.ts'
@@ -20,6 +25,9 @@ import { ECOSYSTEM_POOL_ACCOUNT } from '../runtime/modules/accounts.ts'
 import { DEFAULT_FEE_PARAMS, feeParamsKind, type FeeParams } from '../runtime/modules/fees/state.ts'
 import { datanetsGenesisKind } from '../runtime/modules/datanets/genesis.ts'
 import { datanetsParamsProblem } from '../runtime/modules/datanets/state.ts'
+import { baseModelProblem } from '../runtime/modules/models/calls.ts'
+import { modelsGenesisKind } from '../runtime/modules/models/genesis.ts'
+import { modelsParamsProblem } from '../runtime/modules/models/state.ts'
 import { stakingGenesisKind } from '../runtime/modules/staking/genesis.ts'
 import { DEFAULT_STAKING_PARAMS, stakingParamsProblem, type StakingParams } from '../runtime/modules/staking/state.ts'
 import { allocationAmount, AllocationCategory, TOTAL_SUPPLY, VESTED_CATEGORIES, VESTING_CLIFF_MS, VESTING_LINEAR_MS } from './tokenomics.ts'
@@ -55,6 +63,7 @@ export const chainSpecKind = k.struct({
   fees: k.optional(feeParamsKind),
   staking: k.optional(stakingGenesisKind),
   datanets: k.optional(datanetsGenesisKind),
+  models: k.optional(modelsGenesisKind),
 })
 
 export type ChainSpec = k.Infer<typeof chainSpecKind>
@@ -131,6 +140,22 @@ export function validateChainSpec(spec: ChainSpec): void {
   validateStaking(spec)
   const datanetsProblem = spec.datanets?.params === undefined ? undefined : datanetsParamsProblem(spec.datanets.params)
   if (datanetsProblem !== undefined) throw new GenesisError('INVALID_SPEC', `datanets.params: ${datanetsProblem}`)
+  validateModels(spec)
+}
+
+/** Models: usable parameters; base models that registerBaseModel would accept, with distinct weights. */
+function validateModels(spec: ChainSpec): void {
+  if (spec.models === undefined) return
+  const paramsProblem = spec.models.params === undefined ? undefined : modelsParamsProblem(spec.models.params)
+  if (paramsProblem !== undefined) throw new GenesisError('INVALID_SPEC', `models.params: ${paramsProblem}`)
+  const weights = new Set<string>()
+  for (const [i, model] of spec.models.baseModels.entries()) {
+    const problem = baseModelProblem(model)
+    if (problem !== undefined) throw new GenesisError('INVALID_SPEC', `models.baseModels[${i}]: ${problem.detail}`)
+    const hash = toHex(model.weightsHash)
+    if (weights.has(hash)) throw new GenesisError('INVALID_SPEC', `models.baseModels[${i}]: weightsHash ${hash} is listed twice`)
+    weights.add(hash)
+  }
 }
 
 /** Staking: usable parameters, valid and unique keys and operators, self-bonds the operators' free allocations cover. */

@@ -4,6 +4,7 @@
 // active set has equal powers), plus TESTNET_OPERATOR_BALANCE to pay fees.
 import { toHex } from '../runtime/crypto/hash.ts'
 import type { Address } from '../runtime/crypto/secp256k1.ts'
+import type { GenesisBaseModel } from '../runtime/modules/models/genesis.ts'
 import type { StakingParams } from '../runtime/modules/staking/state.ts'
 import { devKey } from './devAccounts.ts'
 import { DEV_STAKING_PARAMS, devChainSpec } from './devSpec.ts'
@@ -31,11 +32,16 @@ export interface TestnetSpecOptions {
   readonly name?: string
   readonly id?: string
   readonly stakingParams?: StakingParams
+  /** base models registered at genesis (the node passes the project's shipped ones) */
+  readonly baseModels?: readonly GenesisBaseModel[]
 }
 
 export function testnetChainSpec(options: TestnetSpecOptions): ChainSpec {
   if (options.validators.length === 0) throw new GenesisError('INVALID_STAKING', 'a testnet needs at least one validator')
-  const base = devChainSpec({ genesisTime: options.genesisTime, chainId: options.chainId, name: options.name ?? 'OpenLedger Local Testnet', id: options.id ?? 'openledger-local-testnet' })
+  const base = devChainSpec({
+    genesisTime: options.genesisTime, chainId: options.chainId, name: options.name ?? 'OpenLedger Local Testnet', id: options.id ?? 'openledger-local-testnet',
+    ...(options.baseModels === undefined ? {} : { baseModels: options.baseModels }),
+  })
   const poolAddress = toHex(devKey('liquidity').address)
   // the dev spec's alice carries its validator's self-bond: give it back to the liquidity rest
   const allocations: Allocation[] = base.allocations.map((a) => ({ ...a }))

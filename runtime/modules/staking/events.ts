@@ -5,8 +5,8 @@ import { setMemberKind } from './state.ts'
 
 const M = ModuleIndex.staking
 
-/** why a validator was slashed or jailed */
-export const SlashReason = { doubleSign: 'doubleSign', downtime: 'downtime' } as const
+/** why a validator was slashed or jailed (wrongWork, missedWork: by the models module, for training jobs) */
+export const SlashReason = { doubleSign: 'doubleSign', downtime: 'downtime', wrongWork: 'wrongWork', missedWork: 'missedWork' } as const
 export type SlashReason = (typeof SlashReason)[keyof typeof SlashReason]
 const reason = k.string(16) as k.Kind<SlashReason>
 

@@ -1,0 +1,202 @@
+// models calls. Every call checks everything before its first write, or relies on the state
+// transition's per-call checkpoint to revert: a failed call changes nothing but its fee.
+import * as k from '../../codec/schema.ts'
+import { defineCall, type CallResult } from '../../module.ts'
+import type { StateOverlay } from '../../state/overlay.ts'
+import { transfer } from '../balances/ledger.ts'
+import { versions } from '../datanets/state.ts'
+import { parseArchitecture } from './architecture.ts'
+import { ModelsError } from './errors.ts'
+import { Attested, BaseModelRegistered, JobAssigned, JobCreated, ResultSubmitted } from './events.ts'
+import { agrees, assignRound, disputeSettled, openDispute, publish, resolveDispute, sameAddress, scheduleDeadline, verified } from './lifecycle.ts'
+import {
+  baseModelArgsKind, baseModelByWeights, baseModelCount, baseModels, datanetVersionRefKind, hyperparametersKind, JobStatus, jobCount, jobs, jobsByOwner,
+  MAX_JOB_DATANETS, metricsKind, MODELS_ACCOUNT, params as modelsParams, type BaseModelArgs, type DatanetInput, type Hyperparameters, type Job,
+  type ModelsParams,
+} from './state.ts'
+
+// Weights (gas): about 150 per state read or write, more for hashing and slashing.
+/** the architecture's JSON parse (≤ 1 KiB), the deposit transfer, the record and its weights index */
+export const REGISTER_BASE_MODEL_WEIGHT = 4_000
+/** the base model, the escrow transfer, the job, its owner and deadline index entries */
+export const CREATE_JOB_WEIGHT = 4_000
+/** per datanet version: the version record read */
+export const CREATE_JOB_WEIGHT_PER_DATANET = 300
+/** the validator set read and one keccak per active validator (at most 1,000) */
+export const ASSIGNMENT_WEIGHT = 10_000
+/** model version record and fee payout to the trainer and up to 32 verifiers and arbiters */
+export const PUBLISH_WEIGHT = 12_000
+/** slashing every losing voter (each walks its validator's unbonding delegators) and reassigning */
+export const DISPUTE_RESOLUTION_WEIGHT = 100_000 + ASSIGNMENT_WEIGHT
+/** the job, its deadline index; with no verifier to wait for (a one-validator chain) it publishes at once */
+export const SUBMIT_RESULT_WEIGHT = 2_500 + PUBLISH_WEIGHT
+/** the job and, as the attestation that completes a round may, a dispute's opening and resolution or a publication */
+export const ATTEST_WEIGHT = 2_500 + ASSIGNMENT_WEIGHT + DISPUTE_RESOLUTION_WEIGHT + PUBLISH_WEIGHT
+
+export const HYPER_LIMITS = Object.freeze({ maxRank: 64, maxAlpha: 256, maxBatchSize: 64, minLength: 8, maxLearningRateMicro: 1_000_000 })
+const MAX_ACCURACY_BPS = 10_000
+
+/** Why a base model registration (call or genesis entry) is unacceptable, or undefined. */
+export function baseModelProblem(args: BaseModelArgs): { error: NonNullable<CallResult>; detail: string } | undefined {
+  if (args.name.trim().length === 0) return { error: ModelsError.InvalidName, detail: 'name is empty' }
+  const architecture = parseArchitecture(args.architecture, args.kind)
+  if (architecture.problem !== undefined) return { error: ModelsError.InvalidArchitecture, detail: architecture.problem }
+  if (args.tokenizer.trim().length === 0) return { error: ModelsError.InvalidTokenizer, detail: 'tokenizer is empty' }
+  if (args.engineVersion.trim().length === 0) return { error: ModelsError.InvalidEngineVersion, detail: 'engineVersion is empty' }
+  return undefined
+}
+
+/** Stores a base model under the next id (the caller checked it and took the deposit). */
+export async function storeBaseModel(state: StateOverlay, args: BaseModelArgs, owner: Uint8Array, deposit: bigint, height: number): Promise<number> {
+  const id = (await baseModelCount.get(state)) + 1
+  baseModelCount.set(state, id)
+  baseModels.set(state, id, { id, owner, ...args, deposit, registeredHeight: height })
+  baseModelByWeights.set(state, args.weightsHash, id)
+  return id
+}
+
+export function hyperparametersValid(hyper: Hyperparameters, context: number, dim: number, params: ModelsParams): boolean {
+  const inRange = (value: number, min: number, max: number): boolean => value >= min && value <= max
+  return inRange(hyper.rank, 1, Math.min(HYPER_LIMITS.maxRank, dim)) && inRange(hyper.alpha, 1, HYPER_LIMITS.maxAlpha) && inRange(hyper.steps, 1, params.maxSteps)
+    && inRange(hyper.batchSize, 1, HYPER_LIMITS.maxBatchSize) && inRange(hyper.length, HYPER_LIMITS.minLength, context)
+    && inRange(hyper.learningRateMicro, 1, HYPER_LIMITS.maxLearningRateMicro) && inRange(hyper.checkpointEvery, 1, hyper.steps)
+}
+
+/** Anyone registers a base model, escrowing registrationDeposit in the module account. */
+export const registerBaseModel = defineCall({
+  index: 0,
+  name: 'registerBaseModel',
+  args: baseModelArgsKind,
+  weight: () => REGISTER_BASE_MODEL_WEIGHT,
+  async execute(context, args) {
+    const problem = baseModelProblem(args)
+    if (problem !== undefined) return problem.error
+    if ((await baseModelByWeights.get(context.state, args.weightsHash)) !== undefined) return ModelsError.DuplicateBaseModel
+    const { registrationDeposit } = await modelsParams.get(context.state)
+    if (registrationDeposit > 0n) {
+      const failed = await transfer(context, context.sender, MODELS_ACCOUNT, registrationDeposit)
+      if (failed !== undefined) return failed
+    }
+    const id = await storeBaseModel(context.state, args, context.sender, registrationDeposit, context.block.height)
+    context.emit(BaseModelRegistered.create({ model: id, owner: context.sender, name: args.name, kind: args.kind, weightsHash: args.weightsHash, deposit: registrationDeposit }))
+    return undefined
+  },
+})
+
+/**
+ * A training job: the fee goes into escrow and a trainer and verifiers are drawn from the active
+ * validator set at once (lifecycle.ts), so workers learn of the job from its JobAssigned event.
+ */
+export const createJob = defineCall({
+  index: 1,
+  name: 'createJob',
+  args: k.struct({ base: k.uint, datanets: k.list(datanetVersionRefKind, MAX_JOB_DATANETS), hyper: hyperparametersKind, fee: k.amount }),
+  weight: ({ datanets }) => CREATE_JOB_WEIGHT + CREATE_JOB_WEIGHT_PER_DATANET * datanets.length + ASSIGNMENT_WEIGHT,
+  async execute(context, args) {
+    const { state, sender } = context
+    const height = context.block.height
+    const base = await baseModels.get(state, args.base)
+    if (base === undefined) return ModelsError.UnknownBaseModel
+    const refs = new Set(args.datanets.map(({ datanet, version }) => `${datanet}/${version}`))
+    if (args.datanets.length === 0 || refs.size !== args.datanets.length) return ModelsError.InvalidDatanetList
+    const inputs: DatanetInput[] = []
+    for (const { datanet, version } of args.datanets) {
+      const published = await versions.get(state, { datanet, version })
+      if (published === undefined) return ModelsError.UnknownDatanetVersion
+      inputs.push({ datanet, version, root: published.root })
+    }
+    const params = await modelsParams.get(state)
+    const { config } = parseArchitecture(base.architecture, base.kind)
+    if (config === undefined) throw new Error(`models: stored base model ${base.id} has an invalid architecture`)
+    if (!hyperparametersValid(args.hyper, config.context, config.dim, params)) return ModelsError.InvalidHyperparameters
+    if (args.fee < params.minFeePerStep * BigInt(args.hyper.steps) * BigInt(args.hyper.batchSize)) return ModelsError.InsufficientEscrow
+    const id = (await jobCount.get(state)) + 1
+    const round = await assignRound(context, id, [], params)
+    if (round === undefined) return ModelsError.NotEnoughValidators
+    if (args.fee > 0n) {
+      const failed = await transfer(context, sender, MODELS_ACCOUNT, args.fee)
+      if (failed !== undefined) return failed
+    }
+    const job: Job = {
+      id, owner: sender, base: base.id, datanets: inputs, hyper: args.hyper, fee: args.fee, status: JobStatus.training, attempt: 1,
+      trainer: round.trainer, verifiers: round.verifiers, arbiters: [], excluded: [], deadline: height + params.trainBlocks, result: undefined, attestations: [],
+      modelVersion: undefined, createdHeight: height, closedHeight: 0,
+    }
+    jobCount.set(state, id)
+    jobs.set(state, id, job)
+    jobsByOwner.set(state, { owner: sender, job: id }, id)
+    await scheduleDeadline(state, job)
+    context.emit(JobCreated.create({ job: id, owner: sender, base: base.id, fee: args.fee }))
+    context.emit(JobAssigned.create({ job: id, trainer: round.trainer, verifiers: round.verifiers, trainDeadline: job.deadline, attempt: 1 }))
+    return undefined
+  },
+})
+
+const resultArgs = k.struct({ job: k.uint, adapter: k.hash, weightsHash: k.hash, checkpointRoot: k.hash, metrics: metricsKind })
+
+/** The job's trainer submits its result by the train deadline; the verifiers then re-execute. */
+export const submitResult = defineCall({
+  index: 2,
+  name: 'submitResult',
+  args: resultArgs,
+  weight: () => SUBMIT_RESULT_WEIGHT,
+  async execute(context, args) {
+    const { state } = context
+    const height = context.block.height
+    const job = await jobs.get(state, args.job)
+    if (job === undefined) return ModelsError.UnknownJob
+    if (job.status !== JobStatus.training) return ModelsError.WrongJobStatus
+    if (!sameAddress(job.trainer, context.sender)) return ModelsError.NotAssigned
+    if (height > job.deadline) return ModelsError.DeadlinePassed
+    if (args.metrics.baseAccuracyBps > MAX_ACCURACY_BPS || args.metrics.adaptedAccuracyBps > MAX_ACCURACY_BPS) return ModelsError.InvalidMetrics
+    const params = await modelsParams.get(state)
+    let next: Job = {
+      ...job, status: JobStatus.verifying, deadline: height + params.verifyBlocks,
+      result: { adapter: args.adapter, weightsHash: args.weightsHash, checkpointRoot: args.checkpointRoot, metrics: args.metrics, submittedHeight: height },
+    }
+    context.emit(ResultSubmitted.create({ job: job.id, trainer: job.trainer, adapter: args.adapter, weightsHash: args.weightsHash, checkpointRoot: args.checkpointRoot, verifyDeadline: next.deadline }))
+    // no verifier could be assigned (a one-validator chain with minVerifiers 0): nothing to wait for
+    if (next.verifiers.length === 0) next = await publish(context, next, [], params)
+    else await scheduleDeadline(state, next)
+    jobs.set(state, job.id, next)
+    return undefined
+  },
+})
+
+/**
+ * An assigned verifier (or, in a dispute, arbiter) reports the hashes its own re-execution gave.
+ * Agreement from every verifier publishes; a disagreement opens a dispute; in a dispute the
+ * attestation that settles it resolves it.
+ */
+export const attest = defineCall({
+  index: 3,
+  name: 'attest',
+  args: k.struct({ job: k.uint, weightsHash: k.hash, checkpointRoot: k.hash }),
+  weight: () => ATTEST_WEIGHT,
+  async execute(context, args) {
+    const { state, sender } = context
+    const height = context.block.height
+    const job = await jobs.get(state, args.job)
+    if (job === undefined) return ModelsError.UnknownJob
+    if (job.status !== JobStatus.verifying && job.status !== JobStatus.disputed) return ModelsError.WrongJobStatus
+    if (height > job.deadline) return ModelsError.DeadlinePassed
+    const assigned = job.verifiers.some((v) => sameAddress(v, sender)) || (job.status === JobStatus.disputed && job.arbiters.some((a) => sameAddress(a, sender)))
+    if (!assigned) return ModelsError.NotAssigned
+    if (job.attestations.some((a) => sameAddress(a.worker, sender))) return ModelsError.AlreadyAttested
+    const params = await modelsParams.get(state)
+    const vote = { weightsHash: args.weightsHash, checkpointRoot: args.checkpointRoot }
+    const agreed = agrees(job, vote)
+    let next: Job = { ...job, attestations: [...job.attestations, { worker: sender, ...vote, height }] }
+    context.emit(Attested.create({ job: job.id, worker: sender, ...vote, agrees: agreed }))
+    if (next.status === JobStatus.verifying) {
+      if (!agreed) next = await openDispute(context, next, params)
+      else if (verified(next)) next = await publish(context, next, next.attestations.map((a) => a.worker), params)
+    } else if (disputeSettled(next)) {
+      next = await resolveDispute(context, next, params)
+    }
+    jobs.set(state, job.id, next)
+    return undefined
+  },
+})
+
+export const calls = [registerBaseModel, createJob, submitResult, attest]

@@ -1,0 +1,187 @@
+// Every models call's happy path and error codes, over a seven-validator testnet.
+import t from 'tap'
+import { sha256, utf8 } from '../../../../runtime/crypto/hash.ts'
+import { canonicalArchitecture } from '../../../../runtime/modules/models/architecture.ts'
+import { BaseModelRegistered, JobAssigned, JobCreated, ModelPublished, ResultSubmitted } from '../../../../runtime/modules/models/events.ts'
+import { jobsByOwner, JobStatus, MODELS_ACCOUNT } from '../../../../runtime/modules/models/state.ts'
+import { versions } from '../../../../runtime/modules/datanets/state.ts'
+import { addressOf, baseModelArgs, eventNames, eventsNamed, invariantProblems, ModelsHarness, OPEN, TEST_ARCHITECTURE, TEST_MODELS_PARAMS } from './harness.ts'
+
+export const HYPER = { rank: 4, alpha: 8, steps: 100, batchSize: 4, length: 32, learningRateMicro: 1_000, seed: 7, checkpointEvery: 25 }
+export const FEE = 10n * OPEN
+export const jobArgs = (overrides: Record<string, unknown> = {}) => ({ base: 1, datanets: [{ datanet: 1, version: 1 }], hyper: HYPER, fee: FEE, ...overrides })
+export const hashes = (tag: string) => ({ weightsHash: sha256(utf8(`${tag} weights`)), checkpointRoot: sha256(utf8(`${tag} checkpoints`)) })
+export const resultArgs = (job: number, tag = 'honest') => ({
+  job, adapter: sha256(utf8(`${tag} adapter`)), ...hashes(tag), metrics: { baseLossMicro: 4_000_000, adaptedLossMicro: 3_100_000, baseAccuracyBps: 0, adaptedAccuracyBps: 0 },
+})
+
+export async function withJob(): Promise<ModelsHarness> {
+  const h = await ModelsHarness.create()
+  await h.publishedDatanet()
+  await h.ok('eve', 'createJob', jobArgs())
+  return h
+}
+
+t.test('registerBaseModel: deposit escrowed, sequential ids after the genesis models', async (t) => {
+  const h = await ModelsHarness.create()
+  const genesisModel = await h.baseModel(1)
+  t.equal(genesisModel?.architecture, TEST_ARCHITECTURE)
+  t.same(genesisModel?.owner, MODELS_ACCOUNT, 'genesis models belong to the module account')
+  t.equal(genesisModel?.deposit, 0n)
+  const before = await h.balance('dave')
+  const classifier = canonicalArchitecture({ kind: 'classifier', vocab: 512, context: 128, dim: 48, layers: 1, heads: 3, hidden: 96, classes: 2 })
+  const registered = await h.ok('dave', 'registerBaseModel', baseModelArgs({ name: 'spam-classifier', kind: 1, architecture: classifier }))
+  t.same(eventsNamed(BaseModelRegistered, registered.events), [{
+    model: 2, owner: addressOf('dave'), name: 'spam-classifier', kind: 1, weightsHash: sha256(utf8('spam-classifier weights')), deposit: TEST_MODELS_PARAMS.registrationDeposit,
+  }])
+  t.equal(await h.balance('dave'), before - TEST_MODELS_PARAMS.registrationDeposit)
+  t.equal(await h.balance(MODELS_ACCOUNT), TEST_MODELS_PARAMS.registrationDeposit)
+  t.equal((await h.baseModel(2))?.engineVersion, 'openledger-engine/1')
+  t.same(await invariantProblems(h), [])
+})
+
+t.test('registerBaseModel errors change nothing', async (t) => {
+  const h = await ModelsHarness.create()
+  const before = h.snapshot()
+  const arch = (config: Record<string, unknown>) => JSON.stringify(Object.fromEntries(Object.entries({ kind: 'lm', vocab: 512, context: 64, dim: 32, layers: 2, heads: 4, hidden: 64, classes: 0, ...config }).sort(([a], [b]) => (a < b ? -1 : 1))))
+  const cases: Array<[string, Record<string, unknown>, string]> = [
+    ['blank name', { name: '  ' }, 'models.InvalidName'],
+    ['not JSON', { name: 'a', architecture: '{' }, 'models.InvalidArchitecture'],
+    ['whitespace', { name: 'b', architecture: TEST_ARCHITECTURE.replace(',', ', ') }, 'models.InvalidArchitecture'],
+    ['unsorted keys', { name: 'c', architecture: JSON.stringify({ kind: 'lm', vocab: 512, context: 64, dim: 32, layers: 2, heads: 4, hidden: 64, classes: 0 }) }, 'models.InvalidArchitecture'],
+    ['unknown kind', { name: 'd', architecture: arch({ kind: 'vision' }) }, 'models.InvalidArchitecture'],
+    ['kind mismatch', { name: 'e', kind: 1 }, 'models.InvalidArchitecture'],
+    ['kind out of range', { name: 'f', kind: 2 }, 'models.InvalidArchitecture'],
+    ['dim not divisible by heads', { name: 'g', architecture: arch({ heads: 5 }) }, 'models.InvalidArchitecture'],
+    ['zero layers', { name: 'h', architecture: arch({ layers: 0 }) }, 'models.InvalidArchitecture'],
+    ['context too large', { name: 'i', architecture: arch({ context: 100_000 }) }, 'models.InvalidArchitecture'],
+    ['fractional size', { name: 'j', architecture: arch({ dim: 32.5 }) }, 'models.InvalidArchitecture'],
+    ['classes on an lm', { name: 'k', architecture: arch({ classes: 2 }) }, 'models.InvalidArchitecture'],
+    ['extra key', { name: 'l', architecture: arch({ extra: 1 }) }, 'models.InvalidArchitecture'],
+    ['empty tokenizer', { name: 'm', tokenizer: '' }, 'models.InvalidTokenizer'],
+    ['empty engine version', { name: 'n', engineVersion: ' ' }, 'models.InvalidEngineVersion'],
+    ['same weights as the genesis model', { name: 'o', weightsHash: sha256(utf8('tiny-lm weights')) }, 'models.DuplicateBaseModel'],
+  ]
+  for (const [what, overrides, code] of cases) t.equal((await h.call('dave', 'registerBaseModel', baseModelArgs(overrides))).error?.code, code, what)
+  const classifierArch = canonicalArchitecture({ kind: 'classifier', vocab: 512, context: 128, dim: 48, layers: 1, heads: 3, hidden: 96, classes: 1 })
+  t.equal((await h.call('dave', 'registerBaseModel', baseModelArgs({ name: 'p', kind: 1, architecture: classifierArch }))).error?.code, 'models.InvalidArchitecture', 'a classifier needs 2 classes')
+  const broke = sha256(utf8('nobody'))
+  t.equal((await h.call(broke.subarray(0, 20), 'registerBaseModel', baseModelArgs({ name: 'q' }))).error?.code, 'balances.InsufficientBalance', 'an unpayable deposit')
+  t.equal(h.snapshot(), before)
+})
+
+t.test('createJob: fee escrowed, datanet roots recorded, assignment announced', async (t) => {
+  const h = await ModelsHarness.create()
+  const datanet = await h.publishedDatanet('ferdie', 2)
+  const eveBefore = await h.balance('eve')
+  const created = await h.ok('eve', 'createJob', jobArgs({ datanets: [{ datanet, version: 2 }, { datanet, version: 1 }] }))
+  t.same(eventNames(created.events).filter((n) => n.startsWith('models.')), ['models.JobCreated', 'models.JobAssigned'])
+  t.same(eventsNamed(JobCreated, created.events), [{ job: 1, owner: addressOf('eve'), base: 1, fee: FEE }])
+  const job = await h.job(1)
+  t.equal(job.status, JobStatus.training)
+  t.equal(job.attempt, 1)
+  t.equal(job.verifiers.length, 2)
+  t.equal(new Set([job.trainer, ...job.verifiers].map((a) => Buffer.from(a).toString('hex'))).size, 3, 'trainer and verifiers are distinct')
+  t.same(eventsNamed(JobAssigned, created.events), [{ job: 1, trainer: job.trainer, verifiers: job.verifiers, trainDeadline: h.height + TEST_MODELS_PARAMS.trainBlocks, attempt: 1 }])
+  t.same(job.datanets.map((d) => [d.version, d.root]), [[2, (await versions.get(h.state, { datanet, version: 2 }))?.root], [1, (await versions.get(h.state, { datanet, version: 1 }))?.root]])
+  t.equal(await h.balance('eve'), eveBefore - FEE)
+  t.equal(await h.balance(MODELS_ACCOUNT), FEE)
+  t.equal(await jobsByOwner.get(h.state, { owner: addressOf('eve'), job: 1 }), 1)
+  t.same(await invariantProblems(h), [])
+})
+
+t.test('createJob errors change nothing', async (t) => {
+  const h = await ModelsHarness.create()
+  await h.publishedDatanet()
+  await h.ok('ferdie', 'create', { name: 'unpublished', description: '', tags: [], licence: '', visibility: 0, rules: { deposit: 0n, feePerByte: 0n, formats: [1], maxBytes: 10 }, curators: [] }, 'datanets')
+  const before = h.snapshot()
+  const code = async (args: Record<string, unknown>, sender: Parameters<ModelsHarness['call']>[0] = 'eve') => (await h.call(sender, 'createJob', jobArgs(args))).error?.code
+  t.equal(await code({ base: 9 }), 'models.UnknownBaseModel')
+  t.equal(await code({ datanets: [{ datanet: 1, version: 2 }] }), 'models.UnknownDatanetVersion', 'a version not yet published')
+  t.equal(await code({ datanets: [{ datanet: 2, version: 1 }] }), 'models.UnknownDatanetVersion', 'a datanet with no version')
+  t.equal(await code({ datanets: [{ datanet: 7, version: 1 }] }), 'models.UnknownDatanetVersion', 'no such datanet')
+  t.equal(await code({ datanets: [] }), 'models.InvalidDatanetList')
+  t.equal(await code({ datanets: [{ datanet: 1, version: 1 }, { datanet: 1, version: 1 }] }), 'models.InvalidDatanetList')
+  const bad: Array<[string, Record<string, number>]> = [
+    ['rank 0', { rank: 0 }], ['rank 65', { rank: 65 }], ['alpha 0', { alpha: 0 }], ['alpha 257', { alpha: 257 }], ['steps 0', { steps: 0 }],
+    ['steps above maxSteps', { steps: TEST_MODELS_PARAMS.maxSteps + 1, checkpointEvery: 1 }], ['batch 0', { batchSize: 0 }], ['batch 65', { batchSize: 65 }],
+    ['length 7', { length: 7 }], ['length above the context', { length: 65 }], ['learning rate 0', { learningRateMicro: 0 }],
+    ['learning rate above 1', { learningRateMicro: 1_000_001 }], ['checkpointEvery 0', { checkpointEvery: 0 }], ['checkpointEvery above steps', { checkpointEvery: 101 }],
+  ]
+  for (const [what, change] of bad) t.equal(await code({ hyper: { ...HYPER, ...change } }), 'models.InvalidHyperparameters', what)
+  const minimum = TEST_MODELS_PARAMS.minFeePerStep * BigInt(HYPER.steps * HYPER.batchSize)
+  t.equal(await code({ fee: minimum - 1n }), 'models.InsufficientEscrow')
+  t.equal(await code({ fee: minimum }, sha256(utf8('nobody')).subarray(0, 20)), 'balances.InsufficientBalance', 'an unpayable fee')
+  t.equal(h.snapshot(), before)
+  t.equal(await code({ fee: minimum }), undefined, 'the minimum fee is enough')
+})
+
+t.test('submitResult: only the trainer, only while training, before the deadline', async (t) => {
+  const h = await withJob()
+  const job = await h.job(1)
+  const outsider = (await h.job(1)).verifiers[0] as Uint8Array
+  const before = h.snapshot()
+  t.equal((await h.call(outsider, 'submitResult', resultArgs(1))).error?.code, 'models.NotAssigned', 'a verifier')
+  t.equal((await h.call('eve', 'submitResult', resultArgs(1))).error?.code, 'models.NotAssigned', 'the owner')
+  t.equal((await h.call(job.trainer, 'submitResult', resultArgs(2))).error?.code, 'models.UnknownJob')
+  t.equal((await h.call(job.trainer, 'submitResult', { ...resultArgs(1), metrics: { baseLossMicro: 1, adaptedLossMicro: 1, baseAccuracyBps: 10_001, adaptedAccuracyBps: 0 } })).error?.code, 'models.InvalidMetrics')
+  t.equal((await h.call(job.verifiers[0] as Uint8Array, 'attest', { job: 1, ...hashes('honest') })).error?.code, 'models.WrongJobStatus', 'nothing to attest while training')
+  t.equal(h.snapshot(), before)
+  const submitted = await h.ok(job.trainer, 'submitResult', resultArgs(1))
+  t.same(eventsNamed(ResultSubmitted, submitted.events), [{ job: 1, trainer: job.trainer, adapter: sha256(utf8('honest adapter')), ...hashes('honest'), verifyDeadline: h.height + TEST_MODELS_PARAMS.verifyBlocks }])
+  const verifying = await h.job(1)
+  t.equal(verifying.status, JobStatus.verifying)
+  t.equal(verifying.result?.metrics.adaptedLossMicro, 3_100_000)
+  t.equal((await h.call(job.trainer, 'submitResult', resultArgs(1))).error?.code, 'models.WrongJobStatus', 'a second result')
+})
+
+t.test('submitResult is accepted up to the deadline block; after it the job has moved on', async (t) => {
+  const h = await withJob()
+  const job = await h.job(1)
+  // the deadline block runs its transactions before the hook expires the job
+  await h.advanceTo(job.deadline - 1)
+  const { outcomes } = await h.block([{ sender: job.trainer, name: 'submitResult', args: resultArgs(1) }])
+  t.equal(outcomes[0]?.error, undefined, 'accepted in the deadline block')
+  const late = await withJob()
+  const lateJob = await late.job(1)
+  await late.advanceTo(lateJob.deadline)
+  t.equal((await late.call(lateJob.trainer, 'submitResult', resultArgs(1))).error?.code, 'models.NotAssigned', 'reassigned at the deadline: the late trainer is out')
+})
+
+t.test('attest: a quorum of identical hashes publishes the model with its lineage and pays the fee', async (t) => {
+  const h = await withJob()
+  const job = await h.job(1)
+  await h.ok(job.trainer, 'submitResult', resultArgs(1))
+  const [first, second] = job.verifiers as [Uint8Array, Uint8Array]
+  const before = h.snapshot()
+  t.equal((await h.call('dave', 'attest', { job: 1, ...hashes('honest') })).error?.code, 'models.NotAssigned', 'not a verifier')
+  t.equal((await h.call(job.trainer, 'attest', { job: 1, ...hashes('honest') })).error?.code, 'models.NotAssigned', 'the trainer does not attest')
+  t.equal((await h.call(first, 'attest', { job: 9, ...hashes('honest') })).error?.code, 'models.UnknownJob')
+  t.equal(h.snapshot(), before)
+  const once = await h.ok(first, 'attest', { job: 1, ...hashes('honest') })
+  t.same(eventNames(once.events), ['models.Attested'])
+  t.equal((await h.call(first, 'attest', { job: 1, ...hashes('honest') })).error?.code, 'models.AlreadyAttested')
+  const balances = await Promise.all([job.trainer, first, second].map((a) => h.balance(a)))
+  const published = await h.ok(second, 'attest', { job: 1, ...hashes('honest') })
+  // 70 % of 10 OPEN to the trainer, 1.5 OPEN to each verifier
+  const trainerPaid = 7n * OPEN
+  const verifierPaid = 15n * OPEN / 10n
+  t.same(eventsNamed(ModelPublished, published.events), [{
+    model: 1, job: 1, owner: addressOf('eve'), base: 1, adapter: sha256(utf8('honest adapter')), ...hashes('honest'), trainer: job.trainer, trainerPaid, verifiers: [first, second], verifierPaid,
+  }])
+  t.equal(await h.balance(job.trainer), (balances[0] as bigint) + trainerPaid)
+  t.equal(await h.balance(first), (balances[1] as bigint) + verifierPaid)
+  t.equal(await h.balance(second), (balances[2] as bigint) + verifierPaid)
+  t.equal(await h.balance(MODELS_ACCOUNT), 0n)
+  const closed = await h.job(1)
+  t.equal(closed.status, JobStatus.published)
+  t.equal(closed.modelVersion, 1)
+  const version = await h.modelVersion(1)
+  const base = await h.baseModel(1)
+  t.match(version, { id: 1, job: 1, base: 1, engineVersion: 'openledger-engine/1', hyper: HYPER, trainer: job.trainer, verifiers: [first, second], publishedHeight: h.height })
+  t.same(version?.owner, addressOf('eve'))
+  t.same(version?.baseWeightsHash, base?.weightsHash)
+  t.same(version?.datanets, job.datanets)
+  t.equal((await h.call(first, 'attest', { job: 1, ...hashes('honest') })).error?.code, 'models.WrongJobStatus', 'published')
+  t.same(await invariantProblems(h), [])
+})

@@ -1,0 +1,244 @@
+// A block-by-block driver for the models module over a local-testnet genesis with N equal
+// validators (operators `worker-0` … from devKey) and the dev accounts. Calls of any of the
+// staking, datanets and models modules run the way the state transition runs them (in a
+// checkpoint, reverted with their events on failure) but without fees, so tests can assert exact
+// balances; every block ends with the staking and models end-of-block hooks. Each block's parent
+// hash is sha256("parent <height>") unless a test sets it, so assignments vary from block to block.
+import { decode, encode, type Decoded } from '../../../../runtime/codec/canonical.ts'
+import { sha256, toHex, utf8 } from '../../../../runtime/crypto/hash.ts'
+import type { Address } from '../../../../runtime/crypto/secp256k1.ts'
+import type { BlockInfo, EventDefinition, ModuleError, RuntimeEvent, RuntimeModule } from '../../../../runtime/module.ts'
+import { balanceOf } from '../../../../runtime/modules/balances/ledger.ts'
+import { accounts, totalIssuance } from '../../../../runtime/modules/balances/state.ts'
+import { datanetsModule } from '../../../../runtime/modules/datanets/index.ts'
+import { Format } from '../../../../runtime/modules/datanets/formats.ts'
+import { datanetCount } from '../../../../runtime/modules/datanets/state.ts'
+import { ModuleIndex } from '../../../../runtime/modules/indices.ts'
+import { canonicalArchitecture } from '../../../../runtime/modules/models/architecture.ts'
+import { modelsModule } from '../../../../runtime/modules/models/index.ts'
+import {
+  baseModels, jobs, JobStatus, MODELS_ACCOUNT, modelVersions, type BaseModelArgs, type Job, type ModelsParams,
+} from '../../../../runtime/modules/models/state.ts'
+import { createStakingModule } from '../../../../runtime/modules/staking/index.ts'
+import { StateOverlay, type StateReader } from '../../../../runtime/state/overlay.ts'
+import { devAccount, devKey, devValidatorKey, type DevAccountName } from '../../../../genesis/devAccounts.ts'
+import { DEV_STAKING_PARAMS } from '../../../../genesis/devSpec.ts'
+import type { ChainSpec } from '../../../../genesis/spec.ts'
+import { testnetChainSpec } from '../../../../genesis/testnetSpec.ts'
+import { ONE_OPEN } from '../../../../genesis/tokenomics.ts'
+import { eventData, genesisState, type MapState } from '../../chainFixtures.ts'
+
+export const OPEN = ONE_OPEN
+
+export const TEST_MODELS_PARAMS: ModelsParams = {
+  registrationDeposit: 100n * OPEN,
+  minFeePerStep: 1_000_000_000_000n,
+  maxSteps: 1_000,
+  verifiers: 2,
+  minVerifiers: 1,
+  arbiters: 2,
+  trainBlocks: 20,
+  verifyBlocks: 20,
+  trainerShareBps: 7_000,
+  slashBps: 500,
+  missedDeadlineSlashBps: 100,
+  maxAttempts: 2,
+  publishOnPartialQuorum: false,
+}
+
+export const TEST_ARCHITECTURE = canonicalArchitecture({ kind: 'lm', vocab: 512, context: 64, dim: 32, layers: 2, heads: 4, hidden: 64, classes: 0 })
+
+export function baseModelArgs(overrides: Partial<BaseModelArgs> = {}): BaseModelArgs {
+  const tag = overrides.name ?? 'tiny-lm'
+  return {
+    name: 'tiny-lm', kind: 0, architecture: TEST_ARCHITECTURE, artifact: sha256(utf8(`${tag} weights blob`)), weightsHash: sha256(utf8(`${tag} weights`)),
+    onnx: sha256(utf8(`${tag} onnx`)), tokenizer: 'gpt2', tokenizerHash: sha256(utf8('gpt2 bpe')), engineVersion: 'openledger-engine/1', ...overrides,
+  }
+}
+
+export const workerName = (i: number): string => `worker-${i}`
+export const workerAddress = (i: number): Address => devKey(workerName(i)).address
+export const addressOf = (name: DevAccountName): Address => devAccount(name).address
+
+/** A testnet of `validators` equal validators with the models section given (one genesis base model by default). */
+export function modelsSpec(options: { validators?: number; params?: ModelsParams; baseModels?: BaseModelArgs[] } = {}): ChainSpec {
+  const count = options.validators ?? 7
+  const spec = testnetChainSpec({
+    validators: Array.from({ length: count }, (_, i) => ({ operator: workerAddress(i), consensusKey: devValidatorKey(workerName(i)).publicKey })),
+    genesisTime: Date.UTC(2026, 0, 1),
+    chainId: 1337,
+    stakingParams: { ...DEV_STAKING_PARAMS, maxValidators: 20, epochLength: 1_000 },
+  })
+  return { ...spec, models: { params: options.params ?? TEST_MODELS_PARAMS, baseModels: options.baseModels ?? [baseModelArgs()] } }
+}
+
+export interface CallOutcome {
+  error: ModuleError | undefined
+  events: RuntimeEvent[]
+}
+
+export class ModelsHarness {
+  readonly committed: MapState
+  readonly spec: ChainSpec
+  readonly modules: RuntimeModule[] = [createStakingModule(), datanetsModule, modelsModule]
+  /** the last finished block */
+  height = 0
+  /** parent hash of the next block only, then back to the default */
+  nextParentHash: Uint8Array | undefined
+
+  private constructor(committed: MapState, spec: ChainSpec) {
+    this.committed = committed
+    this.spec = spec
+  }
+
+  static async create(spec: ChainSpec = modelsSpec()): Promise<ModelsHarness> {
+    return new ModelsHarness(await genesisState(spec), spec)
+  }
+
+  clone(): ModelsHarness {
+    const copy = new ModelsHarness(this.committed.clone(), this.spec)
+    copy.height = this.height
+    return copy
+  }
+
+  get state(): StateReader {
+    return this.committed
+  }
+
+  #block(): BlockInfo {
+    const height = this.height + 1
+    const parentHash = this.nextParentHash ?? sha256(utf8(`parent ${height}`))
+    this.nextParentHash = undefined
+    return { chainId: this.spec.chainId, height, timestamp: this.spec.genesisTime + height * 1000, author: new Uint8Array(20).fill(0xaa), parentHash }
+  }
+
+  /** One block holding the given calls (each in its own checkpoint), then the end-of-block hooks. */
+  async block(calls: Array<{ sender: Address | DevAccountName; module?: string; name: string; args: unknown }>): Promise<{ outcomes: CallOutcome[]; hookEvents: RuntimeEvent[] }> {
+    const block = this.#block()
+    const overlay = new StateOverlay(this.committed)
+    const outcomes: CallOutcome[] = []
+    for (const { sender, module: moduleName, name, args } of calls) {
+      const module = this.modules.find((m) => m.name === (moduleName ?? 'models'))
+      const definition = module?.calls.find((c) => c.name === name)
+      if (definition === undefined) throw new Error(`no call ${moduleName ?? 'models'}.${name}`)
+      // through the wire format, as a transaction's arguments arrive
+      const decoded = definition.args.decode(decode(encode(definition.args.encode(args))) as Decoded, 'args')
+      const events: RuntimeEvent[] = []
+      overlay.checkpoint()
+      const error = await definition.execute({ state: overlay, block, sender: typeof sender === 'string' ? addressOf(sender) : sender, emit: (e) => void events.push(e) }, decoded)
+      if (error === undefined) overlay.discardCheckpoint()
+      else {
+        overlay.revert()
+        events.length = 0
+      }
+      outcomes.push({ error, events })
+    }
+    const hookEvents: RuntimeEvent[] = []
+    for (const module of this.modules) await module.endBlock?.({ state: overlay, block, emit: (e) => void hookEvents.push(e), gasUsed: 0 })
+    this.committed.apply(overlay.changes())
+    this.height = block.height
+    return { outcomes, hookEvents }
+  }
+
+  /** One call in its own block; the block's hook events are appended to the call's. */
+  async call(sender: Address | DevAccountName, name: string, args: unknown, module = 'models'): Promise<CallOutcome & { hookEvents: RuntimeEvent[] }> {
+    const { outcomes, hookEvents } = await this.block([{ sender, module, name, args }])
+    const outcome = outcomes[0] as CallOutcome
+    return { ...outcome, hookEvents }
+  }
+
+  async ok(sender: Address | DevAccountName, name: string, args: unknown, module = 'models'): Promise<CallOutcome & { hookEvents: RuntimeEvent[] }> {
+    const outcome = await this.call(sender, name, args, module)
+    if (outcome.error !== undefined) throw new Error(`${module}.${name} failed: ${outcome.error.code}`)
+    return outcome
+  }
+
+  /** Empty blocks until `height` is the last finished one; returns their hook events. */
+  async advanceTo(height: number): Promise<RuntimeEvent[]> {
+    const events: RuntimeEvent[] = []
+    while (this.height < height) events.push(...(await this.block([])).hookEvents)
+    return events
+  }
+
+  balance(account: Address | DevAccountName): Promise<bigint> {
+    return balanceOf(this.committed, typeof account === 'string' ? addressOf(account) : account)
+  }
+
+  async job(id: number): Promise<Job> {
+    const job = await jobs.get(this.committed, id)
+    if (job === undefined) throw new Error(`no job ${id}`)
+    return job
+  }
+
+  modelVersion(id: number) {
+    return modelVersions.get(this.committed, id)
+  }
+
+  baseModel(id: number) {
+    return baseModels.get(this.committed, id)
+  }
+
+  /** A datanet owned by `owner` with one accepted contribution and `versions` published versions; returns its id. */
+  async publishedDatanet(owner: DevAccountName = 'ferdie', versions = 1): Promise<number> {
+    const rules = { deposit: 0n, feePerByte: 0n, formats: [Format.documents], maxBytes: 10_000 }
+    await this.ok(owner, 'create', { name: 'corpus', description: '', tags: [], licence: 'CC0-1.0', visibility: 0, rules, curators: [] }, 'datanets')
+    const id = await datanetCount.get(this.committed)
+    for (let v = 0; v < versions; v++) {
+      await this.ok('dave', 'contribute', { datanet: id, cid: sha256(utf8(`contribution ${id}/${v}`)), size: 100, rows: 1, format: Format.documents, metadata: '' }, 'datanets')
+      const index = v
+      for (let i = 0; i < this.validatorCount; i++) {
+        const { error } = await this.call(workerAddress(i), 'attestAvailability', { datanet: id, contribution: index }, 'datanets')
+        if (error?.code === 'datanets.AlreadyAvailable') break
+      }
+      await this.ok(owner, 'accept', { datanet: id, contribution: index }, 'datanets')
+      await this.ok(owner, 'publishVersion', { datanet: id, note: `v${v + 1}` }, 'datanets')
+    }
+    return id
+  }
+
+  get validatorCount(): number {
+    return this.spec.staking?.validators.length ?? 0
+  }
+
+  /** A copy of every state entry, to show a failed call changed nothing. */
+  snapshot(): string {
+    return [...this.committed.entries.entries()].map(([id, { value }]) => `${id}=${Buffer.from(value).toString('hex')}`).sort().join('\n')
+  }
+}
+
+export function eventsNamed<Data>(definition: EventDefinition<Data>, events: readonly RuntimeEvent[], module: number = ModuleIndex.models): Data[] {
+  return events.filter((e) => e.module === module && e.index === definition.index).map((e) => eventData(definition, e))
+}
+
+export function eventNames(events: readonly RuntimeEvent[]): string[] {
+  return events.filter((e) => e.module === ModuleIndex.models).map((e) => `models.${modelsModule.events.find((d) => d.index === e.index)?.name ?? e.index}`)
+}
+
+const OPEN_STATUSES: number[] = [JobStatus.training, JobStatus.verifying, JobStatus.disputed]
+
+/**
+ * Supply and escrow: balances sum to the issuance (which only slashing burns lower); the module
+ * account holds exactly the base-model deposits plus the fees of open jobs.
+ */
+export async function invariantProblems(h: ModelsHarness): Promise<string[]> {
+  const problems: string[] = []
+  let sum = 0n
+  for (const { value } of h.committed.withPrefix(accounts.prefix)) {
+    const free = accounts.decodeValue(value).free
+    if (free <= 0n) problems.push('a stored balance is not positive')
+    sum += free
+  }
+  const issuance = await totalIssuance.get(h.committed)
+  if (sum !== issuance) problems.push(`balances ${sum} != issuance ${issuance}`)
+  let owed = 0n
+  for (const { value } of h.committed.withPrefix(baseModels.prefix)) owed += baseModels.decodeValue(value).deposit
+  for (const { value } of h.committed.withPrefix(jobs.prefix)) {
+    const job = jobs.decodeValue(value)
+    if (OPEN_STATUSES.includes(job.status)) owed += job.fee
+  }
+  const held = await balanceOf(h.committed, MODELS_ACCOUNT)
+  if (held !== owed) problems.push(`models account holds ${held}, owes ${owed}`)
+  return problems
+}
+
+export const hex = toHex
