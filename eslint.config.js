@@ -2,7 +2,7 @@
 import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
-const pureFolders = ['runtime/**/*.ts', 'genesis/**/*.ts', 'attribution/**/*.ts']
+const pureFolders = ['runtime/**/*.ts', 'genesis/**/*.ts', 'attribution/**/*.ts', 'ml/**/*.ts']
 const ioModules = ['node:fs', 'node:fs/promises', 'node:net', 'node:http', 'node:worker_threads', 'level', 'classic-level', 'ws', 'libp2p']
 
 export default tseslint.config(
