@@ -5,22 +5,10 @@ import { canonicalArchitecture } from '../../../../runtime/modules/models/archit
 import { BaseModelRegistered, JobAssigned, JobCreated, ModelPublished, ResultSubmitted } from '../../../../runtime/modules/models/events.ts'
 import { jobsByOwner, JobStatus, MODELS_ACCOUNT } from '../../../../runtime/modules/models/state.ts'
 import { versions } from '../../../../runtime/modules/datanets/state.ts'
-import { addressOf, baseModelArgs, eventNames, eventsNamed, invariantProblems, ModelsHarness, OPEN, TEST_ARCHITECTURE, TEST_MODELS_PARAMS } from './harness.ts'
-
-export const HYPER = { rank: 4, alpha: 8, steps: 100, batchSize: 4, length: 32, learningRateMicro: 1_000, seed: 7, checkpointEvery: 25 }
-export const FEE = 10n * OPEN
-export const jobArgs = (overrides: Record<string, unknown> = {}) => ({ base: 1, datanets: [{ datanet: 1, version: 1 }], hyper: HYPER, fee: FEE, ...overrides })
-export const hashes = (tag: string) => ({ weightsHash: sha256(utf8(`${tag} weights`)), checkpointRoot: sha256(utf8(`${tag} checkpoints`)) })
-export const resultArgs = (job: number, tag = 'honest') => ({
-  job, adapter: sha256(utf8(`${tag} adapter`)), ...hashes(tag), metrics: { baseLossMicro: 4_000_000, adaptedLossMicro: 3_100_000, baseAccuracyBps: 0, adaptedAccuracyBps: 0 },
-})
-
-export async function withJob(): Promise<ModelsHarness> {
-  const h = await ModelsHarness.create()
-  await h.publishedDatanet()
-  await h.ok('eve', 'createJob', jobArgs())
-  return h
-}
+import {
+  addressOf, baseModelArgs, eventNames, eventsNamed, FEE, hashes, HYPER, invariantProblems, jobArgs, ModelsHarness, OPEN, resultArgs, TEST_ARCHITECTURE, TEST_MODELS_PARAMS,
+  withJob,
+} from './harness.ts'
 
 t.test('registerBaseModel: deposit escrowed, sequential ids after the genesis models', async (t) => {
   const h = await ModelsHarness.create()

@@ -5,7 +5,7 @@
 // balances; every block ends with the staking and models end-of-block hooks. Each block's parent
 // hash is sha256("parent <height>") unless a test sets it, so assignments vary from block to block.
 import { decode, encode, type Decoded } from '../../../../runtime/codec/canonical.ts'
-import { sha256, toHex, utf8 } from '../../../../runtime/crypto/hash.ts'
+import { sha256, utf8 } from '../../../../runtime/crypto/hash.ts'
 import type { Address } from '../../../../runtime/crypto/secp256k1.ts'
 import type { BlockInfo, EventDefinition, ModuleError, RuntimeEvent, RuntimeModule } from '../../../../runtime/module.ts'
 import { balanceOf } from '../../../../runtime/modules/balances/ledger.ts'
@@ -186,8 +186,8 @@ export class ModelsHarness {
     for (let v = 0; v < versions; v++) {
       await this.ok('dave', 'contribute', { datanet: id, cid: sha256(utf8(`contribution ${id}/${v}`)), size: 100, rows: 1, format: Format.documents, metadata: '' }, 'datanets')
       const index = v
-      for (let i = 0; i < this.validatorCount; i++) {
-        const { error } = await this.call(workerAddress(i), 'attestAvailability', { datanet: id, contribution: index }, 'datanets')
+      for (const operator of this.operators) {
+        const { error } = await this.call(operator, 'attestAvailability', { datanet: id, contribution: index }, 'datanets')
         if (error?.code === 'datanets.AlreadyAvailable') break
       }
       await this.ok(owner, 'accept', { datanet: id, contribution: index }, 'datanets')
@@ -196,8 +196,9 @@ export class ModelsHarness {
     return id
   }
 
-  get validatorCount(): number {
-    return this.spec.staking?.validators.length ?? 0
+  /** the genesis validators' operators */
+  get operators(): Address[] {
+    return (this.spec.staking?.validators ?? []).map((v) => v.operator)
   }
 
   /** A copy of every state entry, to show a failed call changed nothing. */
@@ -241,4 +242,21 @@ export async function invariantProblems(h: ModelsHarness): Promise<string[]> {
   return problems
 }
 
-export const hex = toHex
+// ---- the job most tests start from
+
+export const HYPER = { rank: 4, alpha: 8, steps: 100, batchSize: 4, length: 32, learningRateMicro: 1_000, seed: 7, checkpointEvery: 25 }
+export const FEE = 10n * OPEN
+export const jobArgs = (overrides: Record<string, unknown> = {}) => ({ base: 1, datanets: [{ datanet: 1, version: 1 }], hyper: HYPER, fee: FEE, ...overrides })
+export const hashes = (tag: string) => ({ weightsHash: sha256(utf8(`${tag} weights`)), checkpointRoot: sha256(utf8(`${tag} checkpoints`)) })
+export const resultArgs = (job: number, tag = 'honest') => ({
+  job, adapter: sha256(utf8(`${tag} adapter`)), ...hashes(tag), metrics: { baseLossMicro: 4_000_000, adaptedLossMicro: 3_100_000, baseAccuracyBps: 0, adaptedAccuracyBps: 0 },
+})
+
+/** a chain with a published datanet version and eve's job 1 */
+export async function withJob(): Promise<ModelsHarness> {
+  const h = await ModelsHarness.create()
+  await h.publishedDatanet()
+  await h.ok('eve', 'createJob', jobArgs())
+  return h
+}
+

@@ -1,0 +1,221 @@
+// A job's life beyond the happy path: deterministic assignment, disputes (a wrong verifier, a
+// wrong trainer, a tie), deadlines (reassignment, replaced verifiers, refunds) and the
+// one-validator dev chain.
+import t from 'tap'
+import { sha256, toHex, utf8 } from '../../../../runtime/crypto/hash.ts'
+import type { Address } from '../../../../runtime/crypto/secp256k1.ts'
+import { Slashed } from '../../../../runtime/modules/staking/events.ts'
+import { validatorInfo } from '../../../../runtime/modules/staking/stake.ts'
+import { ModuleIndex } from '../../../../runtime/modules/indices.ts'
+import {
+  DisputeOpened, DisputeResolved, JobAssigned, JobReassigned, JobRefunded, ModelPublished, ReassignReason, RefundReason, VerifiersReplaced, WorkerSlashed,
+  WorkerSlashReason,
+} from '../../../../runtime/modules/models/events.ts'
+import { assignmentOrder } from '../../../../runtime/modules/models/lifecycle.ts'
+import { JobStatus, MODELS_ACCOUNT } from '../../../../runtime/modules/models/state.ts'
+import { devChainSpec } from '../../../../genesis/devSpec.ts'
+import { TESTNET_VALIDATOR_SELF_BOND } from '../../../../genesis/testnetSpec.ts'
+import {
+  addressOf, baseModelArgs, eventsNamed, FEE, hashes, invariantProblems, jobArgs, modelsSpec, ModelsHarness, OPEN, resultArgs, TEST_MODELS_PARAMS, withJob,
+} from './harness.ts'
+
+const P = TEST_MODELS_PARAMS
+const attest = (tag: string) => ({ job: 1, ...hashes(tag) })
+
+async function tokensOf(h: ModelsHarness, operator: Address): Promise<bigint> {
+  return (await validatorInfo(h.state, operator))?.tokens ?? 0n
+}
+
+t.test('assignment: keccak256(parent hash ‖ job ‖ operator) order over the active set, same hash same workers', async (t) => {
+  const operators = Array.from({ length: 7 }, (_, i) => sha256(utf8(`op ${i}`)).subarray(0, 20))
+  const seed = sha256(utf8('seed'))
+  const order = assignmentOrder(seed, 1, operators)
+  t.same(assignmentOrder(seed, 1, [...operators].reverse()), order, 'independent of the input order')
+  t.notSame(assignmentOrder(seed, 2, operators), order, 'the job id takes part')
+
+  const h = await ModelsHarness.create()
+  await h.publishedDatanet()
+  const parent = sha256(utf8('a parent'))
+  const assigned: string[] = []
+  for (const seedText of ['a parent', 'a parent', 'b', 'c', 'd', 'e']) {
+    const copy = h.clone()
+    copy.nextParentHash = sha256(utf8(seedText))
+    const created = await copy.ok('eve', 'createJob', jobArgs())
+    const event = eventsNamed(JobAssigned, created.events)[0]
+    assigned.push([event?.trainer, ...(event?.verifiers ?? [])].map((a) => toHex(a as Uint8Array)).join(','))
+    if (seedText === 'a parent') {
+      const expected = assignmentOrder(parent, 1, h.operators)
+      t.same([event?.trainer, ...(event?.verifiers ?? [])], expected.slice(0, 1 + P.verifiers), 'trainer first, then the verifiers, in that order')
+    }
+  }
+  t.equal(assigned[0], assigned[1], 'the same parent hash gives the same assignment')
+  t.ok(new Set(assigned.slice(1)).size > 1, 'different parent hashes give different assignments')
+})
+
+t.test('dispute: a wrong verifier is slashed and the trainer\'s result published, paid to the agreeing workers', async (t) => {
+  const h = await withJob()
+  const job = await h.job(1)
+  const [honest, wrong] = job.verifiers as [Address, Address]
+  await h.ok(job.trainer, 'submitResult', resultArgs(1))
+  await h.ok(honest, 'attest', attest('honest'))
+  const opened = await h.ok(wrong, 'attest', attest('wrong'))
+  const disputed = await h.job(1)
+  t.equal(disputed.status, JobStatus.disputed)
+  t.equal(disputed.arbiters.length, P.arbiters)
+  t.same(eventsNamed(DisputeOpened, opened.events), [{ job: 1, arbiters: disputed.arbiters, verifyDeadline: h.height + P.verifyBlocks }])
+  const involved = new Set([job.trainer, ...job.verifiers].map(toHex))
+  t.ok(disputed.arbiters.every((a) => !involved.has(toHex(a))), 'arbiters are not yet involved')
+  const [a1, a2] = disputed.arbiters as [Address, Address]
+  t.equal((await h.call(a1, 'attest', { job: 1, ...hashes('honest') })).error, undefined)
+  t.equal((await h.call(a1, 'attest', { job: 1, ...hashes('honest') })).error?.code, 'models.AlreadyAttested')
+  const before = await Promise.all([job.trainer, honest, a1, a2, wrong].map((a) => h.balance(a)))
+  const wrongTokens = await tokensOf(h, wrong)
+  const resolved = await h.ok(a2, 'attest', attest('honest'))
+  t.same(eventsNamed(DisputeResolved, resolved.events), [{ job: 1, tie: false, trainerWon: true, ...hashes('honest'), votes: 4, totalVotes: 5 }])
+  t.same(eventsNamed(WorkerSlashed, resolved.events), [{ job: 1, worker: wrong, reason: WorkerSlashReason.wrongResult, slashBps: P.slashBps }])
+  t.same(eventsNamed(Slashed, resolved.events, ModuleIndex.staking).map((e) => [e.validator, e.reason]), [[wrong, 'wrongWork']])
+  t.equal(await tokensOf(h, wrong), wrongTokens - (wrongTokens * BigInt(P.slashBps)) / 10_000n, 'slashBps of its stake burned')
+  t.equal(wrongTokens, TESTNET_VALIDATOR_SELF_BOND)
+  const published = eventsNamed(ModelPublished, resolved.events)[0]
+  t.same(published?.verifiers, [honest, a1, a2], 'the agreeing verifier and arbiters share the verifiers\' part')
+  // 3 OPEN among three: 1 OPEN each
+  t.equal(published?.verifierPaid, OPEN)
+  t.equal(published?.trainerPaid, 7n * OPEN)
+  t.same(await Promise.all([job.trainer, honest, a1, a2, wrong].map((a) => h.balance(a))), [before[0] as bigint + 7n * OPEN, before[1] as bigint + OPEN, before[2] as bigint + OPEN, before[3] as bigint + OPEN, before[4]])
+  t.equal((await h.job(1)).status, JobStatus.published)
+  t.same(await invariantProblems(h), [])
+})
+
+t.test('dispute: a wrong trainer is slashed and the training reassigned to a fresh validator', async (t) => {
+  const h = await withJob()
+  const job = await h.job(1)
+  await h.ok(job.trainer, 'submitResult', resultArgs(1, 'wrong'))
+  for (const verifier of job.verifiers) await h.ok(verifier, 'attest', attest('honest'))
+  const { arbiters } = await h.job(1)
+  await h.ok(arbiters[0] as Address, 'attest', attest('honest'))
+  const trainerTokens = await tokensOf(h, job.trainer)
+  const resolved = await h.ok(arbiters[1] as Address, 'attest', attest('honest'))
+  t.same(eventsNamed(DisputeResolved, resolved.events), [{ job: 1, tie: false, trainerWon: false, ...hashes('honest'), votes: 4, totalVotes: 5 }])
+  t.same(eventsNamed(WorkerSlashed, resolved.events).map((e) => e.worker), [job.trainer])
+  t.ok(await tokensOf(h, job.trainer) < trainerTokens)
+  const next = await h.job(1)
+  t.equal(next.status, JobStatus.training)
+  t.equal(next.attempt, 2)
+  t.same(next.excluded, [job.trainer])
+  t.notSame(next.trainer, job.trainer, 'the wrong trainer is never assigned again')
+  t.equal(next.result, undefined)
+  t.same(next.attestations, [])
+  t.same(eventsNamed(JobReassigned, resolved.events), [{ job: 1, trainer: next.trainer, verifiers: next.verifiers, trainDeadline: h.height + P.trainBlocks, attempt: 2, reason: ReassignReason.lostDispute }])
+  t.equal(await h.balance(MODELS_ACCOUNT), FEE, 'the fee stays in escrow')
+  // the new round publishes normally
+  await h.ok(next.trainer, 'submitResult', resultArgs(1, 'honest'))
+  for (const verifier of next.verifiers) await h.ok(verifier, 'attest', attest('honest'))
+  t.equal((await h.job(1)).status, JobStatus.published)
+  t.same((await h.modelVersion(1))?.trainer, next.trainer)
+  t.same(await invariantProblems(h), [])
+})
+
+t.test('dispute: a tie fails the job and refunds the fee, slashing nobody', async (t) => {
+  const h = await ModelsHarness.create(modelsSpec({ params: { ...P, arbiters: 1 } }))
+  await h.publishedDatanet()
+  await h.ok('eve', 'createJob', jobArgs())
+  const eveBefore = await h.balance('eve')
+  const job = await h.job(1)
+  await h.ok(job.trainer, 'submitResult', resultArgs(1))
+  await h.ok(job.verifiers[0] as Address, 'attest', attest('other'))
+  await h.ok(job.verifiers[1] as Address, 'attest', attest('other'))
+  const { arbiters } = await h.job(1)
+  const resolved = await h.ok(arbiters[0] as Address, 'attest', attest('honest'))
+  t.equal(eventsNamed(DisputeResolved, resolved.events)[0]?.tie, true)
+  t.same(eventsNamed(WorkerSlashed, resolved.events), [])
+  t.same(eventsNamed(JobRefunded, resolved.events), [{ job: 1, owner: addressOf('eve'), amount: FEE, reason: RefundReason.tie }])
+  t.equal(await h.balance('eve'), eveBefore + FEE)
+  t.equal((await h.job(1)).status, JobStatus.refunded)
+  t.same(await invariantProblems(h), [])
+})
+
+t.test('dispute: at the deadline silent arbiters are skipped and the votes present decide', async (t) => {
+  const h = await withJob()
+  const job = await h.job(1)
+  const [wrong, honest] = job.verifiers as [Address, Address]
+  await h.ok(job.trainer, 'submitResult', resultArgs(1))
+  await h.ok(wrong, 'attest', attest('wrong'))
+  await h.ok(honest, 'attest', attest('honest'))
+  const events = await h.advanceTo((await h.job(1)).deadline)
+  t.same(eventsNamed(DisputeResolved, events), [{ job: 1, tie: false, trainerWon: true, ...hashes('honest'), votes: 2, totalVotes: 3 }])
+  t.same(eventsNamed(WorkerSlashed, events).map((e) => e.worker), [wrong])
+  t.same(eventsNamed(ModelPublished, events)[0]?.verifiers, [honest])
+  t.same(await invariantProblems(h), [])
+})
+
+t.test('deadlines: a silent trainer is replaced, then after maxAttempts the fee is refunded', async (t) => {
+  const h = await withJob()
+  const eveBefore = await h.balance('eve')
+  const job = await h.job(1)
+  const tokens = await tokensOf(h, job.trainer)
+  t.same(await h.advanceTo(job.deadline - 1), [], 'nothing before the deadline')
+  const events = await h.advanceTo(job.deadline)
+  const next = await h.job(1)
+  t.same(eventsNamed(WorkerSlashed, events), [{ job: 1, worker: job.trainer, reason: WorkerSlashReason.missedDeadline, slashBps: P.missedDeadlineSlashBps }])
+  t.same(eventsNamed(Slashed, events, ModuleIndex.staking).map((e) => e.reason), ['missedWork'])
+  t.equal(await tokensOf(h, job.trainer), tokens - (tokens * BigInt(P.missedDeadlineSlashBps)) / 10_000n)
+  t.same(eventsNamed(JobReassigned, events), [{ job: 1, trainer: next.trainer, verifiers: next.verifiers, trainDeadline: job.deadline + P.trainBlocks, attempt: 2, reason: ReassignReason.missedDeadline }])
+  t.notSame(next.trainer, job.trainer)
+  const last = await h.advanceTo(next.deadline)
+  t.same(eventsNamed(JobRefunded, last), [{ job: 1, owner: addressOf('eve'), amount: FEE, reason: RefundReason.maxAttempts }])
+  t.equal((await h.job(1)).status, JobStatus.refunded)
+  t.equal(await h.balance('eve'), eveBefore + FEE)
+  t.equal(await h.balance(MODELS_ACCOUNT), 0n)
+  t.same(await h.advanceTo(h.height + 30), [], 'a closed job has no more deadlines')
+  t.same(await invariantProblems(h), [])
+})
+
+t.test('deadlines: silent verifiers are replaced by fresh validators; or, when allowed, the agreeing ones publish', async (t) => {
+  const h = await withJob()
+  const job = await h.job(1)
+  const [active, silent] = job.verifiers as [Address, Address]
+  await h.ok(job.trainer, 'submitResult', resultArgs(1))
+  await h.ok(active, 'attest', attest('honest'))
+  const events = await h.advanceTo((await h.job(1)).deadline)
+  const next = await h.job(1)
+  t.equal(next.status, JobStatus.verifying)
+  t.same(next.verifiers[0], active)
+  t.equal(next.verifiers.length, 2)
+  const involved = new Set([job.trainer, ...job.verifiers].map(toHex))
+  t.notOk(involved.has(toHex(next.verifiers[1] as Address)), 'the replacement is fresh')
+  t.same(next.excluded, [silent])
+  t.same(eventsNamed(VerifiersReplaced, events), [{ job: 1, verifiers: next.verifiers, verifyDeadline: h.height + P.verifyBlocks }])
+  t.same(eventsNamed(WorkerSlashed, events).map((e) => [e.worker, e.reason]), [[silent, WorkerSlashReason.missedDeadline]])
+  await h.ok(next.verifiers[1] as Address, 'attest', attest('honest'))
+  t.same((await h.modelVersion(1))?.verifiers, [active, next.verifiers[1]])
+  t.same(await invariantProblems(h), [])
+
+  // the same chain with publishOnPartialQuorum
+  const p = await ModelsHarness.create(modelsSpec({ params: { ...P, publishOnPartialQuorum: true } }))
+  await p.publishedDatanet()
+  await p.ok('eve', 'createJob', jobArgs())
+  const pJob = await p.job(1)
+  await p.ok(pJob.trainer, 'submitResult', resultArgs(1))
+  await p.ok(pJob.verifiers[0] as Address, 'attest', attest('honest'))
+  const pEvents = await p.advanceTo((await p.job(1)).deadline)
+  t.same(eventsNamed(ModelPublished, pEvents)[0]?.verifiers, [pJob.verifiers[0]], 'published with the one that attested')
+  t.same(await invariantProblems(p), [])
+})
+
+t.test('a chain of one validator: NotEnoughValidators unless minVerifiers is 0 (the dev chain), where the trainer alone publishes', async (t) => {
+  const single = await ModelsHarness.create(modelsSpec({ validators: 1 }))
+  await single.publishedDatanet()
+  t.equal((await single.call('eve', 'createJob', jobArgs())).error?.code, 'models.NotEnoughValidators')
+
+  const dev = await ModelsHarness.create(devChainSpec({ baseModels: [baseModelArgs()] }))
+  await dev.publishedDatanet()
+  const created = await dev.ok('eve', 'createJob', jobArgs())
+  const alice = addressOf('alice')
+  t.same(eventsNamed(JobAssigned, created.events)[0]?.verifiers, [])
+  t.same((await dev.job(1)).trainer, alice)
+  const before = await dev.balance(alice)
+  const submitted = await dev.ok(alice, 'submitResult', resultArgs(1))
+  t.same(eventsNamed(ModelPublished, submitted.events)[0]?.trainerPaid, FEE, 'the whole fee to the only worker')
+  t.equal(await dev.balance(alice), before + FEE)
+  t.same(await invariantProblems(dev), [])
+})
