@@ -35,8 +35,8 @@ export const MAX_JOB_DATANETS = 8
 /** bounds of `verifiers` and `arbiters` (and so of the lists in a job) */
 export const MAX_VERIFIERS = 16
 export const MAX_ARBITERS = 16
-/** bounds of a job's excluded operators: at most the whole validator set */
-export const MAX_EXCLUDED = 1_000
+/** bounds a job's excluded operators: distinct validators that failed it, far more than any active set holds */
+export const MAX_EXCLUDED = 10_000
 
 export const modelsParamsKind = k.struct({
   /** base units a registrant escrows in the module account per base model */
