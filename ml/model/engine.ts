@@ -79,15 +79,15 @@ export class Engine {
   #hasAdapter = false
   #layers: LayerBase[] = []
   #lora: LayerLora[] = []
-  #tokEmb = new Float32Array(0)
+  #tokEmb: Float32Array = new Float32Array(0)
   #tokEmbT: Float32Array | undefined
   #tokEmbTValid = false
-  #posEmb = new Float32Array(0)
-  #lnfg = new Float32Array(0)
-  #lnfb = new Float32Array(0)
-  #clsW = new Float32Array(0)
+  #posEmb: Float32Array = new Float32Array(0)
+  #lnfg: Float32Array = new Float32Array(0)
+  #lnfb: Float32Array = new Float32Array(0)
+  #clsW: Float32Array = new Float32Array(0)
   #clsWT: Float32Array
-  #clsB = new Float32Array(0)
+  #clsB: Float32Array = new Float32Array(0)
   // activations of the last forward pass
   readonly #cache: LayerCache[]
   readonly #x0: Float32Array
@@ -100,7 +100,7 @@ export class Engine {
   readonly #pooled: Float32Array
   readonly #clsLogits: Float32Array
   #T = 0
-  #ids = new Int32Array(0)
+  #ids: Int32Array = new Int32Array(0)
   #mask: Float32Array | undefined
   #maskSum = 0
   // scratch
@@ -313,13 +313,13 @@ export class Engine {
         if (m === 0) continue
         maskSum += m
         const o = t * D
-        for (let d = 0; d < D; d++) pooled[d] += m * this.#xf[o + d]!
+        for (let d = 0; d < D; d++) pooled[d] = pooled[d]! + m * this.#xf[o + d]!
       }
       if (maskSum === 0) throw new MlError('INVALID_DATA', 'a classifier example needs at least one unmasked token')
       this.#maskSum = maskSum
       for (let d = 0; d < D; d++) this.#pooled[d] = pooled[d]! / maskSum
       matmulBt(this.#pooled, this.#clsWT, this.#clsLogits, 1, C, D, false)
-      for (let c = 0; c < C; c++) this.#clsLogits[c] += this.#clsB[c]!
+      for (let c = 0; c < C; c++) this.#clsLogits[c] = this.#clsLogits[c]! + this.#clsB[c]!
     }
   }
 
@@ -361,7 +361,7 @@ export class Engine {
     for (let t = 0; t < T; t++) {
       const o = t * D
       for (let d = 0; d < D; d++) {
-        tmp[o + d] += b2[d]!
+        tmp[o + d] = tmp[o + d]! + b2[d]!
         out[o + d] = xmid[o + d]! + tmp[o + d]!
       }
     }
@@ -376,7 +376,7 @@ export class Engine {
     matmulBt(h, aT, u, T, r, D, false)
     matmulBt(u, bT, tmp, T, D, r, false)
     const s = this.#scale
-    for (let i = 0; i < T * D; i++) y[i] += Math.fround(s * tmp[i]!)
+    for (let i = 0; i < T * D; i++) y[i] = y[i]! + Math.fround(s * tmp[i]!)
   }
 
   #attention(c: LayerCache, T: number): void {
@@ -414,7 +414,7 @@ export class Engine {
           probs[row + u] = scores[u]! / sum
           const p = probs[row + u]!
           const vo = u * D + ho
-          for (let e = 0; e < E; e++) acc[e] += p * v[vo + e]!
+          for (let e = 0; e < E; e++) acc[e] = acc[e]! + p * v[vo + e]!
         }
         for (let e = 0; e < E; e++) att[qo + e] = acc[e]!
       }
@@ -538,8 +538,9 @@ export class Engine {
     if (all) layerNormParamGrads(dxf, this.#xhatF, T, D, view(grads, 'lnf.g'), view(grads, 'lnf.b'), this.#acc)
     for (let l = this.config.layers - 1; l >= 0; l--) this.#backwardLayer(l, T, mode, grads)
     if (all) {
-      // embeddings: tok_emb already holds the tied head's gradient
+      // embeddings: an LM's tok_emb already holds the tied head's gradient
       const gTok = view(grads, 'tok_emb')
+      if (this.config.kind !== 'lm') gTok.fill(0)
       const gPos = view(grads, 'pos_emb')
       gPos.fill(0)
       const ids = this.#ids
@@ -547,7 +548,7 @@ export class Engine {
         const to = ids[t]! * D
         const o = t * D
         for (let d = 0; d < D; d++) {
-          gTok[to + d] += dres[o + d]!
+          gTok[to + d] = gTok[to + d]! + dres[o + d]!
           gPos[o + d] = dres[o + d]!
         }
       }
@@ -669,9 +670,9 @@ export class Engine {
           const ko = u * D + ho
           const ao = u * E
           for (let e = 0; e < E; e++) {
-            acc[e] += dS * k[ko + e]!
-            dkAcc[ao + e] += dS * q[to + e]!
-            dvAcc[ao + e] += pr * datt[to + e]!
+            acc[e] = acc[e]! + dS * k[ko + e]!
+            dkAcc[ao + e] = dkAcc[ao + e]! + dS * q[to + e]!
+            dvAcc[ao + e] = dvAcc[ao + e]! + pr * datt[to + e]!
           }
         }
         for (let e = 0; e < E; e++) dq[to + e] = acc[e]!
@@ -727,7 +728,7 @@ function layerNormBackward(dy: Float32Array, T: number, D: number, xhat: Float32
     const r = rstd[t]!
     for (let d = 0; d < D; d++) {
       const value = r * (scratch[d]! - m1 - xhat[o + d]! * m2)
-      if (accumulate) dx[o + d] += value
+      if (accumulate) dx[o + d] = dx[o + d]! + value
       else dx[o + d] = value
     }
   }
@@ -737,7 +738,7 @@ function layerNormParamGrads(dy: Float32Array, xhat: Float32Array, T: number, D:
   for (let d = 0; d < D; d++) acc[d] = 0
   for (let t = 0; t < T; t++) {
     const o = t * D
-    for (let d = 0; d < D; d++) acc[d] += dy[o + d]! * xhat[o + d]!
+    for (let d = 0; d < D; d++) acc[d] = acc[d]! + dy[o + d]! * xhat[o + d]!
   }
   for (let d = 0; d < D; d++) gradG[d] = acc[d]!
   columnSums(dy, T, D, gradB, acc)

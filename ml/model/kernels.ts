@@ -33,10 +33,10 @@ export function matmulBt(a: Float32Array, b: Float32Array, out: Float32Array, n:
       }
       const o = i * m + j
       if (accumulate) {
-        out[o] += s00; out[o + 1] += s01
-        out[o + m] += s10; out[o + m + 1] += s11
-        out[o + 2 * m] += s20; out[o + 2 * m + 1] += s21
-        out[o + 3 * m] += s30; out[o + 3 * m + 1] += s31
+        out[o] = out[o]! + s00; out[o + 1] = out[o + 1]! + s01
+        out[o + m] = out[o + m]! + s10; out[o + m + 1] = out[o + m + 1]! + s11
+        out[o + 2 * m] = out[o + 2 * m]! + s20; out[o + 2 * m + 1] = out[o + 2 * m + 1]! + s21
+        out[o + 3 * m] = out[o + 3 * m]! + s30; out[o + 3 * m + 1] = out[o + 3 * m + 1]! + s31
       } else {
         out[o] = s00; out[o + 1] = s01
         out[o + m] = s10; out[o + m + 1] = s11
@@ -56,7 +56,7 @@ export function matmulBt(a: Float32Array, b: Float32Array, out: Float32Array, n:
 function dotInto(a: Float32Array, aOffset: number, b: Float32Array, bOffset: number, k: number, out: Float32Array, o: number, accumulate: boolean): void {
   let s = 0
   for (let p = 0; p < k; p++) s += a[aOffset + p]! * b[bOffset + p]!
-  if (accumulate) out[o] += s
+  if (accumulate) out[o] = out[o]! + s
   else out[o] = s
 }
 
@@ -73,7 +73,7 @@ export function columnSums(x: Float32Array, n: number, m: number, out: Float32Ar
   for (let j = 0; j < m; j++) acc[j] = 0
   for (let i = 0; i < n; i++) {
     const base = i * m
-    for (let j = 0; j < m; j++) acc[j] += x[base + j]!
+    for (let j = 0; j < m; j++) acc[j] = acc[j]! + x[base + j]!
   }
   for (let j = 0; j < m; j++) out[j] = acc[j]!
 }

@@ -72,9 +72,9 @@ export function initTrainingState(job: TrainingJob): TrainingState {
   return makeState(layout, 0, weights, new Float32Array(size), new Float32Array(size), rng.state())
 }
 
-/** The one reduction every backend shares: sum[i] += gradient[i], called once per example in example order. */
+/** The one reduction every backend shares: sum[i] = sum[i]! + gradient[i], called once per example in example order. */
 export function addGradient(sum: Float64Array, gradient: Float32Array): void {
-  for (let i = 0; i < sum.length; i++) sum[i] += gradient[i]!
+  for (let i = 0; i < sum.length; i++) sum[i] = sum[i]! + gradient[i]!
 }
 
 /**
