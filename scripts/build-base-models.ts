@@ -29,11 +29,10 @@ import { elementCount, paramShapes, type ModelConfig, type Tensors } from '../ml
 import { accuracy, classifierLoss, lmLoss } from '../ml/model/forward.ts'
 import { encodeTensors, initParams, tensorsHash } from '../ml/model/params.ts'
 import { buildVocabularyTable, encodeTable, TOKENIZER_NAME, Tokenizer } from '../ml/tokenizer.ts'
-import { exampleGradient, gradientShapes, gradientViews } from '../ml/model/backward.ts'
-import { Engine } from '../ml/model/engine.ts'
-import { Rng } from '../ml/random.ts'
-import { sampleBatch, type TrainingData } from '../ml/train/data.ts'
-import { ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON, CLIP_NORM } from '../ml/train/hyperparameters.ts'
+import { ENGINE_VERSION } from '../ml/index.ts'
+import type { TrainingData } from '../ml/train/data.ts'
+import type { Hyperparameters } from '../ml/train/hyperparameters.ts'
+import { initTrainingState, nextBatch, train, type TrainingJob } from '../ml/train/trainer.ts'
 
 const VOCAB = 8192
 const LM_NAME = 'ol-lm-sotu-2m'
@@ -63,12 +62,6 @@ const started = performance.now()
 const seconds = (): string => ((performance.now() - started) / 1000).toFixed(0) + 's'
 
 // --- training ---
-// TODO(engine): use ml/train's trainer (mode 'all') and the worker pool once they land; until then
-// this is the same AdamW the trainer describes (hyperparameters.ts constants, global-norm
-// clipping, linear warmup, decoupled decay on matrices) over the engine's per-example gradients,
-// summed in example order, single thread.
-const ENGINE_VERSION = 'openledger-ml/1 (build-base-models AdamW over ml/model/backward)'
-
 interface TrainOptions {
   readonly steps: number
   readonly batchSize: number
@@ -79,71 +72,44 @@ interface TrainOptions {
   readonly threads: number
 }
 
+/**
+ * Every parameter trained with the engine's AdamW trainer (mode 'all'), on worker threads when
+ * `threads` > 1 (the same bits as one thread). Progress every 10 steps goes to the log.
+ */
 async function trainBase(config: ModelConfig, initial: Tensors, data: TrainingData, options: TrainOptions, report: (line: string) => void): Promise<{ weights: Map<string, Float32Array>; tokens: number }> {
-  const shapes = gradientShapes(config, 'all', 0)
-  let size = 0
-  for (const [, shape] of shapes) size += elementCount(shape)
-  const flat = new Float32Array(size)
-  const weights = gradientViews(shapes, flat)
-  for (const [name, tensor] of weights) tensor.set(initial.get(name)!)
-  const exampleGrad = new Float32Array(size)
-  const exampleViews = gradientViews(shapes, exampleGrad)
-  const sum = new Float64Array(size)
-  const m = new Float32Array(size)
-  const v = new Float32Array(size)
-  const decays = new Uint8Array(size)
-  {
-    let offset = 0
-    for (const [, shape] of shapes) {
-      const n = elementCount(shape)
-      if (shape.length === 2) decays.fill(1, offset, offset + n)
-      offset += n
-    }
+  const hyper: Hyperparameters = {
+    rank: 0, alpha: 0, steps: options.steps, batchSize: options.batchSize, learningRate: options.learningRate,
+    seed: options.seed, checkpointEvery: Math.max(1, options.steps), weightDecay: options.weightDecay, warmupSteps: options.warmupSteps,
   }
-  const engine = new Engine(config, 0)
-  const rng = new Rng(options.seed)
-  let tokens = 0
+  const job: TrainingJob = { config, mode: 'all', base: initial, data, hyper }
   let windowLoss = 0
   let windowStart = performance.now()
-  for (let step = 0; step < options.steps; step++) {
-    engine.setBase(weights)
-    const batch = sampleBatch(data, options.batchSize, config.context, rng)
-    sum.fill(0)
-    let loss = 0
-    for (const example of batch) {
-      loss += exampleGradient(engine, 'all', example, exampleViews)
-      for (let i = 0; i < size; i++) sum[i]! += exampleGrad[i]!
-      tokens += example.ids.length
-    }
-    let norm2 = 0
-    for (let i = 0; i < size; i++) {
-      const g = sum[i]! / batch.length
-      sum[i] = g
-      norm2 += g * g
-    }
-    const norm = Math.sqrt(norm2)
-    const clip = norm > CLIP_NORM ? CLIP_NORM / norm : 1
-    const lr = options.learningRate * Math.min(1, (step + 1) / Math.max(1, options.warmupSteps))
-    const t = step + 1
-    const c1 = 1 - ADAM_BETA1 ** t
-    const c2 = 1 - ADAM_BETA2 ** t
-    for (let i = 0; i < size; i++) {
-      const g = Math.fround(sum[i]! * clip)
-      const mi = (m[i] = ADAM_BETA1 * m[i]! + (1 - ADAM_BETA1) * g)
-      const vi = (v[i] = ADAM_BETA2 * v[i]! + (1 - ADAM_BETA2) * g * g)
-      let w = flat[i]!
-      if (decays[i] === 1) w -= lr * options.weightDecay * w
-      flat[i] = w - (lr * (mi / c1)) / (Math.sqrt(vi / c2) + ADAM_EPSILON)
-    }
-    windowLoss += loss / batch.length
-    if ((step + 1) % 10 === 0 || step + 1 === options.steps) {
-      const elapsed = (performance.now() - windowStart) / 1000
-      report(`step ${step + 1}/${options.steps}: train loss ${(windowLoss / ((step % 10) + 1)).toFixed(4)}, grad norm ${norm.toFixed(3)}, lr ${lr.toExponential(2)}, ${((options.batchSize * ((step % 10) + 1) * (config.kind === 'lm' ? config.context : 1)) / elapsed).toFixed(1)} ${config.kind === 'lm' ? 'tokens' : 'examples'}/s`)
+  const onProgress = (step: number, loss: number): void => {
+    windowLoss += loss
+    if (step % 10 === 0 || step === options.steps) {
+      const steps = step % 10 === 0 ? 10 : step % 10
+      const perSecond = (options.batchSize * steps * (config.kind === 'lm' ? config.context : 1)) / ((performance.now() - windowStart) / 1000)
+      report(`step ${step}/${options.steps}: train loss ${(windowLoss / steps).toFixed(4)}, ${perSecond.toFixed(1)} ${config.kind === 'lm' ? 'tokens' : 'examples'}/s`)
       windowLoss = 0
       windowStart = performance.now()
     }
   }
-  return { weights: new Map(weights), tokens }
+  let result
+  if (options.threads > 1) {
+    const { trainWithThreads } = await import('../node/workers/trainingPool.ts')
+    result = await trainWithThreads(job, { onProgress, threads: options.threads })
+  } else {
+    result = await train(job, { onProgress })
+  }
+  report(`trained: final state ${hexHash(result.finalHash)}, checkpoint root ${hexHash(result.checkpointRoot)}`)
+  let tokens = 0
+  if (data.kind === 'lm') tokens = options.steps * options.batchSize * Math.min(config.context, data.tokens.length)
+  else {
+    // the trainer's sampler, replayed: the input tokens the classifier actually read
+    const replay = initTrainingState(job)
+    for (let step = 0; step < options.steps; step++) for (const example of nextBatch(job, replay)) tokens += example.ids.length
+  }
+  return { weights: result.weights, tokens }
 }
 
 // --- tokenizer ---

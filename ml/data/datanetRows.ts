@@ -18,28 +18,15 @@
 // Pure and deterministic.
 import { OpenLedgerError } from '../../runtime/errors.ts'
 import type { Row } from '../../runtime/modules/datanets/formats.ts'
+import type { ClassifierExample } from '../model/forward.ts'
+import type { TrainingData } from '../train/data.ts'
 import { END_OF_TEXT_ID, type Tokenizer } from '../tokenizer.ts'
 import { normaliseClassifierText } from './classifierText.ts'
 
+export type { ClassifierExample, TrainingData }
+
 export type DatanetRowsErrorCode = 'NO_ROWS' | 'MISSING_LABEL' | 'UNKNOWN_LABEL' | 'LABEL_OUT_OF_RANGE' | 'TOO_MANY_LABELS'
 export class DatanetRowsError extends OpenLedgerError<DatanetRowsErrorCode> {}
-
-export interface LmData {
-  readonly kind: 'lm'
-  readonly tokens: Int32Array
-}
-
-export interface ClassifierExample {
-  readonly ids: Int32Array
-  readonly label: number
-}
-
-export interface ClassifierData {
-  readonly kind: 'classifier'
-  readonly examples: ClassifierExample[]
-}
-
-export type TrainingData = LmData | ClassifierData
 
 /** label ids ↔ labels; `labels[id]` is the label of id (as a string), for both kinds of map */
 export interface LabelMap {
