@@ -28,6 +28,7 @@ import { rowsToTokenStream, textToClassifierIds, type ClassifierExample } from '
 import { elementCount, paramShapes, type ModelConfig, type Tensors } from '../ml/model/config.ts'
 import { accuracy, classifierLoss, lmLoss } from '../ml/model/forward.ts'
 import { encodeTensors, initParams, tensorsHash } from '../ml/model/params.ts'
+import { checkExport, exportModel } from '../ml/onnx/export.ts'
 import { buildVocabularyTable, encodeTable, TOKENIZER_NAME, Tokenizer } from '../ml/tokenizer.ts'
 import { ENGINE_VERSION } from '../ml/index.ts'
 import type { TrainingData } from '../ml/train/data.ts'
@@ -211,24 +212,14 @@ function modelEntry(name: string, config: ModelConfig, weights: Tensors, heldOut
   }
 }
 
-// --- ONNX export, when the exporter is there ---
-async function onnxExport(config: ModelConfig, weights: Tensors): Promise<Uint8Array | undefined> {
-  try {
-    const { exportModel } = (await import('../ml/onnx/export.ts')) as { exportModel(config: ModelConfig, base: Tensors, options?: object): Uint8Array }
-    return exportModel(config, weights, {})
-  } catch (cause) {
-    log(`no ONNX export: ${String(cause)}`)
-    return undefined
-  }
-}
-
 async function writeModel(out: string, built: { entry: ModelEntry; weights: Tensors }): Promise<ModelEntry> {
   const { entry, weights } = built
   await mkdir(join(out, entry.name), { recursive: true })
   await writeFile(join(out, entry.weights.file), encodeTensors(paramShapes(entry.config), weights))
   await writeFile(join(out, entry.name, 'config.json'), JSON.stringify(entry.config, null, 2) + '\n')
-  const onnx = await onnxExport(entry.config, weights)
-  if (onnx === undefined) return entry
+  // the base export (no adapter inputs); serving exports its LoRA variant from the same weights
+  const onnx = exportModel(entry.config, weights)
+  checkExport(onnx, entry.config)
   const file = `${entry.name}/model.onnx`
   await writeFile(join(out, file), onnx)
   return { ...entry, onnx: { file, hash: keccakHex(onnx), bytes: onnx.length } }
