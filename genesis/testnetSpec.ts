@@ -5,9 +5,10 @@
 import { toHex } from '../runtime/crypto/hash.ts'
 import type { Address } from '../runtime/crypto/secp256k1.ts'
 import type { GenesisBaseModel } from '../runtime/modules/models/genesis.ts'
+import type { ModelsParams } from '../runtime/modules/models/state.ts'
 import type { StakingParams } from '../runtime/modules/staking/state.ts'
 import { devKey } from './devAccounts.ts'
-import { DEV_STAKING_PARAMS, devChainSpec } from './devSpec.ts'
+import { DEV_MODELS_PARAMS, DEV_STAKING_PARAMS, devChainSpec } from './devSpec.ts'
 import { GenesisError, validateChainSpec, type Allocation, type ChainSpec } from './spec.ts'
 import { ONE_OPEN } from './tokenomics.ts'
 
@@ -34,7 +35,11 @@ export interface TestnetSpecOptions {
   readonly stakingParams?: StakingParams
   /** base models registered at genesis (the node passes the project's shipped ones) */
   readonly baseModels?: readonly GenesisBaseModel[]
+  /** default: the dev parameters, except that every job needs at least one verifier */
+  readonly modelsParams?: ModelsParams
 }
+
+export const TESTNET_MODELS_PARAMS: ModelsParams = { ...DEV_MODELS_PARAMS, minVerifiers: 1 }
 
 export function testnetChainSpec(options: TestnetSpecOptions): ChainSpec {
   if (options.validators.length === 0) throw new GenesisError('INVALID_STAKING', 'a testnet needs at least one validator')
@@ -66,6 +71,7 @@ export function testnetChainSpec(options: TestnetSpecOptions): ChainSpec {
   const spec: ChainSpec = {
     ...base,
     allocations,
+    models: { params: options.modelsParams ?? TESTNET_MODELS_PARAMS, baseModels: [...(options.baseModels ?? [])] },
     staking: {
       params: options.stakingParams ?? DEV_STAKING_PARAMS,
       validators: options.validators.map(({ operator, consensusKey }) => ({ operator, consensusKey, selfBond: TESTNET_VALIDATOR_SELF_BOND, commissionBps: TESTNET_COMMISSION_BPS })),

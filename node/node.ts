@@ -39,6 +39,8 @@ import { createEvidenceVerifier } from './consensus/evidence.ts'
 import { BlobFetcher, serveBlobs } from './blobs/blobExchange.ts'
 import { BlobStore } from './blobs/blobStore.ts'
 import { AvailabilityService } from './datanets/availabilityService.ts'
+import { BaseModelResolver, publishShippedModels } from './models/baseModels.ts'
+import { TrainingService, trainingDir, type TrainingFault } from './models/trainingService.ts'
 
 export const NODE_VERSION = '0.1.0'
 
@@ -53,6 +55,8 @@ export interface NodeOptions {
   dev?: { blockTime: number; instantSeal?: boolean; author: Address; maxTransactions?: number; operator?: { address: Address; privateKey: Uint8Array } }
   /** the blob store under <home>/blobs (default on) */
   blobs?: { maxBlobBytes?: number; gcGraceMs?: number } | false
+  /** ModelFactory workers (needs the blob store): training threads per job; TEST ONLY faults */
+  models?: { threads?: number; fault?: TrainingFault } | false
   /** state versions kept for historical reads and proofs */
   pruneWindow?: number
   /** signature verification threads; 0 verifies on the main thread */
@@ -93,6 +97,7 @@ export class OpenLedgerNode {
   #sync: BlockSync | undefined
   #blobs: BlobStore | undefined
   #availability: AvailabilityService | undefined
+  #training: TrainingService | undefined
 
   constructor(options: NodeOptions, components: { logger: Logger }) {
     this.options = options
@@ -115,6 +120,10 @@ export class OpenLedgerNode {
 
   get sync(): BlockSync | undefined {
     return this.#sync
+  }
+
+  get training(): TrainingService | undefined {
+    return this.#training
   }
 
   get blobs(): BlobStore | undefined {
@@ -182,6 +191,25 @@ export class OpenLedgerNode {
         logger: log.child('availability'),
       })
       this.#availability.start()
+      const published = await publishShippedModels(this.#blobs)
+      if (published > 0) log.debug('shipped base models in the blob store', { files: published })
+      if (options.models !== false) {
+        const fetcher = network === undefined ? undefined : new BlobFetcher({ network, store: this.#blobs, logger: log.child('blobs') })
+        this.#training = new TrainingService(
+          { dir: trainingDir(options.home), ...(options.models?.threads === undefined ? {} : { threads: options.models.threads }), ...(options.models?.fault === undefined ? {} : { fault: options.models.fault }) },
+          {
+            chain,
+            store: this.#blobs,
+            fetcher,
+            operator: options.consensus?.operator ?? options.dev?.operator,
+            resolver: new BaseModelResolver({ store: this.#blobs, fetcher }),
+            submit: (bytes) => submission.submit(bytes),
+            nextNonce: (account) => mempool.nextNonce(account),
+            logger: log.child('training'),
+          },
+        )
+        this.#training.start()
+      }
     }
     if (options.rpc !== false) {
       const methods = createRpcRegistry({
@@ -196,6 +224,7 @@ export class OpenLedgerNode {
         sync: this.#sync,
         unsafeMethods: options.rpcMethods === 'unsafe',
         blobs: this.#blobs,
+        training: this.#training,
       })
       this.#rpc = new RpcServer({ ...options.rpc }, { logger: log, methods, metrics: this.metrics })
       await this.#rpc.start()
@@ -289,6 +318,7 @@ export class OpenLedgerNode {
     await this.#rpc?.stop()
     await this.#metricsServer?.stop()
     await this.#availability?.stop()
+    await this.#training?.stop()
     await this.#blobs?.stop()
     this.#watcher?.stop()
     for (const unsubscribe of this.#unsubscribe) unsubscribe()

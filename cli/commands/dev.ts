@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util'
 import { join } from 'node:path'
 import { readFile } from 'node:fs/promises'
 import { devChainSpec } from '../../genesis/devSpec.ts'
+import { shippedBaseModels } from '../../node/models/baseModels.ts'
 import { parseChainSpec } from '../../genesis/spec.ts'
 import { devAccount, devKey } from '../../genesis/devAccounts.ts'
 import { createLogger, LOG_LEVELS, type LogLevel } from '../../node/log/logger.ts'
@@ -30,6 +31,7 @@ export const devCommand: Command = {
         'instant-seal': { type: 'boolean' },
         'prune-window': { type: 'string' },
         'verifier-threads': { type: 'string' },
+        'training-threads': { type: 'string' },
         'log-level': { type: 'string' },
         'log-format': { type: 'string' },
       },
@@ -43,12 +45,13 @@ export const devCommand: Command = {
     const node = new OpenLedgerNode(
       {
         home,
-        spec: values.spec === undefined ? devChainSpec() : parseChainSpec(await readSpecFile(values.spec)),
+        spec: values.spec === undefined ? devChainSpec({ baseModels: await shippedBaseModels() }) : parseChainSpec(await readSpecFile(values.spec)),
         rpc: { host: values['rpc-host'] ?? '127.0.0.1', port: parsePort(values['rpc-port'] ?? '9944', '--rpc-port') },
         metrics: values['no-metrics'] === true ? false : { port: parsePort(values['metrics-port'] ?? '9615', '--metrics-port') },
         dev: { blockTime: parsePositiveInt(values['block-time'] ?? '1000', '--block-time'), instantSeal: values['instant-seal'] === true, author: devAccount('alice').address, operator: devKey('alice') },
         ...(values['prune-window'] === undefined ? {} : { pruneWindow: parsePositiveInt(values['prune-window'], '--prune-window') }),
         ...(values['verifier-threads'] === undefined ? {} : { verifierThreads: parsePositiveInt(values['verifier-threads'], '--verifier-threads', 0) }),
+        ...(values['training-threads'] === undefined ? {} : { models: { threads: parsePositiveInt(values['training-threads'], '--training-threads') } }),
       },
       { logger },
     )

@@ -2,6 +2,7 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { devChainSpec } from '../../genesis/devSpec.ts'
+import { shippedBaseModels } from '../../node/models/baseModels.ts'
 import { chainSpecToJson, parseChainSpec, type ChainSpec } from '../../genesis/spec.ts'
 import { ALLOCATION_BPS, formatOpen, TOTAL_SUPPLY } from '../../genesis/tokenomics.ts'
 import { toHex } from '../../runtime/crypto/hash.ts'
@@ -49,6 +50,7 @@ export const genesisCommand: Command = {
     if (sub === 'build') {
       const { values } = parseArgs({ args: rest, strict: true, options: { out: { type: 'string' }, name: { type: 'string' }, id: { type: 'string' }, 'chain-id': { type: 'string' }, 'genesis-time': { type: 'string' } } })
       const spec = devChainSpec({
+        baseModels: await shippedBaseModels(),
         ...(values.name === undefined ? {} : { name: values.name }),
         ...(values.id === undefined ? {} : { id: values.id }),
         ...(values['chain-id'] === undefined ? {} : { chainId: parsePositiveInt(values['chain-id'], '--chain-id') }),

@@ -11,6 +11,7 @@ import { OpenLedgerNode } from '../../node/node.ts'
 import { loadOrCreateNodeKey } from '../../p2p/nodeKey.ts'
 import { resolveHome } from '../home.ts'
 import { CliError, type Command } from '../io.ts'
+import { parsePositiveInt } from '../parse.ts'
 import { loggerFrom, loggingOptions, untilSignal } from '../logging.ts'
 
 export const startCommand: Command = {
@@ -21,9 +22,12 @@ export const startCommand: Command = {
     '',
     '--rpc-methods unsafe  also serve operator-only RPC methods (system_blockPeer, system_unblockPeer, system_blockedPeers)',
     '--vote-log FILE       append every validly signed vote seen to FILE (JSON lines), for audits',
+    '--training-threads N  threads for ModelFactory training jobs (default: all cores)',
   ].join('\n'),
   async run(argv) {
-    const { values } = parseArgs({ args: argv, strict: true, options: { home: { type: 'string' }, 'test-equivocate': { type: 'boolean' }, 'vote-log': { type: 'string' }, 'rpc-methods': { type: 'string' }, ...loggingOptions } })
+    const { values } = parseArgs({ args: argv, strict: true, options: { home: { type: 'string' }, 'test-equivocate': { type: 'boolean' }, 'test-model-fault': { type: 'string' }, 'training-threads': { type: 'string' }, 'vote-log': { type: 'string' }, 'rpc-methods': { type: 'string' }, ...loggingOptions } })
+    const fault = values['test-model-fault']
+    if (fault !== undefined && fault !== 'wrong-attestation' && fault !== 'skip-training') throw new CliError('BAD_ARGUMENT', '--test-model-fault must be wrong-attestation or skip-training')
     const rpcMethods = values['rpc-methods'] ?? 'safe'
     if (rpcMethods !== 'safe' && rpcMethods !== 'unsafe') throw new CliError('BAD_ARGUMENT', '--rpc-methods must be safe or unsafe')
     const home = resolveHome(values.home)
@@ -47,6 +51,10 @@ export const startCommand: Command = {
         rpcMethods,
         metrics: config.metrics,
         ...(config.pruneWindow === undefined ? {} : { pruneWindow: config.pruneWindow }),
+        models: {
+          ...(values['training-threads'] === undefined ? {} : { threads: parsePositiveInt(values['training-threads'], '--training-threads') }),
+          ...(fault === undefined ? {} : { fault }),
+        },
         network: { nodeKey: await loadOrCreateNodeKey(config.nodeKeyPath), listen: config.p2p.listen, bootnodes: config.p2p.bootnodes },
         consensus: {
           validatorKey,

@@ -14,7 +14,8 @@ import { parseArgs } from 'node:util'
 import { randomBytes } from 'node:crypto'
 import { chainSpecToJson, parseChainSpec } from '../../genesis/spec.ts'
 import { DEV_STAKING_PARAMS } from '../../genesis/devSpec.ts'
-import { testnetChainSpec } from '../../genesis/testnetSpec.ts'
+import { TESTNET_MODELS_PARAMS, testnetChainSpec } from '../../genesis/testnetSpec.ts'
+import { shippedBaseModels } from '../../node/models/baseModels.ts'
 import { generateEd25519FromSeed } from '../../runtime/crypto/ed25519.ts'
 import { toHex } from '../../runtime/crypto/hash.ts'
 import { privateKeyToAddress, isValidPrivateKey } from '../../runtime/crypto/secp256k1.ts'
@@ -50,6 +51,8 @@ async function init(argv: string[], io: CliIo): Promise<number> {
       'timeout-propose': { type: 'string' },
       'epoch-length': { type: 'string' },
       'max-validators': { type: 'string' },
+      'train-blocks': { type: 'string' },
+      'verify-blocks': { type: 'string' },
     },
   })
   if (values.out === undefined) throw new CliError('USAGE', 'testnet init needs --out DIR')
@@ -65,6 +68,11 @@ async function init(argv: string[], io: CliIo): Promise<number> {
     ...DEV_STAKING_PARAMS,
     epochLength: parsePositiveInt(values['epoch-length'] ?? String(DEV_STAKING_PARAMS.epochLength), '--epoch-length'),
     maxValidators: parsePositiveInt(values['max-validators'] ?? String(DEV_STAKING_PARAMS.maxValidators), '--max-validators'),
+  }
+  const modelsParams = {
+    ...TESTNET_MODELS_PARAMS,
+    trainBlocks: parsePositiveInt(values['train-blocks'] ?? String(TESTNET_MODELS_PARAMS.trainBlocks), '--train-blocks'),
+    verifyBlocks: parsePositiveInt(values['verify-blocks'] ?? String(TESTNET_MODELS_PARAMS.verifyBlocks), '--verify-blocks'),
   }
   if (stakingParams.maxValidators > 1_000) throw new CliError('BAD_ARGUMENT', '--max-validators must be at most 1000')
   const out = resolve(values.out)
@@ -97,6 +105,8 @@ async function init(argv: string[], io: CliIo): Promise<number> {
     genesisTime: Date.now(),
     chainId: values['chain-id'] === undefined ? 4242 : parsePositiveInt(values['chain-id'], '--chain-id'),
     stakingParams,
+    modelsParams,
+    baseModels: await shippedBaseModels(),
   })
   await writeFile(join(out, 'genesis.json'), chainSpecToJson(spec))
   for (const node of nodes) {
@@ -255,6 +265,7 @@ export const testnetCommand: Command = {
   usage: [
     'openledger testnet init --validators N --out DIR [--full-nodes N] [--p2p-port BASE] [--rpc-port BASE] [--metrics-port BASE] [--block-time MS]',
     '                                [--timeout-propose MS] [--chain-id N] [--epoch-length BLOCKS] [--max-validators N]',
+    '                                [--train-blocks BLOCKS] [--verify-blocks BLOCKS]',
     '       openledger testnet add-node --out DIR --name NAME [--full-node] [--p2p-port P] [--rpc-port P] [--metrics-port P]',
     '       openledger testnet run --out DIR',
   ].join('\n'),

@@ -6,6 +6,7 @@ import type { Mempool } from '../mempool/mempool.ts'
 import type { TxSubmission } from '../mempool/txSubmission.ts'
 import type { TxWatcher } from '../mempool/txWatcher.ts'
 import type { BlobStore } from '../blobs/blobStore.ts'
+import type { JobProgress } from '../models/trainingService.ts'
 
 /** What the RPC reads of the network and consensus, when the node has them (not in dev mode). */
 export interface NetworkView {
@@ -46,6 +47,8 @@ export interface ApiComponents {
   unsafeMethods?: boolean
   /** the node's blob store (datanet contributions); absent, the blob methods answer BLOBS_DISABLED */
   blobs?: BlobStore | undefined
+  /** the node's ModelFactory worker, for this node's progress on the jobs it works on */
+  training?: { progress(job: number): JobProgress | undefined } | undefined
 }
 
 export type ApiErrorCode = 'UNKNOWN_BLOCK' | 'UNKNOWN_TRANSACTION' | 'STATE_UNAVAILABLE' | 'UNSAFE_METHOD' | 'NO_NETWORK'

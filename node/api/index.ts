@@ -4,6 +4,7 @@ import { authorMethods, authorSubscriptions } from './authorApi.ts'
 import { chainMethods, chainSubscriptions } from './chainApi.ts'
 import type { ApiComponents } from './context.ts'
 import { datanetsMethods } from './datanetsApi.ts'
+import { modelsMethods } from './modelsApi.ts'
 import { openledgerMethods } from './openledgerApi.ts'
 import { stakingMethods } from './stakingApi.ts'
 import { stateMethods } from './stateApi.ts'
@@ -11,7 +12,7 @@ import { systemMethods } from './systemApi.ts'
 
 export function createRpcRegistry(components: ApiComponents): RpcRegistry {
   const registry = new RpcRegistry()
-  for (const method of [...systemMethods(components), ...chainMethods(components), ...stateMethods(components), ...authorMethods(components), ...openledgerMethods(components), ...stakingMethods(components), ...datanetsMethods(components)]) {
+  for (const method of [...systemMethods(components), ...chainMethods(components), ...stateMethods(components), ...authorMethods(components), ...openledgerMethods(components), ...stakingMethods(components), ...datanetsMethods(components), ...modelsMethods(components)]) {
     registry.add(method)
   }
   for (const subscription of [...chainSubscriptions(components), ...authorSubscriptions(components)]) registry.addSubscription(subscription)

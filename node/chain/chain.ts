@@ -53,6 +53,8 @@ export interface ImportedBlock {
   readonly transactions: readonly Transaction[]
   readonly senders: readonly Address[]
   readonly receipts: readonly Receipt[]
+  /** events the block hooks emitted (deadlines, epoch changes, …) */
+  readonly blockEvents: readonly RuntimeEvent[]
   readonly finalized: boolean
   /** ms spent writing the block's batch */
   readonly writeMs: number
@@ -273,7 +275,7 @@ export class Chain {
     this.state.applied(block.prepared)
     const head = { hash: block.hash, header: block.header }
     this.chainStore.applied(head, options.finalized ? head : undefined)
-    const imported: ImportedBlock = { hash: block.hash, header: block.header, transactions: block.transactions, senders: block.senders, receipts: block.receipts, finalized: options.finalized, writeMs }
+    const imported: ImportedBlock = { hash: block.hash, header: block.header, transactions: block.transactions, senders: block.senders, receipts: block.receipts, blockEvents: block.blockEvents, finalized: options.finalized, writeMs }
     for (const listener of this.#listeners) {
       try {
         listener(imported)

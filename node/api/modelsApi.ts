@@ -1,0 +1,148 @@
+// openledger_* methods for ModelFactory (reads of the head state, plus this node's own progress):
+//
+//   getBaseModel(id) / listBaseModels(start?, count?)        base models, architecture parsed
+//   getTrainingJob(id)                                       a job: status, assignment, result,
+//                                                            attestations, and `progress` when
+//                                                            this node works on it
+//   listTrainingJobs(start?, count?, owner?)                 newest first; by owner via its index
+//   getTrainingProgress(id)                                  this node's progress on a job | null
+//   getModelVersion(id) / listModelVersions(start?, count?)  published models with their lineage:
+//                                                            base model, datanet versions and
+//                                                            roots, hyperparameters, engine version
+import { toHex } from '../../runtime/crypto/hash.ts'
+import { OpenLedgerError } from '../../runtime/errors.ts'
+import {
+  baseModelCount, baseModels, JOB_STATUS_NAMES, jobCount, jobs, jobsByOwner, modelVersionCount, modelVersions, parseArchitecture,
+  type BaseModel, type Job, type ModelVersion,
+} from '../../runtime/modules/models/index.ts'
+import { baseModelKind, jobKind, modelVersionKind } from '../../runtime/modules/models/state.ts'
+import { defineMethod, param, type RpcMethod } from '../rpc/registry.ts'
+import type { ApiComponents } from './context.ts'
+
+export type ModelsApiErrorCode = 'UNKNOWN_BASE_MODEL' | 'UNKNOWN_JOB' | 'UNKNOWN_MODEL'
+export class ModelsApiError extends OpenLedgerError<ModelsApiErrorCode> {}
+
+const MAX_LIST = 100
+
+export function baseModelToJson(model: BaseModel): Record<string, unknown> {
+  const json = baseModelKind.toJson(model) as Record<string, unknown>
+  return { ...json, kind: model.kind === 0 ? 'lm' : 'classifier', config: parseArchitecture(model.architecture, model.kind).config ?? null }
+}
+
+export function jobToJson(job: Job): Record<string, unknown> {
+  const json = jobKind.toJson(job) as Record<string, unknown>
+  const hyper = { ...(json['hyper'] as Record<string, unknown>), learningRate: job.hyper.learningRateMicro / 1e6 }
+  return { ...json, hyper, status: JOB_STATUS_NAMES[job.status] ?? job.status }
+}
+
+export function modelVersionToJson(version: ModelVersion, base: BaseModel | undefined): Record<string, unknown> {
+  const json = modelVersionKind.toJson(version) as Record<string, unknown>
+  const { metrics } = version
+  return {
+    ...json,
+    lineage: {
+      baseModel: { id: version.base, name: base?.name ?? null, weightsHash: toHex(version.baseWeightsHash), artifact: base === undefined ? null : toHex(base.artifact), tokenizer: base?.tokenizer ?? null },
+      datanets: version.datanets.map((d) => ({ datanet: d.datanet, version: d.version, root: toHex(d.root) })),
+      hyperparameters: { ...(json['hyper'] as Record<string, unknown>), learningRate: version.hyper.learningRateMicro / 1e6 },
+      engineVersion: version.engineVersion,
+      job: version.job,
+      checkpointRoot: toHex(version.checkpointRoot),
+    },
+    evaluation: {
+      baseLoss: metrics.baseLossMicro / 1e6,
+      adaptedLoss: metrics.adaptedLossMicro / 1e6,
+      lossGain: (metrics.baseLossMicro - metrics.adaptedLossMicro) / 1e6,
+      ...(metrics.baseAccuracyBps === 0 && metrics.adaptedAccuracyBps === 0 ? {} : { baseAccuracy: metrics.baseAccuracyBps / 1e4, adaptedAccuracy: metrics.adaptedAccuracyBps / 1e4 }),
+    },
+  }
+}
+
+export function modelsMethods({ chain, training }: ApiComponents): RpcMethod[] {
+  const state = () => chain.state
+  const id = param.uint({ max: Number.MAX_SAFE_INTEGER })
+  const start = param.optional(id).named('start')
+  const count = param.optional(param.uint({ max: MAX_LIST })).named('count')
+  const progressOf = (job: number) => training?.progress(job) ?? null
+  return [
+    defineMethod({
+      name: 'openledger_getBaseModel',
+      params: [id.named('model')],
+      async handler([model]) {
+        const record = await baseModels.get(state(), model)
+        return record === undefined ? null : baseModelToJson(record)
+      },
+    }),
+    defineMethod({
+      name: 'openledger_listBaseModels',
+      params: [start, count],
+      async handler([from, n]) {
+        const last = await baseModelCount.get(state())
+        const out: unknown[] = []
+        for (let i = Math.max(1, from ?? 1); i <= last && out.length < (n ?? MAX_LIST); i++) {
+          const record = await baseModels.get(state(), i)
+          if (record !== undefined) out.push(baseModelToJson(record))
+        }
+        return out
+      },
+    }),
+    defineMethod({
+      name: 'openledger_getTrainingJob',
+      params: [id.named('job')],
+      async handler([job]) {
+        const record = await jobs.get(state(), job)
+        return record === undefined ? null : { ...jobToJson(record), progress: progressOf(job) }
+      },
+    }),
+    defineMethod({
+      name: 'openledger_listTrainingJobs',
+      params: [start, count, param.optional(param.address()).named('owner')],
+      async handler([from, n, owner]) {
+        const limit = n ?? MAX_LIST
+        const out: unknown[] = []
+        if (owner !== undefined) {
+          const prefix = new Uint8Array([...jobsByOwner.prefix, ...owner])
+          const ids: number[] = []
+          for await (const [, value] of state().entries(prefix)) ids.push(jobsByOwner.decodeValue(value))
+          for (const job of ids.filter((j) => j >= (from ?? 0)).slice(0, limit)) {
+            const record = await jobs.get(state(), job)
+            if (record !== undefined) out.push(jobToJson(record))
+          }
+          return out
+        }
+        const last = await jobCount.get(state())
+        for (let i = from ?? last; i >= 1 && out.length < limit; i--) {
+          const record = await jobs.get(state(), i)
+          if (record !== undefined) out.push(jobToJson(record))
+        }
+        return out
+      },
+    }),
+    defineMethod({
+      name: 'openledger_getTrainingProgress',
+      params: [id.named('job')],
+      handler: ([job]) => progressOf(job),
+    }),
+    defineMethod({
+      name: 'openledger_getModelVersion',
+      params: [id.named('model')],
+      async handler([model]) {
+        const record = await modelVersions.get(state(), model)
+        if (record === undefined) return null
+        return modelVersionToJson(record, await baseModels.get(state(), record.base))
+      },
+    }),
+    defineMethod({
+      name: 'openledger_listModelVersions',
+      params: [start, count],
+      async handler([from, n]) {
+        const last = await modelVersionCount.get(state())
+        const out: unknown[] = []
+        for (let i = from ?? last; i >= 1 && out.length < (n ?? MAX_LIST); i--) {
+          const record = await modelVersions.get(state(), i)
+          if (record !== undefined) out.push(modelVersionToJson(record, await baseModels.get(state(), record.base)))
+        }
+        return out
+      },
+    }),
+  ]
+}

@@ -1,0 +1,149 @@
+// Runs one training job in a worker thread (node/workers/jobWorker.ts) and keeps what a crash
+// must not lose: every checkpoint's encoded training state and the list of checkpoint hashes, under
+// <dir>/job-<id>/ (state-<step>.bin, checkpoints.bin), written to a temporary file and renamed. A
+// run of the same job after a restart resumes from the last checkpoint on disk and gives the same
+// bits as an uninterrupted run (the engine's contract). The checkpoint states stay on disk while the
+// job is open, so a dispute can replay any single step.
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { Worker } from 'node:worker_threads'
+import type { ModelConfig } from '../../ml/model/config.ts'
+import { OpenLedgerError } from '../../runtime/errors.ts'
+import type { Row } from '../../runtime/modules/datanets/formats.ts'
+import type { Hyperparameters, Metrics } from '../../runtime/modules/models/state.ts'
+
+export interface JobWorkerRequest {
+  readonly config: ModelConfig
+  /** the base weights file (encodeTensors bytes) */
+  readonly weights: Uint8Array
+  readonly tokenizerTable: Int32Array
+  readonly rows: readonly Row[]
+  readonly hyper: Hyperparameters
+  readonly threads: number
+  readonly resume?: { state: Uint8Array; checkpoints: Uint8Array[] }
+}
+
+export interface JobOutcome {
+  readonly adapter: Uint8Array
+  readonly weightsHash: Uint8Array
+  readonly checkpointRoot: Uint8Array
+  readonly checkpoints: number
+  readonly metrics: Metrics
+  readonly baseLoss: number
+  readonly adaptedLoss: number
+  readonly baseAccuracy?: number
+  readonly adaptedAccuracy?: number
+}
+
+export type JobWorkerReply =
+  | { type: 'planned'; trainSize: number; heldOutSize: number }
+  | { type: 'progress'; step: number; loss: number }
+  | { type: 'checkpoint'; step: number; hash: Uint8Array; state: Uint8Array }
+  | { type: 'evaluating' }
+  | ({ type: 'done' } & JobOutcome)
+  | { type: 'error'; code: string; message: string }
+
+export type JobRunErrorCode = 'JOB_FAILED' | 'ABORTED' | 'WORKER_DIED'
+export class JobRunError extends OpenLedgerError<string> {}
+
+export interface JobRunEvents {
+  onPlanned?(sizes: { trainSize: number; heldOutSize: number }): void
+  onProgress?(step: number, loss: number): void
+  onEvaluating?(): void
+}
+
+const HASH_BYTES = 32
+
+/** Where one job's checkpoints live, and what they hold. */
+export class JobCheckpoints {
+  readonly dir: string
+  constructor(root: string, job: number) {
+    this.dir = join(root, `job-${job}`)
+  }
+
+  /** The last persisted checkpoint (state and the hashes up to and including it), if any. */
+  async latest(): Promise<{ state: Uint8Array; checkpoints: Uint8Array[]; step: number } | undefined> {
+    let hashes: Uint8Array
+    try {
+      hashes = new Uint8Array(await readFile(join(this.dir, 'checkpoints.bin')))
+    } catch {
+      return undefined
+    }
+    const list: Uint8Array[] = []
+    for (let i = 0; i + HASH_BYTES <= hashes.length; i += HASH_BYTES) list.push(hashes.slice(i, i + HASH_BYTES))
+    const steps = (await readdir(this.dir)).map((f) => /^state-(\d+)\.bin$/.exec(f)?.[1]).filter((s): s is string => s !== undefined).map(Number).sort((a, b) => b - a)
+    const step = steps[0]
+    if (step === undefined || list.length === 0) return undefined
+    return { state: new Uint8Array(await readFile(join(this.dir, `state-${step}.bin`))), checkpoints: list, step }
+  }
+
+  /** Persists one checkpoint: its state first, then the extended hash list (each atomically). */
+  async save(step: number, state: Uint8Array, hashes: readonly Uint8Array[]): Promise<void> {
+    await mkdir(this.dir, { recursive: true })
+    await atomicWrite(join(this.dir, `state-${step}.bin`), state)
+    const all = new Uint8Array(hashes.length * HASH_BYTES)
+    hashes.forEach((h, i) => all.set(h, i * HASH_BYTES))
+    await atomicWrite(join(this.dir, 'checkpoints.bin'), all)
+  }
+
+  async remove(): Promise<void> {
+    await rm(this.dir, { recursive: true, force: true })
+  }
+}
+
+async function atomicWrite(path: string, bytes: Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp`
+  await writeFile(tmp, bytes, { flush: true })
+  await rename(tmp, path)
+}
+
+/**
+ * Runs the job in a fresh worker thread, resuming from `checkpoints` when they hold a state of
+ * this job. Rejects with JobRunError (the worker's code, ABORTED or WORKER_DIED).
+ */
+export async function runJob(request: Omit<JobWorkerRequest, 'resume'>, checkpoints: JobCheckpoints, events: JobRunEvents = {}, signal?: AbortSignal): Promise<JobOutcome> {
+  const saved = await checkpoints.latest()
+  const hashes: Uint8Array[] = saved?.checkpoints ?? []
+  const full: JobWorkerRequest = saved === undefined ? request : { ...request, resume: { state: saved.state, checkpoints: saved.checkpoints } }
+  const worker = new Worker(new URL('../workers/jobWorker.ts', import.meta.url))
+  let writes = Promise.resolve()
+  try {
+    return await new Promise<JobOutcome>((resolve, reject) => {
+      const abort = () => reject(new JobRunError('ABORTED', 'the training job was stopped'))
+      if (signal?.aborted === true) return abort()
+      signal?.addEventListener('abort', abort, { once: true })
+      worker.on('error', (error) => reject(new JobRunError('WORKER_DIED', `the training worker failed: ${error.message}`, { cause: error })))
+      worker.on('exit', (code) => reject(new JobRunError('WORKER_DIED', `the training worker exited (${code})`)))
+      worker.on('message', (reply: JobWorkerReply) => {
+        switch (reply.type) {
+          case 'planned':
+            events.onPlanned?.(reply)
+            break
+          case 'progress':
+            events.onProgress?.(reply.step, reply.loss)
+            break
+          case 'checkpoint': {
+            hashes.push(reply.hash)
+            const snapshot = [...hashes]
+            writes = writes.then(() => checkpoints.save(reply.step, reply.state, snapshot))
+            break
+          }
+          case 'evaluating':
+            events.onEvaluating?.()
+            break
+          case 'done': {
+            const { type: _type, ...outcome } = reply
+            writes.then(() => resolve(outcome), reject)
+            break
+          }
+          case 'error':
+            reject(new JobRunError(reply.code, reply.message))
+        }
+      })
+      worker.postMessage(full)
+    })
+  } finally {
+    await worker.terminate()
+    await writes.catch(() => undefined)
+  }
+}

@@ -1,0 +1,364 @@
+// The node's side of ModelFactory. It follows finalized blocks and, for every training job this
+// node's validator operator is assigned to, does its part off the consensus path:
+//
+//   trainer    gathers the job's datanet rows (jobData.ts), resolves the base model, trains in a
+//              worker thread (jobRunner.ts: checkpoints on disk, resumable), stores the adapter in
+//              the blob store (pinned; peers fetch it by content id) and submits models.submitResult
+//   verifier   re-executes the same job as soon as it is assigned (same bits, the engine's
+//   / arbiter  contract) and, once the result is on chain, submits models.attest with its own
+//              hashes; it also fetches and pins the trainer's adapter so the published model
+//              stays retrievable
+//
+// Any node with a blob store also fetches and pins the adapter of every published model. The
+// work of a job is computed once and reused across roles and attempts. Jobs run one at a time in
+// the order their events were finalized; progress is kept for RPC (`progress`). At start the
+// open jobs in state are reconciled (events of blocks finalized while the node was down).
+import { availableParallelism } from 'node:os'
+import { join } from 'node:path'
+import { bytesEqual, decode, encode, type Decoded } from '../../runtime/codec/canonical.ts'
+import { toHex } from '../../runtime/crypto/hash.ts'
+import type { Address } from '../../runtime/crypto/secp256k1.ts'
+import { OpenLedgerError } from '../../runtime/errors.ts'
+import type { RuntimeEvent } from '../../runtime/module.ts'
+import { ModuleIndex } from '../../runtime/modules/indices.ts'
+import { attest, submitResult } from '../../runtime/modules/models/calls.ts'
+import { ModelPublished } from '../../runtime/modules/models/events.ts'
+import { baseModels, jobs, JobStatus, modelVersions, type Job } from '../../runtime/modules/models/index.ts'
+import { ReceiptStatus } from '../../runtime/receipt.ts'
+import { signTransaction } from '../../runtime/transaction.ts'
+import { encodeTensors } from '../../ml/model/params.ts'
+import { paramShapes } from '../../ml/model/config.ts'
+import type { BlobFetcher } from '../blobs/blobExchange.ts'
+import type { BlobStore } from '../blobs/blobStore.ts'
+import type { Chain, ImportedBlock } from '../chain/chain.ts'
+import type { Logger } from '../log/logger.ts'
+import type { BaseModelResolver } from './baseModels.ts'
+import { loadJobRows, versionContributions } from './jobData.ts'
+import { JobCheckpoints, runJob, type JobOutcome } from './jobRunner.ts'
+
+const TIP = 1_000_000_000n
+/** intrinsic gas and the calls' weights, with room */
+const SUBMIT_GAS_LIMIT = 60_000
+const ATTEST_GAS_LIMIT = 200_000
+
+/** TEST ONLY faults, to exercise disputes and deadlines end to end. */
+export type TrainingFault = 'wrong-attestation' | 'skip-training'
+
+export interface TrainingServiceOptions {
+  /** folder for checkpoints (<home>/training) */
+  dir: string
+  /** threads per job; default all cores */
+  threads?: number
+  fault?: TrainingFault
+}
+
+export interface TrainingServiceComponents {
+  chain: Chain
+  store: BlobStore
+  fetcher?: BlobFetcher | undefined
+  /** the validator operator's account key: without it the node only pins published adapters */
+  operator?: { address: Address; privateKey: Uint8Array } | undefined
+  resolver: BaseModelResolver
+  submit(bytes: Uint8Array): Promise<unknown>
+  nextNonce(account: Address): Promise<number>
+  logger: Logger
+}
+
+export type JobRole = 'trainer' | 'verifier' | 'arbiter'
+export type JobPhase = 'queued' | 'fetching' | 'training' | 'evaluating' | 'computed' | 'submitted' | 'attested' | 'failed'
+
+export interface JobProgress {
+  job: number
+  role: JobRole
+  phase: JobPhase
+  step: number
+  steps: number
+  loss?: number
+  trainSize?: number
+  heldOutSize?: number
+  error?: { code: string; message: string }
+  outcome?: { weightsHash: string; checkpointRoot: string; baseLoss: number; adaptedLoss: number; baseAccuracy?: number; adaptedAccuracy?: number }
+}
+
+function sameAddress(a: Uint8Array, b: Uint8Array): boolean {
+  return bytesEqual(a, b)
+}
+
+/** The role `me` has in the job's current round, if any. */
+export function roleIn(job: Job, me: Address): JobRole | undefined {
+  if (sameAddress(job.trainer, me)) return 'trainer'
+  if (job.verifiers.some((v) => sameAddress(v, me))) return 'verifier'
+  if (job.arbiters.some((a) => sameAddress(a, me))) return 'arbiter'
+  return undefined
+}
+
+export class TrainingService {
+  readonly #o: TrainingServiceOptions
+  readonly #c: TrainingServiceComponents
+  readonly #log: Logger
+  #queue: Promise<void> = Promise.resolve()
+  #unsubscribe: (() => void) | undefined
+  #abort = new AbortController()
+  /** outcomes computed here, by job id */
+  readonly #outcomes = new Map<number, JobOutcome>()
+  readonly #progress = new Map<number, JobProgress>()
+  /** transactions submitted: `${job}/${kind}/${attempt}/${round}` */
+  readonly #submitted = new Set<string>()
+  readonly #pending = new Set<number>()
+
+  constructor(options: TrainingServiceOptions, components: TrainingServiceComponents) {
+    this.#o = options
+    this.#c = components
+    this.#log = components.logger
+  }
+
+  start(): void {
+    this.#abort = new AbortController()
+    this.#enqueue(() => this.#reconcile())
+    this.#unsubscribe = this.#c.chain.onBlock((block) => {
+      if (block.finalized) this.#enqueue(() => this.#onFinalized(block))
+    })
+  }
+
+  async stop(): Promise<void> {
+    this.#unsubscribe?.()
+    this.#abort.abort()
+    await this.#queue
+  }
+
+  /** Resolves once the work queued so far is done (tests). */
+  idle(): Promise<void> {
+    return this.#queue
+  }
+
+  /** This node's view of a job it works on, or undefined. */
+  progress(job: number): JobProgress | undefined {
+    const entry = this.#progress.get(job)
+    return entry === undefined ? undefined : { ...entry }
+  }
+
+  #enqueue(work: () => Promise<void>): void {
+    this.#queue = this.#queue.then(work).catch((error: unknown) => this.#log.warn('training work failed', { error }))
+  }
+
+  async #reconcile(): Promise<void> {
+    const me = this.#c.operator?.address
+    if (me === undefined) return
+    for await (const [, value] of this.#c.chain.state.entries(jobs.prefix)) {
+      const job = jobs.decodeValue(value)
+      if (job.status <= JobStatus.disputed && roleIn(job, me) !== undefined) this.#schedule(job.id)
+    }
+  }
+
+  async #onFinalized(block: ImportedBlock): Promise<void> {
+    const touched = new Set<number>()
+    for (const receipt of block.receipts) {
+      if (receipt.status !== ReceiptStatus.success) continue
+      for (const event of receipt.events) this.#noteEvent(event, touched)
+    }
+    for (const event of block.blockEvents) this.#noteEvent(event, touched)
+    for (const id of touched) this.#schedule(id)
+  }
+
+  #noteEvent(event: RuntimeEvent, touched: Set<number>): void {
+    if (event.module !== ModuleIndex.models) return
+    const data = decode(encode(event.data)) as Decoded
+    if (event.index === ModelPublished.index) {
+      const published = ModelPublished.data.decode(data, 'event')
+      void this.#pinPublished(published.model)
+    }
+    // every job event's data starts with the job id (events.ts)
+    const job = Array.isArray(data) ? data[0] : undefined
+    if (typeof job === 'number') touched.add(job)
+  }
+
+  /** Queues the job's next duty for this node (once: a job is worked on by one task at a time). */
+  #schedule(id: number): void {
+    if (this.#c.operator === undefined || this.#pending.has(id)) return
+    this.#pending.add(id)
+    void this.#work(id).finally(() => this.#pending.delete(id))
+  }
+
+  async #work(id: number): Promise<void> {
+    const me = this.#c.operator?.address as Address
+    const job = await jobs.get(this.#c.chain.state, id)
+    if (job === undefined) return
+    if (job.status > JobStatus.disputed) {
+      if (job.status === JobStatus.refunded || job.status === JobStatus.published) await this.#cleanUp(job)
+      return
+    }
+    const role = roleIn(job, me)
+    if (role === undefined) return
+    if (role === 'trainer' && this.#o.fault === 'skip-training') {
+      this.#log.warn('TEST FAULT: not training an assigned job', { job: id })
+      return
+    }
+    const outcome = await this.#compute(job, role)
+    if (outcome === undefined) return
+    const fresh = (await jobs.get(this.#c.chain.state, id)) ?? job
+    if (role === 'trainer' && fresh.status === JobStatus.training && sameAddress(fresh.trainer, me)) await this.#submitResult(fresh, outcome)
+    const attested = fresh.attestations.some((a) => sameAddress(a.worker, me))
+    if (role !== 'trainer' && !attested && (fresh.status === JobStatus.verifying || fresh.status === JobStatus.disputed) && fresh.result !== undefined) {
+      await this.#attest(fresh, outcome)
+    }
+  }
+
+  /** Trains the job (or returns what an earlier run here computed). */
+  async #compute(job: Job, role: JobRole): Promise<JobOutcome | undefined> {
+    const known = this.#outcomes.get(job.id)
+    if (known !== undefined) return known
+    const progress: JobProgress = { job: job.id, role, phase: 'queued', step: 0, steps: job.hyper.steps }
+    this.#progress.set(job.id, progress)
+    // one job trains at a time: wait for the previous ones
+    const previous = this.#running
+    let release = () => {}
+    this.#running = new Promise<void>((resolve) => (release = resolve))
+    await previous
+    try {
+      const { chain, store, fetcher, resolver } = this.#c
+      const signal = this.#abort.signal
+      progress.phase = 'fetching'
+      const base = await baseModels.get(chain.state, job.base)
+      if (base === undefined) throw new OpenLedgerError('UNKNOWN_BASE_MODEL', `job ${job.id} names base model ${job.base}, which is not registered`)
+      const model = await resolver.resolve(base, signal)
+      const data = await loadJobRows({ state: chain.state, store, fetcher, signal, pinOwner: `model-job/${job.id}` }, job.datanets)
+      this.#log.info('training job', { job: job.id, role, base: base.name, rows: data.rows.length, bytes: data.bytes, steps: job.hyper.steps })
+      progress.phase = 'training'
+      const started = Date.now()
+      const outcome = await runJob(
+        {
+          config: model.config,
+          weights: encodeTensors(paramShapes(model.config), model.weights),
+          tokenizerTable: model.tokenizer.table(),
+          rows: data.rows,
+          hyper: job.hyper,
+          threads: this.#o.threads ?? availableParallelism(),
+        },
+        new JobCheckpoints(this.#o.dir, job.id),
+        {
+          onPlanned: ({ trainSize, heldOutSize }) => Object.assign(progress, { trainSize, heldOutSize }),
+          onProgress: (step, loss) => {
+            Object.assign(progress, { step, loss })
+            if (step % Math.max(1, Math.floor(job.hyper.steps / 10)) === 0 || step === job.hyper.steps) this.#log.info('training progress', { job: job.id, step, steps: job.hyper.steps, loss: Number(loss.toFixed(4)) })
+          },
+          onEvaluating: () => (progress.phase = 'evaluating'),
+        },
+        signal,
+      )
+      this.#outcomes.set(job.id, outcome)
+      progress.phase = 'computed'
+      progress.outcome = {
+        weightsHash: toHex(outcome.weightsHash), checkpointRoot: toHex(outcome.checkpointRoot), baseLoss: outcome.baseLoss, adaptedLoss: outcome.adaptedLoss,
+        ...(outcome.baseAccuracy === undefined ? {} : { baseAccuracy: outcome.baseAccuracy }),
+        ...(outcome.adaptedAccuracy === undefined ? {} : { adaptedAccuracy: outcome.adaptedAccuracy }),
+      }
+      this.#log.info('training job computed', {
+        job: job.id, role, seconds: Math.round((Date.now() - started) / 100) / 10, weightsHash: toHex(outcome.weightsHash),
+        baseLoss: Number(outcome.baseLoss.toFixed(4)), adaptedLoss: Number(outcome.adaptedLoss.toFixed(4)),
+      })
+      return outcome
+    } catch (error) {
+      if (this.#abort.signal.aborted) return undefined
+      const code = error instanceof OpenLedgerError ? error.code : 'JOB_FAILED'
+      progress.phase = 'failed'
+      progress.error = { code, message: error instanceof Error ? error.message : String(error) }
+      this.#log.warn('training job failed', { job: job.id, role, code, error })
+      return undefined
+    } finally {
+      release()
+    }
+  }
+
+  #running: Promise<void> = Promise.resolve()
+
+  async #submitResult(job: Job, outcome: JobOutcome): Promise<void> {
+    const key = `${job.id}/result/${job.attempt}`
+    if (this.#submitted.has(key)) return
+    const cid = await this.#c.store.put(outcome.adapter)
+    await this.#c.store.pin(cid, `model-job/${job.id}`)
+    const args = { job: job.id, adapter: cid, weightsHash: outcome.weightsHash, checkpointRoot: outcome.checkpointRoot, metrics: outcome.metrics }
+    if (await this.#send(submitResult.index, submitResult.args.encode(args), SUBMIT_GAS_LIMIT, job.id, 'result')) {
+      this.#submitted.add(key)
+      const progress = this.#progress.get(job.id)
+      if (progress !== undefined) progress.phase = 'submitted'
+    }
+  }
+
+  async #attest(job: Job, outcome: JobOutcome): Promise<void> {
+    const key = `${job.id}/attest/${job.attempt}/${job.status}`
+    if (this.#submitted.has(key)) return
+    let weightsHash = outcome.weightsHash
+    if (this.#o.fault === 'wrong-attestation') {
+      weightsHash = Uint8Array.from(weightsHash, (b, i) => (i === 0 ? b ^ 0xff : b))
+      this.#log.warn('TEST FAULT: attesting a wrong weights hash', { job: job.id })
+    }
+    const result = job.result
+    if (result !== undefined && bytesEqual(result.weightsHash, outcome.weightsHash)) void this.#pinAdapter(result.adapter, `model-job/${job.id}`)
+    else this.#log.warn('re-execution disagrees with the submitted result', { job: job.id, submitted: result === undefined ? undefined : toHex(result.weightsHash), computed: toHex(outcome.weightsHash) })
+    const args = { job: job.id, weightsHash, checkpointRoot: outcome.checkpointRoot }
+    if (await this.#send(attest.index, attest.args.encode(args), ATTEST_GAS_LIMIT, job.id, 'attestation')) {
+      this.#submitted.add(key)
+      const progress = this.#progress.get(job.id)
+      if (progress !== undefined) progress.phase = 'attested'
+    }
+  }
+
+  async #send(call: number, args: unknown, gasLimit: number, job: number, what: string): Promise<boolean> {
+    const { chain, operator } = this.#c
+    if (operator === undefined) return false
+    const baseFee = chain.head.header.baseFeePerGas
+    const tx = signTransaction({
+      chainId: chain.spec.chainId,
+      nonce: await this.#c.nextNonce(operator.address),
+      gasLimit,
+      maxFeePerGas: baseFee * 4n + TIP,
+      maxPriorityFeePerGas: TIP,
+      call: { module: ModuleIndex.models, call, args: args as never },
+    }, operator.privateKey)
+    try {
+      await this.#c.submit(tx.bytes)
+      this.#log.info(`submitted the training job's ${what}`, { job, tx: toHex(tx.hash) })
+      return true
+    } catch (error) {
+      this.#log.warn(`could not submit the training job's ${what}`, { job, error })
+      return false
+    }
+  }
+
+  async #pinAdapter(cid: Uint8Array, owner: string): Promise<void> {
+    const { store, fetcher } = this.#c
+    try {
+      if (!(await store.has(cid))) {
+        if (fetcher === undefined) return
+        await fetcher.fetch(cid, { signal: AbortSignal.any([this.#abort.signal, AbortSignal.timeout(60_000)]) })
+      }
+      await store.pin(cid, owner)
+    } catch (error) {
+      if (!this.#abort.signal.aborted) this.#log.info('could not fetch an adapter', { cid: toHex(cid), error })
+    }
+  }
+
+  async #pinPublished(model: number): Promise<void> {
+    const version = await modelVersions.get(this.#c.chain.state, model)
+    if (version !== undefined) await this.#pinAdapter(version.adapter, `model/${model}`)
+  }
+
+  async #cleanUp(job: Job): Promise<void> {
+    this.#outcomes.delete(job.id)
+    await new JobCheckpoints(this.#o.dir, job.id).remove()
+    const owner = `model-job/${job.id}`
+    const { store, chain } = this.#c
+    if (job.result !== undefined) await store.unpin(job.result.adapter, owner)
+    for (const ref of job.datanets) {
+      try {
+        for (const contribution of await versionContributions(chain.state, ref)) await store.unpin(contribution.cid, owner)
+      } catch {
+        // the version is gone from state: nothing of it was pinned for this job
+      }
+    }
+  }
+}
+
+export function trainingDir(home: string): string {
+  return join(home, 'training')
+}
