@@ -6,16 +6,17 @@
 //                                                            this node works on it
 //   listTrainingJobs(start?, count?, owner?)                 newest first; by owner via its index
 //   getTrainingProgress(id)                                  this node's progress on a job | null
+//   getModelsParams()                                        the module's parameters (fees, quorum, deadlines)
 //   getModelVersion(id) / listModelVersions(start?, count?)  published models with their lineage:
 //                                                            base model, datanet versions and
 //                                                            roots, hyperparameters, engine version
 import { toHex } from '../../runtime/crypto/hash.ts'
 import { OpenLedgerError } from '../../runtime/errors.ts'
 import {
-  baseModelCount, baseModels, JOB_STATUS_NAMES, jobCount, jobs, jobsByOwner, modelVersionCount, modelVersions, parseArchitecture,
+  baseModelCount, baseModels, JOB_STATUS_NAMES, modelsParams, jobCount, jobs, jobsByOwner, modelVersionCount, modelVersions, parseArchitecture,
   type BaseModel, type Job, type ModelVersion,
 } from '../../runtime/modules/models/index.ts'
-import { baseModelKind, jobKind, modelVersionKind } from '../../runtime/modules/models/state.ts'
+import { baseModelKind, jobKind, modelsParamsKind, modelVersionKind } from '../../runtime/modules/models/state.ts'
 import { defineMethod, param, type RpcMethod } from '../rpc/registry.ts'
 import type { ApiComponents } from './context.ts'
 
@@ -84,6 +85,11 @@ export function modelsMethods({ chain, training }: ApiComponents): RpcMethod[] {
         }
         return out
       },
+    }),
+    defineMethod({
+      name: 'openledger_getModelsParams',
+      params: [],
+      handler: async () => modelsParamsKind.toJson(await modelsParams.get(state())),
     }),
     defineMethod({
       name: 'openledger_getTrainingJob',
