@@ -56,6 +56,10 @@ export interface TestnetOptions {
   epochLength?: number
   /** the active set's size limit (default: the dev spec's 100) */
   maxValidators?: number
+  /** models: blocks a trainer has to submit its result (default: the testnet spec's) */
+  trainBlocks?: number
+  /** models: blocks the verifiers have to attest (default: the testnet spec's) */
+  verifyBlocks?: number
 }
 
 export async function createTestnet(options: TestnetOptions): Promise<Testnet> {
@@ -74,6 +78,8 @@ export async function createTestnet(options: TestnetOptions): Promise<Testnet> {
     '--timeout-propose', String(options.timeoutProposeMs ?? 1000),
     ...(options.epochLength === undefined ? [] : ['--epoch-length', String(options.epochLength)]),
     ...(options.maxValidators === undefined ? [] : ['--max-validators', String(options.maxValidators)]),
+    ...(options.trainBlocks === undefined ? [] : ['--train-blocks', String(options.trainBlocks)]),
+    ...(options.verifyBlocks === undefined ? [] : ['--verify-blocks', String(options.verifyBlocks)]),
   ])
   if (init.code !== 0) throw new Error(`testnet init failed: ${init.stderr}`)
   const names = [

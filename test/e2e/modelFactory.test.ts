@@ -1,0 +1,221 @@
+// ModelFactory across a 4-validator network of real processes. A datanet is seeded from real Moby
+// Dick chapters through the CLI; a LoRA job on the shipped language model is trained by one
+// validator and re-executed by two others to the same hashes, published, and its adapter fetched
+// from a node that did not train it decodes to the recorded weights hash. Then a trainer is
+// killed (-9) after its assignment: at the train deadline the job moves to another validator and
+// is published; the killed node restarts (attesting wrong hashes from then on) and catches up.
+// Finally jobs are created until that faulty node is a verifier of one: it attests a wrong hash,
+// a dispute opens, it is slashed and the job is still published with the honest hashes.
+import t from 'tap'
+import { devAccount } from '../../genesis/devAccounts.ts'
+import { adapterShapes, type ModelConfig } from '../../ml/model/config.ts'
+import { decodeTensors, tensorsHash } from '../../ml/model/params.ts'
+import { downloadBlob } from '../../node/blobs/blobClient.ts'
+import { fromHex, sha256, toHex } from '../../runtime/crypto/hash.ts'
+import { runCli, waitFor } from './harness.ts'
+import { createTestnet, headHeight, nodeKeys, waitForHeight, type TestnetNode } from './testnet.ts'
+
+/**
+ * blocks (of ~0.5 s) a trainer has to submit: twice what the first (cold) tiny job takes on an
+ * idle 2-core machine (about 18 blocks), short enough to wait out when a trainer is killed
+ */
+const TRAIN_BLOCKS = 40
+/** blocks the verifiers and arbiters have to attest: never reached unless a worker is down */
+const VERIFY_BLOCKS = 60
+/** jobs created at most while waiting for one that assigns the faulty node as a verifier (each does with probability 1/2) */
+const MAX_FAULT_JOBS = 20
+const FEE = '1000000000000000000'
+const BOB = toHex(devAccount('bob').address)
+
+interface EventJson {
+  module: string
+  event: string
+  data: Record<string, unknown>
+}
+interface JobJson {
+  id: number
+  status: string
+  attempt: number
+  trainer: string
+  verifiers: string[]
+  arbiters: string[]
+  excluded: string[]
+  result: { adapter: string; weightsHash: string; checkpointRoot: string; submittedHeight: number } | null | undefined
+  attestations: Array<{ worker: string; weightsHash: string; checkpointRoot: string }>
+  modelVersion: number | null | undefined
+  createdHeight: number
+  closedHeight: number
+}
+interface ModelVersionJson {
+  id: number
+  job: number
+  adapter: string
+  weightsHash: string
+  checkpointRoot: string
+  trainer: string
+  verifiers: string[]
+  hyper: { rank: number; alpha: number }
+  lineage: { datanets: Array<{ datanet: number; version: number }> }
+}
+
+const same = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase()
+
+t.test('ModelFactory on four validators: verified training, a replaced trainer, a slashed verifier', async (t) => {
+  const net = await createTestnet({ validators: 4, blockTimeMs: 500, audit: false, trainBlocks: TRAIN_BLOCKS, verifyBlocks: VERIFY_BLOCKS })
+  t.teardown(net.remove)
+  const nodes = net.nodes as [TestnetNode, TestnetNode, TestnetNode, TestnetNode]
+  const operators = await Promise.all(nodes.map(async (node) => (await nodeKeys(node)).operator))
+  const nodeOf = (operator: string): TestnetNode => nodes[operators.findIndex((o) => same(o, operator))] as TestnetNode
+  const operatorOf = (node: TestnetNode): string => operators[nodes.indexOf(node)] as string
+  const running = () => nodes.filter((node) => node.running !== undefined)
+  const threads = ['--training-threads', '1']
+  await Promise.all(nodes.map((node) => net.start(node, threads)))
+  await waitForHeight(nodes, 2)
+
+  const seeded = await runCli(['datanet', 'seed', '--corpus', 'moby', '--limit', '9', '--contributors', '3', '--rpc', nodes[0].rpcUrl])
+  t.equal(seeded.code, 0, 'datanet seeded from Moby Dick' + (seeded.code === 0 ? '' : `: ${seeded.stdout}${seeded.stderr}`))
+  t.match(seeded.stdout, /published version 1 of datanet #1/, 'version 1 of datanet 1 published')
+
+  const base = await nodes[1].rpc.call<{ name: string; config: ModelConfig } | null>('openledger_getBaseModel', [1])
+  t.equal(base?.name, 'ol-lm-sotu-2m', 'base model 1 is the shipped language model')
+
+  /** createJob through the CLI (tiny hyperparameters); the job id and its first assignment from the receipt */
+  let seed = 7
+  const createJob = async (node: TestnetNode): Promise<{ id: number; trainer: string; verifiers: string[] }> => {
+    const hyper = { rank: 4, alpha: 8, steps: 6, batchSize: 4, length: 32, learningRateMicro: 2000, seed: seed++, checkpointEvery: 2 }
+    const args = JSON.stringify({ base: 1, datanets: [{ datanet: 1, version: 1 }], hyper, fee: FEE })
+    const sent = await runCli(['tx', 'call', 'models', 'createJob', '--from', 'bob', '--json', '--rpc', node.rpcUrl, '--args', args])
+    if (sent.code !== 0) throw new Error(`createJob failed: ${sent.stdout}${sent.stderr}`)
+    const receipt = JSON.parse(sent.stdout.trim().split('\n').at(-1) ?? '') as { events: EventJson[] }
+    const assigned = receipt.events.find((e) => e.event === 'JobAssigned')?.data
+    if (assigned === undefined) throw new Error(`no JobAssigned in ${sent.stdout}`)
+    return { id: Number(assigned['job']), trainer: String(assigned['trainer']), verifiers: assigned['verifiers'] as string[] }
+  }
+  const getJob = async (node: TestnetNode, id: number): Promise<JobJson> => {
+    const job = await node.rpc.call<JobJson | null>('openledger_getTrainingJob', [id])
+    if (job === null) throw new Error(`${node.name} knows no job ${id}`)
+    return job
+  }
+  const waitClosed = (node: TestnetNode, id: number, timeoutMs = 90_000): Promise<JobJson> =>
+    waitFor(async () => {
+      const job = await getJob(node, id)
+      return job.status === 'published' || job.status === 'refunded' ? job : undefined
+    }, `job ${id} closed`, timeoutMs, 250)
+  /** the models events in the receipts of the transactions of blocks from..to (what the calls emitted) */
+  const callEvents = async (node: TestnetNode, from: number, to: number): Promise<EventJson[]> => {
+    const out: EventJson[] = []
+    for (let height = from; height <= to; height++) {
+      const hash = await node.rpc.call<string | null>('chain_getBlockHash', [height])
+      const block = await node.rpc.call<{ block: { extrinsics: string[] } } | null>('chain_getBlock', [hash])
+      for (const extrinsic of block?.block.extrinsics ?? []) {
+        const receipt = await node.rpc.call<{ events: EventJson[] } | null>('openledger_getReceipt', [toHex(sha256(fromHex(extrinsic) ?? new Uint8Array()))])
+        out.push(...(receipt?.events ?? []).filter((e) => e.module === 'models'))
+      }
+    }
+    return out
+  }
+  /** every running node reports the same published model version */
+  const sameVersionEverywhere = async (version: number): Promise<ModelVersionJson[]> => {
+    await waitFor(async () => {
+      const views = await Promise.all(running().map((node) => node.rpc.call<ModelVersionJson | null>('openledger_getModelVersion', [version])))
+      return views.every((v) => v !== null) ? true : undefined
+    }, `model version ${version} on every node`, 30_000, 250)
+    return Promise.all(running().map(async (node) => (await node.rpc.call<ModelVersionJson | null>('openledger_getModelVersion', [version])) as ModelVersionJson))
+  }
+
+  await t.test('an adapter trained on the Moby Dick datanet is re-executed by two validators to the same hashes and published', async (t) => {
+    const created = await createJob(nodes[0])
+    t.equal(created.verifiers.length, 2, 'a trainer and two verifiers assigned')
+    const job = await waitClosed(nodes[2], created.id)
+    t.equal(job.status, 'published', `job ${created.id} published`)
+    const result = job.result
+    if (result === null || result === undefined || job.modelVersion === null || job.modelVersion === undefined) { t.fail('the published job has a result and a model version'); return }
+    t.comment(`job ${job.id}: created at #${job.createdHeight}, result at #${result.submittedHeight}, published at #${job.closedHeight} (train deadline ${TRAIN_BLOCKS} blocks)`)
+    const versions = await sameVersionEverywhere(job.modelVersion)
+    const version = versions[0] as ModelVersionJson
+    t.same(versions.map((v) => v.weightsHash), versions.map(() => result.weightsHash), 'every node reports the model version with the result\'s weights hash')
+    t.same(versions.map((v) => JSON.stringify(v)), versions.map(() => JSON.stringify(version)), 'and the same record')
+    t.same(version.lineage.datanets.map((d) => [d.datanet, d.version]), [[1, 1]], 'its lineage names the seeded datanet version')
+    t.ok(version.verifiers.length >= 2, `${version.verifiers.length} verifiers on the published version`)
+    for (const verifier of version.verifiers) {
+      const attestation = job.attestations.find((a) => same(a.worker, verifier))
+      t.equal(attestation?.weightsHash, result.weightsHash, `${nodeOf(verifier).name} re-executed to the trainer's weights hash`)
+      t.equal(attestation?.checkpointRoot, result.checkpointRoot, `${nodeOf(verifier).name} re-executed to the trainer's checkpoint root`)
+      t.not(verifier.toLowerCase(), job.trainer.toLowerCase(), 'a verifier is not the trainer')
+    }
+
+    // the adapter from a node that did not train it (it fetched and pinned it from its peers)
+    const other = nodes.find((node) => !same(operatorOf(node), job.trainer)) as TestnetNode
+    await waitFor(async () => (await other.rpc.call<unknown>('openledger_getBlobInfo', [version.adapter])) ?? undefined, `the adapter on ${other.name}`, 30_000, 250)
+    const bytes = await downloadBlob(other.rpc, version.adapter)
+    if (base === null) { t.fail('base model 1 registered'); return }
+    const shapes = adapterShapes(base.config, { rank: version.hyper.rank, alpha: version.hyper.alpha })
+    t.equal(toHex(tensorsHash(shapes, decodeTensors(bytes, shapes))), version.weightsHash, `the adapter downloaded from ${other.name} (${bytes.length} bytes) decodes to the weights hash`)
+  })
+
+  let faulty: TestnetNode | undefined
+  await t.test('a trainer killed after its assignment is replaced at the deadline; it restarts and catches up', async (t) => {
+    const created = await createJob(nodes[1])
+    const trainer = nodeOf(created.trainer)
+    await net.kill(trainer, 'SIGKILL')
+    t.pass(`${trainer.name}, the trainer of job ${created.id}, killed -9`)
+    const witness = nodes.find((node) => node !== trainer) as TestnetNode
+    t.equal((await getJob(witness, created.id)).result ?? null, null, 'it had not submitted a result')
+    const reassigned = await waitFor(async () => {
+      const job = await getJob(witness, created.id)
+      return job.attempt >= 2 || job.status !== 'training' ? job : undefined
+    }, `job ${created.id} reassigned`, 90_000, 250)
+    t.equal(reassigned.attempt, 2, 'the training was reassigned: attempt 2')
+    t.ok(!same(reassigned.trainer, created.trainer), `to another trainer (${nodeOf(reassigned.trainer).name})`)
+    t.ok(reassigned.excluded.some((o) => same(o, created.trainer)), 'the killed trainer is excluded from the job')
+    const job = await waitClosed(witness, created.id)
+    t.equal(job.status, 'published', `job ${created.id} published after the reassignment`)
+    t.ok(job.modelVersion !== null && job.modelVersion !== undefined && same((await sameVersionEverywhere(job.modelVersion))[0]?.trainer ?? '', reassigned.trainer), 'the version names the second trainer')
+
+    // the killed node comes back (from now on attesting wrong hashes, for the next test) and catches up
+    faulty = trainer
+    await net.start(trainer, [...threads, '--test-model-fault', 'wrong-attestation'])
+    const height = Math.max(...(await Promise.all(nodes.filter((n) => n !== trainer).map(headHeight))))
+    await waitForHeight(nodes, height, 60_000)
+    const hashes = await Promise.all(nodes.map((node) => node.rpc.call<string | null>('chain_getBlockHash', [height])))
+    t.same(hashes, nodes.map(() => hashes[0]), `${trainer.name} caught up: the same block ${height} on all four nodes`)
+  })
+
+  await t.test('a verifier attesting a wrong hash is slashed; the job is published with the honest hashes', async (t) => {
+    if (faulty === undefined) { t.fail('the previous test chose the faulty node'); return }
+    const wrong = faulty
+    const wrongOperator = operatorOf(wrong)
+    const stakeBefore = (await nodes[0].rpc.call<{ tokens: string }>('openledger_getValidator', [wrongOperator])).tokens
+    const honest = nodes.filter((node) => node !== wrong)
+    let created: { id: number; trainer: string; verifiers: string[] } | undefined
+    for (let n = 0; n < MAX_FAULT_JOBS && created === undefined; n++) {
+      const next = await createJob(honest[n % honest.length] as TestnetNode)
+      if (next.verifiers.some((v) => same(v, wrongOperator))) created = next
+      else await waitClosed(nodes[0], next.id) // one job at a time: no queueing behind the deadlines
+    }
+    if (created === undefined) { t.fail(`none of ${MAX_FAULT_JOBS} jobs assigned ${wrong.name} as a verifier`); return }
+    t.pass(`job ${created.id} assigned ${wrong.name} (which attests wrong hashes) as a verifier`)
+    const job = await waitClosed(nodes[0], created.id)
+    t.equal(job.status, 'published', `job ${created.id} still published`)
+    const result = job.result
+    if (result === null || result === undefined || job.modelVersion === null || job.modelVersion === undefined) { t.fail('the published job has a result and a model version'); return }
+    const bad = job.attestations.find((a) => same(a.worker, wrongOperator))
+    t.ok(bad !== undefined && bad.weightsHash !== result.weightsHash, `${wrong.name} attested a wrong weights hash`)
+    const events = await callEvents(nodes[0], job.createdHeight, job.closedHeight)
+    t.ok(events.some((e) => e.event === 'DisputeOpened' && Number(e.data['job']) === created.id), 'a dispute opened')
+    t.ok(events.some((e) => e.event === 'DisputeResolved' && Number(e.data['job']) === created.id && e.data['trainerWon'] === true), 'the trainer\'s result won it')
+    const slashed = events.find((e) => e.event === 'WorkerSlashed' && Number(e.data['job']) === created.id)
+    t.ok(slashed !== undefined && same(String(slashed.data['worker']), wrongOperator), `${wrong.name}'s operator got WorkerSlashed`)
+    t.equal(events.filter((e) => e.event === 'WorkerSlashed' && Number(e.data['job']) === created.id).length, 1, 'nobody else was slashed')
+    const stakeAfter = (await nodes[0].rpc.call<{ tokens: string }>('openledger_getValidator', [wrongOperator])).tokens
+    t.ok(BigInt(stakeAfter) < BigInt(stakeBefore), `its stake dropped: ${stakeBefore} → ${stakeAfter}`)
+
+    const version = (await sameVersionEverywhere(job.modelVersion))[0] as ModelVersionJson
+    t.equal(version.weightsHash, result.weightsHash, 'the version holds the trainer\'s (honest) weights hash')
+    t.notOk(version.verifiers.some((v) => same(v, wrongOperator)), 'the faulty verifier is not among the version\'s verifiers')
+    t.ok(version.verifiers.length >= 1, `${version.verifiers.length} honest attester(s) on the version`)
+    for (const verifier of version.verifiers) t.equal(job.attestations.find((a) => same(a.worker, verifier))?.weightsHash, result.weightsHash, `${nodeOf(verifier).name} attested the honest hash`)
+    const owned = await nodes[0].rpc.call<JobJson[]>('openledger_listTrainingJobs', [null, null, BOB])
+    t.ok(owned.every((j) => j.status === 'published'), `every one of bob's ${owned.length} jobs was published`)
+  })
+})
