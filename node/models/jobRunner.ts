@@ -8,9 +8,13 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import type { ModelConfig } from '../../ml/model/config.ts'
+import { isCheckpointStep } from '../../ml/train/trainer.ts'
+import { bytesEqual } from '../../runtime/codec/canonical.ts'
+import { keccak256 } from '../../runtime/crypto/hash.ts'
 import { OpenLedgerError } from '../../runtime/errors.ts'
 import type { Row } from '../../runtime/modules/datanets/formats.ts'
 import type { Hyperparameters, Metrics } from '../../runtime/modules/models/state.ts'
+import { engineHyperparameters } from './jobPlan.ts'
 
 export interface JobWorkerRequest {
   readonly config: ModelConfig
@@ -61,20 +65,31 @@ export class JobCheckpoints {
     this.dir = join(root, `job-${job}`)
   }
 
-  /** The last persisted checkpoint (state and the hashes up to and including it), if any. */
+  /**
+   * The last persisted checkpoint (state and the hashes up to and including it), if any: the
+   * newest state file whose hash is the last one in the list. A state written just before a
+   * crash (its hash not yet listed), a damaged state or hash list give an older state or none, so
+   * a resumed run can never record a checkpoint root other than an uninterrupted run's.
+   */
   async latest(): Promise<{ state: Uint8Array; checkpoints: Uint8Array[]; step: number } | undefined> {
     let hashes: Uint8Array
+    let files: string[]
     try {
       hashes = new Uint8Array(await readFile(join(this.dir, 'checkpoints.bin')))
+      files = await readdir(this.dir)
     } catch {
       return undefined
     }
+    if (hashes.length === 0 || hashes.length % HASH_BYTES !== 0) return undefined
     const list: Uint8Array[] = []
-    for (let i = 0; i + HASH_BYTES <= hashes.length; i += HASH_BYTES) list.push(hashes.slice(i, i + HASH_BYTES))
-    const steps = (await readdir(this.dir)).map((f) => /^state-(\d+)\.bin$/.exec(f)?.[1]).filter((s): s is string => s !== undefined).map(Number).sort((a, b) => b - a)
-    const step = steps[0]
-    if (step === undefined || list.length === 0) return undefined
-    return { state: new Uint8Array(await readFile(join(this.dir, `state-${step}.bin`))), checkpoints: list, step }
+    for (let i = 0; i < hashes.length; i += HASH_BYTES) list.push(hashes.slice(i, i + HASH_BYTES))
+    const last = list[list.length - 1] as Uint8Array
+    const steps = files.map((f) => /^state-(\d+)\.bin$/.exec(f)?.[1]).filter((s): s is string => s !== undefined).map(Number).sort((a, b) => b - a)
+    for (const step of steps) {
+      const state = new Uint8Array(await readFile(join(this.dir, `state-${step}.bin`)))
+      if (bytesEqual(keccak256(state), last)) return { state, checkpoints: list, step }
+    }
+    return undefined
   }
 
   /** Persists one checkpoint: its state first, then the extended hash list (each atomically). */
@@ -91,6 +106,14 @@ export class JobCheckpoints {
   }
 }
 
+/** Checkpoints a run records up to and including `step`: step 0, every checkpointEvery, the last. */
+function checkpointCount(hyper: Hyperparameters, step: number): number {
+  let count = 0
+  const engine = engineHyperparameters(hyper)
+  for (let s = 0; s <= step; s++) if (isCheckpointStep(engine, s)) count++
+  return count
+}
+
 async function atomicWrite(path: string, bytes: Uint8Array): Promise<void> {
   const tmp = `${path}.tmp`
   await writeFile(tmp, bytes, { flush: true })
@@ -102,7 +125,11 @@ async function atomicWrite(path: string, bytes: Uint8Array): Promise<void> {
  * this job. Rejects with JobRunError (the worker's code, ABORTED or WORKER_DIED).
  */
 export async function runJob(request: Omit<JobWorkerRequest, 'resume'>, checkpoints: JobCheckpoints, events: JobRunEvents = {}, signal?: AbortSignal): Promise<JobOutcome> {
-  const saved = await checkpoints.latest()
+  let saved = await checkpoints.latest()
+  // the hashes must be exactly those of the checkpoint steps up to the saved one
+  if (saved !== undefined && saved.checkpoints.length !== checkpointCount(request.hyper, saved.step)) saved = undefined
+  // nothing usable on disk: start over, without leftovers a later resumption could pick up
+  if (saved === undefined) await checkpoints.remove()
   const hashes: Uint8Array[] = saved?.checkpoints ?? []
   const full: JobWorkerRequest = saved === undefined ? request : { ...request, resume: { state: saved.state, checkpoints: saved.checkpoints } }
   const worker = new Worker(new URL('../workers/jobWorker.ts', import.meta.url))
