@@ -105,6 +105,8 @@ export class TrainingService {
   /** transactions submitted: `${job}/${kind}/${attempt}/${round}` */
   readonly #submitted = new Set<string>()
   readonly #pending = new Set<number>()
+  /** the job work in flight (#schedule), awaited by stop() */
+  readonly #working = new Set<Promise<void>>()
 
   constructor(options: TrainingServiceOptions, components: TrainingServiceComponents) {
     this.#o = options
@@ -124,6 +126,8 @@ export class TrainingService {
     this.#unsubscribe?.()
     this.#abort.abort()
     await this.#queue
+    // a job's work runs beside the queue: let it settle before the store and chain close under it
+    await Promise.all(this.#working)
   }
 
   /** Resolves once the work queued so far is done (tests). */
@@ -176,7 +180,15 @@ export class TrainingService {
   #schedule(id: number): void {
     if (this.#c.operator === undefined || this.#pending.has(id)) return
     this.#pending.add(id)
-    void this.#work(id).finally(() => this.#pending.delete(id))
+    const work: Promise<void> = this.#work(id)
+      .catch((error: unknown) => {
+        if (!this.#abort.signal.aborted) this.#log.warn('training job work failed', { job: id, error })
+      })
+      .finally(() => {
+        this.#pending.delete(id)
+        this.#working.delete(work)
+      })
+    this.#working.add(work)
   }
 
   async #work(id: number): Promise<void> {
