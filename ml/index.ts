@@ -18,4 +18,4 @@ export * from './train/evaluate.ts'
  * The arithmetic of this engine, recorded in model lineage. Bump it (and the golden hash in
  * test/ml/golden.test.ts) with any change that alters a single bit of training or inference.
  */
-export const ENGINE_VERSION = 'openledger-ml/1'
+export const ENGINE_VERSION = 'openledger-ml/2'

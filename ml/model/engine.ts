@@ -1,18 +1,23 @@
 // The engine behind forward.ts and backward.ts: one sequence at a time through the model of
 // config.ts, with every activation kept in preallocated buffers so the backward pass can reuse
 // them, and gradients computed by hand. Rounding rule: each operation of config.ts's math stores
-// its result as float32 (as an ONNX graph of the same ops would); sums inside an operation (dot
-// products, means, softmax denominators) run in doubles in ascending index order. Nothing here
-// allocates per token, reads a clock or depends on iteration order of anything unordered.
+// its result as float32 (as an ONNX graph of the same ops would). Matrix products run in the
+// WebAssembly SIMD kernel under the rule of kernels.ts (float32 accumulators, ascending k, product
+// rounded then sum rounded); the other sums inside an operation (attention dot products, means,
+// softmax denominators, bias gradients) run in doubles in ascending index order. The big weights
+// are copied into the engine's kernel workspace when bound. Nothing here allocates per token,
+// reads a clock or depends on iteration order of anything unordered.
 import { MlError } from '../errors.ts'
 import { exp, log, tanh } from '../math.ts'
+import { KernelWorkspace, type FloatAllocator } from '../wasm/workspace.ts'
 import { GELU_C, GELU_K, LN_EPSILON, adapterShapes, paramShapes, type ModelConfig, type Tensors } from './config.ts'
-import { columnSums, matmulBt, transpose } from './kernels.ts'
+import { columnSums, transpose } from './kernels.ts'
 import { checkConfig, expectTensors } from './params.ts'
 
 /** What a gradient is taken with respect to: the adapter (plus a classifier's head) or every base parameter. */
 export type GradientMode = 'lora' | 'all'
 
+/** A layer's base weights: the matrices as workspace copies (…T: transposes, made for the backward pass), the vectors as bound. */
 interface LayerBase {
   ln1g: Float32Array; ln1b: Float32Array
   wq: Float32Array; wk: Float32Array; wv: Float32Array; wo: Float32Array
@@ -37,6 +42,83 @@ interface LayerCache {
   xmid: Float32Array
   xhat2: Float32Array; rstd2: Float64Array; h2: Float32Array
   z: Float32Array; g: Float32Array
+}
+
+/** Every float32 buffer of an engine, laid out in its kernel workspace. */
+interface Buffers {
+  layers: LayerBase[]
+  lora: LayerLora[]
+  cache: LayerCache[]
+  tokEmb: Float32Array
+  clsW: Float32Array
+  x0: Float32Array
+  /** layer l's output, kept per layer so the backward pass still sees every layer's input */
+  residual: Float32Array[]
+  xhatF: Float32Array
+  xf: Float32Array
+  /** xfᵀ [D, context]: the LM head's right operand */
+  xfT: Float32Array
+  logits: Float32Array
+  pooled: Float32Array
+  clsLogits: Float32Array
+  tmpD: Float32Array
+  dres: Float32Array
+  dxmid: Float32Array
+  dh: Float32Array
+  dq: Float32Array
+  dk: Float32Array
+  dv: Float32Array
+  datt: Float32Array
+  dg: Float32Array
+  du: Float32Array
+  /** a weight gradient before it is copied out to the caller's view */
+  grad: Float32Array
+}
+
+function layoutBuffers(config: ModelConfig, rank: number, floats: FloatAllocator): Buffers {
+  const { context: C, dim: D, hidden: H, vocab: V, classes, layers: L } = config
+  const r = Math.max(rank, 1)
+  const vectors: Pick<LayerBase, 'ln1g' | 'ln1b' | 'ln2g' | 'ln2b' | 'b1' | 'b2'> = {
+    ln1g: new Float32Array(0), ln1b: new Float32Array(0), ln2g: new Float32Array(0), ln2b: new Float32Array(0), b1: new Float32Array(0), b2: new Float32Array(0),
+  }
+  const layers = Array.from({ length: L }, (): LayerBase => ({
+    ...vectors,
+    wq: floats(D * D), wk: floats(D * D), wv: floats(D * D), wo: floats(D * D),
+    wqT: floats(D * D), wkT: floats(D * D), wvT: floats(D * D), woT: floats(D * D),
+    w1: floats(D * H), w1T: floats(H * D), w2: floats(H * D), w2T: floats(D * H),
+  }))
+  const lora = Array.from({ length: rank > 0 ? L : 0 }, (): LayerLora => ({
+    aq: floats(D * r), aqT: floats(r * D), bq: floats(r * D), bqT: floats(D * r),
+    av: floats(D * r), avT: floats(r * D), bv: floats(r * D), bvT: floats(D * r),
+  }))
+  const cache = Array.from({ length: L }, (): LayerCache => ({
+    input: new Float32Array(0),
+    xhat1: floats(C * D), rstd1: new Float64Array(C), h1: floats(C * D),
+    q: floats(C * D), k: floats(C * D), v: floats(C * D),
+    uq: floats(C * r), uv: floats(C * r),
+    probs: floats(config.heads * C * C),
+    att: floats(C * D),
+    xmid: floats(C * D),
+    xhat2: floats(C * D), rstd2: new Float64Array(C), h2: floats(C * D),
+    z: floats(C * H), g: floats(C * H),
+  }))
+  const lm = config.kind === 'lm'
+  // an LM's all-parameter gradient needs room for tok_emb's; every other one fits D × max(D, H)
+  const gradSize = Math.max(D * Math.max(D, H, r), lm && rank === 0 ? V * D : 0)
+  return {
+    layers, lora, cache,
+    tokEmb: floats(V * D),
+    clsW: floats(D * classes),
+    x0: floats(C * D),
+    residual: Array.from({ length: L }, () => floats(C * D)),
+    xhatF: floats(C * D), xf: floats(C * D), xfT: floats(D * C),
+    logits: floats(lm ? C * V : 0),
+    pooled: floats(D), clsLogits: floats(classes),
+    tmpD: floats(C * D), dres: floats(C * D), dxmid: floats(C * D), dh: floats(C * D),
+    dq: floats(C * D), dk: floats(C * D), dv: floats(C * D), datt: floats(C * D),
+    dg: floats(C * H), du: floats(C * r),
+    grad: floats(gradSize),
+  }
 }
 
 export function configKey(config: ModelConfig, rank: number): string {
@@ -75,54 +157,28 @@ export class Engine {
   readonly #V: number
   readonly #E: number // head width
   readonly #sqrtE: number
+  readonly #workspace: KernelWorkspace<Buffers>
+  readonly #b: Buffers
   #scale = 0
   #hasAdapter = false
-  #layers: LayerBase[] = []
-  #lora: LayerLora[] = []
-  #tokEmb: Float32Array = new Float32Array(0)
-  #tokEmbT: Float32Array | undefined
-  #tokEmbTValid = false
+  /** whether the base matrices' transposes (read only by the backward pass) match the bound weights */
+  #transposed = false
   #posEmb: Float32Array = new Float32Array(0)
   #lnfg: Float32Array = new Float32Array(0)
   #lnfb: Float32Array = new Float32Array(0)
-  #clsW: Float32Array = new Float32Array(0)
-  #clsWT: Float32Array
   #clsB: Float32Array = new Float32Array(0)
-  // activations of the last forward pass
-  readonly #cache: LayerCache[]
-  readonly #x0: Float32Array
-  /** layer l's output, kept per layer so the backward pass still sees every layer's input */
-  readonly #residual: Float32Array[]
-  readonly #xhatF: Float32Array
   readonly #rstdF: Float64Array
-  readonly #xf: Float32Array
-  readonly #logits: Float32Array
-  readonly #pooled: Float32Array
-  readonly #clsLogits: Float32Array
   #T = 0
   #ids: Int32Array = new Int32Array(0)
   #mask: Float32Array | undefined
   #maskSum = 0
   // scratch
-  readonly #tmpD: Float32Array
   readonly #scores: Float64Array
   readonly #dScores: Float64Array
   readonly #headAcc: Float64Array
   readonly #dkAcc: Float64Array
   readonly #dvAcc: Float64Array
   readonly #acc: Float64Array
-  readonly #dres: Float32Array
-  readonly #dxmid: Float32Array
-  readonly #dh: Float32Array
-  readonly #dq: Float32Array
-  readonly #dk: Float32Array
-  readonly #dv: Float32Array
-  readonly #datt: Float32Array
-  readonly #dg: Float32Array
-  readonly #du: Float32Array
-  readonly #colT: Float32Array
-  readonly #rowT: Float32Array
-  readonly #dlT: Float32Array
 
   constructor(config: ModelConfig, rank: number) {
     checkConfig(config)
@@ -134,96 +190,73 @@ export class Engine {
     const V = (this.#V = config.vocab)
     const E = (this.#E = D / config.heads)
     this.#sqrtE = Math.sqrt(E)
-    const r = Math.max(rank, 1)
-    this.#cache = []
-    for (let l = 0; l < config.layers; l++) {
-      this.#cache.push({
-        input: new Float32Array(0),
-        xhat1: new Float32Array(C * D), rstd1: new Float64Array(C), h1: new Float32Array(C * D),
-        q: new Float32Array(C * D), k: new Float32Array(C * D), v: new Float32Array(C * D),
-        uq: new Float32Array(C * r), uv: new Float32Array(C * r),
-        probs: new Float32Array(config.heads * C * C),
-        att: new Float32Array(C * D),
-        xmid: new Float32Array(C * D),
-        xhat2: new Float32Array(C * D), rstd2: new Float64Array(C), h2: new Float32Array(C * D),
-        z: new Float32Array(C * H), g: new Float32Array(C * H),
-      })
-    }
-    this.#x0 = new Float32Array(C * D)
-    this.#residual = Array.from({ length: config.layers }, () => new Float32Array(C * D))
-    this.#xhatF = new Float32Array(C * D)
+    this.#workspace = new KernelWorkspace((floats) => layoutBuffers(config, rank, floats))
+    this.#b = this.#workspace.buffers
     this.#rstdF = new Float64Array(C)
-    this.#xf = new Float32Array(C * D)
-    this.#logits = new Float32Array(config.kind === 'lm' ? C * V : 0)
-    this.#pooled = new Float32Array(D)
-    this.#clsLogits = new Float32Array(config.classes)
-    this.#clsWT = new Float32Array(config.classes * D)
-    const wide = Math.max(D, H)
-    this.#tmpD = new Float32Array(C * D)
     this.#scores = new Float64Array(C)
     this.#dScores = new Float64Array(C)
     this.#headAcc = new Float64Array(E)
     this.#dkAcc = new Float64Array(C * E)
     this.#dvAcc = new Float64Array(C * E)
-    this.#acc = new Float64Array(Math.max(wide, V, config.classes))
-    this.#dres = new Float32Array(C * D)
-    this.#dxmid = new Float32Array(C * D)
-    this.#dh = new Float32Array(C * D)
-    this.#dq = new Float32Array(C * D)
-    this.#dk = new Float32Array(C * D)
-    this.#dv = new Float32Array(C * D)
-    this.#datt = new Float32Array(C * D)
-    this.#dg = new Float32Array(C * H)
-    this.#du = new Float32Array(C * r)
-    this.#colT = new Float32Array(C * wide)
-    this.#rowT = new Float32Array(C * wide)
-    this.#dlT = new Float32Array(0)
-    if (config.kind === 'lm') this.#dlT = new Float32Array(C * V)
+    this.#acc = new Float64Array(Math.max(D, H, V, config.classes))
   }
 
-  /** Binds base weights (checked) and precomputes the transposes the kernels read. */
+  /** c [n, m] (+)= a [n, k] · b [k, m], all row-major workspace buffers. */
+  #mm(a: Float32Array, b: Float32Array, c: Float32Array, n: number, m: number, k: number, accumulate: boolean): void {
+    this.#workspace.matmul(a, k, 1, b, m, c, m, 1, n, m, k, accumulate)
+  }
+
+  /** Binds base weights (checked), copying the matrices into the workspace. */
   setBase(base: Tensors): void {
     const config = this.config
     const shapes = paramShapes(config)
     const tensors = expectTensors(shapes, base)
     const get = (name: string) => tensors[shapes.findIndex(([n]) => n === name)] as Float32Array
+    const b = this.#b
+    b.tokEmb.set(get('tok_emb'))
+    this.#hasAdapter = false
+    this.#transposed = false
+    this.#posEmb = get('pos_emb')
+    for (let l = 0; l < config.layers; l++) {
+      const layer = b.layers[l]!
+      const p = `l${l}.`
+      layer.wq.set(get(p + 'attn.wq'))
+      layer.wk.set(get(p + 'attn.wk'))
+      layer.wv.set(get(p + 'attn.wv'))
+      layer.wo.set(get(p + 'attn.wo'))
+      layer.w1.set(get(p + 'mlp.w1'))
+      layer.w2.set(get(p + 'mlp.w2'))
+      layer.ln1g = get(p + 'ln1.g')
+      layer.ln1b = get(p + 'ln1.b')
+      layer.ln2g = get(p + 'ln2.g')
+      layer.ln2b = get(p + 'ln2.b')
+      layer.b1 = get(p + 'mlp.b1')
+      layer.b2 = get(p + 'mlp.b2')
+    }
+    this.#lnfg = get('lnf.g')
+    this.#lnfb = get('lnf.b')
+    if (config.kind === 'classifier') this.#setHead(get('cls.w'), get('cls.b'))
+  }
+
+  /** The transposes dy·Wᵀ reads, made on the first backward pass after weights are bound. */
+  #ensureTransposes(): void {
+    if (this.#transposed) return
     const D = this.#D
     const H = this.#H
-    this.#tokEmb = get('tok_emb')
-    this.#tokEmbTValid = false
-    this.#hasAdapter = false
-    this.#posEmb = get('pos_emb')
-    const layers: LayerBase[] = []
-    for (let l = 0; l < config.layers; l++) {
-      const old = this.#layers[l]
-      const p = `l${l}.`
-      const layer: LayerBase = {
-        ln1g: get(p + 'ln1.g'), ln1b: get(p + 'ln1.b'),
-        wq: get(p + 'attn.wq'), wk: get(p + 'attn.wk'), wv: get(p + 'attn.wv'), wo: get(p + 'attn.wo'),
-        wqT: old?.wqT ?? new Float32Array(D * D), wkT: old?.wkT ?? new Float32Array(D * D),
-        wvT: old?.wvT ?? new Float32Array(D * D), woT: old?.woT ?? new Float32Array(D * D),
-        ln2g: get(p + 'ln2.g'), ln2b: get(p + 'ln2.b'),
-        w1: get(p + 'mlp.w1'), w1T: old?.w1T ?? new Float32Array(H * D), b1: get(p + 'mlp.b1'),
-        w2: get(p + 'mlp.w2'), w2T: old?.w2T ?? new Float32Array(D * H), b2: get(p + 'mlp.b2'),
-      }
+    for (const layer of this.#b.layers) {
       transpose(layer.wq, D, D, layer.wqT)
       transpose(layer.wk, D, D, layer.wkT)
       transpose(layer.wv, D, D, layer.wvT)
       transpose(layer.wo, D, D, layer.woT)
       transpose(layer.w1, D, H, layer.w1T)
       transpose(layer.w2, H, D, layer.w2T)
-      layers.push(layer)
     }
-    this.#layers = layers
-    this.#lnfg = get('lnf.g')
-    this.#lnfb = get('lnf.b')
-    if (config.kind === 'classifier') this.#setHead(get('cls.w'), get('cls.b'))
+    this.#transposed = true
   }
 
   #setHead(w: Float32Array, b: Float32Array): void {
-    this.#clsW = w
+    this.#b.clsW.set(w)
     this.#clsB = b
-    transpose(w, this.#D, this.config.classes, this.#clsWT)
   }
 
   /**
@@ -243,21 +276,18 @@ export class Engine {
     const get = (name: string) => tensors[shapes.findIndex(([n]) => n === name)] as Float32Array
     const D = this.#D
     const r = this.rank
-    const lora: LayerLora[] = []
     for (let l = 0; l < this.config.layers; l++) {
-      const old = this.#lora[l]
+      const layer = this.#b.lora[l]!
       const p = `l${l}.attn.`
-      const layer: LayerLora = {
-        aq: get(p + 'wq.lora_a'), aqT: old?.aqT ?? new Float32Array(r * D), bq: get(p + 'wq.lora_b'), bqT: old?.bqT ?? new Float32Array(D * r),
-        av: get(p + 'wv.lora_a'), avT: old?.avT ?? new Float32Array(r * D), bv: get(p + 'wv.lora_b'), bvT: old?.bvT ?? new Float32Array(D * r),
-      }
+      layer.aq.set(get(p + 'wq.lora_a'))
+      layer.bq.set(get(p + 'wq.lora_b'))
+      layer.av.set(get(p + 'wv.lora_a'))
+      layer.bv.set(get(p + 'wv.lora_b'))
       transpose(layer.aq, D, r, layer.aqT)
       transpose(layer.bq, r, D, layer.bqT)
       transpose(layer.av, D, r, layer.avT)
       transpose(layer.bv, r, D, layer.bvT)
-      lora.push(layer)
     }
-    this.#lora = lora
     this.#scale = scale
     this.#hasAdapter = true
     if (this.config.kind === 'classifier') this.#setHead(get('cls.w'), get('cls.b'))
@@ -269,12 +299,12 @@ export class Engine {
 
   /** LM logits [T, vocab] of the last forward pass (a view into the workspace). */
   get logits(): Float32Array {
-    return this.#logits.subarray(0, this.#T * this.#V)
+    return this.#b.logits.subarray(0, this.#T * this.#V)
   }
 
   /** Classifier logits [classes] of the last forward pass (a view into the workspace). */
   get classLogits(): Float32Array {
-    return this.#clsLogits
+    return this.#b.clsLogits
   }
 
   /** Runs one sequence of T ≤ context token ids; mask (classifier pooling) defaults to all ones. */
@@ -282,13 +312,14 @@ export class Engine {
     const T = ids.length
     const { vocab, kind } = this.config
     const D = this.#D
+    const b = this.#b
     if (T < 1 || T > this.#C) throw new MlError('INVALID_ARGUMENT', 'sequence length must be in [1, context]', { details: { length: T, context: this.#C } })
     this.#T = T
     this.#ids = ids
     this.#mask = mask
     // embeddings
-    const x0 = this.#x0
-    const tok = this.#tokEmb
+    const x0 = b.x0
+    const tok = b.tokEmb
     const pos = this.#posEmb
     for (let t = 0; t < T; t++) {
       const id = ids[t]!
@@ -299,9 +330,13 @@ export class Engine {
     }
     let x = x0
     for (let l = 0; l < this.config.layers; l++) x = this.#forwardLayer(l, x, T)
-    layerNorm(x, T, D, this.#lnfg, this.#lnfb, this.#xhatF, this.#rstdF, this.#xf)
+    layerNorm(x, T, D, this.#lnfg, this.#lnfb, b.xhatF, this.#rstdF, b.xf)
     if (kind === 'lm') {
-      matmulBt(this.#xf, this.#tokEmb, this.#logits, T, this.#V, D, false)
+      // logitsᵀ [V, T] = tok_emb · xfᵀ, stored transposed into logits [T, V]: the kernel then
+      // streams tok_emb once while xfᵀ stays in cache, and no transpose of tok_emb is needed
+      const V = this.#V
+      transpose(b.xf, T, D, b.xfT)
+      this.#workspace.matmul(b.tokEmb, D, 1, b.xfT, T, b.logits, 1, V, V, T, D, false)
     } else {
       const C = this.config.classes
       let maskSum = 0
@@ -313,40 +348,41 @@ export class Engine {
         if (m === 0) continue
         maskSum += m
         const o = t * D
-        for (let d = 0; d < D; d++) pooled[d] = pooled[d]! + m * this.#xf[o + d]!
+        for (let d = 0; d < D; d++) pooled[d] = pooled[d]! + m * b.xf[o + d]!
       }
       if (maskSum === 0) throw new MlError('INVALID_DATA', 'a classifier example needs at least one unmasked token')
       this.#maskSum = maskSum
-      for (let d = 0; d < D; d++) this.#pooled[d] = pooled[d]! / maskSum
-      matmulBt(this.#pooled, this.#clsWT, this.#clsLogits, 1, C, D, false)
-      for (let c = 0; c < C; c++) this.#clsLogits[c] = this.#clsLogits[c]! + this.#clsB[c]!
+      for (let d = 0; d < D; d++) b.pooled[d] = pooled[d]! / maskSum
+      this.#mm(b.pooled, b.clsW, b.clsLogits, 1, C, D, false)
+      for (let c = 0; c < C; c++) b.clsLogits[c] = b.clsLogits[c]! + this.#clsB[c]!
     }
   }
 
   #forwardLayer(l: number, x: Float32Array, T: number): Float32Array {
     const D = this.#D
     const H = this.#H
-    const w = this.#layers[l]!
-    const c = this.#cache[l]!
+    const b = this.#b
+    const w = b.layers[l]!
+    const c = b.cache[l]!
     c.input = x
     layerNorm(x, T, D, w.ln1g, w.ln1b, c.xhat1, c.rstd1, c.h1)
-    matmulBt(c.h1, w.wqT, c.q, T, D, D, false)
-    matmulBt(c.h1, w.wkT, c.k, T, D, D, false)
-    matmulBt(c.h1, w.wvT, c.v, T, D, D, false)
+    this.#mm(c.h1, w.wq, c.q, T, D, D, false)
+    this.#mm(c.h1, w.wk, c.k, T, D, D, false)
+    this.#mm(c.h1, w.wv, c.v, T, D, D, false)
     if (this.#hasAdapter) {
-      const lora = this.#lora[l]!
-      this.#addLora(c.h1, lora.aqT, lora.bqT, c.uq, c.q, T)
-      this.#addLora(c.h1, lora.avT, lora.bvT, c.uv, c.v, T)
+      const lora = b.lora[l]!
+      this.#addLora(c.h1, lora.aq, lora.bq, c.uq, c.q, T)
+      this.#addLora(c.h1, lora.av, lora.bv, c.uv, c.v, T)
     }
     this.#attention(c, T)
-    const tmp = this.#tmpD
-    matmulBt(c.att, w.woT, tmp, T, D, D, false)
+    const tmp = b.tmpD
+    this.#mm(c.att, w.wo, tmp, T, D, D, false)
     const xmid = c.xmid
     for (let i = 0; i < T * D; i++) xmid[i] = x[i]! + tmp[i]!
     layerNorm(xmid, T, D, w.ln2g, w.ln2b, c.xhat2, c.rstd2, c.h2)
     const z = c.z
     const g = c.g
-    matmulBt(c.h2, w.w1T, z, T, H, D, false)
+    this.#mm(c.h2, w.w1, z, T, H, D, false)
     const b1 = w.b1
     for (let t = 0; t < T; t++) {
       const o = t * H
@@ -355,8 +391,8 @@ export class Engine {
         g[o + j] = 0.5 * zz * (1 + tanh(GELU_C * (zz + GELU_K * zz * zz * zz)))
       }
     }
-    matmulBt(g, w.w2T, tmp, T, D, H, false)
-    const out = this.#residual[l]!
+    this.#mm(g, w.w2, tmp, T, D, H, false)
+    const out = b.residual[l]!
     const b2 = w.b2
     for (let t = 0; t < T; t++) {
       const o = t * D
@@ -369,12 +405,12 @@ export class Engine {
   }
 
   /** y += fl32(s · ((h·A)·B)), keeping u = h·A for the backward pass. */
-  #addLora(h: Float32Array, aT: Float32Array, bT: Float32Array, u: Float32Array, y: Float32Array, T: number): void {
+  #addLora(h: Float32Array, a: Float32Array, b: Float32Array, u: Float32Array, y: Float32Array, T: number): void {
     const D = this.#D
     const r = this.rank
-    const tmp = this.#tmpD
-    matmulBt(h, aT, u, T, r, D, false)
-    matmulBt(u, bT, tmp, T, D, r, false)
+    const tmp = this.#b.tmpD
+    this.#mm(h, a, u, T, r, D, false)
+    this.#mm(u, b, tmp, T, D, r, false)
     const s = this.#scale
     for (let i = 0; i < T * D; i++) y[i] = y[i]! + Math.fround(s * tmp[i]!)
   }
@@ -429,7 +465,7 @@ export class Engine {
     const T = this.#T
     const V = this.#V
     if (T < 2) throw new MlError('INVALID_DATA', 'a language-model sequence needs at least two tokens')
-    const logits = this.#logits
+    const logits = this.#b.logits
     const ids = this.#ids
     const n = T - 1
     let total = 0
@@ -464,7 +500,7 @@ export class Engine {
   classifierLoss(label: number, withGradient: boolean): number {
     const C = this.config.classes
     if (!Number.isInteger(label) || label < 0 || label >= C) throw new MlError('INVALID_DATA', 'label out of range', { details: { label, classes: C } })
-    const logits = this.#clsLogits
+    const logits = this.#b.clsLogits
     let max = -Infinity
     for (let c = 0; c < C; c++) if (logits[c]! > max) max = logits[c]!
     if (max - max !== 0) throw new MlError('NON_FINITE', 'a logit is not finite')
@@ -480,7 +516,7 @@ export class Engine {
 
   /** Index of the largest classifier logit (the first one on ties). */
   predictedClass(): number {
-    const logits = this.#clsLogits
+    const logits = this.#b.clsLogits
     let best = 0
     for (let c = 1; c < logits.length; c++) if (logits[c]! > logits[best]!) best = c
     return best
@@ -496,33 +532,30 @@ export class Engine {
     const all = mode === 'all'
     if (!all && !this.#hasAdapter) throw new MlError('INVALID_ARGUMENT', 'a lora gradient needs an adapter bound')
     if (all && this.#hasAdapter) throw new MlError('INVALID_ARGUMENT', 'an all-parameter gradient is taken without an adapter')
-    const dxf = this.#dh
+    const b = this.#b
+    this.#ensureTransposes()
+    const dxf = b.dh
     if (this.config.kind === 'lm') {
       const V = this.#V
-      const dl = this.#logits
-      if (!this.#tokEmbTValid) {
-        this.#tokEmbT ??= new Float32Array(D * V)
-        transpose(this.#tokEmb, V, D, this.#tokEmbT)
-        this.#tokEmbTValid = true
-      }
-      matmulBt(dl, this.#tokEmbT!, dxf, T, D, V, false)
+      const dl = b.logits
+      this.#mm(dl, b.tokEmb, dxf, T, D, V, false)
       if (all) {
-        transpose(dl, T, V, this.#dlT)
-        transpose(this.#xf, T, D, this.#colT)
-        matmulBt(this.#dlT, this.#colT, view(grads, 'tok_emb'), V, D, T, false)
+        // tok_emb's head gradient dlᵀ·xf [V, D], dl read down its columns
+        this.#workspace.matmul(dl, 1, V, b.xf, D, b.grad, D, 1, V, D, T, false)
+        view(grads, 'tok_emb').set(b.grad.subarray(0, V * D))
       }
     } else {
       const C = this.config.classes
-      const dl = this.#clsLogits
+      const dl = b.clsLogits
       const dpooled = this.#acc
       for (let d = 0; d < D; d++) {
         let s = 0
         const o = d * C
-        for (let c = 0; c < C; c++) s += dl[c]! * this.#clsW[o + c]!
+        for (let c = 0; c < C; c++) s += dl[c]! * b.clsW[o + c]!
         dpooled[d] = s
       }
       const gw = view(grads, 'cls.w')
-      for (let d = 0; d < D; d++) for (let c = 0; c < C; c++) gw[d * C + c] = this.#pooled[d]! * dl[c]!
+      for (let d = 0; d < D; d++) for (let c = 0; c < C; c++) gw[d * C + c] = b.pooled[d]! * dl[c]!
       view(grads, 'cls.b').set(dl)
       const mask = this.#mask
       const maskSum = this.#maskSum
@@ -533,9 +566,9 @@ export class Engine {
       }
     }
     // final LayerNorm
-    const dres = this.#dres
-    layerNormBackward(dxf, T, D, this.#xhatF, this.#rstdF, this.#lnfg, dres, false, this.#acc)
-    if (all) layerNormParamGrads(dxf, this.#xhatF, T, D, view(grads, 'lnf.g'), view(grads, 'lnf.b'), this.#acc)
+    const dres = b.dres
+    layerNormBackward(dxf, T, D, b.xhatF, this.#rstdF, this.#lnfg, dres, false, this.#acc)
+    if (all) layerNormParamGrads(dxf, b.xhatF, T, D, view(grads, 'lnf.g'), view(grads, 'lnf.b'), this.#acc)
     for (let l = this.config.layers - 1; l >= 0; l--) this.#backwardLayer(l, T, mode, grads)
     if (all) {
       // embeddings: an LM's tok_emb already holds the tied head's gradient
@@ -559,13 +592,14 @@ export class Engine {
     const D = this.#D
     const H = this.#H
     const all = mode === 'all'
-    const w = this.#layers[l]!
-    const c = this.#cache[l]!
+    const b = this.#b
+    const w = b.layers[l]!
+    const c = b.cache[l]!
     const p = `l${l}.`
-    const dres = this.#dres // d loss / d (layer output); becomes d loss / d (layer input)
+    const dres = b.dres // d loss / d (layer output); becomes d loss / d (layer input)
     // MLP: out = xmid + GELU(h2·w1 + b1)·w2 + b2
-    const dg = this.#dg
-    matmulBt(dres, w.w2, dg, T, H, D, false)
+    const dg = b.dg
+    this.#mm(dres, w.w2T, dg, T, H, D, false)
     if (all) {
       this.#weightGrad(c.g, dres, T, H, D, view(grads, p + 'mlp.w2'))
       columnSums(dres, T, D, view(grads, p + 'mlp.b2'), this.#acc)
@@ -577,58 +611,58 @@ export class Engine {
       const th = tanh(GELU_C * (x + GELU_K * x2 * x))
       dg[i] = dg[i]! * (0.5 * (1 + th) + 0.5 * x * (1 - th * th) * GELU_C * (1 + 3 * GELU_K * x2))
     }
-    const dh2 = this.#dh
-    matmulBt(dg, w.w1, dh2, T, D, H, false)
+    const dh2 = b.dh
+    this.#mm(dg, w.w1T, dh2, T, D, H, false)
     if (all) {
       this.#weightGrad(c.h2, dg, T, D, H, view(grads, p + 'mlp.w1'))
       columnSums(dg, T, H, view(grads, p + 'mlp.b1'), this.#acc)
       layerNormParamGrads(dh2, c.xhat2, T, D, view(grads, p + 'ln2.g'), view(grads, p + 'ln2.b'), this.#acc)
     }
-    const dxmid = this.#dxmid
+    const dxmid = b.dxmid
     dxmid.set(dres.subarray(0, T * D))
     layerNormBackward(dh2, T, D, c.xhat2, c.rstd2, w.ln2g, dxmid, true, this.#acc)
     // attention: xmid = x + att·wo
-    const datt = this.#datt
-    matmulBt(dxmid, w.wo, datt, T, D, D, false)
+    const datt = b.datt
+    this.#mm(dxmid, w.woT, datt, T, D, D, false)
     if (all) this.#weightGrad(c.att, dxmid, T, D, D, view(grads, p + 'attn.wo'))
     this.#attentionBackward(c, T)
-    const dh = this.#dh
-    matmulBt(this.#dq, w.wq, dh, T, D, D, false)
-    matmulBt(this.#dk, w.wk, dh, T, D, D, true)
-    matmulBt(this.#dv, w.wv, dh, T, D, D, true)
+    const dh = b.dh
+    this.#mm(b.dq, w.wqT, dh, T, D, D, false)
+    this.#mm(b.dk, w.wkT, dh, T, D, D, true)
+    this.#mm(b.dv, w.wvT, dh, T, D, D, true)
     if (all) {
-      this.#weightGrad(c.h1, this.#dq, T, D, D, view(grads, p + 'attn.wq'))
-      this.#weightGrad(c.h1, this.#dk, T, D, D, view(grads, p + 'attn.wk'))
-      this.#weightGrad(c.h1, this.#dv, T, D, D, view(grads, p + 'attn.wv'))
+      this.#weightGrad(c.h1, b.dq, T, D, D, view(grads, p + 'attn.wq'))
+      this.#weightGrad(c.h1, b.dk, T, D, D, view(grads, p + 'attn.wk'))
+      this.#weightGrad(c.h1, b.dv, T, D, D, view(grads, p + 'attn.wv'))
     } else {
-      const lora = this.#lora[l]!
-      this.#loraBackward(c.h1, c.uq, lora.aq, lora.bq, this.#dq, T, dh, view(grads, p + 'attn.wq.lora_a'), view(grads, p + 'attn.wq.lora_b'))
-      this.#loraBackward(c.h1, c.uv, lora.av, lora.bv, this.#dv, T, dh, view(grads, p + 'attn.wv.lora_a'), view(grads, p + 'attn.wv.lora_b'))
+      const lora = b.lora[l]!
+      this.#loraBackward(c.h1, c.uq, lora.aqT, lora.bqT, b.dq, T, dh, view(grads, p + 'attn.wq.lora_a'), view(grads, p + 'attn.wq.lora_b'))
+      this.#loraBackward(c.h1, c.uv, lora.avT, lora.bvT, b.dv, T, dh, view(grads, p + 'attn.wv.lora_a'), view(grads, p + 'attn.wv.lora_b'))
     }
     if (all) layerNormParamGrads(dh, c.xhat1, T, D, view(grads, p + 'ln1.g'), view(grads, p + 'ln1.b'), this.#acc)
     dres.set(dxmid.subarray(0, T * D))
     layerNormBackward(dh, T, D, c.xhat1, c.rstd1, w.ln1g, dres, true, this.#acc)
   }
 
-  /** dW [K, M] = Xᵀ·DY for X [T, K] and DY [T, M] (sums over positions in ascending order). */
+  /** dW [K, M] = Xᵀ·DY for X [T, K] and DY [T, M] (X read down its columns; sums over positions in ascending order). */
   #weightGrad(x: Float32Array, dy: Float32Array, T: number, K: number, M: number, out: Float32Array): void {
-    transpose(x, T, K, this.#colT)
-    transpose(dy, T, M, this.#rowT)
-    matmulBt(this.#colT, this.#rowT, out, K, M, T, false)
+    const grad = this.#b.grad
+    this.#workspace.matmul(x, 1, K, dy, M, grad, M, 1, K, M, T, false)
+    out.set(grad.subarray(0, K * M))
   }
 
-  /** y = … + s·(u·B), u = h·A: gradients of A and B, and dh += du·Aᵀ. */
-  #loraBackward(h: Float32Array, u: Float32Array, a: Float32Array, b: Float32Array, dy: Float32Array, T: number, dh: Float32Array, gradA: Float32Array, gradB: Float32Array): void {
+  /** y = … + s·(u·B), u = h·A: gradients of A and B, and dh += du·Aᵀ (aT = Aᵀ [r, D], bT = Bᵀ [D, r]). */
+  #loraBackward(h: Float32Array, u: Float32Array, aT: Float32Array, bT: Float32Array, dy: Float32Array, T: number, dh: Float32Array, gradA: Float32Array, gradB: Float32Array): void {
     const D = this.#D
     const r = this.rank
     const s = this.#scale
-    const sdy = this.#tmpD
+    const sdy = this.#b.tmpD
     for (let i = 0; i < T * D; i++) sdy[i] = s * dy[i]!
-    const du = this.#du
-    matmulBt(sdy, b, du, T, r, D, false)
+    const du = this.#b.du
+    this.#mm(sdy, bT, du, T, r, D, false)
     this.#weightGrad(u, sdy, T, r, D, gradB)
     this.#weightGrad(h, du, T, D, r, gradA)
-    matmulBt(du, a, dh, T, D, r, true)
+    this.#mm(du, aT, dh, T, D, r, true)
   }
 
   #attentionBackward(c: LayerCache, T: number): void {
@@ -637,10 +671,7 @@ export class Engine {
     const C = this.#C
     const sqrtE = this.#sqrtE
     const { q, k, v, probs } = c
-    const datt = this.#datt
-    const dq = this.#dq
-    const dk = this.#dk
-    const dv = this.#dv
+    const { datt, dq, dk, dv } = this.#b
     const dP = this.#dScores
     const dkAcc = this.#dkAcc
     const dvAcc = this.#dvAcc

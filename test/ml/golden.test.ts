@@ -11,13 +11,13 @@ import { paramShapes } from '../../ml/model/config.ts'
 import { train } from '../../ml/train/trainer.ts'
 
 const GOLDEN = {
-  engineVersion: 'openledger-ml/1',
+  engineVersion: 'openledger-ml/2',
   initParams: '0xa1b044eafb1f24b98d866991455ef2d347f2f45955157e564c13f9db5c86817c',
-  forwardLogits: '0xdb84756b42a8e01df8a774f4b34a8627c35afbdd3e3fa3d2fb77c95b7d431dd9',
-  loraFinal: '0x053a9465f5cc0a75a2ce43a124aaad594400c67f754ce05e100fb0350238a195',
-  loraRoot: '0xb7022945121fb60eac0d3fb7d9d2f41cb0b79e2f6e423fd5bdfb7247d150df6b',
-  allFinal: '0xb5f265ec9378775766769cb00be071ead3c3214e46b67121877185082fc2e0e2',
-  classifierFinal: '0x669c2150903b207941dfa816c6d9e09da1b03a2c39f5083fbeffe83f29dabfc1',
+  forwardLogits: '0xf6eff959a3492d5cde109b65dbbaa666339e09fdfc8671f82a88f0836d63ea17',
+  loraFinal: '0x8c0bcb25e45e5cafa0e99e5219bb230ba1cb11b795a4a9930fac1491480da688',
+  loraRoot: '0x30f2ab6034d4215cb8830aed968fd794be3fd2c864ff1fde6594bbc39f85dabb',
+  allFinal: '0x53ce1a8723b6d099b446b2a4017c009856b8da9bc0195464cda30c2d197fd395',
+  classifierFinal: '0x4218aa5cfdb3794213c5aa509a18361ed925f8d69a384d906cf4f242af4e6b60',
 }
 
 const lm: ModelConfig = { kind: 'lm', vocab: 32, context: 8, dim: 16, layers: 2, heads: 2, hidden: 32, classes: 0 }
