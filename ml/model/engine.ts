@@ -42,6 +42,8 @@ interface LayerCache {
   xmid: Float32Array
   xhat2: Float32Array; rstd2: Float64Array; h2: Float32Array
   z: Float32Array; g: Float32Array
+  /** per-head views (head j starts at column j·E; probs at head j's [context, context] block) */
+  qHeads: Float32Array[]; kHeads: Float32Array[]; vHeads: Float32Array[]; attHeads: Float32Array[]; probsHeads: Float32Array[]
 }
 
 /** Every float32 buffer of an engine, laid out in its kernel workspace. */
@@ -71,6 +73,11 @@ interface Buffers {
   datt: Float32Array
   dg: Float32Array
   du: Float32Array
+  /** kᵀ or vᵀ of one layer, [D, context] with row stride context */
+  kvT: Float32Array
+  /** a [T, T] block: attention scores, then their gradients */
+  square: Float32Array
+  kvTHeads: Float32Array[]; dqHeads: Float32Array[]; dkHeads: Float32Array[]; dvHeads: Float32Array[]; dattHeads: Float32Array[]
   /** a weight gradient before it is copied out to the caller's view */
   grad: Float32Array
 }
@@ -78,6 +85,8 @@ interface Buffers {
 function layoutBuffers(config: ModelConfig, rank: number, floats: FloatAllocator): Buffers {
   const { context: C, dim: D, hidden: H, vocab: V, classes, layers: L } = config
   const r = Math.max(rank, 1)
+  const E = D / config.heads
+  const heads = (x: Float32Array, stride: number) => Array.from({ length: config.heads }, (_, j) => x.subarray(j * stride))
   const vectors: Pick<LayerBase, 'ln1g' | 'ln1b' | 'ln2g' | 'ln2b' | 'b1' | 'b2'> = {
     ln1g: new Float32Array(0), ln1b: new Float32Array(0), ln2g: new Float32Array(0), ln2b: new Float32Array(0), b1: new Float32Array(0), b2: new Float32Array(0),
   }
@@ -91,20 +100,32 @@ function layoutBuffers(config: ModelConfig, rank: number, floats: FloatAllocator
     aq: floats(D * r), aqT: floats(r * D), bq: floats(r * D), bqT: floats(D * r),
     av: floats(D * r), avT: floats(r * D), bv: floats(r * D), bvT: floats(D * r),
   }))
-  const cache = Array.from({ length: L }, (): LayerCache => ({
-    input: new Float32Array(0),
-    xhat1: floats(C * D), rstd1: new Float64Array(C), h1: floats(C * D),
-    q: floats(C * D), k: floats(C * D), v: floats(C * D),
-    uq: floats(C * r), uv: floats(C * r),
-    probs: floats(config.heads * C * C),
-    att: floats(C * D),
-    xmid: floats(C * D),
-    xhat2: floats(C * D), rstd2: new Float64Array(C), h2: floats(C * D),
-    z: floats(C * H), g: floats(C * H),
-  }))
+  const cache = Array.from({ length: L }, (): LayerCache => {
+    const q = floats(C * D)
+    const k = floats(C * D)
+    const v = floats(C * D)
+    const probs = floats(config.heads * C * C)
+    const att = floats(C * D)
+    return {
+      input: new Float32Array(0),
+      xhat1: floats(C * D), rstd1: new Float64Array(C), h1: floats(C * D),
+      q, k, v,
+      uq: floats(C * r), uv: floats(C * r),
+      probs, att,
+      xmid: floats(C * D),
+      xhat2: floats(C * D), rstd2: new Float64Array(C), h2: floats(C * D),
+      z: floats(C * H), g: floats(C * H),
+      qHeads: heads(q, E), kHeads: heads(k, E), vHeads: heads(v, E), attHeads: heads(att, E), probsHeads: heads(probs, C * C),
+    }
+  })
   const lm = config.kind === 'lm'
   // an LM's all-parameter gradient needs room for tok_emb's; every other one fits D × max(D, H)
   const gradSize = Math.max(D * Math.max(D, H, r), lm && rank === 0 ? V * D : 0)
+  const kvT = floats(D * C)
+  const dq = floats(C * D)
+  const dk = floats(C * D)
+  const dv = floats(C * D)
+  const datt = floats(C * D)
   return {
     layers, lora, cache,
     tokEmb: floats(V * D),
@@ -115,8 +136,10 @@ function layoutBuffers(config: ModelConfig, rank: number, floats: FloatAllocator
     logits: floats(lm ? C * V : 0),
     pooled: floats(D), clsLogits: floats(classes),
     tmpD: floats(C * D), dres: floats(C * D), dxmid: floats(C * D), dh: floats(C * D),
-    dq: floats(C * D), dk: floats(C * D), dv: floats(C * D), datt: floats(C * D),
+    dq, dk, dv, datt,
     dg: floats(C * H), du: floats(C * r),
+    kvT, square: floats(C * C),
+    kvTHeads: heads(kvT, E * C), dqHeads: heads(dq, E), dkHeads: heads(dk, E), dvHeads: heads(dv, E), dattHeads: heads(datt, E),
     grad: floats(gradSize),
   }
 }
@@ -174,10 +197,6 @@ export class Engine {
   #maskSum = 0
   // scratch
   readonly #scores: Float64Array
-  readonly #dScores: Float64Array
-  readonly #headAcc: Float64Array
-  readonly #dkAcc: Float64Array
-  readonly #dvAcc: Float64Array
   readonly #acc: Float64Array
 
   constructor(config: ModelConfig, rank: number) {
@@ -194,10 +213,6 @@ export class Engine {
     this.#b = this.#workspace.buffers
     this.#rstdF = new Float64Array(C)
     this.#scores = new Float64Array(C)
-    this.#dScores = new Float64Array(C)
-    this.#headAcc = new Float64Array(E)
-    this.#dkAcc = new Float64Array(C * E)
-    this.#dvAcc = new Float64Array(C * E)
     this.#acc = new Float64Array(Math.max(D, H, V, config.classes))
   }
 
@@ -415,25 +430,29 @@ export class Engine {
     for (let i = 0; i < T * D; i++) y[i] = y[i]! + Math.fround(s * tmp[i]!)
   }
 
+  /**
+   * Causal attention, per head: the scores S = q_h·k_hᵀ and o_h = P·v_h are kernel products (P is 0
+   * past the diagonal, and a float32 sum that adds f32(0·x) for finite x keeps its bits); scaling
+   * and softmax run in doubles per row.
+   */
   #attention(c: LayerCache, T: number): void {
+    const C = this.#C
     const D = this.#D
     const E = this.#E
-    const C = this.#C
     const sqrtE = this.#sqrtE
-    const { q, k, v, probs, att } = c
+    const workspace = this.#workspace
+    const { probs } = c
+    const { square, kvTHeads } = this.#b
     const scores = this.#scores
-    const acc = this.#headAcc
+    transposeStrided(c.k, T, D, this.#b.kvT, C)
     for (let head = 0; head < this.config.heads; head++) {
-      const ho = head * E
       const po = head * C * C
+      workspace.matmul(c.qHeads[head]!, D, 1, kvTHeads[head]!, C, square, T, 1, T, T, E, false)
       for (let t = 0; t < T; t++) {
-        const qo = t * D + ho
+        const so = t * T
         let max = -Infinity
         for (let u = 0; u <= t; u++) {
-          const ko = u * D + ho
-          let s = 0
-          for (let e = 0; e < E; e++) s += q[qo + e]! * k[ko + e]!
-          s /= sqrtE
+          const s = square[so + u]! / sqrtE
           scores[u] = s
           if (s > max) max = s
         }
@@ -445,15 +464,10 @@ export class Engine {
           sum += ex
         }
         const row = po + t * C
-        for (let e = 0; e < E; e++) acc[e] = 0
-        for (let u = 0; u <= t; u++) {
-          probs[row + u] = scores[u]! / sum
-          const p = probs[row + u]!
-          const vo = u * D + ho
-          for (let e = 0; e < E; e++) acc[e] = acc[e]! + p * v[vo + e]!
-        }
-        for (let e = 0; e < E; e++) att[qo + e] = acc[e]!
+        for (let u = 0; u <= t; u++) probs[row + u] = scores[u]! / sum
+        probs.fill(0, row + t + 1, row + T)
       }
+      workspace.matmul(c.probsHeads[head]!, C, 1, c.vHeads[head]!, D, c.attHeads[head]!, D, 1, T, E, T, false)
     }
   }
 
@@ -665,58 +679,41 @@ export class Engine {
     this.#mm(du, aT, dh, T, D, r, true)
   }
 
+  /** dP = datt_h·v_hᵀ, dS = P∘(dP − rowsum(P∘dP))/√E, dq_h = dS·k_h, dk_h = dSᵀ·q_h, dv_h = Pᵀ·datt_h per head. */
   #attentionBackward(c: LayerCache, T: number): void {
+    const C = this.#C
     const D = this.#D
     const E = this.#E
-    const C = this.#C
     const sqrtE = this.#sqrtE
-    const { q, k, v, probs } = c
-    const { datt, dq, dk, dv } = this.#b
-    const dP = this.#dScores
-    const dkAcc = this.#dkAcc
-    const dvAcc = this.#dvAcc
-    const acc = this.#headAcc
+    const workspace = this.#workspace
+    const { probs } = c
+    const b = this.#b
+    const dS = b.square
+    transposeStrided(c.v, T, D, b.kvT, C)
     for (let head = 0; head < this.config.heads; head++) {
-      const ho = head * E
       const po = head * C * C
-      for (let i = 0; i < T * E; i++) {
-        dkAcc[i] = 0
-        dvAcc[i] = 0
-      }
+      const datt = b.dattHeads[head]!
+      workspace.matmul(datt, D, 1, b.kvTHeads[head]!, C, dS, T, 1, T, T, E, false)
       for (let t = 0; t < T; t++) {
-        const to = t * D + ho
         const row = po + t * C
+        const so = t * T
         let dot = 0
-        for (let u = 0; u <= t; u++) {
-          const vo = u * D + ho
-          let s = 0
-          for (let e = 0; e < E; e++) s += datt[to + e]! * v[vo + e]!
-          dP[u] = s
-          dot += probs[row + u]! * s
-        }
-        for (let e = 0; e < E; e++) acc[e] = 0
-        for (let u = 0; u <= t; u++) {
-          const pr = probs[row + u]!
-          const dS = (pr * (dP[u]! - dot)) / sqrtE
-          const ko = u * D + ho
-          const ao = u * E
-          for (let e = 0; e < E; e++) {
-            acc[e] = acc[e]! + dS * k[ko + e]!
-            dkAcc[ao + e] = dkAcc[ao + e]! + dS * q[to + e]!
-            dvAcc[ao + e] = dvAcc[ao + e]! + pr * datt[to + e]!
-          }
-        }
-        for (let e = 0; e < E; e++) dq[to + e] = acc[e]!
+        for (let u = 0; u <= t; u++) dot += probs[row + u]! * dS[so + u]!
+        for (let u = 0; u <= t; u++) dS[so + u] = (probs[row + u]! * (dS[so + u]! - dot)) / sqrtE
+        dS.fill(0, so + t + 1, so + T)
       }
-      for (let u = 0; u < T; u++) {
-        const o = u * D + ho
-        const ao = u * E
-        for (let e = 0; e < E; e++) {
-          dk[o + e] = dkAcc[ao + e]!
-          dv[o + e] = dvAcc[ao + e]!
-        }
-      }
+      workspace.matmul(dS, T, 1, c.kHeads[head]!, D, b.dqHeads[head]!, D, 1, T, E, T, false)
+      workspace.matmul(dS, 1, T, c.qHeads[head]!, D, b.dkHeads[head]!, D, 1, T, E, T, false)
+      workspace.matmul(c.probsHeads[head]!, 1, C, datt, D, b.dvHeads[head]!, D, 1, T, E, T, false)
     }
+  }
+}
+
+/** dst[c·stride + r] = src[r·cols + c] for src [rows, cols]: a transpose whose rows keep a fixed stride. */
+function transposeStrided(src: Float32Array, rows: number, cols: number, dst: Float32Array, stride: number): void {
+  for (let r = 0; r < rows; r++) {
+    const base = r * cols
+    for (let c = 0; c < cols; c++) dst[c * stride + r] = src[base + c]!
   }
 }
 

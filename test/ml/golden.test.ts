@@ -13,11 +13,11 @@ import { train } from '../../ml/train/trainer.ts'
 const GOLDEN = {
   engineVersion: 'openledger-ml/2',
   initParams: '0xa1b044eafb1f24b98d866991455ef2d347f2f45955157e564c13f9db5c86817c',
-  forwardLogits: '0xf6eff959a3492d5cde109b65dbbaa666339e09fdfc8671f82a88f0836d63ea17',
-  loraFinal: '0x8c0bcb25e45e5cafa0e99e5219bb230ba1cb11b795a4a9930fac1491480da688',
-  loraRoot: '0x30f2ab6034d4215cb8830aed968fd794be3fd2c864ff1fde6594bbc39f85dabb',
-  allFinal: '0x53ce1a8723b6d099b446b2a4017c009856b8da9bc0195464cda30c2d197fd395',
-  classifierFinal: '0x4218aa5cfdb3794213c5aa509a18361ed925f8d69a384d906cf4f242af4e6b60',
+  forwardLogits: '0xbe7d3812bcc2f1b1baed2431e4c6f0416a3cc5685a4be75dd083be55f7b7ceda',
+  loraFinal: '0x3a42dceb9491d024ca20bea4021f237930fc3ada2d1878560f815cfbb65bd376',
+  loraRoot: '0xf0e4c08c1239a74414fa81dd8c70cb74f6a816e503cf74ccd0afb16e3f492553',
+  allFinal: '0x66aa129a51ea850cf318381dc8f71b31f885e585c7d8cae652284853b9d98e87',
+  classifierFinal: '0x33da684aa8c06ab30eedb1b75159acbcd7004557f77642793a5dde1f308ead75',
 }
 
 const lm: ModelConfig = { kind: 'lm', vocab: 32, context: 8, dim: 16, layers: 2, heads: 2, hidden: 32, classes: 0 }
