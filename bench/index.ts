@@ -1,12 +1,15 @@
 // `npm run bench`: every benchmark of the node, each figure printed next to the reference it is
 // measured against in the same run. `--quick` shortens every part; `--only NAME[,NAME]` picks parts
-// (signatures, stateTransition, stateRoot, devChain, bftNetwork, blobs).
+// (signatures, stateTransition, stateRoot, devChain, bftNetwork, blobs, modelForward, training).
 import { benchBftNetwork } from './bftNetwork.ts'
 import { benchBlobs } from './blobs.ts'
 import { benchDevChain } from './devChain.ts'
+import { benchModelForward } from './modelForward.ts'
+import { benchReexecution } from './reexecution.ts'
 import { benchSignatures } from './signatures.ts'
 import { benchStateRoot } from './stateRoot.ts'
 import { benchStateTransition } from './stateTransition.ts'
+import { benchTraining } from './training.ts'
 
 const quick = process.argv.includes('--quick')
 const onlyIndex = process.argv.indexOf('--only')
@@ -63,5 +66,17 @@ if (wanted('bftNetwork')) {
 if (wanted('blobs')) {
   console.log('== blob store and datanet versions')
   await benchBlobs({ log, quick })
+  console.log()
+}
+if (wanted('modelForward')) {
+  console.log('== model forward pass: deterministic engine vs onnxruntime (same model, same inputs)')
+  await benchModelForward({ log, quick })
+  console.log()
+}
+if (wanted('training')) {
+  console.log('== deterministic training engine (LoRA) and verifier re-execution')
+  await benchTraining({ log, quick })
+  console.log('  -- a verifier re-executing a job on the node\'s own path (job worker thread)')
+  await benchReexecution({ log, quick })
   console.log()
 }

@@ -8,8 +8,8 @@ const BENCH = fileURLToPath(new URL('../../bench/index.ts', import.meta.url))
 
 export const benchCommand: Command = {
   name: 'bench',
-  summary: 'Run the benchmarks: signatures, state transition, state root, dev chain, BFT network, blobs',
-  usage: 'openledger bench [--quick] [--only signatures,stateTransition,stateRoot,devChain,bftNetwork,blobs]',
+  summary: 'Run the benchmarks: signatures, state transition, state root, dev chain, BFT network, blobs, model forward pass, training',
+  usage: 'openledger bench [--quick] [--only signatures,stateTransition,stateRoot,devChain,bftNetwork,blobs,modelForward,training]',
   run(argv) {
     return new Promise((resolve) => {
       const child = spawn(process.execPath, [BENCH, ...argv], { stdio: 'inherit' })
