@@ -181,10 +181,11 @@ export class OpenLedgerNode {
     if (this.#blobs !== undefined) {
       const network = this.#network
       if (network !== undefined) serveBlobs(network, this.#blobs)
+      const fetcher = network === undefined ? undefined : new BlobFetcher({ network, store: this.#blobs, logger: log.child('blobs') })
       this.#availability = new AvailabilityService({
         chain,
         store: this.#blobs,
-        fetcher: network === undefined ? undefined : new BlobFetcher({ network, store: this.#blobs, logger: log.child('blobs') }),
+        fetcher,
         operator: options.consensus?.operator ?? options.dev?.operator,
         submit: (bytes) => submission.submit(bytes),
         nextNonce: (account) => mempool.nextNonce(account),
@@ -194,7 +195,6 @@ export class OpenLedgerNode {
       const published = await publishShippedModels(this.#blobs)
       if (published > 0) log.debug('shipped base models in the blob store', { files: published })
       if (options.models !== false) {
-        const fetcher = network === undefined ? undefined : new BlobFetcher({ network, store: this.#blobs, logger: log.child('blobs') })
         this.#training = new TrainingService(
           { dir: trainingDir(options.home), ...(options.models?.threads === undefined ? {} : { threads: options.models.threads }), ...(options.models?.fault === undefined ? {} : { fault: options.models.fault }) },
           {
