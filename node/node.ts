@@ -138,7 +138,21 @@ export class OpenLedgerNode {
     return this.#metricsServer?.address
   }
 
+  /**
+   * Opens the store and starts every service. When one cannot start (a port taken, a corrupt
+   * store), what already started is stopped again and the error is thrown: a node runs whole or
+   * not at all, never headless without its RPC or network.
+   */
   async start(): Promise<void> {
+    try {
+      await this.#start()
+    } catch (error) {
+      await this.stop().catch((stopError: unknown) => this.log.warn('stopping a node that failed to start failed too', { error: stopError }))
+      throw error
+    }
+  }
+
+  async #start(): Promise<void> {
     const { options, log } = this
     await mkdir(options.home, { recursive: true })
     this.#store = await LevelStore.open(join(options.home, 'db'))

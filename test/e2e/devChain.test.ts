@@ -1,4 +1,5 @@
 // The README walkthrough, end to end: a dev chain process, the CLI, and JSON-RPC.
+import { createServer, type AddressInfo } from 'node:net'
 import t from 'tap'
 import { devAccount } from '../../genesis/devAccounts.ts'
 import { ONE_OPEN } from '../../genesis/tokenomics.ts'
@@ -56,4 +57,15 @@ t.test('npx openledger --help lists every command', async (t) => {
   const badAmount = await runCli(['tx', 'transfer', '--from', 'alice', '--to', '0x' + '11'.repeat(20), '--amount', '1.2.3', '--rpc', 'http://127.0.0.1:1'])
   t.equal(badAmount.code, 2)
   t.match(badAmount.stderr, /BAD_ARGUMENT.*--amount/)
+})
+
+t.test('a node whose RPC port is taken exits with LISTEN_FAILED instead of running without RPC', async (t) => {
+  const home = await tempHome()
+  t.teardown(home.remove)
+  const blocker = createServer()
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => blocker.close(() => resolve())))
+  const { port } = blocker.address() as AddressInfo
+  const started = startDevNode(home.path, ['--rpc-port', String(port)])
+  await t.rejects(started, { message: /node exited with 1 before listening[\s\S]*LISTEN_FAILED/ })
 })

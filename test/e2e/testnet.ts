@@ -6,10 +6,15 @@ import { join } from 'node:path'
 import { RpcClient } from '../../node/rpc/client.ts'
 import { runCli, spawnNode, stopNode, tempHome, waitFor, type RunningNode } from './harness.ts'
 
-/** `count` distinct TCP ports that were free a moment ago, spaced for `testnet init`'s base+i layout. */
+/**
+ * `count` distinct TCP ports that were free a moment ago, spaced for `testnet init`'s base+i layout.
+ * Drawn below Linux's ephemeral range (32768–60999 by default): outgoing connections — libp2p
+ * dials, RPC clients of tests running beside this one — take their local ports from that range, so
+ * a port probed there can be taken by a connection before the node binds it.
+ */
 async function freePortBase(count: number): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 40_000)
+    const base = 10_000 + Math.floor(Math.random() * (32_768 - 10_000 - count))
     const ok = await Promise.all(Array.from({ length: count }, (_, i) => isFree(base + i)))
     if (ok.every(Boolean)) return base
   }
