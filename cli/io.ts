@@ -11,9 +11,8 @@ export interface CliIo {
 export type CliErrorCode = 'USAGE' | 'BAD_ARGUMENT' | 'RPC_ERROR' | 'NOT_FOUND' | 'FAILED'
 export class CliError extends OpenLedgerError<CliErrorCode> {}
 
+/** One command's options text and body; its name and summary live in commands/index.ts. */
 export interface Command {
-  name: string
-  summary: string
   usage: string
   run(argv: string[], io: CliIo): Promise<number>
 }

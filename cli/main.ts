@@ -44,13 +44,14 @@ async function main(argv: string[]): Promise<number> {
     io.out(process.env['npm_package_version'] ?? '0.1.0')
     return 0
   }
-  const command = commands.find((c) => c.name === name)
-  if (command === undefined) {
+  const entry = commands.find((c) => c.name === name)
+  if (entry === undefined) {
     io.err(`error: unknown command '${name}'\n\n${help()}`)
     return 2
   }
+  const command = await entry.load()
   if (rest.includes('--help') || rest.includes('-h')) {
-    io.out(`${command.summary}\n\nUsage: ${command.usage}`)
+    io.out(`${entry.summary}\n\nUsage: ${command.usage}`)
     return 0
   }
   try {

@@ -7,8 +7,6 @@ import type { Command } from '../io.ts'
 const BENCH = fileURLToPath(new URL('../../bench/index.ts', import.meta.url))
 
 export const benchCommand: Command = {
-  name: 'bench',
-  summary: 'Run the benchmarks: signatures, state transition, state root, dev chain, BFT network, blobs, model forward pass, training',
   usage: 'openledger bench [--quick] [--only signatures,stateTransition,stateRoot,devChain,bftNetwork,blobs,modelForward,training]',
   run(argv) {
     return new Promise((resolve) => {

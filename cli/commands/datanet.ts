@@ -183,8 +183,6 @@ export async function proveContribution(client: RpcClient, datanet: number, inde
 }
 
 export const datanetCommand: Command = {
-  name: 'datanet',
-  summary: 'Datanets: create, contribute data, review, accept/reject, publish versions, prove inclusion',
   usage: [
     'openledger datanet create --from NAME --name NAME [--description TEXT] [--tags a,b] [--licence SPDX] [--private]',
     '                          [--deposit OPEN] [--fee-per-byte BASE_UNITS] [--formats text,markdown,documents,labelled]',

@@ -13,8 +13,6 @@ import { CliError, type Command } from '../io.ts'
 import { parsePort, parsePositiveInt } from '../parse.ts'
 
 export const devCommand: Command = {
-  name: 'dev',
-  summary: 'Run a single-validator development chain (blocks final at once, dev accounts funded)',
   usage: 'openledger dev [--home DIR] [--spec CHAIN_SPEC.json] [--rpc-port PORT] [--rpc-host HOST] [--metrics-port PORT|--no-metrics] [--block-time MS] [--instant-seal] [--prune-window N] [--log-level LEVEL] [--log-format text|json]',
   async run(argv) {
     const { values } = parseArgs({

@@ -38,8 +38,6 @@ async function describe(io: CliIo, spec: ChainSpec): Promise<void> {
 }
 
 export const genesisCommand: Command = {
-  name: 'genesis',
-  summary: 'Build, inspect and validate chain specs (the genesis hash identifies a chain)',
   usage: [
     'openledger genesis build [--out FILE] [--name NAME] [--id ID] [--chain-id N] [--genesis-time MS]   (a spec with the dev allocations)',
     '       openledger genesis inspect FILE',

@@ -1,14 +1,23 @@
-// Every command of `openledger`, in the order `--help` lists them.
+// Every command of `openledger`, in the order `--help` lists them. A command's module is imported
+// only when it runs, so `openledger keys list` or `tx transfer` does not pay for loading libp2p,
+// LevelDB and onnxruntime the node commands need.
 import type { Command } from '../io.ts'
-import { benchCommand } from './bench.ts'
-import { datanetCommand } from './datanet.ts'
-import { devCommand } from './dev.ts'
-import { genesisCommand } from './genesis.ts'
-import { keysCommand } from './keys.ts'
-import { modelCommand } from './model.ts'
-import { queryCommand } from './query.ts'
-import { startCommand } from './start.ts'
-import { testnetCommand } from './testnet.ts'
-import { txCommand } from './tx.ts'
 
-export const commands: Command[] = [devCommand, startCommand, testnetCommand, txCommand, datanetCommand, modelCommand, queryCommand, keysCommand, genesisCommand, benchCommand]
+export interface CommandEntry {
+  name: string
+  summary: string
+  load(): Promise<Command>
+}
+
+export const commands: CommandEntry[] = [
+  { name: 'dev', summary: 'Run a single-validator development chain (blocks final at once, dev accounts funded)', load: async () => (await import('./dev.ts')).devCommand },
+  { name: 'start', summary: 'Run a validator or full node from a configured home (see testnet init)', load: async () => (await import('./start.ts')).startCommand },
+  { name: 'testnet', summary: 'Create and run a local multi-validator testnet', load: async () => (await import('./testnet.ts')).testnetCommand },
+  { name: 'tx', summary: 'Sign and send a transaction: transfer, remark, staking, or any module call', load: async () => (await import('./tx.ts')).txCommand },
+  { name: 'datanet', summary: 'Datanets: create, contribute data, review, accept/reject, publish versions, prove inclusion', load: async () => (await import('./datanet.ts')).datanetCommand },
+  { name: 'model', summary: 'ModelFactory: base models, LoRA training jobs, published models and their lineage', load: async () => (await import('./model.ts')).modelCommand },
+  { name: 'query', summary: 'Read balances, accounts, blocks, transactions and receipts from a node', load: async () => (await import('./query.ts')).queryCommand },
+  { name: 'keys', summary: 'Manage the encrypted keystore: generate, import, list, inspect', load: async () => (await import('./keys.ts')).keysCommand },
+  { name: 'genesis', summary: 'Build, inspect and validate chain specs (the genesis hash identifies a chain)', load: async () => (await import('./genesis.ts')).genesisCommand },
+  { name: 'bench', summary: 'Run the benchmarks: signatures, state transition, state root, dev chain, BFT network, blobs, model forward pass, training', load: async () => (await import('./bench.ts')).benchCommand },
+]

@@ -100,8 +100,6 @@ async function inspect(argv: string[], io: CliIo): Promise<number> {
 const subcommands: Record<string, (argv: string[], io: CliIo) => Promise<number>> = { generate, import: importKey, list, inspect }
 
 export const keysCommand: Command = {
-  name: 'keys',
-  summary: 'Manage the encrypted keystore: generate, import, list, inspect',
   usage: USAGE,
   async run(argv, io) {
     const [subcommand, ...rest] = argv

@@ -223,8 +223,6 @@ async function versionRows(rpc: RpcClient, ref: { datanet: number; version: numb
 }
 
 export const modelCommand: Command = {
-  name: 'model',
-  summary: 'ModelFactory: base models, LoRA training jobs, published models and their lineage',
   usage: [
     'openledger model list [--jobs] [--owner ADDRESS] [--rpc URL] [--json]',
     '       openledger model show ID [--base] [--rpc URL] [--json]',

@@ -29,8 +29,6 @@ function validatorTable(validators: readonly ValidatorView[]): string[] {
 }
 
 export const queryCommand: Command = {
-  name: 'query',
-  summary: 'Read balances, accounts, blocks, transactions and receipts from a node',
   usage: [
     'openledger query balance ADDRESS [--rpc URL] [--json]',
     '       openledger query account ADDRESS | block [NUMBER|HASH] | tx HASH | receipt HASH | supply | head',

@@ -15,8 +15,6 @@ import { parsePositiveInt } from '../parse.ts'
 import { loggerFrom, loggingOptions, untilSignal } from '../logging.ts'
 
 export const startCommand: Command = {
-  name: 'start',
-  summary: 'Run a validator or full node from a configured home (see testnet init)',
   usage: [
     'openledger start --home DIR [--rpc-methods safe|unsafe] [--log-level LEVEL] [--log-format text|json] [--vote-log FILE]',
     '',

@@ -260,8 +260,6 @@ async function run(argv: string[], io: CliIo): Promise<number> {
 }
 
 export const testnetCommand: Command = {
-  name: 'testnet',
-  summary: 'Create and run a local multi-validator testnet',
   usage: [
     'openledger testnet init --validators N --out DIR [--full-nodes N] [--p2p-port BASE] [--rpc-port BASE] [--metrics-port BASE] [--block-time MS]',
     '                                [--timeout-propose MS] [--chain-id N] [--epoch-length BLOCKS] [--max-validators N]',

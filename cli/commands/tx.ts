@@ -7,8 +7,6 @@ import { common, sendCall, sendOptions } from '../send.ts'
 import { STAKE_USAGE, stakeSubcommand } from './stake.ts'
 
 export const txCommand: Command = {
-  name: 'tx',
-  summary: 'Sign and send a transaction: transfer, remark, staking, or any module call',
   usage: [
     'openledger tx transfer --from NAME --to ADDRESS --amount OPEN [common options]',
     '       openledger tx remark --from NAME --text TEXT [common options]',
