@@ -12,6 +12,7 @@ import { createValidatorSet } from '../consensus/types.ts'
 import { ModuleIndex } from '../runtime/modules/indices.ts'
 import { signTransaction } from '../runtime/transaction.ts'
 import { createTestnet, headHeight, waitForHeight, type TestnetNode } from '../test/e2e/testnet.ts'
+import { diffCpu, sumCpu, threadCpuSeconds } from './cpu.ts'
 import { benchAccounts, signTransfers, withFundedSenders } from './fixtures.ts'
 
 const BLOCK_TIME_MS = 1000
@@ -86,6 +87,8 @@ export async function benchBftNetwork(options: { log: (line: string) => void; qu
     const watcher = await WsRpcClient.connect((net.nodes[0] as TestnetNode).rpcUrl.replace('http', 'ws'))
     let finalized = 0
     let lastAt = 0
+    const nodesCpu = () => Promise.all(net.nodes.map((node) => threadCpuSeconds(node.running?.process.pid)))
+    const cpuBefore = sumCpu(await nodesCpu())
     const started = performance.now()
     const done = new Promise<void>((resolve) => {
       void watcher.subscribe<{ hash: string }>('chain_subscribeFinalizedHeads', [], (head) => {
@@ -113,8 +116,16 @@ export async function benchBftNetwork(options: { log: (line: string) => void; qu
     )
     if (rejected > 0) throw new Error(`${rejected} submissions were rejected`)
     await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error('transfers not finalized within 180 s')), 180_000))])
+    const cpu = diffCpu(sumCpu(await nodesCpu()), cpuBefore)
     await watcher.close()
     const perSecond = (txs.length / (lastAt - started)) * 1000
+    // BENCH_NODE_LOGS=1: what each node's consensus logged while the transfers went through
+    if (process.env['BENCH_NODE_LOGS'] === '1') {
+      for (const node of net.nodes) {
+        const lines = (node.running?.log() ?? '').split('\n').filter((line) => /finalized|proposed block is invalid|warn|WARN/.test(line))
+        log(`  ${node.name}:\n${lines.slice(-12).map((line) => `    ${line}`).join('\n')}`)
+      }
+    }
 
     // 3. the next proposer dies in the pause after a commit, before it can propose: time until the
     //    others finalize that height without it (a propose timeout, then the next round)
@@ -141,6 +152,12 @@ export async function benchBftNetwork(options: { log: (line: string) => void; qu
     log(`  finality latency, ${samples} single transfers:  p50 ${fmt(p50)} ms  p99 ${fmt(p99)} ms   (targets <= 1000 / 2000 ms)`)
     const versus = options.devChainPerSecond === undefined ? '' : `   ${(perSecond / options.devChainPerSecond).toFixed(2)}x of the dev chain's ${fmt(options.devChainPerSecond)}/s (target >= 0.50)`
     log(`  sustained finalized transfers (${txs.length}): ${fmt(perSecond).padStart(7)}/s${versus}`)
+    if (cpu !== undefined) {
+      const micros = (seconds: number) => `${fmt((seconds / txs.length) * 1e6)} µs`
+      const total = [...cpu.values()].reduce((a, b) => a + b, 0)
+      const parts = [...cpu].sort((a, b) => b[1] - a[1]).map(([kind, seconds]) => `${kind} ${micros(seconds)}`)
+      log(`  CPU per transfer, all four nodes: ${micros(total)} (${parts.join(', ')}); wall ${fmt((lastAt - started) / txs.length * 2000)} µs of 2 cores`)
+    }
     log(`  finalizing again after the next proposer is killed: ${recoveries.map((ms) => `${fmt(ms)} ms`).join(', ')}   (target <= ${fmt(2000 + TIMEOUT_PROPOSE_MS)} ms: 2 s + one propose timeout)`)
     return { latencyP50Ms: p50, latencyP99Ms: p99, finalizedPerSecond: perSecond, recoveryMs: recoveries }
   } finally {

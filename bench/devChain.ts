@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process'
 import { createWriteStream } from 'node:fs'
 import { Agent, request } from 'node:http'
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -12,6 +12,7 @@ import { chainSpecToJson } from '../genesis/spec.ts'
 import { toHex } from '../runtime/crypto/hash.ts'
 import { RpcClient, WsRpcClient } from '../node/rpc/client.ts'
 import { benchAccounts, signTransfers, specWithSenders } from './fixtures.ts'
+import { diffCpu, threadCpuSeconds } from './cpu.ts'
 
 const BIN = fileURLToPath(new URL('../bin/openledger.js', import.meta.url))
 
@@ -133,35 +134,6 @@ export async function benchDevChain(options: { log: (line: string) => void; quic
     await new Promise((resolve) => child.once('exit', resolve))
     await rm(home, { recursive: true, force: true })
   }
-}
-
-/**
- * CPU seconds used by each thread of a process so far, summed by thread kind (Linux /proc; undefined
- * elsewhere): the main thread, the signature workers, the libuv pool (LevelDB reads and writes), V8's
- * helpers (GC, compiler) and the rest.
- */
-async function threadCpuSeconds(pid: number | undefined): Promise<Map<string, number> | undefined> {
-  if (pid === undefined) return undefined
-  try {
-    const out = new Map<string, number>()
-    for (const task of await readdir(`/proc/${pid}/task`)) {
-      const stat = await readFile(`/proc/${pid}/task/${task}/stat`, 'utf8').catch(() => undefined)
-      if (stat === undefined) continue
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      const seconds = (Number(fields[11]) + Number(fields[12])) / 100 // utime + stime, in USER_HZ ticks
-      const kind = task === String(pid) ? 'main' : /signature/i.test(name) || name === 'WorkerThread' ? 'verifier' : /libuv|uv/i.test(name) ? 'libuv pool' : /V8/.test(name) ? 'V8 helpers' : 'other'
-      out.set(kind, (out.get(kind) ?? 0) + seconds)
-    }
-    return out
-  } catch {
-    return undefined
-  }
-}
-
-function diffCpu(after: Map<string, number> | undefined, before: Map<string, number> | undefined): Map<string, number> | undefined {
-  if (after === undefined || before === undefined) return undefined
-  return new Map([...after].map(([kind, seconds]) => [kind, seconds - (before.get(kind) ?? 0)]))
 }
 
 /** POSTs a JSON body on a keep-alive connection; resolves to the response text. */

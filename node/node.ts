@@ -20,6 +20,7 @@ import { LevelStore } from './db/levelStore.ts'
 import type { Logger } from './log/logger.ts'
 import { Mempool } from './mempool/mempool.ts'
 import { TxSubmission } from './mempool/txSubmission.ts'
+import { TxGossip } from './mempool/txGossip.ts'
 import { TxWatcher } from './mempool/txWatcher.ts'
 import { createMetrics, type NodeMetrics } from './metrics/metrics.ts'
 import { MetricsServer } from './metrics/server.ts'
@@ -30,7 +31,7 @@ import type { TimeoutConfig } from '../consensus/stateMachine.ts'
 import type { SignedVote } from '../consensus/types.ts'
 import { P2pNetwork } from '../p2p/p2pNetwork.ts'
 import { Topic } from '../p2p/interface.ts'
-import { OpenLedgerError } from '../runtime/errors.ts'
+import { DEFAULT_TOPIC_MAX_BYTES } from '../p2p/options.ts'
 import { BlockSync } from './consensus/blockSync.ts'
 import { NodeConsensusChain, validatorSetFromState, validatorsHashFromState } from './consensus/consensusChain.ts'
 import { EvidencePool } from './consensus/evidencePool.ts'
@@ -302,24 +303,26 @@ export class OpenLedgerNode {
   }
 
   /**
-   * Transactions travel on their topic: local submissions are published; a peer's is admitted
-   * like an RPC one — accepted (and forwarded) when admitted, rejected (peer scored down) when it
-   * could never be valid, ignored when it is merely not useful here (known, stale, pool full).
+   * Transactions travel on their topic in batches (see TxGossip): local submissions are queued
+   * for the next batch; a peer's batch is admitted like RPC submissions — accepted (and forwarded)
+   * when something in it was admitted, rejected (peer scored down) when any of it could never be
+   * valid, ignored when it is merely not useful here (known, stale, pool full).
    */
   #gossipTransactions(network: P2pNetwork, submission: TxSubmission): void {
-    const reject = new Set(['INVALID_ENCODING', 'INVALID_SIGNATURE', 'WRONG_CHAIN_ID', 'UNKNOWN_CALL', 'INVALID_ARGUMENTS', 'GAS_LIMIT_TOO_LOW', 'TIP_ABOVE_MAX_FEE'])
-    network.subscribe(Topic.transactions, async ({ data }) => {
-      try {
-        await submission.submit(data, 'gossip')
-        return 'accept'
-      } catch (error) {
-        return error instanceof OpenLedgerError && reject.has(error.code) ? 'reject' : 'ignore'
-      }
-    })
+    const gossip = new TxGossip(
+      { maxMessageBytes: DEFAULT_TOPIC_MAX_BYTES[Topic.transactions] },
+      {
+        publish: (bytes) => network.publish(Topic.transactions, bytes),
+        submit: (bytes, source) => submission.submit(bytes, source),
+        onPublishError: (error) => this.log.debug('publishing transactions failed', { error }),
+      },
+    )
+    network.subscribe(Topic.transactions, ({ data }) => gossip.receive(data))
     this.#unsubscribe.push(
       submission.onAdmitted((bytes, source) => {
-        if (source === 'local') void network.publish(Topic.transactions, bytes).catch((error: unknown) => this.log.debug('publishing a transaction failed', { error }))
+        if (source === 'local') gossip.enqueue(bytes)
       }),
+      () => gossip.stop(),
     )
   }
 

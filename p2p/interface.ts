@@ -4,7 +4,8 @@
 
 /** Gossip topics. On the wire each name carries the chain's tag (see `namespaced`). */
 export const Topic = {
-  transactions: 'openledger/txs/1',
+  /** batches of transactions (version 2: a canonical array of encoded transactions per message) */
+  transactions: 'openledger/txs/2',
   proposals: 'openledger/proposals/1',
   votes: 'openledger/votes/1',
   evidence: 'openledger/evidence/1',

@@ -13,7 +13,7 @@ export type WireProtocol = ReqRespProtocol | typeof PEER_EXCHANGE_PROTOCOL
 
 /** Largest message per topic (bytes). */
 export const DEFAULT_TOPIC_MAX_BYTES: Readonly<Record<Topic, number>> = {
-  [Topic.transactions]: 128 * KiB,
+  [Topic.transactions]: 512 * KiB,
   [Topic.proposals]: 16 * MiB,
   [Topic.votes]: 1 * KiB,
   [Topic.evidence]: 16 * KiB,

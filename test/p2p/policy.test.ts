@@ -58,7 +58,7 @@ t.test('token buckets: burst, refill, per key', (t) => {
 t.test('options: defaults, overrides, and every bad value named', (t) => {
   const policy = resolvePolicy()
   t.same(policy.topicMaxBytes, DEFAULT_TOPIC_MAX_BYTES)
-  t.equal(policy.topicMaxBytes[Topic.transactions], 128 * 1024)
+  t.equal(policy.topicMaxBytes[Topic.transactions], 512 * 1024)
   t.equal(policy.topicMaxBytes[Topic.votes], 1024)
   t.equal(policy.topicMaxBytes[Topic.blocks], 16 * 1024 * 1024)
   t.same(policy.scoring, DEFAULT_SCORING)
@@ -87,8 +87,8 @@ t.test('options: defaults, overrides, and every bad value named', (t) => {
 })
 
 t.test('wire names carry the chain tag after the project segment', (t) => {
-  t.equal(namespaced(Topic.transactions, undefined), 'openledger/txs/1')
-  t.equal(namespaced(Topic.transactions, 'aabb'), 'openledger/aabb/txs/1')
+  t.equal(namespaced(Topic.transactions, undefined), 'openledger/txs/2')
+  t.equal(namespaced(Topic.transactions, 'aabb'), 'openledger/aabb/txs/2')
   t.equal(namespaced(ReqRespProtocol.blocksByRange, 'aabb'), '/openledger/aabb/blocks-by-range/1')
   t.end()
 })
