@@ -18,7 +18,8 @@
 //
 // --measure runs a few steps of each model and prints tokens/s (to pick the step counts);
 // --only rebuilds one model and keeps the other's manifest entry (the tokenizer is rebuilt and
-// must come out the same).
+// must come out the same). The weights and ONNX entries name the files' blob-store content ids, so
+// a node registers and publishes them without hashing them at every start.
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -31,6 +32,7 @@ import { encodeTensors, initParams, tensorsHash } from '../ml/model/params.ts'
 import { checkExport, exportModel } from '../ml/onnx/export.ts'
 import { buildVocabularyTable, encodeTable, TOKENIZER_NAME, Tokenizer } from '../ml/tokenizer.ts'
 import { ENGINE_VERSION } from '../ml/index.ts'
+import { contentId } from '../node/blobs/contentId.ts'
 import type { TrainingData } from '../ml/train/data.ts'
 import type { Hyperparameters } from '../ml/train/hyperparameters.ts'
 import { initTrainingState, nextBatch, train, type TrainingJob } from '../ml/train/trainer.ts'
@@ -204,10 +206,10 @@ function record(options: TrainOptions, tokens: number, data: string): TrainingRe
 }
 
 function modelEntry(name: string, config: ModelConfig, weights: Tensors, heldOut: HeldOutMetrics, training: TrainingRecord): ModelEntry {
-  const bytes = encodeTensors(paramShapes(config), weights).length
+  const encoded = encodeTensors(paramShapes(config), weights)
   return {
     name, kind: config.kind, config, parameters: parameterCount(config),
-    weights: { file: `${name}/weights.bin`, hash: hexHash(tensorsHash(paramShapes(config), weights)), bytes },
+    weights: { file: `${name}/weights.bin`, hash: hexHash(tensorsHash(paramShapes(config), weights)), bytes: encoded.length, cid: hexHash(contentId(encoded)) },
     tokenizerHash, heldOut, training,
   }
 }
@@ -222,7 +224,7 @@ async function writeModel(out: string, built: { entry: ModelEntry; weights: Tens
   checkExport(onnx, entry.config)
   const file = `${entry.name}/model.onnx`
   await writeFile(join(out, file), onnx)
-  return { ...entry, onnx: { file, hash: keccakHex(onnx), bytes: onnx.length } }
+  return { ...entry, onnx: { file, hash: keccakHex(onnx), bytes: onnx.length, cid: hexHash(contentId(onnx)) } }
 }
 
 async function previousEntries(out: string): Promise<ModelEntry[]> {

@@ -10,7 +10,9 @@
 //
 // Hashes are 0x-prefixed lowercase hex keccak256: a weights file's is keccak256 of its bytes
 // (= tensorsHash of its tensors), the tokenizer's is tableHash of its table (keccak256 of the
-// tokenizer name and the file's bytes), an ONNX file's keccak256 of its bytes.
+// tokenizer name and the file's bytes), an ONNX file's keccak256 of its bytes. The weights and ONNX
+// entries also name the file's blob-store content id (node/blobs/contentId.ts, 0x-prefixed hex),
+// so a node can register and publish them without reading them; this module checks only its form.
 import { keccak_256 } from '@noble/hashes/sha3.js'
 import { OpenLedgerError } from '../../runtime/errors.ts'
 import { paramShapes, type ModelConfig, type ModelKind } from '../model/config.ts'
@@ -32,6 +34,8 @@ export type ModelAssetErrorCode =
   | 'HASH_MISMATCH'
   /** a file has the right hash but does not decode (a manifest written by a broken build) */
   | 'INVALID_FILE'
+  /** a file has the right hash but another content id than the manifest's (a broken build) */
+  | 'CID_MISMATCH'
 
 export class ModelAssetError extends OpenLedgerError<ModelAssetErrorCode> {}
 
@@ -41,6 +45,12 @@ export interface FileEntry {
   /** 0x-prefixed keccak256 (see the header for what is hashed) */
   readonly hash: string
   readonly bytes: number
+}
+
+/** A file the node also serves from its blob store (weights, ONNX export). */
+export interface BlobFileEntry extends FileEntry {
+  /** 0x-prefixed content id of the file's bytes (node/blobs/contentId.ts) */
+  readonly cid: string
 }
 
 export interface TokenizerEntry extends FileEntry {
@@ -83,8 +93,8 @@ export interface ModelEntry {
   readonly kind: ModelKind
   readonly config: ModelConfig
   readonly parameters: number
-  readonly weights: FileEntry
-  readonly onnx?: FileEntry
+  readonly weights: BlobFileEntry
+  readonly onnx?: BlobFileEntry
   readonly tokenizerHash: string
   readonly heldOut: HeldOutMetrics
   readonly training: TrainingRecord
@@ -129,18 +139,25 @@ export function parseManifest(text: string): ModelsManifest {
     if (typeof model !== 'object' || model === null || typeof model.name !== 'string' || !/^[a-z0-9][a-z0-9-]*$/.test(model.name) || names.has(model.name)) fail(`${at}.name`)
     names.add(model.name)
     if (typeof model.config !== 'object' || model.config === null || model.kind !== model.config.kind) fail(`${at}.config`)
-    checkFileEntry(model.weights, `${at}.weights`, fail)
-    if (model.onnx !== undefined) checkFileEntry(model.onnx, `${at}.onnx`, fail)
+    checkBlobFileEntry(model.weights, `${at}.weights`, fail)
+    if (model.onnx !== undefined) checkBlobFileEntry(model.onnx, `${at}.onnx`, fail)
     if (model.tokenizerHash !== manifest.tokenizer.hash) fail(`${at}.tokenizerHash`)
   }
   return manifest
 }
 
+const HASH_HEX = /^0x[0-9a-f]{64}$/
+
 function checkFileEntry(entry: FileEntry | undefined, at: string, fail: (what: string) => never): void {
   if (typeof entry !== 'object' || entry === null) fail(at)
   if (typeof entry.file !== 'string' || entry.file.length === 0 || entry.file.split('/').some((part) => part === '' || part === '.' || part === '..')) fail(`${at}.file`)
-  if (typeof entry.hash !== 'string' || !/^0x[0-9a-f]{64}$/.test(entry.hash)) fail(`${at}.hash`)
+  if (typeof entry.hash !== 'string' || !HASH_HEX.test(entry.hash)) fail(`${at}.hash`)
   if (!Number.isSafeInteger(entry.bytes) || entry.bytes < 0) fail(`${at}.bytes`)
+}
+
+function checkBlobFileEntry(entry: BlobFileEntry | undefined, at: string, fail: (what: string) => never): void {
+  checkFileEntry(entry, at, fail)
+  if (typeof entry?.cid !== 'string' || !HASH_HEX.test(entry.cid)) fail(`${at}.cid`)
 }
 
 export function findModel(manifest: ModelsManifest, name: string): ModelEntry {

@@ -56,11 +56,15 @@ export async function loadBaseModel(name: string, options: AssetsOptions & { man
   return { entry, weights, weightsBytes, tokenizer }
 }
 
+/** One file's bytes, checked against its entry's size and hash (not decoded). */
+export async function loadFile(entry: FileEntry, options: AssetsOptions = {}): Promise<Uint8Array> {
+  return verifyFile(entry, await readAsset(options.dir ?? PACKAGE_MODELS_DIR, entry.file, options.signal))
+}
+
 /** A base model's checked ONNX export; refused with FILE_MISSING when the manifest lists none. */
 export async function loadOnnx(name: string, options: AssetsOptions & { manifest?: ModelsManifest } = {}): Promise<Uint8Array> {
   const manifest = options.manifest ?? (await readManifest(options))
   const entry = findModel(manifest, name)
-  const onnx: FileEntry | undefined = entry.onnx
-  if (onnx === undefined) throw new ModelAssetError('FILE_MISSING', `base model ${name} ships no ONNX export`, { details: { name } })
-  return verifyFile(onnx, await readAsset(options.dir ?? PACKAGE_MODELS_DIR, onnx.file, options.signal))
+  if (entry.onnx === undefined) throw new ModelAssetError('FILE_MISSING', `base model ${name} ships no ONNX export`, { details: { name } })
+  return loadFile(entry.onnx, options)
 }

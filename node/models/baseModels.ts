@@ -1,9 +1,10 @@
-// Base models as a node holds them: the project's shipped assets (assets/models, hash-checked)
-// turned into genesis registrations and published into the blob store so peers and wallets can
-// download them by content id; and the resolver the training workers use to get a registered base
+// Base models as a node holds them: the project's shipped assets (assets/models) turned into
+// genesis registrations (from the manifest alone) and published into the blob store so peers and
+// wallets can download them by content id (a file is read and hash-checked only when the store
+// does not hold it yet); and the resolver the training workers use to get a registered base
 // model's weights and tokenizer — from the shipped assets when the weights hash matches, else
 // from its artifact blob (local or fetched from peers, every chunk checked, then the weights hash).
-import { ModelAssetError, type ModelsManifest } from '../../ml/data/assets.ts'
+import { ModelAssetError, type BlobFileEntry, type ModelsManifest } from '../../ml/data/assets.ts'
 import { paramShapes, type ModelConfig } from '../../ml/model/config.ts'
 import { decodeTensors, tensorsHash } from '../../ml/model/params.ts'
 import type { Tokenizer } from '../../ml/tokenizer.ts'
@@ -13,9 +14,8 @@ import { fromHex, toHex } from '../../runtime/crypto/hash.ts'
 import { OpenLedgerError } from '../../runtime/errors.ts'
 import { BaseModelKind, canonicalArchitecture, parseArchitecture, type BaseModel, type GenesisBaseModel } from '../../runtime/modules/models/index.ts'
 import type { BlobFetcher } from '../blobs/blobExchange.ts'
-import type { BlobStore } from '../blobs/blobStore.ts'
-import { contentId } from '../blobs/contentId.ts'
-import { loadBaseModel, loadOnnx, loadTokenizer, readManifest, type AssetsOptions } from './assets.ts'
+import { BlobError, type BlobStore } from '../blobs/blobStore.ts'
+import { loadBaseModel, loadFile, loadTokenizer, readManifest, type AssetsOptions } from './assets.ts'
 
 export type BaseModelErrorCode = 'INVALID_ARCHITECTURE' | 'UNSUPPORTED_TOKENIZER' | 'UNSUPPORTED_ENGINE' | 'ARTIFACT_UNAVAILABLE' | 'WEIGHTS_MISMATCH'
 export class BaseModelError extends OpenLedgerError<BaseModelErrorCode> {}
@@ -36,44 +36,62 @@ function hashFromHex(hex: string): Uint8Array {
   return bytes
 }
 
-/** The shipped base models as genesis registrations (ids from 1 in manifest order). */
+/**
+ * The shipped base models as genesis registrations (ids from 1 in manifest order), from the
+ * manifest's hashes and content ids alone: no model file is read (a changed file is refused where
+ * it is loaded: publishing, the resolver).
+ */
 export async function shippedBaseModels(options: AssetsOptions = {}): Promise<GenesisBaseModel[]> {
   const manifest = await shippedManifest(options)
   if (manifest === undefined) return []
-  const out: GenesisBaseModel[] = []
-  for (const entry of manifest.models) {
-    const model = await loadBaseModel(entry.name, { ...options, manifest })
-    const onnx = entry.onnx === undefined ? undefined : await loadOnnx(entry.name, { ...options, manifest })
-    out.push({
-      name: entry.name,
-      kind: entry.kind === 'lm' ? BaseModelKind.lm : BaseModelKind.classifier,
-      architecture: canonicalArchitecture(entry.config),
-      artifact: contentId(model.weightsBytes),
-      weightsHash: hashFromHex(entry.weights.hash),
-      onnx: onnx === undefined ? new Uint8Array(32) : contentId(onnx),
-      tokenizer: manifest.tokenizer.name,
-      tokenizerHash: hashFromHex(manifest.tokenizer.hash),
-      // the engine that trains and verifies adapters on it (the base weights themselves are data)
-      engineVersion: ENGINE_VERSION,
-    })
-  }
-  return out
+  return manifest.models.map((entry) => ({
+    name: entry.name,
+    kind: entry.kind === 'lm' ? BaseModelKind.lm : BaseModelKind.classifier,
+    architecture: canonicalArchitecture(entry.config),
+    artifact: hashFromHex(entry.weights.cid),
+    weightsHash: hashFromHex(entry.weights.hash),
+    onnx: entry.onnx === undefined ? new Uint8Array(32) : hashFromHex(entry.onnx.cid),
+    tokenizer: manifest.tokenizer.name,
+    tokenizerHash: hashFromHex(manifest.tokenizer.hash),
+    // the engine that trains and verifies adapters on it (the base weights themselves are data)
+    engineVersion: ENGINE_VERSION,
+  }))
 }
 
-/** Puts the shipped weights, ONNX files and tokenizer table into the blob store, pinned, so peers can fetch them. */
+/**
+ * Puts the shipped weights and ONNX files into the blob store, pinned as base-model/<name>, so peers
+ * can fetch them; returns how many files. A file the store already holds under the manifest's
+ * content id is only pinned, unread (every start after the first); any other is read, checked
+ * against the manifest's size and hash, and stored under the manifest's content id — refused with
+ * ModelAssetError CID_MISMATCH when its bytes have another.
+ */
 export async function publishShippedModels(store: BlobStore, options: AssetsOptions = {}): Promise<number> {
   const manifest = await shippedManifest(options)
   if (manifest === undefined) return 0
   let count = 0
-  for (const entry of manifest.models) {
-    const model = await loadBaseModel(entry.name, { ...options, manifest })
-    for (const bytes of [model.weightsBytes, ...(entry.onnx === undefined ? [] : [await loadOnnx(entry.name, { ...options, manifest })])]) {
-      const cid = await store.put(bytes)
-      await store.pin(cid, `base-model/${entry.name}`)
+  for (const model of manifest.models) {
+    const owner = `base-model/${model.name}`
+    for (const entry of model.onnx === undefined ? [model.weights] : [model.weights, model.onnx]) {
+      const cid = hashFromHex(entry.cid)
+      // pin is false for a blob the store does not hold (the check and the pin under one index lock)
+      if (!(await store.pin(cid, owner))) {
+        await putShippedFile(store, entry, cid, options)
+        await store.pin(cid, owner)
+      }
       count++
     }
   }
   return count
+}
+
+async function putShippedFile(store: BlobStore, entry: BlobFileEntry, cid: Uint8Array, options: AssetsOptions): Promise<void> {
+  const bytes = await loadFile(entry, options)
+  try {
+    await store.put(bytes, cid)
+  } catch (cause) {
+    if (!(cause instanceof BlobError && cause.code === 'CID_MISMATCH')) throw cause
+    throw new ModelAssetError('CID_MISMATCH', `${entry.file} does not have the content id the manifest names`, { cause, details: { file: entry.file, cid: cause.details?.['cid'], expected: entry.cid } })
+  }
 }
 
 export interface ResolvedBaseModel {

@@ -1,6 +1,7 @@
 // Shipped base models: the manifest, tokenizer and weights load and verify; a changed byte, a
-// wrong size or a missing file is refused with a stable code. Runs on a small model written to a
-// temporary folder, and on the package's own assets/models when they are there.
+// wrong size or a missing file is refused with a stable code, and so is a manifest entry without a
+// well-formed content id. Runs on a small model written to a temporary folder, and on the
+// package's own assets/models when they are there (whose manifest names each file's content id).
 import t from 'tap'
 import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -10,6 +11,7 @@ import { hexHash, keccakHex, MANIFEST_FORMAT, parseManifest, type ModelsManifest
 import { paramShapes, type ModelConfig } from '../../../ml/model/config.ts'
 import { encodeTensors, initParams, tensorsHash } from '../../../ml/model/params.ts'
 import { buildVocabularyTable, encodeTable, TOKENIZER_NAME, Tokenizer } from '../../../ml/tokenizer.ts'
+import { contentId } from '../../../node/blobs/contentId.ts'
 import { loadBaseModel, loadOnnx, loadTokenizer, PACKAGE_MODELS_DIR, readManifest } from '../../../node/models/assets.ts'
 
 const config: ModelConfig = { kind: 'classifier', vocab: 300, context: 8, dim: 8, layers: 1, heads: 2, hidden: 16, classes: 2 }
@@ -27,8 +29,8 @@ async function writeAssets(dir: string): Promise<{ manifest: ModelsManifest; wei
     tokenizer: { file: 'tokenizer.bin', name: TOKENIZER_NAME, vocab: tableIds.length, hash: tokenizerHash, bytes: table.length, corpus: 'a test sentence' },
     models: [{
       name: 'tiny', kind: 'classifier', config, parameters: 0,
-      weights: { file: 'tiny/weights.bin', hash: hexHash(tensorsHash(paramShapes(config), params)), bytes: weights.length },
-      onnx: { file: 'tiny/model.onnx', hash: keccakHex(onnx), bytes: onnx.length },
+      weights: { file: 'tiny/weights.bin', hash: hexHash(tensorsHash(paramShapes(config), params)), bytes: weights.length, cid: hexHash(contentId(weights)) },
+      onnx: { file: 'tiny/model.onnx', hash: keccakHex(onnx), bytes: onnx.length, cid: hexHash(contentId(onnx)) },
       tokenizerHash,
       heldOut: { lossBefore: 1, loss: 1, size: 0 },
       training: { data: 'none', steps: 0, tokens: 0, batch: 1, learningRate: 0.001, warmupSteps: 0, weightDecay: 0, seed: 5, engineVersion: 'test' },
@@ -87,6 +89,16 @@ t.test('malformed manifests are refused', async (t) => {
   t.throws(() => parseManifest(JSON.stringify(escape)), { code: 'INVALID_MANIFEST' })
   const otherTokenizer = { ...manifest, models: [{ ...manifest.models[0]!, tokenizerHash: '0x' + '00'.repeat(32) }] }
   t.throws(() => parseManifest(JSON.stringify(otherTokenizer)), { code: 'INVALID_MANIFEST' })
+
+  // the weights and ONNX entries name their content id: 0x and 64 lowercase hex digits
+  t.same(parseManifest(JSON.stringify(manifest)), manifest, 'the well-formed manifest parses')
+  const model = manifest.models[0]!
+  const { cid, ...withoutCid } = model.weights
+  t.throws(() => parseManifest(JSON.stringify({ ...manifest, models: [{ ...model, weights: withoutCid }] })), { code: 'INVALID_MANIFEST', details: { field: 'models[0].weights.cid' } }, 'weights without a cid')
+  for (const bad of [cid.slice(2), cid.slice(0, -2), cid.toUpperCase().replace('0X', '0x'), cid + '00', 7, null]) {
+    t.throws(() => parseManifest(JSON.stringify({ ...manifest, models: [{ ...model, weights: { ...model.weights, cid: bad } }] })), { code: 'INVALID_MANIFEST', details: { field: 'models[0].weights.cid' } }, `weights cid ${String(bad)}`)
+    t.throws(() => parseManifest(JSON.stringify({ ...manifest, models: [{ ...model, onnx: { ...model.onnx!, cid: bad } }] })), { code: 'INVALID_MANIFEST', details: { field: 'models[0].onnx.cid' } }, `onnx cid ${String(bad)}`)
+  }
 })
 
 t.test('the shipped base models verify', { skip: existsSync(join(PACKAGE_MODELS_DIR, 'manifest.json')) ? false : 'no assets/models yet' }, async (t) => {
@@ -95,7 +107,13 @@ t.test('the shipped base models verify', { skip: existsSync(join(PACKAGE_MODELS_
   for (const entry of manifest.models) {
     const loaded = await loadBaseModel(entry.name, { manifest })
     t.equal(keccakHex(loaded.weightsBytes), entry.weights.hash)
+    t.equal(hexHash(contentId(loaded.weightsBytes)), entry.weights.cid, `${entry.name}: the manifest names weights.bin's content id`)
     t.equal(loaded.tokenizer.vocabSize, entry.config.vocab)
-    if (entry.onnx !== undefined) t.equal((await loadOnnx(entry.name, { manifest })).length, entry.onnx.bytes)
+    t.ok(entry.onnx, `${entry.name} ships an ONNX export`)
+    if (entry.onnx !== undefined) {
+      const onnx = await loadOnnx(entry.name, { manifest })
+      t.equal(onnx.length, entry.onnx.bytes)
+      t.equal(hexHash(contentId(onnx)), entry.onnx.cid, `${entry.name}: the manifest names model.onnx's content id`)
+    }
   }
 })

@@ -1,8 +1,9 @@
-// Base models as a node holds them: the shipped assets as genesis registrations and blobs, and the
-// resolver the training workers use (shipped weights by hash, else the artifact blob, hash-checked),
-// with its stable refusal codes.
+// Base models as a node holds them: the shipped assets as genesis registrations (from the manifest
+// alone) and blobs (files read only when the store lacks them, then checked against the manifest's
+// hash and content id), and the resolver the training workers use (shipped weights by hash, else
+// the artifact blob, hash-checked), with its stable refusal codes.
 import t from 'tap'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ENGINE_VERSION } from '../../../ml/index.ts'
@@ -14,7 +15,7 @@ import type { BlobFetcher } from '../../../node/blobs/blobExchange.ts'
 import { contentId } from '../../../node/blobs/contentId.ts'
 import { loadBaseModel, PACKAGE_MODELS_DIR, readManifest } from '../../../node/models/assets.ts'
 import { BaseModelResolver, publishShippedModels, shippedBaseModels } from '../../../node/models/baseModels.ts'
-import { createBlobStore } from '../blobs/fixtures.ts'
+import { createBlobStore, type Teardown } from '../blobs/fixtures.ts'
 
 const manifest = await readManifest()
 const shipped = await shippedBaseModels()
@@ -59,6 +60,23 @@ t.test('shippedBaseModels: one genesis registration per shipped model', async (t
   t.same(await shippedBaseModels({ dir: empty }), [], 'a checkout without built models registers none')
 })
 
+/** A copy of the package's assets/models that a test may damage. */
+async function copyAssets(t: Teardown): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'openledger-models-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  await cp(PACKAGE_MODELS_DIR, dir, { recursive: true })
+  return dir
+}
+
+t.test('shippedBaseModels reads the manifest, not the model files', async (t) => {
+  const dir = await copyAssets(t)
+  for (const entry of manifest.models) {
+    await rm(join(dir, entry.weights.file))
+    await rm(join(dir, entry.onnx!.file))
+  }
+  t.same(await shippedBaseModels({ dir }), shipped)
+})
+
 t.test('publishShippedModels puts every weights and ONNX file in the blob store, pinned', async (t) => {
   const { store } = await createBlobStore(t)
   t.equal(await publishShippedModels(store), 4)
@@ -67,6 +85,52 @@ t.test('publishShippedModels puts every weights and ONNX file in the blob store,
   }
   t.equal(await publishShippedModels(store), 4, 'again: idempotent')
   t.equal((await store.info(shipped[0]!.artifact))?.refs, 1, 'pinned once per owner')
+})
+
+t.test('publishShippedModels reads no file the store already holds, and refuses a file unlike the manifest', async (t) => {
+  const dir = await copyAssets(t)
+  const lm = manifest.models[0]!
+  const weights = new Uint8Array(await readFile(join(dir, lm.weights.file)))
+  const { store } = await createBlobStore(t)
+  t.equal(await publishShippedModels(store, { dir }), 4)
+
+  // every model file damaged or gone: a later start pins what the store holds, reading nothing
+  const flipped = weights.slice()
+  flipped[flipped.length - 1]! ^= 1
+  await writeFile(join(dir, lm.weights.file), flipped)
+  await rm(join(dir, lm.onnx!.file))
+  for (const entry of manifest.models.slice(1)) {
+    await rm(join(dir, entry.weights.file))
+    await rm(join(dir, entry.onnx!.file))
+  }
+  t.equal(await publishShippedModels(store, { dir }), 4, 'published again from the store')
+  for (const model of shipped) {
+    for (const cid of [model.artifact, model.onnx]) t.equal((await store.info(cid))?.refs, 1, `${model.name} ${toHex(cid).slice(0, 10)} pinned once`)
+  }
+  t.same(await store.read(shipped[0]!.artifact), weights, 'the stored weights are the shipped ones')
+
+  // a store without them reads the files: the damaged one is refused and nothing is kept for it
+  const { store: empty } = await createBlobStore(t)
+  await t.rejects(publishShippedModels(empty, { dir }), { name: 'ModelAssetError', code: 'HASH_MISMATCH', details: { file: lm.weights.file } })
+  t.equal(await empty.has(shipped[0]!.artifact), false)
+  t.equal(await empty.has(contentId(flipped)), false)
+  // with the weights repaired they are stored and pinned; the deleted ONNX export is missing
+  await writeFile(join(dir, lm.weights.file), weights)
+  await t.rejects(publishShippedModels(empty, { dir }), { name: 'ModelAssetError', code: 'FILE_MISSING', details: { file: lm.onnx!.file } })
+  t.equal((await empty.info(shipped[0]!.artifact))?.refs, 1)
+})
+
+t.test("publishShippedModels stores a file only under the manifest's content id", async (t) => {
+  const dir = await copyAssets(t)
+  const text = await readFile(join(dir, 'manifest.json'), 'utf8')
+  const lm = manifest.models[0]!
+  const wrongCid = '0x' + '11'.repeat(32)
+  // the file has its manifest hash, but the manifest names another content id (a broken build)
+  await writeFile(join(dir, 'manifest.json'), text.replace(lm.weights.cid, wrongCid))
+  const { store } = await createBlobStore(t)
+  await t.rejects(publishShippedModels(store, { dir }), { name: 'ModelAssetError', code: 'CID_MISMATCH', details: { file: lm.weights.file, cid: lm.weights.cid, expected: wrongCid } })
+  t.equal(await store.has(fromHex(wrongCid)!), false)
+  t.equal(await store.has(shipped[0]!.artifact), false, 'nor under its own content id')
 })
 
 t.test('BaseModelResolver: shipped weights by hash, else the artifact blob checked against its hash', async (t) => {
