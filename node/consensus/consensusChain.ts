@@ -5,7 +5,7 @@
 import { decode, encode } from '../../runtime/codec/canonical.ts'
 import { readArray, readBytes } from '../../runtime/codec/read.ts'
 import { bytesEqual } from '../../runtime/codec/canonical.ts'
-import { toHex } from '../../runtime/crypto/hash.ts'
+import { sha256, toHex } from '../../runtime/crypto/hash.ts'
 import type { Address } from '../../runtime/crypto/secp256k1.ts'
 import { decodeBody, decodeHeader, encodeBody, encodeHeader, hashHeader, MAX_BLOCK_BYTES, type BlockBody, type BlockHeader } from '../../runtime/block.ts'
 import { decodeTransaction, type Transaction } from '../../runtime/transaction.ts'
@@ -152,8 +152,7 @@ export class NodeConsensusChain implements ConsensusChain {
         const check = verifyCommit(this.chainId, await this.validatorSet(head.header.height), certificate, { height: head.header.height, blockHash: head.hash })
         if (!check.ok) return { ok: false, reason: `last commit: ${check.reason}` }
       } else if (block.body.lastCommit.length !== 0) return { ok: false, reason: 'block 1 carries a last commit' }
-      const transactions = block.body.transactions.map((bytes) => decodeTransaction(bytes))
-      const senders = await this.#senders(transactions)
+      const { transactions, senders } = await this.#decodeWithSenders(block.body.transactions)
       if (senders.some((s) => s === undefined)) return { ok: false, reason: 'a transaction signature does not verify' }
       const lastCommitSigners = await this.#lastCommitSigners(block.body.lastCommit)
       const executed = await this.#chain.executeBlock(block.header, block.body, transactions, senders as Address[], lastCommitSigners === undefined ? {} : { lastCommitSigners })
@@ -165,16 +164,29 @@ export class NodeConsensusChain implements ConsensusChain {
   }
 
   /**
-   * The signer of each transaction. One the mempool admitted was recovered then (its hash covers
-   * the signature, so the same hash means the same signer); only the others are recovered now.
+   * Each transaction of a block, decoded, and its signer. One the mempool admitted was decoded and
+   * recovered then: the same sha256 id means the same bytes, so the pool's decoded transaction and
+   * signer are reused. Only the others are decoded and recovered now (in one verifier batch).
    */
-  async #senders(transactions: readonly Transaction[]): Promise<Array<Address | undefined>> {
-    const senders: Array<Address | undefined> = transactions.map((tx) => this.#mempool.get(tx.hash)?.sender)
-    const missing = senders.flatMap((sender, i) => (sender === undefined ? [i] : []))
-    if (missing.length === 0) return senders
+  async #decodeWithSenders(encoded: readonly Uint8Array[]): Promise<{ transactions: Transaction[]; senders: Array<Address | undefined> }> {
+    const transactions: Transaction[] = []
+    const senders: Array<Address | undefined> = []
+    const missing: number[] = []
+    for (const bytes of encoded) {
+      const pooled = this.#mempool.get(sha256(bytes))
+      if (pooled === undefined) {
+        missing.push(transactions.length)
+        transactions.push(decodeTransaction(bytes))
+        senders.push(undefined)
+      } else {
+        transactions.push(pooled.tx)
+        senders.push(pooled.sender)
+      }
+    }
+    if (missing.length === 0) return { transactions, senders }
     const recovered = await this.#verifier.recoverSigners(missing.map((i) => ({ digest: (transactions[i] as Transaction).digest, signature: (transactions[i] as Transaction).signature })))
     missing.forEach((index, j) => (senders[index] = recovered[j]))
-    return senders
+    return { transactions, senders }
   }
 
   async commitBlock(blockHash: Uint8Array, certificate: CommitCertificate): Promise<void> {
