@@ -59,6 +59,9 @@ const MAX_PROPOSAL_MESSAGE_BYTES = 17 * 1024 * 1024
 const MAX_MESSAGES_PER_HEIGHT = 4_096
 /** proposals in one catch-up answer (each carries a block): the latest rounds' */
 const MAX_PROPOSALS_PER_ANSWER = 2
+/** rounds a catch-up request may list as held; and the request's size limit */
+const MAX_HELD_ROUNDS = 16
+const MAX_CATCH_UP_REQUEST_BYTES = 256
 /** peers asked per catch-up tick */
 const CATCH_UP_PEERS = 3
 
@@ -270,8 +273,8 @@ export class ConsensusDriver {
   /** Logs (unless replaying) and applies one input, then carries out the outputs. */
   async #consume(record: WalRecord, log: boolean): Promise<void> {
     if (log) this.#wal.append(encode(record as unknown as Decoded), { sync: false })
-    if (record[0] === 'vote') this.#remember('vote', record[1])
-    else if (record[0] === 'proposal') this.#remember('proposal', encode([record[1], record[2]]))
+    if (record[0] === 'vote') this.#remember({ kind: 'vote', bytes: record[1] })
+    else if (record[0] === 'proposal') this.#remember({ kind: 'proposal', bytes: encode([record[1], record[2]]), round: decodeSignedProposal(record[1]).round })
     const input = await this.#toInput(record)
     if (input === undefined) return
     const outputs = this.#machine.apply(input)
@@ -354,7 +357,7 @@ export class ConsensusDriver {
     this.#wal.append(encode(record as unknown as Decoded), { sync: true })
     if (!this.#replaying) this.#log.debug('proposing', { height, round, block: toHex(block.hash).slice(0, 18) })
     const message = encodeProposalMessage(signed, block.bytes)
-    this.#remember('proposal', message)
+    this.#remember({ kind: 'proposal', bytes: message, round })
     await this.#network.publish(Topic.proposals, message).catch((error: unknown) => this.#log.warn('publishing proposal failed', { error }))
     // our own proposal is an input like any other (already in the WAL)
     const outputs = this.#machine.apply({ type: 'proposal', proposal: signed, blockValid: true })
@@ -370,7 +373,7 @@ export class ConsensusDriver {
     this.#options.observeVote?.(signed)
     const bytes = encodeSignedVote(signed)
     if (!this.#replaying) this.#wal.append(encode(['vote', bytes]), { sync: true })
-    this.#remember('vote', bytes)
+    this.#remember({ kind: 'vote', bytes })
     await this.#network.publish(Topic.votes, bytes).catch((error: unknown) => this.#log.warn('publishing vote failed', { error }))
     if (this.#options.equivocate === true && type === 'prevote' && !this.#replaying) {
       // TEST ONLY: a second prevote for something else in the same round
@@ -501,22 +504,35 @@ export class ConsensusDriver {
   // ---------------------------------------------------------------------------------------------
   // Catch-up
 
-  #remember(kind: CatchUpMessage['kind'], bytes: Uint8Array): void {
+  #remember(message: CatchUpMessage): void {
     if (this.#messages.size >= MAX_MESSAGES_PER_HEIGHT) return
-    this.#messages.set(messageKey(bytes), { kind, bytes })
+    this.#messages.set(messageKey(message.bytes), message)
   }
 
-  /** Request: `[height]`. Answer: `[[proposal messages], [votes]]` we hold for that height. */
+  /**
+   * Request: `[height]` or `[height, [rounds]]`, the rounds whose proposal the asker already holds
+   * (each carries a block: a slow height must not pull every block again every second). Answer:
+   * `[[proposal messages], [votes]]` we hold for that height, without proposals of those rounds.
+   */
   #serveCatchUp(request: Uint8Array): Uint8Array {
     let height: number
+    let held: Set<number>
     try {
-      height = readUint(readArray(decode(request, 64), 'catchUp', 1)[0] ?? null, 'catchUp.height')
+      const items = readArray(decode(request, MAX_CATCH_UP_REQUEST_BYTES), 'catchUp')
+      if (items.length < 1 || items.length > 2) throw new Error('catchUp: expected [height] or [height, rounds]')
+      height = readUint(items[0] ?? null, 'catchUp.height')
+      const rounds = items[1] === undefined ? [] : readArray(items[1], 'catchUp.rounds')
+      if (rounds.length > MAX_HELD_ROUNDS) throw new Error(`catchUp.rounds: at most ${MAX_HELD_ROUNDS}`)
+      held = new Set(rounds.map((round, i) => readUint(round, `catchUp.rounds[${i}]`)))
     } catch (error) {
-      throw new P2pError('INVALID_REQUEST', 'a catch-up request is [height]', { cause: error })
+      throw new P2pError('INVALID_REQUEST', 'a catch-up request is [height] or [height, [rounds]]', { cause: error })
     }
-    const held = height === this.#height ? this.#messages : height === this.#height - 1 ? this.#previousMessages : undefined
-    const messages = [...(held?.values() ?? [])]
-    const proposals = messages.filter((m) => m.kind === 'proposal').slice(-MAX_PROPOSALS_PER_ANSWER).map((m) => m.bytes)
+    const kept = height === this.#height ? this.#messages : height === this.#height - 1 ? this.#previousMessages : undefined
+    const messages = [...(kept?.values() ?? [])]
+    const proposals = messages
+      .filter((m) => m.kind === 'proposal' && !held.has(m.round))
+      .slice(-MAX_PROPOSALS_PER_ANSWER)
+      .map((m) => m.bytes)
     const votes = messages.filter((m) => m.kind === 'vote').map((m) => m.bytes)
     return encode([proposals, votes])
   }
@@ -538,10 +554,17 @@ export class ConsensusDriver {
     }
   }
 
+  /** The rounds of this height whose proposal we hold (the latest MAX_HELD_ROUNDS). */
+  #heldProposalRounds(): number[] {
+    const rounds = new Set<number>()
+    for (const message of this.#messages.values()) if (message.kind === 'proposal') rounds.add(message.round)
+    return [...rounds].sort((a, b) => a - b).slice(-MAX_HELD_ROUNDS)
+  }
+
   async #catchUpFrom(peer: string, height: number): Promise<void> {
     let answer: Uint8Array
     try {
-      answer = await this.#network.request(peer, ReqRespProtocol.consensusMessages, encode([height]))
+      answer = await this.#network.request(peer, ReqRespProtocol.consensusMessages, encode([height, this.#heldProposalRounds()]))
     } catch (error) {
       this.#log.debug('catch-up request failed', { peer, height, error })
       return
@@ -564,10 +587,7 @@ export class ConsensusDriver {
   }
 }
 
-interface CatchUpMessage {
-  kind: 'proposal' | 'vote'
-  bytes: Uint8Array
-}
+type CatchUpMessage = { kind: 'proposal'; bytes: Uint8Array; round: number } | { kind: 'vote'; bytes: Uint8Array }
 
 function messageKey(bytes: Uint8Array): string {
   return toHex(sha256(bytes))

@@ -10,6 +10,7 @@ import type { BlockCandidate, ConsensusChain } from '../../../consensus/driver/p
 import type { CommitCertificate, SignedVote, ValidatorSet } from '../../../consensus/types.ts'
 import { verifyCommit } from '../../../consensus/types.ts'
 import { silentLogger } from '../../../node/log/logger.ts'
+import { ReqRespProtocol } from '../../../p2p/interface.ts'
 import { MemoryNetworkHub, type HubEvent, type MemoryNetwork } from '../../../p2p/memoryNetwork.ts'
 import { decode, encode } from '../../../runtime/codec/canonical.ts'
 import { readArray, readBytes, readUint } from '../../../runtime/codec/read.ts'
@@ -169,6 +170,32 @@ for (const { name, drop, heights } of lossCases) {
     checkNoDoubleSigns(t, validators)
   })
 }
+
+t.test('a catch-up answer leaves out the proposals of the rounds the asker holds', async (t) => {
+  const c = committee([1n, 1n, 1n, 1n])
+  const hub = new MemoryNetworkHub()
+  const { validators } = await network(t, c, hub)
+  await Promise.all(validators.map((v) => v.driver.start()))
+  await untilHeight(validators, 3)
+  for (const v of validators) await v.driver.stop()
+  const asker = hub.createNode({ peerId: 'asker' })
+  await asker.start()
+  t.teardown(() => asker.stop())
+  const served = validators[0] as Validator
+  const height = served.chain.headHeight()
+  const answer = async (request: unknown[]) => {
+    const [proposals, votes] = readArray(decode(await asker.request('v0', ReqRespProtocol.consensusMessages, encode(request as never))), 'answer', 2)
+    return { proposals: readArray(proposals ?? null, 'proposals').length, votes: readArray(votes ?? null, 'votes').length }
+  }
+  const all = await answer([height])
+  t.ok(all.proposals >= 1 && all.votes >= 3, `[height] gets the proposal and the votes (${all.proposals}, ${all.votes})`)
+  const rounds = Array.from({ length: 16 }, (_, round) => round)
+  t.same(await answer([height, rounds]), { proposals: 0, votes: all.votes }, 'the proposals of held rounds are left out, the votes are not')
+  t.same(await answer([height, [5]]), all, 'a round the height never had changes nothing')
+  for (const bad of [[height, Array.from({ length: 17 }, (_, round) => round)], [height, [-1]], [height, 'x'], [height, [0], 1], []]) {
+    await t.rejects(asker.request('v0', ReqRespProtocol.consensusMessages, encode(bad as never)), undefined, `refused: ${JSON.stringify(bad)}`)
+  }
+})
 
 t.test('a driver restarted from its WAL mid-height rejoins and signs nothing twice', async (t) => {
   const c = committee([1n, 1n, 1n, 1n])
