@@ -1,5 +1,5 @@
 // openledger_*: module queries for wallets and explorers — balances, accounts, transactions,
-// receipts, supply and fee estimates.
+// receipts, block events, supply and fee estimates.
 import { toHex } from '../../runtime/crypto/hash.ts'
 import { recoverAddress } from '../../runtime/crypto/secp256k1.ts'
 import { accountNonce } from '../../runtime/modules/system/index.ts'
@@ -11,7 +11,7 @@ import { TOTAL_SUPPLY } from '../../genesis/tokenomics.ts'
 import { decodeTransaction, MAX_TX_BYTES } from '../../runtime/transaction.ts'
 import { defineMethod, param, type RpcMethod } from '../rpc/registry.ts'
 import { ApiError, type ApiComponents } from './context.ts'
-import { receiptToJson, transactionToJson } from './views.ts'
+import { eventToJson, receiptToJson, transactionToJson } from './views.ts'
 
 /** A tip that gets a transaction into the next block on a quiet chain: 1 gwei-equivalent per gas. */
 const SUGGESTED_TIP = 1_000_000_000n
@@ -68,6 +68,28 @@ export function openledgerMethods({ chain, mempool, submission: _submission }: A
         if (receipt === undefined) throw new ApiError('UNKNOWN_TRANSACTION', 'receipt index is inconsistent with its block')
         const finalized = location.height <= chain.finalized.header.height
         return { ...receiptToJson(chain.runtime, receipt, { txHash: hash, blockHash: location.blockHash, height: location.height, index: location.index }), finalized }
+      },
+    }),
+    /**
+     * The events a block's hooks emitted (end-of-block work such as job deadlines, rewards,
+     * slashing, epoch changes), in emission order, by block hash or canonical height; null for an
+     * unknown block. Transactions' events are left out: they are in each transaction's receipt
+     * (openledger_getReceipt), where they stay tied to the call that emitted them.
+     */
+    defineMethod({
+      name: 'openledger_getBlockEvents',
+      params: [param.oneOf(param.hash(), param.uint()).named('block')],
+      async handler([block]) {
+        const hash = typeof block === 'number' ? await chain.chainStore.getHash(block) : block
+        if (hash === undefined) return null
+        const [header, stored] = await Promise.all([chain.chainStore.getHeader(hash), chain.chainStore.getReceipts(hash)])
+        if (header === undefined || stored === undefined) return null
+        return {
+          blockHash: toHex(hash),
+          number: header.height,
+          finalized: header.height <= chain.finalized.header.height,
+          events: stored.blockEvents.map((event) => eventToJson(chain.runtime, event)),
+        }
       },
     }),
     defineMethod({
