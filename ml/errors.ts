@@ -18,5 +18,7 @@ export type MlErrorCode =
   | 'INVALID_DATA'
   /** a training state that does not belong to the job it is used with */
   | 'STATE_MISMATCH'
+  /** the SIMD kernel forced (OPENLEDGER_ML_KERNEL=simd) on a CPU or runtime without WebAssembly SIMD */
+  | 'WASM_SIMD_UNSUPPORTED'
 
 export class MlError extends OpenLedgerError<MlErrorCode> {}

@@ -13,9 +13,10 @@ export * from './train/state.ts'
 export * from './train/merkle.ts'
 export * from './train/trainer.ts'
 export * from './train/evaluate.ts'
+export { KERNEL_ENV, kernelKind, type KernelKind } from './wasm/kernelModule.ts'
 
 /**
- * The arithmetic of this engine, recorded in model lineage. Bump it (and the golden hash in
- * test/ml/golden.test.ts) with any change that alters a single bit of training or inference.
+ * The arithmetic of this engine, recorded in model lineage. Bump it (and the golden hashes in
+ * test/ml/goldenJob.ts) with any change that alters a single bit of training or inference.
  */
 export const ENGINE_VERSION = 'openledger-ml/2'

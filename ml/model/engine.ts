@@ -2,11 +2,12 @@
 // config.ts, with every activation kept in preallocated buffers so the backward pass can reuse
 // them, and gradients computed by hand. Rounding rule: each operation of config.ts's math stores
 // its result as float32 (as an ONNX graph of the same ops would). Matrix products run in the
-// WebAssembly SIMD kernel under the rule of kernels.ts (float32 accumulators, ascending k, product
-// rounded then sum rounded); the other sums inside an operation (attention dot products, means,
-// softmax denominators, bias gradients) run in doubles in ascending index order. The big weights
-// are copied into the engine's kernel workspace when bound. Nothing here allocates per token,
-// reads a clock or depends on iteration order of anything unordered.
+// WebAssembly kernel (SIMD, or its scalar twin where SIMD is missing) under the rule of kernels.ts
+// (float32 accumulators, ascending k, product rounded then sum rounded); the other sums inside an
+// operation (attention dot products, means, softmax denominators, bias gradients) run in doubles
+// in ascending index order. The big weights are copied into the engine's kernel workspace when
+// bound. Nothing here allocates per token, reads a clock or depends on iteration order of anything
+// unordered.
 import { MlError } from '../errors.ts'
 import { exp, log, tanh } from '../math.ts'
 import { KernelWorkspace, type FloatAllocator } from '../wasm/workspace.ts'

@@ -1,6 +1,7 @@
-// The engine's numeric kernels in plain TypeScript. The matrix product runs in WebAssembly SIMD
-// (ml/wasm/kernels.wat via ml/wasm/workspace.ts); matmulReference here is its specification and the
-// reference the property tests compare it with bit for bit.
+// The engine's numeric kernels in plain TypeScript. The matrix product runs in WebAssembly
+// (ml/wasm/kernels.wat with SIMD, or kernelsScalar.wat where SIMD is missing, via
+// ml/wasm/workspace.ts); matmulReference here is their specification and the reference the
+// property tests compare both with bit for bit.
 //
 // Numerics rule of every matrix product (engine version openledger-ml/2): each output element is
 // its own float32 accumulator, started at 0 (or at the output's current value when accumulating),

@@ -7,7 +7,8 @@
 ;; accumulator, summed in ascending p with the product rounded first: lanes only ever hold
 ;; different output columns, so the bits equal the scalar reference matmulReference in
 ;; ml/model/kernels.ts whatever the blocking. Register blocks: 4 rows × 8 columns (8 v128
-;; accumulators), then 4-column and single-column tails, then single rows.
+;; accumulators), then 4-column and single-column tails, then single rows. kernelsScalar.wat is
+;; the same product without SIMD, for CPUs that lack it: a change here belongs there too.
 (module
   (memory (export "memory") 1)
 

@@ -1,36 +1,13 @@
-// The WebAssembly side of the engine: the kernels module (ml/wasm/kernels.wat, committed as bytes in
-// kernels.wasm.ts) compiled once per thread, and a workspace per engine: one instance with its own
-// memory, sized once, holding every float32 buffer the kernels read or write. The memory never grows
-// after the buffers are laid out, so their views stay valid for the workspace's life.
+// The WebAssembly side of the engine: a workspace per engine, one instance of the thread's kernel
+// build (kernelModule.ts: SIMD, or scalar where SIMD is missing, the same bits either way) with its
+// own memory, sized once, holding every float32 buffer the kernels read or write. The memory never
+// grows after the buffers are laid out, so their views stay valid for the workspace's life.
 import { MlError } from '../errors.ts'
-import { KERNELS_WASM_BASE64 } from './kernels.wasm.ts'
-
-// The project's TS libs (no DOM) carry no WebAssembly types: the little used here, declared.
-interface WasmMemory {
-  readonly buffer: ArrayBuffer
-  grow(pages: number): number
-}
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object
-  Instance: new (module: object, imports: object) => { readonly exports: unknown }
-}
-const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly
-
-interface KernelExports {
-  memory: WasmMemory
-  matmul: (a: number, as0: number, as1: number, b: number, bs: number, c: number, cs0: number, cs1: number, n: number, m: number, k: number, init: number) => void
-}
+import { instantiateKernels, kernelKind, type KernelExports, type KernelKind } from './kernelModule.ts'
 
 const PAGE_BYTES = 65536
 /** Buffers start on 16-byte boundaries (v128 loads). */
 const ALIGN_FLOATS = 4
-
-let compiled: object | undefined
-
-function kernelsModule(): object {
-  compiled ??= new wasm.Module(Buffer.from(KERNELS_WASM_BASE64, 'base64'))
-  return compiled
-}
 
 /** Hands out float32 buffers; a workspace calls it twice (to size its memory, then for real). */
 export type FloatAllocator = (length: number) => Float32Array
@@ -38,18 +15,23 @@ export type FloatAllocator = (length: number) => Float32Array
 export class KernelWorkspace<T> {
   /** what the layout function returned: the buffers, all inside this workspace's memory */
   readonly buffers: T
+  /** the kernel build this workspace runs */
+  readonly kernel: KernelKind
   readonly #exports: KernelExports
   readonly #memory: ArrayBuffer
 
-  /** Lays out the buffers `layout` asks for in a fresh instance's memory. */
-  constructor(layout: (floats: FloatAllocator) => T) {
+  /**
+   * Lays out the buffers `layout` asks for in a fresh instance's memory. `kernel` overrides the
+   * thread's build (kernelKind()), for tests that compare the two.
+   */
+  constructor(layout: (floats: FloatAllocator) => T, options: { kernel?: KernelKind } = {}) {
     let total = 0
     layout((length) => {
       total += Math.ceil(length / ALIGN_FLOATS) * ALIGN_FLOATS
       return new Float32Array(0)
     })
-    const instance = new wasm.Instance(kernelsModule(), {})
-    this.#exports = instance.exports as unknown as KernelExports
+    this.kernel = options.kernel ?? kernelKind()
+    this.#exports = instantiateKernels(this.kernel)
     const memory = this.#exports.memory
     const needed = Math.ceil((total * 4) / PAGE_BYTES) - memory.buffer.byteLength / PAGE_BYTES
     if (needed > 0) memory.grow(needed)

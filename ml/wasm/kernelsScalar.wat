@@ -1,0 +1,247 @@
+;; The engine's matrix-product kernel without SIMD, for CPUs and runtimes that refuse 128-bit SIMD
+;; (V8 on x86-64 needs SSE4.1 for it); ml/wasm/kernelModule.ts picks it when kernels.wat does not
+;; validate. It computes the same product as kernels.wat, bit for bit:
+;;
+;;   C(i, j) = acc_k,  acc_0 = (init ? C(i, j) : 0),  acc_{p+1} = f32(acc_p + f32(A(i, p)·B(p, j)))
+;;
+;; with the same operands, strides and export. In kernels.wat every output element lives in one
+;; lane of one accumulator and is only ever touched by that lane's f32x4.mul then f32x4.add, in
+;; ascending p; lanes are never combined (no horizontal sum), so there is no reduction order to
+;; copy. Here each of those lanes is its own f32 local and gets the same f32.mul then f32.add, in
+;; the same ascending p (no fused multiply-add exists in core WebAssembly). IEEE single-precision
+;; add and mul are exactly rounded, so the bits are equal whatever the blocking. Register blocks:
+;; 4 rows × 4 columns (16 f32 accumulators: on x86-64 faster than 4 × 8, 4 × 2 or 2 × 4), then
+;; single-column tails, then single rows. Compiled with SIMD switched off (scripts/build-wasm.ts),
+;; so no SIMD instruction can slip in.
+(module
+  (memory (export "memory") 1)
+
+  ;; 4 rows × 4 columns; strides in bytes
+  (func $block4x4 (param $a i32) (param $as0 i32) (param $as1 i32) (param $b i32) (param $bs i32)
+                  (param $c i32) (param $cs0 i32) (param $cs1 i32) (param $k i32) (param $init i32)
+    (local $a1 i32) (local $a2 i32) (local $a3 i32) (local $c1 i32) (local $c2 i32) (local $c3 i32)
+    (local $o2 i32) (local $o3 i32)
+    (local $x f32) (local $y0 f32) (local $y1 f32) (local $y2 f32) (local $y3 f32)
+    (local $s00 f32) (local $s01 f32) (local $s02 f32) (local $s03 f32)
+    (local $s10 f32) (local $s11 f32) (local $s12 f32) (local $s13 f32)
+    (local $s20 f32) (local $s21 f32) (local $s22 f32) (local $s23 f32)
+    (local $s30 f32) (local $s31 f32) (local $s32 f32) (local $s33 f32)
+    (local.set $c1 (i32.add (local.get $c) (local.get $cs0)))
+    (local.set $c2 (i32.add (local.get $c1) (local.get $cs0)))
+    (local.set $c3 (i32.add (local.get $c2) (local.get $cs0)))
+    (local.set $o2 (i32.shl (local.get $cs1) (i32.const 1)))
+    (local.set $o3 (i32.mul (local.get $cs1) (i32.const 3)))
+    (if (local.get $init)
+      (then
+        (local.set $s00 (f32.load (local.get $c)))
+        (local.set $s01 (f32.load (i32.add (local.get $c) (local.get $cs1))))
+        (local.set $s02 (f32.load (i32.add (local.get $c) (local.get $o2))))
+        (local.set $s03 (f32.load (i32.add (local.get $c) (local.get $o3))))
+        (local.set $s10 (f32.load (local.get $c1)))
+        (local.set $s11 (f32.load (i32.add (local.get $c1) (local.get $cs1))))
+        (local.set $s12 (f32.load (i32.add (local.get $c1) (local.get $o2))))
+        (local.set $s13 (f32.load (i32.add (local.get $c1) (local.get $o3))))
+        (local.set $s20 (f32.load (local.get $c2)))
+        (local.set $s21 (f32.load (i32.add (local.get $c2) (local.get $cs1))))
+        (local.set $s22 (f32.load (i32.add (local.get $c2) (local.get $o2))))
+        (local.set $s23 (f32.load (i32.add (local.get $c2) (local.get $o3))))
+        (local.set $s30 (f32.load (local.get $c3)))
+        (local.set $s31 (f32.load (i32.add (local.get $c3) (local.get $cs1))))
+        (local.set $s32 (f32.load (i32.add (local.get $c3) (local.get $o2))))
+        (local.set $s33 (f32.load (i32.add (local.get $c3) (local.get $o3))))))
+    (local.set $a1 (i32.add (local.get $a) (local.get $as0)))
+    (local.set $a2 (i32.add (local.get $a1) (local.get $as0)))
+    (local.set $a3 (i32.add (local.get $a2) (local.get $as0)))
+    (if (i32.gt_s (local.get $k) (i32.const 0))
+      (then
+        (loop $p
+          (local.set $y0 (f32.load (local.get $b)))
+          (local.set $y1 (f32.load offset=4 (local.get $b)))
+          (local.set $y2 (f32.load offset=8 (local.get $b)))
+          (local.set $y3 (f32.load offset=12 (local.get $b)))
+          (local.set $x (f32.load (local.get $a)))
+          (local.set $s00 (f32.add (local.get $s00) (f32.mul (local.get $x) (local.get $y0))))
+          (local.set $s01 (f32.add (local.get $s01) (f32.mul (local.get $x) (local.get $y1))))
+          (local.set $s02 (f32.add (local.get $s02) (f32.mul (local.get $x) (local.get $y2))))
+          (local.set $s03 (f32.add (local.get $s03) (f32.mul (local.get $x) (local.get $y3))))
+          (local.set $x (f32.load (local.get $a1)))
+          (local.set $s10 (f32.add (local.get $s10) (f32.mul (local.get $x) (local.get $y0))))
+          (local.set $s11 (f32.add (local.get $s11) (f32.mul (local.get $x) (local.get $y1))))
+          (local.set $s12 (f32.add (local.get $s12) (f32.mul (local.get $x) (local.get $y2))))
+          (local.set $s13 (f32.add (local.get $s13) (f32.mul (local.get $x) (local.get $y3))))
+          (local.set $x (f32.load (local.get $a2)))
+          (local.set $s20 (f32.add (local.get $s20) (f32.mul (local.get $x) (local.get $y0))))
+          (local.set $s21 (f32.add (local.get $s21) (f32.mul (local.get $x) (local.get $y1))))
+          (local.set $s22 (f32.add (local.get $s22) (f32.mul (local.get $x) (local.get $y2))))
+          (local.set $s23 (f32.add (local.get $s23) (f32.mul (local.get $x) (local.get $y3))))
+          (local.set $x (f32.load (local.get $a3)))
+          (local.set $s30 (f32.add (local.get $s30) (f32.mul (local.get $x) (local.get $y0))))
+          (local.set $s31 (f32.add (local.get $s31) (f32.mul (local.get $x) (local.get $y1))))
+          (local.set $s32 (f32.add (local.get $s32) (f32.mul (local.get $x) (local.get $y2))))
+          (local.set $s33 (f32.add (local.get $s33) (f32.mul (local.get $x) (local.get $y3))))
+          (local.set $a (i32.add (local.get $a) (local.get $as1)))
+          (local.set $a1 (i32.add (local.get $a1) (local.get $as1)))
+          (local.set $a2 (i32.add (local.get $a2) (local.get $as1)))
+          (local.set $a3 (i32.add (local.get $a3) (local.get $as1)))
+          (local.set $b (i32.add (local.get $b) (local.get $bs)))
+          (br_if $p (local.tee $k (i32.sub (local.get $k) (i32.const 1)))))))
+    (f32.store (local.get $c) (local.get $s00))
+    (f32.store (i32.add (local.get $c) (local.get $cs1)) (local.get $s01))
+    (f32.store (i32.add (local.get $c) (local.get $o2)) (local.get $s02))
+    (f32.store (i32.add (local.get $c) (local.get $o3)) (local.get $s03))
+    (f32.store (local.get $c1) (local.get $s10))
+    (f32.store (i32.add (local.get $c1) (local.get $cs1)) (local.get $s11))
+    (f32.store (i32.add (local.get $c1) (local.get $o2)) (local.get $s12))
+    (f32.store (i32.add (local.get $c1) (local.get $o3)) (local.get $s13))
+    (f32.store (local.get $c2) (local.get $s20))
+    (f32.store (i32.add (local.get $c2) (local.get $cs1)) (local.get $s21))
+    (f32.store (i32.add (local.get $c2) (local.get $o2)) (local.get $s22))
+    (f32.store (i32.add (local.get $c2) (local.get $o3)) (local.get $s23))
+    (f32.store (local.get $c3) (local.get $s30))
+    (f32.store (i32.add (local.get $c3) (local.get $cs1)) (local.get $s31))
+    (f32.store (i32.add (local.get $c3) (local.get $o2)) (local.get $s32))
+    (f32.store (i32.add (local.get $c3) (local.get $o3)) (local.get $s33)))
+
+  ;; 4 rows × 1 column (the same as kernels.wat's)
+  (func $block4x1 (param $a i32) (param $as0 i32) (param $as1 i32) (param $b i32) (param $bs i32)
+                  (param $c i32) (param $cs0 i32) (param $k i32) (param $init i32)
+    (local $a1 i32) (local $a2 i32) (local $a3 i32) (local $c1 i32) (local $c2 i32) (local $c3 i32)
+    (local $y f32) (local $s0 f32) (local $s1 f32) (local $s2 f32) (local $s3 f32)
+    (local.set $c1 (i32.add (local.get $c) (local.get $cs0)))
+    (local.set $c2 (i32.add (local.get $c1) (local.get $cs0)))
+    (local.set $c3 (i32.add (local.get $c2) (local.get $cs0)))
+    (if (local.get $init)
+      (then
+        (local.set $s0 (f32.load (local.get $c)))
+        (local.set $s1 (f32.load (local.get $c1)))
+        (local.set $s2 (f32.load (local.get $c2)))
+        (local.set $s3 (f32.load (local.get $c3)))))
+    (local.set $a1 (i32.add (local.get $a) (local.get $as0)))
+    (local.set $a2 (i32.add (local.get $a1) (local.get $as0)))
+    (local.set $a3 (i32.add (local.get $a2) (local.get $as0)))
+    (if (i32.gt_s (local.get $k) (i32.const 0))
+      (then
+        (loop $p
+          (local.set $y (f32.load (local.get $b)))
+          (local.set $s0 (f32.add (local.get $s0) (f32.mul (f32.load (local.get $a)) (local.get $y))))
+          (local.set $s1 (f32.add (local.get $s1) (f32.mul (f32.load (local.get $a1)) (local.get $y))))
+          (local.set $s2 (f32.add (local.get $s2) (f32.mul (f32.load (local.get $a2)) (local.get $y))))
+          (local.set $s3 (f32.add (local.get $s3) (f32.mul (f32.load (local.get $a3)) (local.get $y))))
+          (local.set $a (i32.add (local.get $a) (local.get $as1)))
+          (local.set $a1 (i32.add (local.get $a1) (local.get $as1)))
+          (local.set $a2 (i32.add (local.get $a2) (local.get $as1)))
+          (local.set $a3 (i32.add (local.get $a3) (local.get $as1)))
+          (local.set $b (i32.add (local.get $b) (local.get $bs)))
+          (br_if $p (local.tee $k (i32.sub (local.get $k) (i32.const 1)))))))
+    (f32.store (local.get $c) (local.get $s0))
+    (f32.store (local.get $c1) (local.get $s1))
+    (f32.store (local.get $c2) (local.get $s2))
+    (f32.store (local.get $c3) (local.get $s3)))
+
+  ;; 1 row × 4 columns
+  (func $block1x4 (param $a i32) (param $as1 i32) (param $b i32) (param $bs i32)
+                  (param $c i32) (param $cs1 i32) (param $k i32) (param $init i32)
+    (local $o2 i32) (local $o3 i32)
+    (local $x f32) (local $s0 f32) (local $s1 f32) (local $s2 f32) (local $s3 f32)
+    (local.set $o2 (i32.shl (local.get $cs1) (i32.const 1)))
+    (local.set $o3 (i32.mul (local.get $cs1) (i32.const 3)))
+    (if (local.get $init)
+      (then
+        (local.set $s0 (f32.load (local.get $c)))
+        (local.set $s1 (f32.load (i32.add (local.get $c) (local.get $cs1))))
+        (local.set $s2 (f32.load (i32.add (local.get $c) (local.get $o2))))
+        (local.set $s3 (f32.load (i32.add (local.get $c) (local.get $o3))))))
+    (if (i32.gt_s (local.get $k) (i32.const 0))
+      (then
+        (loop $p
+          (local.set $x (f32.load (local.get $a)))
+          (local.set $s0 (f32.add (local.get $s0) (f32.mul (local.get $x) (f32.load (local.get $b)))))
+          (local.set $s1 (f32.add (local.get $s1) (f32.mul (local.get $x) (f32.load offset=4 (local.get $b)))))
+          (local.set $s2 (f32.add (local.get $s2) (f32.mul (local.get $x) (f32.load offset=8 (local.get $b)))))
+          (local.set $s3 (f32.add (local.get $s3) (f32.mul (local.get $x) (f32.load offset=12 (local.get $b)))))
+          (local.set $a (i32.add (local.get $a) (local.get $as1)))
+          (local.set $b (i32.add (local.get $b) (local.get $bs)))
+          (br_if $p (local.tee $k (i32.sub (local.get $k) (i32.const 1)))))))
+    (f32.store (local.get $c) (local.get $s0))
+    (f32.store (i32.add (local.get $c) (local.get $cs1)) (local.get $s1))
+    (f32.store (i32.add (local.get $c) (local.get $o2)) (local.get $s2))
+    (f32.store (i32.add (local.get $c) (local.get $o3)) (local.get $s3)))
+
+  ;; 1 row × 1 column (the same as kernels.wat's)
+  (func $block1x1 (param $a i32) (param $as1 i32) (param $b i32) (param $bs i32)
+                  (param $c i32) (param $k i32) (param $init i32)
+    (local $s f32)
+    (if (local.get $init) (then (local.set $s (f32.load (local.get $c)))))
+    (if (i32.gt_s (local.get $k) (i32.const 0))
+      (then
+        (loop $p
+          (local.set $s (f32.add (local.get $s) (f32.mul (f32.load (local.get $a)) (f32.load (local.get $b)))))
+          (local.set $a (i32.add (local.get $a) (local.get $as1)))
+          (local.set $b (i32.add (local.get $b) (local.get $bs)))
+          (br_if $p (local.tee $k (i32.sub (local.get $k) (i32.const 1)))))))
+    (f32.store (local.get $c) (local.get $s)))
+
+  ;; The product described at the top; a, b, c are byte addresses, strides are in elements.
+  (func (export "matmul") (param $a i32) (param $as0 i32) (param $as1 i32) (param $b i32) (param $bs i32)
+                          (param $c i32) (param $cs0 i32) (param $cs1 i32)
+                          (param $n i32) (param $m i32) (param $k i32) (param $init i32)
+    (local $i i32) (local $j i32) (local $pa i32) (local $pc i32)
+    (local.set $as0 (i32.shl (local.get $as0) (i32.const 2)))
+    (local.set $as1 (i32.shl (local.get $as1) (i32.const 2)))
+    (local.set $bs (i32.shl (local.get $bs) (i32.const 2)))
+    (local.set $cs0 (i32.shl (local.get $cs0) (i32.const 2)))
+    (local.set $cs1 (i32.shl (local.get $cs1) (i32.const 2)))
+    ;; blocks of 4 rows
+    (block $rowsDone
+      (loop $rows
+        (br_if $rowsDone (i32.gt_s (i32.add (local.get $i) (i32.const 4)) (local.get $n)))
+        (local.set $pa (i32.add (local.get $a) (i32.mul (local.get $i) (local.get $as0))))
+        (local.set $pc (i32.add (local.get $c) (i32.mul (local.get $i) (local.get $cs0))))
+        (local.set $j (i32.const 0))
+        (block $d4
+          (loop $c4
+            (br_if $d4 (i32.gt_s (i32.add (local.get $j) (i32.const 4)) (local.get $m)))
+            (call $block4x4 (local.get $pa) (local.get $as0) (local.get $as1)
+              (i32.add (local.get $b) (i32.shl (local.get $j) (i32.const 2))) (local.get $bs)
+              (i32.add (local.get $pc) (i32.mul (local.get $j) (local.get $cs1))) (local.get $cs0) (local.get $cs1)
+              (local.get $k) (local.get $init))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $c4)))
+        (block $d1
+          (loop $c1
+            (br_if $d1 (i32.ge_s (local.get $j) (local.get $m)))
+            (call $block4x1 (local.get $pa) (local.get $as0) (local.get $as1)
+              (i32.add (local.get $b) (i32.shl (local.get $j) (i32.const 2))) (local.get $bs)
+              (i32.add (local.get $pc) (i32.mul (local.get $j) (local.get $cs1))) (local.get $cs0)
+              (local.get $k) (local.get $init))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $c1)))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $rows)))
+    ;; remaining rows one at a time
+    (block $tailDone
+      (loop $tail
+        (br_if $tailDone (i32.ge_s (local.get $i) (local.get $n)))
+        (local.set $pa (i32.add (local.get $a) (i32.mul (local.get $i) (local.get $as0))))
+        (local.set $pc (i32.add (local.get $c) (i32.mul (local.get $i) (local.get $cs0))))
+        (local.set $j (i32.const 0))
+        (block $e4
+          (loop $t4
+            (br_if $e4 (i32.gt_s (i32.add (local.get $j) (i32.const 4)) (local.get $m)))
+            (call $block1x4 (local.get $pa) (local.get $as1)
+              (i32.add (local.get $b) (i32.shl (local.get $j) (i32.const 2))) (local.get $bs)
+              (i32.add (local.get $pc) (i32.mul (local.get $j) (local.get $cs1))) (local.get $cs1)
+              (local.get $k) (local.get $init))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $t4)))
+        (block $e1
+          (loop $t1
+            (br_if $e1 (i32.ge_s (local.get $j) (local.get $m)))
+            (call $block1x1 (local.get $pa) (local.get $as1)
+              (i32.add (local.get $b) (i32.shl (local.get $j) (i32.const 2))) (local.get $bs)
+              (i32.add (local.get $pc) (i32.mul (local.get $j) (local.get $cs1)))
+              (local.get $k) (local.get $init))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $t1)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $tail)))))
