@@ -21,6 +21,8 @@ import type { Logger } from './log/logger.ts'
 import { Mempool } from './mempool/mempool.ts'
 import { TxSubmission } from './mempool/txSubmission.ts'
 import { TxGossip } from './mempool/txGossip.ts'
+import { ENGINE_VERSION } from '../ml/index.ts'
+import { kernelKind } from '../ml/wasm/kernelModule.ts'
 import { TxWatcher } from './mempool/txWatcher.ts'
 import { createMetrics, type NodeMetrics } from './metrics/metrics.ts'
 import { MetricsServer } from './metrics/server.ts'
@@ -210,6 +212,9 @@ export class OpenLedgerNode {
       const published = await publishShippedModels(this.#blobs)
       if (published > 0) log.debug('shipped base models in the blob store', { files: published })
       if (options.models !== false) {
+        // the engine's kernel (WASM SIMD, or the bit-identical scalar build where SIMD does not
+        // validate); a bad OPENLEDGER_ML_KERNEL setting fails the start here, not in a job
+        log.info('training engine', { engine: ENGINE_VERSION, kernel: kernelKind() })
         this.#training = new TrainingService(
           { dir: trainingDir(options.home), ...(options.models?.threads === undefined ? {} : { threads: options.models.threads }), ...(options.models?.fault === undefined ? {} : { fault: options.models.fault }) },
           {
