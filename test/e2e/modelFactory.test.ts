@@ -20,8 +20,12 @@ import { createTestnet, headHeight, nodeKeys, waitForHeight, type TestnetNode } 
  * idle 2-core machine (about 18 blocks), short enough to wait out when a trainer is killed
  */
 const TRAIN_BLOCKS = 40
-/** blocks the verifiers and arbiters have to attest: never reached unless a worker is down */
-const VERIFY_BLOCKS = 60
+/**
+ * blocks the verifiers and arbiters have to attest: never reached unless a worker is down. A cold
+ * verifier's re-execution takes ~18 blocks on an idle machine and was seen near 60 while the rest of
+ * the test suite ran beside it (a verifier then missed it and the version had one verifier).
+ */
+const VERIFY_BLOCKS = 120
 /** jobs created at most while waiting for one that assigns the faulty node as a verifier (each does with probability 1/2) */
 const MAX_FAULT_JOBS = 20
 const FEE = '1000000000000000000'
@@ -96,7 +100,7 @@ t.test('ModelFactory on four validators: verified training, a replaced trainer, 
     if (job === null) throw new Error(`${node.name} knows no job ${id}`)
     return job
   }
-  const waitClosed = (node: TestnetNode, id: number, timeoutMs = 90_000): Promise<JobJson> =>
+  const waitClosed = (node: TestnetNode, id: number, timeoutMs = 150_000): Promise<JobJson> =>
     waitFor(async () => {
       const job = await getJob(node, id)
       return job.status === 'published' || job.status === 'refunded' ? job : undefined
