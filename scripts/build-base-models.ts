@@ -36,6 +36,7 @@ import { contentId } from '../node/blobs/contentId.ts'
 import type { TrainingData } from '../ml/train/data.ts'
 import type { Hyperparameters } from '../ml/train/hyperparameters.ts'
 import { initTrainingState, nextBatch, train, type TrainingJob } from '../ml/train/trainer.ts'
+import { createLogger } from '../node/log/logger.ts'
 
 const VOCAB = 8192
 const LM_NAME = 'ol-lm-sotu-2m'
@@ -60,7 +61,8 @@ const { values: args } = parseArgs({
   },
 })
 
-const log = (message: string): void => console.log(`[${new Date().toISOString().slice(11, 19)}] ${message}`)
+const logger = createLogger({ service: 'build-base-models' })
+const log = (message: string): void => logger.info(message)
 const started = performance.now()
 const seconds = (): string => ((performance.now() - started) / 1000).toFixed(0) + 's'
 

@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import wabt from 'wabt'
 import type { KernelKind } from '../ml/wasm/kernelModule.ts'
+import { createLogger } from '../node/log/logger.ts'
 
 /** One kernel module: its source and the TS module holding its bytes (file names in ml/wasm/), and the constant named there. */
 export interface KernelBuild {
@@ -55,9 +56,10 @@ export function wasmModuleSource(build: KernelBuild, bytes: Uint8Array): string 
 }
 
 if (import.meta.main) {
+  const logger = createLogger({ service: 'build-wasm' })
   for (const build of Object.values(KERNEL_BUILDS)) {
     const bytes = await compileWat(build, readFileSync(wasmPath(build.wat), 'utf8'))
     writeFileSync(wasmPath(build.module), wasmModuleSource(build, bytes))
-    console.log(`wrote ml/wasm/${build.module} (${bytes.length} bytes)`)
+    logger.info('wrote the kernel module', { file: `ml/wasm/${build.module}`, bytes: bytes.length })
   }
 }

@@ -21,6 +21,7 @@ import type { Hyperparameters } from '../runtime/modules/models/state.ts'
 import { loadBaseModel } from '../node/models/assets.ts'
 import { adapterArtifact, planJob } from '../node/models/jobPlan.ts'
 import { trainWithThreads } from '../node/workers/trainingPool.ts'
+import { createLogger } from '../node/log/logger.ts'
 
 /** small enough to train in seconds natively and in minutes under an emulated CPU */
 export const CROSS_MACHINE_HYPER: Hyperparameters = { rank: 4, alpha: 8, steps: 4, batchSize: 4, length: 32, learningRateMicro: 2_000, seed: 7, checkpointEvery: 2 }
@@ -81,8 +82,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const { values } = parseArgs({ options: { threads: { type: 'string', default: '1' }, classifier: { type: 'boolean', default: false } } })
   const threads = Number(values.threads)
   if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
-    console.error(`--threads must be an integer from 1 to 64, got ${values.threads}`)
+    createLogger({ service: 'train-job' }).error('--threads must be an integer from 1 to 64', { threads: values.threads })
     process.exit(2)
   }
-  console.log(JSON.stringify(await trainJob({ threads, classifier: values.classifier })))
+  // the report is this program's output (read by test/ml/crossMachine.test.ts), not a log line
+  process.stdout.write(JSON.stringify(await trainJob({ threads, classifier: values.classifier })) + '\n')
 }
