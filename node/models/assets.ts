@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { findModel, ModelAssetError, parseManifest, verifyFile, verifyTokenizer, verifyWeights, type FileEntry, type ModelEntry, type ModelsManifest } from '../../ml/data/assets.ts'
+import { findModel, ModelAssetError, parseManifest, verifyFile, verifySize, verifyTokenizer, verifyWeights, type FileEntry, type ModelEntry, type ModelsManifest } from '../../ml/data/assets.ts'
 import type { Tokenizer } from '../../ml/tokenizer.ts'
 
 /** the assets/models folder of this package */
@@ -59,6 +59,15 @@ export async function loadBaseModel(name: string, options: AssetsOptions & { man
 /** One file's bytes, checked against its entry's size and hash (not decoded). */
 export async function loadFile(entry: FileEntry, options: AssetsOptions = {}): Promise<Uint8Array> {
   return verifyFile(entry, await readAsset(options.dir ?? PACKAGE_MODELS_DIR, entry.file, options.signal))
+}
+
+/**
+ * One file's bytes checked against its entry's size, not its hash: for the blob store, whose put
+ * checks the bytes against the manifest's content id (sha256 over chunks, native) — the same
+ * assurance without a pure-JS keccak pass over megabytes at every fresh node start.
+ */
+export async function readFileForStore(entry: FileEntry, options: AssetsOptions = {}): Promise<Uint8Array> {
+  return verifySize(entry, await readAsset(options.dir ?? PACKAGE_MODELS_DIR, entry.file, options.signal))
 }
 
 /** A base model's checked ONNX export; refused with FILE_MISSING when the manifest lists none. */

@@ -15,7 +15,7 @@ import { OpenLedgerError } from '../../runtime/errors.ts'
 import { BaseModelKind, canonicalArchitecture, parseArchitecture, type BaseModel, type GenesisBaseModel } from '../../runtime/modules/models/index.ts'
 import type { BlobFetcher } from '../blobs/blobExchange.ts'
 import { BlobError, type BlobStore } from '../blobs/blobStore.ts'
-import { loadBaseModel, loadFile, loadTokenizer, readManifest, type AssetsOptions } from './assets.ts'
+import { loadBaseModel, loadTokenizer, readFileForStore, readManifest, type AssetsOptions } from './assets.ts'
 
 export type BaseModelErrorCode = 'INVALID_ARCHITECTURE' | 'UNSUPPORTED_TOKENIZER' | 'UNSUPPORTED_ENGINE' | 'ARTIFACT_UNAVAILABLE' | 'WEIGHTS_MISMATCH'
 export class BaseModelError extends OpenLedgerError<BaseModelErrorCode> {}
@@ -62,8 +62,8 @@ export async function shippedBaseModels(options: AssetsOptions = {}): Promise<Ge
  * Puts the shipped weights and ONNX files into the blob store, pinned as base-model/<name>, so peers
  * can fetch them; returns how many files. A file the store already holds under the manifest's
  * content id is only pinned, unread (every start after the first); any other is read, checked
- * against the manifest's size and hash, and stored under the manifest's content id — refused with
- * ModelAssetError CID_MISMATCH when its bytes have another.
+ * against the manifest's size, and stored under the manifest's content id, which authenticates its
+ * bytes — refused with ModelAssetError CID_MISMATCH when they have another.
  */
 export async function publishShippedModels(store: BlobStore, options: AssetsOptions = {}): Promise<number> {
   const manifest = await shippedManifest(options)
@@ -85,7 +85,7 @@ export async function publishShippedModels(store: BlobStore, options: AssetsOpti
 }
 
 async function putShippedFile(store: BlobStore, entry: BlobFileEntry, cid: Uint8Array, options: AssetsOptions): Promise<void> {
-  const bytes = await loadFile(entry, options)
+  const bytes = await readFileForStore(entry, options)
   try {
     await store.put(bytes, cid)
   } catch (cause) {

@@ -109,9 +109,10 @@ t.test('publishShippedModels reads no file the store already holds, and refuses 
   }
   t.same(await store.read(shipped[0]!.artifact), weights, 'the stored weights are the shipped ones')
 
-  // a store without them reads the files: the damaged one is refused and nothing is kept for it
+  // a store without them reads the files: the damaged one does not have the manifest's content id,
+  // so it is refused and nothing is kept for it
   const { store: empty } = await createBlobStore(t)
-  await t.rejects(publishShippedModels(empty, { dir }), { name: 'ModelAssetError', code: 'HASH_MISMATCH', details: { file: lm.weights.file } })
+  await t.rejects(publishShippedModels(empty, { dir }), { name: 'ModelAssetError', code: 'CID_MISMATCH', details: { file: lm.weights.file, cid: toHex(contentId(flipped)), expected: lm.weights.cid } })
   t.equal(await empty.has(shipped[0]!.artifact), false)
   t.equal(await empty.has(contentId(flipped)), false)
   // with the weights repaired they are stored and pinned; the deleted ONNX export is missing
