@@ -56,6 +56,8 @@ interface Pending {
 interface Slot {
   worker: Worker
   pending: Map<number, Pending>
+  /** set when the thread died: later steps fail at once instead of waiting on it forever */
+  died: TrainingPoolError | undefined
 }
 
 export class TrainingPool implements GradientBackend {
@@ -94,7 +96,7 @@ export class TrainingPool implements GradientBackend {
     this.#running = true
     for (let i = 0; i < this.#threads; i++) {
       const worker = new Worker(this.#script)
-      const slot: Slot = { worker, pending: new Map() }
+      const slot: Slot = { worker, pending: new Map(), died: undefined }
       worker.on('message', (reply: TrainingWorkerReply) => {
         const pending = slot.pending.get(reply.id)
         if (pending === undefined) return
@@ -103,8 +105,10 @@ export class TrainingPool implements GradientBackend {
         else pending.resolve(reply)
       })
       const fail = (cause: unknown) => {
+        if (slot.died !== undefined) return // 'error' is followed by 'exit'
         this.#log.warn('training worker died', { thread: i, error: String(cause) })
-        for (const pending of slot.pending.values()) pending.reject(new TrainingPoolError('WORKER_DIED', 'a training worker died', { cause }))
+        slot.died = new TrainingPoolError('WORKER_DIED', 'a training worker died', { cause })
+        for (const pending of slot.pending.values()) pending.reject(slot.died)
         slot.pending.clear()
       }
       worker.on('error', fail)
@@ -141,6 +145,7 @@ export class TrainingPool implements GradientBackend {
       const slot = this.#slots[r]!
       const id = this.#nextId++
       replies.push(new Promise((resolve, reject) => {
+        if (slot.died !== undefined) return reject(slot.died)
         slot.pending.set(id, { resolve, reject })
         const message: TrainingWorkerStep = { type: 'step', id, weights, examples: part }
         slot.worker.postMessage(message)

@@ -12,18 +12,25 @@ import type { TrainingWorkerInit, TrainingWorkerReply, TrainingWorkerStep } from
 const port = parentPort
 let work: ExampleGradients | undefined
 let kind: 'lm' | 'classifier' = 'lm'
+/** why set-up failed (no WebAssembly kernel, say): every step answers with it, typed */
+let setupError: unknown
 
 if (port !== null) {
   port.on('message', (message: TrainingWorkerInit | TrainingWorkerStep) => {
     if (message.type === 'init') {
       kind = message.config.kind
-      const base = message.base === undefined ? new Map<string, Float32Array>() : gradientViews(paramShapes(message.config), message.base)
-      work = new ExampleGradients({ config: message.config, mode: message.mode, base }, message.rank, message.scale)
+      try {
+        const base = message.base === undefined ? new Map<string, Float32Array>() : gradientViews(paramShapes(message.config), message.base)
+        work = new ExampleGradients({ config: message.config, mode: message.mode, base }, message.rank, message.scale)
+      } catch (error) {
+        setupError = error
+      }
       return
     }
     let reply: TrainingWorkerReply
     const transfer: ArrayBuffer[] = []
     try {
+      if (setupError !== undefined) throw setupError
       if (work === undefined) throw new Error('training worker got a step before init')
       work.bind(message.weights)
       const size = work.size

@@ -1,6 +1,8 @@
 import t from 'tap'
 import { toHex } from '../../runtime/crypto/hash.ts'
+import type { Example } from '../../ml/model/backward.ts'
 import type { ModelConfig } from '../../ml/model/config.ts'
+import { KERNEL_ENV } from '../../ml/wasm/kernelModule.ts'
 import { initParams } from '../../ml/model/params.ts'
 import { train, type TrainingJob } from '../../ml/train/trainer.ts'
 import { TrainingPool, trainWithThreads } from '../../node/workers/trainingPool.ts'
@@ -37,4 +39,29 @@ t.test('errors in a worker come back typed; a stopped pool refuses work', async 
   pool.start()
   await t.rejects(pool.accumulate(new Float32Array(3), [{ kind: 'lm', ids: Int32Array.of(1, 2) }], new Float64Array(3)), { code: 'SHAPE_MISMATCH' })
   await pool.stop()
+})
+
+t.test('a worker that cannot set up reports why to every step, and never leaves a step waiting', async (t) => {
+  const job = jobs['lm lora']!
+  const saved = process.env[KERNEL_ENV]
+  process.env[KERNEL_ENV] = 'no-such-kernel' // the workers copy the environment when they start
+  const pool = new TrainingPool(job, { threads: 2 })
+  pool.start()
+  if (saved === undefined) delete process.env[KERNEL_ENV]
+  else process.env[KERNEL_ENV] = saved
+  t.teardown(() => pool.stop())
+  const examples: Example[] = [{ kind: 'lm', ids: Int32Array.of(1, 2, 3) }, { kind: 'lm', ids: Int32Array.of(4, 5, 6) }]
+  // the set-up error comes before the weights are looked at
+  for (let i = 0; i < 2; i++) {
+    await t.rejects(pool.accumulate(new Float32Array(1), examples, new Float64Array(1)), { name: 'MlError', code: 'INVALID_ARGUMENT' }, `step ${i + 1}: the set-up error, typed`)
+  }
+})
+
+t.test('a thread that dies fails its step and every later one at once', async (t) => {
+  const pool = new TrainingPool(jobs['lm lora']!, { threads: 1, workerScript: new URL('./exitingTrainingWorker.ts', import.meta.url) })
+  pool.start()
+  t.teardown(() => pool.stop())
+  const examples: Example[] = [{ kind: 'lm', ids: Int32Array.of(1, 2, 3) }]
+  await t.rejects(pool.accumulate(new Float32Array(1), examples, new Float64Array(1)), { name: 'TrainingPoolError', code: 'WORKER_DIED' })
+  await t.rejects(pool.accumulate(new Float32Array(1), examples, new Float64Array(1)), { name: 'TrainingPoolError', code: 'WORKER_DIED' }, 'not sent to the dead thread')
 })
