@@ -1,6 +1,6 @@
 // JSON views of chain objects for the RPC: hashes and bytes as 0x-hex, amounts as decimal
 // strings, heights as numbers, events and call arguments decoded by their module's schemas.
-import type { Decoded } from '../../runtime/codec/canonical.ts'
+import { decodeTrusted, encode, type Decoded } from '../../runtime/codec/canonical.ts'
 import { toHex } from '../../runtime/crypto/hash.ts'
 import type { BlockHeader } from '../../runtime/block.ts'
 import type { RuntimeEvent } from '../../runtime/module.ts'
@@ -35,7 +35,9 @@ export function eventToJson(runtime: Runtime, event: RuntimeEvent): Record<strin
   if (module === undefined || definition === undefined) return { module: event.module, event: event.index }
   let data: unknown
   try {
-    data = definition.data.toJson(definition.data.decode(event.data as Decoded, 'event'))
+    // an event read back from the store holds its canonical decoded form; one just emitted holds
+    // its schema's encode() form (bigints, not amount bytes): the round trip makes them one
+    data = definition.data.toJson(definition.data.decode(decodeTrusted(encode(event.data as Decoded)), 'event'))
   } catch {
     data = null
   }
