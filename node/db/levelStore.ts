@@ -2,16 +2,31 @@
 import { Level } from 'level'
 import { OpenLedgerError } from '../../runtime/errors.ts'
 import type { Bucket } from './buckets.ts'
-import { prefixed, type KeyValueStore, type RangeOptions, type WriteBatch } from './store.ts'
+import type { KeyValueStore, RangeOptions, WriteBatch } from './store.ts'
 
 export type DatabaseErrorCode = 'DB_OPEN_FAILED' | 'DB_LOCKED' | 'DB_WRITE_FAILED' | 'DB_READ_FAILED'
 export class DatabaseError extends OpenLedgerError<DatabaseErrorCode> {}
 
-type Bytes = Uint8Array
-const encodings = { keyEncoding: 'view', valueEncoding: 'view' } as const
+// Buffers in and out: LevelDB's binding takes them as they are, where 'view' encoding converts every
+// key and value of a batch first (a third of a block batch's marshalling time). Callers see plain
+// Uint8Arrays over the same memory.
+type Bytes = Buffer
+const encodings = { keyEncoding: 'buffer', valueEncoding: 'buffer' } as const
 
 function view(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+}
+
+/** The bucket byte then the key, in a new Buffer. */
+function bucketKey(bucket: Bucket, key: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(key.length + 1)
+  out[0] = bucket
+  out.set(key, 1)
+  return out
 }
 
 export class LevelStore implements KeyValueStore {
@@ -33,19 +48,19 @@ export class LevelStore implements KeyValueStore {
   }
 
   async get(bucket: Bucket, key: Uint8Array): Promise<Uint8Array | undefined> {
-    const value = await this.#db.get(prefixed(bucket, key))
+    const value = await this.#db.get(bucketKey(bucket, key))
     return value === undefined ? undefined : view(value)
   }
 
   async getMany(bucket: Bucket, keys: readonly Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
     if (keys.length === 0) return []
-    const values = await this.#db.getMany(keys.map((key) => prefixed(bucket, key)))
+    const values = await this.#db.getMany(keys.map((key) => bucketKey(bucket, key)))
     return values.map((value) => (value === undefined ? undefined : view(value)))
   }
 
   async write(batch: WriteBatch, options: { sync?: boolean } = {}): Promise<void> {
     const operations = batch.operations.map((op) =>
-      op.type === 'put' ? { type: 'put' as const, key: prefixed(op.bucket, op.key), value: op.value } : { type: 'del' as const, key: prefixed(op.bucket, op.key) },
+      op.type === 'put' ? { type: 'put' as const, key: bucketKey(op.bucket, op.key), value: asBuffer(op.value) } : { type: 'del' as const, key: bucketKey(op.bucket, op.key) },
     )
     try {
       await this.#db.batch(operations, { sync: options.sync ?? false })
@@ -55,8 +70,8 @@ export class LevelStore implements KeyValueStore {
   }
 
   async *entries(bucket: Bucket, range: RangeOptions = {}): AsyncIterable<[Uint8Array, Uint8Array]> {
-    const gte = prefixed(bucket, range.gte ?? new Uint8Array(0))
-    const lt = range.lt === undefined ? Uint8Array.of(bucket + 1) : prefixed(bucket, range.lt)
+    const gte = bucketKey(bucket, range.gte ?? new Uint8Array(0))
+    const lt = range.lt === undefined ? Buffer.of(bucket + 1) : bucketKey(bucket, range.lt)
     const iterator = this.#db.iterator({ gte, lt, reverse: range.reverse ?? false, limit: range.limit ?? -1 })
     try {
       for await (const [key, value] of iterator) yield [view(key).subarray(1), view(value)]
