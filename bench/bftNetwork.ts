@@ -42,7 +42,7 @@ export async function benchBftNetwork(options: { log: (line: string) => void; qu
   const quick = options.quick === true
   const senders = benchAccounts(quick ? 100 : 400, 'bft')
   const latencySender = benchAccounts(1, 'bft latency')
-  const net = await createTestnet({ validators: 4, blockTimeMs: BLOCK_TIME_MS, timeoutProposeMs: TIMEOUT_PROPOSE_MS, audit: false })
+  const net = await createTestnet({ validators: 4, blockTimeMs: BLOCK_TIME_MS, timeoutProposeMs: TIMEOUT_PROPOSE_MS, audit: process.env['BENCH_NODE_LOGS'] === '1' })
   try {
     const spec = withFundedSenders(parseChainSpec(await readFile(join(net.dir, 'genesis.json'), 'utf8')), [...senders, ...latencySender])
     const specText = chainSpecToJson(spec)
@@ -133,11 +133,12 @@ export async function benchBftNetwork(options: { log: (line: string) => void; qu
     const cpu = diffCpu(sumCpu(await nodesCpu()), cpuBefore)
     await watcher.close()
     const perSecond = (txs.length / (lastAt - started)) * 1000
-    // BENCH_NODE_LOGS=1: what each node's consensus logged while the transfers went through
+    // BENCH_NODE_LOGS=1: nodes log at debug level (and keep vote logs); what each node's consensus
+    // logged while the transfers went through: proposals (arrival, validation time), timeouts, heights
     if (process.env['BENCH_NODE_LOGS'] === '1') {
       for (const node of net.nodes) {
-        const lines = (node.running?.log() ?? '').split('\n').filter((line) => /finalized|proposed block is invalid|warn|WARN/.test(line))
-        log(`  ${node.name}:\n${lines.slice(-12).map((line) => `    ${line}`).join('\n')}`)
+        const lines = (node.running?.log() ?? '').split('\n').filter((line) => /finalized|proposed block is invalid|warn|WARN|consensus\].*(timeout|proposal|proposing)/.test(line))
+        log(`  ${node.name}:\n${lines.slice(-40).map((line) => `    ${line}`).join('\n')}`)
       }
     }
 

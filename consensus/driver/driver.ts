@@ -311,6 +311,7 @@ export class ConsensusDriver {
           this.#timers.delete(timer)
           void this.#enqueue(() => {
             if (output.height !== this.#height) return
+            this.#log.debug('timeout', { step: output.step, height: output.height, round: output.round, ms: Math.round(performance.now() - this.#heightStartedAt) })
             return this.#consume(['timeout', output.step, output.height, output.round], true)
           })
         }, output.durationMs)
@@ -498,7 +499,9 @@ export class ConsensusDriver {
     if (proposal.height !== this.#height) return
     const set = this.#set as ValidatorSet
     if (toHex(proposerFor(set, proposal.height, proposal.round).publicKey) !== toHex(proposal.proposer)) return
+    const startedMs = performance.now()
     await this.#consume(['proposal', proposalBytes, block], true)
+    this.#log.debug('proposal', { height: proposal.height, round: proposal.round, bytes: block.length, atMs: Math.round(startedMs - this.#heightStartedAt), validateMs: Math.round(performance.now() - startedMs) })
   }
 
   // ---------------------------------------------------------------------------------------------

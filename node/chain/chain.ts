@@ -170,7 +170,7 @@ export class Chain {
     while (step.done !== true && transactions.length < maxTransactions) {
       const candidate = step.value
       if (bytes + candidate.tx.bytes.length > maxBytes) break
-      if (limits.deadline !== undefined && (transactions.length & 255) === 255 && Date.now() > limits.deadline) break
+      if (limits.deadline !== undefined && (transactions.length & 31) === 31 && Date.now() > limits.deadline) break
       const result = await execution.tryApply(candidate.tx, candidate.sender)
       if (result instanceof InvalidTransactionError) {
         if (result.code === 'EXCEEDS_BLOCK_GAS') break
