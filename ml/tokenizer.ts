@@ -20,7 +20,7 @@
 //
 // Pure: no IO beyond loading the npm package's vocabulary through `require` once.
 import { createRequire } from 'node:module'
-import { keccak_256 } from '@noble/hashes/sha3.js'
+import { keccak256Prefixed } from '../runtime/crypto/hash.ts'
 import { OpenLedgerError } from '../runtime/errors.ts'
 
 export const TOKENIZER_NAME = 'gpt2-bpe-table/v1'
@@ -160,7 +160,7 @@ export function decodeTable(bytes: Uint8Array): Int32Array {
 
 /** keccak256(utf8(TOKENIZER_NAME) ‖ encodeTable(table)): names a tokenizer on chain and in manifests. */
 export function tableHash(table: Int32Array): Uint8Array {
-  return keccak_256.create().update(new TextEncoder().encode(TOKENIZER_NAME)).update(encodeTable(table)).digest()
+  return keccak256Prefixed(new TextEncoder().encode(TOKENIZER_NAME), encodeTable(table))
 }
 
 export class Tokenizer {

@@ -13,7 +13,7 @@
 // tokenizer name and the file's bytes), an ONNX file's keccak256 of its bytes. The weights and ONNX
 // entries also name the file's blob-store content id (node/blobs/contentId.ts, 0x-prefixed hex),
 // so a node can register and publish them without reading them; this module checks only its form.
-import { keccak_256 } from '@noble/hashes/sha3.js'
+import { keccak256 } from '../../runtime/crypto/hash.ts'
 import { OpenLedgerError } from '../../runtime/errors.ts'
 import { paramShapes, type ModelConfig, type ModelKind } from '../model/config.ts'
 import { decodeTensors } from '../model/params.ts'
@@ -113,7 +113,7 @@ export function hexHash(bytes: Uint8Array): string {
 }
 
 export function keccakHex(bytes: Uint8Array): string {
-  return hexHash(keccak_256(bytes))
+  return hexHash(keccak256(bytes))
 }
 
 /** Parses and checks a manifest's JSON text (shape, not files). */
@@ -182,7 +182,7 @@ export function verifyTokenizer(entry: TokenizerEntry, bytes: Uint8Array): Token
     tokenizer = Tokenizer.fromTable(decodeTable(bytes))
   } catch (cause) {
     // a table that does not decode cannot have the manifest's hash either; say which is wrong
-    const actual = hexHash(keccak_256(bytes))
+    const actual = hexHash(keccak256(bytes))
     checkHash(entry, actual)
     throw new ModelAssetError('INVALID_FILE', `${entry.file} is not a vocabulary table`, { cause, details: { file: entry.file } })
   }

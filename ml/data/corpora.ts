@@ -17,7 +17,7 @@
 // Documents come in the package's own order (year, chapter, file list), so every list here is
 // deterministic. The packages read their files through `require`; this module does no other IO.
 import { createRequire } from 'node:module'
-import { keccak_256 } from '@noble/hashes/sha3.js'
+import { keccak256 } from '../../runtime/crypto/hash.ts'
 import { normaliseClassifierText } from './classifierText.ts'
 
 export type Split = 'train' | 'heldOut'
@@ -99,7 +99,7 @@ export function spamMessages(): SpamMessage[] {
 }
 
 export function spamSplit(message: Pick<SpamMessage, 'checksum'>): Split {
-  return keccak_256(new TextEncoder().encode(message.checksum))[0]! % 5 === 0 ? 'heldOut' : 'train'
+  return keccak256(new TextEncoder().encode(message.checksum))[0]! % 5 === 0 ? 'heldOut' : 'train'
 }
 
 export function isSpamGroup(group: SpamGroup): boolean {
