@@ -70,6 +70,18 @@ export const msgpackReference = {
     }
     return checkDecoded(value, 0)
   },
+  /** decode() by the definition: msgpackr's value, accepted only if msgpackr re-encodes it to the input. */
+  decode(bytes: Uint8Array): Decoded {
+    const checked = msgpackReference.decodeTrusted(bytes)
+    let again: Uint8Array
+    try {
+      again = msgpackReference.encode(checked)
+    } catch (cause) {
+      throw new CodecError(CodecErrorCode.nonCanonical, 'value cannot be re-encoded', { cause })
+    }
+    if (!bytesEqual(again, bytes)) throw new CodecError(CodecErrorCode.nonCanonical, 'encoding is not canonical')
+    return checked
+  },
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -272,21 +284,43 @@ export function decode(bytes: Uint8Array, maxBytes = 4 * 1024 * 1024): Decoded {
   if (!(bytes instanceof Uint8Array)) throw new CodecError(CodecErrorCode.wrongType, 'bytes must be a Uint8Array')
   if (bytes.length > maxBytes) throw new CodecError(CodecErrorCode.tooLarge, `encoding is ${bytes.length} bytes, limit ${maxBytes}`)
   if (bytes.length === 0) throw new CodecError(CodecErrorCode.invalidEncoding, 'empty input')
-  let value: unknown
+  return readCanonical(bytes) ?? msgpackReference.decode(bytes)
+}
+
+/**
+ * The short path of decode(): a string-free value read by our reader, accepted when our writer
+ * (msgpackr's exact bytes) writes the input back. Anything else (a string, trailing bytes, a
+ * non-canonical form, malformed input) goes to msgpackr, so every refusal is the reference's.
+ */
+function readCanonical(bytes: Uint8Array): Decoded | undefined {
+  const cursor = { at: 0 }
+  let value: Decoded
   try {
-    value = packr.unpack(bytes)
-  } catch (cause) {
-    throw new CodecError(CodecErrorCode.invalidEncoding, 'malformed msgpack', { cause })
+    value = readValue(bytes, new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), cursor, 0)
+  } catch (error) {
+    if (error === GIVE_WAY) return undefined
+    throw error
   }
-  const checked = checkDecoded(value, 0)
-  let again: Uint8Array
+  return cursor.at === bytes.length && writesBack(value, bytes) ? value : undefined
+}
+
+/** Whether encode(value) is exactly `bytes`, compared in the scratch buffer without a copy. */
+function writesBack(value: Decoded, bytes: Uint8Array): boolean {
+  at = 0
   try {
-    again = encode(checked)
-  } catch (cause) {
-    throw new CodecError(CodecErrorCode.nonCanonical, 'value cannot be re-encoded', { cause })
+    writeValue(value, 0)
+    if (at !== bytes.length) return false
+    for (let i = 0; i < at; i++) if (scratch[i] !== bytes[i]) return false
+    return true
+  } catch (error) {
+    if (error === GIVE_WAY || error instanceof CodecError) return false
+    throw error
+  } finally {
+    if (scratch.length > MAX_KEPT_SCRATCH_BYTES) {
+      scratch = new Uint8Array(INITIAL_SCRATCH_BYTES)
+      scratchView = new DataView(scratch.buffer)
+    }
   }
-  if (!bytesEqual(again, bytes)) throw new CodecError(CodecErrorCode.nonCanonical, 'encoding is not canonical')
-  return checked
 }
 
 /**

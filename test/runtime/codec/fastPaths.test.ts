@@ -1,8 +1,8 @@
-// encode() and decodeTrusted() take short paths of their own for string-free values; msgpackr
+// encode(), decode() and decodeTrusted() take short paths of their own for string-free values; msgpackr
 // (msgpackReference) is the definition. These tests hold the two to the same bytes, values and errors.
 import t from 'tap'
 import fc from 'fast-check'
-import { CodecError, decodeTrusted, encode, msgpackReference, type Decoded, type Encodable } from '../../../runtime/codec/canonical.ts'
+import { CodecError, decode, decodeTrusted, encode, msgpackReference, type Decoded, type Encodable } from '../../../runtime/codec/canonical.ts'
 
 const EDGE_INTEGERS = [
   0, -0, 1, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x10000, 2 ** 32 - 1, 2 ** 32, 2 ** 48, Number.MAX_SAFE_INTEGER,
@@ -77,6 +77,42 @@ t.test('decodeTrusted matches msgpackr on arbitrary bytes (values or errors)', a
 t.test('decodeTrusted byte strings are plain views of the input', async (t) => {
   const bytes = Buffer.from(encode([Uint8Array.of(1, 2, 3)]))
   const [inner] = decodeTrusted(bytes) as [Uint8Array]
+  t.equal(Object.getPrototypeOf(inner), Uint8Array.prototype)
+  t.equal(inner.buffer, bytes.buffer)
+})
+
+t.test('decode gives the reference values for encodings', async (t) => {
+  fc.assert(fc.property(value, (v) => {
+    const bytes = msgpackReference.encode(v)
+    t.same(decode(bytes) as Decoded, msgpackReference.decode(bytes))
+  }), { seed: 24, numRuns: 1000 })
+})
+
+t.test('decode matches the reference on arbitrary and on damaged bytes (values or errors)', async (t) => {
+  fc.assert(fc.property(fc.uint8Array({ minLength: 1, maxLength: 40 }), (bytes) => {
+    t.same(outcome(() => decode(bytes)), outcome(() => msgpackReference.decode(bytes)))
+  }), { seed: 25, numRuns: 3000 })
+  // encodings with one byte changed, cut short or extended: mostly non-canonical or malformed
+  fc.assert(fc.property(value, fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('flip', 'cut', 'extend'), (v, position, byte, how) => {
+    const bytes = msgpackReference.encode(v)
+    const at = position % bytes.length
+    const damaged = how === 'flip' ? bytes.map((b, i) => (i === at ? byte : b)) : how === 'cut' ? bytes.slice(0, at) : Uint8Array.from([...bytes, byte])
+    if (damaged.length === 0) return
+    t.same(outcome(() => decode(damaged)), outcome(() => msgpackReference.decode(damaged)))
+  }), { seed: 26, numRuns: 3000 })
+  // non-minimal forms of values the short path reads: each refused like the reference refuses it
+  const cases = [[0xcc, 0x05], [0xcd, 0x00, 0x05], [0xce, 0, 0, 0, 5], [0xd0, 0x05], [0xcb, 0x40, 0x14, 0, 0, 0, 0, 0, 0], [0xc5, 0, 1, 9], [0xdc, 0, 1, 1], [0x91, 0x01, 0x01], [0xcb, 0x80, 0, 0, 0, 0, 0, 0, 0]]
+  for (const bytes of cases) {
+    const input = Uint8Array.from(bytes)
+    const result = outcome(() => decode(input))
+    t.same(result, outcome(() => msgpackReference.decode(input)), bytes.join(','))
+    t.notOk('value' in (result as object), `${bytes.join(',')} is refused`)
+  }
+})
+
+t.test('decode byte strings are plain views of the input', async (t) => {
+  const bytes = Buffer.from(encode([Uint8Array.of(1, 2, 3), 10n ** 20n]))
+  const [inner] = decode(bytes) as [Uint8Array]
   t.equal(Object.getPrototypeOf(inner), Uint8Array.prototype)
   t.equal(inner.buffer, bytes.buffer)
 })
