@@ -13,7 +13,7 @@ import { ModuleIndex } from '../runtime/modules/indices.ts'
 import { signTransaction } from '../runtime/transaction.ts'
 import { createTestnet, headHeight, waitForHeight, type TestnetNode } from '../test/e2e/testnet.ts'
 import { diffCpu, sumCpu, threadCpuSeconds } from './cpu.ts'
-import { benchAccounts, signTransfers, withFundedSenders } from './fixtures.ts'
+import { benchAccounts, FinalizedCount, signTransfers, withFundedSenders, withTimeout } from './fixtures.ts'
 
 const BLOCK_TIME_MS = 1000
 const TIMEOUT_PROPOSE_MS = 1000
@@ -92,21 +92,14 @@ export async function benchBftNetwork(options: { log: (line: string) => void; qu
     const txs = signed.slice(warmUp.length)
     const hexes = txs.map((tx) => toHex(tx.bytes))
     const watcher = await WsRpcClient.connect((net.nodes[0] as TestnetNode).rpcUrl.replace('http', 'ws'))
-    let finalized = 0
-    let lastAt = 0
+    const count = new FinalizedCount()
     let started = 0
-    const waiters: Array<{ count: number; resolve: () => void }> = []
     void watcher.subscribe<{ hash: string }>('chain_subscribeFinalizedHeads', [], (head) => {
       void (net.nodes[0] as TestnetNode).rpc.call<{ block: { extrinsics: string[] } }>('chain_getBlock', [head.hash]).then((block) => {
         if (process.env['BENCH_VERBOSE'] === '1') log(`    +${Math.round(performance.now() - started)} ms: block ${head.hash.slice(0, 10)} with ${block.block.extrinsics.length} transfers`)
-        if (block.block.extrinsics.length === 0) return
-        finalized += block.block.extrinsics.length
-        lastAt = performance.now()
-        for (const waiter of waiters) if (finalized >= waiter.count) waiter.resolve()
+        count.add(block.block.extrinsics.length)
       })
     })
-    const finalizedAtLeast = (count: number, what: string) =>
-      Promise.race([new Promise<void>((resolve) => waiters.push({ count, resolve })), new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} not finalized within 180 s`)), 180_000).unref())])
     const BATCH = 100
     const submitAll = async (all: readonly string[]) => {
       let next = 0
@@ -124,15 +117,15 @@ export async function benchBftNetwork(options: { log: (line: string) => void; qu
       if (rejected > 0) throw new Error(`${rejected} submissions were rejected`)
     }
     await submitAll(warmUp)
-    await finalizedAtLeast(warmUp.length, 'the warm-up transfers were')
+    await withTimeout(count.atLeast(warmUp.length), 180_000, 'the warm-up transfers were not finalized within 180 s')
     const nodesCpu = () => Promise.all(net.nodes.map((node) => threadCpuSeconds(node.running?.process.pid)))
     const cpuBefore = sumCpu(await nodesCpu())
     started = performance.now()
     await submitAll(hexes)
-    await finalizedAtLeast(warmUp.length + txs.length, 'transfers')
+    await withTimeout(count.atLeast(warmUp.length + txs.length), 180_000, 'transfers not finalized within 180 s')
     const cpu = diffCpu(sumCpu(await nodesCpu()), cpuBefore)
     await watcher.close()
-    const perSecond = (txs.length / (lastAt - started)) * 1000
+    const perSecond = (txs.length / (count.lastAt - started)) * 1000
     // BENCH_NODE_LOGS=1: nodes log at debug level (and keep vote logs); what each node's consensus
     // logged while the transfers went through: proposals (arrival, validation time), timeouts, heights
     if (process.env['BENCH_NODE_LOGS'] === '1') {
@@ -171,7 +164,7 @@ export async function benchBftNetwork(options: { log: (line: string) => void; qu
       const micros = (seconds: number) => `${fmt((seconds / txs.length) * 1e6)} µs`
       const total = [...cpu.values()].reduce((a, b) => a + b, 0)
       const parts = [...cpu].sort((a, b) => b[1] - a[1]).map(([kind, seconds]) => `${kind} ${micros(seconds)}`)
-      log(`  CPU per transfer, all four nodes: ${micros(total)} (${parts.join(', ')}); wall ${fmt((lastAt - started) / txs.length * 2000)} µs of 2 cores`)
+      log(`  CPU per transfer, all four nodes: ${micros(total)} (${parts.join(', ')}); wall ${fmt((count.lastAt - started) / txs.length * 2000)} µs of 2 cores`)
     }
     log(`  finalizing again after the next proposer is killed: ${recoveries.map((ms) => `${fmt(ms)} ms`).join(', ')}   (target <= ${fmt(2000 + TIMEOUT_PROPOSE_MS)} ms: 2 s + one propose timeout)`)
     return { latencyP50Ms: p50, latencyP99Ms: p99, finalizedPerSecond: perSecond, recoveryMs: recoveries }

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { chainSpecToJson } from '../genesis/spec.ts'
 import { toHex } from '../runtime/crypto/hash.ts'
 import { RpcClient, WsRpcClient } from '../node/rpc/client.ts'
-import { benchAccounts, signTransfers, specWithSenders } from './fixtures.ts'
+import { benchAccounts, FinalizedCount, signTransfers, specWithSenders, withTimeout } from './fixtures.ts'
 import { diffCpu, threadCpuSeconds } from './cpu.ts'
 
 const BIN = fileURLToPath(new URL('../bin/openledger.js', import.meta.url))
@@ -67,20 +67,10 @@ export async function benchDevChain(options: { log: (line: string) => void; quic
     const hexes = txs.map((tx) => toHex(tx.bytes))
 
     const ws = await WsRpcClient.connect(url.replace('http', 'ws'))
-    let finalized = 0
-    let lastAt = 0
-    let blocks = 0
-    const waiters: Array<{ count: number; resolve: () => void }> = []
+    const count = new FinalizedCount()
     void ws.subscribe<{ hash: string }>('chain_subscribeFinalizedHeads', [], (head) => {
-      void rpc.call<{ block: { extrinsics: string[] } }>('chain_getBlock', [head.hash]).then((block) => {
-        if (block.block.extrinsics.length === 0) return
-        finalized += block.block.extrinsics.length
-        blocks++
-        lastAt = performance.now()
-        for (const waiter of waiters) if (finalized >= waiter.count) waiter.resolve()
-      })
+      void rpc.call<{ block: { extrinsics: string[] } }>('chain_getBlock', [head.hash]).then((block) => count.add(block.block.extrinsics.length))
     })
-    const finalizedAtLeast = (count: number) => new Promise<void>((resolve) => waiters.push({ count, resolve }))
     // A load generator's client: transfers signed and request bodies (JSON-RPC batches of the
     // server's largest size) encoded before the clock starts, sent over a few keep-alive
     // connections. The client shares the machine's cores with the node, so it must cost little.
@@ -108,9 +98,9 @@ export async function benchDevChain(options: { log: (line: string) => void; quic
       )
     }
     await submitAll(warmUp)
-    await withTimeout(finalizedAtLeast(warmUp.length), 'the warm-up transfers were not finalized within 120 s')
-    blocks = 0
-    const done = finalizedAtLeast(warmUp.length + txs.length)
+    await withTimeout(count.atLeast(warmUp.length), 120_000, 'the warm-up transfers were not finalized within 120 s')
+    const warmUpBlocks = count.blocks
+    const done = count.atLeast(warmUp.length + txs.length)
     const nodeCpuBefore = await threadCpuSeconds(child.pid)
     const clientCpuBefore = process.cpuUsage()
     const started = performance.now()
@@ -118,8 +108,9 @@ export async function benchDevChain(options: { log: (line: string) => void; quic
     agent.destroy()
     const submittedMs = performance.now() - started
     if (rejected > 0) throw new Error(`${rejected} submissions were rejected, the first with ${firstRejection}`)
-    await withTimeout(done, 'transfers not finalized within 120 s')
-    const ms = lastAt - started
+    await withTimeout(done, 120_000, 'transfers not finalized within 120 s')
+    const ms = count.lastAt - started
+    const blocks = count.blocks - warmUpBlocks
     const nodeCpu = diffCpu(await threadCpuSeconds(child.pid), nodeCpuBefore)
     const clientCpu = process.cpuUsage(clientCpuBefore)
     await ws.close()
@@ -144,15 +135,6 @@ export async function benchDevChain(options: { log: (line: string) => void; quic
     await new Promise((resolve) => child.once('exit', resolve))
     await rm(home, { recursive: true, force: true })
   }
-}
-
-/** Rejects with `message` when `promise` has not settled within 120 s; the timer never outlives it. */
-async function withTimeout(promise: Promise<void>, message: string): Promise<void> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), 120_000)
-  })
-  await Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
 
 /** POSTs a JSON body on a keep-alive connection; resolves to the response text. */

@@ -57,3 +57,33 @@ export function median(values: readonly number[]): number {
 export function rate(count: number, ms: number): string {
   return `${Math.round((count / ms) * 1000).toLocaleString('en-US')}/s`
 }
+
+/** Rejects with `message` when `promise` has not settled within `ms`; the timer never outlives it. */
+export async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
+/** Transfers counted as their blocks finalize; `atLeast(n)` resolves once n have been counted. */
+export class FinalizedCount {
+  total = 0
+  blocks = 0
+  /** performance.now() when the last block with transfers was counted */
+  lastAt = 0
+  readonly #waiters: Array<{ count: number; resolve: () => void }> = []
+
+  add(transfers: number): void {
+    if (transfers === 0) return
+    this.total += transfers
+    this.blocks++
+    this.lastAt = performance.now()
+    for (const waiter of this.#waiters) if (this.total >= waiter.count) waiter.resolve()
+  }
+
+  atLeast(count: number): Promise<void> {
+    return new Promise((resolve) => (this.total >= count ? resolve() : this.#waiters.push({ count, resolve })))
+  }
+}

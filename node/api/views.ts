@@ -35,11 +35,15 @@ export function eventToJson(runtime: Runtime, event: RuntimeEvent): Record<strin
   if (module === undefined || definition === undefined) return { module: event.module, event: event.index }
   let data: unknown
   try {
-    // an event read back from the store holds its canonical decoded form; one just emitted holds
-    // its schema's encode() form (bigints, not amount bytes): the round trip makes them one
-    data = definition.data.toJson(definition.data.decode(decodeTrusted(encode(event.data as Decoded)), 'event'))
+    data = definition.data.toJson(definition.data.decode(event.data as Decoded, 'event'))
   } catch {
-    data = null
+    // an event read back from the store holds its decoded canonical form; one just emitted holds
+    // its schema's encode() form (bigints where the store has amount bytes): once through the codec
+    try {
+      data = definition.data.toJson(definition.data.decode(decodeTrusted(encode(event.data as Decoded)), 'event'))
+    } catch {
+      data = null
+    }
   }
   return { module: module.name, event: definition.name, data }
 }

@@ -99,6 +99,13 @@ let at = 0
 /** a string was met: the value goes to msgpackr */
 const GIVE_WAY = Symbol('give way')
 
+/** A block body may have grown the scratch to megabytes: do not keep that for state values. */
+function releaseLargeScratch(): void {
+  if (scratch.length <= MAX_KEPT_SCRATCH_BYTES) return
+  scratch = new Uint8Array(INITIAL_SCRATCH_BYTES)
+  scratchView = new DataView(scratch.buffer)
+}
+
 function room(bytes: number): void {
   if (at + bytes <= scratch.length) return
   const grown = new Uint8Array(Math.max(scratch.length * 2, at + bytes))
@@ -210,11 +217,7 @@ function encodeWithoutStrings(value: Encodable): Uint8Array | undefined {
     if (error === GIVE_WAY) return undefined
     throw error
   } finally {
-    // a block body may have grown the scratch to megabytes: do not keep that for state values
-    if (scratch.length > MAX_KEPT_SCRATCH_BYTES) {
-      scratch = new Uint8Array(INITIAL_SCRATCH_BYTES)
-      scratchView = new DataView(scratch.buffer)
-    }
+    releaseLargeScratch()
   }
 }
 
@@ -316,10 +319,7 @@ function writesBack(value: Decoded, bytes: Uint8Array): boolean {
     if (error === GIVE_WAY || error instanceof CodecError) return false
     throw error
   } finally {
-    if (scratch.length > MAX_KEPT_SCRATCH_BYTES) {
-      scratch = new Uint8Array(INITIAL_SCRATCH_BYTES)
-      scratchView = new DataView(scratch.buffer)
-    }
+    releaseLargeScratch()
   }
 }
 
