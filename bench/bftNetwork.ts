@@ -13,7 +13,7 @@ import { ModuleIndex } from '../runtime/modules/indices.ts'
 import { signTransaction } from '../runtime/transaction.ts'
 import { createTestnet, headHeight, waitForHeight, type TestnetNode } from '../test/e2e/testnet.ts'
 import { diffCpu, sumCpu, threadCpuSeconds } from './cpu.ts'
-import { benchAccounts, FinalizedCount, signTransfers, withFundedSenders, withTimeout } from './fixtures.ts'
+import { benchAccounts, FinalizedCount, gasPerTransfer, signTransfers, withFundedSenders, withTimeout } from './fixtures.ts'
 
 const BLOCK_TIME_MS = 1000
 const TIMEOUT_PROPOSE_MS = 1000
@@ -92,13 +92,12 @@ export async function benchBftNetwork(options: { log: (line: string) => void; qu
     const txs = signed.slice(warmUp.length)
     const hexes = txs.map((tx) => toHex(tx.bytes))
     const watcher = await WsRpcClient.connect((net.nodes[0] as TestnetNode).rpcUrl.replace('http', 'ws'))
-    const count = new FinalizedCount()
+    const count = new FinalizedCount(gasPerTransfer(signed, spec.chainId))
     let started = 0
-    void watcher.subscribe<{ hash: string }>('chain_subscribeFinalizedHeads', [], (head) => {
-      void (net.nodes[0] as TestnetNode).rpc.call<{ block: { extrinsics: string[] } }>('chain_getBlock', [head.hash]).then((block) => {
-        if (process.env['BENCH_VERBOSE'] === '1') log(`    +${Math.round(performance.now() - started)} ms: block ${head.hash.slice(0, 10)} with ${block.block.extrinsics.length} transfers`)
-        count.add(block.block.extrinsics.length)
-      })
+    void watcher.subscribe<{ hash: string; gasUsed: number }>('chain_subscribeFinalizedHeads', [], (head) => {
+      const before = count.total
+      count.addHead(head)
+      if (process.env['BENCH_VERBOSE'] === '1') log(`    +${Math.round(performance.now() - started)} ms: block ${head.hash.slice(0, 10)} with ${count.total - before} transfers`)
     })
     const BATCH = 100
     const submitAll = async (all: readonly string[]) => {
@@ -125,6 +124,7 @@ export async function benchBftNetwork(options: { log: (line: string) => void; qu
     await withTimeout(count.atLeast(warmUp.length + txs.length), 180_000, 'transfers not finalized within 180 s')
     const cpu = diffCpu(sumCpu(await nodesCpu()), cpuBefore)
     await watcher.close()
+    await count.verify((hash) => (net.nodes[0] as TestnetNode).rpc.call('chain_getBlock', [hash]))
     const perSecond = (txs.length / (count.lastAt - started)) * 1000
     // BENCH_NODE_LOGS=1: nodes log at debug level (and keep vote logs); what each node's consensus
     // logged while the transfers went through: proposals (arrival, validation time), timeouts, heights

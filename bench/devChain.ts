@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { chainSpecToJson } from '../genesis/spec.ts'
 import { toHex } from '../runtime/crypto/hash.ts'
 import { RpcClient, WsRpcClient } from '../node/rpc/client.ts'
-import { benchAccounts, FinalizedCount, signTransfers, specWithSenders, withTimeout } from './fixtures.ts'
+import { benchAccounts, FinalizedCount, gasPerTransfer, signTransfers, specWithSenders, withTimeout } from './fixtures.ts'
 import { diffCpu, threadCpuSeconds } from './cpu.ts'
 
 const BIN = fileURLToPath(new URL('../bin/openledger.js', import.meta.url))
@@ -67,10 +67,8 @@ export async function benchDevChain(options: { log: (line: string) => void; quic
     const hexes = txs.map((tx) => toHex(tx.bytes))
 
     const ws = await WsRpcClient.connect(url.replace('http', 'ws'))
-    const count = new FinalizedCount()
-    void ws.subscribe<{ hash: string }>('chain_subscribeFinalizedHeads', [], (head) => {
-      void rpc.call<{ block: { extrinsics: string[] } }>('chain_getBlock', [head.hash]).then((block) => count.add(block.block.extrinsics.length))
-    })
+    const count = new FinalizedCount(gasPerTransfer(signed, spec.chainId))
+    void ws.subscribe<{ hash: string; gasUsed: number }>('chain_subscribeFinalizedHeads', [], (head) => count.addHead(head))
     // A load generator's client: transfers signed and request bodies (JSON-RPC batches of the
     // server's largest size) encoded before the clock starts, sent over a few keep-alive
     // connections. The client shares the machine's cores with the node, so it must cost little.
@@ -114,6 +112,7 @@ export async function benchDevChain(options: { log: (line: string) => void; quic
     const nodeCpu = diffCpu(await threadCpuSeconds(child.pid), nodeCpuBefore)
     const clientCpu = process.cpuUsage(clientCpuBefore)
     await ws.close()
+    await count.verify((hash) => rpc.call('chain_getBlock', [hash]))
     const perSecond = (txs.length / ms) * 1000
     if (process.env['BENCH_VERBOSE'] === '1') log(output.split('\n').filter((l) => l.includes('sealed')).join('\n'))
     log(`dev chain end to end (${args.join(' ')}): ${txs.length} transfers from ${senders.length} senders`)

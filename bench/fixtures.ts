@@ -5,6 +5,7 @@ import type { ChainSpec } from '../genesis/spec.ts'
 import { ONE_OPEN } from '../genesis/tokenomics.ts'
 import { sha256, utf8 } from '../runtime/crypto/hash.ts'
 import { privateKeyToAddress } from '../runtime/crypto/secp256k1.ts'
+import { createRuntime } from '../runtime/index.ts'
 import { ModuleIndex } from '../runtime/modules/indices.ts'
 import { signTransaction, type Transaction } from '../runtime/transaction.ts'
 
@@ -49,6 +50,15 @@ export function signTransfers(chainId: number, senders: readonly BenchAccount[],
   return out
 }
 
+/** The gas every one of `txs` is charged (the runtime's own figure); throws unless they all cost the same. */
+export function gasPerTransfer(txs: readonly Transaction[], chainId: number): number {
+  const runtime = createRuntime()
+  const gas = new Set(txs.map((tx) => runtime.checkStatic(tx, chainId).gas))
+  const [only] = gas
+  if (gas.size !== 1 || only === undefined) throw new Error(`bench transfers cost different gas: ${[...gas].join(', ')}`)
+  return only
+}
+
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
   return sorted[Math.floor(sorted.length / 2)] ?? 0
@@ -67,16 +77,37 @@ export async function withTimeout<T>(promise: Promise<T>, ms: number, message: s
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
 
-/** Transfers counted as their blocks finalize; `atLeast(n)` resolves once n have been counted. */
+/**
+ * Transfers counted as their blocks finalize, from each finalized head's `gasUsed`: every bench
+ * transfer costs the same gas (`gasPerTransfer`), so counting needs no block
+ * fetch while the clock runs (serializing thousands of extrinsics per block for the counter would
+ * be work of the bench, not of the chain). `verify()` fetches the counted blocks afterwards and
+ * checks the count against their extrinsics. `atLeast(n)` resolves once n have been counted.
+ */
 export class FinalizedCount {
   total = 0
   blocks = 0
   /** performance.now() when the last block with transfers was counted */
   lastAt = 0
+  readonly #gasPerTransfer: number
+  readonly #counted: Array<{ hash: string; transfers: number }> = []
   readonly #waiters: Array<{ count: number; resolve: () => void }> = []
 
-  add(transfers: number): void {
+  constructor(gasPerTransfer: number) {
+    if (!Number.isInteger(gasPerTransfer) || gasPerTransfer <= 0) throw new Error(`gas per transfer must be a positive integer, got ${gasPerTransfer}`)
+    this.#gasPerTransfer = gasPerTransfer
+  }
+
+  /** A finalized head as `chain_subscribeFinalizedHeads` sends it. */
+  addHead(head: { hash: string; gasUsed: number }): void {
+    const gas = this.#gasPerTransfer
+    if (head.gasUsed % gas !== 0) throw new Error(`block ${head.hash} used ${head.gasUsed} gas, not a multiple of a transfer's ${gas}`)
+    this.#add(head.hash, head.gasUsed / gas)
+  }
+
+  #add(hash: string, transfers: number): void {
     if (transfers === 0) return
+    this.#counted.push({ hash, transfers })
     this.total += transfers
     this.blocks++
     this.lastAt = performance.now()
@@ -85,5 +116,13 @@ export class FinalizedCount {
 
   atLeast(count: number): Promise<void> {
     return new Promise((resolve) => (this.total >= count ? resolve() : this.#waiters.push({ count, resolve })))
+  }
+
+  /** Throws unless every counted block holds exactly the number of extrinsics counted for it. */
+  async verify(getBlock: (hash: string) => Promise<{ block: { extrinsics: readonly string[] } }>): Promise<void> {
+    for (const { hash, transfers } of this.#counted) {
+      const { block } = await getBlock(hash)
+      if (block.extrinsics.length !== transfers) throw new Error(`block ${hash} holds ${block.extrinsics.length} extrinsics, counted ${transfers} from its gas`)
+    }
   }
 }

@@ -1,8 +1,8 @@
 // Typed storage items. A state key is [module index, item index, ...item key], so one module's
 // items sit together and can be listed by prefix. Values are canonical encodings of their schema.
-import { decodeTrusted, encode } from './codec/canonical.ts'
 import type { Kind } from './codec/schema.ts'
 import type { StateOverlay, StateReader } from './state/overlay.ts'
+import { decodeStored } from './state/typedValues.ts'
 
 export function storageKey(module: number, item: number, key: Uint8Array = new Uint8Array(0)): Uint8Array {
   const out = new Uint8Array(2 + key.length)
@@ -10,6 +10,12 @@ export function storageKey(module: number, item: number, key: Uint8Array = new U
   out[1] = item
   out.set(key, 2)
   return out
+}
+
+/** `key`'s value decoded as `kind`: typed through an overlay, else decoded once per stored bytes. */
+function readTyped<T>(state: StateReader, key: Uint8Array, kind: Kind<T>): Promise<T | undefined> {
+  if (state.getTyped !== undefined) return state.getTyped(key, kind)
+  return state.get(key).then((bytes) => (bytes === undefined ? undefined : decodeStored(bytes, kind)))
 }
 
 export interface StorageValue<T> {
@@ -23,11 +29,11 @@ export function storageValue<T>(module: number, item: number, kind: Kind<T>, fal
   return {
     key,
     async get(state) {
-      const bytes = await state.get(key)
-      return bytes === undefined ? fallback : kind.decode(decodeTrusted(bytes), 'storage')
+      const value = await readTyped(state, key, kind)
+      return value === undefined ? fallback : value
     },
     set(state, value) {
-      state.set(key, encode(kind.encode(value)))
+      state.setTyped(key, kind, value)
     },
   }
 }
@@ -43,17 +49,15 @@ export interface StorageMap<K, T> {
 
 export function storageMap<K, T>(module: number, item: number, keyBytes: (id: K) => Uint8Array, kind: Kind<T>): StorageMap<K, T> {
   const key = (id: K): Uint8Array => storageKey(module, item, keyBytes(id))
-  const decodeValue = (bytes: Uint8Array): T => kind.decode(decodeTrusted(bytes), 'storage')
   return {
     key,
     prefix: storageKey(module, item),
-    decodeValue,
-    async get(state, id) {
-      const bytes = await state.get(key(id))
-      return bytes === undefined ? undefined : decodeValue(bytes)
+    decodeValue: (bytes) => decodeStored(bytes, kind),
+    get(state, id) {
+      return readTyped(state, key(id), kind)
     },
     set(state, id, value) {
-      state.set(key(id), encode(kind.encode(value)))
+      state.setTyped(key(id), kind, value)
     },
     delete(state, id) {
       state.delete(key(id))

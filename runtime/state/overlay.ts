@@ -4,8 +4,17 @@
 // writes into it; `checkpoint()` / `revert()` / `discardCheckpoint()` give the per-transaction and
 // per-call rollback that makes a failed call change nothing but its fee. `changes()` lists the net
 // writes, in first-write order, for the authenticated state to commit.
+//
+// Storage items read and write through `getTyped` / `setTyped`: a typed write stays decoded until
+// `changes()` (or a raw `get`) encodes it, so a key written many times in a block (the treasury,
+// total issuance, a busy sender) is encoded once, and a typed read of it decodes nothing.
+import type { Kind } from '../codec/schema.ts'
+import { copyValue, decodeStored, encodeStored, type AnyKind } from './typedValues.ts'
+
 export interface StateReader {
   get(key: Uint8Array): Promise<Uint8Array | undefined>
+  /** The value of `key` decoded as `kind`; readers without it are read with `get` and decoded by the caller. */
+  getTyped?<T>(key: Uint8Array, kind: Kind<T>): Promise<T | undefined>
   /**
    * Loads `keys` in one batch so that the reads that follow are served from memory. A hint: it
    * changes no value and no result, only how many round trips to storage the reads cost.
@@ -14,8 +23,16 @@ export interface StateReader {
 }
 
 interface Entry {
-  key: Uint8Array
-  value: Uint8Array | undefined
+  readonly key: Uint8Array
+  /** the encoding; undefined for a deleted key, and for a typed write until it is first encoded */
+  bytes: Uint8Array | undefined
+  readonly typed: { readonly kind: AnyKind; readonly value: unknown } | undefined
+}
+
+/** The entry's encoding (undefined: deleted), encoding a typed write on first use. */
+function entryBytes(entry: Entry): Uint8Array | undefined {
+  if (entry.bytes === undefined && entry.typed !== undefined) entry.bytes = encodeStored(entry.typed.kind, entry.typed.value)
+  return entry.bytes
 }
 
 // state keys are short (module, item, address: 22 bytes): fromCharCode beats a Buffer round trip
@@ -25,7 +42,8 @@ const keyId = (key: Uint8Array): string =>
 export class StateOverlay implements StateReader {
   readonly #base: StateReader
   readonly #writes = new Map<string, Entry>()
-  readonly #reads = new Map<string, Uint8Array | undefined>()
+  /** committed values read so far (null: absent) */
+  readonly #reads = new Map<string, Uint8Array | null>()
   /** one journal per open checkpoint: the previous write entry of every key first touched inside it */
   readonly #journals: Array<Map<string, Entry | undefined>> = []
 
@@ -36,11 +54,28 @@ export class StateOverlay implements StateReader {
   async get(key: Uint8Array): Promise<Uint8Array | undefined> {
     const id = keyId(key)
     const written = this.#writes.get(id)
-    if (written !== undefined) return written.value
-    if (this.#reads.has(id)) return this.#reads.get(id)
-    const value = await this.#base.get(key)
-    this.#reads.set(id, value)
-    return value
+    if (written !== undefined) return entryBytes(written)
+    return this.#read(id, key)
+  }
+
+  async getTyped<T>(key: Uint8Array, kind: Kind<T>): Promise<T | undefined> {
+    const id = keyId(key)
+    const written = this.#writes.get(id)
+    let bytes: Uint8Array | undefined
+    if (written !== undefined) {
+      if (written.typed !== undefined && written.typed.kind === kind) return copyValue(written.typed.value as T)
+      bytes = entryBytes(written)
+    } else bytes = await this.#read(id, key)
+    return bytes === undefined ? undefined : decodeStored(bytes, kind)
+  }
+
+  #read(id: string, key: Uint8Array): Promise<Uint8Array | undefined> | Uint8Array | undefined {
+    const read = this.#reads.get(id)
+    if (read !== undefined) return read ?? undefined
+    return this.#base.get(key).then((value) => {
+      this.#reads.set(id, value ?? null)
+      return value
+    })
   }
 
   /** Forwards the keys this overlay has neither written nor read to the committed state's prefetch. */
@@ -54,18 +89,23 @@ export class StateOverlay implements StateReader {
   }
 
   set(key: Uint8Array, value: Uint8Array): void {
-    this.#write(key, value)
+    this.#write({ key, bytes: value, typed: undefined })
+  }
+
+  /** Writes (a copy of) `value` of `kind`; it is encoded once, when needed. */
+  setTyped<T>(key: Uint8Array, kind: Kind<T>, value: T): void {
+    this.#write({ key, bytes: undefined, typed: { kind, value: copyValue(value) } })
   }
 
   delete(key: Uint8Array): void {
-    this.#write(key, undefined)
+    this.#write({ key, bytes: undefined, typed: undefined })
   }
 
-  #write(key: Uint8Array, value: Uint8Array | undefined): void {
-    const id = keyId(key)
+  #write(entry: Entry): void {
+    const id = keyId(entry.key)
     const journal = this.#journals.at(-1)
     if (journal !== undefined && !journal.has(id)) journal.set(id, this.#writes.get(id))
-    this.#writes.set(id, { key, value })
+    this.#writes.set(id, entry)
   }
 
   checkpoint(): void {
@@ -98,6 +138,6 @@ export class StateOverlay implements StateReader {
   /** Net writes: keys whose value differs from what was read are included; unread keys always. */
   changes(): Array<{ key: Uint8Array; value: Uint8Array | undefined }> {
     if (this.#journals.length > 0) throw new Error('changes() with open checkpoints')
-    return [...this.#writes.values()].map(({ key, value }) => ({ key, value }))
+    return Array.from(this.#writes.values(), (entry) => ({ key: entry.key, value: entryBytes(entry) }))
   }
 }
