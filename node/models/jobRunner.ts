@@ -139,8 +139,11 @@ export async function runJob(request: Omit<JobWorkerRequest, 'resume'>, checkpoi
       const abort = () => reject(new JobRunError('ABORTED', 'the training job was stopped'))
       if (signal?.aborted === true) return abort()
       signal?.addEventListener('abort', abort, { once: true })
+      // after 'done' the worker ends on its own while the last checkpoint writes may still be
+      // going: its exit then is the expected one, not a death that would win the race to settle
+      let finished = false
       worker.on('error', (error) => reject(new JobRunError('WORKER_DIED', `the training worker failed: ${error.message}`, { cause: error })))
-      worker.on('exit', (code) => reject(new JobRunError('WORKER_DIED', `the training worker exited (${code})`)))
+      worker.on('exit', (code) => finished || reject(new JobRunError('WORKER_DIED', `the training worker exited (${code})`)))
       worker.on('message', (reply: JobWorkerReply) => {
         switch (reply.type) {
           case 'planned':
@@ -159,6 +162,7 @@ export async function runJob(request: Omit<JobWorkerRequest, 'resume'>, checkpoi
             events.onEvaluating?.()
             break
           case 'done': {
+            finished = true
             const { type: _type, ...outcome } = reply
             writes.then(() => resolve(outcome), reject)
             break

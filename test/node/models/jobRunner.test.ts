@@ -117,3 +117,31 @@ t.test('damaged or half-written checkpoints never change the result', async (t) 
   t.same(hashes(fromGap.outcome), hashes(reference.outcome))
   t.equal((await new JobCheckpoints(root, 5).latest())?.checkpoints.length, 4, 'the folder now holds the full run')
 })
+
+t.test('the worker ending on its own after its last checkpoint, before that checkpoint is saved, is no death', async (t) => {
+  const root = await tempRoot(t)
+  // runJob with a Worker that tells this test when the thread has exited, and checkpoints whose
+  // last save waits for that: the exit comes before the outcome can settle, as on a loaded
+  // machine with a slow disk (where the run used to fail as WORKER_DIED)
+  const threads = await import('node:worker_threads')
+  let exited: () => void = () => {}
+  const workerExit = new Promise<void>((resolve) => (exited = resolve))
+  class TellingWorker extends threads.Worker {
+    constructor(...args: ConstructorParameters<typeof threads.Worker>) {
+      super(...args)
+      this.once('exit', () => exited())
+    }
+  }
+  const mocked = await t.mockImport<typeof import('../../../node/models/jobRunner.ts')>('../../../node/models/jobRunner.ts', { 'node:worker_threads': { ...threads, Worker: TellingWorker } })
+  let saves = 0
+  class SlowCheckpoints extends mocked.JobCheckpoints {
+    override async save(step: number, state: Uint8Array, hashes: readonly Uint8Array[]): Promise<void> {
+      if (++saves === reference.outcome.checkpoints) await workerExit
+      return super.save(step, state, hashes)
+    }
+  }
+  const outcome = await mocked.runJob(request(LONGER), new SlowCheckpoints(root, 1))
+  t.same(hashes(outcome), hashes(reference.outcome), 'the run settles with its outcome')
+  t.equal(saves, reference.outcome.checkpoints, 'every checkpoint saved')
+  t.same((await new JobCheckpoints(root, 1).latest())?.step, LONGER.steps, 'the last one on disk')
+})
