@@ -47,9 +47,24 @@ export interface ResolvedCall {
   readonly gas: number
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type ResolvedCallOf = { readonly definition: CallDefinition<any>; readonly args: unknown }
+
+/** Freezes `value` and the objects and arrays it holds (byte arrays cannot be frozen). */
+function freezeArgs<T>(value: T): T {
+  if (typeof value !== 'object' || value === null || ArrayBuffer.isView(value)) return value
+  for (const item of Object.values(value)) freezeArgs(item)
+  return Object.freeze(value)
+}
+
 export class Runtime {
   readonly modules: readonly RuntimeModule[]
   readonly #byIndex = new Map<number, RuntimeModule>()
+  /**
+   * Each transaction's call resolved once (its definition and decoded, frozen arguments): the
+   * prefetch hints, mempool admission and the block builder all ask for it.
+   */
+  readonly #calls = new WeakMap<Transaction, ResolvedCallOf>()
 
   constructor(modules: readonly RuntimeModule[]) {
     this.modules = modules
@@ -80,29 +95,41 @@ export class Runtime {
    */
   accessHints(tx: Transaction, sender: Address): Uint8Array[] {
     const keys = [nonces.key(sender), accounts.key(sender)]
-    const definition = this.#byIndex.get(tx.call.module)?.calls.find((c) => c.index === tx.call.call)
-    if (definition?.touches === undefined) return keys
+    let call: ResolvedCallOf | undefined
     try {
-      for (const key of definition.touches(definition.args.decode(tx.call.args, 'args'), sender)) keys.push(key)
+      call = this.#resolveCall(tx)
     } catch (error) {
       if (!(error instanceof CodecError)) throw error
     }
+    if (call?.definition.touches === undefined) return keys
+    for (const key of call.definition.touches(call.args, sender)) keys.push(key)
     return keys
+  }
+
+  /** The call's definition and decoded arguments (undefined: no such call); throws CodecError for bad arguments. */
+  #resolveCall(tx: Transaction): ResolvedCallOf | undefined {
+    const known = this.#calls.get(tx)
+    if (known !== undefined) return known
+    const definition = this.#byIndex.get(tx.call.module)?.calls.find((c) => c.index === tx.call.call)
+    if (definition === undefined) return undefined
+    const call = { definition, args: freezeArgs(definition.args.decode(tx.call.args, 'args')) }
+    this.#calls.set(tx, call)
+    return call
   }
 
   /** Checks that need no state: the same answer in the mempool and in every block. */
   checkStatic(tx: Transaction, chainId: number): ResolvedCall {
     if (tx.chainId !== chainId) throw new InvalidTransactionError(InvalidTransactionCode.wrongChainId, `transaction is for chain ${tx.chainId}, this is chain ${chainId}`)
     if (tx.maxPriorityFeePerGas > tx.maxFeePerGas) throw new InvalidTransactionError(InvalidTransactionCode.tipAboveMaxFee, 'maxPriorityFeePerGas exceeds maxFeePerGas')
-    const definition = this.#byIndex.get(tx.call.module)?.calls.find((c) => c.index === tx.call.call)
-    if (definition === undefined) throw new InvalidTransactionError(InvalidTransactionCode.unknownCall, `no call ${tx.call.module}.${tx.call.call}`)
-    let args: unknown
+    let call: ResolvedCallOf | undefined
     try {
-      args = definition.args.decode(tx.call.args, 'args')
+      call = this.#resolveCall(tx)
     } catch (cause) {
       if (!(cause instanceof CodecError)) throw cause
       throw new InvalidTransactionError(InvalidTransactionCode.invalidArguments, `invalid arguments: ${cause.message}`, { cause })
     }
+    if (call === undefined) throw new InvalidTransactionError(InvalidTransactionCode.unknownCall, `no call ${tx.call.module}.${tx.call.call}`)
+    const { definition, args } = call
     const gas = intrinsicGas(tx.bytes.length) + definition.weight(args)
     if (tx.gasLimit < gas) throw new InvalidTransactionError(InvalidTransactionCode.gasLimitTooLow, `gas limit ${tx.gasLimit} is below the ${gas} this transaction uses`, { details: { required: gas } })
     return { definition, args, gas }

@@ -35,6 +35,7 @@ import type { Hash } from '../crypto/hash.ts'
 import { StateError } from './errors.ts'
 import type { StateProof } from './proof.ts'
 import { HASH_BYTES, INNER_PREFIX, LEAF_PREFIX, MAX_STATE_KEY_BYTES, MAX_STATE_VALUE_BYTES, sha256Latin1, valueHash } from './treeHash.ts'
+import { copyStored } from './typedValues.ts'
 
 export interface StateChange {
   key: Uint8Array
@@ -245,7 +246,7 @@ export function normalizeChanges(changes: readonly StateChange[]): TreeChange[] 
       throw new StateError('STATE_VALUE_TOO_LARGE', `state value of ${value.length} bytes, limit ${MAX_STATE_VALUE_BYTES}`, { details: { index } })
     }
     const keyHash = sha256Latin1(key)
-    byPath.set(keyHash, { key: key.slice(), keyHash, value: value?.slice() })
+    byPath.set(keyHash, { key: key.slice(), keyHash, value: value === undefined ? undefined : copyStored(value) })
   }
   return [...byPath.values()].sort((a, b) => (a.keyHash < b.keyHash ? -1 : a.keyHash > b.keyHash ? 1 : 0))
 }

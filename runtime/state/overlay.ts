@@ -44,8 +44,15 @@ export class StateOverlay implements StateReader {
   readonly #writes = new Map<string, Entry>()
   /** committed values read so far (null: absent) */
   readonly #reads = new Map<string, Uint8Array | null>()
-  /** one journal per open checkpoint: the previous write entry of every key first touched inside it */
-  readonly #journals: Array<Map<string, Entry | undefined>> = []
+  /**
+   * The undo log of the open checkpoints, oldest first: each write made under a checkpoint records
+   * the key and its previous write entry (undefined: none). Reverting replays a checkpoint's part
+   * backwards, so a key written several times ends at its value from before the checkpoint.
+   */
+  readonly #undoIds: string[] = []
+  readonly #undoEntries: Array<Entry | undefined> = []
+  /** where each open checkpoint's part of the undo log starts */
+  readonly #marks: number[] = []
 
   constructor(base: StateReader) {
     this.#base = base
@@ -103,41 +110,46 @@ export class StateOverlay implements StateReader {
 
   #write(entry: Entry): void {
     const id = keyId(entry.key)
-    const journal = this.#journals.at(-1)
-    if (journal !== undefined && !journal.has(id)) journal.set(id, this.#writes.get(id))
+    if (this.#marks.length > 0) {
+      this.#undoIds.push(id)
+      this.#undoEntries.push(this.#writes.get(id))
+    }
     this.#writes.set(id, entry)
   }
 
   checkpoint(): void {
-    this.#journals.push(new Map())
+    this.#marks.push(this.#undoIds.length)
   }
 
   /** Undoes every write since the matching checkpoint. */
   revert(): void {
-    const journal = this.#journals.pop()
-    if (journal === undefined) throw new Error('revert without checkpoint')
-    for (const [id, previous] of journal) {
+    const mark = this.#marks.pop()
+    if (mark === undefined) throw new Error('revert without checkpoint')
+    for (let i = this.#undoIds.length - 1; i >= mark; i--) {
+      const id = this.#undoIds[i] as string
+      const previous = this.#undoEntries[i]
       if (previous === undefined) this.#writes.delete(id)
       else this.#writes.set(id, previous)
     }
+    this.#undoIds.length = mark
+    this.#undoEntries.length = mark
   }
 
-  /** Keeps the writes since the matching checkpoint, folding them into the enclosing one. */
+  /** Keeps the writes since the matching checkpoint: they stay in the enclosing one's undo log. */
   discardCheckpoint(): void {
-    const journal = this.#journals.pop()
-    if (journal === undefined) throw new Error('commit without checkpoint')
-    const outer = this.#journals.at(-1)
-    if (outer === undefined) return
-    for (const [id, previous] of journal) if (!outer.has(id)) outer.set(id, previous)
+    if (this.#marks.pop() === undefined) throw new Error('commit without checkpoint')
+    if (this.#marks.length > 0) return
+    this.#undoIds.length = 0
+    this.#undoEntries.length = 0
   }
 
   get depth(): number {
-    return this.#journals.length
+    return this.#marks.length
   }
 
   /** Net writes: keys whose value differs from what was read are included; unread keys always. */
   changes(): Array<{ key: Uint8Array; value: Uint8Array | undefined }> {
-    if (this.#journals.length > 0) throw new Error('changes() with open checkpoints')
+    if (this.#marks.length > 0) throw new Error('changes() with open checkpoints')
     return Array.from(this.#writes.values(), (entry) => ({ key: entry.key, value: entryBytes(entry) }))
   }
 }

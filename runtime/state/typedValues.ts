@@ -56,3 +56,11 @@ export function encodeStored<T>(kind: Kind<T>, value: T): Uint8Array {
   decodedByBytes.set(bytes, { kind, value })
   return bytes
 }
+
+/** A copy of stored bytes that reads back like the original (its decoded value, if remembered, carries over). */
+export function copyStored(bytes: Uint8Array): Uint8Array {
+  const copy = bytes.slice()
+  const remembered = decodedByBytes.get(bytes)
+  if (remembered !== undefined) decodedByBytes.set(copy, remembered)
+  return copy
+}
