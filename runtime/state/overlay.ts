@@ -65,15 +65,27 @@ export class StateOverlay implements StateReader {
     return this.#read(id, key)
   }
 
-  async getTyped<T>(key: Uint8Array, kind: Kind<T>): Promise<T | undefined> {
-    const id = keyId(key)
-    const written = this.#writes.get(id)
-    let bytes: Uint8Array | undefined
-    if (written !== undefined) {
-      if (written.typed !== undefined && written.typed.kind === kind) return copyValue(written.typed.value as T)
-      bytes = entryBytes(written)
-    } else bytes = await this.#read(id, key)
-    return bytes === undefined ? undefined : decodeStored(bytes, kind)
+  // Not an async function: a read served from memory (nearly every read of a block, the state
+  // being prefetched) returns an already-settled promise instead of suspending a frame, which
+  // made this the largest allocator of block execution.
+  getTyped<T>(key: Uint8Array, kind: Kind<T>): Promise<T | undefined> {
+    try {
+      const id = keyId(key)
+      const written = this.#writes.get(id)
+      if (written !== undefined) {
+        if (written.typed !== undefined && written.typed.kind === kind) return Promise.resolve(copyValue(written.typed.value as T))
+        const bytes = entryBytes(written)
+        return Promise.resolve(bytes === undefined ? undefined : decodeStored(bytes, kind))
+      }
+      const read = this.#reads.get(id)
+      if (read !== undefined) return Promise.resolve(read === null ? undefined : decodeStored(read, kind))
+      return this.#base.get(key).then((value) => {
+        this.#reads.set(id, value ?? null)
+        return value === undefined ? undefined : decodeStored(value, kind)
+      })
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
   #read(id: string, key: Uint8Array): Promise<Uint8Array | undefined> | Uint8Array | undefined {
