@@ -10,7 +10,7 @@ import { CodecError } from './codec/canonical.ts'
 import type { Address } from './crypto/secp256k1.ts'
 import { OpenLedgerError } from './errors.ts'
 import type { BlockInfo, CallDefinition, ExecutionContext, ModuleError, RuntimeEvent, RuntimeModule } from './module.ts'
-import { accountNonce, bumpNonce } from './modules/system/index.ts'
+import { accountNonce, setNonce } from './modules/system/index.ts'
 import { balanceOf } from './modules/balances/ledger.ts'
 import { accounts } from './modules/balances/state.ts'
 import { nonces } from './modules/system/state.ts'
@@ -203,8 +203,9 @@ export class BlockExecution {
     const events: RuntimeEvent[] = []
     const context = { state, block: this.block, sender, emit: (event: RuntimeEvent) => void events.push(event) }
     const fee = computeFee(resolved.gas, this.baseFeePerGas, tx.maxFeePerGas, tx.maxPriorityFeePerGas, this.#params)
-    await bumpNonce(state, sender)
-    await chargeFee(context, sender, resolved.gas, fee)
+    // the nonce and balance just read: written back without reading them again
+    setNonce(state, sender, expected + 1)
+    await chargeFee(context, sender, balance, resolved.gas, fee)
     const feeEvents = events.length
 
     state.checkpoint()

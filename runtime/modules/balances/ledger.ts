@@ -45,10 +45,9 @@ export async function transfer(context: ExecutionContext, from: Address, to: Add
 
 /**
  * Takes a fee. Vesting locks do not stop fees (as with Substrate's vesting), so a team or investor
- * account can still transact; the caller has checked the balance covers it.
+ * account can still transact. `balance` is the account's balance the caller has just read and checked.
  */
-export async function withdrawFee(state: StateOverlay, account: Address, amount: bigint): Promise<void> {
-  const balance = await balanceOf(state, account)
+export function withdrawFee(state: StateOverlay, account: Address, balance: bigint, amount: bigint): void {
   if (balance < amount) throw new Error('withdrawFee: fee exceeds balance (checked before dispatch)')
   setBalance(state, account, balance - amount)
 }

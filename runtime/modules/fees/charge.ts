@@ -24,8 +24,9 @@ export function computeFee(gasUsed: number, baseFee: bigint, maxFeePerGas: bigin
   return { total: basePart + tip, burned, treasury: basePart - burned, tip }
 }
 
-export async function chargeFee(context: ExecutionContext, payer: Address, gasUsed: number, charge: FeeCharge): Promise<void> {
-  await withdrawFee(context.state, payer, charge.total)
+/** Charges `payer`, whose balance the caller has just read as `payerBalance` (at least the fee). */
+export async function chargeFee(context: ExecutionContext, payer: Address, payerBalance: bigint, gasUsed: number, charge: FeeCharge): Promise<void> {
+  withdrawFee(context.state, payer, payerBalance, charge.total)
   await deposit(context.state, TREASURY_ACCOUNT, charge.treasury)
   await deposit(context.state, context.block.author, charge.tip)
   await burn(context, payer, charge.burned)

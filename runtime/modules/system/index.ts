@@ -21,6 +21,6 @@ export async function accountNonce(state: StateReader, account: Address): Promis
   return (await nonces.get(state, account)) ?? 0
 }
 
-export async function bumpNonce(state: StateOverlay, account: Address): Promise<void> {
-  nonces.set(state, account, (await accountNonce(state, account)) + 1)
+export function setNonce(state: StateOverlay, account: Address, nonce: number): void {
+  nonces.set(state, account, nonce)
 }
