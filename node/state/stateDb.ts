@@ -64,6 +64,8 @@ const DEFAULT_VALUE_CACHE_BYTES = 32 * 1024 * 1024
 const MAX_PRUNED_VERSIONS_PER_BLOCK = 16
 /** bookkeeping bytes counted per cached value besides key and value */
 const VALUE_ENTRY_OVERHEAD = 96
+/** reads of one prefetch, when blocks keep overtaking it */
+const PREFETCH_ATTEMPTS = 3
 
 /** A block's new state, computed but not yet committed. */
 export interface PreparedState {
@@ -215,8 +217,8 @@ export class StateDb {
    * and never yield the event loop between two transactions.
    */
   async prefetch(keys: readonly Uint8Array[]): Promise<void> {
-    const missing: Uint8Array[] = []
-    const ids: string[] = []
+    let missing: Uint8Array[] = []
+    let ids: string[] = []
     const seen = new Set<string>()
     for (const key of keys) {
       checkKey(key)
@@ -226,11 +228,20 @@ export class StateDb {
       missing.push(key)
       ids.push(id)
     }
-    if (missing.length === 0) return
-    const generation = this.#generation
-    const values = await this.#store.getMany(Bucket.stateValue, missing)
-    if (generation !== this.#generation) return // a block was applied meanwhile: these answers may be stale
-    values.forEach((value, i) => this.#values.set(ids[i] as string, value ?? null))
+    // A block applied while the read was out may have changed some of these keys, so its answers
+    // are dropped; it is read again (what the block did not leave in the cache), a few times at
+    // most, or every admission after it would go to the disk key by key.
+    for (let attempt = 0; attempt < PREFETCH_ATTEMPTS && missing.length > 0; attempt++) {
+      const generation = this.#generation
+      const values = await this.#store.getMany(Bucket.stateValue, missing)
+      if (generation === this.#generation) {
+        values.forEach((value, i) => this.#values.set(ids[i] as string, value ?? null))
+        return
+      }
+      const stillMissing = ids.flatMap((id, i) => (this.#values.get(id) === undefined ? [i] : []))
+      missing = stillMissing.map((i) => missing[i] as Uint8Array)
+      ids = stillMissing.map((i) => ids[i] as string)
+    }
   }
 
   /** Value of `key` at `version`, read through the tree. */

@@ -57,28 +57,38 @@ t.test('StateDb.prefetch loads the misses in one batch; later reads reach no sto
   t.equal(store.gets, 1, 'a key that was not prefetched is read as before')
 })
 
-t.test('a prefetch that a block overtakes leaves no stale value in the cache', async (t) => {
+t.test('a prefetch that a block overtakes leaves no stale value in the cache, and reads the rest again', async (t) => {
   const store = new CountingStore()
   const db = await stateWith(store, 4)
-  // hold the prefetch's read until the block below has been applied
+  // hold the prefetch's first read until the block below has been applied
   let release: () => void = () => {}
   const gate = new Promise<void>((resolve) => (release = resolve))
+  let held = false
   const getMany = store.getMany.bind(store)
   store.getMany = async (bucket, keys) => {
     const values = await getMany(bucket, keys)
-    if (bucket === Bucket.stateValue) await gate // the tree's own reads (prepare) pass
+    if (bucket === Bucket.stateValue && !held) {
+      held = true // the tree's own reads (prepare) and the prefetch's second read pass
+      await gate
+    }
     return values
   }
-  const prefetching = db.prefetch([key(1)])
+  const prefetching = db.prefetch([key(1), key(2), key(3)])
   // a block changes key 1 while the prefetch is reading
   const prepared = await db.prepare([{ key: key(1), value: Uint8Array.of(77) }])
   const batch = new WriteBatch()
   db.commit(prepared, batch)
   await store.write(batch)
   db.applied(prepared)
+  const readsBefore = store.getManyCalls
   release()
   await prefetching
-  t.same(await db.get(key(1)), Uint8Array.of(77))
+  t.equal(store.getManyCalls, readsBefore + 1, 'the keys the block did not change were read again, in one batch')
+  store.gets = 0
+  t.same(await db.get(key(1)), Uint8Array.of(77), "the block's value, not the overtaken read's")
+  t.same(await db.get(key(2)), Uint8Array.of(2))
+  t.same(await db.get(key(3)), Uint8Array.of(3))
+  t.equal(store.gets, 0, 'all three served from the cache')
 })
 
 t.test('StateOverlay.prefetch forwards only keys it has neither written nor read', async (t) => {
