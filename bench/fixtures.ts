@@ -79,9 +79,9 @@ export async function withTimeout<T>(promise: Promise<T>, ms: number, message: s
 
 /**
  * Transfers counted as their blocks finalize, from each finalized head's `gasUsed`: every bench
- * transfer costs the same gas (`gasPerTransfer`), so counting needs no block
- * fetch while the clock runs (serializing thousands of extrinsics per block for the counter would
- * be work of the bench, not of the chain). `verify()` fetches the counted blocks afterwards and
+ * transfer costs the same gas (`gasPerTransfer`), so counting needs no block fetch while the
+ * clock runs (serializing thousands of extrinsics per block for the counter would be work of the
+ * bench, not of the chain). `verify()` fetches the counted blocks afterwards and
  * checks the count against their extrinsics. `atLeast(n)` resolves once n have been counted.
  */
 export class FinalizedCount {
@@ -102,12 +102,9 @@ export class FinalizedCount {
   addHead(head: { hash: string; gasUsed: number }): void {
     const gas = this.#gasPerTransfer
     if (head.gasUsed % gas !== 0) throw new Error(`block ${head.hash} used ${head.gasUsed} gas, not a multiple of a transfer's ${gas}`)
-    this.#add(head.hash, head.gasUsed / gas)
-  }
-
-  #add(hash: string, transfers: number): void {
+    const transfers = head.gasUsed / gas
     if (transfers === 0) return
-    this.#counted.push({ hash, transfers })
+    this.#counted.push({ hash: head.hash, transfers })
     this.total += transfers
     this.blocks++
     this.lastAt = performance.now()

@@ -77,12 +77,9 @@ export class StateOverlay implements StateReader {
         const bytes = entryBytes(written)
         return Promise.resolve(bytes === undefined ? undefined : decodeStored(bytes, kind))
       }
-      const read = this.#reads.get(id)
-      if (read !== undefined) return Promise.resolve(read === null ? undefined : decodeStored(read, kind))
-      return this.#base.get(key).then((value) => {
-        this.#reads.set(id, value ?? null)
-        return value === undefined ? undefined : decodeStored(value, kind)
-      })
+      const read = this.#read(id, key)
+      if (read instanceof Promise) return read.then((bytes) => (bytes === undefined ? undefined : decodeStored(bytes, kind)))
+      return Promise.resolve(read === undefined ? undefined : decodeStored(read, kind))
     } catch (error) {
       return Promise.reject(error)
     }
