@@ -120,7 +120,8 @@ export class AvailabilityService {
   async #onFinalized(block: ImportedBlock): Promise<void> {
     const work: Work[] = []
     for (const receipt of block.receipts) {
-      if (receipt.status !== ReceiptStatus.success) continue
+      // most blocks are transfers: skip receipts with no datanet event before filtering by kind
+      if (receipt.status !== ReceiptStatus.success || !receipt.events.some((e) => e.module === ModuleIndex.datanets)) continue
       for (const e of eventsOf(Contributed, receipt.events)) {
         work.push({ datanet: e.datanet, contribution: e.contribution, cid: e.cid, size: e.size, rows: e.rows, format: e.format, attempts: 0, notBefore: 0 })
       }
