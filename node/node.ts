@@ -10,8 +10,7 @@ import { toHex } from '../runtime/crypto/hash.ts'
 import type { Address } from '../runtime/crypto/secp256k1.ts'
 import { createRuntime } from '../runtime/index.ts'
 import { baseFeePerGas } from '../runtime/modules/fees/state.ts'
-import { accountNonce } from '../runtime/modules/system/index.ts'
-import { balanceOf } from '../runtime/modules/balances/ledger.ts'
+import { accountInfo } from '../runtime/modules/system/index.ts'
 import type { ChainSpec } from '../genesis/spec.ts'
 import { createRpcRegistry } from './api/index.ts'
 import { Chain } from './chain/chain.ts'
@@ -171,8 +170,7 @@ export class OpenLedgerNode {
     const mempool = new Mempool(options.mempool ?? {}, {
       runtime,
       accounts: {
-        nonce: (account) => accountNonce(chain.state, account),
-        balance: (account) => balanceOf(chain.state, account),
+        account: (account) => accountInfo(chain.state, account),
         baseFeePerGas: () => this.#baseFee,
         chainId: () => options.spec.chainId,
       },

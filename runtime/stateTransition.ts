@@ -5,16 +5,15 @@
 // A transaction failing any check is INVALID: it changes nothing and never enters a block.
 // A valid one bumps the nonce, pays gasUsed x effective price, then runs its call inside a
 // checkpoint; if the call fails, its writes and events are reverted and the receipt records the
-// error, but the nonce and fee stay. The same code runs when building and when importing a block.
+// error, but the nonce and fee stay. The fees' shares (treasury, author's tips, burn) are credited
+// once when the block ends. The same code runs when building and when importing a block.
 import { CodecError } from './codec/canonical.ts'
 import type { Address } from './crypto/secp256k1.ts'
 import { OpenLedgerError } from './errors.ts'
 import type { BlockInfo, CallDefinition, ExecutionContext, ModuleError, RuntimeEvent, RuntimeModule } from './module.ts'
-import { accountNonce, setNonce } from './modules/system/index.ts'
-import { balanceOf } from './modules/balances/ledger.ts'
-import { accounts } from './modules/balances/state.ts'
-import { nonces } from './modules/system/state.ts'
-import { chargeFee, computeFee } from './modules/fees/charge.ts'
+import { accountInfo, putAccountInfo } from './modules/system/index.ts'
+import { accounts } from './modules/system/state.ts'
+import { BlockFees, computeFee, feePaidEvent, settleFees } from './modules/fees/charge.ts'
 import { intrinsicGas } from './modules/fees/gas.ts'
 import { baseFeePerGas, feeParams, type FeeParams } from './modules/fees/state.ts'
 import { ReceiptStatus, type Receipt } from './receipt.ts'
@@ -89,12 +88,12 @@ export class Runtime {
   }
 
   /**
-   * The state keys applying `tx` will read (sender's nonce and balance, and the call's own hint),
+   * The state keys applying `tx` will read (the sender's account record, and the call's own hint),
    * for a node to load in one batch beforehand. Arguments that do not decode give the sender's
    * keys only (checkStatic refuses such a transaction).
    */
   accessHints(tx: Transaction, sender: Address): Uint8Array[] {
-    const keys = [nonces.key(sender), accounts.key(sender)]
+    const keys = [accounts.key(sender)]
     let call: ResolvedCallOf | undefined
     try {
       call = this.#resolveCall(tx)
@@ -152,6 +151,7 @@ export class BlockExecution {
   readonly #params: FeeParams
   readonly receipts: Receipt[] = []
   readonly #blockEvents: RuntimeEvent[] = []
+  readonly #fees = new BlockFees()
   #gasUsed = 0
   #finished = false
 
@@ -194,18 +194,20 @@ export class BlockExecution {
       throw new InvalidTransactionError(InvalidTransactionCode.feeBelowBaseFee, `maxFeePerGas ${tx.maxFeePerGas} is below the base fee ${this.baseFeePerGas}`, { details: { baseFeePerGas: this.baseFeePerGas.toString() } })
     }
     const { state } = this
-    const expected = await accountNonce(state, sender)
+    const account = await accountInfo(state, sender)
+    const expected = account.nonce
     if (tx.nonce < expected) throw new InvalidTransactionError(InvalidTransactionCode.nonceTooLow, `nonce ${tx.nonce} already used; next is ${expected}`, { details: { expected } })
     if (tx.nonce > expected) throw new InvalidTransactionError(InvalidTransactionCode.nonceTooHigh, `nonce ${tx.nonce} is ahead of the next nonce ${expected}`, { details: { expected } })
-    const balance = await balanceOf(state, sender)
-    if (balance < maxCost(tx)) throw new InvalidTransactionError(InvalidTransactionCode.insufficientFunds, 'balance cannot pay gasLimit x maxFeePerGas')
+    if (account.free < maxCost(tx)) throw new InvalidTransactionError(InvalidTransactionCode.insufficientFunds, 'balance cannot pay gasLimit x maxFeePerGas')
 
-    const events: RuntimeEvent[] = []
-    const context = { state, block: this.block, sender, emit: (event: RuntimeEvent) => void events.push(event) }
+    // the nonce and the fee in one write of the record just read (gasUsed x price <= the checked
+    // gasLimit x maxFeePerGas; vesting locks do not stop fees, as with Substrate's vesting)
     const fee = computeFee(resolved.gas, this.baseFeePerGas, tx.maxFeePerGas, tx.maxPriorityFeePerGas, this.#params)
-    // the nonce and balance just read: written back without reading them again
-    setNonce(state, sender, expected + 1)
-    await chargeFee(context, sender, balance, resolved.gas, fee)
+    account.nonce = expected + 1
+    account.free -= fee.total
+    putAccountInfo(state, sender, account)
+    const events: RuntimeEvent[] = [feePaidEvent(sender, resolved.gas, fee)]
+    const context = { state, block: this.block, sender, emit: (event: RuntimeEvent) => void events.push(event) }
     const feeEvents = events.length
 
     state.checkpoint()
@@ -222,6 +224,7 @@ export class BlockExecution {
       events.length = feeEvents
     }
     this.#gasUsed += resolved.gas
+    this.#fees.add(fee)
     const receipt: Receipt = {
       status: error === undefined ? ReceiptStatus.success : ReceiptStatus.failed,
       gasUsed: resolved.gas,
@@ -253,6 +256,7 @@ export class BlockExecution {
   async finish(): Promise<BlockExecutionResult> {
     this.#finished = true
     const context = { ...this.#hookContext(), gasUsed: this.#gasUsed }
+    await settleFees(context, this.#fees)
     for (const module of this.runtime.modules) await module.endBlock?.(context)
     return { changes: this.state.changes(), receipts: this.receipts, blockEvents: this.#blockEvents, gasUsed: this.#gasUsed, baseFeePerGas: this.baseFeePerGas }
   }

@@ -2,7 +2,7 @@
 // receipts, block events, supply and fee estimates.
 import { toHex } from '../../runtime/crypto/hash.ts'
 import { recoverAddress } from '../../runtime/crypto/secp256k1.ts'
-import { accountNonce } from '../../runtime/modules/system/index.ts'
+import { accountInfo } from '../../runtime/modules/system/index.ts'
 import { balanceOf, lockedAt } from '../../runtime/modules/balances/ledger.ts'
 import { totalIssuance, vesting } from '../../runtime/modules/balances/state.ts'
 import { baseFeePerGas } from '../../runtime/modules/fees/state.ts'
@@ -28,7 +28,7 @@ export function openledgerMethods({ chain, mempool, submission: _submission }: A
       name: 'openledger_getAccount',
       params: [param.address().named('address')],
       async handler([address]) {
-        const [free, nonce, schedule] = await Promise.all([balanceOf(state(), address), accountNonce(state(), address), vesting.get(state(), address)])
+        const [{ free, nonce }, schedule] = await Promise.all([accountInfo(state(), address), vesting.get(state(), address)])
         const now = chain.head.header.timestamp
         const locked = schedule === undefined ? 0n : lockedAt(schedule, now)
         return {

@@ -38,8 +38,8 @@ export interface MempoolOptions {
 
 /** What the pool needs to know of the latest state. */
 export interface AccountView {
-  nonce(account: Address): Promise<number>
-  balance(account: Address): Promise<bigint>
+  /** the account's next nonce and free balance (one state record) */
+  account(account: Address): Promise<{ readonly nonce: number; readonly free: bigint }>
   baseFeePerGas(): bigint
   chainId(): number
 }
@@ -112,7 +112,7 @@ export class Mempool {
   /** The next nonce of `account` counting its ready pooled transactions (system_accountNextIndex). */
   async nextNonce(account: Address): Promise<number> {
     const queue = this.#senders.get(idOf(account))
-    const base = await this.#accounts.nonce(account)
+    const { nonce: base } = await this.#accounts.account(account)
     if (queue === undefined) return base
     let nonce = Math.max(base, queue.nonce)
     while (queue.byNonce.has(nonce)) nonce++
@@ -131,7 +131,7 @@ export class Mempool {
     if (tx.maxFeePerGas < baseFee) throw new MempoolError('FEE_BELOW_BASE_FEE', `maxFeePerGas ${tx.maxFeePerGas} is below the base fee ${baseFee}`, { details: { baseFeePerGas: baseFee.toString() } })
 
     const senderId = idOf(sender)
-    const [accountNonce, balance] = await Promise.all([this.#accounts.nonce(sender), this.#accounts.balance(sender)])
+    const { nonce: accountNonce, free: balance } = await this.#accounts.account(sender)
     if (this.#byHash.has(hashId)) throw new MempoolError('ALREADY_KNOWN', 'transaction is already in the pool')
     if (tx.nonce < accountNonce) throw new MempoolError('NONCE_TOO_LOW', `nonce ${tx.nonce} already used; next is ${accountNonce}`, { details: { expected: accountNonce } })
     if (tx.nonce > accountNonce + this.#options.maxNonceGap) {

@@ -7,7 +7,7 @@ import { decodeStateProof, verifyStateProof } from '../../runtime/state/proof.ts
 import { signTransaction } from '../../runtime/transaction.ts'
 import { ModuleIndex } from '../../runtime/modules/indices.ts'
 import { decode } from '../../runtime/codec/canonical.ts'
-import { accountKind, accounts } from '../../runtime/modules/balances/state.ts'
+import { accountInfoKind, accounts } from '../../runtime/modules/system/state.ts'
 import { startDevNode, stopNode, tempHome, waitFor, type RunningNode } from './harness.ts'
 
 const RECIPIENT = fromHex('0x' + 'ab'.repeat(20)) as Uint8Array
@@ -101,6 +101,6 @@ t.test('kill -9 at random moments during block production loses nothing finalize
   t.ok(entry?.value, 'recipient balance is in state')
   if (entry?.value === null || entry === undefined) return
   const value = fromHex(entry.value) as Uint8Array
-  t.equal(accountKind.decode(decode(value), 'account').free, balance)
+  t.equal(accountInfoKind.decode(decode(value), 'account').free, balance)
   t.ok(verifyStateProof(fromHex(proof.stateRoot) as Uint8Array, key, value, decodeStateProof(fromHex(entry.proof) as Uint8Array)), 'proof verifies against the header state root')
 })

@@ -9,15 +9,15 @@ import type { BlockInfo, CallContext, ModuleError } from '../../runtime/module.t
 import { ECOSYSTEM_POOL_ACCOUNT, TREASURY_ACCOUNT } from '../../runtime/modules/accounts.ts'
 import { TRANSFER_WEIGHT } from '../../runtime/modules/balances/calls.ts'
 import { BalancesError } from '../../runtime/modules/balances/errors.ts'
-import { Burned, Transferred } from '../../runtime/modules/balances/events.ts'
+import { Transferred } from '../../runtime/modules/balances/events.ts'
 import { balanceOf, lockedAt, transfer as transferFunds } from '../../runtime/modules/balances/ledger.ts'
-import { accounts, totalIssuance, vesting } from '../../runtime/modules/balances/state.ts'
-import { FeePaid } from '../../runtime/modules/fees/events.ts'
+import { totalIssuance, vesting } from '../../runtime/modules/balances/state.ts'
+import { FeePaid, FeesSettled } from '../../runtime/modules/fees/events.ts'
 import { intrinsicGas, nextBaseFee } from '../../runtime/modules/fees/gas.ts'
 import { baseFeePerGas, DEFAULT_FEE_PARAMS, type FeeParams } from '../../runtime/modules/fees/state.ts'
 import { ModuleIndex } from '../../runtime/modules/indices.ts'
 import { accountNonce } from '../../runtime/modules/system/index.ts'
-import { nonces } from '../../runtime/modules/system/state.ts'
+import { accounts } from '../../runtime/modules/system/state.ts'
 import { ReceiptStatus, type Receipt } from '../../runtime/receipt.ts'
 import { BlockExecution, InvalidTransactionCode, InvalidTransactionError, Runtime } from '../../runtime/stateTransition.ts'
 import { StateOverlay } from '../../runtime/state/overlay.ts'
@@ -169,21 +169,25 @@ t.test('a transfer moves the amount and charges gas x (baseFee + tip): tip to th
   const state = execution.state
   t.equal(await balanceOf(state, alice.address), 1_000_000n * ONE_OPEN - amount - fee)
   t.equal(await balanceOf(state, bob.address), 1_000_000n * ONE_OPEN + amount)
-  t.equal(await balanceOf(state, AUTHOR), BigInt(gas) * tip)
-  t.equal(await balanceOf(state, TREASURY_ACCOUNT), basePart - burned)
-  t.equal(await totalIssuance.get(state), TOTAL_SUPPLY - burned)
   t.equal(await accountNonce(state, alice.address), 1)
   t.equal(await accountNonce(state, bob.address), 0)
+  // the fee's shares are credited once, when the block ends
+  t.equal(await balanceOf(state, AUTHOR), 0n, 'tip not credited before the block ends')
+  t.equal(await balanceOf(state, TREASURY_ACCOUNT), 0n)
+  t.equal(await totalIssuance.get(state), TOTAL_SUPPLY)
 
   t.same(eventsOf(ModuleIndex.balances, Transferred, receipt.events), [{ from: alice.address, to: bob.address, amount }])
   t.same(eventsOf(ModuleIndex.fees, FeePaid, receipt.events), [{ account: alice.address, gasUsed: gas, baseFee: basePart, burned, tip: BigInt(gas) * tip }])
-  t.same(eventsOf(ModuleIndex.balances, Burned, receipt.events), [{ account: alice.address, amount: burned }])
-  t.equal(receipt.events.length, 3)
+  t.equal(receipt.events.length, 2)
 
   const result = await execution.finish()
   t.equal(result.gasUsed, gas)
   t.equal(result.baseFeePerGas, baseFee)
   t.same(result.receipts, [receipt])
+  t.equal(await balanceOf(state, AUTHOR), BigInt(gas) * tip)
+  t.equal(await balanceOf(state, TREASURY_ACCOUNT), basePart - burned)
+  t.equal(await totalIssuance.get(state), TOTAL_SUPPLY - burned)
+  t.same(eventsOf(ModuleIndex.fees, FeesSettled, result.blockEvents), [{ author: AUTHOR, transactions: 1, treasury: basePart - burned, tips: BigInt(gas) * tip, burned }])
   await t.rejects(execution.apply(tx, alice.address), /already finished/)
 })
 
@@ -193,6 +197,7 @@ t.test('the tip is capped by maxFeePerGas: the effective price is min(baseFee + 
   const gas = BigInt(transferGas(tx))
   const receipt = await execution.apply(tx, alice.address)
   t.equal(receipt.fee, gas * (GWEI + 7n))
+  await execution.finish()
   t.equal(await balanceOf(execution.state, AUTHOR), gas * 7n)
   // all-burn and zero-burn fee parameters move the whole base part one way
   for (const burnShareBps of [0, 10_000]) {
@@ -201,6 +206,7 @@ t.test('the tip is capped by maxFeePerGas: the effective price is min(baseFee + 
     const paid = await other.apply(transferTx(alice.privateKey, { to: bob.address, amount: 1n, nonce: 0 }), alice.address)
     const burned = eventsOf(ModuleIndex.fees, FeePaid, paid.events)[0]?.burned
     t.equal(burned, burnShareBps === 0 ? 0n : paid.fee, `burnShareBps ${burnShareBps}`)
+    await other.finish()
     t.equal(await balanceOf(other.state, TREASURY_ACCOUNT), paid.fee - (burned ?? 0n))
   }
 })
@@ -216,13 +222,11 @@ async function expectFailedCall(t: Asserts, tx: Transaction, sender: Address, co
   t.equal(receipt.status, ReceiptStatus.failed)
   t.equal(runtime.errorCode(receipt.error ?? { module: 255, index: 255 }), code)
   t.equal(receipt.fee, BigInt(transferGas(tx)) * (execution.baseFeePerGas + tx.maxPriorityFeePerGas))
-  const allowed = new Set([nonces.key(sender), accounts.key(sender), accounts.key(TREASURY_ACCOUNT), accounts.key(AUTHOR), totalIssuance.key].map(hex))
   const changed = changedKeys(before, snapshot(execution))
-  t.ok([...changed].every((key) => allowed.has(key)), `${code}: only nonce and fee keys changed`)
-  t.ok(changed.has(hex(nonces.key(sender))), 'nonce bumped')
+  t.same([...changed], [hex(accounts.key(sender))], `${code}: only the sender's record (nonce and fee) changed`)
   t.equal(await accountNonce(execution.state, sender), 1)
   t.equal(await balanceOf(execution.state, sender), balanceBefore - receipt.fee, 'fee kept')
-  t.same(receipt.events.map((e) => [e.module, e.index]), [[ModuleIndex.balances, Burned.index], [ModuleIndex.fees, FeePaid.index]], 'only the fee events')
+  t.same(receipt.events.map((e) => [e.module, e.index]), [[ModuleIndex.fees, FeePaid.index]], 'only the fee event')
   return receipt
 }
 
@@ -377,6 +381,8 @@ t.test('property: supply is conserved, balances stay decodable and positive, fai
       let burnedTotal = 0n
       for (const [b, blockOps] of blocks.entries()) {
         const execution = await BlockExecution.begin(runtime, state, blockInfo(b + 1, { author }))
+        // what the block's fees owe the treasury and the author, and burn, when it ends
+        const owed = { transactions: 0, treasury: 0n, tips: 0n, burned: 0n }
         for (const op of blockOps) {
           const sender = dev[op.from] as (typeof dev)[0]
           const right = expectedNonce[op.from] as number
@@ -403,14 +409,16 @@ t.test('property: supply is conserved, balances stay decodable and positive, fai
           const price = GWEI + op.tip // maxFee is 10 gwei + tip, base fee stays at the minimum here
           if (execution.baseFeePerGas !== GWEI || result.fee !== BigInt(transferGas(tx)) * price || result.gasUsed !== transferGas(tx)) return false
           if (feePaid.baseFee + feePaid.tip !== result.fee) return false
-          burnedTotal += eventsOf(ModuleIndex.balances, Burned, result.events).reduce((sum, e) => sum + e.amount, 0n)
-          // expected balance deltas: fee parts always, the amount only on success
+          owed.transactions++
+          owed.treasury += feePaid.baseFee - feePaid.burned
+          owed.tips += feePaid.tip
+          owed.burned += feePaid.burned
+          // expected balance deltas: the fee always, the amount only on success; the fee's shares
+          // reach the treasury, the author and the issuance only when the block ends
           const delta = new Map<string, bigint>()
           const add = (account: Address, amount: bigint): void => void delta.set(hex(account), (delta.get(hex(account)) ?? 0n) + amount)
           add(sender.address, -result.fee)
-          add(TREASURY_ACCOUNT, feePaid.baseFee - feePaid.burned)
-          add(author, feePaid.tip)
-          const allowed = new Set([nonces.key(sender.address), accounts.key(sender.address), accounts.key(TREASURY_ACCOUNT), accounts.key(author), totalIssuance.key].map(hex))
+          const allowed = new Set([hex(accounts.key(sender.address))])
           if (result.status === ReceiptStatus.success) {
             add(sender.address, -op.amount)
             add(to, op.amount)
@@ -418,27 +426,38 @@ t.test('property: supply is conserved, balances stay decodable and positive, fai
           } else {
             checkedFailures++
             if (runtime.errorCode(result.error ?? { module: 255, index: 255 }) !== 'balances.InsufficientBalance') return false
-            if (result.events.length !== 2) return false
+            if (result.events.length !== 1) return false
           }
           for (const key of changed) if (!allowed.has(key)) return false
-          if (!changed.has(hex(nonces.key(sender.address)))) return false
+          if (!changed.has(hex(accounts.key(sender.address)))) return false
           const balancesAfter = await Promise.all(watched.map((a) => balanceOf(execution.state, a)))
           for (const [i, account] of watched.entries()) {
             if (watched.findIndex((other) => hex(other) === hex(account)) !== i) continue
             if ((balancesAfter[i] as bigint) - (balancesBefore[i] as bigint) !== (delta.get(hex(account)) ?? 0n)) return false
           }
-          if (issuanceBefore - (await totalIssuance.get(execution.state)) !== feePaid.burned) return false
+          if (issuanceBefore !== (await totalIssuance.get(execution.state))) return false
         }
+        const issuanceBeforeEnd = await totalIssuance.get(execution.state)
+        const [treasuryBeforeEnd, authorBeforeEnd] = await Promise.all([TREASURY_ACCOUNT, author].map((a) => balanceOf(execution.state, a)))
         const result = await execution.finish()
+        burnedTotal += owed.burned
+        if (owed.transactions > 0) {
+          const [settled] = eventsOf(ModuleIndex.fees, FeesSettled, result.blockEvents)
+          if (settled === undefined || hex(settled.author) !== hex(author)) return false
+          if (settled.transactions !== owed.transactions || settled.treasury !== owed.treasury || settled.tips !== owed.tips || settled.burned !== owed.burned) return false
+        }
+        // the block's end credits exactly what its receipts owe (the author is never the treasury here)
+        if ((await balanceOf(execution.state, TREASURY_ACCOUNT)) - (treasuryBeforeEnd as bigint) !== owed.treasury) return false
+        if ((await balanceOf(execution.state, author)) - (authorBeforeEnd as bigint) !== owed.tips) return false
+        if (issuanceBeforeEnd - (await totalIssuance.get(execution.state)) !== owed.burned) return false
         state.apply(result.changes)
-        // every balance decodes (the codec cannot hold a negative one) and is positive
+        // every record decodes (the codec cannot hold a negative balance); none is empty
         let sum = 0n
         for (const { value } of state.withPrefix(accounts.prefix)) {
-          const free = accounts.decodeValue(value).free
-          if (free <= 0n) return false
+          const { nonce, free } = accounts.decodeValue(value)
+          if (nonce === 0 && free === 0n) return false
           sum += free
         }
-        for (const { value } of state.withPrefix(nonces.prefix)) nonces.decodeValue(value)
         const issuance = await totalIssuance.get(state)
         if (sum !== issuance) return false
         if (issuance !== TOTAL_SUPPLY - burnedTotal) return false
@@ -565,14 +584,13 @@ t.test('a call that writes and emits before failing is reverted to its fee', asy
   const failed = await execution.apply(call(0, true), alice.address)
   t.equal(failed.status, ReceiptStatus.failed)
   t.equal(custom.errorCode(failed.error ?? { module: 0, index: 0 }), 'halfway.Failed')
-  t.same(failed.events.map((e) => [e.module, e.index]), [[ModuleIndex.balances, Burned.index], [ModuleIndex.fees, FeePaid.index]], 'the call\'s events are gone')
-  const allowed = new Set([nonces.key(alice.address), accounts.key(alice.address), accounts.key(TREASURY_ACCOUNT), totalIssuance.key].map(hex))
+  t.same(failed.events.map((e) => [e.module, e.index]), [[ModuleIndex.fees, FeePaid.index]], 'the call\'s events are gone')
   const changed = changedKeys(before, snapshot(execution))
-  t.same([...changed].filter((key) => !allowed.has(key)), [], 'only nonce and fee writes remain')
+  t.same([...changed], [hex(accounts.key(alice.address))], 'only the sender\'s record (nonce and fee) remains written')
   t.equal(await execution.state.get(Uint8Array.of(201, 0)), undefined)
   t.equal(await balanceOf(execution.state, bob.address), 1_000_000n * ONE_OPEN)
   const succeeded = await execution.apply(call(1, false), alice.address)
   t.equal(succeeded.status, ReceiptStatus.success)
   t.same(await execution.state.get(Uint8Array.of(201, 0)), Uint8Array.of(1))
-  t.equal(succeeded.events.length, 4, 'fee events, the call\'s own event and its transfer')
+  t.equal(succeeded.events.length, 3, 'the fee event, the call\'s own event and its transfer')
 })

@@ -1,7 +1,8 @@
 import * as k from '../../codec/schema.ts'
 import { defineCall } from '../../module.ts'
 import { transfer as transferFunds } from './ledger.ts'
-import { accounts, vesting } from './state.ts'
+import { accounts } from '../system/state.ts'
+import { vesting } from './state.ts'
 
 /** gas: two account reads and writes */
 export const TRANSFER_WEIGHT = 500

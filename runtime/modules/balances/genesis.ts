@@ -1,6 +1,6 @@
 import * as k from '../../codec/schema.ts'
 import type { StateOverlay } from '../../state/overlay.ts'
-import { setBalance } from './ledger.ts'
+import { putAccountInfo } from '../system/index.ts'
 import { totalIssuance, vesting, vestingKind } from './state.ts'
 
 export const balancesGenesisKind = k.struct({
@@ -17,7 +17,7 @@ export function applyBalancesGenesis(state: StateOverlay, config: BalancesGenesi
     const id = Buffer.from(address).toString('hex')
     if (seen.has(id)) throw new Error(`genesis: duplicate balance for 0x${id}`)
     seen.add(id)
-    setBalance(state, address, amount)
+    putAccountInfo(state, address, { nonce: 0, free: amount })
     issuance += amount
   }
   for (const { address, schedule } of config.vesting) vesting.set(state, address, schedule)

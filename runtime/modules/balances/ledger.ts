@@ -1,11 +1,13 @@
 // The ledger operations other modules build on. Issuance only changes by burning: OPEN is minted
-// once, at genesis.
+// once, at genesis. Free balances are the `free` part of the system module's account record.
 import type { Address } from '../../crypto/secp256k1.ts'
 import type { CallResult, ExecutionContext } from '../../module.ts'
 import type { StateOverlay, StateReader } from '../../state/overlay.ts'
+import { accountInfo, putAccountInfo } from '../system/index.ts'
+import { accounts } from '../system/state.ts'
 import { BalancesError } from './errors.ts'
 import { Burned, Transferred } from './events.ts'
-import { accounts, totalIssuance, vesting, type VestingSchedule } from './state.ts'
+import { totalIssuance, vesting, type VestingSchedule } from './state.ts'
 
 export async function balanceOf(state: StateReader, account: Address): Promise<bigint> {
   return (await accounts.get(state, account))?.free ?? 0n
@@ -25,41 +27,49 @@ export async function lockedOf(state: StateReader, account: Address, now: number
   return schedule === undefined ? 0n : lockedAt(schedule, now)
 }
 
-export function setBalance(state: StateOverlay, account: Address, free: bigint): void {
-  if (free === 0n) accounts.delete(state, account)
-  else accounts.set(state, account, { free })
+/** Sets the account's free balance; its nonce stays. */
+export async function setBalance(state: StateOverlay, account: Address, free: bigint): Promise<void> {
+  const info = await accountInfo(state, account)
+  info.free = free
+  putAccountInfo(state, account, info)
 }
 
 /** Moves `amount` if `from` can spend it (free minus vesting lock). */
 export async function transfer(context: ExecutionContext, from: Address, to: Address, amount: bigint): Promise<CallResult> {
   const { state } = context
-  const fromBalance = await balanceOf(state, from)
-  if (fromBalance < amount) return BalancesError.InsufficientBalance
+  const source = await accountInfo(state, from)
+  if (source.free < amount) return BalancesError.InsufficientBalance
   const locked = await lockedOf(state, from, context.block.timestamp)
-  if (fromBalance - amount < locked) return BalancesError.VestingLocked
-  setBalance(state, from, fromBalance - amount)
-  setBalance(state, to, (await balanceOf(state, to)) + amount)
+  if (source.free - amount < locked) return BalancesError.VestingLocked
+  source.free -= amount
+  putAccountInfo(state, from, source)
+  // read after the debit: a transfer to oneself credits what it just debited
+  const target = await accountInfo(state, to)
+  target.free += amount
+  putAccountInfo(state, to, target)
   context.emit(Transferred.create({ from, to, amount }))
   return undefined
 }
 
-/**
- * Takes a fee. Vesting locks do not stop fees (as with Substrate's vesting), so a team or investor
- * account can still transact. `balance` is the account's balance the caller has just read and checked.
- */
-export function withdrawFee(state: StateOverlay, account: Address, balance: bigint, amount: bigint): void {
-  if (balance < amount) throw new Error('withdrawFee: fee exceeds balance (checked before dispatch)')
-  setBalance(state, account, balance - amount)
-}
-
 export async function deposit(state: StateOverlay, account: Address, amount: bigint): Promise<void> {
   if (amount === 0n) return
-  setBalance(state, account, (await balanceOf(state, account)) + amount)
+  const info = await accountInfo(state, account)
+  info.free += amount
+  putAccountInfo(state, account, info)
 }
 
-/** Destroys `amount` already withdrawn from `account`: the only way issuance changes. */
+/**
+ * Destroys `amount` already withdrawn from the accounts that paid it: the only way issuance
+ * changes. The caller records why in its own event (`burn` below, the fees module's settlement).
+ */
+export async function destroy(state: StateOverlay, amount: bigint): Promise<void> {
+  if (amount === 0n) return
+  totalIssuance.set(state, (await totalIssuance.get(state)) - amount)
+}
+
+/** Destroys `amount` already withdrawn from `account`, with a Burned event. */
 export async function burn(context: ExecutionContext, account: Address, amount: bigint): Promise<void> {
   if (amount === 0n) return
-  totalIssuance.set(context.state, (await totalIssuance.get(context.state)) - amount)
+  await destroy(context.state, amount)
   context.emit(Burned.create({ account, amount }))
 }

@@ -1,11 +1,12 @@
-// balances storage: free balance per account, vesting locks, total issuance.
+// balances storage: vesting locks and total issuance. Free balances live in the system module's
+// account record, next to the nonce (see system/state.ts).
 import * as k from '../../codec/schema.ts'
 import { bytesKey, storageMap, storageValue } from '../../storage.ts'
 import { ModuleIndex } from '../indices.ts'
 
-export const StorageItem = { account: 0, vesting: 1, totalIssuance: 2 } as const
+/** Item 0 held the free balance before the system account record held it (retired: never reuse). */
+export const StorageItem = { vesting: 1, totalIssuance: 2 } as const
 
-export const accountKind = k.struct({ free: k.amount })
 export const vestingKind = k.struct({
   /** amount locked until cliffEnd, then released linearly until end */
   total: k.amount,
@@ -16,6 +17,5 @@ export const vestingKind = k.struct({
 })
 export type VestingSchedule = k.Infer<typeof vestingKind>
 
-export const accounts = storageMap(ModuleIndex.balances, StorageItem.account, bytesKey, accountKind)
 export const vesting = storageMap(ModuleIndex.balances, StorageItem.vesting, bytesKey, vestingKind)
 export const totalIssuance = storageValue(ModuleIndex.balances, StorageItem.totalIssuance, k.amount, 0n)

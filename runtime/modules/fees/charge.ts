@@ -1,10 +1,12 @@
-// Charging a transaction: gasUsed x effective price leaves the sender; the base-fee part is split
-// between burning and the treasury (burnShareBps), the tip goes to the block author.
+// Charging a transaction: gasUsed x effective price leaves the sender when it is applied; the
+// base-fee part is split between burning and the treasury (burnShareBps), the tip goes to the
+// block author. The block's shares are credited once, when the block ends (settleFees): a block of
+// n transactions writes the treasury, the author and the issuance once each instead of n times.
 import type { Address } from '../../crypto/secp256k1.ts'
-import type { ExecutionContext } from '../../module.ts'
-import { burn, deposit, withdrawFee } from '../balances/ledger.ts'
+import type { ExecutionContext, RuntimeEvent } from '../../module.ts'
+import { deposit, destroy } from '../balances/ledger.ts'
 import { TREASURY_ACCOUNT } from '../accounts.ts'
-import { FeePaid } from './events.ts'
+import { FeePaid, FeesSettled } from './events.ts'
 import { effectiveGasPrice } from './gas.ts'
 import type { FeeParams } from './state.ts'
 
@@ -24,11 +26,31 @@ export function computeFee(gasUsed: number, baseFee: bigint, maxFeePerGas: bigin
   return { total: basePart + tip, burned, treasury: basePart - burned, tip }
 }
 
-/** Charges `payer`, whose balance the caller has just read as `payerBalance` (at least the fee). */
-export async function chargeFee(context: ExecutionContext, payer: Address, payerBalance: bigint, gasUsed: number, charge: FeeCharge): Promise<void> {
-  withdrawFee(context.state, payer, payerBalance, charge.total)
-  await deposit(context.state, TREASURY_ACCOUNT, charge.treasury)
-  await deposit(context.state, context.block.author, charge.tip)
-  await burn(context, payer, charge.burned)
-  context.emit(FeePaid.create({ account: payer, gasUsed, baseFee: charge.burned + charge.treasury, burned: charge.burned, tip: charge.tip }))
+export function feePaidEvent(payer: Address, gasUsed: number, charge: FeeCharge): RuntimeEvent {
+  return FeePaid.create({ account: payer, gasUsed, baseFee: charge.burned + charge.treasury, burned: charge.burned, tip: charge.tip })
+}
+
+/** The fees a block's transactions have paid so far, not yet credited. */
+export class BlockFees {
+  transactions = 0
+  treasury = 0n
+  tips = 0n
+  burned = 0n
+
+  add(charge: FeeCharge): void {
+    this.transactions++
+    this.treasury += charge.treasury
+    this.tips += charge.tip
+    this.burned += charge.burned
+  }
+}
+
+/** Credits a block's fees: the treasury's share, the author's tips, and the burn. */
+export async function settleFees(context: ExecutionContext, fees: BlockFees): Promise<void> {
+  if (fees.transactions === 0) return
+  await deposit(context.state, TREASURY_ACCOUNT, fees.treasury)
+  await deposit(context.state, context.block.author, fees.tips)
+  await destroy(context.state, fees.burned)
+  const { transactions, treasury, tips, burned } = fees
+  context.emit(FeesSettled.create({ author: context.block.author, transactions, treasury, tips, burned }))
 }

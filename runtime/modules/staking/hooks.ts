@@ -130,7 +130,7 @@ async function rewardProposer(context: ExecutionContext, params: StakingParams):
   const pool = await balanceOf(state, ECOSYSTEM_POOL_ACCOUNT)
   const amount = pool < params.blockRewardPerBlock ? pool : params.blockRewardPerBlock
   if (amount === 0n) return
-  setBalance(state, ECOSYSTEM_POOL_ACCOUNT, pool - amount)
+  await setBalance(state, ECOSYSTEM_POOL_ACCOUNT, pool - amount)
   await deposit(state, STAKING_ACCOUNT, amount)
   const commission = creditReward(validator, amount)
   validators.set(state, operator, validator)

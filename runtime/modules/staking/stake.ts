@@ -111,7 +111,7 @@ async function burnFromStakingAccount(context: ExecutionContext, amount: bigint)
   if (amount === 0n) return
   const balance = await balanceOf(context.state, STAKING_ACCOUNT)
   if (balance < amount) throw new Error('staking: module account holds less than the stake it records: accounting bug')
-  setBalance(context.state, STAKING_ACCOUNT, balance - amount)
+  await setBalance(context.state, STAKING_ACCOUNT, balance - amount)
   await burn(context, STAKING_ACCOUNT, amount)
 }
 

@@ -1,5 +1,5 @@
-// system: account nonces and remarks. The nonce is bumped by the state transition before every
-// call runs, so even a failed call consumes its nonce.
+// system: account records (nonce and free balance) and remarks. The nonce is bumped by the state
+// transition before every call runs, so even a failed call consumes its nonce.
 import type { Address } from '../../crypto/secp256k1.ts'
 import type { RuntimeModule } from '../../module.ts'
 import type { StateOverlay, StateReader } from '../../state/overlay.ts'
@@ -7,7 +7,7 @@ import { ModuleIndex } from '../indices.ts'
 import { calls } from './calls.ts'
 import { SystemError } from './errors.ts'
 import { events } from './events.ts'
-import { nonces } from './state.ts'
+import { accounts, type AccountInfo } from './state.ts'
 
 export const systemModule: RuntimeModule = {
   index: ModuleIndex.system,
@@ -17,10 +17,21 @@ export const systemModule: RuntimeModule = {
   errors: SystemError.list,
 }
 
-export async function accountNonce(state: StateReader, account: Address): Promise<number> {
-  return (await nonces.get(state, account)) ?? 0
+/** The account's record; an account never seen reads as nonce 0 with nothing. The caller's own copy. */
+export async function accountInfo(state: StateReader, account: Address): Promise<AccountInfo> {
+  return (await accounts.get(state, account)) ?? { nonce: 0, free: 0n }
 }
 
-export function setNonce(state: StateOverlay, account: Address, nonce: number): void {
-  nonces.set(state, account, nonce)
+/**
+ * Stores the account's record. A record with nonce 0 and nothing is removed (an account is
+ * nothing until it is funded); one that has sent a transaction stays even when emptied, so its
+ * used nonces can never be replayed.
+ */
+export function putAccountInfo(state: StateOverlay, account: Address, info: AccountInfo): void {
+  if (info.nonce === 0 && info.free === 0n) accounts.delete(state, account)
+  else accounts.set(state, account, info)
+}
+
+export async function accountNonce(state: StateReader, account: Address): Promise<number> {
+  return (await accountInfo(state, account)).nonce
 }

@@ -1,8 +1,17 @@
-// system storage: account nonces.
+// system storage: the account record.
 import * as k from '../../codec/schema.ts'
 import { bytesKey, storageMap } from '../../storage.ts'
 import { ModuleIndex } from '../indices.ts'
 
-export const StorageItem = { nonce: 0 } as const
+/** Item 0 held the nonce alone before the account record held it (retired: never reuse). */
+export const StorageItem = { account: 1 } as const
 
-export const nonces = storageMap(ModuleIndex.system, StorageItem.nonce, bytesKey, k.uint)
+/**
+ * An account's record, as Substrate's `System::Account`: its next nonce and its free balance (the
+ * balances module's part) in one state leaf. Every transaction reads and writes both for its sender,
+ * so one record is one key, one read, one write and one leaf per sender instead of two.
+ */
+export const accountInfoKind = k.struct({ nonce: k.uint, free: k.amount })
+export type AccountInfo = k.Infer<typeof accountInfoKind>
+
+export const accounts = storageMap(ModuleIndex.system, StorageItem.account, bytesKey, accountInfoKind)

@@ -21,11 +21,8 @@ class FakeAccounts implements AccountView {
   readonly nonces = new Map<string, number>()
   readonly balances = new Map<string, bigint>()
   baseFee = GWEI
-  async nonce(account: Address): Promise<number> {
-    return this.nonces.get(hex(account)) ?? 0
-  }
-  async balance(account: Address): Promise<bigint> {
-    return this.balances.get(hex(account)) ?? 10n ** 24n
+  async account(account: Address): Promise<{ nonce: number; free: bigint }> {
+    return { nonce: this.nonces.get(hex(account)) ?? 0, free: this.balances.get(hex(account)) ?? 10n ** 24n }
   }
   baseFeePerGas(): bigint {
     return this.baseFee
@@ -343,7 +340,7 @@ t.test('property: every pooled transaction stays reachable, and a block past eve
         for (const [id, pooledTx] of pooled) if (pool.get(pooledTx.hash) === undefined) pooled.delete(id)
         continue
       }
-      const transaction = tx(from, (await accounts.nonce(from.address)) + item.nonce, item.tip, item.maxFee * GWEI)
+      const transaction = tx(from, (await accounts.account(from.address)).nonce + item.nonce, item.tip, item.maxFee * GWEI)
       hashes.add(hex(transaction.hash))
       try {
         await pool.add(transaction, from.address)
@@ -360,7 +357,7 @@ t.test('property: every pooled transaction stays reachable, and a block past eve
     }
     // include everything: the pool must empty (a transaction no sender queue knows would stay forever)
     for (const from of dev.slice(0, 3)) {
-      const far = (await accounts.nonce(from.address)) + 100
+      const far = (await accounts.account(from.address)).nonce + 100
       pool.onBlock(new Map([[hex(from.address), far]]))
     }
     return pool.size === 0 && pool.readyCount === 0

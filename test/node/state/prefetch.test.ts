@@ -7,9 +7,9 @@ import { WriteBatch } from '../../../node/db/store.ts'
 import { StateDb } from '../../../node/state/stateDb.ts'
 import { devKey } from '../../../genesis/devAccounts.ts'
 import { createRuntime } from '../../../runtime/index.ts'
-import { accounts, vesting } from '../../../runtime/modules/balances/state.ts'
+import { vesting } from '../../../runtime/modules/balances/state.ts'
 import { ModuleIndex } from '../../../runtime/modules/indices.ts'
-import { nonces } from '../../../runtime/modules/system/state.ts'
+import { accounts } from '../../../runtime/modules/system/state.ts'
 import { StateOverlay, type StateReader } from '../../../runtime/state/overlay.ts'
 import { signTransaction } from '../../../runtime/transaction.ts'
 import { transferTx } from '../../runtime/chainFixtures.ts'
@@ -111,7 +111,7 @@ t.test('the runtime hints a transfer: sender nonce, balance and vesting, recipie
   const bob = devKey('bob')
   const hex = (keys: Uint8Array[]) => keys.map((k) => Buffer.from(k).toString('hex')).sort()
   const tx = transferTx(alice.privateKey, { to: bob.address, amount: 5n, nonce: 0 })
-  t.same(hex(runtime.accessHints(tx, alice.address)), hex([nonces.key(alice.address), accounts.key(alice.address), vesting.key(alice.address), accounts.key(bob.address)]))
+  t.same(hex(runtime.accessHints(tx, alice.address)), hex([accounts.key(alice.address), vesting.key(alice.address), accounts.key(bob.address)]))
   const undecodable = signTransaction({ chainId: tx.chainId, nonce: 0, gasLimit: 10_000, maxFeePerGas: 10n ** 10n, maxPriorityFeePerGas: 0n, call: { module: ModuleIndex.balances, call: 0, args: ['not an address'] } }, alice.privateKey)
-  t.same(hex(runtime.accessHints(undecodable, alice.address)), hex([nonces.key(alice.address), accounts.key(alice.address)]), 'arguments that do not decode: the sender keys only')
+  t.same(hex(runtime.accessHints(undecodable, alice.address)), hex([accounts.key(alice.address)]), 'arguments that do not decode: the sender\'s record only')
 })

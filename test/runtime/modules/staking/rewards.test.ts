@@ -1,7 +1,7 @@
 import t from 'tap'
 import { encode } from '../../../../runtime/codec/canonical.ts'
 import { ECOSYSTEM_POOL_ACCOUNT } from '../../../../runtime/modules/accounts.ts'
-import { accountKind, accounts } from '../../../../runtime/modules/balances/state.ts'
+import { accountInfoKind, accounts } from '../../../../runtime/modules/system/state.ts'
 import { BlockRewarded, RewardsClaimed } from '../../../../runtime/modules/staking/events.ts'
 import { delegation, STAKING_ACCOUNT, validatorInfo } from '../../../../runtime/modules/staking/index.ts'
 import { totals, validators } from '../../../../runtime/modules/staking/state.ts'
@@ -105,8 +105,8 @@ t.test('rewards stop when the ecosystem pool runs dry', async (t) => {
   const pool = await poolBalance(h.state)
   const elsewhere = devKey('elsewhere').address
   h.committed.apply([
-    { key: accounts.key(ECOSYSTEM_POOL_ACCOUNT), value: encode(accountKind.encode({ free: 15n * OPEN })) },
-    { key: accounts.key(elsewhere), value: encode(accountKind.encode({ free: pool - 15n * OPEN })) },
+    { key: accounts.key(ECOSYSTEM_POOL_ACCOUNT), value: encode(accountInfoKind.encode({ nonce: 0, free: 15n * OPEN })) },
+    { key: accounts.key(elsewhere), value: encode(accountInfoKind.encode({ nonce: 0, free: pool - 15n * OPEN })) },
   ])
   const paid = []
   for (let i = 0; i < 3; i++) paid.push(eventsNamed(BlockRewarded, await h.step({ author: alice }))[0]?.amount)
