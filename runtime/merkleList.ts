@@ -18,14 +18,14 @@ function leafHash(item: Uint8Array): string {
   if (scratch.length < 1 + item.length) scratch = Buffer.alloc(Math.max(1 + item.length, 2 * scratch.length))
   scratch[0] = LEAF
   scratch.set(item, 1)
-  return nodeHash('sha256', scratch.subarray(0, 1 + item.length), 'latin1')
+  return nodeHash('sha256', scratch.subarray(0, 1 + item.length), 'binary')
 }
 
 function nodeHashOf(left: string, right: string): string {
   scratch[0] = NODE
-  scratch.latin1Write(left, 1, HASH_BYTES)
-  scratch.latin1Write(right, 1 + HASH_BYTES, HASH_BYTES)
-  return nodeHash('sha256', scratch.subarray(0, 1 + 2 * HASH_BYTES), 'latin1')
+  scratch.write(left, 1, HASH_BYTES, 'latin1')
+  scratch.write(right, 1 + HASH_BYTES, HASH_BYTES, 'latin1')
+  return nodeHash('sha256', scratch.subarray(0, 1 + 2 * HASH_BYTES), 'binary')
 }
 
 export function merkleListRoot(items: readonly Uint8Array[]): Uint8Array {

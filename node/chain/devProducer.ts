@@ -108,9 +108,7 @@ export class DevBlockProducer {
     )
     const imported = await this.#chain.commit(built, { finalized: true })
     for (const [entry, error] of dropped) mempool.dropInvalid(entry, error)
-    const nonces = new Map<string, number>()
-    imported.transactions.forEach((tx, i) => nonces.set(toHex(imported.senders[i] as Address), tx.nonce + 1))
-    mempool.onBlock(nonces)
+    mempool.onBlock(imported)
     const seconds = (performance.now() - started) / 1000
     this.#metrics?.blockBuildDuration.observe(seconds)
     this.#metrics?.blocksProduced.inc()

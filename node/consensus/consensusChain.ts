@@ -201,9 +201,7 @@ export class NodeConsensusChain implements ConsensusChain {
     const imported = await this.#chain.commit(executed, { finalized: true, certificate: encodeCommitCertificate(certificate) })
     this.#executed.clear()
     this.#evidence.onCommitted(executed.evidence)
-    const nonces = new Map<string, number>()
-    imported.transactions.forEach((tx, i) => nonces.set(toHex(imported.senders[i] as Address), tx.nonce + 1))
-    this.#mempool.onBlock(nonces)
+    this.#mempool.onBlock(imported)
     for (const listener of this.#committedListeners) listener()
   }
 

@@ -7,7 +7,7 @@
 // Limits: per account, in total, and how far ahead of the account nonce a transaction may be.
 // When full, the cheapest last-in-line transaction of any sender is evicted if the newcomer pays
 // more; otherwise the newcomer is refused. Every refusal has a stable code.
-import { toHex } from '../../runtime/crypto/hash.ts'
+import { toLatin1 } from '../../runtime/crypto/hash.ts'
 import type { Address } from '../../runtime/crypto/secp256k1.ts'
 import { OpenLedgerError } from '../../runtime/errors.ts'
 import { InvalidTransactionError, type Runtime } from '../../runtime/stateTransition.ts'
@@ -64,7 +64,9 @@ interface SenderQueue {
   readonly byNonce: Map<number, PooledTransaction>
 }
 
-const idOf = (bytes: Uint8Array): string => toHex(bytes)
+// Map keys for hashes and addresses: one character per byte. A 32- or 20-character flat string is
+// cheaper to make and to hash than the 66- or 42-character hex, and every admission looks up two.
+const idOf = toLatin1
 
 export class Mempool {
   readonly #options: Required<MempoolOptions>
@@ -238,10 +240,15 @@ export class Mempool {
   }
 
   /**
-   * After a block: the accounts' next nonces moved; drop what they made stale and promote what
-   * became ready. `nonces` maps each sender seen in the block to its new next nonce.
+   * After a block: its senders' next nonces moved past the transactions it included; drop what
+   * that made stale and promote what became ready.
    */
-  onBlock(nonces: ReadonlyMap<string, number>): void {
+  onBlock(block: { readonly transactions: readonly Transaction[]; readonly senders: readonly Address[] }): void {
+    const nonces = new Map<string, number>()
+    block.transactions.forEach((tx, i) => {
+      const senderId = idOf(block.senders[i] as Address)
+      nonces.set(senderId, Math.max(nonces.get(senderId) ?? 0, tx.nonce + 1))
+    })
     for (const [senderId, nonce] of nonces) {
       const queue = this.#senders.get(senderId)
       if (queue === undefined) continue

@@ -22,7 +22,7 @@ export class TxWatcher {
     this.#unsubscribe.push(
       components.mempool.subscribe((event) => {
         if (this.#watchers.size === 0) return
-        const id = event.entry.hashId
+        const id = toHex(event.entry.tx.hash)
         if (event.type === 'dropped') this.#notify(id, event.reason === 'invalid' ? { invalid: event.reason } : { dropped: event.reason })
         else this.#notify(id, event.type)
       }),

@@ -49,6 +49,13 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   return out
 }
 
+/** An exact string key for a short byte string (hash, address): one latin1 character per byte. */
+export function toLatin1(bytes: Uint8Array): string {
+  return bytes.length <= 64
+    ? String.fromCharCode.apply(null, bytes as unknown as number[])
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
+}
+
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
 
 export function toHex(bytes: Uint8Array): string {

@@ -37,7 +37,7 @@ function setup(options: MempoolOptions = {}): { pool: Mempool; accounts: FakeAcc
   const pool = new Mempool(options, { runtime, accounts })
   const events: Array<[MempoolEvent['type'], string, number, string?]> = []
   pool.subscribe((event) => {
-    const who = dev.find((d) => hex(d.address) === event.entry.senderId)?.name ?? '?'
+    const who = dev.find((d) => hex(d.address) === hex(event.entry.sender))?.name ?? '?'
     events.push(event.type === 'dropped' ? [event.type, who, event.entry.tx.nonce, event.reason] : [event.type, who, event.entry.tx.nonce])
   })
   return { pool, accounts, events }
@@ -46,6 +46,17 @@ function setup(options: MempoolOptions = {}): { pool: Mempool; accounts: FakeAcc
 /** A transfer from `from` with the given tip; maxFee defaults to 10 gwei + tip. */
 function tx(from: Dev, nonce: number, tip = 0n, maxFee?: bigint): Transaction {
   return transferTx(from.privateKey, { to: charlie.address, amount: 1n, nonce, tip, ...(maxFee === undefined ? {} : { maxFee }) })
+}
+
+/** A block as the pool sees it: each sender's last included transaction has nonce `next` - 1 (0: none). */
+function included(...senders: Array<[Dev, number]>): { transactions: Transaction[]; senders: Address[] } {
+  const block = { transactions: [] as Transaction[], senders: [] as Address[] }
+  for (const [from, next] of senders) {
+    if (next === 0) continue
+    block.transactions.push(tx(from, next - 1))
+    block.senders.push(from.address)
+  }
+  return block
 }
 
 async function add(pool: Mempool, from: Dev, transaction: Transaction): Promise<'ready' | 'future'> {
@@ -59,7 +70,7 @@ function selection(pool: Mempool, skip: (entry: PooledTransaction) => boolean = 
   let step = generator.next()
   while (step.done !== true) {
     const entry = step.value
-    out.push([dev.find((d) => hex(d.address) === entry.senderId)?.name ?? '?', entry.tx.nonce, entry.tx.maxPriorityFeePerGas])
+    out.push([dev.find((d) => hex(d.address) === hex(entry.sender))?.name ?? '?', entry.tx.nonce, entry.tx.maxPriorityFeePerGas])
     step = generator.next(skip(entry) ? { skipSender: true } : undefined)
   }
   return out
@@ -183,7 +194,7 @@ t.test('replacement needs both fee caps raised by 10%', async (t) => {
   t.equal(await add(pool, alice, tx(alice, 5, 2n, 20n * GWEI)), 'future')
   t.equal(pool.size, 2)
   // after the replacement, the sender's queue still works: included, then gone
-  pool.onBlock(new Map([[hex(alice.address), 6]]))
+  pool.onBlock(included([alice, 6]))
   t.equal(pool.size, 0, 'everything of the sender included')
 })
 
@@ -255,7 +266,7 @@ t.test('eviction never takes the newcomer\'s own earlier transaction', async (t)
   t.equal(await add(pool, alice, tx(alice, 1, 9n)), 'ready')
   t.same(events.at(-2), ['dropped', 'bob', 0, 'evicted'])
   t.same(selection(pool).map(([name, nonce]) => `${name}:${nonce}`), ['alice:0', 'alice:1'])
-  pool.onBlock(new Map([[hex(alice.address), 2]]))
+  pool.onBlock(included([alice, 2]))
   t.equal(pool.size, 0, 'nothing orphaned')
 })
 
@@ -267,11 +278,11 @@ t.test('onBlock removes what was included and promotes what became ready', async
   await add(pool, bob, tx(bob, 0))
   events.length = 0
   // the block included alice 0..2 (2 came from elsewhere) and nothing of bob
-  pool.onBlock(new Map([[hex(alice.address), 3], [hex(bob.address), 0], [hex(charlie.address), 4]]))
+  pool.onBlock(included([alice, 3], [bob, 0], [charlie, 4]))
   t.equal(pool.size, 2)
   t.same(events, [['ready', 'alice', 3]], 'nonce 3 promoted')
   t.same(selection(pool).map(([name, nonce]) => `${name}:${nonce}`).sort(), ['alice:3', 'bob:0'])
-  pool.onBlock(new Map([[hex(alice.address), 4], [hex(bob.address), 1]]))
+  pool.onBlock(included([alice, 4], [bob, 1]))
   t.equal(pool.size, 0)
   t.equal(pool.readyCount, 0)
   t.same(selection(pool), [])
@@ -336,7 +347,7 @@ t.test('property: every pooled transaction stays reachable, and a block past eve
         // a block that includes the sender's ready run
         const next = await pool.nextNonce(from.address)
         accounts.nonces.set(hex(from.address), next)
-        pool.onBlock(new Map([[hex(from.address), next]]))
+        pool.onBlock(included([from, next]))
         for (const [id, pooledTx] of pooled) if (pool.get(pooledTx.hash) === undefined) pooled.delete(id)
         continue
       }
@@ -358,7 +369,7 @@ t.test('property: every pooled transaction stays reachable, and a block past eve
     // include everything: the pool must empty (a transaction no sender queue knows would stay forever)
     for (const from of dev.slice(0, 3)) {
       const far = (await accounts.account(from.address)).nonce + 100
-      pool.onBlock(new Map([[hex(from.address), far]]))
+      pool.onBlock(included([from, far]))
     }
     return pool.size === 0 && pool.readyCount === 0
   }), { seed: 99, numRuns: 150 })
