@@ -221,19 +221,30 @@ function encodeWithoutStrings(value: Encodable): Uint8Array | undefined {
   }
 }
 
-/** Reads one value of the string-free set at `offset`, or gives way (strings, floats, maps, bad input). */
-function readValue(bytes: Uint8Array, view: DataView, cursor: { at: number }, depth: number): Decoded {
-  if (depth > MAX_DEPTH || cursor.at >= bytes.length) throw GIVE_WAY
-  const type = bytes[cursor.at++] as number
+// The reader's input and position: module state like the writer's scratch (decoding never
+// re-enters), so a value read allocates only what it returns, not a cursor, view or closure.
+const EMPTY_INPUT = new Uint8Array(0)
+let input: Uint8Array = EMPTY_INPUT
+let pos = 0
+
+/** Where `n` more input bytes start; gives way past the end. */
+function take(n: number): number {
+  if (pos + n > input.length) throw GIVE_WAY
+  const start = pos
+  pos += n
+  return start
+}
+
+const u16 = (p: number): number => (((input[p] as number) << 8) | (input[p + 1] as number)) >>> 0
+const u32 = (p: number): number => (((input[p] as number) << 24) | ((input[p + 1] as number) << 16) | ((input[p + 2] as number) << 8) | (input[p + 3] as number)) >>> 0
+
+/** Reads one value of the string-free set at `pos`, or gives way (strings, floats, maps, bad input). */
+function readValue(depth: number): Decoded {
+  if (depth > MAX_DEPTH || pos >= input.length) throw GIVE_WAY
+  const type = input[pos++] as number
   if (type < 0x80) return type
   if (type >= 0xe0) return type - 0x100
-  if (type >= 0x90 && type <= 0x9f) return readItems(bytes, view, cursor, depth, type & 0x0f)
-  const need = (n: number): number => {
-    if (cursor.at + n > bytes.length) throw GIVE_WAY
-    const start = cursor.at
-    cursor.at += n
-    return start
-  }
+  if (type >= 0x90 && type <= 0x9f) return readItems(depth, type & 0x0f)
   switch (type) {
     case 0xc0:
       return null
@@ -245,41 +256,57 @@ function readValue(bytes: Uint8Array, view: DataView, cursor: { at: number }, de
     case 0xc5:
     case 0xc6: {
       const size = type === 0xc4 ? 1 : type === 0xc5 ? 2 : 4
-      const p = need(size)
-      const length = size === 1 ? (bytes[p] as number) : size === 2 ? view.getUint16(p) : view.getUint32(p)
-      const start = need(length)
-      return new Uint8Array(bytes.buffer, bytes.byteOffset + start, length) // a plain view, as checkDecoded gives
+      const p = take(size)
+      const length = size === 1 ? (input[p] as number) : size === 2 ? u16(p) : u32(p)
+      const start = take(length)
+      return new Uint8Array(input.buffer, input.byteOffset + start, length) // a plain view, as checkDecoded gives
     }
     case 0xcc:
-      return bytes[need(1)] as number
+      return input[take(1)] as number
     case 0xcd:
-      return view.getUint16(need(2))
+      return u16(take(2))
     case 0xce:
-      return view.getUint32(need(4))
+      return u32(take(4))
     case 0xd0:
-      return view.getInt8(need(1))
+      return ((input[take(1)] as number) << 24) >> 24
     case 0xd1:
-      return view.getInt16(need(2))
+      return (u16(take(2)) << 16) >> 16
     case 0xd2:
-      return view.getInt32(need(4))
+      return u32(take(4)) | 0
     case 0xcb: {
-      const value = view.getFloat64(need(8))
+      const p = take(8)
+      const value = new DataView(input.buffer, input.byteOffset + p, 8).getFloat64(0)
       if (!Number.isSafeInteger(value)) throw GIVE_WAY
       return value
     }
     case 0xdc:
-      return readItems(bytes, view, cursor, depth, view.getUint16(need(2)))
+      return readItems(depth, u16(take(2)))
     case 0xdd:
-      return readItems(bytes, view, cursor, depth, view.getUint32(need(4)))
+      return readItems(depth, u32(take(4)))
   }
   throw GIVE_WAY
 }
 
-function readItems(bytes: Uint8Array, view: DataView, cursor: { at: number }, depth: number, count: number): Decoded[] {
-  if (count > bytes.length - cursor.at) throw GIVE_WAY // every item takes at least one byte
+function readItems(depth: number, count: number): Decoded[] {
+  if (count > input.length - pos) throw GIVE_WAY // every item takes at least one byte
   const items = new Array<Decoded>(count)
-  for (let i = 0; i < count; i++) items[i] = readValue(bytes, view, cursor, depth + 1)
+  for (let i = 0; i < count; i++) items[i] = readValue(depth + 1)
   return items
+}
+
+/** Reads all of `bytes` as one value; undefined when it gives way or leaves bytes unread. */
+function readWhole(bytes: Uint8Array): Decoded | undefined {
+  input = bytes
+  pos = 0
+  try {
+    const value = readValue(0)
+    return pos === bytes.length ? value : undefined
+  } catch (error) {
+    if (error === GIVE_WAY) return undefined
+    throw error
+  } finally {
+    input = EMPTY_INPUT
+  }
 }
 
 /** Decode canonical bytes; throws CodecError for anything that is not exactly what encode() writes. */
@@ -296,15 +323,8 @@ export function decode(bytes: Uint8Array, maxBytes = 4 * 1024 * 1024): Decoded {
  * non-canonical form, malformed input) goes to msgpackr, so every refusal is the reference's.
  */
 function readCanonical(bytes: Uint8Array): Decoded | undefined {
-  const cursor = { at: 0 }
-  let value: Decoded
-  try {
-    value = readValue(bytes, new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), cursor, 0)
-  } catch (error) {
-    if (error === GIVE_WAY) return undefined
-    throw error
-  }
-  return cursor.at === bytes.length && writesBack(value, bytes) ? value : undefined
+  const value = readWhole(bytes)
+  return value !== undefined && writesBack(value, bytes) ? value : undefined
 }
 
 /** Whether encode(value) is exactly `bytes`, compared in the scratch buffer without a copy. */
@@ -328,16 +348,8 @@ function writesBack(value: Decoded, bytes: Uint8Array): boolean {
  * checks as decode() but without the canonical re-encoding, which only untrusted input needs.
  */
 export function decodeTrusted(bytes: Uint8Array): Decoded {
-  if (bytes.length > 0) {
-    const cursor = { at: 0 }
-    try {
-      const value = readValue(bytes, new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), cursor, 0)
-      if (cursor.at === bytes.length) return value
-    } catch (error) {
-      if (error !== GIVE_WAY) throw error
-    }
-  }
-  return msgpackReference.decodeTrusted(bytes)
+  const value = bytes.length > 0 ? readWhole(bytes) : undefined
+  return value !== undefined ? value : msgpackReference.decodeTrusted(bytes)
 }
 
 function checkDecoded(value: unknown, depth: number): Decoded {
