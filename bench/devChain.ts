@@ -15,8 +15,13 @@ import { benchAccounts, FinalizedCount, gasPerTransfer, signTransfers, specWithS
 import { diffCpu, threadCpuSeconds } from './cpu.ts'
 
 const BIN = fileURLToPath(new URL('../bin/openledger.js', import.meta.url))
-/** transfers per sender finalized before the clock starts (one round with --quick) */
-const WARM_UP_ROUNDS = 5
+/**
+ * Transfers per sender finalized before the clock starts (one round with --quick). V8 keeps
+ * optimizing the node's hot functions for the first ~10,000 transfers: after 5,000 its compiler
+ * threads still spent ~15 µs per transfer inside the measured window (perf: two thirds of the
+ * helper threads' samples in TurboFan), after 20,000 they are done.
+ */
+const WARM_UP_ROUNDS = 20
 const BATCH = 100
 const CONCURRENCY = 4
 
@@ -75,11 +80,14 @@ export async function benchDevChain(options: { log: (line: string) => void; quic
     const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY })
     let rejected = 0
     let firstRejection = ''
-    const submitAll = async (all: readonly string[]) => {
+    const batches = (all: readonly string[]): string[] => {
       const bodies: string[] = []
       for (let i = 0; i < all.length; i += BATCH) {
         bodies.push(JSON.stringify(all.slice(i, i + BATCH).map((hex, j) => ({ jsonrpc: '2.0', id: i + j, method: 'author_submitExtrinsic', params: [hex] }))))
       }
+      return bodies
+    }
+    const submitAll = async (bodies: readonly string[]) => {
       let next = 0
       await Promise.all(
         Array.from({ length: CONCURRENCY }, async () => {
@@ -95,14 +103,15 @@ export async function benchDevChain(options: { log: (line: string) => void; quic
         }),
       )
     }
-    await submitAll(warmUp)
+    const measured = batches(hexes)
+    await submitAll(batches(warmUp))
     await withTimeout(count.atLeast(warmUp.length), 120_000, 'the warm-up transfers were not finalized within 120 s')
     const warmUpBlocks = count.blocks
     const done = count.atLeast(warmUp.length + txs.length)
     const nodeCpuBefore = await threadCpuSeconds(child.pid)
     const clientCpuBefore = process.cpuUsage()
     const started = performance.now()
-    await submitAll(hexes)
+    await submitAll(measured)
     agent.destroy()
     const submittedMs = performance.now() - started
     if (rejected > 0) throw new Error(`${rejected} submissions were rejected, the first with ${firstRejection}`)
