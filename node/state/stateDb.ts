@@ -42,6 +42,8 @@ import {
 } from '../../runtime/state/merkleTree.ts'
 import type { StateProof } from '../../runtime/state/proof.ts'
 import { MAX_STATE_KEY_BYTES } from '../../runtime/state/treeHash.ts'
+import { decodeStored } from '../../runtime/state/typedValues.ts'
+import type { Kind } from '../../runtime/codec/schema.ts'
 import { LruCache } from './lruCache.ts'
 import { PageCache } from './pageCache.ts'
 
@@ -209,6 +211,22 @@ export class StateDb {
     const value = await this.#store.get(Bucket.stateValue, key)
     if (generation === this.#generation) this.#values.set(id, value ?? null)
     return value
+  }
+
+  /**
+   * `key`'s latest value decoded as `kind`, the caller's own copy (decoded at most once per stored
+   * bytes). A cached value is answered with a settled promise: the mempool reads every sender's
+   * record on admission, and suspending two async frames per read cost more than the read.
+   */
+  getTyped<T>(key: Uint8Array, kind: Kind<T>): Promise<T | undefined> {
+    try {
+      checkKey(key)
+      const cached = this.#values.get(latin1(key))
+      if (cached !== undefined) return Promise.resolve(cached === null ? undefined : decodeStored(cached, kind))
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    return this.get(key).then((bytes) => (bytes === undefined ? undefined : decodeStored(bytes, kind)))
   }
 
   /**

@@ -8,6 +8,8 @@ import { LevelStore } from '../../../node/db/levelStore.ts'
 import { MemoryStore } from '../../../node/db/memoryStore.ts'
 import { WriteBatch, type KeyValueStore } from '../../../node/db/store.ts'
 import { StateDb, type PreparedState, type StateChange } from '../../../node/state/stateDb.ts'
+import * as k from '../../../runtime/codec/schema.ts'
+import { decode, encode } from '../../../runtime/codec/canonical.ts'
 import { StateError } from '../../../runtime/state/errors.ts'
 import { decodeRootRef, latin1, type RootRef } from '../../../runtime/state/merkleTree.ts'
 import { verifyStateProof } from '../../../runtime/state/proof.ts'
@@ -328,4 +330,35 @@ t.test('random blocks against the model, with pruning (MemoryStore)', async (t) 
     }),
     { seed: 21, numRuns: 40 },
   )
+})
+
+t.test('getTyped answers what get answers, decoded, whether the value is cached or read from the store', async (t) => {
+  const kind = k.struct({ nonce: k.uint, free: k.amount })
+  const store = new MemoryStore()
+  const writer = await StateDb.open(store)
+  const key = new Uint8Array([9, 1, 2, 3])
+  const absent = new Uint8Array([9, 1, 2, 4])
+  const commitValue = async (db: StateDb, value: { nonce: number; free: bigint }) => {
+    const prepared = await db.prepare([{ key, value: encode(kind.encode(value)) }])
+    const batch = new WriteBatch()
+    db.commit(prepared, batch)
+    await store.write(batch)
+    db.applied(prepared)
+  }
+  await commitValue(writer, { nonce: 1, free: 5n })
+
+  const db = await StateDb.open(store) // a cold value cache: the first reads go to the store
+  t.same(await db.getTyped(key, kind), { nonce: 1, free: 5n }, 'read from the store')
+  const cached = await db.getTyped(key, kind)
+  t.same(cached, { nonce: 1, free: 5n }, 'read from the cache')
+  cached!.free = 999n
+  t.same(await db.getTyped(key, kind), { nonce: 1, free: 5n }, "a caller's copy: changing it changes nothing stored")
+  t.equal(await db.getTyped(absent, kind), undefined, 'absent, from the store')
+  t.equal(await db.getTyped(absent, kind), undefined, 'absent, from the cache')
+  await commitValue(db, { nonce: 2, free: 3n })
+  t.same(await db.getTyped(key, kind), { nonce: 2, free: 3n }, 'the value of the latest block')
+  t.same(kind.decode(decode((await db.get(key))!), 'storage'), await db.getTyped(key, kind), 'the same as get, decoded')
+  const refused = db.getTyped(new Uint8Array(300), kind)
+  t.type(refused, Promise, 'a bad key is a rejected promise, not a throw')
+  await t.rejects(refused, { code: 'STATE_KEY_TOO_LARGE' })
 })
