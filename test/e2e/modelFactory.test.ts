@@ -100,18 +100,19 @@ t.test('ModelFactory on four validators: verified training, a replaced trainer, 
     if (assigned === undefined) throw new Error(`no JobAssigned in ${sent.stdout}`)
     return { id: Number(assigned['job']), trainer: String(assigned['trainer']), verifiers: assigned['verifiers'] as string[] }
   }
+  const readJob = (node: TestnetNode, id: number): Promise<JobJson | null> => node.rpc.call<JobJson | null>('openledger_getTrainingJob', [id])
   const getJob = async (node: TestnetNode, id: number): Promise<JobJson> => {
-    const job = await node.rpc.call<JobJson | null>('openledger_getTrainingJob', [id])
+    const job = await readJob(node, id)
     if (job === null) throw new Error(`${node.name} knows no job ${id}`)
     return job
   }
   // A job created through another node is unknown to `node` until it imports that block (a node
   // that was just restarted may be a block or two behind): these wait for it instead of failing.
   const knownJob = (node: TestnetNode, id: number): Promise<JobJson> =>
-    waitFor(async () => (await node.rpc.call<JobJson | null>('openledger_getTrainingJob', [id])) ?? undefined, `${node.name} to know job ${id}`, 60_000, 100)
+    waitFor(async () => (await readJob(node, id)) ?? undefined, `${node.name} to know job ${id}`, 60_000, 100)
   const waitClosed = (node: TestnetNode, id: number, timeoutMs = 150_000): Promise<JobJson> =>
     waitFor(async () => {
-      const job = await node.rpc.call<JobJson | null>('openledger_getTrainingJob', [id])
+      const job = await readJob(node, id)
       return job !== null && (job.status === 'published' || job.status === 'refunded') ? job : undefined
     }, `job ${id} closed on ${node.name}`, timeoutMs, 250)
   /** the models events in the receipts of the transactions of blocks from..to (what the calls emitted) */
