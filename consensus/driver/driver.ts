@@ -16,7 +16,7 @@
 // and vote they hold for it (`consensusMessages` request/response) and validates the answers like
 // gossip. A node also serves the previous height's messages, so a peer that missed the last
 // precommits can still decide.
-import { decode, encode, type Decoded } from '../../runtime/codec/canonical.ts'
+import { CodecError, CodecErrorCode, decode, encode, type Decoded } from '../../runtime/codec/canonical.ts'
 import { readArray, readBytes, readString, readUint } from '../../runtime/codec/read.ts'
 import { sha256, toHex } from '../../runtime/crypto/hash.ts'
 import { OpenLedgerError } from '../../runtime/errors.ts'
@@ -578,8 +578,13 @@ export class ConsensusDriver {
       const [proposalItems, voteItems] = readArray(decode(answer, MAX_PROPOSAL_MESSAGE_BYTES * MAX_PROPOSALS_PER_ANSWER + 8 * 1024 * 1024), 'catchUp', 2) as [Decoded, Decoded]
       proposals = readArray(proposalItems, 'catchUp.proposals').map((item, i) => readBytes(item, `catchUp.proposals[${i}]`))
       votes = readArray(voteItems, 'catchUp.votes').map((item, i) => readBytes(item, `catchUp.votes[${i}]`))
-      if (proposals.length > MAX_PROPOSALS_PER_ANSWER || votes.length > MAX_MESSAGES_PER_HEIGHT) throw new Error('too many messages')
-    } catch {
+      if (proposals.length > MAX_PROPOSALS_PER_ANSWER || votes.length > MAX_MESSAGES_PER_HEIGHT) throw new CodecError(CodecErrorCode.tooLarge, 'catchUp: too many messages')
+    } catch (error) {
+      // only an answer that is not one is the peer's fault; anything else is our bug
+      if (!(error instanceof CodecError)) {
+        this.#log.error('reading a catch-up answer failed', { peer, height, error })
+        return
+      }
       this.#network.penalize(peer, PenaltyReason.invalidResponse)
       return
     }

@@ -5,18 +5,27 @@
 //   status          request: empty             response: [genesisHash, headHeight, headHash]
 //   blocksByRange   request: [from, count]     response: [[block, certificate], …] (from ≥ 1,
 //                                              count ≤ 32, stops early at 8 MiB or the head)
-import { decode, encode } from '../../runtime/codec/canonical.ts'
+import { CodecError, decode, encode } from '../../runtime/codec/canonical.ts'
 import { bytesEqual } from '../../runtime/codec/canonical.ts'
 import { readArray, readBytes, readUint } from '../../runtime/codec/read.ts'
 import { P2pError } from '../../p2p/errors.ts'
 import { PenaltyReason, ReqRespProtocol, type NetworkPort } from '../../p2p/interface.ts'
 import type { Chain } from '../chain/chain.ts'
 import type { Logger } from '../log/logger.ts'
+import { isPeerFault } from '../../consensus/errors.ts'
 import { encodeBlock, type NodeConsensusChain } from './consensusChain.ts'
 
 const MAX_BLOCKS_PER_REQUEST = 32
 /** bytes: a range response stops growing past this */
 const MAX_RANGE_RESPONSE_BYTES = 8 * 1024 * 1024
+
+/** A blocks-by-range answer: [[block, certificate], …]; CodecError when it is not one. */
+function decodeRange(response: Uint8Array): Array<[Uint8Array, Uint8Array]> {
+  return readArray(decode(response, 32 * 1024 * 1024), 'range').map((item, i) => {
+    const [block, certificate] = readArray(item, `range[${i}]`, 2)
+    return [readBytes(block ?? null, 'block'), readBytes(certificate ?? null, 'certificate')]
+  })
+}
 
 export interface PeerStatus {
   genesisHash: Uint8Array
@@ -140,15 +149,20 @@ export class BlockSync {
       while (this.#running && this.#chain.head.header.height < status.headHeight) {
         const from = this.#chain.head.header.height + 1
         const count = Math.min(MAX_BLOCKS_PER_REQUEST, status.headHeight - from + 1)
-        let entries: Array<[Uint8Array, Uint8Array]>
+        let response: Uint8Array
         try {
-          const response = await this.#network.request(peer, ReqRespProtocol.blocksByRange, encode([from, count]))
-          entries = readArray(decode(response, 32 * 1024 * 1024), 'range').map((item, i) => {
-            const [block, certificate] = readArray(item, `range[${i}]`, 2)
-            return [readBytes(block ?? null, 'block'), readBytes(certificate ?? null, 'certificate')]
-          })
+          response = await this.#network.request(peer, ReqRespProtocol.blocksByRange, encode([from, count]))
         } catch (error) {
           this.#log.debug('blocks-by-range failed', { peer, error })
+          break
+        }
+        let entries: Array<[Uint8Array, Uint8Array]>
+        try {
+          entries = decodeRange(response)
+        } catch (error) {
+          if (!(error instanceof CodecError)) throw error
+          this.#log.warn('peer answered blocks-by-range with something else', { peer, error })
+          this.#network.penalize(peer, PenaltyReason.invalidResponse)
           break
         }
         if (entries.length === 0) break
@@ -158,8 +172,13 @@ export class BlockSync {
             imported++
           }
         } catch (error) {
-          this.#log.warn('peer served an invalid block', { peer, error })
-          this.#network.penalize(peer, PenaltyReason.invalidBlock)
+          if (isPeerFault(error)) {
+            this.#log.warn('peer served an invalid block', { peer, code: error.code, error })
+            this.#network.penalize(peer, PenaltyReason.invalidBlock)
+          } else {
+            // our failure (a write, a read, a bug): the peer is not to blame and keeps its score
+            this.#log.error('importing a synced block failed', { peer, error })
+          }
           break
         }
       }

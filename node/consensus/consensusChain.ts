@@ -2,7 +2,7 @@
 // validator sets from the staking module, blocks built from the mempool, proposed blocks decoded,
 // signature-checked off the main thread and executed, commits written with their certificate.
 // Every commit goes through one lock, so consensus and block sync never race on the head.
-import { decode, encode } from '../../runtime/codec/canonical.ts'
+import { CodecError, decode, encode } from '../../runtime/codec/canonical.ts'
 import { readArray, readBytes } from '../../runtime/codec/read.ts'
 import { bytesEqual } from '../../runtime/codec/canonical.ts'
 import { sha256, toHex } from '../../runtime/crypto/hash.ts'
@@ -12,7 +12,8 @@ import { decodeTransaction, type Transaction } from '../../runtime/transaction.t
 import { validatorSetAt } from '../../runtime/modules/staking/index.ts'
 import { createValidatorSet, decodeCommitCertificate, encodeCommitCertificate, validatorSetHash, verifyCommit, type CommitCertificate, type ValidatorSet } from '../../consensus/types.ts'
 import type { BlockCandidate, ConsensusChain } from '../../consensus/driver/ports.ts'
-import type { Chain, ExecutedBlock } from '../chain/chain.ts'
+import { BlockImportError, isPeerFault, type BlockImportErrorCode } from '../../consensus/errors.ts'
+import { ChainError, type Chain, type ExecutedBlock } from '../chain/chain.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Mempool } from '../mempool/mempool.ts'
 import type { EvidencePool } from './evidencePool.ts'
@@ -24,10 +25,29 @@ export function encodeBlock(header: BlockHeader, body: BlockBody): Uint8Array {
   return encode([encodeHeader(header), encodeBody(body)])
 }
 
+/** Decodes a block a peer sent; BlockImportError UNDECODABLE when it is not one. */
 export function decodeBlock(bytes: Uint8Array): { header: BlockHeader; body: BlockBody; hash: Uint8Array } {
-  const [header, body] = readArray(decode(bytes, MAX_BLOCK_BYTES + 8192), 'block', 2)
-  const decodedHeader = decodeHeader(readBytes(header ?? null, 'block.header'))
-  return { header: decodedHeader, body: decodeBody(readBytes(body ?? null, 'block.body')), hash: hashHeader(decodedHeader) }
+  return fromPeer('UNDECODABLE', 'block', () => {
+    const [header, body] = readArray(decode(bytes, MAX_BLOCK_BYTES + 8192), 'block', 2)
+    const decodedHeader = decodeHeader(readBytes(header ?? null, 'block.header'))
+    return { header: decodedHeader, body: decodeBody(readBytes(body ?? null, 'block.body')), hash: hashHeader(decodedHeader) }
+  })
+}
+
+/** Runs a decoder over a peer's bytes: its CodecError is the peer's fault, anything else ours. */
+function fromPeer<T>(code: BlockImportErrorCode, what: string, decoder: () => T): T {
+  try {
+    return decoder()
+  } catch (cause) {
+    if (cause instanceof CodecError) throw new BlockImportError(code, `${what}: ${cause.message}`, { cause })
+    throw cause
+  }
+}
+
+/** The chain's verdicts on a peer's block, as import errors; any other ChainError is ours. */
+function chainVerdict(cause: unknown): unknown {
+  if (cause instanceof ChainError && (cause.code === 'INVALID_BLOCK' || cause.code === 'UNKNOWN_PARENT')) return new BlockImportError(cause.code, cause.message, { cause })
+  return cause
 }
 
 /** The validator set that votes on `height`, from the staking module's state. */
@@ -127,40 +147,57 @@ export class NodeConsensusChain implements ConsensusChain {
     })
   }
 
+  /**
+   * A proposed block is valid or not; a peer's fault makes it invalid with the error's code. When
+   * our own part fails (a read, the verifier) we cannot vouch for the block either: it is invalid
+   * for this round, and the failure is logged as ours.
+   */
   async validateBlock(bytes: Uint8Array): Promise<{ hash: Uint8Array; height: number; valid: boolean; reason?: string }> {
     let block: ReturnType<typeof decodeBlock>
     try {
       block = decodeBlock(bytes)
     } catch (error) {
-      return { hash: new Uint8Array(32), height: -1, valid: false, reason: `undecodable: ${(error as Error).message}` }
+      if (!isPeerFault(error)) throw error
+      return { hash: new Uint8Array(32), height: -1, valid: false, reason: `${error.code}: ${error.message}` }
     }
     const known = this.#executed.get(toHex(block.hash))
     if (known !== undefined) return { hash: block.hash, height: block.header.height, valid: true }
     return this.exclusive(async () => {
-      const result = await this.#execute(block)
-      return result.ok ? { hash: block.hash, height: block.header.height, valid: true } : { hash: block.hash, height: block.header.height, valid: false, reason: result.reason }
+      try {
+        await this.#execute(block)
+        return { hash: block.hash, height: block.header.height, valid: true }
+      } catch (error) {
+        if (isPeerFault(error)) return { hash: block.hash, height: block.header.height, valid: false, reason: `${error.code}: ${error.message}` }
+        this.#log.error('could not validate a proposed block (our failure, not the proposer\'s)', { height: block.header.height, error })
+        return { hash: block.hash, height: block.header.height, valid: false, reason: `not validated: ${(error as Error).message}` }
+      }
     })
   }
 
-  /** Checks the parent's certificate carried in the body, recovers senders, executes on the head. */
-  async #execute(block: ReturnType<typeof decodeBlock>): Promise<{ ok: true; executed: ExecutedBlock } | { ok: false; reason: string }> {
+  /**
+   * Checks the parent's certificate carried in the body, recovers senders, executes on the head.
+   * Throws BlockImportError for what is wrong with the block; anything else it throws is ours.
+   */
+  async #execute(block: ReturnType<typeof decodeBlock>): Promise<ExecutedBlock> {
     const head = this.#chain.head
-    if (block.header.height !== head.header.height + 1 || !bytesEqual(block.header.parentHash, head.hash)) return { ok: false, reason: 'does not extend the head' }
+    if (block.header.height !== head.header.height + 1 || !bytesEqual(block.header.parentHash, head.hash)) throw new BlockImportError('UNKNOWN_PARENT', `block ${block.header.height} does not extend the head ${head.header.height}`)
+    if (block.header.height > 1) {
+      const certificate = fromPeer('INVALID_LAST_COMMIT', 'last commit', () => decodeCommitCertificate(block.body.lastCommit))
+      const check = verifyCommit(this.chainId, await this.validatorSet(head.header.height), certificate, { height: head.header.height, blockHash: head.hash })
+      if (!check.ok) throw new BlockImportError('INVALID_LAST_COMMIT', `last commit: ${check.reason}`)
+    } else if (block.body.lastCommit.length !== 0) throw new BlockImportError('INVALID_LAST_COMMIT', 'block 1 carries a last commit')
+    const { transactions, senders } = await this.#decodeWithSenders(block.body.transactions)
+    const unsigned = senders.findIndex((s) => s === undefined)
+    if (unsigned >= 0) throw new BlockImportError('INVALID_SIGNATURE', `transaction ${unsigned}: the signature does not verify`)
+    const lastCommitSigners = await this.#lastCommitSigners(block.body.lastCommit)
+    let executed: ExecutedBlock
     try {
-      if (block.header.height > 1) {
-        const certificate = decodeCommitCertificate(block.body.lastCommit)
-        const check = verifyCommit(this.chainId, await this.validatorSet(head.header.height), certificate, { height: head.header.height, blockHash: head.hash })
-        if (!check.ok) return { ok: false, reason: `last commit: ${check.reason}` }
-      } else if (block.body.lastCommit.length !== 0) return { ok: false, reason: 'block 1 carries a last commit' }
-      const { transactions, senders } = await this.#decodeWithSenders(block.body.transactions)
-      if (senders.some((s) => s === undefined)) return { ok: false, reason: 'a transaction signature does not verify' }
-      const lastCommitSigners = await this.#lastCommitSigners(block.body.lastCommit)
-      const executed = await this.#chain.executeBlock(block.header, block.body, transactions, senders as Address[], lastCommitSigners === undefined ? {} : { lastCommitSigners })
-      this.#executed.set(toHex(block.hash), executed)
-      return { ok: true, executed }
-    } catch (error) {
-      return { ok: false, reason: (error as Error).message }
+      executed = await this.#chain.executeBlock(block.header, block.body, transactions, senders as Address[], lastCommitSigners === undefined ? {} : { lastCommitSigners })
+    } catch (cause) {
+      throw chainVerdict(cause)
     }
+    this.#executed.set(toHex(block.hash), executed)
+    return executed
   }
 
   /**
@@ -176,7 +213,7 @@ export class NodeConsensusChain implements ConsensusChain {
       const pooled = this.#mempool.get(sha256(bytes))
       if (pooled === undefined) {
         missing.push(transactions.length)
-        transactions.push(decodeTransaction(bytes))
+        transactions.push(fromPeer('UNDECODABLE', `transaction ${transactions.length}`, () => decodeTransaction(bytes)))
         senders.push(undefined)
       } else {
         transactions.push(pooled.tx)
@@ -207,18 +244,19 @@ export class NodeConsensusChain implements ConsensusChain {
 
   /**
    * Sync: verifies a block's own certificate against the validator set of its height, executes
-   * it on the head and commits it. Throws with a reason when anything is wrong.
+   * it on the head and commits it. What is wrong with the block or its certificate throws
+   * BlockImportError (`isPeerFault`); a failure of ours (the write, a read) throws as it is.
    */
   async importCertified(bytes: Uint8Array, certificateBytes: Uint8Array): Promise<void> {
     await this.exclusive(async () => {
       const block = decodeBlock(bytes)
       if (block.header.height <= this.#chain.head.header.height) return // consensus got there first
-      const certificate = decodeCommitCertificate(certificateBytes)
+      if (block.header.height !== this.#chain.head.header.height + 1) throw new BlockImportError('UNKNOWN_PARENT', `block ${block.header.height} skips heights after the head ${this.#chain.head.header.height}`)
+      const certificate = fromPeer('INVALID_CERTIFICATE', 'commit certificate', () => decodeCommitCertificate(certificateBytes))
       const check = verifyCommit(this.chainId, await this.validatorSet(block.header.height), certificate, { height: block.header.height, blockHash: block.hash })
-      if (!check.ok) throw new Error(`commit certificate: ${check.reason}`)
-      const result = await this.#execute(block)
-      if (!result.ok) throw new Error(`block ${block.header.height}: ${result.reason}`)
-      await this.#commit(result.executed, certificate)
+      if (!check.ok) throw new BlockImportError('INVALID_CERTIFICATE', `block ${block.header.height}: commit certificate: ${check.reason}`)
+      const executed = await this.#execute(block)
+      await this.#commit(executed, certificate)
     })
   }
 
