@@ -29,7 +29,7 @@ export const OUTPUT_LOGITS = 'logits'
 const BATCH = 'batch'
 const LENGTH = 'length'
 /** Added to the attention scores of future positions: exp(−1e9 − max) is exactly 0 in float32. */
-const MASKED_SCORE = -1e9
+export const MASKED_SCORE = -1e9
 
 /** The graph interface of an export: what a caller feeds and reads, and which tensors are baked in. */
 export interface ExportInterface {
@@ -110,7 +110,7 @@ export function checkExport(bytes: Uint8Array, config: ModelConfig, options: Exp
   return summary
 }
 
-function checkConfig(config: ModelConfig, lora: LoraConfig | undefined): void {
+export function checkConfig(config: ModelConfig, lora: LoraConfig | undefined): void {
   const positive = (name: string, value: number) => {
     if (!Number.isSafeInteger(value) || value < 1) throw new OnnxExportError('ONNX_EXPORT_BAD_CONFIG', `${name} must be a positive integer`, { details: { [name]: value } })
   }
@@ -126,10 +126,10 @@ function checkConfig(config: ModelConfig, lora: LoraConfig | undefined): void {
   if (lora !== undefined) positive('rank', lora.rank)
 }
 
-const CONSTANT_PREFIX = 'const.'
+export const CONSTANT_PREFIX = 'const.'
 
 /** Appends nodes with generated, deterministic value names. */
-class GraphBuilder {
+export class GraphBuilder {
   readonly nodes: OnnxNode[] = []
   readonly initializers: OnnxTensor[] = []
   private readonly constants = new Set<string>()
@@ -229,7 +229,7 @@ function projectWithLora(g: GraphBuilder, h: string, weight: string, withLora: b
 }
 
 /** (x − mean) / sqrt(var + ε) · g + b over the last axis, biased variance. */
-function layerNorm(g: GraphBuilder, x: string, gain: string, bias: string): string {
+export function layerNorm(g: GraphBuilder, x: string, gain: string, bias: string): string {
   const lastAxis: OnnxAttribute[] = [{ name: 'axes', type: 'ints', value: [-1] }, { name: 'keepdims', type: 'int', value: 1 }]
   const centered = g.op('Sub', [x, g.op('ReduceMean', [x], lastAxis)])
   const variance = g.op('ReduceMean', [g.op('Mul', [centered, centered])], lastAxis)
@@ -238,7 +238,7 @@ function layerNorm(g: GraphBuilder, x: string, gain: string, bias: string): stri
 }
 
 /** 0.5·x·(1 + tanh(c·(x + k·x³))) */
-function gelu(g: GraphBuilder, x: string): string {
+export function gelu(g: GraphBuilder, x: string): string {
   const cube = g.op('Mul', [g.op('Mul', [x, x]), x])
   const inner = g.op('Mul', [g.op('Add', [x, g.op('Mul', [cube, g.floats('gelu_k', [GELU_K])])]), g.floats('gelu_c', [GELU_C])])
   const gate = g.op('Add', [g.op('Tanh', [inner]), g.floats('one', [1])])
