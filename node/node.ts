@@ -11,6 +11,7 @@ import type { Address } from '../runtime/crypto/secp256k1.ts'
 import { createRuntime } from '../runtime/index.ts'
 import { baseFeePerGas } from '../runtime/modules/fees/state.ts'
 import { accountInfo } from '../runtime/modules/system/index.ts'
+import { lockedOf } from '../runtime/modules/balances/ledger.ts'
 import type { ChainSpec } from '../genesis/spec.ts'
 import { createRpcRegistry } from './api/index.ts'
 import { Chain } from './chain/chain.ts'
@@ -171,6 +172,7 @@ export class OpenLedgerNode {
       runtime,
       accounts: {
         account: (account) => accountInfo(chain.state, account),
+        locked: (account) => lockedOf(chain.state, account, chain.head.header.timestamp),
         baseFeePerGas: () => this.#baseFee,
         chainId: () => options.spec.chainId,
       },

@@ -1,7 +1,8 @@
 // The state transition: executing a block's transactions against the state.
 //
 // For each transaction: static checks (chain id, known call, decodable arguments, enough gas),
-// then stateful checks (exact nonce, fee at least the base fee, funds for gasLimit x maxFee).
+// then stateful checks (exact nonce, fee at least the base fee, funds for gasLimit x maxFee, and
+// the most tip it can pay from the part of the balance no vesting schedule locks).
 // A transaction failing any check is INVALID: it changes nothing and never enters a block.
 // A valid one bumps the nonce, pays gasUsed x effective price, then runs its call inside a
 // checkpoint; if the call fails, its writes and events are reverted and the receipt records the
@@ -13,7 +14,9 @@ import { OpenLedgerError } from './errors.ts'
 import type { BlockInfo, CallDefinition, ExecutionContext, ModuleError, RuntimeEvent, RuntimeModule } from './module.ts'
 import { accountInfo, putAccountInfo } from './modules/system/index.ts'
 import { accounts } from './modules/system/state.ts'
-import { BlockFees, computeFee, feePaidEvent, settleFees } from './modules/fees/charge.ts'
+import { lockedOf } from './modules/balances/ledger.ts'
+import { vesting } from './modules/balances/state.ts'
+import { BlockFees, computeFee, feePaidEvent, maxTip, settleFees, tipPayable } from './modules/fees/charge.ts'
 import { intrinsicGas } from './modules/fees/gas.ts'
 import { baseFeePerGas, feeParams, type FeeParams } from './modules/fees/state.ts'
 import { ReceiptStatus, type Receipt } from './receipt.ts'
@@ -33,6 +36,7 @@ export const InvalidTransactionCode = {
   nonceTooLow: 'NONCE_TOO_LOW',
   nonceTooHigh: 'NONCE_TOO_HIGH',
   insufficientFunds: 'INSUFFICIENT_FUNDS',
+  tipExceedsUnlockedBalance: 'TIP_EXCEEDS_UNLOCKED_BALANCE',
 } as const
 export type InvalidTransactionCode = (typeof InvalidTransactionCode)[keyof typeof InvalidTransactionCode]
 
@@ -88,12 +92,15 @@ export class Runtime {
   }
 
   /**
-   * The state keys applying `tx` will read (the sender's account record, and the call's own hint),
+   * The state keys applying `tx` will read (the sender's account record and, if it tips, its
+   * vesting lock, and the call's own hint),
    * for a node to load in one batch beforehand. Arguments that do not decode give the sender's
    * keys only (checkStatic refuses such a transaction).
    */
   accessHints(tx: Transaction, sender: Address): Uint8Array[] {
     const keys = [accounts.key(sender)]
+    // a tip is paid only from the unlocked balance: the sender's vesting lock is read
+    if (tx.maxPriorityFeePerGas > 0n) keys.push(vesting.key(sender))
     let call: ResolvedCallOf | undefined
     try {
       call = this.#resolveCall(tx)
@@ -199,9 +206,14 @@ export class BlockExecution {
     if (tx.nonce < expected) throw new InvalidTransactionError(InvalidTransactionCode.nonceTooLow, `nonce ${tx.nonce} already used; next is ${expected}`, { details: { expected } })
     if (tx.nonce > expected) throw new InvalidTransactionError(InvalidTransactionCode.nonceTooHigh, `nonce ${tx.nonce} is ahead of the next nonce ${expected}`, { details: { expected } })
     if (account.free < maxCost(tx)) throw new InvalidTransactionError(InvalidTransactionCode.insufficientFunds, 'balance cannot pay gasLimit x maxFeePerGas')
+    const tip = maxTip(tx, this.baseFeePerGas)
+    if (tip > 0n && !tipPayable(account.free, await lockedOf(state, sender, this.block.timestamp), tip)) {
+      throw new InvalidTransactionError(InvalidTransactionCode.tipExceedsUnlockedBalance, 'the unlocked balance cannot pay gasLimit x the tip (a vesting lock pays only the base fee)', { details: { maxTip: tip.toString() } })
+    }
 
     // the nonce and the fee in one write of the record just read (gasUsed x price <= the checked
-    // gasLimit x maxFeePerGas; vesting locks do not stop fees, as with Substrate's vesting)
+    // gasLimit x maxFeePerGas; vesting locks do not stop the base fee, as with Substrate's vesting,
+    // and the tip was checked against the unlocked part)
     const fee = computeFee(resolved.gas, this.baseFeePerGas, tx.maxFeePerGas, tx.maxPriorityFeePerGas, this.#params)
     account.nonce = expected + 1
     account.free -= fee.total

@@ -11,6 +11,7 @@ import { toLatin1 } from '../../runtime/crypto/hash.ts'
 import type { Address } from '../../runtime/crypto/secp256k1.ts'
 import { OpenLedgerError } from '../../runtime/errors.ts'
 import { InvalidTransactionError, type Runtime } from '../../runtime/stateTransition.ts'
+import { maxTip, tipPayable } from '../../runtime/modules/fees/charge.ts'
 import { maxCost, type Transaction } from '../../runtime/transaction.ts'
 
 export type MempoolErrorCode =
@@ -18,6 +19,7 @@ export type MempoolErrorCode =
   | 'NONCE_TOO_LOW'
   | 'NONCE_TOO_HIGH'
   | 'INSUFFICIENT_FUNDS'
+  | 'TIP_EXCEEDS_UNLOCKED_BALANCE'
   | 'FEE_BELOW_BASE_FEE'
   | 'REPLACEMENT_UNDERPRICED'
   | 'ACCOUNT_LIMIT'
@@ -40,6 +42,8 @@ export interface MempoolOptions {
 export interface AccountView {
   /** the account's next nonce and free balance (one state record) */
   account(account: Address): Promise<{ readonly nonce: number; readonly free: bigint }>
+  /** the part of the account's balance a vesting schedule locks at the head block's time */
+  locked(account: Address): Promise<bigint>
   baseFeePerGas(): bigint
   chainId(): number
 }
@@ -140,6 +144,12 @@ export class Mempool {
       throw new MempoolError('NONCE_TOO_HIGH', `nonce ${tx.nonce} is more than ${this.#options.maxNonceGap} ahead of the next nonce ${accountNonce}`, { details: { expected: accountNonce } })
     }
     if (balance < maxCost(tx)) throw new MempoolError('INSUFFICIENT_FUNDS', 'balance cannot pay gasLimit x maxFeePerGas')
+    // the block's rule (runtime/stateTransition.ts): tips only from the unlocked balance; a lock
+    // only shrinks as time passes, so one that passes here passes in a later block at this base fee
+    const tip = maxTip(tx, baseFee)
+    if (tip > 0n && !tipPayable(balance, await this.#accounts.locked(sender), tip)) {
+      throw new MempoolError('TIP_EXCEEDS_UNLOCKED_BALANCE', 'the unlocked balance cannot pay gasLimit x the tip (a vesting lock pays only the base fee)', { details: { maxTip: tip.toString() } })
+    }
 
     let queue = this.#senders.get(senderId)
     if (queue === undefined) {

@@ -271,6 +271,47 @@ t.test('vesting: the team account cannot move locked funds before the cliff, and
   t.equal((await after.apply(everything, team.address)).status, ReceiptStatus.success, 'all of it after the end')
 })
 
+/** A remark from `key` with its fee caps set so the whole of `maxFee` above the base fee is a tip. */
+function remarkTx(privateKey: Uint8Array, nonce: number, gasLimit: number, maxFee: bigint, tip: bigint): Transaction {
+  return signTransaction({
+    chainId: spec.chainId, nonce, gasLimit, maxFeePerGas: maxFee, maxPriorityFeePerGas: tip,
+    call: { module: ModuleIndex.system, call: 0, args: [new Uint8Array(0)] },
+  }, privateKey)
+}
+
+t.test('issue 27 (1): a vesting lock cannot drain through the tip; only the unlocked balance pays tips', async (t) => {
+  // the reproduction: before the cliff, a remark whose maxFee takes the team's whole balance and
+  // whose tip is all of it above the base fee would hand the locked allocation to the author
+  const free = await balanceOf(genesis, team.address)
+  const gasLimit = 914
+  const maxFee = free / BigInt(gasLimit)
+  const drain = remarkTx(team.privateKey, 0, gasLimit, maxFee, maxFee - GWEI)
+  const execution = await begin(genesis.clone(), { timestamp: spec.genesisTime + 1000 })
+  const before = snapshot(execution)
+  await t.rejects(execution.apply(drain, team.address), { code: 'TIP_EXCEEDS_UNLOCKED_BALANCE' }, 'refused in execution')
+  t.equal(changedKeys(before, snapshot(execution)).size, 0, 'nothing changed')
+  t.equal(await balanceOf(execution.state, team.address), free)
+
+  // the base-fee part may still come out of the locked balance (fees are not transfers)
+  const plain = remarkTx(team.privateKey, 0, gasLimit, maxFee, 0n)
+  const paid = await (await begin(genesis.clone(), { timestamp: spec.genesisTime + 1000 })).apply(plain, team.address)
+  t.equal(paid.status, ReceiptStatus.success)
+  t.equal(paid.fee, BigInt(paid.gasUsed) * GWEI, 'only the base fee, from locked funds')
+
+  // a tip the unlocked part covers passes; one unit more does not
+  const schedule = await vesting.get(genesis, team.address)
+  if (schedule === undefined) throw new Error('team has no vesting schedule')
+  const timestamp = schedule.cliffEnd + VESTING_LINEAR_MS / 4
+  const unlocked = free - lockedAt(schedule, timestamp)
+  const tip = unlocked / BigInt(gasLimit)
+  const fits = await (await begin(genesis.clone(), { timestamp })).apply(remarkTx(team.privateKey, 0, gasLimit, GWEI + tip, tip), team.address)
+  t.equal(fits.status, ReceiptStatus.success, 'a tip within the unlocked balance')
+  await t.rejects((await begin(genesis.clone(), { timestamp })).apply(remarkTx(team.privateKey, 0, gasLimit, GWEI + tip + 1n, tip + 1n), team.address), { code: 'TIP_EXCEEDS_UNLOCKED_BALANCE' })
+  // after the end of the schedule nothing is locked
+  const after = await (await begin(genesis.clone(), { timestamp: schedule.end })).apply(drain, team.address)
+  t.equal(after.status, ReceiptStatus.success, 'after the end the whole balance may tip')
+})
+
 t.test('the base fee rises after a block above target and falls to the minimum after empty blocks', async (t) => {
   const probe = transferTx(alice.privateKey, { to: bob.address, amount: 1n, nonce: 0 })
   const target = transferGas(probe) * 2

@@ -10,6 +10,29 @@ import { FeePaid, FeesSettled } from './events.ts'
 import { effectiveGasPrice } from './gas.ts'
 import type { FeeParams } from './state.ts'
 
+/** What a fee check needs of a transaction. */
+interface FeeCaps {
+  readonly gasLimit: number
+  readonly maxFeePerGas: bigint
+  readonly maxPriorityFeePerGas: bigint
+}
+
+/**
+ * The most tip `tx` can pay at `baseFee`: its gas limit at the highest effective price, less the
+ * base fee. The tip goes to the block's author, so it is a transfer in all but name: only the
+ * unlocked part of a balance may pay it (tipPayable), or a vesting-locked holder who runs (or pays)
+ * a proposer could hand it the whole schedule in one transaction. The base-fee part, burned or
+ * kept by the treasury, may come out of locked funds, as Substrate's vesting lets fees through.
+ */
+export function maxTip(tx: FeeCaps, baseFee: bigint): bigint {
+  return BigInt(tx.gasLimit) * (effectiveGasPrice(baseFee, tx.maxFeePerGas, tx.maxPriorityFeePerGas) - baseFee)
+}
+
+/** Whether `free`, of which `locked` is vesting-locked, can pay `tip` from its unlocked part. */
+export function tipPayable(free: bigint, locked: bigint, tip: bigint): boolean {
+  return tip === 0n || free - locked >= tip
+}
+
 export interface FeeCharge {
   readonly total: bigint
   readonly burned: bigint

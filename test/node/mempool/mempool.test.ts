@@ -20,9 +20,13 @@ const hex = toHex
 class FakeAccounts implements AccountView {
   readonly nonces = new Map<string, number>()
   readonly balances = new Map<string, bigint>()
+  readonly locks = new Map<string, bigint>()
   baseFee = GWEI
   async account(account: Address): Promise<{ nonce: number; free: bigint }> {
     return { nonce: this.nonces.get(hex(account)) ?? 0, free: this.balances.get(hex(account)) ?? 10n ** 24n }
+  }
+  async locked(account: Address): Promise<bigint> {
+    return this.locks.get(hex(account)) ?? 0n
   }
   baseFeePerGas(): bigint {
     return this.baseFee
@@ -215,6 +219,15 @@ t.test('refusals have stable codes and leave the pool as it was', async (t) => {
   accounts.balances.set(hex(charlie.address), cost)
   t.equal(await add(pool, charlie, tx(charlie, 0)), 'ready', 'exactly gasLimit x maxFee is enough')
 
+  // issue 27 (1): a vesting-locked balance pays the base fee, never the tip
+  const locked = maxCost(tx(charlie, 1, 3n * GWEI))
+  accounts.balances.set(hex(charlie.address), locked)
+  accounts.locks.set(hex(charlie.address), locked)
+  t.equal(await rejection(add(pool, charlie, tx(charlie, 1, 3n * GWEI))), mempoolCode('TIP_EXCEEDS_UNLOCKED_BALANCE'), 'a tip from a locked balance')
+  t.equal(await add(pool, charlie, tx(charlie, 1, 0n)), 'ready', 'no tip: the lock may pay the base fee')
+  accounts.locks.set(hex(charlie.address), locked - 3n * GWEI * BigInt(tx(charlie, 2, 3n * GWEI).gasLimit))
+  t.equal(await add(pool, charlie, tx(charlie, 2, 3n * GWEI)), 'ready', 'a tip the unlocked part covers')
+
   accounts.baseFee = 5n * GWEI
   t.equal(await rejection(add(pool, dave, tx(dave, 0, 0n, 5n * GWEI - 1n))), mempoolCode('FEE_BELOW_BASE_FEE'))
   t.equal(await add(pool, dave, tx(dave, 0, 0n, 5n * GWEI)), 'ready')
@@ -225,8 +238,8 @@ t.test('refusals have stable codes and leave the pool as it was', async (t) => {
   t.equal(await rejection(pool.add(lowGas, dave.address)), 'InvalidTransactionError:GAS_LIMIT_TOO_LOW')
   const tipAbove = transferTx(dave.privateKey, { to: alice.address, amount: 1n, nonce: 1, tip: 10n * GWEI, maxFee: 6n * GWEI })
   t.equal(await rejection(pool.add(tipAbove, dave.address)), 'InvalidTransactionError:TIP_ABOVE_MAX_FEE')
-  t.equal(pool.size, 4)
-  t.same(selection(pool).map(([name, nonce]) => `${name}:${nonce}`).sort(), ['alice:0', 'charlie:0', 'dave:0'])
+  t.equal(pool.size, 6)
+  t.same(selection(pool).map(([name, nonce]) => `${name}:${nonce}`).sort(), ['alice:0', 'charlie:0', 'charlie:1', 'charlie:2', 'dave:0'])
 })
 
 t.test('ACCOUNT_LIMIT caps one sender; replacing within the limit is still allowed', async (t) => {
