@@ -292,8 +292,7 @@ export const reject = defineCall({
     const review = await reviewable(context, id, index)
     if (review === undefined || !('datanet' in review)) return review
     const { contribution } = review
-    const { rejectionForfeitBps } = await datanetsParams.get(context.state)
-    const forfeited = (contribution.deposit * BigInt(rejectionForfeitBps)) / BPS
+    const forfeited = await rejectionForfeit(context, contribution.deposit)
     const refunded = contribution.deposit - forfeited
     if (forfeited > 0n) await mustTransfer(context, DATANETS_ACCOUNT, TREASURY_ACCOUNT, forfeited)
     if (refunded > 0n) await mustTransfer(context, DATANETS_ACCOUNT, contribution.contributor, refunded)
@@ -310,9 +309,18 @@ async function mustTransfer(context: CallContext, from: Address, to: Address, am
   if (failed !== undefined) throw new Error(`datanets: escrow transfer failed: ${failed.code}`)
 }
 
+/** The part of a deposit an undecided contribution forfeits to the treasury (rejected, or withdrawn before a decision). */
+async function rejectionForfeit(context: CallContext, deposit: bigint): Promise<bigint> {
+  const { rejectionForfeitBps } = await datanetsParams.get(context.state)
+  return (deposit * BigInt(rejectionForfeitBps)) / BPS
+}
+
 /**
- * The contributor takes a contribution back: its deposit is refunded and, if it was accepted, its
- * tree leaf is emptied, so it is in no version published from now on (and earns no attribution).
+ * The contributor takes a contribution back. An accepted one gets its deposit back and its tree
+ * leaf emptied, so it is in no version published from now on (and earns no attribution). An
+ * undecided one (pending or available) forfeits what a rejection would: otherwise a contributor
+ * who sees a curator's `reject` coming orders its own `withdraw` first (a higher tip does it) and
+ * turns the forfeit into nothing, so curation would never cost a spammer anything.
  */
 export const withdraw = defineCall({
   index: 9,
@@ -328,7 +336,10 @@ export const withdraw = defineCall({
     if (!sameAddress(contribution.contributor, context.sender)) return DatanetsError.NotContributor
     if (contribution.status === ContributionStatus.rejected || contribution.status === ContributionStatus.withdrawn) return DatanetsError.NotWithdrawable
     const wasAccepted = contribution.status === ContributionStatus.accepted
-    if (contribution.deposit > 0n) await mustTransfer(context, DATANETS_ACCOUNT, contribution.contributor, contribution.deposit)
+    const forfeited = wasAccepted ? 0n : await rejectionForfeit(context, contribution.deposit)
+    const refunded = contribution.deposit - forfeited
+    if (forfeited > 0n) await mustTransfer(context, DATANETS_ACCOUNT, TREASURY_ACCOUNT, forfeited)
+    if (refunded > 0n) await mustTransfer(context, DATANETS_ACCOUNT, contribution.contributor, refunded)
     if (wasAccepted && contribution.position !== undefined) {
       const root = await setTreeLeaf(state, id, contribution.position, undefined)
       datanets.set(state, id, {
@@ -339,7 +350,7 @@ export const withdraw = defineCall({
       ...contribution, status: ContributionStatus.withdrawn, decidedHeight: context.block.height, withdrawnAfterVersion: wasAccepted ? datanet.versions : undefined,
     })
     contributionByCid.delete(state, { datanet: id, cid: contribution.cid })
-    context.emit(ContributionWithdrawn.create({ datanet: id, contribution: index, refunded: contribution.deposit, wasAccepted }))
+    context.emit(ContributionWithdrawn.create({ datanet: id, contribution: index, refunded, wasAccepted }))
     return undefined
   },
 })

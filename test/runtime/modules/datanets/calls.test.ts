@@ -179,8 +179,28 @@ t.test('withdrawal: refunded, out of later versions, earlier versions still prov
   t.notOk(verifyInclusionProof(v2.root, contributionLeaf(c1), c1.position, tree2.proof(c1.position)), 'not in version 2')
   // the same bytes may be contributed again after a withdrawal
   t.equal((await h.call('eve', 'contribute', contributeArgs('b'))).error, undefined)
-  // a pending contribution can be withdrawn too (deposit back, never in a version)
+  // a pending contribution can be withdrawn too (never in a version), at the rejection forfeit
+  const beforePending = await h.balance('eve')
   const pending = await h.call('eve', 'withdraw', { datanet: 1, contribution: 3 })
   t.equal(pending.error, undefined)
+  t.equal(await h.balance('eve'), beforePending + DEPOSIT - DEPOSIT * 2_000n / 10_000n)
   t.same(await invariantProblems(h), [])
+})
+
+t.test('issue 27 (4): withdrawing an undecided contribution ahead of its rejection forfeits as much as the rejection', async (t) => {
+  // the reproduction: the contributor's withdraw ordered before the curator's reject in one block
+  for (const available of [false, true]) {
+    const h = await withDatanet()
+    await h.call('eve', 'contribute', contributeArgs('spam'))
+    if (available) await makeAvailable(h, 0)
+    const eve = await h.balance('eve')
+    const treasury = await h.balance(TREASURY_ACCOUNT)
+    const withdrawn = await h.call('eve', 'withdraw', { datanet: 1, contribution: 0 })
+    t.equal(withdrawn.error, undefined)
+    t.equal((await h.call('dave', 'reject', { datanet: 1, contribution: 0, reason: 'spam' })).error?.code, 'datanets.AlreadyDecided')
+    const forfeited = DEPOSIT * 2_000n / 10_000n
+    t.equal(await h.balance('eve'), eve + DEPOSIT - forfeited, `${available ? 'available' : 'pending'}: the refund is the rejection's`)
+    t.equal(await h.balance(TREASURY_ACCOUNT), treasury + forfeited, 'the forfeit goes to the treasury')
+    t.same(await invariantProblems(h), [])
+  }
 })

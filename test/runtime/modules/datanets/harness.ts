@@ -38,6 +38,13 @@ export class DatanetsHarness {
     return new DatanetsHarness(await genesisState(spec), spec)
   }
 
+  /** An independent copy at the same height (property tests start each sequence from one set-up). */
+  fork(): DatanetsHarness {
+    const copy = new DatanetsHarness(this.committed.clone(), this.spec)
+    copy.height = this.height
+    return copy
+  }
+
   async call(sender: Address | DevAccountName, name: string, args: unknown): Promise<CallOutcome> {
     const definition = datanetsModule.calls.find((c) => c.name === name)
     if (definition === undefined) throw new Error(`no call ${name}`)

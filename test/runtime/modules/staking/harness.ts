@@ -56,7 +56,13 @@ export const GENESIS_VALIDATORS: GenesisValidatorSpec[] = [
   { name: 'charlie', selfBond: 6_000n * OPEN, commissionBps: 0 },
 ]
 
-export const addressOf = (name: DevAccountName): Address => devAccount(name).address
+const addresses = new Map<DevAccountName, Address>()
+/** A dev account's address, derived once (a key derivation is ~1 ms of curve arithmetic: property tests call this per call). */
+export function addressOf(name: DevAccountName): Address {
+  let address = addresses.get(name)
+  if (address === undefined) addresses.set(name, (address = devAccount(name).address))
+  return address
+}
 export const keyOf = (name: string): Uint8Array => devValidatorKey(name).publicKey
 
 /** The dev spec with the given staking section (the dev spec's alice self-bond folded back into her balance). */
