@@ -6,6 +6,7 @@ import { createCommitCertificate, encodeCommitCertificate, signVote, type Commit
 import type { Ed25519KeyPair } from '../../../runtime/crypto/ed25519.ts'
 import { createRuntime } from '../../../runtime/index.ts'
 import { accountInfo } from '../../../runtime/modules/system/index.ts'
+import { lockedOf } from '../../../runtime/modules/balances/ledger.ts'
 import { devValidatorKey } from '../../../genesis/devAccounts.ts'
 import { devChainSpec } from '../../../genesis/devSpec.ts'
 import { Chain } from '../../../node/chain/chain.ts'
@@ -49,7 +50,12 @@ export async function consensusParts(): Promise<ConsensusParts> {
   await chain.open(spec)
   const mempool = new Mempool({}, {
     runtime,
-    accounts: { account: (account) => accountInfo(chain.state, account), baseFeePerGas: () => 0n, chainId: () => spec.chainId },
+    accounts: {
+      account: (account) => accountInfo(chain.state, account),
+      locked: (account) => lockedOf(chain.state, account, chain.head.header.timestamp),
+      baseFeePerGas: () => 0n,
+      chainId: () => spec.chainId,
+    },
   })
   const verifier = new InlineVerifier()
   verifier.start()
