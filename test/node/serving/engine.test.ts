@@ -2,7 +2,7 @@
 // AdapterSource. Served greedy tokens equal the adapter merged into the base and decoded by the
 // deterministic engine; concurrent heterogeneous requests equal the same requests one at a time;
 // seeds reproduce; stops, lengths, cancellation, overload, bad input and the adapter LRU behave.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import type { ModelConfig } from '../../../ml/model/config.ts'
 import { forward } from '../../../ml/model/forward.ts'
 import { createServingEngine } from '../../../node/serving/engine/index.ts'
@@ -34,7 +34,7 @@ class MemorySource implements AdapterSource {
   }
 }
 
-async function started(t: Tap.Test, options: Partial<ServingEngineOptions> = {}) {
+async function started(t: Test, options: Partial<ServingEngineOptions> = {}) {
   const source = new MemorySource()
   const engine = createServingEngine({ bases: [{ name: BASE, config, weights }], adapterSource: source, maxBatch: 8, ...options })
   await engine.start()
