@@ -1,5 +1,5 @@
 // The logger options every long-running command takes.
-import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../node/log/logger.ts'
+import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../lib/logger.ts'
 import { CliError } from './io.ts'
 
 export const loggingOptions = {

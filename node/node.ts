@@ -15,9 +15,9 @@ import { lockedOf } from '../runtime/modules/balances/ledger.ts'
 import type { ChainSpec } from '../genesis/spec.ts'
 import { createRpcRegistry } from './api/index.ts'
 import { Chain } from './chain/chain.ts'
-import { DevBlockProducer } from './chain/devProducer.ts'
+import { DevBlockProducer } from './consensus/devProducer.ts'
 import { LevelStore } from './db/levelStore.ts'
-import type { Logger } from './log/logger.ts'
+import type { Logger } from '../lib/logger.ts'
 import { Mempool } from './mempool/mempool.ts'
 import { TxSubmission } from './mempool/txSubmission.ts'
 import { TxGossip } from './mempool/txGossip.ts'
@@ -35,6 +35,7 @@ import { DEFAULT_TOPIC_MAX_BYTES } from '../p2p/options.ts'
 import { ENGINE_VERSION, kernelKind } from '../ml/index.ts'
 import { BlockSync } from './consensus/blockSync.ts'
 import { NodeConsensusChain, validatorSetFromState, validatorsHashFromState } from './consensus/consensusChain.ts'
+import { createConsensusNetwork } from './consensus/consensusNetwork.ts'
 import { EvidencePool } from './consensus/evidencePool.ts'
 import { validatorIndex } from '../consensus/types.ts'
 import { createEvidenceVerifier } from './consensus/evidence.ts'
@@ -292,7 +293,7 @@ export class OpenLedgerNode {
           ...(consensus.equivocate === true ? { equivocate: true } : {}),
           ...(consensus.observeVote === undefined ? {} : { observeVote: consensus.observeVote }),
         },
-        { chain: consensusChain, network: this.#network, logger: log.child('consensus'), metrics: { roundsPerHeight: metrics.consensusRoundsPerHeight, consensusHeight: metrics.consensusHeight, missedBlocks: metrics.consensusMissedBlocks } },
+        { chain: consensusChain, network: createConsensusNetwork(this.#network), logger: log.child('consensus'), metrics: { roundsPerHeight: metrics.consensusRoundsPerHeight, consensusHeight: metrics.consensusHeight, missedBlocks: metrics.consensusMissedBlocks } },
       )
       this.#sync = new BlockSync({}, { chain, consensusChain, network: this.#network, logger: log.child('sync') })
       const driver = this.#driver

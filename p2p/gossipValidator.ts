@@ -1,7 +1,7 @@
 // The path every received gossip message takes, in both network implementations: size limit of
 // its topic, the sender's rate limit, then the topic's handler, whose verdict decides whether the
 // message travels on. Our own exceptions become `ignore` (logged), never a penalty for the sender.
-import type { Logger } from '../node/log/logger.ts'
+import type { Logger } from '../lib/logger.ts'
 import { P2pError } from './errors.ts'
 import type { GossipHandler, GossipVerdict, PenaltyReason, Topic } from './interface.ts'
 import type { P2pMetrics } from './metrics.ts'

@@ -4,7 +4,7 @@
 // scores and bans) and arrive asynchronously; `settled()` waits until every delivery has run.
 // Hooks: `partition` / `heal` split and rejoin the network, `setDropFilter` loses chosen messages.
 // There is no relaying: every reachable node gets a publish directly, and a dropped delivery is lost.
-import { silentLogger, type Logger } from '../node/log/logger.ts'
+import { silentLogger, type Logger } from '../lib/logger.ts'
 import { sha256 } from '../runtime/crypto/hash.ts'
 import { P2pError } from './errors.ts'
 import { GossipValidator } from './gossipValidator.ts'

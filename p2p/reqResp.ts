@@ -9,7 +9,7 @@
 //   0 OK                    1 INVALID_REQUEST (the caller is scored down)
 //   2 SERVER_ERROR          3 RATE_LIMITED (the caller is scored down)
 //   4 RESOURCE_UNAVAILABLE
-import type { Logger } from '../node/log/logger.ts'
+import type { Logger } from '../lib/logger.ts'
 import { P2pError, type P2pErrorCode } from './errors.ts'
 import type { PenaltyReason, RequestHandler } from './interface.ts'
 import type { P2pMetrics } from './metrics.ts'

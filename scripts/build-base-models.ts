@@ -36,7 +36,7 @@ import { contentId } from '../node/blobs/contentId.ts'
 import type { TrainingData } from '../ml/train/data.ts'
 import type { Hyperparameters } from '../ml/train/hyperparameters.ts'
 import { initTrainingState, nextBatch, train, type TrainingJob } from '../ml/train/trainer.ts'
-import { createLogger } from '../node/log/logger.ts'
+import { createLogger } from '../lib/logger.ts'
 
 const VOCAB = 8192
 const LM_NAME = 'ol-lm-sotu-2m'

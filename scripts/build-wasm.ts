@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import wabt from 'wabt'
 import type { KernelKind } from '../ml/wasm/kernelModule.ts'
-import { createLogger } from '../node/log/logger.ts'
+import { createLogger } from '../lib/logger.ts'
 
 /** One kernel module: its source and the TS module holding its bytes (file names in ml/wasm/), and the constant named there. */
 export interface KernelBuild {

@@ -21,7 +21,7 @@ import type { Hyperparameters } from '../runtime/modules/models/state.ts'
 import { loadBaseModel } from '../node/models/assets.ts'
 import { adapterArtifact, planJob } from '../node/models/jobPlan.ts'
 import { trainWithThreads } from '../node/workers/trainingPool.ts'
-import { createLogger } from '../node/log/logger.ts'
+import { createLogger } from '../lib/logger.ts'
 
 /** small enough to train in seconds natively and in minutes under an emulated CPU */
 export const CROSS_MACHINE_HYPER: Hyperparameters = { rank: 4, alpha: 8, steps: 4, batchSize: 4, length: 32, learningRateMicro: 2_000, seed: 7, checkpointEvery: 2 }

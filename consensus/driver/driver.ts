@@ -20,10 +20,7 @@ import { CodecError, CodecErrorCode, decode, encode, type Decoded } from '../../
 import { readArray, readBytes, readString, readUint } from '../../runtime/codec/read.ts'
 import { sha256, toHex } from '../../runtime/crypto/hash.ts'
 import { OpenLedgerError } from '../../runtime/errors.ts'
-import type { Logger } from '../../node/log/logger.ts'
-import type { NetworkPort, GossipVerdict } from '../../p2p/interface.ts'
-import { PenaltyReason, ReqRespProtocol, Topic } from '../../p2p/interface.ts'
-import { P2pError } from '../../p2p/errors.ts'
+import type { Logger } from '../../lib/logger.ts'
 import { proposerFor } from '../proposer.ts'
 import { ConsensusStateMachine, type ConsensusState, type Input, type Output, type TimeoutConfig } from '../stateMachine.ts'
 import {
@@ -44,11 +41,14 @@ import {
   type SignedVote,
   type ValidatorSet,
 } from '../types.ts'
-import type { BlockCandidate, ConsensusChain } from './ports.ts'
+import type { BlockCandidate, ConsensusChain, ConsensusNetwork, MessageVerdict } from './ports.ts'
 import { SignGuard, SignStep } from './signGuard.ts'
 import { ConsensusWal } from './wal.ts'
 
-export type DriverErrorCode = 'DRIVER_STOPPED'
+export type DriverErrorCode =
+  | 'DRIVER_STOPPED'
+  /** a peer's catch-up request that does not parse (the network adapter scores the asker down) */
+  | 'INVALID_REQUEST'
 export class DriverError extends OpenLedgerError<DriverErrorCode> {}
 
 /** messages buffered for the next heights at most */
@@ -83,7 +83,7 @@ export interface ConsensusDriverOptions {
 
 export interface ConsensusDriverComponents {
   chain: ConsensusChain
-  network: NetworkPort
+  network: ConsensusNetwork
   logger: Logger
   metrics?: {
     roundsPerHeight?: { observe(value: number): void }
@@ -130,7 +130,7 @@ export function decodeProposalMessage(bytes: Uint8Array): { proposal: SignedProp
 export class ConsensusDriver {
   readonly #options: ConsensusDriverOptions
   readonly #chain: ConsensusChain
-  readonly #network: NetworkPort
+  readonly #network: ConsensusNetwork
   readonly #log: Logger
   readonly #metrics: ConsensusDriverComponents['metrics']
   readonly #wal: ConsensusWal
@@ -186,9 +186,9 @@ export class ConsensusDriver {
 
   async start(): Promise<void> {
     this.#running = true
-    this.#network.subscribe(Topic.votes, (message) => this.#onVoteMessage(message.data))
-    this.#network.subscribe(Topic.proposals, (message) => this.#onProposalMessage(message.data))
-    this.#network.handle(ReqRespProtocol.consensusMessages, (request) => Promise.resolve(this.#serveCatchUp(request)))
+    this.#network.subscribe('votes', (data) => this.#onVoteMessage(data))
+    this.#network.subscribe('proposals', (data) => this.#onProposalMessage(data))
+    this.#network.serveCatchUp((request) => this.#serveCatchUp(request))
     await this.#enqueue(() => this.#startHeight(this.#chain.headHeight() + 1, true))
     const interval = this.#options.catchUpIntervalMs ?? 1_000
     this.#catchUpTimer = setInterval(() => void this.#catchUp(interval), interval)
@@ -328,7 +328,7 @@ export class ConsensusDriver {
         const bytes = encodeEvidence(output.evidence)
         this.#log.warn('equivocation detected', { height: output.evidence.voteA.height, validator: toHex(output.evidence.voteA.validator) })
         this.#chain.reportEvidence(bytes)
-        await this.#network.publish(Topic.evidence, bytes).catch(() => {})
+        await this.#network.publish('evidence', bytes).catch(() => {})
         return
       }
       case 'requestBlock':
@@ -359,7 +359,7 @@ export class ConsensusDriver {
     if (!this.#replaying) this.#log.debug('proposing', { height, round, block: toHex(block.hash).slice(0, 18) })
     const message = encodeProposalMessage(signed, block.bytes)
     this.#remember({ kind: 'proposal', bytes: message, round })
-    await this.#network.publish(Topic.proposals, message).catch((error: unknown) => this.#log.warn('publishing proposal failed', { error }))
+    await this.#network.publish('proposals', message).catch((error: unknown) => this.#log.warn('publishing proposal failed', { error }))
     // our own proposal is an input like any other (already in the WAL)
     const outputs = this.#machine.apply({ type: 'proposal', proposal: signed, blockValid: true })
     for (const output of outputs) await this.#act(output)
@@ -375,13 +375,13 @@ export class ConsensusDriver {
     const bytes = encodeSignedVote(signed)
     if (!this.#replaying) this.#wal.append(encode(['vote', bytes]), { sync: true })
     this.#remember({ kind: 'vote', bytes })
-    await this.#network.publish(Topic.votes, bytes).catch((error: unknown) => this.#log.warn('publishing vote failed', { error }))
+    await this.#network.publish('votes', bytes).catch((error: unknown) => this.#log.warn('publishing vote failed', { error }))
     if (this.#options.equivocate === true && type === 'prevote' && !this.#replaying) {
       // TEST ONLY: a second prevote for something else in the same round
       const conflicting = signVote(this.#chain.chainId, { ...vote, blockHash: blockHash === undefined ? sha256(Uint8Array.of(height, round)) : undefined }, key.secretKey)
       this.#options.observeVote?.(conflicting)
       this.#log.warn('equivocating (test mode)', { height, round })
-      await this.#network.publish(Topic.votes, encodeSignedVote(conflicting)).catch(() => {})
+      await this.#network.publish('votes', encodeSignedVote(conflicting)).catch(() => {})
     }
     const outputs = this.#machine.apply({ type: 'vote', vote: signed })
     for (const output of outputs) await this.#act(output)
@@ -444,7 +444,7 @@ export class ConsensusDriver {
     this.#future.push({ height, kind, bytes })
   }
 
-  #onVoteMessage(bytes: Uint8Array): GossipVerdict {
+  #onVoteMessage(bytes: Uint8Array): MessageVerdict {
     if (this.#messages.has(messageKey(bytes))) return 'ignore'
     let vote: SignedVote
     try {
@@ -472,7 +472,7 @@ export class ConsensusDriver {
     await this.#consume(['vote', bytes], true)
   }
 
-  #onProposalMessage(bytes: Uint8Array): GossipVerdict {
+  #onProposalMessage(bytes: Uint8Array): MessageVerdict {
     if (this.#messages.has(messageKey(bytes))) return 'ignore'
     let message: ReturnType<typeof decodeProposalMessage>
     try {
@@ -528,7 +528,7 @@ export class ConsensusDriver {
       if (rounds.length > MAX_HELD_ROUNDS) throw new Error(`catchUp.rounds: at most ${MAX_HELD_ROUNDS}`)
       held = new Set(rounds.map((round, i) => readUint(round, `catchUp.rounds[${i}]`)))
     } catch (error) {
-      throw new P2pError('INVALID_REQUEST', 'a catch-up request is [height] or [height, [rounds]]', { cause: error })
+      throw new DriverError('INVALID_REQUEST', 'a catch-up request is [height] or [height, [rounds]]', { cause: error })
     }
     const kept = height === this.#height ? this.#messages : height === this.#height - 1 ? this.#previousMessages : undefined
     const messages = [...(kept?.values() ?? [])]
@@ -546,7 +546,7 @@ export class ConsensusDriver {
     this.#catchUpRunning = true
     const height = this.#height
     try {
-      const peers = this.#network.peers().map((peer) => peer.id)
+      const peers = this.#network.peers()
       for (let i = peers.length - 1; i > 0; i--) {
         const j = Math.floor(Math.random() * (i + 1))
         ;[peers[i], peers[j]] = [peers[j] as string, peers[i] as string]
@@ -567,7 +567,7 @@ export class ConsensusDriver {
   async #catchUpFrom(peer: string, height: number): Promise<void> {
     let answer: Uint8Array
     try {
-      answer = await this.#network.request(peer, ReqRespProtocol.consensusMessages, encode([height, this.#heldProposalRounds()]))
+      answer = await this.#network.requestCatchUp(peer, encode([height, this.#heldProposalRounds()]))
     } catch (error) {
       this.#log.debug('catch-up request failed', { peer, height, error })
       return
@@ -585,13 +585,13 @@ export class ConsensusDriver {
         this.#log.error('reading a catch-up answer failed', { peer, height, error })
         return
       }
-      this.#network.penalize(peer, PenaltyReason.invalidResponse)
+      this.#network.penalize(peer, 'invalidResponse')
       return
     }
     let penalized = false
     for (const bytes of proposals) if (this.#onProposalMessage(bytes) === 'reject' && !penalized) penalized = true
     for (const bytes of votes) if (this.#onVoteMessage(bytes) === 'reject' && !penalized) penalized = true
-    if (penalized) this.#network.penalize(peer, PenaltyReason.invalidMessage)
+    if (penalized) this.#network.penalize(peer, 'invalidMessage')
   }
 }
 

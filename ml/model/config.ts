@@ -1,6 +1,7 @@
 // The model family every base model, adapter, training job and ONNX export of the project shares.
-// One description, read by the deterministic engine (ml/), the ONNX writer (ml/onnx/) and the
-// runtime's `models` module (as canonical JSON in a base model's `architecture`).
+// One description (`ModelConfig`, owned by the runtime's `models` module, which keeps it as the
+// canonical JSON of a base model's `architecture`), read by the deterministic engine (ml/) and
+// the ONNX writer (ml/onnx/).
 //
 // A pre-LN decoder-only transformer (GPT-2 shape, no dropout):
 //
@@ -29,22 +30,10 @@
 // [D, r], `l{i}.attn.wq.lora_b` [r, D], the same for wv, and — for a classifier — its own `cls.w`
 // and `cls.b`, which replace the base's head.
 
-export type ModelKind = 'lm' | 'classifier'
-
-export interface ModelConfig {
-  readonly kind: ModelKind
-  /** tokens the model knows (the tokenizer's model vocabulary) */
-  readonly vocab: number
-  /** longest sequence; pos_emb has this many rows */
-  readonly context: number
-  readonly dim: number
-  readonly layers: number
-  readonly heads: number
-  /** MLP width */
-  readonly hidden: number
-  /** classifier only: number of labels (0 for a language model) */
-  readonly classes: number
-}
+// The schema itself (kind and sizes) belongs to the runtime, which registers base models with it
+// and checks it; the engine computes with it.
+import type { ModelConfig } from '../../runtime/modules/models/index.ts'
+export type { ModelConfig, ModelKind } from '../../runtime/modules/models/index.ts'
 
 export interface LoraConfig {
   readonly rank: number

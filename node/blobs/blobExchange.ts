@@ -13,7 +13,7 @@ import { toHex } from '../../runtime/crypto/hash.ts'
 import { OpenLedgerError } from '../../runtime/errors.ts'
 import { P2pError } from '../../p2p/errors.ts'
 import { PenaltyReason, ReqRespProtocol, type NetworkPort } from '../../p2p/interface.ts'
-import type { Logger } from '../log/logger.ts'
+import type { Logger } from '../../lib/logger.ts'
 import type { BlobStore } from './blobStore.ts'
 import { chunkCount, verifyChunk } from './contentId.ts'
 

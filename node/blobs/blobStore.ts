@@ -22,7 +22,7 @@ import { concatBytes, toHex, utf8 } from '../../runtime/crypto/hash.ts'
 import { OpenLedgerError } from '../../runtime/errors.ts'
 import { Bucket } from '../db/buckets.ts'
 import { WriteBatch, type KeyValueStore } from '../db/store.ts'
-import type { Logger } from '../log/logger.ts'
+import type { Logger } from '../../lib/logger.ts'
 import { CHUNK_BYTES, chunkCount, chunkLeaf, chunkLength, chunkProof, chunkTreeLevels, contentIdFromLeaves } from './contentId.ts'
 
 export type BlobErrorCode =

@@ -15,7 +15,7 @@ import { BlockExecution, InvalidTransactionError, type Runtime } from '../../run
 import type { Transaction } from '../../runtime/transaction.ts'
 import { buildGenesisState } from '../../genesis/build.ts'
 import { chainSpecToJson, feeParamsOf, type ChainSpec } from '../../genesis/spec.ts'
-import type { Logger } from '../log/logger.ts'
+import type { Logger } from '../../lib/logger.ts'
 import { WriteBatch, type KeyValueStore } from '../db/store.ts'
 import { StateDb, type PreparedState } from '../state/stateDb.ts'
 import { MemoryStore } from '../db/memoryStore.ts'

@@ -11,7 +11,7 @@ import { readArray, readBytes, readUint } from '../../runtime/codec/read.ts'
 import { P2pError } from '../../p2p/errors.ts'
 import { PenaltyReason, ReqRespProtocol, type NetworkPort } from '../../p2p/interface.ts'
 import type { Chain } from '../chain/chain.ts'
-import type { Logger } from '../log/logger.ts'
+import type { Logger } from '../../lib/logger.ts'
 import { isPeerFault } from '../../consensus/errors.ts'
 import { encodeBlock, type NodeConsensusChain } from './consensusChain.ts'
 

@@ -14,7 +14,7 @@ import { createValidatorSet, decodeCommitCertificate, encodeCommitCertificate, v
 import type { BlockCandidate, ConsensusChain } from '../../consensus/driver/ports.ts'
 import { BlockImportError, isPeerFault, type BlockImportErrorCode } from '../../consensus/errors.ts'
 import { ChainError, type Chain, type ExecutedBlock } from '../chain/chain.ts'
-import type { Logger } from '../log/logger.ts'
+import type { Logger } from '../../lib/logger.ts'
 import type { Mempool } from '../mempool/mempool.ts'
 import type { EvidencePool } from './evidencePool.ts'
 import type { SignatureVerifier } from '../workers/signatureVerifier.ts'

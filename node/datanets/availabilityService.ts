@@ -25,7 +25,7 @@ import { signTransaction } from '../../runtime/transaction.ts'
 import type { BlobFetcher } from '../blobs/blobExchange.ts'
 import type { BlobStore } from '../blobs/blobStore.ts'
 import type { Chain, ImportedBlock } from '../chain/chain.ts'
-import type { Logger } from '../log/logger.ts'
+import type { Logger } from '../../lib/logger.ts'
 
 /** gas limit of an attestation transaction: intrinsic gas plus the call's weight, with room */
 const ATTEST_GAS_LIMIT = 20_000

@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import type { Registry } from 'prom-client'
 import { OpenLedgerError } from '../../runtime/errors.ts'
-import type { Logger } from '../log/logger.ts'
+import type { Logger } from '../../lib/logger.ts'
 
 export interface MetricsServerOptions {
   host?: string

@@ -1,4 +1,4 @@
-// Runs one training job in a worker thread (node/workers/jobWorker.ts) and keeps what a crash
+// Runs one training job in a worker thread (jobWorker.ts) and keeps what a crash
 // must not lose: every checkpoint's encoded training state and the list of checkpoint hashes, under
 // <dir>/job-<id>/ (state-<step>.bin, checkpoints.bin), written to a temporary file and renamed. A
 // run of the same job after a restart resumes from the last checkpoint on disk and gives the same
@@ -132,7 +132,7 @@ export async function runJob(request: Omit<JobWorkerRequest, 'resume'>, checkpoi
   if (saved === undefined) await checkpoints.remove()
   const hashes: Uint8Array[] = saved?.checkpoints ?? []
   const full: JobWorkerRequest = saved === undefined ? request : { ...request, resume: { state: saved.state, checkpoints: saved.checkpoints } }
-  const worker = new Worker(new URL('../workers/jobWorker.ts', import.meta.url))
+  const worker = new Worker(new URL('./jobWorker.ts', import.meta.url))
   let writes = Promise.resolve()
   try {
     return await new Promise<JobOutcome>((resolve, reject) => {

@@ -1,7 +1,7 @@
 // The seam between the serving engine (node/serving/engine/) and what sits on it (the HTTP API,
 // adapter sources, the serving process, CLI). The engine works in token ids; tokenization, stop
 // strings and chat templates belong to the API. See /work/wt/SERVING_CONTRACT.md for who owns what.
-import type { Logger } from '../log/logger.ts'
+import type { Logger } from '../../lib/logger.ts'
 import type { ModelConfig } from '../../ml/model/config.ts'
 
 /** A published LoRA adapter's weights, already hash-checked against the chain by the source. */

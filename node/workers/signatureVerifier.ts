@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import { ADDRESS_BYTES, SIGNATURE_BYTES, recoverAddress, type Address } from '../../runtime/crypto/secp256k1.ts'
 import { OpenLedgerError } from '../../runtime/errors.ts'
-import { silentLogger, type Logger } from '../log/logger.ts'
+import { silentLogger, type Logger } from '../../lib/logger.ts'
 
 export interface SignedDigest {
   digest: Uint8Array

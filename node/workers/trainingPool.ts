@@ -11,7 +11,7 @@ import { expectTensors } from '../../ml/model/params.ts'
 import { addGradient, jobLayout, loraScale, train, type GradientBackend, type TrainOptions, type TrainingJob, type TrainingResult } from '../../ml/train/trainer.ts'
 import type { GradientMode } from '../../ml/model/engine.ts'
 import { OpenLedgerError } from '../../runtime/errors.ts'
-import { silentLogger, type Logger } from '../log/logger.ts'
+import { silentLogger, type Logger } from '../../lib/logger.ts'
 
 export type TrainingPoolErrorCode = 'NOT_STARTED' | 'STOPPED' | 'WORKER_DIED'
 export class TrainingPoolError extends OpenLedgerError<TrainingPoolErrorCode> {}

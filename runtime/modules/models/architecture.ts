@@ -1,10 +1,30 @@
-// A base model's `architecture`: the canonical JSON of its ModelConfig (ml/model/config.ts), i.e.
+// A base model's `architecture`: the canonical JSON of its ModelConfig, i.e.
 // RFC 8785 (JCS) for these values: keys sorted, no whitespace, integers only. The runtime checks
 // what it can without the weights: a known kind, positive bounded sizes, dim divisible by heads,
 // classes only for a classifier. Anything not in canonical form is refused, so one model has one
 // architecture string and that string can be hashed.
-import type { ModelConfig } from '../../../ml/model/config.ts'
 import { BaseModelKind } from './state.ts'
+
+export type ModelKind = 'lm' | 'classifier'
+
+/**
+ * The model family's shape (ml/model/config.ts describes the network it defines): the runtime
+ * owns it because base models are registered and checked with it; ml/ computes with it.
+ */
+export interface ModelConfig {
+  readonly kind: ModelKind
+  /** tokens the model knows (the tokenizer's model vocabulary) */
+  readonly vocab: number
+  /** longest sequence; pos_emb has this many rows */
+  readonly context: number
+  readonly dim: number
+  readonly layers: number
+  readonly heads: number
+  /** MLP width */
+  readonly hidden: number
+  /** classifier only: number of labels (0 for a language model) */
+  readonly classes: number
+}
 
 export const ARCHITECTURE_LIMITS = Object.freeze({
   vocab: 1 << 20,

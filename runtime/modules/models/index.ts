@@ -20,7 +20,7 @@ export const modelsModule: RuntimeModule = {
   endBlock: modelsEndBlock,
 }
 
-export { ARCHITECTURE_LIMITS, canonicalArchitecture, parseArchitecture } from './architecture.ts'
+export { ARCHITECTURE_LIMITS, canonicalArchitecture, parseArchitecture, type ModelConfig, type ModelKind } from './architecture.ts'
 export { HYPER_LIMITS } from './calls.ts'
 export { ReassignReason, RefundReason, WorkerSlashReason } from './events.ts'
 export { applyModelsGenesis, modelsGenesisKind, type GenesisBaseModel, type ModelsGenesis } from './genesis.ts'

@@ -9,7 +9,8 @@ import { ConsensusDriver } from '../../../consensus/driver/driver.ts'
 import type { BlockCandidate, ConsensusChain } from '../../../consensus/driver/ports.ts'
 import type { CommitCertificate, SignedVote, ValidatorSet } from '../../../consensus/types.ts'
 import { verifyCommit } from '../../../consensus/types.ts'
-import { silentLogger } from '../../../node/log/logger.ts'
+import { silentLogger } from '../../../lib/logger.ts'
+import { createConsensusNetwork } from '../../../node/consensus/consensusNetwork.ts'
 import { ReqRespProtocol } from '../../../p2p/interface.ts'
 import { MemoryNetworkHub, type HubEvent, type MemoryNetwork } from '../../../p2p/memoryNetwork.ts'
 import { decode, encode } from '../../../runtime/codec/canonical.ts'
@@ -77,7 +78,7 @@ async function network(t: Test, c: Committee, hub: MemoryNetworkHub): Promise<{ 
         catchUpIntervalMs: 100,
         observeVote: (vote) => votes.push(vote),
       },
-      { chain, network, logger: silentLogger },
+      { chain, network: createConsensusNetwork(network), logger: silentLogger },
     )
     // block sync, as the node wires it (node/consensus/blockSync.ts): a driver that sees it fell
     // behind gets the certified blocks it missed from the best peer, then restarts at its new head

@@ -15,7 +15,7 @@ import type { ApiComponents } from '../../../node/api/context.ts'
 import { contentId } from '../../../node/blobs/contentId.ts'
 import { Chain, type BlockCandidate } from '../../../node/chain/chain.ts'
 import { MemoryStore } from '../../../node/db/memoryStore.ts'
-import { silentLogger } from '../../../node/log/logger.ts'
+import { silentLogger } from '../../../lib/logger.ts'
 import { parseParams, type RpcMethod } from '../../../node/rpc/registry.ts'
 import { createBlobStore } from '../blobs/fixtures.ts'
 

@@ -16,7 +16,7 @@ import { openledgerMethods } from '../../../node/api/openledgerApi.ts'
 import type { ApiComponents } from '../../../node/api/context.ts'
 import { Chain, type BlockCandidate, type ImportedBlock } from '../../../node/chain/chain.ts'
 import { MemoryStore } from '../../../node/db/memoryStore.ts'
-import { silentLogger } from '../../../node/log/logger.ts'
+import { silentLogger } from '../../../lib/logger.ts'
 import { parseParams, type RpcMethod } from '../../../node/rpc/registry.ts'
 import { baseModelArgs, FEE, jobArgs } from '../../runtime/modules/models/harness.ts'
 

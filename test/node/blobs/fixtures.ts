@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { MemoryStore } from '../../../node/db/memoryStore.ts'
-import { silentLogger } from '../../../node/log/logger.ts'
+import { silentLogger } from '../../../lib/logger.ts'
 import { BlobStore, type BlobStoreOptions } from '../../../node/blobs/blobStore.ts'
 
 export interface Teardown {

@@ -18,7 +18,7 @@ import { parseChainSpec, type ChainSpec } from '../../../genesis/spec.ts'
 import { ONE_OPEN } from '../../../genesis/tokenomics.ts'
 import { Chain, ChainError, genesisBlock, type BlockCandidate, type ExecutedBlock, type ImportedBlock } from '../../../node/chain/chain.ts'
 import { MemoryStore } from '../../../node/db/memoryStore.ts'
-import { silentLogger } from '../../../node/log/logger.ts'
+import { silentLogger } from '../../../lib/logger.ts'
 import { GWEI, transferTx } from '../../runtime/chainFixtures.ts'
 
 const bodyOf = (transactions: readonly { bytes: Uint8Array }[]) => ({ transactions: transactions.map((tx) => tx.bytes), lastCommit: new Uint8Array(0), evidence: [] })

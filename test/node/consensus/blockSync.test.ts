@@ -4,7 +4,7 @@
 import t, { type Test } from 'tap'
 import { encodeCommitCertificate } from '../../../consensus/types.ts'
 import { BlockSync } from '../../../node/consensus/blockSync.ts'
-import { silentLogger } from '../../../node/log/logger.ts'
+import { silentLogger } from '../../../lib/logger.ts'
 import { ReqRespProtocol } from '../../../p2p/interface.ts'
 import { MemoryNetworkHub, type MemoryNetwork } from '../../../p2p/memoryNetwork.ts'
 import { decode, encode } from '../../../runtime/codec/canonical.ts'

@@ -15,7 +15,7 @@ import { EvidencePool } from '../../../node/consensus/evidencePool.ts'
 import { NodeConsensusChain, validatorSetFromState } from '../../../node/consensus/consensusChain.ts'
 import { MemoryStore } from '../../../node/db/memoryStore.ts'
 import type { WriteBatch } from '../../../node/db/store.ts'
-import { silentLogger } from '../../../node/log/logger.ts'
+import { silentLogger } from '../../../lib/logger.ts'
 import { Mempool } from '../../../node/mempool/mempool.ts'
 import { InlineVerifier } from '../../../node/workers/signatureVerifier.ts'
 

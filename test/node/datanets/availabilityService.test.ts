@@ -19,7 +19,7 @@ import { BlobFetcher, serveBlobs } from '../../../node/blobs/blobExchange.ts'
 import { contentId } from '../../../node/blobs/contentId.ts'
 import { Chain, type BlockCandidate } from '../../../node/chain/chain.ts'
 import { MemoryStore } from '../../../node/db/memoryStore.ts'
-import { silentLogger } from '../../../node/log/logger.ts'
+import { silentLogger } from '../../../lib/logger.ts'
 import { AvailabilityService } from '../../../node/datanets/availabilityService.ts'
 import { createBlobStore } from '../blobs/fixtures.ts'
 

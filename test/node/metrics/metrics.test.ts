@@ -1,5 +1,5 @@
 import t from 'tap'
-import { silentLogger } from '../../../node/log/logger.ts'
+import { silentLogger } from '../../../lib/logger.ts'
 import { createMetrics } from '../../../node/metrics/metrics.ts'
 import { MetricsServer } from '../../../node/metrics/server.ts'
 import { RpcClient, WsRpcClient } from '../../../node/rpc/client.ts'

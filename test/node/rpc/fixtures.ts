@@ -3,7 +3,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { WebSocket } from 'ws'
 import { OpenLedgerError } from '../../../runtime/errors.ts'
-import { createLogger, type Logger } from '../../../node/log/logger.ts'
+import { createLogger, type Logger } from '../../../lib/logger.ts'
 import { createMetrics, type NodeMetrics } from '../../../node/metrics/metrics.ts'
 import { defineMethod, defineSubscription, param, RpcRegistry } from '../../../node/rpc/registry.ts'
 import { RpcServer, type RpcServerOptions } from '../../../node/rpc/server.ts'

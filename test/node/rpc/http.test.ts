@@ -2,7 +2,7 @@ import t from 'tap'
 import fc from 'fast-check'
 import { request } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { silentLogger } from '../../../node/log/logger.ts'
+import { silentLogger } from '../../../lib/logger.ts'
 import { RpcServer } from '../../../node/rpc/server.ts'
 import { eventually, post, startServer } from './fixtures.ts'
 

@@ -1,11 +1,11 @@
 // Dev-mode block production: a single validator seals a block every `blockTime` ms (and, with
 // instant seal, as soon as transactions are ready), each final the moment it is written.
 import type { Address } from '../../runtime/crypto/secp256k1.ts'
-import type { Logger } from '../log/logger.ts'
+import type { Logger } from '../../lib/logger.ts'
 import type { Mempool } from '../mempool/mempool.ts'
 import type { NodeMetrics } from '../metrics/metrics.ts'
 import { toHex } from '../../runtime/crypto/hash.ts'
-import type { BlockCandidate, Chain } from './chain.ts'
+import type { BlockCandidate, Chain } from '../chain/chain.ts'
 
 export interface DevProducerOptions {
   /** ms between blocks */

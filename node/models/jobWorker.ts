@@ -5,15 +5,15 @@
 // progress and checkpoints on the way (the parent persists checkpoints for resumption), the
 // result or a typed error at the end.
 import { parentPort } from 'node:worker_threads'
-import { adapterArtifact, evaluatePlan, planJob } from '../models/jobPlan.ts'
+import { adapterArtifact, evaluatePlan, planJob } from './jobPlan.ts'
 import { paramShapes } from '../../ml/model/config.ts'
 import { decodeTensors } from '../../ml/model/params.ts'
 import { decodeTrainingState } from '../../ml/train/state.ts'
 import { jobLayout, train } from '../../ml/train/trainer.ts'
 import { Tokenizer } from '../../ml/tokenizer.ts'
 import { OpenLedgerError } from '../../runtime/errors.ts'
-import { TrainingPool } from './trainingPool.ts'
-import type { JobWorkerReply, JobWorkerRequest } from '../models/jobRunner.ts'
+import { TrainingPool } from '../workers/trainingPool.ts'
+import type { JobWorkerReply, JobWorkerRequest } from './jobRunner.ts'
 
 const port = parentPort
 
