@@ -14,7 +14,7 @@
 //   AdapterSource, and the tensors are checked against the base's shapes before use.
 import { Worker } from 'node:worker_threads'
 import { adapterShapes, elementCount, type ModelConfig } from '../../../ml/model/config.ts'
-import { silentLogger, type Logger } from '../../log/logger.ts'
+import { silentLogger, type Logger } from '../../../lib/logger.ts'
 import { ServingError, type ServingErrorCode } from '../errors.ts'
 import {
   MAX_ADAPTER_RANK, MAX_ADAPTERS_PER_REQUEST,
