@@ -15,7 +15,8 @@
 //              rarer the matched context, the more it pins down its source)
 //   credit     contribution k receives floor(weight(s) · occ_k(s) / c) from each span, occ_k(s)
 //              being the span's occurrences inside k; spans with c > maxOccurrences are reported
-//              but credit no one (they are stock phrases, and bound the work of a query)
+//              but credit no one (they are stock phrases, and bound the work of a query), as do
+//              spans lighter than minWeight
 //   shares     the raw credits apportioned to `total` by largest remainder (fixedPoint.ts)
 //
 // All integer arithmetic (Q16 bits), in output order then version order: the same bytes on
@@ -29,6 +30,8 @@ export interface SpanOptions {
   readonly minLength?: number
   /** spans found more often than this credit no one; default 1024 */
   readonly maxOccurrences?: number
+  /** spans whose weight (Q16 bits) is below this credit no one; default 0 */
+  readonly minWeight?: number
 }
 
 export const DEFAULT_MIN_SPAN = 8
@@ -45,7 +48,7 @@ export interface Span {
   readonly count: number
   /** Q16 bits: max(0, bits − log2 count) */
   readonly weight: number
-  /** contributions (indices in version order) and occurrences inside each, ascending; empty when count > maxOccurrences */
+  /** contributions (indices in version order) and occurrences inside each, ascending; empty when count > maxOccurrences or weight < minWeight */
   readonly contributions: ReadonlyArray<{ readonly contribution: number; readonly occurrences: number }>
 }
 
@@ -96,6 +99,8 @@ export function longestMatches(index: SpanIndex, output: ArrayLike<number>): { l
 export function findSpans(index: SpanIndex, output: ArrayLike<number>, options: SpanOptions = {}): Span[] {
   const minLength = options.minLength ?? DEFAULT_MIN_SPAN
   const maxOccurrences = options.maxOccurrences ?? DEFAULT_MAX_OCCURRENCES
+  const minWeight = options.minWeight ?? 0
+  if (!Number.isSafeInteger(minWeight) || minWeight < 0) throw new AttributionError('INVALID_ARGUMENT', `minWeight must be a non-negative integer, got ${minWeight}`)
   if (!Number.isSafeInteger(minLength) || minLength < 1) throw new AttributionError('INVALID_ARGUMENT', `minLength must be a positive integer, got ${minLength}`)
   if (!Number.isSafeInteger(maxOccurrences) || maxOccurrences < 1 || maxOccurrences > 1 << 20) throw new AttributionError('INVALID_ARGUMENT', `maxOccurrences must be in 1..${1 << 20}, got ${maxOccurrences}`)
   const { lengths, ranges } = longestMatches(index, output)
@@ -110,7 +115,7 @@ export function findSpans(index: SpanIndex, output: ArrayLike<number>, options: 
     for (let j = i; j < i + length; j++) bits += logN - log2Q16(index.unigramCount(output[j]!))
     const weight = Math.max(0, bits - log2Q16(count))
     const contributions: Array<{ contribution: number; occurrences: number }> = []
-    if (count <= maxOccurrences) {
+    if (count <= maxOccurrences && weight >= minWeight) {
       const holders = new Int32Array(count)
       for (let r = lo; r < hi; r++) holders[r - lo] = index.contributionAt(index.suffix(r))
       holders.sort()

@@ -1,6 +1,6 @@
 // `npm run bench`: every benchmark of the node, each figure printed next to the reference it is
 // measured against in the same run. `--quick` shortens every part; `--only NAME[,NAME]` picks parts
-// (signatures, stateTransition, stateRoot, devChain, bftNetwork, blobs, modelForward, training).
+// (signatures, stateTransition, stateRoot, devChain, bftNetwork, blobs, modelForward, training, attribution).
 import { benchBftNetwork } from './bftNetwork.ts'
 import { benchBlobs } from './blobs.ts'
 import { benchDevChain } from './devChain.ts'
@@ -78,5 +78,11 @@ if (wanted('training')) {
   await benchTraining({ log, quick })
   console.log('  -- a verifier re-executing a job on the node\'s own path (job worker thread)')
   await benchReexecution({ log, quick })
+  console.log()
+}
+if (wanted('attribution')) {
+  console.log('== Proof of Attribution: span index at 10M tokens, planted-span quality, mislabeled contributors')
+  const { benchAttribution } = await import('./attribution.ts')
+  await benchAttribution({ log, quick })
   console.log()
 }

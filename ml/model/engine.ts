@@ -323,6 +323,11 @@ export class Engine {
     return this.#b.clsLogits
   }
 
+  /** A classifier's pooled vector [dim] of the last forward pass: the input of cls.w, the features attribution's KNN-Shapley reads (a view into the workspace). */
+  get pooled(): Float32Array {
+    return this.#b.pooled
+  }
+
   /** Runs one sequence of T ≤ context token ids; mask (classifier pooling) defaults to all ones. */
   forward(ids: Int32Array, mask?: Float32Array): void {
     const T = ids.length

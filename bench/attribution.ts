@@ -1,0 +1,8 @@
+// `npm run bench -- --only attribution`: span attribution (attributionSpans.ts) and data valuation
+// of a mislabeled datanet (attributionValuation.ts).
+import { benchAttributionSpans } from './attributionSpans.ts'
+
+export async function benchAttribution(options: { log: (line: string) => void; quick?: boolean }): Promise<void> {
+  options.log('  -- span attribution')
+  await benchAttributionSpans(options)
+}
