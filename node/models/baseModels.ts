@@ -101,8 +101,14 @@ export interface ResolvedBaseModel {
 }
 
 export interface BaseModelSources {
-  readonly store: BlobStore
+  /** the node's blob store: the artifact is fetched into it (when a fetcher is given) and pinned */
+  readonly store?: BlobStore
   readonly fetcher?: BlobFetcher | undefined
+  /**
+   * Without the node's store (a serving process): the artifact's bytes by content id, however the
+   * caller gets them (node/serving/sources.ts); checked here against the weights hash all the same.
+   */
+  readonly read?: (cid: Uint8Array, signal: AbortSignal | undefined) => Promise<Uint8Array>
   readonly assets?: AssetsOptions
 }
 
@@ -146,7 +152,22 @@ export class BaseModelResolver {
       const model = await loadBaseModel(shipped.name, { ...this.#sources.assets, manifest })
       return { config, weights: model.weights, tokenizer }
     }
-    const { store, fetcher } = this.#sources
+    const shapes = paramShapes(config)
+    const weights = decodeTensors(await this.#artifact(base, signal), shapes)
+    if (!bytesEqual(tensorsHash(shapes, weights), base.weightsHash)) throw new BaseModelError('WEIGHTS_MISMATCH', `base model ${base.id}'s artifact does not hash to its registered weights hash`)
+    return { config, weights, tokenizer }
+  }
+
+  async #artifact(base: BaseModel, signal: AbortSignal | undefined): Promise<Uint8Array> {
+    const { store, fetcher, read } = this.#sources
+    if (store === undefined) {
+      if (read === undefined) throw new BaseModelError('ARTIFACT_UNAVAILABLE', `base model ${base.id}'s weights are not shipped and no blob source was given`)
+      try {
+        return await read(base.artifact, signal)
+      } catch (cause) {
+        throw new BaseModelError('ARTIFACT_UNAVAILABLE', `could not read base model ${base.id}'s weights`, { cause })
+      }
+    }
     if (!(await store.has(base.artifact))) {
       if (fetcher === undefined) throw new BaseModelError('ARTIFACT_UNAVAILABLE', `base model ${base.id}'s weights are not stored here and the node has no network`)
       try {
@@ -156,9 +177,6 @@ export class BaseModelResolver {
       }
     }
     await store.pin(base.artifact, `base-model/${base.id}`)
-    const shapes = paramShapes(config)
-    const weights = decodeTensors(await store.read(base.artifact), shapes)
-    if (!bytesEqual(tensorsHash(shapes, weights), base.weightsHash)) throw new BaseModelError('WEIGHTS_MISMATCH', `base model ${base.id}'s artifact does not hash to its registered weights hash`)
-    return { config, weights, tokenizer }
+    return store.read(base.artifact)
   }
 }
