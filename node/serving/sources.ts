@@ -99,7 +99,7 @@ export class RpcChainModels implements ChainModels {
     try {
       return await this.#client.call<T>(method, params, signal === undefined ? {} : { signal })
     } catch (cause) {
-      throw new ServingError('ARTIFACT_UNAVAILABLE', `the chain's RPC did not answer ${method}`, { cause, details: { url: this.#client.url } })
+      throw new ServingError('ADAPTER_UNAVAILABLE', `the chain's RPC did not answer ${method}`, { cause, details: { url: this.#client.url } })
     }
   }
 }
@@ -161,7 +161,7 @@ async function readBlob(readers: readonly BlobReader[], cid: Uint8Array, what: s
       problems.push(error)
     }
   }
-  throw new ServingError('ARTIFACT_UNAVAILABLE', `${what} (${toHex(cid)}) could not be read from ${readers.map((r) => r.via).join(' or ')}`, { cause: problems[0], details: { cid: toHex(cid) } })
+  throw new ServingError('ADAPTER_UNAVAILABLE', `${what} (${toHex(cid)}) could not be read from ${readers.map((r) => r.via).join(' or ')}`, { cause: problems[0], details: { cid: toHex(cid) } })
 }
 
 export interface ServedBase {
@@ -289,7 +289,7 @@ export class ModelSources implements AdapterSource {
     try {
       tensors = decodeTensors(bytes, adapterShapes(served.config, lora))
     } catch (cause) {
-      throw new ServingError('ARTIFACT_INVALID', `adapter ${base}:${id} is not an adapter of ${base}'s shape`, { cause, details: { model: `${base}:${id}` } })
+      throw new ServingError('ADAPTER_INVALID', `adapter ${base}:${id} is not an adapter of ${base}'s shape`, { cause, details: { model: `${base}:${id}` } })
     }
     let total = 0
     for (const tensor of tensors.values()) total += tensor.byteLength

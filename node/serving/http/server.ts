@@ -79,11 +79,16 @@ const STATUS_OF: Record<ServingErrorCode, [number, ApiError['type'], string]> = 
   MODEL_NOT_FOUND: [404, 'invalid_request_error', 'model_not_found'],
   ADAPTER_NOT_FOUND: [404, 'invalid_request_error', 'adapter_not_found'],
   ADAPTER_HASH_MISMATCH: [502, 'server_error', 'adapter_hash_mismatch'],
+  ADAPTER_INVALID: [502, 'server_error', 'adapter_invalid'],
+  ADAPTER_UNAVAILABLE: [503, 'service_unavailable_error', 'adapter_unavailable'],
+  ADAPTER_MEMORY_EXHAUSTED: [503, 'service_unavailable_error', 'adapter_memory_exhausted'],
   CONTEXT_LENGTH_EXCEEDED: [400, 'invalid_request_error', 'context_length_exceeded'],
   INVALID_PARAMETER: [400, 'invalid_request_error', 'invalid_parameter'],
+  WRONG_MODEL_KIND: [400, 'invalid_request_error', 'unsupported_model_kind'],
   OVERLOADED: [429, 'rate_limit_error', 'overloaded'],
-  ARTIFACT_UNAVAILABLE: [503, 'service_unavailable_error', 'artifact_unavailable'],
-  ARTIFACT_INVALID: [502, 'server_error', 'artifact_invalid'],
+  ENGINE_STOPPED: [503, 'service_unavailable_error', 'engine_stopped'],
+  EXECUTION_PROVIDER_UNAVAILABLE: [500, 'server_error', 'execution_provider_unavailable'],
+  ENGINE_FAILURE: [500, 'server_error', 'engine_failure'],
 }
 
 function toApiError(error: unknown): ApiError {
@@ -433,7 +438,7 @@ export class ServingHttpServer {
     if (!isLoopback(req.socket.remoteAddress)) throw new ApiError(403, 'invalid_request_error', 'forbidden', 'the admin routes answer loopback clients only')
     if (endpoint === 'adminList') {
       allow('GET')
-      return this.#sendJson(res, 200, { object: 'list', data: this.#c.engine.adapters().map((a) => ({ id: `${a.base}:${a.id}`, bytes: a.bytes, pinned: a.pinned })) })
+      return this.#sendJson(res, 200, { object: 'list', data: this.#c.engine.adapters().map((a) => ({ id: `${a.base}:${a.id}`, rank: a.rank, bytes: a.bytes, pinned: a.pinned })) })
     }
     allow('POST')
     const body = asObject(await this.#readJson(req))

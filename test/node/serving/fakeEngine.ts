@@ -2,6 +2,7 @@
 // tests use the real engine): it answers each request with the tokens `script` chooses, one per
 // macrotask, honours maxTokens, stop tokens and cancel(), and refuses past `capacity` requests.
 import { ServingError } from '../../../node/serving/errors.ts'
+import type { ModelConfig } from '../../../ml/model/config.ts'
 import type { AdapterUse, EngineStats, GeneratedToken, GenerateRequest, GenerationHandle, RequestRecord, ResidentAdapter, ServingEngine } from '../../../node/serving/types.ts'
 
 export interface FakeEngineOptions {
@@ -48,7 +49,11 @@ export class FakeEngine implements ServingEngine {
     done.catch(() => undefined)
     const script = this.#options.script(request)
     const delay = this.#options.tokenDelayMs ?? 0
-    const engine = this
+    const ended = (record: RequestRecord) => {
+      this.records.push(record)
+      this.running--
+    }
+    const id = `req-${this.requests.length}`
     async function* tokens(): AsyncGenerator<GeneratedToken> {
       try {
         if (failure !== undefined) throw failure
@@ -72,13 +77,13 @@ export class FakeEngine implements ServingEngine {
       } finally {
         // also when the consumer stops reading (return() at a yield)
         if (cancel) finish = 'cancelled'
-        const record: RequestRecord = { base: request.base, adapters: request.adapters, promptTokens: request.promptTokens, outputTokens: outputs, sampling: request.sampling, finishReason: finish }
-        engine.records.push(record)
+        const record: RequestRecord = { id, base: request.base, adapters: request.adapters, promptTokens: request.promptTokens, outputTokens: outputs, sampling: request.sampling, finishReason: finish, timings: { firstTokenMs: 0, totalMs: 0 } }
         resolveDone(record)
-        engine.running--
+        ended(record)
       }
     }
     return {
+      id,
       tokens: tokens(),
       done,
       cancel: () => {
@@ -86,6 +91,10 @@ export class FakeEngine implements ServingEngine {
         cancel = true
       },
     }
+  }
+
+  bases(): readonly { name: string; config: ModelConfig }[] {
+    return []
   }
 
   async classify(_base: string, _adapters: readonly AdapterUse[], tokens: readonly number[]): Promise<Float32Array> {
@@ -101,10 +110,13 @@ export class FakeEngine implements ServingEngine {
   }
 
   adapters(): readonly ResidentAdapter[] {
-    return [...this.pinned].map((key) => ({ base: key.split(':')[0] as string, id: key.split(':')[1] as string, bytes: 1024, pinned: true }))
+    return [...this.pinned].map((key) => ({ base: key.split(':')[0] as string, id: key.split(':')[1] as string, rank: 4, bytes: 1024, pinned: true }))
   }
 
   stats(): EngineStats {
-    return { queueDepth: 0, batchSize: this.running, tokensGenerated: 0, cacheHits: 3, cacheMisses: 1, cacheEvictions: 0, residentAdapters: this.pinned.size, residentBytes: 1024 * this.pinned.size }
+    return {
+      queueDepth: 0, runningRequests: this.running, lastBatchSize: this.running, steps: 0, requests: this.requests.length, promptTokens: 0, generatedTokens: 0, rejectedOverloaded: 0,
+      adapterHits: 3, adapterMisses: 1, adapterEvictions: 0, adapterLoadFailures: 0, residentAdapters: this.pinned.size, residentAdapterBytes: 1024 * this.pinned.size, adapterMemoryBudget: 1 << 20,
+    }
   }
 }

@@ -92,7 +92,7 @@ t.test('adapters by base:id from the home blob files, hash-checked, decoded', as
   t.equal(await code(sources.fetch('nope', '1')), 'MODEL_NOT_FOUND')
 
   versions.set(4, version(4, lmBase.id, new Uint8Array([1, 2, 3]), 4))
-  t.equal(await code(sources.fetch(lmBase.name, '4')), 'ARTIFACT_UNAVAILABLE', 'a version published after the refresh is looked up; no reader has its bytes')
+  t.equal(await code(sources.fetch(lmBase.name, '4')), 'ADAPTER_UNAVAILABLE', 'a version published after the refresh is looked up; no reader has its bytes')
   await sources.refresh()
   t.ok(sources.adapters().some((a) => a.version.id === 4), 'a refresh adds the newer versions')
 

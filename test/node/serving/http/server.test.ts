@@ -2,7 +2,7 @@
 // driven with the `openai` npm client where a client would be used and with fetch where the wire
 // itself is the point (SSE framing, status codes, headers, disconnects).
 import OpenAI from 'openai'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { readManifest, loadTokenizer } from '../../../../node/models/assets.ts'
 import { silentLogger } from '../../../../node/log/logger.ts'
 import { ServingError } from '../../../../node/serving/errors.ts'
@@ -44,7 +44,7 @@ const REPLY = ' My fellow citizens, the state of our Union is strong.'
 const replyTokens = [...tokenizer.encode(REPLY), END_OF_TEXT_ID]
 const defaultScript = (): readonly number[] => replyTokens
 
-async function serve(t: Tap.Test, engineOptions: Partial<FakeEngineOptions> = {}, options: ServingHttpOptions = {}) {
+async function serve(t: Test, engineOptions: Partial<FakeEngineOptions> = {}, options: ServingHttpOptions = {}) {
   const engine = new FakeEngine({ script: defaultScript, ...engineOptions })
   const metrics = createServingMetrics({ defaultMetrics: false })
   metrics.setEngineStats(() => engine.stats())
@@ -223,7 +223,7 @@ t.test('bad requests get OpenAI-shaped errors with stable codes', async (t) => {
 })
 
 t.test('engine errors map to statuses; after the first token a stream ends with an error event', async (t) => {
-  const { post } = await serve(t, { failWith: (r) => (r.promptTokens[0] === 1 ? new ServingError('ADAPTER_HASH_MISMATCH', 'bytes differ') : r.promptTokens[0] === 2 ? new ServingError('ARTIFACT_UNAVAILABLE', 'rpc down') : undefined) })
+  const { post } = await serve(t, { failWith: (r) => (r.promptTokens[0] === 1 ? new ServingError('ADAPTER_HASH_MISMATCH', 'bytes differ') : r.promptTokens[0] === 2 ? new ServingError('ADAPTER_UNAVAILABLE', 'rpc down') : undefined) })
   const mismatch = await post('/v1/completions', { model: `${LM}:7`, prompt: [1], stream: true })
   t.equal(mismatch.status, 502, 'a failure before the first token keeps its status, even streaming')
   t.equal(((await mismatch.json()) as { error: { code: string } }).error.code, 'adapter_hash_mismatch')
@@ -291,7 +291,7 @@ t.test('admin routes pin and unpin; metrics are exposed', async (t) => {
   t.ok(engine.pinned.has(`${LM}:7`))
   t.equal((await post('/admin/adapters/pin', { model: `${LM}:8` })).status, 404, 'an unknown adapter is not pinned')
   const list = (await (await fetch(`${url}/admin/adapters`)).json()) as { data: Array<{ id: string; pinned: boolean }> }
-  t.same(list.data, [{ id: `${LM}:7`, bytes: 1024, pinned: true }])
+  t.same(list.data, [{ id: `${LM}:7`, rank: 4, bytes: 1024, pinned: true }])
   t.equal((await post('/admin/adapters/unpin', { model: `${LM}:7` })).status, 200)
   t.equal(engine.pinned.size, 0)
   await client.completions.create({ model: LM, prompt: 'x', max_tokens: 3 })
