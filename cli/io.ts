@@ -4,6 +4,8 @@ import { OpenLedgerError } from '../runtime/errors.ts'
 export interface CliIo {
   out(line: string): void
   err(line: string): void
+  /** Text as it comes, no newline added (streamed output); absent, commands print whole lines. */
+  write?(text: string): void
   /** Prompts for a secret (passphrase); non-interactive runs read OPENLEDGER_PASSPHRASE. */
   secret(prompt: string): Promise<string>
 }

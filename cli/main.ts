@@ -7,6 +7,7 @@ import type { CliIo } from './io.ts'
 const io: CliIo = {
   out: (line) => void process.stdout.write(line + '\n'),
   err: (line) => void process.stderr.write(line + '\n'),
+  write: (text) => void process.stdout.write(text),
   async secret(prompt) {
     const fromEnv = process.env['OPENLEDGER_PASSPHRASE']
     if (fromEnv !== undefined) return fromEnv

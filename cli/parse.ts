@@ -27,3 +27,16 @@ export function parseOpenAmount(text: string, flag: string): bigint {
 }
 
 export const DEFAULT_RPC_URL = 'http://127.0.0.1:9944'
+
+const BYTE_UNITS: Record<string, number> = { '': 1, k: 1e3, kb: 1e3, kib: 1024, m: 1e6, mb: 1e6, mib: 1024 ** 2, g: 1e9, gb: 1e9, gib: 1024 ** 3 }
+
+/** A size such as 268435456, 256MiB, 512MB or 1GiB. */
+export function parseBytes(text: string, flag: string): number {
+  const match = /^([0-9]{1,15}(?:\.[0-9]+)?)\s*([a-zA-Z]*)$/.exec(text.trim())
+  const unit = BYTE_UNITS[(match?.[2] ?? '').toLowerCase()]
+  const bytes = match === null || unit === undefined ? NaN : Math.floor(Number(match[1]) * unit)
+  if (!Number.isSafeInteger(bytes) || bytes < 1) throw new CliError('BAD_ARGUMENT', `${flag} must be a size such as 268435456, 256MiB or 1GiB`)
+  return bytes
+}
+
+export const DEFAULT_SERVING_URL = 'http://127.0.0.1:8000'

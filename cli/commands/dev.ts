@@ -11,9 +11,10 @@ import { OpenLedgerNode } from '../../node/node.ts'
 import { resolveHome } from '../home.ts'
 import { CliError, type Command } from '../io.ts'
 import { parsePort, parsePositiveInt } from '../parse.ts'
+import { EMBEDDED_SERVE_USAGE, embeddedServeOptions, startEmbeddedServing } from './serve.ts'
 
 export const devCommand: Command = {
-  usage: 'openledger dev [--home DIR] [--spec CHAIN_SPEC.json] [--rpc-port PORT] [--rpc-host HOST] [--metrics-port PORT|--no-metrics] [--block-time MS] [--instant-seal] [--prune-window N] [--log-level LEVEL] [--log-format text|json]',
+  usage: 'openledger dev [--home DIR] [--spec CHAIN_SPEC.json] [--rpc-port PORT] [--rpc-host HOST] [--metrics-port PORT|--no-metrics] [--block-time MS] [--instant-seal] [--prune-window N] [--log-level LEVEL] [--log-format text|json] [--serve [--serve-port N] …]\n\n' + EMBEDDED_SERVE_USAGE.join('\n'),
   async run(argv) {
     const { values } = parseArgs({
       args: argv,
@@ -32,6 +33,7 @@ export const devCommand: Command = {
         'training-threads': { type: 'string' },
         'log-level': { type: 'string' },
         'log-format': { type: 'string' },
+        ...embeddedServeOptions,
       },
     })
     const level = values['log-level'] ?? 'info'
@@ -55,6 +57,13 @@ export const devCommand: Command = {
     )
     await node.start()
     logger.info('dev chain running', { home, accounts: 'alice bob charlie dave eve ferdie' })
+    let serving
+    try {
+      serving = await startEmbeddedServing(values, node, home, logger)
+    } catch (error) {
+      await node.stop()
+      throw error
+    }
     await new Promise<void>((resolve) => {
       const shutdown = (signal: string) => {
         logger.info('shutting down', { signal })
@@ -67,6 +76,7 @@ export const devCommand: Command = {
       process.on('SIGINT', onInt)
       process.on('SIGTERM', onTerm)
     })
+    await serving?.stop()
     await node.stop()
     return 0
   },

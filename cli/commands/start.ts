@@ -13,6 +13,7 @@ import { resolveHome } from '../home.ts'
 import { CliError, type Command } from '../io.ts'
 import { parsePositiveInt } from '../parse.ts'
 import { loggerFrom, loggingOptions, untilSignal } from '../logging.ts'
+import { EMBEDDED_SERVE_USAGE, embeddedServeOptions, startEmbeddedServing } from './serve.ts'
 
 export const startCommand: Command = {
   usage: [
@@ -21,9 +22,10 @@ export const startCommand: Command = {
     '--rpc-methods unsafe  also serve operator-only RPC methods (system_blockPeer, system_unblockPeer, system_blockedPeers)',
     '--vote-log FILE       append every validly signed vote seen to FILE (JSON lines), for audits',
     '--training-threads N  threads for ModelFactory training jobs (default: all cores)',
+    ...EMBEDDED_SERVE_USAGE,
   ].join('\n'),
   async run(argv) {
-    const { values } = parseArgs({ args: argv, strict: true, options: { home: { type: 'string' }, 'test-equivocate': { type: 'boolean' }, 'test-model-fault': { type: 'string' }, 'training-threads': { type: 'string' }, 'vote-log': { type: 'string' }, 'rpc-methods': { type: 'string' }, ...loggingOptions } })
+    const { values } = parseArgs({ args: argv, strict: true, options: { home: { type: 'string' }, 'test-equivocate': { type: 'boolean' }, 'test-model-fault': { type: 'string' }, 'training-threads': { type: 'string' }, 'vote-log': { type: 'string' }, 'rpc-methods': { type: 'string' }, ...embeddedServeOptions, ...loggingOptions } })
     const fault = values['test-model-fault']
     if (fault !== undefined && fault !== 'wrong-attestation' && fault !== 'skip-training') throw new CliError('BAD_ARGUMENT', '--test-model-fault must be wrong-attestation or skip-training')
     const rpcMethods = values['rpc-methods'] ?? 'safe'
@@ -73,7 +75,15 @@ export const startCommand: Command = {
       { logger },
     )
     await node.start()
+    let serving
+    try {
+      serving = await startEmbeddedServing(values, node, home, logger)
+    } catch (error) {
+      await node.stop()
+      throw error
+    }
     await untilSignal(logger)
+    await serving?.stop()
     await node.stop()
     return 0
   },

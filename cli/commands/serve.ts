@@ -1,0 +1,111 @@
+// `openledger serve --rpc URL`: the OpenLoRA serving process beside a node (node/serving/service.ts):
+// every base model registered on chain (or --models) and every adapter published by ModelFactory,
+// over an OpenAI-compatible API.
+import { parseArgs } from 'node:util'
+// the service (engine, onnxruntime) is imported only when serving starts: `start` without --serve never loads it
+import type { ServingService, ServingServiceOptions } from '../../node/serving/service.ts'
+import { resolveHome } from '../home.ts'
+import type { Logger } from '../../node/log/logger.ts'
+import { CliError, type Command } from '../io.ts'
+import { loggerFrom, loggingOptions, untilSignal } from '../logging.ts'
+import { DEFAULT_RPC_URL, parseBytes, parsePort, parsePositiveInt } from '../parse.ts'
+
+export const SERVE_USAGE = [
+  '--host H                   address of the API (default 127.0.0.1)',
+  '--port N                   port of the OpenAI-compatible API and /metrics (default 8000; 0 picks one)',
+  '--models A,B               base models to serve (default: every one registered on chain)',
+  '--adapter-memory SIZE      adapter tensors kept resident, LRU beyond (default 256MiB)',
+  '--pin BASE:ID              an adapter loaded at start and never evicted (repeatable)',
+  '--threads N                inference worker threads (default 1)',
+  '--execution-provider EP    onnxruntime execution provider (default cpu; cuda where onnxruntime has it)',
+  '--max-batch N              rows of one batch step (default 32)',
+  '--max-queue N              requests waiting beyond the batch; more are answered 429 (default 256)',
+]
+
+export const serveOptions = {
+  host: { type: 'string' },
+  port: { type: 'string' },
+  models: { type: 'string' },
+  'adapter-memory': { type: 'string' },
+  pin: { type: 'string', multiple: true },
+  threads: { type: 'string' },
+  'execution-provider': { type: 'string' },
+  'max-batch': { type: 'string' },
+  'max-queue': { type: 'string' },
+} as const
+
+type ServeValues = { [K in keyof typeof serveOptions]?: (typeof serveOptions)[K] extends { multiple: true } ? string[] : string }
+
+/** The service options from the flags (shared with `start --serve`). */
+export function servingOptionsFrom(values: ServeValues, rpcUrl: string, home: string | undefined): ServingServiceOptions {
+  return {
+    rpcUrl,
+    ...(home === undefined ? {} : { home }),
+    http: {
+      ...(values.host === undefined ? {} : { host: values.host }),
+      port: values.port === undefined ? 8000 : parsePort(values.port, '--port'),
+    },
+    ...(values.models === undefined ? {} : { models: values.models.split(',').map((m) => m.trim()).filter((m) => m !== '') }),
+    ...(values['adapter-memory'] === undefined ? {} : { adapterMemoryBytes: parseBytes(values['adapter-memory'], '--adapter-memory') }),
+    ...(values.pin === undefined ? {} : { pins: values.pin }),
+    ...(values.threads === undefined ? {} : { threads: parsePositiveInt(values.threads, '--threads') }),
+    ...(values['execution-provider'] === undefined ? {} : { executionProvider: values['execution-provider'] }),
+    ...(values['max-batch'] === undefined ? {} : { maxBatch: parsePositiveInt(values['max-batch'], '--max-batch') }),
+    ...(values['max-queue'] === undefined ? {} : { maxQueue: parsePositiveInt(values['max-queue'], '--max-queue') }),
+  }
+}
+
+export const serveCommand: Command = {
+  usage: [
+    'openledger serve [--rpc URL] [--home DIR] [options]',
+    '',
+    '--rpc URL                  the node whose chain is served (default ' + DEFAULT_RPC_URL + ')',
+    '--home DIR                 the node\'s home, when this machine holds it: artifacts are read from its',
+    '                           blob files instead of downloaded over RPC',
+    ...SERVE_USAGE,
+  ].join('\n'),
+  async run(argv) {
+    const { values } = parseArgs({ args: argv, strict: true, options: { rpc: { type: 'string' }, home: { type: 'string' }, ...serveOptions, ...loggingOptions } })
+    const logger = loggerFrom(values)
+    const home = values.home === undefined ? undefined : resolveHome(values.home)
+    const { ServingService } = await import('../../node/serving/service.ts')
+    const service = new ServingService(servingOptionsFrom(values, values.rpc ?? DEFAULT_RPC_URL, home), { logger })
+    await service.start()
+    await untilSignal(logger)
+    await service.stop()
+    return 0
+  },
+}
+
+/** `start` and `dev` take the same options prefixed, `--serve-port`, `--serve-pin`, … beside `--serve`. */
+export const embeddedServeOptions = {
+  serve: { type: 'boolean' },
+  'serve-host': { type: 'string' },
+  'serve-port': { type: 'string' },
+  'serve-models': { type: 'string' },
+  'serve-adapter-memory': { type: 'string' },
+  'serve-pin': { type: 'string', multiple: true },
+  'serve-threads': { type: 'string' },
+  'serve-execution-provider': { type: 'string' },
+  'serve-max-batch': { type: 'string' },
+  'serve-max-queue': { type: 'string' },
+} as const
+
+export const EMBEDDED_SERVE_USAGE = [
+  '--serve                    also serve the chain\'s models over an OpenAI-compatible API (OpenLoRA) from this',
+  '                           process: inference in worker threads, artifacts read from this home\'s blobs;',
+  '                           the options of `openledger serve` with a serve- prefix: ' + SERVE_USAGE.map((line) => line.trim().split(' ')[0]?.replace('--', '--serve-')).join(' '),
+]
+
+/** Starts the embedded serving service when --serve was given, against the node's own RPC and home. */
+export async function startEmbeddedServing(values: Record<string, unknown>, node: { rpcAddress: { host: string; port: number } | undefined }, home: string, logger: Logger): Promise<ServingService | undefined> {
+  if (values['serve'] !== true) return undefined
+  const address = node.rpcAddress
+  if (address === undefined) throw new CliError('USAGE', '--serve needs the node\'s JSON-RPC (it reads the chain\'s models through it)')
+  const unprefixed: Record<string, unknown> = {}
+  for (const key of Object.keys(serveOptions)) unprefixed[key] = values[`serve-${key}`]
+  const { ServingService } = await import('../../node/serving/service.ts')
+  const service = new ServingService(servingOptionsFrom(unprefixed as ServeValues, `http://${address.host}:${address.port}`, home), { logger })
+  await service.start()
+  return service
+}
