@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util'
 // the service (engine, onnxruntime) is imported only when serving starts: `start` without --serve never loads it
 import type { ServingService, ServingServiceOptions } from '../../node/serving/service.ts'
 import { resolveHome } from '../home.ts'
-import type { Logger } from '../../node/log/logger.ts'
+import type { Logger } from '../../lib/logger.ts'
 import { CliError, type Command } from '../io.ts'
 import { loggerFrom, loggingOptions, untilSignal } from '../logging.ts'
 import { DEFAULT_RPC_URL, parseBytes, parsePort, parsePositiveInt } from '../parse.ts'

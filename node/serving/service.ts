@@ -11,7 +11,7 @@
 // published since is also found on its first request (looked up by id).
 import { join } from 'node:path'
 import { createServingEngine } from './engine/index.ts'
-import type { Logger } from '../log/logger.ts'
+import type { Logger } from '../../lib/logger.ts'
 import { RpcClient } from '../rpc/client.ts'
 import { OpenLedgerError } from '../../runtime/errors.ts'
 import { ServingHttpServer, type ServedModelInfo, type ServingHttpOptions, type ServingModels } from './http/server.ts'

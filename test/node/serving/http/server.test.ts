@@ -4,7 +4,7 @@
 import OpenAI from 'openai'
 import t, { type Test } from 'tap'
 import { readManifest, loadTokenizer } from '../../../../node/models/assets.ts'
-import { silentLogger } from '../../../../node/log/logger.ts'
+import { silentLogger } from '../../../../lib/logger.ts'
 import { ServingError } from '../../../../node/serving/errors.ts'
 import { createServingMetrics } from '../../../../node/serving/metrics.ts'
 import { CHAT_STOP, renderChat } from '../../../../node/serving/http/chatTemplate.ts'
