@@ -1,5 +1,7 @@
 // The composition root: builds every service of a node in dependency order, starts them, and
-// stops them in reverse. The only place that knows how the parts fit together.
+// stops them in exactly the reverse order (a stack: each service's stop is pushed as it starts,
+// so nothing still gossips or submits after the network or the pool under it has stopped). The
+// only place that knows how the parts fit together.
 //
 //   <home>/db         the LevelDB: chain, state, metadata
 //   <home>/keystore   encrypted keys (see node/keystore)
@@ -9,7 +11,6 @@ import { join } from 'node:path'
 import { toHex } from '../runtime/crypto/hash.ts'
 import type { Address } from '../runtime/crypto/secp256k1.ts'
 import { createRuntime } from '../runtime/index.ts'
-import { baseFeePerGas } from '../runtime/modules/fees/state.ts'
 import { accountInfo } from '../runtime/modules/system/index.ts'
 import { lockedOf } from '../runtime/modules/balances/ledger.ts'
 import type { ChainSpec } from '../genesis/spec.ts'
@@ -86,15 +87,12 @@ export class OpenLedgerNode {
   readonly options: NodeOptions
   readonly log: Logger
   readonly metrics: NodeMetrics
-  #store: LevelStore | undefined
   #chain: Chain | undefined
   #verifier: SignatureVerifier | undefined
-  #watcher: TxWatcher | undefined
-  #producer: DevBlockProducer | undefined
   #rpc: RpcServer | undefined
   #metricsServer: MetricsServer | undefined
-  #baseFee = 0n
-  #unsubscribe: Array<() => void> = []
+  /** what started, in order: stop() unwinds it from the top */
+  readonly #started: Array<{ name: string; stop: () => Promise<void> | void }> = []
   #network: P2pNetwork | undefined
   #driver: ConsensusDriver | undefined
   #sync: BlockSync | undefined
@@ -155,44 +153,52 @@ export class OpenLedgerNode {
     }
   }
 
+  /** Records a started service's stop, to run when the node stops (in reverse order). */
+  #onStop(name: string, stop: () => Promise<void> | void): void {
+    this.#started.push({ name, stop })
+  }
+
   async #start(): Promise<void> {
     const { options, log } = this
     await mkdir(options.home, { recursive: true })
-    this.#store = await LevelStore.open(join(options.home, 'db'))
+    const store = await LevelStore.open(join(options.home, 'db'))
+    this.#onStop('store', () => store.close())
     const runtime = createRuntime({ verifyEvidence: createEvidenceVerifier() })
-    const chain = new Chain({ store: this.#store, runtime, logger: log.child('chain'), validatorsHash: validatorsHashFromState })
+    const chain = new Chain({ store, runtime, logger: log.child('chain'), validatorsHash: validatorsHashFromState })
     this.#chain = chain
     await chain.open(options.spec, options.pruneWindow === undefined ? {} : { pruneWindow: options.pruneWindow })
-    this.#baseFee = await baseFeePerGas.get(chain.state)
 
     const threads = options.verifierThreads
-    this.#verifier = threads === 0 ? new InlineVerifier() : new WorkerPoolVerifier(threads === undefined ? {} : { threads }, { logger: log.child('verifier') })
-    this.#verifier.start()
+    const verifier = threads === 0 ? new InlineVerifier() : new WorkerPoolVerifier(threads === undefined ? {} : { threads }, { logger: log.child('verifier') })
+    this.#verifier = verifier
+    verifier.start()
+    this.#onStop('verifier', () => verifier.stop())
 
     const mempool = new Mempool(options.mempool ?? {}, {
       runtime,
       accounts: {
         account: (account) => accountInfo(chain.state, account),
         locked: (account) => lockedOf(chain.state, account, chain.head.header.timestamp),
-        baseFeePerGas: () => this.#baseFee,
+        // the next block's base fee, as the chain's head left it in state
+        baseFeePerGas: () => chain.baseFeePerGas,
         chainId: () => options.spec.chainId,
       },
     })
     const submission = new TxSubmission({
       mempool,
-      verifier: this.#verifier,
+      verifier,
       metrics: this.metrics,
       prefetch: (items) => chain.state.prefetch(items.flatMap(({ tx, sender }) => runtime.accessHints(tx, sender))),
     })
-    this.#watcher = new TxWatcher({ chain, mempool })
+    const watcher = new TxWatcher({ chain, mempool })
+    this.#onStop('transaction watcher', () => watcher.stop())
     this.#trackMetrics(chain, mempool)
 
-    if (options.dev !== undefined) {
-      this.#producer = new DevBlockProducer(options.dev, { chain, mempool, logger: log.child('producer'), metrics: this.metrics })
-    }
     if (options.blobs !== false) {
-      this.#blobs = new BlobStore({ dir: join(options.home, 'blobs'), ...options.blobs }, { store: this.#store, logger: log.child('blobs') })
-      await this.#blobs.start()
+      const blobs = new BlobStore({ dir: join(options.home, 'blobs'), ...options.blobs }, { store, logger: log.child('blobs') })
+      this.#blobs = blobs
+      await blobs.start()
+      this.#onStop('blob store', () => blobs.stop())
     }
     if (options.network !== undefined) await this.#startNetwork(options.network, chain, mempool, submission)
     if (this.#blobs !== undefined) {
@@ -208,7 +214,9 @@ export class OpenLedgerNode {
         nextNonce: (account) => mempool.nextNonce(account),
         logger: log.child('availability'),
       })
-      this.#availability.start()
+      const availability = this.#availability
+      availability.start()
+      this.#onStop('availability', () => availability.stop())
       const published = await publishShippedModels(this.#blobs)
       if (published > 0) log.debug('shipped base models in the blob store', { files: published })
       if (options.models !== false) {
@@ -228,7 +236,9 @@ export class OpenLedgerNode {
             logger: log.child('training'),
           },
         )
-        this.#training.start()
+        const training = this.#training
+        training.start()
+        this.#onStop('training', () => training.stop())
       }
     }
     if (options.rpc !== false) {
@@ -236,7 +246,7 @@ export class OpenLedgerNode {
         chain,
         mempool,
         submission,
-        watcher: this.#watcher,
+        watcher,
         nodeName: options.nodeName ?? 'openledger',
         version: NODE_VERSION,
         network: this.#network,
@@ -246,16 +256,24 @@ export class OpenLedgerNode {
         blobs: this.#blobs,
         training: this.#training,
       })
-      this.#rpc = new RpcServer({ ...options.rpc }, { logger: log, methods, metrics: this.metrics })
-      await this.#rpc.start()
+      const rpc = new RpcServer({ ...options.rpc }, { logger: log, methods, metrics: this.metrics })
+      this.#rpc = rpc
+      await rpc.start()
+      this.#onStop('rpc', () => rpc.stop())
       log.info('JSON-RPC listening', { url: `http://${this.#rpc.address.host}:${this.#rpc.address.port}` })
     }
     if (options.metrics !== false) {
-      this.#metricsServer = new MetricsServer({ ...options.metrics }, { logger: log, registry: this.metrics.registry })
-      await this.#metricsServer.start()
+      const metricsServer = new MetricsServer({ ...options.metrics }, { logger: log, registry: this.metrics.registry })
+      this.#metricsServer = metricsServer
+      await metricsServer.start()
+      this.#onStop('metrics server', () => metricsServer.stop())
       log.info('metrics listening', { url: `http://${this.#metricsServer.address.host}:${this.#metricsServer.address.port}/metrics` })
     }
-    this.#producer?.start()
+    if (options.dev !== undefined) {
+      const producer = new DevBlockProducer(options.dev, { chain, mempool, logger: log.child('producer'), metrics: this.metrics })
+      producer.start()
+      this.#onStop('producer', () => producer.stop())
+    }
     log.info('node started', { chain: options.spec.id, height: chain.head.header.height, head: toHex(chain.head.hash) })
   }
 
@@ -298,12 +316,23 @@ export class OpenLedgerNode {
       this.#sync = new BlockSync({}, { chain, consensusChain, network: this.#network, logger: log.child('sync') })
       const driver = this.#driver
       const sync = this.#sync
-      this.#unsubscribe.push(sync.onImported(() => void driver.restartAtHead()), driver.onBehind(() => sync.trigger()))
+      const unsubscribe = [sync.onImported(() => void driver.restartAtHead()), driver.onBehind(() => sync.trigger())]
+      this.#onStop('sync and consensus wiring', () => unsubscribe.forEach((f) => f()))
     }
     await mkdir(join(this.options.home, 'consensus'), { recursive: true })
-    await this.#network.start()
-    await this.#sync?.start()
-    await this.#driver?.start()
+    const p2p = this.#network
+    await p2p.start()
+    this.#onStop('network', () => p2p.stop())
+    const sync = this.#sync
+    if (sync !== undefined) {
+      await sync.start()
+      this.#onStop('sync', () => sync.stop())
+    }
+    const driver = this.#driver
+    if (driver !== undefined) {
+      await driver.start()
+      this.#onStop('consensus', () => driver.stop())
+    }
     log.info('p2p started', { peerId: this.#network.peerId, listen: network.listen.join(','), validator: consensus?.validatorKey === undefined ? 'no' : toHex(consensus.validatorKey.publicKey).slice(0, 18) })
   }
 
@@ -323,47 +352,51 @@ export class OpenLedgerNode {
       },
     )
     network.subscribe(Topic.transactions, ({ data }) => gossip.receive(data))
-    this.#unsubscribe.push(
-      submission.onAdmitted((bytes, source) => {
-        if (source === 'local') gossip.enqueue(bytes)
-      }),
-      () => gossip.stop(),
-    )
+    const unsubscribe = submission.onAdmitted((bytes, source) => {
+      if (source === 'local') gossip.enqueue(bytes)
+    })
+    this.#onStop('transaction gossip', () => {
+      unsubscribe()
+      gossip.stop()
+    })
   }
 
-  /** Stops services in reverse order; what was committed stays committed. */
+  /**
+   * Stops what started, in exactly the reverse order; what was committed stays committed. A stop
+   * that fails does not keep the rest running: every one is called, and the first error is thrown.
+   */
   async stop(): Promise<void> {
-    await this.#driver?.stop()
-    await this.#sync?.stop()
-    await this.#network?.stop()
-    await this.#producer?.stop()
-    await this.#rpc?.stop()
-    await this.#metricsServer?.stop()
-    await this.#availability?.stop()
-    await this.#training?.stop()
-    await this.#blobs?.stop()
-    this.#watcher?.stop()
-    for (const unsubscribe of this.#unsubscribe) unsubscribe()
-    await this.#verifier?.stop()
-    await this.#store?.close()
+    let failure: { error: unknown } | undefined
+    for (let next = this.#started.pop(); next !== undefined; next = this.#started.pop()) {
+      this.log.debug('stopping', { service: next.name })
+      try {
+        await next.stop()
+      } catch (error) {
+        this.log.error('stopping failed', { service: next.name, error })
+        failure ??= { error }
+      }
+    }
     this.log.info('node stopped')
+    if (failure !== undefined) throw failure.error
+  }
+
+  /** The started services, in start order (stop() runs them the other way round). */
+  get services(): string[] {
+    return this.#started.map((entry) => entry.name)
   }
 
   #trackMetrics(chain: Chain, mempool: Mempool): void {
     const { metrics } = this
     metrics.chainHeadHeight.set(chain.head.header.height)
     metrics.chainFinalizedHeight.set(chain.finalized.header.height)
-    this.#unsubscribe.push(
-      chain.onBlock((block) => {
-        // the base fee the next block will charge, set by this block's end-of-block hook
-        void baseFeePerGas.get(chain.state).then((fee) => (this.#baseFee = fee))
-        metrics.chainHeadHeight.set(block.header.height)
-        if (block.finalized) metrics.chainFinalizedHeight.set(block.header.height)
-        metrics.blocksImported.inc()
-        metrics.transactionsIncluded.inc(block.transactions.length)
-        metrics.mempoolSize.set({ queue: 'ready' }, mempool.readyCount)
-        metrics.mempoolSize.set({ queue: 'future' }, mempool.size - mempool.readyCount)
-      }),
-    )
+    const unsubscribe = chain.onBlock((block) => {
+      metrics.chainHeadHeight.set(block.header.height)
+      if (block.finalized) metrics.chainFinalizedHeight.set(block.header.height)
+      metrics.blocksImported.inc()
+      metrics.transactionsIncluded.inc(block.transactions.length)
+      metrics.mempoolSize.set({ queue: 'ready' }, mempool.readyCount)
+      metrics.mempoolSize.set({ queue: 'future' }, mempool.size - mempool.readyCount)
+    })
+    this.#onStop('metrics of blocks', unsubscribe)
   }
 }

@@ -12,6 +12,7 @@ import { EMPTY_LIST_ROOT, merkleListRoot } from '../../runtime/merkleList.ts'
 import type { RuntimeEvent } from '../../runtime/module.ts'
 import { encodeReceiptsFromLeaves, receiptLeaves, type Receipt } from '../../runtime/receipt.ts'
 import { BlockExecution, InvalidTransactionError, type Runtime } from '../../runtime/stateTransition.ts'
+import { baseFeePerGas } from '../../runtime/modules/fees/index.ts'
 import type { Transaction } from '../../runtime/transaction.ts'
 import { buildGenesisState } from '../../genesis/build.ts'
 import { chainSpecToJson, feeParamsOf, type ChainSpec } from '../../genesis/spec.ts'
@@ -76,6 +77,7 @@ export class Chain {
   readonly #validatorsHashOf: ((state: StateDb, height: number) => Promise<Uint8Array>) | undefined
   #state: StateDb | undefined
   #spec: ChainSpec | undefined
+  #baseFeePerGas = 0n
 
   /** `validatorsHash` gives the hash of the validator set of a height (from state); zero without one (dev). */
   constructor(components: { store: KeyValueStore; runtime: Runtime; logger: Logger; validatorsHash?: (state: StateDb, height: number) => Promise<Uint8Array> }) {
@@ -104,6 +106,11 @@ export class Chain {
     return this.chainStore.finalized
   }
 
+  /** The base fee per gas the next block charges: what the head's end-of-block hook left in state. */
+  get baseFeePerGas(): bigint {
+    return this.#baseFeePerGas
+  }
+
   /**
    * Opens the chain in the store, writing genesis from `spec` on first use. A store that holds a
    * different chain is refused.
@@ -118,6 +125,7 @@ export class Chain {
         throw new ChainError('GENESIS_MISMATCH', `the database holds chain ${stored === undefined ? 'unknown' : toHex(stored)}, not ${toHex(genesis.hash)} of spec ${spec.id}`)
       }
       if (this.state.version !== this.head.header.height) throw new Error(`database corrupt: state version ${this.state.version} but head height ${this.head.header.height}`)
+      this.#baseFeePerGas = await baseFeePerGas.get(this.state)
       this.#log.info('opened chain', { id: spec.id, height: this.head.header.height, head: toHex(this.head.hash) })
       return
     }
@@ -130,6 +138,7 @@ export class Chain {
     this.state.applied(prepared)
     const head = { hash: genesis.hash, header: genesis.header }
     this.chainStore.applied(head, head)
+    this.#baseFeePerGas = await baseFeePerGas.get(this.state)
     this.#log.info('wrote genesis', { id: spec.id, genesis: toHex(genesis.hash) })
   }
 
@@ -275,6 +284,7 @@ export class Chain {
     this.state.applied(block.prepared)
     const head = { hash: block.hash, header: block.header }
     this.chainStore.applied(head, options.finalized ? head : undefined)
+    this.#baseFeePerGas = await baseFeePerGas.get(this.state)
     const imported: ImportedBlock = { hash: block.hash, header: block.header, transactions: block.transactions, senders: block.senders, receipts: block.receipts, blockEvents: block.blockEvents, finalized: options.finalized, writeMs }
     for (const listener of this.#listeners) {
       try {

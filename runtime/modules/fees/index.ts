@@ -20,3 +20,5 @@ export const feesModule: RuntimeModule = {
     if (next !== current) baseFeePerGas.set(context.state, next)
   },
 }
+
+export { baseFeePerGas, feeParams } from './state.ts'

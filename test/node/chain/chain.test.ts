@@ -7,6 +7,7 @@ import { createRuntime } from '../../../runtime/index.ts'
 import { EMPTY_LIST_ROOT, merkleListRoot } from '../../../runtime/merkleList.ts'
 import { TREASURY_ACCOUNT } from '../../../runtime/modules/accounts.ts'
 import { balanceOf } from '../../../runtime/modules/balances/ledger.ts'
+import { baseFeePerGas } from '../../../runtime/modules/fees/index.ts'
 import { DEFAULT_FEE_PARAMS } from '../../../runtime/modules/fees/state.ts'
 import { accountNonce } from '../../../runtime/modules/system/index.ts'
 import { receiptToEncodable, ReceiptStatus } from '../../../runtime/receipt.ts'
@@ -267,4 +268,18 @@ t.test('chainStore lookups return what was committed', async (t) => {
     t.equal(hex(location?.blockHash ?? ZERO_HASH), hex(built.hash))
   }
   t.equal(await store.getTxLocation(new Uint8Array(32)), undefined)
+})
+
+t.test('the chain tells the next block\'s base fee: what the head\'s end-of-block hook left in state', async (t) => {
+  const probe = transferTx(alice.privateKey, { to: bob.address, amount: 1n, nonce: 0 })
+  const gas = runtime.checkStatic(probe, spec.chainId).gas
+  // a target of one transfer: a block of two is over it, so the base fee rises
+  const store = new MemoryStore()
+  const tight = await openChain({ ...spec, fees: { ...DEFAULT_FEE_PARAMS, maxBlockGas: gas * 2, targetBlockGas: gas } }, store)
+  t.equal(tight.baseFeePerGas, DEFAULT_FEE_PARAMS.minBaseFeePerGas, 'at genesis, the minimum')
+  await tight.commit(await build(tight, [transfer(alice, bob.address, 1n, 0), transfer(bob, alice.address, 1n, 0)]), { finalized: true })
+  t.ok(tight.baseFeePerGas > DEFAULT_FEE_PARAMS.minBaseFeePerGas, 'a full block raised it')
+  t.equal(tight.baseFeePerGas, await baseFeePerGas.get(tight.state), 'the value in state, without waiting for a listener')
+  const reopened = await openChain({ ...spec, fees: { ...DEFAULT_FEE_PARAMS, maxBlockGas: gas * 2, targetBlockGas: gas } }, store)
+  t.equal(reopened.baseFeePerGas, tight.baseFeePerGas, 'and after reopening the store')
 })
