@@ -80,6 +80,12 @@ if (wanted('training')) {
   await benchReexecution({ log, quick })
   console.log()
 }
+if (wanted('serving')) {
+  console.log('== OpenLoRA serving: multi-adapter throughput, naive baseline, streams vs bare steps, decode cost vs position, cold loads, TTFT')
+  const { benchServing } = await import('./serving.ts')
+  await benchServing({ log, quick })
+  console.log()
+}
 if (wanted('attribution')) {
   console.log('== Proof of Attribution: span index at 10M tokens, planted-span quality, mislabeled contributors')
   const { benchAttribution } = await import('./attribution.ts')
