@@ -1,0 +1,145 @@
+// Gradient influence of training examples on a LoRA adapter trained on chain, per example, then
+// summed per contribution (aggregate.ts):
+//
+//   TracIn-CP (Pruthi et al. 2020)   helpfulness(z) = Σ over checkpoints c of η_c · ⟨Σ_test ∇ℓ(test; θ_c), ∇ℓ(z; θ_c)⟩
+//   DataInf  (Kwon et al. 2024)     at the final adapter, per tensor block l (each lora_a, lora_b,
+//                                    and a classifier's cls.w, cls.b), with v_l = Σ_test ∇ℓ_l(test),
+//                                    g_il = ∇ℓ_l(z_i), λ_l = DAMPING · mean_i ‖g_il‖² and
+//                                    u_l = Σ_i (v_lᵀg_il) / (λ_l + ‖g_il‖²) · g_il:
+//                                    helpfulness(z_k) = Σ_l (v_lᵀg_kl − u_lᵀg_kl / n) / λ_l
+//                                    — the Sherman–Morrison closed form of −v_lᵀ H_l⁻¹ g_kl with
+//                                    H_l ≈ (1/n) Σ_i (λ_l I + g_il g_ilᵀ), so no Hessian is formed.
+//
+// Positive helpfulness: a gradient step on the example lowers the test loss; negative: harmful
+// (the penalty signal). θ_c are the job's checkpoints (step 0, every checkpointEvery steps and the
+// last), which re-executing the job regenerates bit for bit (ml/train) and its checkpointRoot
+// checks; η_c is the learning rate of the steps that follow checkpoint c.
+//
+// Bits: gradients come from ml's engine (float32, identical on every kernel and thread count);
+// dot products and sums are float64 in a fixed order (example, then tensor element; no FMA in
+// JavaScript), so they are the same on every machine; each example's score is then rounded to a
+// Q32 integer (clamped to ±(2^53 − 1)) — the form receipts and aggregation use.
+import { exampleGradient, type Example } from '../ml/model/backward.ts'
+import type { ModelConfig, Tensors } from '../ml/model/config.ts'
+import { gradientShapes, gradientViews } from '../ml/model/engine.ts'
+import { engineFor } from '../ml/model/forward.ts'
+import { AttributionError } from './errors.ts'
+
+/** 1.0 in the influence scores' fixed point (Q32) */
+export const INFLUENCE_ONE = 4_294_967_296
+/** DataInf's damping: λ_l = 0.1 · mean squared gradient norm of the block (the paper's choice) */
+export const DATAINF_DAMPING = 0.1
+
+export interface LoraModel {
+  readonly config: ModelConfig
+  /** the frozen base weights */
+  readonly base: Tensors
+  /** alpha / rank */
+  readonly scale: number
+}
+
+export interface InfluenceCheckpoint {
+  /** the adapter at this checkpoint (the training state's tensors) */
+  readonly adapter: Tensors
+  /** the learning rate of the steps after it */
+  readonly learningRate: number
+}
+
+interface Gradients {
+  /** [examples, size] row-major */
+  readonly flat: Float32Array
+  readonly size: number
+  /** [start, end) of each tensor block */
+  readonly blocks: ReadonlyArray<readonly [number, number]>
+}
+
+/** Every example's LoRA gradient at this adapter (its loss's, from ml's engine). */
+export function loraGradients(model: LoraModel, adapter: Tensors, examples: readonly Example[]): Gradients {
+  if (examples.length === 0) throw new AttributionError('EMPTY', 'no examples')
+  const engine = engineFor(model.config, model.base, adapter, model.scale)
+  const shapes = gradientShapes(model.config, 'lora', engine.rank)
+  const blocks: Array<[number, number]> = []
+  let size = 0
+  for (const [, shape] of shapes) {
+    const n = shape.reduce((a, b) => a * b, 1)
+    blocks.push([size, size + n])
+    size += n
+  }
+  const buffer = new Float32Array(size)
+  const views = gradientViews(shapes, buffer)
+  const flat = new Float32Array(examples.length * size)
+  for (const [i, example] of examples.entries()) {
+    buffer.fill(0)
+    exampleGradient(engine, 'lora', example, views)
+    flat.set(buffer, i * size)
+  }
+  for (let i = 0; i < flat.length; i++) if (!Number.isFinite(flat[i]!)) throw new AttributionError('INVALID_ARGUMENT', 'a gradient is not finite')
+  return { flat, size, blocks }
+}
+
+/** Σ over examples of their gradients, in example order. */
+function sumRows(g: Gradients): Float64Array {
+  const sum = new Float64Array(g.size)
+  const rows = g.flat.length / g.size
+  for (let i = 0; i < rows; i++) for (let j = 0, o = i * g.size; j < g.size; j++) sum[j]! += g.flat[o + j]!
+  return sum
+}
+
+function dot(v: Float64Array, g: Gradients, row: number, start: number, end: number): number {
+  let s = 0
+  for (let j = start, o = row * g.size; j < end; j++) s += v[j]! * g.flat[o + j]!
+  return s
+}
+
+function toFixed(x: number): number {
+  const q = Math.round(x * INFLUENCE_ONE)
+  return Math.max(-Number.MAX_SAFE_INTEGER, Math.min(Number.MAX_SAFE_INTEGER, q))
+}
+
+/** TracIn-CP helpfulness of each training example for the test examples (Q32 integers). */
+export function tracInCp(model: LoraModel, checkpoints: readonly InfluenceCheckpoint[], train: readonly Example[], test: readonly Example[]): Float64Array {
+  if (checkpoints.length === 0) throw new AttributionError('EMPTY', 'no checkpoints')
+  for (const c of checkpoints) if (!(Number.isFinite(c.learningRate) && c.learningRate >= 0)) throw new AttributionError('INVALID_ARGUMENT', 'a checkpoint learning rate must be finite and ≥ 0')
+  const total = new Float64Array(train.length)
+  for (const checkpoint of checkpoints) {
+    const v = sumRows(loraGradients(model, checkpoint.adapter, test))
+    const g = loraGradients(model, checkpoint.adapter, train)
+    for (let i = 0; i < train.length; i++) total[i]! += checkpoint.learningRate * dot(v, g, i, 0, g.size)
+  }
+  return total.map(toFixed)
+}
+
+/** DataInf helpfulness of each training example for the test examples at the final adapter (Q32 integers). */
+export function dataInf(model: LoraModel, adapter: Tensors, train: readonly Example[], test: readonly Example[], damping = DATAINF_DAMPING): Float64Array {
+  if (!(Number.isFinite(damping) && damping > 0)) throw new AttributionError('INVALID_ARGUMENT', 'damping must be positive')
+  const v = sumRows(loraGradients(model, adapter, test))
+  const g = loraGradients(model, adapter, train)
+  const n = train.length
+  const result = new Float64Array(n)
+  for (const [start, end] of g.blocks) {
+    const norms = new Float64Array(n)
+    let mean = 0
+    for (let i = 0; i < n; i++) {
+      let s = 0
+      for (let j = start, o = i * g.size; j < end; j++) s += g.flat[o + j]! * g.flat[o + j]!
+      norms[i] = s
+      mean += s
+    }
+    mean /= n
+    if (mean === 0) continue // a block no example moves (e.g. lora_a while lora_b is still zero)
+    const lambda = damping * mean
+    const u = new Float64Array(end - start)
+    const vg = new Float64Array(n)
+    for (let i = 0; i < n; i++) {
+      vg[i] = dot(v, g, i, start, end)
+      const c = vg[i]! / (lambda + norms[i]!)
+      for (let j = start, o = i * g.size; j < end; j++) u[j - start]! += c * g.flat[o + j]!
+    }
+    for (let k = 0; k < n; k++) {
+      let ug = 0
+      for (let j = start, o = k * g.size; j < end; j++) ug += u[j - start]! * g.flat[o + j]!
+      result[k]! += (vg[k]! - ug / n) / lambda
+    }
+  }
+  return result.map(toFixed)
+}
