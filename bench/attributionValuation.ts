@@ -10,9 +10,16 @@
 //   - LDS: the classifier's head (cls.w, cls.b) retrained on frozen features, by full-batch
 //     gradient descent, on HALVES random halves of the contributors; per test message, Spearman
 //     between the actual test loss and the prediction −Σ_{k in half} value(k, message), averaged
-//     over messages with a 95 % interval; BM25 (message vs the half's texts) and random beside.
+//     over messages with a 95 % interval; also with each contribution's value over the whole
+//     validation set as the predictor; BM25 (message vs the half's texts) and random beside;
+//   - TracIn-CP and DataInf penalties of a LoRA job trained on the poisoned datanet (fewer seeds:
+//     a gradient per example per checkpoint).
 import { performance } from 'node:perf_hooks'
 import { sumByContribution } from '../attribution/aggregate.ts'
+import { dataInf, tracInCp, type InfluenceCheckpoint } from '../attribution/influence.ts'
+import type { Example } from '../ml/model/backward.ts'
+import { decodeTrainingState } from '../ml/train/state.ts'
+import { jobLayout, loraScale, train, type TrainingJob } from '../ml/train/trainer.ts'
 import { classifierFeatures } from '../attribution/features.ts'
 import { knnShapley, SHAPLEY_ONE } from '../attribution/knnShapley.ts'
 import { spamMessages, spamSplit, isSpamGroup } from '../ml/data/corpora.ts'
@@ -24,6 +31,9 @@ const CONTRIBUTORS = 40
 const POISONED_FRACTION = 0.2
 const FLIP_FRACTION = 0.4
 const K = 10
+/** influence runs on shorter inputs and fewer test messages: a gradient per example per checkpoint */
+const INFLUENCE_TOKENS = 64
+const INFLUENCE_TESTS = 60
 
 export async function benchAttributionValuation(options: { log: (line: string) => void; quick?: boolean }): Promise<void> {
   const { log } = options
@@ -55,7 +65,9 @@ export async function benchAttributionValuation(options: { log: (line: string) =
   const clsB = model.weights.get('cls.b')!
   const dim = config.dim
 
-  const aucs = { knn: [] as number[], random: [] as number[], loss: [] as number[] }
+  const aucs = { knn: [] as number[], random: [] as number[], loss: [] as number[], tracIn: [] as number[], dataInf: [] as number[] }
+  const influenceSeeds = quick ? 1 : 2
+  let influenceMs = 0
   let valuationMs = 0
   let lastSeed: { labels: number[]; owners: Int32Array; poisoned: boolean[] } | undefined
   for (let seed = 0; seed < seeds; seed++) {
@@ -84,12 +96,29 @@ export async function benchAttributionValuation(options: { log: (line: string) =
     const loss = new Float64Array(CONTRIBUTORS)
     for (let i = 0; i < total; i++) loss[owners[i]!]! += headLoss(trainFeatures.subarray(i * dim, (i + 1) * dim), labels[i]!, clsW, clsB)
     aucs.loss.push(auc(Array.from(loss), poisoned))
+    if (seed < influenceSeeds) {
+      // a LoRA job on the poisoned datanet, then TracIn-CP over its checkpoints and DataInf at its end
+      const trainExamples: Example[] = trainIds.map((ids, i) => ({ kind: 'classifier', ids: ids.subarray(0, INFLUENCE_TOKENS), label: labels[i]! }))
+      const testExamples: Example[] = testIds.slice(0, INFLUENCE_TESTS / 2).concat(testIds.slice(testCount / 2, testCount / 2 + INFLUENCE_TESTS / 2)).map((ids, i) => ({ kind: 'classifier', ids: ids.subarray(0, INFLUENCE_TOKENS), label: i < INFLUENCE_TESTS / 2 ? 0 : 1 }))
+      const job: TrainingJob = { config, mode: 'lora', base: model.weights, data: { kind: 'classifier', examples: trainExamples.map((e) => ({ ids: e.ids, label: (e as { label: number }).label })) }, hyper: { rank: 4, alpha: 8, steps: quick ? 20 : 60, batchSize: 16, learningRate: 2e-3, seed: 1 + seed, checkpointEvery: quick ? 10 : 20, sequenceLength: INFLUENCE_TOKENS } }
+      const checkpoints: InfluenceCheckpoint[] = []
+      start = performance.now()
+      await train(job, { onCheckpoint: ({ state }) => void checkpoints.push({ adapter: decodeTrainingState(jobLayout(job), state).tensors, learningRate: job.hyper.learningRate }) })
+      const lora = { config, base: model.weights, scale: loraScale(job) }
+      const tracIn = sumByContribution(tracInCp(lora, checkpoints, trainExamples, testExamples), owners, CONTRIBUTORS)
+      const closedForm = sumByContribution(dataInf(lora, checkpoints[checkpoints.length - 1]!.adapter, trainExamples, testExamples), owners, CONTRIBUTORS)
+      influenceMs += performance.now() - start
+      aucs.tracIn.push(auc(tracIn.map((v) => -Number(v)), poisoned))
+      aucs.dataInf.push(auc(closedForm.map((v) => -Number(v)), poisoned))
+    }
     lastSeed = { labels, owners, poisoned }
   }
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
   const range = (xs: number[]) => `${mean(xs).toFixed(3)} (${Math.min(...xs).toFixed(3)}–${Math.max(...xs).toFixed(3)})`
   log(`  mislabeled-contributor AUC, mean (min–max) over ${seeds} seeds (target >= 0.90):`)
   log(`    KNN-Shapley (K ${K}) penalty               ${range(aucs.knn)}   (${(valuationMs / seeds).toFixed(0)} ms per valuation of ${total} × ${testCount})`)
+  log(`    TracIn-CP penalty (LoRA job, ${influenceSeeds} seed(s))  ${range(aucs.tracIn)}`)
+  log(`    DataInf penalty (LoRA job, ${influenceSeeds} seed(s))    ${range(aucs.dataInf)}   (job + both methods: ${(influenceMs / influenceSeeds / 1000).toFixed(0)} s per seed, ${INFLUENCE_TESTS} test messages, ${INFLUENCE_TOKENS} tokens each)`)
   log(`    baseline: random                           ${range(aucs.random)}`)
   log(`    baseline: base classifier's loss on labels ${range(aucs.loss)}`)
 
@@ -103,7 +132,10 @@ export async function benchAttributionValuation(options: { log: (line: string) =
   const bm25 = bm25Scores(trainIds, owners, testIds, CONTRIBUTORS)
   const r = new Rng(77)
   const actual: Float64Array[] = [] // [half][test] loss
-  const predicted = { knn: [] as Float64Array[], bm25: [] as Float64Array[], random: [] as Float64Array[] }
+  const predicted = { knn: [] as Float64Array[], knnGlobal: [] as Float64Array[], bm25: [] as Float64Array[], random: [] as Float64Array[] }
+  const global = new Float64Array(CONTRIBUTORS)
+  for (const v of perTest) for (let k = 0; k < CONTRIBUTORS; k++) global[k]! += v[k]!
+  const globalScores = perTest.map(() => global)
   const randomScores = perTest.map(() => Float64Array.from({ length: CONTRIBUTORS }, () => r.nextFloat()))
   start = performance.now()
   for (let h = 0; h < halves; h++) {
@@ -116,11 +148,12 @@ export async function benchAttributionValuation(options: { log: (line: string) =
     actual.push(Float64Array.from({ length: testCount }, (_, t) => headLoss(testFeatures.subarray(t * dim, (t + 1) * dim), testLabels[t]!, w, b)))
     const sumIn = (scores: Float64Array[], sign: number) => Float64Array.from({ length: testCount }, (_, t) => sign * scores[t]!.reduce((a, v, k) => a + (inHalf[k] ? v : 0), 0))
     predicted.knn.push(sumIn(perTest, -1)) // more value → lower loss
+    predicted.knnGlobal.push(sumIn(globalScores, -1))
     predicted.bm25.push(sumIn(bm25, -1)) // more similar data → lower loss
     predicted.random.push(sumIn(randomScores, 1))
   }
   log(`  LDS: the classifier's head retrained on frozen features on ${halves} random halves of the contributors (${((performance.now() - start) / 1000).toFixed(1)} s); Spearman per test message, mean ± 95 % interval over ${testCount} messages (target >= 0.30 and >= best baseline + 0.1):`)
-  for (const [name, series] of [['KNN-Shapley', predicted.knn], ['baseline: BM25', predicted.bm25], ['baseline: random', predicted.random]] as const) {
+  for (const [name, series] of [['KNN-Shapley, per message', predicted.knn], ['KNN-Shapley, validation set', predicted.knnGlobal], ['baseline: BM25', predicted.bm25], ['baseline: random', predicted.random]] as const) {
     const rhos: number[] = []
     for (let t = 0; t < testCount; t++) {
       const rho = spearman(series.map((p) => p[t]!), actual.map((a) => a[t]!))
@@ -128,7 +161,7 @@ export async function benchAttributionValuation(options: { log: (line: string) =
     }
     const m = mean(rhos)
     const sd = Math.sqrt(rhos.reduce((a, x) => a + (x - m) ** 2, 0) / Math.max(1, rhos.length - 1))
-    log(`    ${name.padEnd(20)} ${m.toFixed(3)} ± ${((1.96 * sd) / Math.sqrt(rhos.length)).toFixed(3)}`)
+    log(`    ${name.padEnd(30)} ${m.toFixed(3)} ± ${((1.96 * sd) / Math.sqrt(rhos.length)).toFixed(3)}`)
   }
 }
 

@@ -13,7 +13,7 @@ t.test('TracIn predicts the change of the test loss after a small gradient step 
   const train = examples.slice(0, 12)
   const test = examples.slice(12)
   const eta = 1e-3
-  const scores = tracInCp(model, [{ adapter, learningRate: eta }], train, test)
+  const scores = tracInCp(model, [{ adapter, learningRate: eta }], train, test, 'sum')
   const testLoss = (a: Map<string, Float32Array>) => classifierLoss(model.config, model.base, a, model.scale, test.map((e) => ({ ids: e.ids, label: (e as { label: number }).label }))) * test.length
   const before = testLoss(adapter)
   const g = loraGradients(model, adapter, train)
@@ -57,7 +57,7 @@ t.test('DataInf equals vᵀ((1/n) Σ (λI + g gᵀ)⁻¹) g_k per block, with th
   const { model, adapter, examples } = influenceSetup(2)
   const train = examples.slice(0, 10)
   const test = examples.slice(10, 14)
-  const scores = dataInf(model, adapter, train, test)
+  const scores = dataInf(model, adapter, train, test, { weighting: 'sum' })
   const g = loraGradients(model, adapter, train)
   const gt = loraGradients(model, adapter, test)
   const expected = new Array<number>(train.length).fill(0)
@@ -104,5 +104,5 @@ t.test('bad input is refused with stable codes', async (t) => {
   t.throws(() => tracInCp(model, [], examples, examples), { code: 'EMPTY' })
   t.throws(() => tracInCp(model, [{ adapter, learningRate: NaN }], examples, examples), { code: 'INVALID_ARGUMENT' })
   t.throws(() => dataInf(model, adapter, [], examples), { code: 'EMPTY' })
-  t.throws(() => dataInf(model, adapter, examples, examples, 0), { code: 'INVALID_ARGUMENT' })
+  t.throws(() => dataInf(model, adapter, examples, examples, { damping: 0 }), { code: 'INVALID_ARGUMENT' })
 })
