@@ -101,7 +101,7 @@ t.test('adapters published by ModelFactory, served over the OpenAI API to the op
   for (const [rank, seed] of [[4, 7], [8, 8]] as const) {
     const hyper = { rank, alpha: 2 * rank, steps: 6, batchSize: 4, length: 32, learningRateMicro: 20_000, seed, checkpointEvery: 3 }
     const sent = await runCli(['tx', 'call', 'models', 'createJob', '--from', 'bob', '--json', '--rpc', node.rpcUrl, '--args', JSON.stringify({ base: 1, datanets: [{ datanet: 1, version: 1 }], hyper, fee: FEE })])
-    t.equal(sent.code, 0, `job of rank ${rank} created` + (sent.code === 0 ? '' : `: ${sent.stdout}${sent.stderr}`))
+    t.equal(sent.code, 0, `job of rank ${rank} created` + (sent.code === 0 ? '' : `: ${sent.stdout}${sent.stderr}\nnode (exit ${node.process.exitCode}, signal ${node.process.signalCode}):\n${node.log().slice(-4000)}`))
     const receipt = JSON.parse(sent.stdout.trim().split('\n').at(-1) ?? '{}') as { events: Array<{ event: string; data: Record<string, unknown> }> }
     jobs.push(Number(receipt.events.find((e) => e.event === 'JobAssigned')?.data['job']))
   }

@@ -2,6 +2,7 @@
 // ignored on purpose (`user`, metadata) or refused with the parameter named — never misread. Errors
 // carry OpenAI's shape (`{ error: { message, type, param, code } }`) with stable codes (README).
 import { OpenLedgerError } from '../../../runtime/errors.ts'
+import { MAX_ADAPTERS_PER_REQUEST, type AdapterUse } from '../types.ts'
 
 export type ApiErrorType = 'invalid_request_error' | 'not_found_error' | 'rate_limit_error' | 'server_error' | 'service_unavailable_error'
 
@@ -31,6 +32,33 @@ export interface ModelRef {
   readonly adapter: string | undefined
 }
 
+/** the adapters a request runs with: `base:id` is [{ id, weight: 1 }]; the `adapters` extension several */
+export function adapterUses(ref: ModelRef, merge: readonly AdapterUse[] | undefined): AdapterUse[] {
+  if (merge !== undefined) return [...merge]
+  return ref.adapter === undefined ? [] : [{ id: ref.adapter, weight: 1 }]
+}
+
+/**
+ * The LoRAX-style per-request merge, an extension field OpenAI clients send through `extra_body`:
+ * `"adapters": [{"id": "7", "weight": 0.5}, {"id": "9", "weight": 0.5}]` with `model` naming the base.
+ */
+export function parseAdapters(body: Record<string, unknown>, model: ModelRef): AdapterUse[] | undefined {
+  const value = body['adapters']
+  if (value === undefined || value === null) return undefined
+  if (model.adapter !== undefined) throw invalid('adapters', 'with adapters, model names the base alone')
+  if (!Array.isArray(value) || value.length === 0 || value.length > MAX_ADAPTERS_PER_REQUEST) throw invalid('adapters', `adapters is an array of 1 to ${MAX_ADAPTERS_PER_REQUEST} { id, weight }`)
+  const seen = new Set<string>()
+  return value.map((entry: unknown, i): AdapterUse => {
+    const fields = typeof entry === 'object' && entry !== null ? (entry as Record<string, unknown>) : {}
+    const id = typeof fields['id'] === 'number' ? String(fields['id']) : fields['id']
+    const weight = fields['weight'] ?? 1
+    if (typeof id !== 'string' || !/^[1-9][0-9]{0,14}$/.test(id) || seen.has(id)) throw invalid(`adapters[${i}].id`, 'an adapter is a distinct model version id')
+    if (typeof weight !== 'number' || !Number.isFinite(weight) || weight <= 0 || weight > 16) throw invalid(`adapters[${i}].weight`, 'a weight is a number in (0, 16]')
+    seen.add(id)
+    return { id, weight }
+  })
+}
+
 export function parseModel(value: unknown): ModelRef {
   if (typeof value !== 'string' || value.length === 0 || value.length > 200) throw invalid('model', 'model must be a non-empty string: a base model or base:versionId', 'invalid_model')
   const colon = value.lastIndexOf(':')
@@ -51,6 +79,7 @@ export interface SamplingFields {
 
 export interface CompletionBody extends SamplingFields {
   readonly model: ModelRef
+  readonly adapters: readonly AdapterUse[]
   /** text, or token ids as OpenAI allows */
   readonly prompt: string | readonly number[]
   /** legacy `logprobs`: how many (only the chosen token's are known; see README) */
@@ -64,12 +93,14 @@ export interface ChatMessage {
 
 export interface ChatBody extends SamplingFields {
   readonly model: ModelRef
+  readonly adapters: readonly AdapterUse[]
   readonly messages: readonly ChatMessage[]
   readonly logprobs: boolean
 }
 
 export interface ClassifyBody {
   readonly model: ModelRef
+  readonly adapters: readonly AdapterUse[]
   readonly input: readonly string[]
 }
 
@@ -170,7 +201,7 @@ export function parseCompletion(raw: unknown): CompletionBody {
   else if (Array.isArray(value) && value.length > 1) throw invalid('prompt', 'one prompt per request: send several requests (they are batched together)', 'unsupported_parameter')
   else throw invalid('prompt', 'prompt must be a string or an array of token ids')
   const logprobs = integer(body, 'logprobs', 0, 5)
-  return { ...samplingFields(body, 'max_tokens'), model, prompt, logprobs }
+  return { ...samplingFields(body, 'max_tokens'), model, adapters: adapterUses(model, parseAdapters(body, model)), prompt, logprobs }
 }
 
 function messageContent(value: unknown, index: number): string {
@@ -201,7 +232,7 @@ export function parseChat(raw: unknown): ChatBody {
   const logprobs = boolean(body, 'logprobs')
   const top = integer(body, 'top_logprobs', 0, 20)
   if (top !== undefined && top > 0) throw invalid('top_logprobs', 'top_logprobs is not supported: only the chosen tokens\' log-probabilities are computed', 'unsupported_parameter')
-  return { ...samplingFields(body, 'max_completion_tokens'), model, messages, logprobs }
+  return { ...samplingFields(body, 'max_completion_tokens'), model, adapters: adapterUses(model, parseAdapters(body, model)), messages, logprobs }
 }
 
 export function parseClassify(raw: unknown): ClassifyBody {
@@ -212,5 +243,5 @@ export function parseClassify(raw: unknown): ClassifyBody {
   if (!Array.isArray(input) || input.length === 0 || input.length > MAX_INPUTS || input.some((v) => typeof v !== 'string')) {
     throw invalid('input', `input must be a string or an array of 1 to ${MAX_INPUTS} strings`)
   }
-  return { model, input: input as string[] }
+  return { model, adapters: adapterUses(model, parseAdapters(body, model)), input: input as string[] }
 }

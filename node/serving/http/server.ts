@@ -24,7 +24,7 @@ import { OpenLedgerError } from '../../../runtime/errors.ts'
 import type { Logger } from '../../../lib/logger.ts'
 import { ServingError, type ServingErrorCode } from '../errors.ts'
 import type { ServingMetrics } from '../metrics.ts'
-import type { FinishReason, GeneratedToken, GenerationHandle, ServingEngine } from '../types.ts'
+import type { AdapterUse, FinishReason, GeneratedToken, GenerationHandle, ServingEngine } from '../types.ts'
 import { CHAT_STOP, renderChat } from './chatTemplate.ts'
 import { ApiError, invalid, parseChat, parseClassify, parseCompletion, parseModel, asObject, type ModelRef, type SamplingFields } from './requests.ts'
 import { IncrementalDetokenizer, StopMatcher } from './textStream.ts'
@@ -114,6 +114,7 @@ function seedOf(seed: number | undefined): number {
 interface GenerationPlan {
   readonly endpoint: 'completions' | 'chat'
   readonly ref: ModelRef
+  readonly adapters: readonly AdapterUse[]
   readonly model: ServedModelInfo
   readonly promptTokens: readonly number[]
   readonly fields: SamplingFields
@@ -300,24 +301,24 @@ export class ServingHttpServer {
         if (body.prompt.some((id) => id >= model.config.vocab)) throw invalid('prompt', `token ids must be below the vocabulary size ${model.config.vocab}`)
         promptTokens = [...body.prompt]
       }
-      plan = this.#plan(endpoint, body.model, model, promptTokens, body, body.stop, body.logprobs !== undefined, 'prompt', DEFAULT_COMPLETION_TOKENS)
+      plan = this.#plan(endpoint, body.model, body.adapters, model, promptTokens, body, body.stop, body.logprobs !== undefined, 'prompt', DEFAULT_COMPLETION_TOKENS)
     } else {
       const body = parseChat(raw)
       const model = this.#served(body.model, 'lm')
       const promptTokens = this.#encode(model, renderChat(body.messages), 'messages')
-      plan = this.#plan(endpoint, body.model, model, promptTokens, body, [...body.stop, CHAT_STOP], body.logprobs, 'messages', undefined)
+      plan = this.#plan(endpoint, body.model, body.adapters, model, promptTokens, body, [...body.stop, CHAT_STOP], body.logprobs, 'messages', undefined)
     }
-    if (plan.ref.adapter !== undefined) await this.#c.models.checkAdapter(plan.ref.base, plan.ref.adapter)
+    for (const use of plan.adapters) await this.#c.models.checkAdapter(plan.ref.base, use.id)
     await this.#run(plan, req, res)
   }
 
-  #plan(endpoint: 'completions' | 'chat', ref: ModelRef, model: ServedModelInfo, promptTokens: number[], fields: SamplingFields, stops: readonly string[], logprobs: boolean, param: string, defaultTokens: number | undefined): GenerationPlan {
+  #plan(endpoint: 'completions' | 'chat', ref: ModelRef, adapters: readonly AdapterUse[], model: ServedModelInfo, promptTokens: number[], fields: SamplingFields, stops: readonly string[], logprobs: boolean, param: string, defaultTokens: number | undefined): GenerationPlan {
     const context = model.config.context
     if (promptTokens.length === 0) throw invalid(param, 'the prompt is empty')
     if (promptTokens.length >= context) throw this.#tooLong(context, promptTokens.length, param)
     const room = context - promptTokens.length
     const maxTokens = Math.min(fields.maxTokens ?? defaultTokens ?? room, room)
-    return { endpoint, ref, model, promptTokens, fields, stops, maxTokens, logprobs }
+    return { endpoint, ref, adapters, model, promptTokens, fields, stops, maxTokens, logprobs }
   }
 
   async #run(plan: GenerationPlan, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -331,7 +332,7 @@ export class ServingHttpServer {
     const handle = this.#c.engine.generate(
       {
         base: ref.base,
-        adapters: ref.adapter === undefined ? [] : [{ id: ref.adapter, weight: 1 }],
+        adapters: plan.adapters,
         promptTokens: plan.promptTokens,
         maxTokens: plan.maxTokens,
         sampling: { temperature: fields.temperature, topK: fields.topK, topP: fields.topP, seed: seedOf(fields.seed) },
@@ -409,8 +410,8 @@ export class ServingHttpServer {
   async #classify(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = parseClassify(await this.#readJson(req))
     const model = this.#served(body.model, 'classifier')
-    if (body.model.adapter !== undefined) await this.#c.models.checkAdapter(body.model.base, body.model.adapter)
-    const adapters = body.model.adapter === undefined ? [] : [{ id: body.model.adapter, weight: 1 }]
+    for (const use of body.adapters) await this.#c.models.checkAdapter(body.model.base, use.id)
+    const adapters = body.adapters
     const abort = new AbortController()
     res.on('close', () => {
       if (!res.writableFinished) abort.abort()

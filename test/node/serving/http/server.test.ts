@@ -88,6 +88,11 @@ t.test('completions: text, usage and finish reasons through the openai client', 
   t.equal(ids.model, `${LM}:7`)
   await client.completions.create({ model: LM, prompt: 'x', max_tokens: 1, seed: -1 })
   t.equal(engine.requests[4]?.sampling.seed, 2 ** 32 - 1, 'a negative seed is taken mod 2^32')
+  // LoRAX's per-request merge, through the client's extra body
+  const merged = await client.completions.create({ model: LM, prompt: 'x', max_tokens: 1 }, { body: { model: LM, prompt: 'x', max_tokens: 1, adapters: [{ id: '7', weight: 0.25 }, { id: 7, weight: 0.75 }] } }).catch((e: unknown) => e)
+  t.equal((merged as InstanceType<typeof OpenAI.BadRequestError>).param, 'adapters[1].id', 'an adapter named twice is refused')
+  await client.completions.create({ model: LM, prompt: 'x', max_tokens: 1 }, { body: { model: LM, prompt: 'x', max_tokens: 1, adapters: [{ id: '7', weight: 0.25 }] } })
+  t.same(engine.requests[5]?.adapters, [{ id: '7', weight: 0.25 }], 'weighted adapters reach the engine')
 })
 
 t.test('completions stream as server-sent events ending with [DONE]', async (t) => {
@@ -212,6 +217,9 @@ t.test('bad requests get OpenAI-shaped errors with stable codes', async (t) => {
   await expect(await post('/v1/completions', { model: LM, prompt: ['a', 'b'] }), 400, 'unsupported_parameter', 'prompt')
   await expect(await post('/v1/completions', { model: LM, prompt: '' }), 400, 'invalid_parameter', 'prompt')
   await expect(await post('/v1/completions', { model: CLS, prompt: 'x' }), 400, 'unsupported_model_kind', 'model')
+  await expect(await post('/v1/completions', { model: `${LM}:7`, prompt: 'x', adapters: [{ id: '7' }] }), 400, 'invalid_parameter', 'adapters')
+  await expect(await post('/v1/completions', { model: LM, prompt: 'x', adapters: [{ id: '7', weight: -1 }] }), 400, 'invalid_parameter', 'adapters[0].weight')
+  await expect(await post('/v1/completions', { model: LM, prompt: 'x', adapters: [{ id: '8', weight: 1 }] }), 404, 'adapter_not_found')
   await expect(await post('/v1/chat/completions', { model: LM, messages: [] }), 400, 'invalid_parameter', 'messages')
   await expect(await post('/v1/chat/completions', { model: LM, messages: [{ role: 'tool', content: 'x' }] }), 400, 'invalid_parameter', 'messages[0].role')
   await expect(await post('/v1/chat/completions', { model: LM, messages: [{ role: 'user', content: 'x' }], top_logprobs: 3 }), 400, 'unsupported_parameter')
