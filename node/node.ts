@@ -43,6 +43,7 @@ import { createEvidenceVerifier } from './consensus/evidence.ts'
 import { BlobFetcher, serveBlobs } from './blobs/blobExchange.ts'
 import { BlobStore } from './blobs/blobStore.ts'
 import { AvailabilityService } from './datanets/availabilityService.ts'
+import { OperatorTransactions } from './operator/operatorTransactions.ts'
 import { BaseModelResolver, publishShippedModels } from './models/baseModels.ts'
 import { TrainingService, trainingDir, type TrainingFault } from './models/trainingService.ts'
 
@@ -205,13 +206,20 @@ export class OpenLedgerNode {
       const network = this.#network
       if (network !== undefined) serveBlobs(network, this.#blobs)
       const fetcher = network === undefined ? undefined : new BlobFetcher({ network, store: this.#blobs, logger: log.child('blobs') })
+      // one signer of the operator's transactions for every service that submits them
+      const operator = options.consensus?.operator ?? options.dev?.operator
+      const transactions = operator === undefined ? undefined : new OperatorTransactions({
+        chain,
+        operator,
+        nextNonce: (account) => mempool.nextNonce(account),
+        submit: (bytes) => submission.submit(bytes),
+        watch: (hash, listener) => watcher.watch(hash, listener),
+      })
       this.#availability = new AvailabilityService({
         chain,
         store: this.#blobs,
         fetcher,
-        operator: options.consensus?.operator ?? options.dev?.operator,
-        submit: (bytes) => submission.submit(bytes),
-        nextNonce: (account) => mempool.nextNonce(account),
+        transactions,
         logger: log.child('availability'),
       })
       const availability = this.#availability
@@ -229,10 +237,8 @@ export class OpenLedgerNode {
             chain,
             store: this.#blobs,
             fetcher,
-            operator: options.consensus?.operator ?? options.dev?.operator,
+            transactions,
             resolver: new BaseModelResolver({ store: this.#blobs, fetcher }),
-            submit: (bytes) => submission.submit(bytes),
-            nextNonce: (account) => mempool.nextNonce(account),
             logger: log.child('training'),
           },
         )

@@ -54,6 +54,11 @@ export function signingDigest(tx: UnsignedTransaction): Uint8Array {
   return keccak256(concatBytes(DIGEST_DOMAIN, encode(unsignedToEncodable(tx))))
 }
 
+/** bytes: the length of `tx` once signed (signatures have a fixed length), for its intrinsic gas. */
+export function signedLength(tx: UnsignedTransaction): number {
+  return encode([unsignedToEncodable(tx), new Uint8Array(SIGNATURE_BYTES)]).length
+}
+
 export function signTransaction(tx: UnsignedTransaction, privateKey: Uint8Array): Transaction {
   const digest = signingDigest(tx)
   const signature = signDigest(privateKey, digest)

@@ -12,7 +12,6 @@
 // Runs off the consensus path, one block at a time, in order.
 import { decode, encode, type Decoded } from '../../runtime/codec/canonical.ts'
 import { toHex } from '../../runtime/crypto/hash.ts'
-import type { Address } from '../../runtime/crypto/secp256k1.ts'
 import type { EventDefinition, RuntimeEvent } from '../../runtime/module.ts'
 import { attestAvailability } from '../../runtime/modules/datanets/calls.ts'
 import { ContributionRejected, ContributionWithdrawn, Contributed } from '../../runtime/modules/datanets/events.ts'
@@ -21,15 +20,13 @@ import { attestations, contributions, ContributionStatus } from '../../runtime/m
 import { ModuleIndex } from '../../runtime/modules/indices.ts'
 import { validatorSetAt } from '../../runtime/modules/staking/validatorSet.ts'
 import { ReceiptStatus } from '../../runtime/receipt.ts'
-import { signTransaction } from '../../runtime/transaction.ts'
+import type { Transaction } from '../../runtime/transaction.ts'
+import type { OperatorTransactions } from '../operator/operatorTransactions.ts'
 import type { BlobFetcher } from '../blobs/blobExchange.ts'
 import type { BlobStore } from '../blobs/blobStore.ts'
 import type { Chain, ImportedBlock } from '../chain/chain.ts'
 import type { Logger } from '../../lib/logger.ts'
 
-/** gas limit of an attestation transaction: intrinsic gas plus the call's weight, with room */
-const ATTEST_GAS_LIMIT = 20_000
-const TIP = 1_000_000_000n
 const MAX_ATTEMPTS = 8
 
 export interface AvailabilityServiceComponents {
@@ -37,10 +34,8 @@ export interface AvailabilityServiceComponents {
   store: BlobStore
   /** absent on a node without a network (dev): only local blobs count */
   fetcher?: BlobFetcher | undefined
-  /** the validator operator's account key: without it the node pins but does not attest */
-  operator?: { address: Address; privateKey: Uint8Array } | undefined
-  submit(bytes: Uint8Array): Promise<unknown>
-  nextNonce(account: Address): Promise<number>
+  /** the validator operator's transactions: without them the node pins but does not attest */
+  transactions?: OperatorTransactions | undefined
   logger: Logger
 }
 
@@ -164,12 +159,12 @@ export class AvailabilityService {
   }
 
   async #attest(work: Work, id: string): Promise<void> {
-    const { chain, operator, store } = this.#c
-    if (operator === undefined || this.#submitted.has(id)) return
+    const { chain, transactions, store } = this.#c
+    if (transactions === undefined || this.#submitted.has(id)) return
     const state = chain.state
     const set = await validatorSetAt(state, chain.head.header.height + 1)
-    if (!set.some((m) => toHex(m.operator) === toHex(operator.address))) return
-    if ((await attestations.get(state, { datanet: work.datanet, index: work.contribution, validator: operator.address })) !== undefined) return
+    if (!set.some((m) => toHex(m.operator) === toHex(transactions.address))) return
+    if ((await attestations.get(state, { datanet: work.datanet, index: work.contribution, validator: transactions.address })) !== undefined) return
     const info = await store.info(work.cid)
     if (info?.size !== work.size) {
       this.#log.warn('not attesting: the blob size differs from the declared size', { contribution: id, declared: work.size, actual: info?.size })
@@ -182,17 +177,9 @@ export class AvailabilityService {
       this.#log.warn('not attesting: the data does not match its declared format', { contribution: id, code: error.code, reason: error.message })
       return
     }
-    const baseFee = chain.head.header.baseFeePerGas
-    const tx = signTransaction({
-      chainId: chain.spec.chainId,
-      nonce: await this.#c.nextNonce(operator.address),
-      gasLimit: ATTEST_GAS_LIMIT,
-      maxFeePerGas: baseFee * 4n + TIP,
-      maxPriorityFeePerGas: TIP,
-      call: { module: ModuleIndex.datanets, call: attestAvailability.index, args: attestAvailability.args.encode({ datanet: work.datanet, contribution: work.contribution }) as never },
-    }, operator.privateKey)
+    let tx: Transaction
     try {
-      await this.#c.submit(tx.bytes)
+      tx = await transactions.submit(ModuleIndex.datanets, attestAvailability, { datanet: work.datanet, contribution: work.contribution })
     } catch (error) {
       // e.g. already in the pool after a restart: the next block or the catch-up tells
       this.#log.warn('could not submit an availability attestation', { contribution: id, error })

@@ -25,7 +25,8 @@ import { attest, submitResult } from '../../runtime/modules/models/calls.ts'
 import { ModelPublished } from '../../runtime/modules/models/events.ts'
 import { baseModels, jobs, JobStatus, modelVersions, type Job } from '../../runtime/modules/models/index.ts'
 import { ReceiptStatus } from '../../runtime/receipt.ts'
-import { signTransaction } from '../../runtime/transaction.ts'
+import type { CallDefinition } from '../../runtime/module.ts'
+import type { OperatorTransactions } from '../operator/operatorTransactions.ts'
 import { encodeTensors } from '../../ml/model/params.ts'
 import { paramShapes } from '../../ml/model/config.ts'
 import type { BlobFetcher } from '../blobs/blobExchange.ts'
@@ -36,10 +37,6 @@ import type { BaseModelResolver } from './baseModels.ts'
 import { loadJobRows, versionContributions } from './jobData.ts'
 import { JobCheckpoints, runJob, type JobOutcome } from './jobRunner.ts'
 
-const TIP = 1_000_000_000n
-/** intrinsic gas and the calls' weights, with room */
-const SUBMIT_GAS_LIMIT = 60_000
-const ATTEST_GAS_LIMIT = 200_000
 
 /** TEST ONLY faults, to exercise disputes and deadlines end to end. */
 export type TrainingFault = 'wrong-attestation' | 'skip-training'
@@ -56,11 +53,9 @@ export interface TrainingServiceComponents {
   chain: Chain
   store: BlobStore
   fetcher?: BlobFetcher | undefined
-  /** the validator operator's account key: without it the node only pins published adapters */
-  operator?: { address: Address; privateKey: Uint8Array } | undefined
+  /** the validator operator's transactions: without them the node only pins published adapters */
+  transactions?: OperatorTransactions | undefined
   resolver: BaseModelResolver
-  submit(bytes: Uint8Array): Promise<unknown>
-  nextNonce(account: Address): Promise<number>
   logger: Logger
 }
 
@@ -146,7 +141,7 @@ export class TrainingService {
   }
 
   async #reconcile(): Promise<void> {
-    const me = this.#c.operator?.address
+    const me = this.#c.transactions?.address
     if (me === undefined) return
     for await (const [, value] of this.#c.chain.state.entries(jobs.prefix)) {
       const job = jobs.decodeValue(value)
@@ -178,7 +173,7 @@ export class TrainingService {
 
   /** Queues the job's next duty for this node (once: a job is worked on by one task at a time). */
   #schedule(id: number): void {
-    if (this.#c.operator === undefined || this.#pending.has(id)) return
+    if (this.#c.transactions === undefined || this.#pending.has(id)) return
     this.#pending.add(id)
     const work: Promise<void> = this.#work(id)
       .catch((error: unknown) => {
@@ -192,7 +187,7 @@ export class TrainingService {
   }
 
   async #work(id: number): Promise<void> {
-    const me = this.#c.operator?.address as Address
+    const me = this.#c.transactions?.address as Address
     const job = await jobs.get(this.#c.chain.state, id)
     if (job === undefined) return
     if (job.status > JobStatus.disputed) {
@@ -289,7 +284,7 @@ export class TrainingService {
     const cid = await this.#c.store.put(outcome.adapter)
     await this.#c.store.pin(cid, `model-job/${job.id}`)
     const args = { job: job.id, adapter: cid, weightsHash: outcome.weightsHash, checkpointRoot: outcome.checkpointRoot, metrics: outcome.metrics }
-    if (await this.#send(submitResult.index, submitResult.args.encode(args), SUBMIT_GAS_LIMIT, job.id, 'result')) {
+    if (await this.#send(submitResult, args, job.id, 'result')) {
       this.#submitted.add(key)
       const progress = this.#progress.get(job.id)
       if (progress !== undefined) progress.phase = 'submitted'
@@ -308,27 +303,18 @@ export class TrainingService {
     if (result !== undefined && bytesEqual(result.weightsHash, outcome.weightsHash)) void this.#pinAdapter(result.adapter, `model-job/${job.id}`)
     else this.#log.warn('re-execution disagrees with the submitted result', { job: job.id, submitted: result === undefined ? undefined : toHex(result.weightsHash), computed: toHex(outcome.weightsHash) })
     const args = { job: job.id, weightsHash, checkpointRoot: outcome.checkpointRoot }
-    if (await this.#send(attest.index, attest.args.encode(args), ATTEST_GAS_LIMIT, job.id, 'attestation')) {
+    if (await this.#send(attest, args, job.id, 'attestation')) {
       this.#submitted.add(key)
       const progress = this.#progress.get(job.id)
       if (progress !== undefined) progress.phase = 'attested'
     }
   }
 
-  async #send(call: number, args: unknown, gasLimit: number, job: number, what: string): Promise<boolean> {
-    const { chain, operator } = this.#c
-    if (operator === undefined) return false
-    const baseFee = chain.head.header.baseFeePerGas
-    const tx = signTransaction({
-      chainId: chain.spec.chainId,
-      nonce: await this.#c.nextNonce(operator.address),
-      gasLimit,
-      maxFeePerGas: baseFee * 4n + TIP,
-      maxPriorityFeePerGas: TIP,
-      call: { module: ModuleIndex.models, call, args: args as never },
-    }, operator.privateKey)
+  async #send<Args>(call: CallDefinition<Args>, args: Args, job: number, what: string): Promise<boolean> {
+    const transactions = this.#c.transactions
+    if (transactions === undefined) return false
     try {
-      await this.#c.submit(tx.bytes)
+      const tx = await transactions.submit(ModuleIndex.models, call, args)
       this.#log.info(`submitted the training job's ${what}`, { job, tx: toHex(tx.hash) })
       return true
     } catch (error) {

@@ -19,6 +19,7 @@ import { BlobFetcher, serveBlobs } from '../../../node/blobs/blobExchange.ts'
 import { contentId } from '../../../node/blobs/contentId.ts'
 import { Chain, type BlockCandidate } from '../../../node/chain/chain.ts'
 import { MemoryStore } from '../../../node/db/memoryStore.ts'
+import { OperatorTransactions } from '../../../node/operator/operatorTransactions.ts'
 import { silentLogger } from '../../../lib/logger.ts'
 import { AvailabilityService } from '../../../node/datanets/availabilityService.ts'
 import { createBlobStore } from '../blobs/fixtures.ts'
@@ -60,9 +61,12 @@ t.test('a validator node fetches, checks and attests; only then can a curator ac
     chain,
     store: validatorStore,
     fetcher: new BlobFetcher({ network: validatorNet, store: validatorStore, logger: silentLogger }),
-    operator: devKey('alice'),
-    submit: async (bytes) => void submitted.push(decodeTransaction(bytes)),
-    nextNonce: (account) => accountNonce(chain.state, account),
+    transactions: new OperatorTransactions({
+      chain,
+      operator: devKey('alice'),
+      submit: async (bytes) => void submitted.push(decodeTransaction(bytes)),
+      nextNonce: (account) => accountNonce(chain.state, account),
+    }),
     logger: silentLogger,
   })
   service.start()
