@@ -91,6 +91,18 @@ export interface ConsensusDriverComponents {
     /** decided blocks whose commit lacks this validator's precommit */
     missedBlocks?: { inc(): void }
   }
+  /**
+   * Called once when a write consensus depends on failed (the WAL, the sign guard, or the chain's
+   * commit: any error whose code ends in _WRITE_FAILED). The driver has stopped by then: it
+   * signs nothing more, because what it signed or saw may not be on disk.
+   */
+  onWriteFailure?: (error: Error) => void
+}
+
+/** A failed write, by the convention every storage error follows (WAL_WRITE_FAILED, DB_WRITE_FAILED, …). */
+export function isWriteFailure(error: unknown): error is Error & { code: string } {
+  const code = (error as { code?: unknown } | null)?.code
+  return error instanceof Error && typeof code === 'string' && code.endsWith('_WRITE_FAILED')
 }
 
 /** WAL records (canonical arrays): what the machine consumed, in order. */
@@ -133,6 +145,7 @@ export class ConsensusDriver {
   readonly #network: ConsensusNetwork
   readonly #log: Logger
   readonly #metrics: ConsensusDriverComponents['metrics']
+  readonly #onWriteFailure: ConsensusDriverComponents['onWriteFailure']
   readonly #wal: ConsensusWal
   readonly #guard: SignGuard | undefined
   #machine: ConsensusStateMachine
@@ -160,6 +173,7 @@ export class ConsensusDriver {
     this.#network = components.network
     this.#log = components.logger
     this.#metrics = components.metrics
+    this.#onWriteFailure = components.onWriteFailure
     this.#wal = new ConsensusWal(options.walDir)
     this.#guard = options.validatorKey === undefined ? undefined : new SignGuard(options.signGuardPath)
     this.#machine = this.#newMachine()
@@ -203,6 +217,18 @@ export class ConsensusDriver {
     this.#wal.close()
   }
 
+  /** Fail-stop after a failed write: nothing more is signed, timed out or logged. */
+  #halt(error: Error): void {
+    if (!this.#running) return
+    this.#running = false
+    clearInterval(this.#catchUpTimer)
+    for (const timer of this.#timers) clearTimeout(timer)
+    this.#timers.clear()
+    this.#wal.close()
+    this.#log.error('consensus stopped: a write failed', { error: error.message })
+    this.#onWriteFailure?.(error)
+  }
+
   /** After sync committed blocks behind our back: drop the current height and start at the head. */
   async restartAtHead(): Promise<void> {
     await this.#enqueue(async () => {
@@ -217,6 +243,7 @@ export class ConsensusDriver {
       await task()
     })
     this.#queue = run.catch((error: unknown) => {
+      if (isWriteFailure(error)) return this.#halt(error)
       this.#log.error('consensus step failed', { error, stack: error instanceof Error ? error.stack : undefined })
     })
     return this.#queue
@@ -394,6 +421,8 @@ export class ConsensusDriver {
       this.#guard.authorize({ height, round, step, digest: toHex(sha256(signBytes)) })
       return true
     } catch (error) {
+      // a guard that cannot record what it signs stops consensus (see #halt), never just skips a vote
+      if (isWriteFailure(error)) throw error
       this.#log.error('refused to sign', { error })
       return false
     }

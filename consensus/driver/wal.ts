@@ -10,8 +10,20 @@ import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import { OpenLedgerError } from '../../runtime/errors.ts'
 
-export type WalErrorCode = 'WAL_CLOSED' | 'WAL_RECORD_TOO_LARGE'
+export type WalErrorCode = 'WAL_CLOSED' | 'WAL_RECORD_TOO_LARGE' | 'WAL_WRITE_FAILED'
 export class WalError extends OpenLedgerError<WalErrorCode> {}
+
+/** The errno of a failed fs call (ENOSPC, EIO, …). */
+function errnoOf(error: unknown): string {
+  const code = (error as { code?: unknown }).code
+  return typeof code === 'string' ? code : 'UNKNOWN'
+}
+
+/** A failed write of a file consensus depends on: the driver stops on it (see ConsensusDriver). */
+export function writeFailed(path: string, cause: unknown): WalError {
+  const why = errnoOf(cause)
+  return new WalError('WAL_WRITE_FAILED', `writing ${path} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause, details: { path, cause: why } })
+}
 
 /** bytes: one record at most (a proposal carries its block) */
 export const MAX_WAL_RECORD_BYTES = 32 * 1024 * 1024
@@ -33,9 +45,14 @@ export class ConsensusWal {
     this.close()
     const path = this.#path(height)
     const records = readRecords(path)
-    this.#fd = openSync(path, 'a+')
-    // cut a torn tail so new records follow the last good one
-    ftruncateSync(this.#fd, records.validBytes)
+    try {
+      this.#fd = openSync(path, 'a+')
+      // cut a torn tail so new records follow the last good one
+      ftruncateSync(this.#fd, records.validBytes)
+    } catch (cause) {
+      this.close()
+      throw writeFailed(path, cause)
+    }
     this.#size = records.validBytes
     this.#height = height
     // keep only this height and the one before it
@@ -54,9 +71,17 @@ export class ConsensusWal {
     record.writeUInt32BE(payload.length, 0)
     record.writeUInt32BE(crc32(payload), 4)
     record.set(payload, HEADER_BYTES)
-    writeSync(this.#fd, record, 0, record.length, this.#size)
+    // after a failed write or sync the log is closed: what follows must not land behind a record
+    // whose state the kernel may already have forgotten (the node stops; a restart cuts the tail)
+    const path = this.#path(this.#height)
+    try {
+      writeSync(this.#fd, record, 0, record.length, this.#size)
+      if (options.sync) fsyncSync(this.#fd)
+    } catch (cause) {
+      this.close()
+      throw writeFailed(path, cause)
+    }
     this.#size += record.length
-    if (options.sync) fsyncSync(this.#fd)
   }
 
   get height(): number {
@@ -98,18 +123,22 @@ function readRecords(path: string): { payloads: Uint8Array[]; validBytes: number
 /** Writes a small file so that a reader sees the old or the new content, never a mix. */
 export function writeFileAtomic(path: string, data: Uint8Array): void {
   const temporary = `${path}.tmp`
-  const fd = openSync(temporary, 'w', 0o600)
   try {
-    writeSync(fd, data)
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
-  }
-  renameSync(temporary, path)
-  const dirFd = openSync(join(path, '..'), 'r')
-  try {
-    fsyncSync(dirFd)
-  } finally {
-    closeSync(dirFd)
+    const fd = openSync(temporary, 'w', 0o600)
+    try {
+      writeSync(fd, data)
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
+    renameSync(temporary, path)
+    const dirFd = openSync(join(path, '..'), 'r')
+    try {
+      fsyncSync(dirFd)
+    } finally {
+      closeSync(dirFd)
+    }
+  } catch (cause) {
+    throw writeFailed(path, cause)
   }
 }

@@ -60,6 +60,8 @@ export interface BlobStoreComponents {
   logger: Logger
   /** the clock (ms); tests pass their own */
   now?: () => number
+  /** a blob file could not be written: the node stops (node/storage); the error is thrown as well */
+  onWriteFailure?: (path: string, error: unknown) => void
 }
 
 export interface BlobInfo {
@@ -122,6 +124,7 @@ export class BlobStore {
   readonly #store: KeyValueStore
   readonly #log: Logger
   readonly #now: () => number
+  readonly #onWriteFailure: ((path: string, error: unknown) => void) | undefined
   readonly #uploads = new Map<string, Upload>()
   /** recently read blobs: index record, chunk tree and an open file (serving chunks needs all three) */
   readonly #readCache = new Map<string, ReadEntry>()
@@ -139,6 +142,17 @@ export class BlobStore {
     this.#store = components.store
     this.#log = components.logger
     this.#now = components.now ?? Date.now
+    this.#onWriteFailure = components.onWriteFailure
+  }
+
+  /** Runs a file write; a failure is reported (fail-stop) and rethrown. */
+  async #fileWrite<T>(path: string, write: () => Promise<T>): Promise<T> {
+    try {
+      return await write()
+    } catch (error) {
+      this.#onWriteFailure?.(path, error)
+      throw error
+    }
   }
 
   get #tmpDir(): string {
@@ -208,7 +222,7 @@ export class BlobStore {
     if (this.#uploads.size >= this.#maxUploads) throw new BlobError('TOO_MANY_UPLOADS', `${this.#maxUploads} uploads are already open`)
     const id = randomBytes(16).toString('hex')
     const path = join(this.#tmpDir, id)
-    const file = await open(path, 'w+')
+    const file = await this.#fileWrite(path, () => open(path, 'w+'))
     this.#uploads.set(id, { id, size, path, file, leaves: new Array<Uint8Array | undefined>(chunkCount(size)).fill(undefined), writing: new Set(), received: 0, touched: this.#now() })
     return { uploadId: id, chunkBytes: CHUNK_BYTES, chunks: chunkCount(size) }
   }
@@ -229,7 +243,7 @@ export class BlobStore {
     if (chunk.length !== length) throw new BlobError('BAD_CHUNK_LENGTH', `chunk ${index} must be ${length} bytes, got ${chunk.length}`)
     upload.writing.add(index)
     try {
-      await upload.file.write(chunk, 0, chunk.length, index * CHUNK_BYTES)
+      await this.#fileWrite(upload.path, () => upload.file.write(chunk, 0, chunk.length, index * CHUNK_BYTES))
       upload.leaves[index] = chunkLeaf(chunk)
       upload.received += chunk.length
       upload.touched = this.#now()
@@ -262,12 +276,16 @@ export class BlobStore {
         await upload.file.read(bytes, 0, upload.size, 0)
         check(bytes)
       }
-      await upload.file.datasync()
-      await upload.file.close()
+      await this.#fileWrite(upload.path, async () => {
+        await upload.file.datasync()
+        await upload.file.close()
+      })
       await this.#withIndexLock(async () => {
         if ((await this.#record(cid)) !== undefined) return
-        await mkdir(join(this.#pathOf(cid), '..'), { recursive: true })
-        await rename(upload.path, this.#pathOf(cid))
+        await this.#fileWrite(this.#pathOf(cid), async () => {
+          await mkdir(join(this.#pathOf(cid), '..'), { recursive: true })
+          await rename(upload.path, this.#pathOf(cid))
+        })
         await this.#writeRecord(cid, { size: upload.size, chunks: leaves.length, leaves, refs: 0, unreferencedSince: this.#now() })
       })
       return { cid, size: upload.size }
@@ -365,7 +383,7 @@ export class BlobStore {
       if (record === undefined) return false
       const key = concatBytes(cid, utf8(owner))
       if ((await this.#store.get(Bucket.blobPin, key)) !== undefined) return true
-      this.#readCache.delete(toHex(cid))
+      this.#forget(toHex(cid))
       const batch = new WriteBatch().put(Bucket.blobPin, key, new Uint8Array(0)).put(Bucket.blobIndex, cid, encodeRecord({ ...record, refs: record.refs + 1, unreferencedSince: 0 }))
       await this.#store.write(batch)
       return true
@@ -379,7 +397,7 @@ export class BlobStore {
       const record = await this.#record(cid)
       if (record === undefined || (await this.#store.get(Bucket.blobPin, key)) === undefined) return
       const refs = Math.max(0, record.refs - 1)
-      this.#readCache.delete(toHex(cid))
+      this.#forget(toHex(cid))
       const batch = new WriteBatch().del(Bucket.blobPin, key).put(Bucket.blobIndex, cid, encodeRecord({ ...record, refs, unreferencedSince: refs === 0 ? this.#now() : 0 }))
       await this.#store.write(batch)
     })

@@ -18,6 +18,7 @@ import { buildGenesisState } from '../../genesis/build.ts'
 import { chainSpecToJson, feeParamsOf, type ChainSpec } from '../../genesis/spec.ts'
 import type { Logger } from '../../lib/logger.ts'
 import { WriteBatch, type KeyValueStore } from '../db/store.ts'
+import { CORRUPT_STORE_WAY_OUT, DatabaseError } from '../db/errors.ts'
 import { StateDb, type PreparedState } from '../state/stateDb.ts'
 import { MemoryStore } from '../db/memoryStore.ts'
 import { ChainStore } from './chainStore.ts'
@@ -124,9 +125,11 @@ export class Chain {
       if (stored === undefined || !bytesEqual(stored, genesis.hash)) {
         throw new ChainError('GENESIS_MISMATCH', `the database holds chain ${stored === undefined ? 'unknown' : toHex(stored)}, not ${toHex(genesis.hash)} of spec ${spec.id}`)
       }
-      if (this.state.version !== this.head.header.height) throw new Error(`database corrupt: state version ${this.state.version} but head height ${this.head.header.height}`)
+      const started = performance.now()
+      const heights = await this.chainStore.verify()
+      await this.#verifyState()
       this.#baseFeePerGas = await baseFeePerGas.get(this.state)
-      this.#log.info('opened chain', { id: spec.id, height: this.head.header.height, head: toHex(this.head.hash) })
+      this.#log.info('opened chain', { id: spec.id, height: this.head.header.height, head: toHex(this.head.hash), verifiedMs: Math.round(performance.now() - started), heights })
       return
     }
     const prepared = await this.state.prepare(genesis.changes, 0)
@@ -140,6 +143,20 @@ export class Chain {
     this.chainStore.applied(head, head)
     this.#baseFeePerGas = await baseFeePerGas.get(this.state)
     this.#log.info('wrote genesis', { id: spec.id, genesis: toHex(genesis.hash) })
+  }
+
+  /** The head's state: its version, its root equal to the header's, and the root's page readable. */
+  async #verifyState(): Promise<void> {
+    const head = this.head.header
+    const fail = (what: string, cause?: unknown): DatabaseError =>
+      new DatabaseError('DB_CORRUPT', `the state store is damaged: ${what}; ${CORRUPT_STORE_WAY_OUT}`, { ...(cause === undefined ? {} : { cause }), details: { cause: 'CORRUPTION', height: head.height } })
+    if (this.state.version !== head.height) throw fail(`the state is at version ${this.state.version} but the head block at ${head.height}`)
+    if (!bytesEqual(this.state.root, head.stateRoot)) throw fail(`the state root of version ${head.height} differs from the head block's`)
+    try {
+      await this.state.prove(new Uint8Array(32))
+    } catch (cause) {
+      throw fail(`the state tree of the head block ${head.height} cannot be read`, cause)
+    }
   }
 
   onBlock(listener: (block: ImportedBlock) => void): () => void {

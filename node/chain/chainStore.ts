@@ -3,12 +3,21 @@
 // state and the new head land in one atomic write.
 import { decode, encode } from '../../runtime/codec/canonical.ts'
 import { readArray, readUint } from '../../runtime/codec/read.ts'
-import { utf8 } from '../../runtime/crypto/hash.ts'
+import { sha256, toHex, utf8 } from '../../runtime/crypto/hash.ts'
+import { bytesEqual } from '../../runtime/codec/canonical.ts'
 import { decodeBody, decodeHeader, EMPTY_BODY, encodeBody, encodeHeader, hashHeader, type BlockBody, type BlockHeader } from '../../runtime/block.ts'
 import { decodeReceipts, encodeReceipts, type Receipt } from '../../runtime/receipt.ts'
 import type { RuntimeEvent } from '../../runtime/module.ts'
 import { Bucket, heightKey } from '../db/buckets.ts'
 import type { KeyValueStore, WriteBatch } from '../db/store.ts'
+import { CORRUPT_STORE_WAY_OUT, DatabaseError } from '../db/errors.ts'
+
+/** headers read per getMany while verifying the chain index */
+const VERIFY_BATCH = 512
+
+function corrupt(what: string, details: Record<string, unknown> = {}): DatabaseError {
+  return new DatabaseError('DB_CORRUPT', `the chain store is damaged: ${what}; ${CORRUPT_STORE_WAY_OUT}`, { details: { cause: 'CORRUPTION', ...details } })
+}
 
 const META_HEAD = utf8('head')
 const META_FINALIZED = utf8('finalized')
@@ -39,15 +48,59 @@ export class ChainStore {
   /** Loads the head pointers; false when the database holds no chain yet. */
   async load(): Promise<boolean> {
     const head = await this.#db.get(Bucket.meta, META_HEAD)
-    if (head === undefined) return false
+    if (head === undefined) {
+      // no head but blocks: the head record was lost, not never written
+      for await (const [key] of this.#db.entries(Bucket.canonicalHash, { limit: 1 })) throw corrupt(`blocks are indexed (from height ${new DataView(key.buffer, key.byteOffset, 8).getBigUint64(0)}) but the head record is missing`)
+      return false
+    }
     const header = await this.getHeader(head)
-    if (header === undefined) throw new Error('database corrupt: head block missing')
+    if (header === undefined) throw corrupt(`the head block ${toHex(head)} is missing`)
     this.#head = { hash: head, header }
     const finalized = (await this.#db.get(Bucket.meta, META_FINALIZED)) ?? head
     const finalizedHeader = await this.getHeader(finalized)
-    if (finalizedHeader === undefined) throw new Error('database corrupt: finalized block missing')
+    if (finalizedHeader === undefined) throw corrupt(`the finalized block ${toHex(finalized)} is missing`)
     this.#finalized = { hash: finalized, header: finalizedHeader }
     return true
+  }
+
+  /**
+   * Verifies the canonical index from genesis to the head: every height present, each header's
+   * stored bytes hashing to the hash the index names (damage and absence are told apart), each
+   * linking to its parent, nothing indexed above the head, and the head's body and receipts
+   * present. Throws DB_CORRUPT naming the first problem. Returns the heights checked.
+   */
+  async verify(): Promise<number> {
+    const head = this.head
+    let expected = 0
+    let parent: Uint8Array | undefined
+    let pending: Array<{ height: number; hash: Uint8Array }> = []
+    const flush = async (): Promise<void> => {
+      const headers = await this.#db.getMany(Bucket.blockHeader, pending.map((entry) => entry.hash))
+      pending.forEach(({ height, hash }, i) => {
+        const bytes = headers[i]
+        if (bytes === undefined) throw corrupt(`the header of block ${height} (${toHex(hash)}) is missing`, { height })
+        if (!bytesEqual(sha256(bytes), hash)) throw corrupt(`the header of block ${height} does not hash to ${toHex(hash)} (damaged bytes)`, { height })
+        const decoded = decodeHeader(bytes)
+        if (decoded.height !== height) throw corrupt(`the block indexed at height ${height} has height ${decoded.height}`, { height })
+        if (parent !== undefined && !bytesEqual(decoded.parentHash, parent)) throw corrupt(`block ${height} does not link to the block indexed at height ${height - 1}`, { height })
+        parent = hash
+      })
+      pending = []
+    }
+    for await (const [key, hash] of this.#db.entries(Bucket.canonicalHash)) {
+      const height = key.length === 8 ? Number(new DataView(key.buffer, key.byteOffset, 8).getBigUint64(0)) : -1
+      if (height !== expected) throw corrupt(expected > head.header.height ? `a block is indexed at height ${height}, above the head ${head.header.height}` : `the chain index has no block at height ${expected} (the next indexed is ${height})`, { height: expected })
+      if (height > head.header.height) throw corrupt(`a block is indexed at height ${height}, above the head ${head.header.height}`, { height })
+      pending.push({ height, hash: hash.slice() })
+      if (pending.length === VERIFY_BATCH) await flush()
+      expected++
+    }
+    await flush()
+    if (expected !== head.header.height + 1) throw corrupt(`the chain index ends at height ${expected - 1} but the head is at ${head.header.height}`, { height: expected })
+    if (parent === undefined || !bytesEqual(parent, head.hash)) throw corrupt(`the head ${toHex(head.hash)} is not the block indexed at its height`, { height: head.header.height })
+    if ((await this.#db.get(Bucket.blockBody, head.hash)) === undefined) throw corrupt(`the body of the head block ${head.header.height} is missing`, { height: head.header.height })
+    if ((await this.#db.get(Bucket.blockReceipts, head.hash)) === undefined) throw corrupt(`the receipts of the head block ${head.header.height} are missing`, { height: head.header.height })
+    return expected
   }
 
   get head(): { hash: Uint8Array; header: BlockHeader } {

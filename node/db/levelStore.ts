@@ -1,16 +1,29 @@
 // LevelDB behind the KeyValueStore port; the only file that imports level.
+//
+// Fail-stop: the first failed write poisons the handle. LevelDB 1.20 itself poisons only after a
+// failed sync; after a failed append its log writer has already advanced its block offset, so a
+// later write would land behind a torn record that recovery discards together with everything
+// after it (blocks the node acknowledged). So after one failure this store refuses every write,
+// reports the failure once (`onWriteFailure`: the node stops) and a restart recovers from the
+// last durable write.
 import { Level } from 'level'
-import { OpenLedgerError } from '../../runtime/errors.ts'
+import { formatBytes, freeBytes, ioCause, rootMessage } from '../storage/ioCause.ts'
 import type { Bucket } from './buckets.ts'
+import { DatabaseError } from './errors.ts'
 import type { KeyValueStore, RangeOptions, WriteBatch } from './store.ts'
 
-export type DatabaseErrorCode = 'DB_OPEN_FAILED' | 'DB_LOCKED' | 'DB_WRITE_FAILED' | 'DB_READ_FAILED'
-export class DatabaseError extends OpenLedgerError<DatabaseErrorCode> {}
+export { DatabaseError, type DatabaseErrorCode } from './errors.ts'
+
+export interface LevelStoreOptions {
+  /** called once, with the first failed write (the node stops on it) */
+  onWriteFailure?: (error: DatabaseError) => void
+}
 
 // Buffers in and out: LevelDB's binding takes them as they are, where 'view' encoding converts every
 // key and value of a batch first (a third of a block batch's marshalling time). Callers see plain
 // Uint8Arrays over the same memory.
 type Bytes = Buffer
+type BatchOperations = Array<{ type: 'put'; key: Bytes; value: Bytes } | { type: 'del'; key: Bytes }>
 const encodings = { keyEncoding: 'buffer', valueEncoding: 'buffer' } as const
 
 function view(bytes: Uint8Array): Uint8Array {
@@ -30,21 +43,36 @@ function bucketKey(bucket: Bucket, key: Uint8Array): Buffer {
 }
 
 export class LevelStore implements KeyValueStore {
+  readonly path: string
   readonly #db: Level<Bytes, Bytes>
+  readonly #onWriteFailure: ((error: DatabaseError) => void) | undefined
+  /** the first failed write: every later write is refused */
+  #failed: DatabaseError | undefined
+  #writing: Promise<unknown> = Promise.resolve()
 
-  private constructor(db: Level<Bytes, Bytes>) {
+  private constructor(path: string, db: Level<Bytes, Bytes>, options: LevelStoreOptions) {
+    this.path = path
     this.#db = db
+    this.#onWriteFailure = options.onWriteFailure
   }
 
-  static async open(path: string): Promise<LevelStore> {
+  static async open(path: string, options: LevelStoreOptions = {}): Promise<LevelStore> {
     const db = new Level<Bytes, Bytes>(path, encodings)
     try {
       await db.open()
     } catch (cause) {
-      const locked = String((cause as { cause?: { message?: string } }).cause?.message ?? cause).includes('lock')
-      throw new DatabaseError(locked ? 'DB_LOCKED' : 'DB_OPEN_FAILED', locked ? `database ${path} is in use by another process` : `cannot open database ${path}`, { cause })
+      const message = rootMessage(cause)
+      if (/lock/i.test(message)) throw new DatabaseError('DB_LOCKED', `database ${path} is in use by another process`, { cause, details: { path } })
+      const why = ioCause(cause)
+      const free = freeBytes(path)
+      throw new DatabaseError('DB_OPEN_FAILED', `cannot open database ${path}: ${message} (${why}; ${formatBytes(free)} free)`, { cause, details: { path, cause: why, freeBytes: free } })
     }
-    return new LevelStore(db)
+    return new LevelStore(path, db, options)
+  }
+
+  /** The failed write that stopped this store, if one did. */
+  get failure(): DatabaseError | undefined {
+    return this.#failed
   }
 
   async get(bucket: Bucket, key: Uint8Array): Promise<Uint8Array | undefined> {
@@ -59,13 +87,27 @@ export class LevelStore implements KeyValueStore {
   }
 
   async write(batch: WriteBatch, options: { sync?: boolean } = {}): Promise<void> {
-    const operations = batch.operations.map((op) =>
+    const operations: BatchOperations = batch.operations.map((op) =>
       op.type === 'put' ? { type: 'put' as const, key: bucketKey(op.bucket, op.key), value: asBuffer(op.value) } : { type: 'del' as const, key: bucketKey(op.bucket, op.key) },
     )
+    // one write at a time: a batch queued behind a failed one must see the failure, not land
+    // behind its torn record (LevelDB would run it next, and recovery would drop it)
+    const run = this.#writing.then(() => this.#write(operations, options.sync ?? false))
+    this.#writing = run.catch(() => undefined)
+    return run
+  }
+
+  async #write(operations: BatchOperations, sync: boolean): Promise<void> {
+    const failed = this.#failed
+    if (failed !== undefined) throw new DatabaseError('DB_WRITE_FAILED', `database ${this.path} refuses writes after a failed one: ${failed.message}`, { cause: failed, details: failed.details ?? {} })
     try {
-      await this.#db.batch(operations, { sync: options.sync ?? false })
+      await this.#db.batch(operations, { sync })
     } catch (cause) {
-      throw new DatabaseError('DB_WRITE_FAILED', 'database write failed', { cause })
+      const why = ioCause(cause)
+      const free = freeBytes(this.path)
+      this.#failed = new DatabaseError('DB_WRITE_FAILED', `writing database ${this.path} failed: ${rootMessage(cause)} (${why}; ${formatBytes(free)} free)`, { cause, details: { path: this.path, cause: why, freeBytes: free } })
+      this.#onWriteFailure?.(this.#failed)
+      throw this.#failed
     }
   }
 
