@@ -19,6 +19,8 @@ import { Chain } from './chain/chain.ts'
 import { DevBlockProducer } from './consensus/devProducer.ts'
 import { LevelStore } from './db/levelStore.ts'
 import type { Logger } from '../lib/logger.ts'
+import { checkStoreFiles } from './db/storeCheck.ts'
+import { pathOf, StorageHealth, type StorageError } from './storage/storageHealth.ts'
 import { Mempool } from './mempool/mempool.ts'
 import { TxSubmission } from './mempool/txSubmission.ts'
 import { TxGossip } from './mempool/txGossip.ts'
@@ -64,6 +66,8 @@ export interface NodeOptions {
   models?: { threads?: number; fault?: TrainingFault } | false
   /** state versions kept for historical reads and proofs */
   pruneWindow?: number
+  /** free-space thresholds of the home (bytes): warn under `warnFreeBytes`, shut down under `minFreeBytes` (0: never) */
+  storage?: { warnFreeBytes?: number; minFreeBytes?: number; checkIntervalMs?: number }
   /** signature verification threads; 0 verifies on the main thread */
   verifierThreads?: number
   mempool?: { maxTransactions?: number; maxPerAccount?: number }
@@ -90,6 +94,8 @@ export class OpenLedgerNode {
   readonly metrics: NodeMetrics
   #chain: Chain | undefined
   #verifier: SignatureVerifier | undefined
+  #submission: TxSubmission | undefined
+  #producer: DevBlockProducer | undefined
   #rpc: RpcServer | undefined
   #metricsServer: MetricsServer | undefined
   /** what started, in order: stop() unwinds it from the top */
@@ -100,11 +106,49 @@ export class OpenLedgerNode {
   #blobs: BlobStore | undefined
   #availability: AvailabilityService | undefined
   #training: TrainingService | undefined
+  readonly #health: StorageHealth
+  readonly #fatal: Promise<StorageError>
+  #stopping: Promise<void> | undefined
 
   constructor(options: NodeOptions, components: { logger: Logger }) {
     this.options = options
     this.log = components.logger
     this.metrics = createMetrics({ labels: { chain: options.spec.id } })
+    let onFatal: (error: StorageError) => void = () => {}
+    this.#fatal = new Promise((resolve) => (onFatal = resolve))
+    this.#health = new StorageHealth(
+      { home: options.home, ...options.storage },
+      {
+        logger: this.log.child('storage'),
+        freeBytesGauge: this.metrics.diskFreeBytes,
+        onFatal: (error) => {
+          this.#halt()
+          onFatal(error)
+        },
+      },
+    )
+  }
+
+  /**
+   * Resolves when a storage fault (a failed write, the disk under its minimum) has stopped the
+   * node's work; the caller then stops the node and exits non-zero.
+   */
+  get fatal(): Promise<StorageError> {
+    return this.#fatal
+  }
+
+  get storage(): StorageHealth {
+    return this.#health
+  }
+
+  /**
+   * Fail-stop, at once and synchronously: no block is sealed, no vote signed, no transaction
+   * admitted after a write failed (the store refuses writes already; this stops the rest).
+   */
+  #halt(): void {
+    void this.#producer?.stop()
+    void this.#driver?.stop()
+    this.#submission?.close(this.#health.fatal?.message ?? 'storage fault')
   }
 
   get chain(): Chain {
@@ -162,7 +206,13 @@ export class OpenLedgerNode {
   async #start(): Promise<void> {
     const { options, log } = this
     await mkdir(options.home, { recursive: true })
-    const store = await LevelStore.open(join(options.home, 'db'))
+    this.#health.start()
+    this.#onStop('storage health', () => this.#health.stop())
+    const dbPath = join(options.home, 'db')
+    const checked = performance.now()
+    const files = await checkStoreFiles(dbPath)
+    log.debug('store files verified', { files: files.files, bytes: files.bytes, ms: Math.round(performance.now() - checked) })
+    const store = await LevelStore.open(dbPath, { onWriteFailure: (error) => this.#health.writeFailed(dbPath, error) })
     this.#onStop('store', () => store.close())
     const runtime = createRuntime({ verifyEvidence: createEvidenceVerifier() })
     const chain = new Chain({ store, runtime, logger: log.child('chain'), validatorsHash: validatorsHashFromState })
@@ -191,12 +241,13 @@ export class OpenLedgerNode {
       metrics: this.metrics,
       prefetch: (items) => chain.state.prefetch(items.flatMap(({ tx, sender }) => runtime.accessHints(tx, sender))),
     })
+    this.#submission = submission
     const watcher = new TxWatcher({ chain, mempool })
     this.#onStop('transaction watcher', () => watcher.stop())
     this.#trackMetrics(chain, mempool)
 
     if (options.blobs !== false) {
-      const blobs = new BlobStore({ dir: join(options.home, 'blobs'), ...options.blobs }, { store, logger: log.child('blobs') })
+      const blobs = new BlobStore({ dir: join(options.home, 'blobs'), ...options.blobs }, { store, logger: log.child('blobs'), onWriteFailure: (path, error) => this.#health.writeFailed(path, error) })
       this.#blobs = blobs
       await blobs.start()
       this.#onStop('blob store', () => blobs.stop())
@@ -261,6 +312,7 @@ export class OpenLedgerNode {
         unsafeMethods: options.rpcMethods === 'unsafe',
         blobs: this.#blobs,
         training: this.#training,
+        storage: this.#health,
       })
       const rpc = new RpcServer({ ...options.rpc }, { logger: log, methods, metrics: this.metrics })
       this.#rpc = rpc
@@ -277,6 +329,7 @@ export class OpenLedgerNode {
     }
     if (options.dev !== undefined) {
       const producer = new DevBlockProducer(options.dev, { chain, mempool, logger: log.child('producer'), metrics: this.metrics })
+      this.#producer = producer
       producer.start()
       this.#onStop('producer', () => producer.stop())
     }
@@ -317,7 +370,13 @@ export class OpenLedgerNode {
           ...(consensus.equivocate === true ? { equivocate: true } : {}),
           ...(consensus.observeVote === undefined ? {} : { observeVote: consensus.observeVote }),
         },
-        { chain: consensusChain, network: createConsensusNetwork(this.#network), logger: log.child('consensus'), metrics: { roundsPerHeight: metrics.consensusRoundsPerHeight, consensusHeight: metrics.consensusHeight, missedBlocks: metrics.consensusMissedBlocks } },
+        {
+          chain: consensusChain,
+          network: createConsensusNetwork(this.#network),
+          logger: log.child('consensus'),
+          metrics: { roundsPerHeight: metrics.consensusRoundsPerHeight, consensusHeight: metrics.consensusHeight, missedBlocks: metrics.consensusMissedBlocks },
+          onWriteFailure: (error) => this.#health.writeFailed(pathOf(error, join(this.options.home, 'consensus')), error),
+        },
       )
       this.#sync = new BlockSync({}, { chain, consensusChain, network: this.#network, logger: log.child('sync') })
       const driver = this.#driver
@@ -371,7 +430,12 @@ export class OpenLedgerNode {
    * Stops what started, in exactly the reverse order; what was committed stays committed. A stop
    * that fails does not keep the rest running: every one is called, and the first error is thrown.
    */
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stopAll()
+    return this.#stopping
+  }
+
+  async #stopAll(): Promise<void> {
     let failure: { error: unknown } | undefined
     for (let next = this.#started.pop(); next !== undefined; next = this.#started.pop()) {
       this.log.debug('stopping', { service: next.name })

@@ -12,9 +12,10 @@ import { resolveHome } from '../home.ts'
 import { CliError, type Command } from '../io.ts'
 import { parsePort, parsePositiveInt } from '../parse.ts'
 import { EMBEDDED_SERVE_USAGE, embeddedServeOptions, startEmbeddedServing } from './serve.ts'
+import { runUntilStopped, STORAGE_USAGE, storageFrom, storageOptions } from '../nodeRun.ts'
 
 export const devCommand: Command = {
-  usage: 'openledger dev [--home DIR] [--spec CHAIN_SPEC.json] [--rpc-port PORT] [--rpc-host HOST] [--metrics-port PORT|--no-metrics] [--block-time MS] [--instant-seal] [--prune-window N] [--log-level LEVEL] [--log-format text|json] [--serve [--serve-port N] …]\n\n' + EMBEDDED_SERVE_USAGE.join('\n'),
+  usage: 'openledger dev [--home DIR] [--spec CHAIN_SPEC.json] [--rpc-port PORT] [--rpc-host HOST] [--metrics-port PORT|--no-metrics] [--block-time MS] [--instant-seal] [--prune-window N] [--log-level LEVEL] [--log-format text|json] [--min-free-disk MB] [--disk-warn-free MB] [--serve [--serve-port N] …]\n\n' + [...STORAGE_USAGE, ...EMBEDDED_SERVE_USAGE].join('\n'),
   async run(argv) {
     const { values } = parseArgs({
       args: argv,
@@ -34,6 +35,7 @@ export const devCommand: Command = {
         'log-level': { type: 'string' },
         'log-format': { type: 'string' },
         ...embeddedServeOptions,
+        ...storageOptions,
       },
     })
     const level = values['log-level'] ?? 'info'
@@ -48,6 +50,7 @@ export const devCommand: Command = {
         spec: values.spec === undefined ? devChainSpec({ baseModels: await shippedBaseModels() }) : parseChainSpec(await readSpecFile(values.spec)),
         rpc: { host: values['rpc-host'] ?? '127.0.0.1', port: parsePort(values['rpc-port'] ?? '9944', '--rpc-port') },
         metrics: values['no-metrics'] === true ? false : { port: parsePort(values['metrics-port'] ?? '9615', '--metrics-port') },
+        storage: storageFrom(values),
         dev: { blockTime: parsePositiveInt(values['block-time'] ?? '1000', '--block-time'), instantSeal: values['instant-seal'] === true, author: devAccount('alice').address, operator: devKey('alice') },
         ...(values['prune-window'] === undefined ? {} : { pruneWindow: parsePositiveInt(values['prune-window'], '--prune-window') }),
         ...(values['verifier-threads'] === undefined ? {} : { verifierThreads: parsePositiveInt(values['verifier-threads'], '--verifier-threads', 0) }),
@@ -64,21 +67,7 @@ export const devCommand: Command = {
       await node.stop()
       throw error
     }
-    await new Promise<void>((resolve) => {
-      const shutdown = (signal: string) => {
-        logger.info('shutting down', { signal })
-        process.off('SIGINT', onInt)
-        process.off('SIGTERM', onTerm)
-        resolve()
-      }
-      const onInt = () => shutdown('SIGINT')
-      const onTerm = () => shutdown('SIGTERM')
-      process.on('SIGINT', onInt)
-      process.on('SIGTERM', onTerm)
-    })
-    await serving?.stop()
-    await node.stop()
-    return 0
+    return runUntilStopped(node, logger, () => serving?.stop())
   },
 }
 

@@ -12,8 +12,9 @@ import { loadOrCreateNodeKey } from '../../p2p/nodeKey.ts'
 import { resolveHome } from '../home.ts'
 import { CliError, type Command } from '../io.ts'
 import { parsePositiveInt } from '../parse.ts'
-import { loggerFrom, loggingOptions, untilSignal } from '../logging.ts'
+import { loggerFrom, loggingOptions } from '../logging.ts'
 import { EMBEDDED_SERVE_USAGE, embeddedServeOptions, startEmbeddedServing } from './serve.ts'
+import { runUntilStopped, STORAGE_USAGE, storageFrom, storageOptions } from '../nodeRun.ts'
 
 export const startCommand: Command = {
   usage: [
@@ -23,9 +24,10 @@ export const startCommand: Command = {
     '--vote-log FILE       append every validly signed vote seen to FILE (JSON lines), for audits',
     '--training-threads N  threads for ModelFactory training jobs (default: all cores)',
     ...EMBEDDED_SERVE_USAGE,
+    ...STORAGE_USAGE,
   ].join('\n'),
   async run(argv) {
-    const { values } = parseArgs({ args: argv, strict: true, options: { home: { type: 'string' }, 'test-equivocate': { type: 'boolean' }, 'test-model-fault': { type: 'string' }, 'training-threads': { type: 'string' }, 'vote-log': { type: 'string' }, 'rpc-methods': { type: 'string' }, ...embeddedServeOptions, ...loggingOptions } })
+    const { values } = parseArgs({ args: argv, strict: true, options: { home: { type: 'string' }, 'test-equivocate': { type: 'boolean' }, 'test-model-fault': { type: 'string' }, 'training-threads': { type: 'string' }, 'vote-log': { type: 'string' }, 'rpc-methods': { type: 'string' }, ...embeddedServeOptions, ...loggingOptions, ...storageOptions } })
     const fault = values['test-model-fault']
     if (fault !== undefined && fault !== 'wrong-attestation' && fault !== 'skip-training') throw new CliError('BAD_ARGUMENT', '--test-model-fault must be wrong-attestation or skip-training')
     const rpcMethods = values['rpc-methods'] ?? 'safe'
@@ -50,6 +52,7 @@ export const startCommand: Command = {
         rpc: config.rpc,
         rpcMethods,
         metrics: config.metrics,
+        storage: storageFrom(values),
         ...(config.pruneWindow === undefined ? {} : { pruneWindow: config.pruneWindow }),
         models: {
           ...(values['training-threads'] === undefined ? {} : { threads: parsePositiveInt(values['training-threads'], '--training-threads') }),
@@ -82,10 +85,7 @@ export const startCommand: Command = {
       await node.stop()
       throw error
     }
-    await untilSignal(logger)
-    await serving?.stop()
-    await node.stop()
-    return 0
+    return runUntilStopped(node, logger, () => serving?.stop())
   },
 }
 

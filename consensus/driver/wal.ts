@@ -19,6 +19,14 @@ function errnoOf(error: unknown): string {
   return typeof code === 'string' ? code : 'UNKNOWN'
 }
 
+/**
+ * Writes all of `bytes` at `position`: a full disk first answers with a short write (the rest of
+ * the file's last page), and only the next call fails with ENOSPC.
+ */
+function writeFully(fd: number, bytes: Uint8Array, position: number): void {
+  for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done, position + done)
+}
+
 /** A failed write of a file consensus depends on: the driver stops on it (see ConsensusDriver). */
 export function writeFailed(path: string, cause: unknown): WalError {
   const why = errnoOf(cause)
@@ -75,7 +83,7 @@ export class ConsensusWal {
     // whose state the kernel may already have forgotten (the node stops; a restart cuts the tail)
     const path = this.#path(this.#height)
     try {
-      writeSync(this.#fd, record, 0, record.length, this.#size)
+      writeFully(this.#fd, record, this.#size)
       if (options.sync) fsyncSync(this.#fd)
     } catch (cause) {
       this.close()
@@ -126,7 +134,7 @@ export function writeFileAtomic(path: string, data: Uint8Array): void {
   try {
     const fd = openSync(temporary, 'w', 0o600)
     try {
-      writeSync(fd, data)
+      writeFully(fd, data, 0)
       fsyncSync(fd)
     } finally {
       closeSync(fd)

@@ -49,6 +49,8 @@ export interface ApiComponents {
   blobs?: BlobStore | undefined
   /** the node's ModelFactory worker, for this node's progress on the jobs it works on */
   training?: { progress(job: number): JobProgress | undefined } | undefined
+  /** the home's storage: whether the node can write (node/storage) */
+  storage?: { readonly status: 'ok' | 'low' | 'failed'; readonly lastFreeBytes: number | undefined; readonly fatal: Error | undefined } | undefined
 }
 
 export type ApiErrorCode = 'UNKNOWN_BLOCK' | 'UNKNOWN_TRANSACTION' | 'STATE_UNAVAILABLE' | 'UNSAFE_METHOD' | 'NO_NETWORK'

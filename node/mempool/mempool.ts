@@ -24,6 +24,8 @@ export type MempoolErrorCode =
   | 'REPLACEMENT_UNDERPRICED'
   | 'ACCOUNT_LIMIT'
   | 'POOL_FULL'
+  /** the node stopped on a storage fault: nothing it admits could be included */
+  | 'NODE_HALTED'
 
 export class MempoolError extends OpenLedgerError<MempoolErrorCode> {}
 

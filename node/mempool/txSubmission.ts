@@ -28,6 +28,8 @@ export class TxSubmission {
   readonly #metrics: Pick<NodeMetrics, 'mempoolRejections'> | undefined
   #queue: Pending[] = []
   #scheduled = false
+  /** why the node stopped admitting (a storage fault), once it did */
+  #closed: string | undefined
 
   readonly #prefetch: ((items: ReadonlyArray<{ tx: Transaction; sender: Address }>) => Promise<void>) | undefined
 
@@ -56,6 +58,11 @@ export class TxSubmission {
     return () => this.#admitted.delete(listener)
   }
 
+  /** Refuses every later submission with NODE_HALTED (the node stopped on a storage fault). */
+  close(reason: string): void {
+    this.#closed = reason
+  }
+
   /** Decodes and admits one encoded transaction; resolves to its hash and pool status. */
   async submit(bytes: Uint8Array, source: SubmissionSource = 'local'): Promise<{ hash: Uint8Array; status: 'ready' | 'future' }> {
     try {
@@ -69,6 +76,7 @@ export class TxSubmission {
   }
 
   #admit(bytes: Uint8Array): Promise<{ hash: Uint8Array; status: 'ready' | 'future' }> {
+    if (this.#closed !== undefined) return Promise.reject(new MempoolError('NODE_HALTED', `the node stopped admitting transactions: ${this.#closed}`))
     if (bytes.length > MAX_TX_BYTES) {
       return Promise.reject(new InvalidTransactionError(InvalidTransactionCode.invalidEncoding, `transaction is ${bytes.length} bytes, limit ${MAX_TX_BYTES}`))
     }
@@ -126,6 +134,7 @@ export class TxSubmission {
         continue
       }
       try {
+        if (this.#closed !== undefined) throw new MempoolError('NODE_HALTED', `the node stopped admitting transactions: ${this.#closed}`)
         const { status } = await this.#mempool.add(item.tx, sender)
         item.resolve({ hash: item.tx.hash, status })
       } catch (error) {

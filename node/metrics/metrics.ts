@@ -35,6 +35,8 @@ export interface NodeMetrics extends RpcMetrics {
   p2pReqRespRequests: Counter<'protocol' | 'direction' | 'result'>
   p2pPeerPenalties: Counter<'reason'>
   p2pPeerBans: Counter
+  /** free bytes of the filesystem holding the node's home (node/storage) */
+  diskFreeBytes: Gauge
 }
 
 export interface MetricsOptions {
@@ -74,6 +76,7 @@ export function createMetrics(options: MetricsOptions = {}): NodeMetrics {
     p2pReqRespRequests: new Counter({ name: 'openledger_p2p_reqresp_requests_total', help: 'Request/response calls by protocol, direction and result', labelNames: ['protocol', 'direction', 'result'], registers }),
     p2pPeerPenalties: new Counter({ name: 'openledger_p2p_peer_penalties_total', help: 'Penalties given to peers by reason', labelNames: ['reason'], registers }),
     p2pPeerBans: new Counter({ name: 'openledger_p2p_peer_bans_total', help: 'Peers banned', registers }),
+    diskFreeBytes: new Gauge({ name: 'openledger_disk_free_bytes', help: "Free bytes of the filesystem holding the node's home", registers }),
     rpcRequests: new Counter({ name: 'openledger_rpc_requests_total', help: 'JSON-RPC calls by method, transport and result code (OK or the error code)', labelNames: ['method', 'transport', 'code'], registers }),
     rpcRequestDuration: new Histogram({ name: 'openledger_rpc_request_duration_seconds', help: 'JSON-RPC call duration', labelNames: ['method', 'transport'], buckets: RPC_BUCKETS, registers }),
     rpcWsConnections: new Gauge({ name: 'openledger_rpc_ws_connections', help: 'Open JSON-RPC WebSocket connections', registers }),

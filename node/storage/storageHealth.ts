@@ -5,7 +5,7 @@
 // fail, under `warnFreeBytes` it warns. It reports through one callback, `onFatal`, which the
 // composition root answers by stopping the node; the CLI then exits non-zero.
 import { OpenLedgerError } from '../../runtime/errors.ts'
-import type { Logger } from '../log/logger.ts'
+import type { Logger } from '../../lib/logger.ts'
 import { formatBytes, freeBytes, ioCause, rootMessage } from './ioCause.ts'
 
 export type StorageErrorCode = 'STORAGE_WRITE_FAILED' | 'DISK_SPACE_LOW'
