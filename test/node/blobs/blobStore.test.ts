@@ -1,6 +1,9 @@
 import t, { type Test } from 'tap'
 import { CHUNK_BYTES, contentId } from '../../../node/blobs/contentId.ts'
 import { createBlobStore, testBytes } from './fixtures.ts'
+import { readdirSync, readlinkSync } from 'node:fs'
+import { join } from 'node:path'
+import { toHex } from '../../../runtime/crypto/hash.ts'
 
 const rejectsWith = (t: Test, promise: Promise<unknown>, code: string) => t.rejects(promise, { name: 'BlobError', code }, code)
 
@@ -69,4 +72,37 @@ t.test('reference counting and garbage collection', async (t) => {
   clock.now += 2
   t.equal(await store.collectGarbage(), 1)
   t.equal(await store.diskBytes(), 0)
+})
+
+/** How many of this process's file descriptors are open on `path` (Linux's /proc/self/fd). */
+function openDescriptors(path: string): number {
+  let count = 0
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`) === path) count++
+    } catch {
+      // closed between the listing and the look
+    }
+  }
+  return count
+}
+
+t.test('pin and unpin close the cached read handle they drop (no FileHandle left to the garbage collector)', { skip: process.platform === 'linux' ? false : 'reads /proc/self/fd' }, async (t) => {
+  const { store } = await createBlobStore(t)
+  const bytes = testBytes(2 * CHUNK_BYTES)
+  const cid = await store.put(bytes)
+  const hex = toHex(cid).slice(2)
+  const path = join(store.dir, hex.slice(0, 2), hex)
+  const settled = async (expected: number, what: string): Promise<void> => {
+    for (let i = 0; i < 200 && openDescriptors(path) !== expected; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    t.equal(openDescriptors(path), expected, what)
+  }
+  await store.readChunk(cid, 0)
+  await settled(1, 'serving a chunk keeps the blob open')
+  t.equal(await store.pin(cid, 'contribution-1'), true)
+  await settled(0, 'pin closed the handle it dropped from the read cache')
+  await store.readChunk(cid, 1)
+  await settled(1, 'reopened for the next read')
+  await store.unpin(cid, 'contribution-1')
+  await settled(0, 'unpin closed it too')
 })
