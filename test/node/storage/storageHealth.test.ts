@@ -1,5 +1,5 @@
 import t from 'tap'
-import { silentLogger } from '../../../node/log/logger.ts'
+import { silentLogger } from '../../../lib/logger.ts'
 import { StorageHealth, type StorageError } from '../../../node/storage/storageHealth.ts'
 
 const MIB = 1024 * 1024
