@@ -1,6 +1,6 @@
 // `npm run bench`: every benchmark of the node, each figure printed next to the reference it is
 // measured against in the same run. `--quick` shortens every part; `--only NAME[,NAME]` picks parts
-// (signatures, stateTransition, stateRoot, devChain, bftNetwork, blobs, modelForward, training, attribution).
+// (signatures, stateTransition, stateRoot, devChain, bftNetwork, blobs, storage, modelForward, training, attribution).
 import { benchBftNetwork } from './bftNetwork.ts'
 import { benchBlobs } from './blobs.ts'
 import { benchDevChain } from './devChain.ts'
@@ -9,6 +9,7 @@ import { benchReexecution } from './reexecution.ts'
 import { benchSignatures } from './signatures.ts'
 import { benchStateRoot } from './stateRoot.ts'
 import { benchStateTransition } from './stateTransition.ts'
+import { benchStorage } from './storage.ts'
 import { benchTraining } from './training.ts'
 
 const quick = process.argv.includes('--quick')
@@ -66,6 +67,11 @@ if (wanted('bftNetwork')) {
 if (wanted('blobs')) {
   console.log('== blob store and datanet versions')
   await benchBlobs({ log, quick })
+  console.log()
+}
+if (wanted('storage')) {
+  console.log('== storage durability: fail-stop writes and the checks at start')
+  await benchStorage({ log, quick })
   console.log()
 }
 if (wanted('modelForward')) {

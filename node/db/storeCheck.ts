@@ -5,8 +5,8 @@
 // verifies the checksums itself, with LevelDB's formats (doc/log_format.md, doc/table_format.md):
 //
 //   *.log, MANIFEST-*  32 KiB blocks of records [masked crc32c u32][length u16][type u8][payload].
-//                      A bad record with a good one after it is damage (recovery would drop data
-//                      between them); a bad or short record at the very end is a torn tail — a write
+//                      A bad record with bytes after it is damage (recovery would drop them); a
+//                      short record, or a bad last one, at the very end is a torn tail — a write
 //                      that never returned, so nothing the node acknowledged — and is allowed.
 //   *.ldb, *.sst       footer -> index block -> data blocks; each block carries [type u8][masked
 //                      crc32c u32] after its contents (snappy-compressed when type is 1).
@@ -75,10 +75,21 @@ function damaged(dir: string, damage: StoreDamage): DatabaseError {
 
 // ---- log files
 
-/** The first damaged record of a log-format file (a torn tail is not damage), or undefined. */
+/** Whether any byte from `from` on is not zero (a torn write leaves nothing after itself). */
+function anythingAfter(bytes: Uint8Array, from: number): boolean {
+  for (let i = from; i < bytes.length; i++) if (bytes[i] !== 0) return true
+  return false
+}
+
+/**
+ * The first damaged record of a log-format file, or undefined. LevelDB writes a record (header and
+ * payload) with one write at the end of the file, so a crash leaves at most one short record at
+ * the very end: that torn tail is allowed (its write never returned). Anything else is damage: a
+ * length no writer produces, or a record that fails its checksum with bytes after it (which
+ * LevelDB's recovery would drop, from there to the end of the 32 KiB block or beyond).
+ */
 export function checkLogFile(bytes: Uint8Array): { offset: number; reason: string } | undefined {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  let bad: { offset: number; reason: string } | undefined
   let offset = 0
   while (offset < bytes.length) {
     const blockEnd = (Math.floor(offset / LOG_BLOCK_BYTES) + 1) * LOG_BLOCK_BYTES
@@ -86,27 +97,22 @@ export function checkLogFile(bytes: Uint8Array): { offset: number; reason: strin
       offset = blockEnd // a block's zero trailer
       continue
     }
-    if (offset + LOG_HEADER_BYTES > bytes.length) break // a torn header at the end
+    if (offset + LOG_HEADER_BYTES > bytes.length) return undefined // a torn header at the end
     const masked = view.getUint32(offset, true)
     const length = view.getUint16(offset + 4, true)
     const type = bytes[offset + 6] as number
     if (masked === 0 && length === 0 && type === 0) {
-      offset = blockEnd // zero padding: LevelDB skips the rest of the block
-      continue
+      if (anythingAfter(bytes, offset)) {
+        offset = blockEnd // zero padding: LevelDB skips the rest of the block
+        continue
+      }
+      return undefined
     }
     const end = offset + LOG_HEADER_BYTES + length
-    if (end > bytes.length) break // a torn record at the end
-    let reason: string | undefined
-    if (end > blockEnd) reason = 'has a log record longer than its block'
-    else if (type < 1 || type > 4) reason = `has a log record of unknown type ${type}`
-    else if (unmask(masked) !== crc32c(bytes, offset + 6, end)) reason = 'has a log record whose checksum fails'
-    if (reason !== undefined) {
-      bad ??= { offset, reason }
-      offset = blockEnd // LevelDB drops the rest of the block
-      continue
-    }
-    // a good record after a bad one: recovery would silently drop what lies between
-    if (bad !== undefined) return bad
+    if (end > blockEnd) return { offset, reason: 'has a log record longer than its block' }
+    if (end > bytes.length) return undefined // a torn record at the end
+    const reason = type < 1 || type > 4 ? `has a log record of unknown type ${type}` : unmask(masked) !== crc32c(bytes, offset + 6, end) ? 'has a log record whose checksum fails' : undefined
+    if (reason !== undefined) return anythingAfter(bytes, end) ? { offset, reason } : undefined
     offset = end
   }
   return undefined

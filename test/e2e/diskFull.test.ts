@@ -97,14 +97,3 @@ t.test('a dev chain whose disk fills stops, refuses to run full, and loses nothi
   await stopNode(node)
   node = undefined
 })
-
-t.test('under --min-free-disk the node shuts down cleanly before a write can fail', { skip: canMount ? false : 'needs root to mount a tmpfs', timeout: 300_000 }, async (t) => {
-  const fs = mountTmpfs(t.teardown, 64 * 1024 * 1024)
-  const home = join(fs.path, 'home')
-  const node = await startDevNode(home, [...FLAGS.filter((f, i, all) => f !== '--min-free-disk' && all[i - 1] !== '--min-free-disk'), '--min-free-disk', '16'])
-  t.teardown(() => stopNode(node, 'SIGKILL'))
-  fs.fill()
-  const code = await Promise.race([node.exited, new Promise<'running'>((resolve) => setTimeout(() => resolve('running'), 60_000))])
-  t.equal(code, EXIT_STORAGE_FAULT)
-  t.match(node.log(), /code=DISK_SPACE_LOW|under the minimum of 16\.0 MiB|storage fault/, 'says it stopped for low disk space or the failed write it ran into')
-})

@@ -84,7 +84,7 @@ t.test('eight bytes overwritten in the middle of the log or of a table: DB_CORRU
   t.resolves(checkStoreFiles(dir), 'restored: passes again')
 })
 
-t.test('a bad log record with a good one after it is damage; at the very end it is a torn tail', async (t) => {
+t.test('a bad log record with bytes after it is damage; a short or bad last record is a torn tail', async (t) => {
   // two records in one block: [crc][len][type=1][payload]
   const record = (payload: Uint8Array): Uint8Array => {
     const out = new Uint8Array(7 + payload.length)
@@ -110,12 +110,12 @@ t.test('a bad log record with a good one after it is damage; at the very end it 
   }
   const tailBad = flip(log, a.length + 9)
   t.equal(checkLogFile(tailBad), undefined, 'the last record bad: a torn tail')
-  const middleBad = flip(log, 9)
-  // LevelDB drops the rest of a block after a bad record, so the good one must be in the next block
-  const spaced = new Uint8Array(32 * 1024 + b.length)
-  spaced.set(middleBad.subarray(0, a.length))
-  spaced.set(b, 32 * 1024)
-  t.same(checkLogFile(spaced), { offset: 0, reason: 'has a log record whose checksum fails' }, 'a good record after a bad one: damage')
+  t.same(checkLogFile(flip(log, 9)), { offset: 0, reason: 'has a log record whose checksum fails' }, 'a bad record with another after it: damage')
+  const longLength = log.slice()
+  new DataView(longLength.buffer).setUint16(4, 40_000, true)
+  t.same(checkLogFile(longLength), { offset: 0, reason: 'has a log record longer than its block' }, 'a damaged length: damage, not a torn tail')
+  t.equal(checkLogFile(log.subarray(0, a.length + 10)), undefined, 'a short last record: a torn tail')
+  t.equal(checkLogFile(log.subarray(0, a.length + 3)), undefined, 'a short last header: a torn tail')
 })
 
 t.test('chain open verifies the index from genesis to the head and the head state: holes and bad bytes are DB_CORRUPT', async (t) => {

@@ -17,9 +17,12 @@ export interface Tmpfs {
 /** Whether this process may mount (root on Linux); tests skip with a reason otherwise. */
 export const canMount = process.platform === 'linux' && process.getuid?.() === 0
 
-/** Mounts a tmpfs of `sizeBytes`; `teardown` registers its unmount. */
-export function mountTmpfs(teardown: (fn: () => void | Promise<void>) => void, sizeBytes: number): Tmpfs {
-  const base = mkdtempSync(join(tmpdir(), 'openledger-tmpfs-'))
+/**
+ * Mounts a tmpfs of `sizeBytes` on a new temp folder (or on the existing folder `at`, whose files
+ * it then hides); `teardown` registers its unmount.
+ */
+export function mountTmpfs(teardown: (fn: () => void | Promise<void>) => void, sizeBytes: number, at?: string): Tmpfs {
+  const base = at ?? mkdtempSync(join(tmpdir(), 'openledger-tmpfs-'))
   execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeBytes}`, 'tmpfs', base])
   teardown(() => {
     try {
@@ -27,7 +30,7 @@ export function mountTmpfs(teardown: (fn: () => void | Promise<void>) => void, s
     } catch {
       execFileSync('umount', ['-l', base]) // a process still holds a file: detach it
     }
-    rmSync(base, { recursive: true, force: true })
+    if (at === undefined) rmSync(base, { recursive: true, force: true })
   })
   const filler = join(base, 'filler')
   return {
