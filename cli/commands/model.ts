@@ -170,6 +170,12 @@ async function follow(io: CliIo, rpc: RpcClient, id: number, timeoutMs: number):
     if (line !== last) io.out(line)
     last = line
     if (job.status === 'published' || job.status === 'refunded') return job
+    // this node trained (or re-executed) the job and its worker failed: the chain keeps the job
+    // open until its deadline, when it is reassigned or refunded, but nothing here will change it
+    if (p !== null && p.phase === 'failed') {
+      const why = p.error === undefined ? '' : `: ${p.error.code}: ${p.error.message}`
+      throw new CliError('FAILED', `job ${id} failed on this node as ${p.role}${why}; on chain it stays ${job.status} until block #${job.deadline}, then it is reassigned or refunded`)
+    }
     if (Date.now() > deadline) throw new CliError('FAILED', `job ${id} is still ${job.status} after ${Math.round(timeoutMs / 1000)} s`)
     await new Promise((resolve) => setTimeout(resolve, 500))
   }

@@ -61,10 +61,11 @@ const timeArbitrary = fc.oneof(
   fc.constant(schedule.end),
 )
 
-t.test('property: a vesting lock pays base fees only: tips and transfers come from the unlocked part', async (t) => {
-  let applied = 0
-  let refused = 0
-  await fc.assert(fc.asyncProperty(fc.array(opArbitrary, { minLength: 1, maxLength: 6 }), timeArbitrary, async (ops, timestamp) => {
+// run before any tap test opens: inside one, tap's async-hook domain tracks every promise, which
+// costs more than the runtime's own work here (the outcome is reported in the test below)
+let applied = 0
+let refused = 0
+const outcome = await fc.check(fc.asyncProperty(fc.array(opArbitrary, { minLength: 1, maxLength: 6 }), timeArbitrary, async (ops, timestamp) => {
     const execution = await BlockExecution.begin(runtime, genesis.clone(), { chainId: spec.chainId, height: 1, timestamp, author: AUTHOR, parentHash: ZERO_HASH })
     const nonces = holders.map(() => 0)
     for (const op of ops) {
@@ -94,6 +95,9 @@ t.test('property: a vesting lock pays base fees only: tips and transfers come fr
     const state = genesis.clone()
     state.apply(result.changes)
     return (await totalIssuance.get(state)) <= (await totalIssuance.get(genesis))
-  }), { seed: 27, numRuns: RUNS })
+}), { seed: 27, numRuns: RUNS })
+
+t.test('property: a vesting lock pays base fees only: tips and transfers come from the unlocked part', async (t) => {
+  t.notOk(outcome.failed, fc.defaultReportMessage(outcome) ?? `held for ${RUNS} sequences`)
   t.ok(applied > RUNS / 2 && refused > RUNS / 10, `both kinds seen: ${applied} applied, ${refused} refused`)
 })

@@ -7,7 +7,7 @@ import { defineCall, type CallContext, type CallResult } from '../../module.ts'
 import type { StateOverlay } from '../../state/overlay.ts'
 import { TREASURY_ACCOUNT } from '../accounts.ts'
 import { transfer } from '../balances/ledger.ts'
-import { validatorSetAt } from '../staking/validatorSet.ts'
+import { countedSetAt } from '../staking/validatorSet.ts'
 import { DatanetsError } from './errors.ts'
 import {
   AvailabilityAttested, ContributionAccepted, ContributionRejected, ContributionWithdrawn, Contributed, CuratorAdded, CuratorRemoved,
@@ -232,7 +232,8 @@ export const attestAvailability = defineCall({
     if (!isContribution(contribution)) return contribution
     if (contribution.status === ContributionStatus.available) return DatanetsError.AlreadyAvailable
     if (contribution.status !== ContributionStatus.pending) return DatanetsError.AlreadyDecided
-    const set = await validatorSetAt(state, context.block.height)
+    // powers as the stake stands now: stake unbonded or slashed since the set was computed does not count
+    const set = await countedSetAt(state, context.block.height)
     const member = set.find((m) => sameAddress(m.operator, sender))
     if (member === undefined || member.power === 0n) return DatanetsError.NotValidator
     const key = { datanet: id, index, validator: sender }

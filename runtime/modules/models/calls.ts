@@ -4,13 +4,14 @@ import * as k from '../../codec/schema.ts'
 import { defineCall, type CallResult } from '../../module.ts'
 import type { StateOverlay } from '../../state/overlay.ts'
 import { transfer } from '../balances/ledger.ts'
-import { versions } from '../datanets/state.ts'
+import { Format } from '../datanets/formats.ts'
+import { datanets as datanetRecords, versions } from '../datanets/state.ts'
 import { parseArchitecture } from './architecture.ts'
 import { ModelsError } from './errors.ts'
 import { Attested, BaseModelRegistered, JobAssigned, JobCreated, ResultSubmitted } from './events.ts'
 import { agrees, assignRound, disputeSettled, openDispute, publish, resolveDispute, sameAddress, scheduleDeadline, verified } from './lifecycle.ts'
 import {
-  baseModelArgsKind, baseModelByWeights, baseModelCount, baseModels, datanetVersionRefKind, hyperparametersKind, JobStatus, jobCount, jobs, jobsByOwner,
+  BaseModelKind, baseModelArgsKind, baseModelByWeights, baseModelCount, baseModels, datanetVersionRefKind, hyperparametersKind, JobStatus, jobCount, jobs, jobsByOwner,
   MAX_JOB_DATANETS, metricsKind, MODELS_ACCOUNT, params as modelsParams, type BaseModelArgs, type DatanetInput, type Hyperparameters, type Job,
   type ModelsParams,
 } from './state.ts'
@@ -35,6 +36,30 @@ export const ATTEST_WEIGHT = 2_500 + ASSIGNMENT_WEIGHT + DISPUTE_RESOLUTION_WEIG
 
 export const HYPER_LIMITS = Object.freeze({ maxRank: 64, maxAlpha: 256, maxBatchSize: 64, minLength: 8, maxLearningRateMicro: 1_000_000 })
 const MAX_ACCURACY_BPS = 10_000
+/**
+ * The node holds out every tenth row (classifier) or block of tokens (language model) for the
+ * evaluation it publishes (node/models/jobPlan.ts): with fewer than ten rows, or fewer tokens than
+ * ten sequences, the held-out part overlaps the training data or holds less than one sequence.
+ */
+export const MIN_CLASSIFIER_ROWS = 10
+const HELD_OUT_SHARE = 10
+
+/**
+ * Why the job's data cannot serve its base model, or undefined. A classifier trains on labels, so
+ * every datanet must accept labelled rows only; a language model reads any format's text. The
+ * amounts are checked against the versions' recorded rows and bytes: a token is at least one byte,
+ * so fewer than 10 × (length + 1) bytes cannot hold ten sequences of length + 1 tokens.
+ */
+async function dataProblem(state: StateOverlay, kind: number, refs: ReadonlyArray<{ datanet: number }>, totals: { rows: number; bytes: number }, hyper: Hyperparameters): Promise<CallResult> {
+  if (kind === BaseModelKind.classifier) {
+    for (const { datanet } of refs) {
+      const record = await datanetRecords.get(state, datanet)
+      if (record === undefined || !record.rules.formats.every((format) => format === Format.labelled)) return ModelsError.DataFormatMismatch
+    }
+    return totals.rows < MIN_CLASSIFIER_ROWS ? ModelsError.InsufficientData : undefined
+  }
+  return totals.bytes < HELD_OUT_SHARE * (hyper.length + 1) ? ModelsError.InsufficientData : undefined
+}
 
 /** Why a base model registration (call or genesis entry) is unacceptable, or undefined. */
 export function baseModelProblem(args: BaseModelArgs): { error: NonNullable<CallResult>; detail: string } | undefined {
@@ -100,15 +125,20 @@ export const createJob = defineCall({
     const refs = new Set(args.datanets.map(({ datanet, version }) => `${datanet}/${version}`))
     if (args.datanets.length === 0 || refs.size !== args.datanets.length) return ModelsError.InvalidDatanetList
     const inputs: DatanetInput[] = []
+    const amounts = { rows: 0, bytes: 0 }
     for (const { datanet, version } of args.datanets) {
       const published = await versions.get(state, { datanet, version })
       if (published === undefined) return ModelsError.UnknownDatanetVersion
       inputs.push({ datanet, version, root: published.root })
+      amounts.rows += published.rows
+      amounts.bytes += published.bytes
     }
     const params = await modelsParams.get(state)
     const { config } = parseArchitecture(base.architecture, base.kind)
     if (config === undefined) throw new Error(`models: stored base model ${base.id} has an invalid architecture`)
     if (!hyperparametersValid(args.hyper, config.context, config.dim, params)) return ModelsError.InvalidHyperparameters
+    const unfit = await dataProblem(state, base.kind, args.datanets, amounts, args.hyper)
+    if (unfit !== undefined) return unfit
     if (args.fee < params.minFeePerStep * BigInt(args.hyper.steps) * BigInt(args.hyper.batchSize)) return ModelsError.InsufficientEscrow
     const id = (await jobCount.get(state)) + 1
     const round = await assignRound(context, id, [], params)

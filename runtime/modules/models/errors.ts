@@ -19,4 +19,6 @@ export const ModelsError = defineErrors(ModuleIndex.models, 'models', {
   DeadlinePassed: { index: 14, message: 'the deadline of this step has passed' },
   AlreadyAttested: { index: 15, message: 'this worker already attested this job\'s result' },
   InvalidMetrics: { index: 16, message: 'accuracies are basis points: at most 10000' },
+  DataFormatMismatch: { index: 17, message: 'the base model\'s kind cannot train on these datanets\' formats (a classifier needs datanets that accept labelled rows only)' },
+  InsufficientData: { index: 18, message: 'the datanet versions hold too little data for the job (a classifier needs at least 10 rows, a language model at least 10 x (length + 1) bytes)' },
 })

@@ -24,7 +24,7 @@ import { transfer } from '../balances/ledger.ts'
 import { SlashReason } from '../staking/events.ts'
 import { slash } from '../staking/stake.ts'
 import { validators } from '../staking/state.ts'
-import { validatorSetAt } from '../staking/validatorSet.ts'
+import { countedSetAt } from '../staking/validatorSet.ts'
 import {
   DisputeOpened, DisputeResolved, JobReassigned, ReassignReason, JobRefunded, ModelPublished, RefundReason, VerifiersReplaced, WorkerSlashed, WorkerSlashReason,
 } from './events.ts'
@@ -47,9 +47,9 @@ export function assignmentOrder(seed: Uint8Array, job: number, operators: readon
   return keyed.map(({ operator }) => operator)
 }
 
-/** This height's active operators in the job's assignment order, and the set's size. */
+/** This height's active operators whose stake still counts, in the job's assignment order, and their number. */
 async function ordering(context: ExecutionContext, job: number): Promise<{ order: Address[]; setSize: number }> {
-  const members = (await validatorSetAt(context.state, context.block.height)).filter((member) => member.power > 0n)
+  const members = (await countedSetAt(context.state, context.block.height)).filter((member) => member.power > 0n)
   return { order: assignmentOrder(context.block.parentHash, job, members.map((member) => member.operator)), setSize: members.length }
 }
 

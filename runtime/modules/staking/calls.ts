@@ -4,10 +4,11 @@ import { defineCall, type CallDefinition } from '../../module.ts'
 import type { StateOverlay } from '../../state/overlay.ts'
 import { StakingError } from './errors.ts'
 import { punishEquivocation, type EvidenceVerifier } from './evidence.ts'
+import { computeActiveSet, inAnySet } from './validatorSet.ts'
 import { Bonded, CommissionChanged, RewardsClaimed, Unbonded, Unjailed, ValidatorCreated } from './events.ts'
-import { addStake, adjustTotals, payOut, sameAddress, selfBondOf, settleRewards, sharesValue } from './stake.ts'
+import { addStake, adjustTotals, payOut, powerOf, sameAddress, selfBondOf, settleRewards, sharesValue } from './stake.ts'
 import {
-  delegations, epoch, params as stakingParams, unbondingQueue, unbondings, validatorByKey, validatorCount, validatorIds, validators,
+  delegations, epoch, params as stakingParams, setDirty, unbondingQueue, unbondings, validatorByKey, validatorCount, validatorIds, validators,
   validatorUnbonders, type Validator,
 } from './state.ts'
 
@@ -120,8 +121,18 @@ export const unbond = defineCall({
       }
     }
     if (sameAddress(sender, operator) && remaining > 0n && remaining < params.minSelfBond) return StakingError.SelfBondBelowMinimum
+    // an operator leaving takes the minimum self-bond out of a set only through a recomputed set
+    // without it (below); with nobody else eligible the set would be kept as it is (an empty set
+    // halts the chain), with this validator in it and its stake gone: refused
+    if (sameAddress(sender, operator) && remaining < params.minSelfBond && (await inAnySet(state, operator))) {
+      if (!(await computeActiveSet(state, params)).some((member) => !sameAddress(member.operator, operator))) return StakingError.LastValidator
+    }
 
     const rewards = await settleRewards(context, validator, sender, record)
+    // power that falls must stop counting at once, not at the next epoch: the set is recomputed
+    // at this block's end (in force SET_DELAY heights on), and the entry stays slashable for
+    // faults until then (stake.ts stillSlashable); with no own stake left the validator leaves it
+    if (powerOf(tokensLeft) < powerOf(validator.tokens) && (await inAnySet(state, operator))) setDirty.set(state, true)
     record.shares -= burned
     validator.shares = sharesLeft
     validator.tokens = tokensLeft

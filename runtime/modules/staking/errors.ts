@@ -23,4 +23,5 @@ export const StakingError = defineErrors(ModuleIndex.staking, 'staking', {
   ValidatorDepleted: { index: 18, message: 'the validator has shares but no tokens left: it takes no new stake' },
   AmountTooSmall: { index: 19, message: 'the amount buys no share of the validator' },
   AlreadySlashed: { index: 20, message: 'the validator was already slashed and jailed for double signing up to this height' },
+  LastValidator: { index: 21, message: 'no other validator is eligible for the set: the last one cannot take its self-bond below the minimum' },
 })

@@ -7,7 +7,8 @@
 //      than downtimeMaxMissed of the last downtimeWindow blocks;
 //   4. pay the block reward from the ecosystem pool to the proposer's validator;
 //   5. at an epoch boundary, or if a validator was jailed in this block, compute the active set
-//      and schedule it for height + 2; drop sets no longer needed.
+//      and schedule it for height + SET_DELAY (2); drop sets no longer needed. An unbond that
+//      lowers a set member's power marks the set dirty too (calls.ts).
 import { toHex } from '../../crypto/hash.ts'
 import type { ExecutionContext } from '../../module.ts'
 import type { StateOverlay } from '../../state/overlay.ts'
@@ -17,7 +18,7 @@ import { punishEquivocation, type EvidenceVerifier } from './evidence.ts'
 import { BlockRewarded, SlashReason, UnbondingReleased } from './events.ts'
 import { adjustTotals, creditReward, jail, payOut, sameAddress, slash } from './stake.ts'
 import {
-  epoch, evidenceExpiry, MISSED_CHUNK_BITS, missedBlocks, missedCounts, params as stakingParams, processedEvidence, setDirty,
+  epoch, evidenceExpiry, MISSED_CHUNK_BITS, missedBlocks, missedCounts, params as stakingParams, processedEvidence, SET_DELAY, setDirty,
   STAKING_ACCOUNT, unbondingQueue, unbondings, validatorByKey, validators, validatorUnbonders, type StakingParams,
 } from './state.ts'
 import { pruneValidatorSets, scheduleValidatorSet, validatorSetAt } from './validatorSet.ts'
@@ -146,6 +147,6 @@ async function updateValidatorSet(context: ExecutionContext, params: StakingPara
   const dirty = await setDirty.get(state)
   if (dirty) state.delete(setDirty.key)
   if (boundary) epoch.set(state, { index: current.index + 1, startHeight: height })
-  if (boundary || dirty) await scheduleValidatorSet(context, params, boundary ? current.index + 1 : current.index, height + 2)
+  if (boundary || dirty) await scheduleValidatorSet(context, params, boundary ? current.index + 1 : current.index, height + SET_DELAY)
   await pruneValidatorSets(state, height)
 }

@@ -20,7 +20,7 @@ import { balanceOf, burn, setBalance, transfer } from '../balances/ledger.ts'
 import { StakingError } from './errors.ts'
 import { Jailed, Slashed, type SlashReason } from './events.ts'
 import {
-  BPS, delegations, missedBlocks, missedCounts, MISSED_CHUNK_BITS, POWER_UNIT, REWARD_PRECISION, setDirty, slashedTotals, STAKING_ACCOUNT, totals,
+  BPS, delegations, missedBlocks, missedCounts, MISSED_CHUNK_BITS, POWER_UNIT, REWARD_PRECISION, SET_DELAY, setDirty, slashedTotals, STAKING_ACCOUNT, totals,
   unbondings, validators, validatorUnbonders, type Delegation, type StakingTotals, type Validator,
 } from './state.ts'
 
@@ -115,7 +115,20 @@ async function burnFromStakingAccount(context: ExecutionContext, amount: bigint)
   await burn(context, STAKING_ACCOUNT, amount)
 }
 
-/** Slashes unbonding entries that were still bonded at the infraction (created at or after it). */
+/**
+ * Whether an unbonding entry created at `creationHeight` may still have counted in a validator set
+ * at `infractionHeight`. An unbond that lowers a set member's power has the set recomputed at the
+ * end of its block, in force SET_DELAY heights later, so the stake counted up to
+ * creationHeight + SET_DELAY - 1: a fault at any height up to that reaches it. Cosmos slashes only
+ * entries created after the infraction (its set updates every block); here the set lags by
+ * SET_DELAY, so the window extends over the lag, as Substrate keeps stake slashable for as long as
+ * it can have counted.
+ */
+export function stillSlashable(creationHeight: number, infractionHeight: number): boolean {
+  return infractionHeight <= creationHeight + SET_DELAY - 1
+}
+
+/** Slashes unbonding entries whose stake could still count at the infraction (stillSlashable). */
 async function slashUnbondings(state: StateOverlay, operator: Address, bps: number, infractionHeight: number): Promise<bigint> {
   const unbonders = (await validatorUnbonders.get(state, operator)) ?? []
   const kept: Address[] = []
@@ -125,7 +138,7 @@ async function slashUnbondings(state: StateOverlay, operator: Address, bps: numb
     const entries = (await unbondings.get(state, pair)) ?? []
     let changed = false
     for (const entry of entries) {
-      if (entry.creationHeight < infractionHeight) continue
+      if (!stillSlashable(entry.creationHeight, infractionHeight)) continue
       const wanted = (entry.initialAmount * BigInt(bps)) / BPS
       const cut = wanted < entry.amount ? wanted : entry.amount
       if (cut === 0n) continue
@@ -147,7 +160,7 @@ async function slashUnbondings(state: StateOverlay, operator: Address, bps: numb
 
 /**
  * Burns `bps` of the validator's bonded tokens (every delegator pro rata, through shares) and of
- * the unbonding entries created at or after `infractionHeight`. Mutates `validator`.
+ * the unbonding entries whose stake could still count at `infractionHeight`. Mutates `validator`.
  */
 export async function slash(context: ExecutionContext, validator: Validator, bps: number, infractionHeight: number, reason: SlashReason): Promise<void> {
   const bonded = (validator.tokens * BigInt(bps)) / BPS

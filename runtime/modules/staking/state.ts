@@ -223,7 +223,9 @@ export const missedCounts = storageMap(M, StorageItem.missedCount, bytesKey, k.u
 export const processedEvidence = storageMap(M, StorageItem.processedEvidence, bytesKey, k.uint)
 /** height -> infraction ids whose record is dropped then (they are too old to be submitted again) */
 export const evidenceExpiry = storageMap(M, StorageItem.evidenceExpiry, heightKey, k.list(k.hash, 1_000_000))
-/** a validator was jailed in this block: recompute the set at its end */
+/** a validator was jailed, or a set member's power fell, in this block: recompute the set at its end */
+/** heights between the block that computes a set and the height it is in force from */
+export const SET_DELAY = 2
 export const setDirty = storageValue(M, StorageItem.setDirty, k.bool, false)
 /** operator -> base units ever burned from its bonded and unbonding stake (for explorers; absent = none) */
 export const slashedTotals = storageMap(M, StorageItem.slashedTotal, bytesKey, k.amount)

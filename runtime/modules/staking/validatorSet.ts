@@ -67,6 +67,11 @@ export async function scheduleValidatorSet(context: ExecutionContext, params: St
   context.emit(ValidatorSetChanged.create({ epoch: epochIndex, effectiveHeight, validators: next }))
 }
 
+/** Whether the operator is in the set in force at the latest block or in one scheduled after it. */
+export async function inAnySet(state: StateReader, operator: Address): Promise<boolean> {
+  return (await validatorSets.get(state)).some((set) => set.validators.some((member) => sameAddress(member.operator, operator)))
+}
+
 /** Drops sets no height from `height` on can need (keeps the one in force at `height`). */
 export async function pruneValidatorSets(state: StateOverlay, height: number): Promise<void> {
   const sets = await validatorSets.get(state)
@@ -96,4 +101,21 @@ export async function validatorSetAt(state: StateReader, height: number): Promis
     throw new StakingQueryError('HEIGHT_PRUNED', `the validator set for height ${height} is no longer in the state`)
   }
   return found.map(({ consensusKey, operator, power }) => ({ consensusKey, operator, power: BigInt(power) }))
+}
+
+/**
+ * The set in force at `height` with each member's power clipped to what its bonded stake is worth
+ * now (0 if jailed): what the runtime's own decisions weigh (availability attestations, worker
+ * draws). A set lags the stake by up to SET_DELAY heights; consensus must use it as scheduled,
+ * but nothing else has to let stake that has been unbonded or slashed in the meantime count.
+ */
+export async function countedSetAt(state: StateReader, height: number): Promise<ValidatorSetMember[]> {
+  const members = await validatorSetAt(state, height)
+  const counted: ValidatorSetMember[] = []
+  for (const member of members) {
+    const validator = await validators.get(state, member.operator)
+    const now = validator === undefined || validator.jailed ? 0n : powerOf(validator.tokens)
+    counted.push({ ...member, power: now < member.power ? now : member.power })
+  }
+  return counted
 }

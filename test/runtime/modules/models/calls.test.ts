@@ -5,6 +5,7 @@ import { canonicalArchitecture } from '../../../../runtime/modules/models/archit
 import { BaseModelRegistered, JobAssigned, JobCreated, ModelPublished, ResultSubmitted } from '../../../../runtime/modules/models/events.ts'
 import { jobsByOwner, JobStatus, MODELS_ACCOUNT } from '../../../../runtime/modules/models/state.ts'
 import { versions } from '../../../../runtime/modules/datanets/state.ts'
+import { Format } from '../../../../runtime/modules/datanets/formats.ts'
 import {
   addressOf, baseModelArgs, eventNames, eventsNamed, FEE, hashes, HYPER, invariantProblems, jobArgs, ModelsHarness, OPEN, resultArgs, TEST_ARCHITECTURE, TEST_MODELS_PARAMS,
   withJob,
@@ -76,6 +77,30 @@ t.test('createJob: fee escrowed, datanet roots recorded, assignment announced', 
   t.equal(await h.balance(MODELS_ACCOUNT), FEE)
   t.equal(await jobsByOwner.get(h.state, { owner: addressOf('eve'), job: 1 }), 1)
   t.same(await invariantProblems(h), [])
+})
+
+t.test('issue 22 (2): createJob refuses data that does not fit the base model or is too little for the plan', async (t) => {
+  const h = await ModelsHarness.create()
+  const classifier = baseModelArgs({
+    name: 'tiny-classifier', kind: 1,
+    architecture: canonicalArchitecture({ kind: 'classifier', vocab: 512, context: 64, dim: 32, layers: 2, heads: 4, hidden: 64, classes: 2 }),
+  })
+  await h.ok('eve', 'registerBaseModel', classifier)
+  const documents = await h.publishedDatanet('ferdie', 1, { rows: 40 })
+  const labelled = await h.publishedDatanet('ferdie', 1, { format: Format.labelled, rows: 40 })
+  const fewLabels = await h.publishedDatanet('ferdie', 1, { format: Format.labelled, rows: 9 })
+  const tiny = await h.publishedDatanet('ferdie', 1, { size: 10 * (HYPER.length + 1) - 1, rows: 2 })
+  const before = h.snapshot()
+  const code = async (base: number, datanet: number, hyper = HYPER) => (await h.call('eve', 'createJob', jobArgs({ base, datanets: [{ datanet, version: 1 }], hyper }))).error?.code
+  // the reproduction: a classifier on an unlabelled datanet escrowed its fee and failed in the worker
+  t.equal(await code(2, documents), 'models.DataFormatMismatch', 'a classifier on unlabelled rows')
+  t.equal(await code(2, fewLabels), 'models.InsufficientData', 'a classifier on 9 rows')
+  // ...and a language model on a two-row datanet published a model evaluated on 2 tokens
+  t.equal(await code(1, tiny), 'models.InsufficientData', 'a language model on fewer than 10 x (length + 1) bytes')
+  t.equal(h.snapshot(), before, 'refused jobs escrow nothing')
+  t.equal(await code(1, tiny, { ...HYPER, length: 8 }), undefined, 'shorter sequences fit the same bytes')
+  t.equal(await code(2, labelled), undefined, 'a classifier on labelled rows')
+  t.equal(await code(1, labelled), undefined, 'a language model reads labelled rows\' text')
 })
 
 t.test('createJob errors change nothing', async (t) => {

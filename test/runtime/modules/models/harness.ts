@@ -180,12 +180,14 @@ export class ModelsHarness {
   }
 
   /** A datanet owned by `owner` with one accepted contribution and `versions` published versions; returns its id. */
-  async publishedDatanet(owner: DevAccountName = 'ferdie', versions = 1): Promise<number> {
-    const rules = { deposit: 0n, feePerByte: 0n, formats: [Format.documents], maxBytes: 10_000 }
+  async publishedDatanet(owner: DevAccountName = 'ferdie', versions = 1, shape: { format?: number; size?: number; rows?: number } = {}): Promise<number> {
+    const format = shape.format ?? Format.documents
+    const rules = { deposit: 0n, feePerByte: 0n, formats: [format], maxBytes: 10_000 }
     await this.ok(owner, 'create', { name: 'corpus', description: '', tags: [], licence: 'CC0-1.0', visibility: 0, rules, curators: [] }, 'datanets')
     const id = await datanetCount.get(this.committed)
     for (let v = 0; v < versions; v++) {
-      await this.ok('dave', 'contribute', { datanet: id, cid: sha256(utf8(`contribution ${id}/${v}`)), size: 100, rows: 1, format: Format.documents, metadata: '' }, 'datanets')
+      // enough bytes for the jobs the tests create (models.InsufficientData)
+      await this.ok('dave', 'contribute', { datanet: id, cid: sha256(utf8(`contribution ${id}/${v}`)), size: shape.size ?? 1_000, rows: shape.rows ?? 1, format, metadata: '' }, 'datanets')
       const index = v
       for (const operator of this.operators) {
         const { error } = await this.call(operator, 'attestAvailability', { datanet: id, contribution: index }, 'datanets')

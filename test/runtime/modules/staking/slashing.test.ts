@@ -9,6 +9,7 @@ import { StakingError } from '../../../../runtime/modules/staking/errors.ts'
 import { Jailed, Slashed, UnbondingReleased, ValidatorSetChanged } from '../../../../runtime/modules/staking/events.ts'
 import { delegation, infractionId, STAKING_ACCOUNT, validatorInfo, validatorSetAt, type EvidenceVerifier } from '../../../../runtime/modules/staking/index.ts'
 import { missedCounts, processedEvidence, unbondings } from '../../../../runtime/modules/staking/state.ts'
+import { countedSetAt } from '../../../../runtime/modules/staking/validatorSet.ts'
 import type { BlockInfo } from '../../../../runtime/module.ts'
 import { eventsOf } from '../../chainFixtures.ts'
 import { addressOf, eventsNamed, fakeEvidence, invariantProblems, keyOf, OPEN, stakingSpec, StakingHarness, TEST_PARAMS } from './harness.ts'
@@ -30,22 +31,22 @@ t.test('the default runtime accepts no evidence; malformed evidence is invalid',
   await t.rejects(buggy.call('eve', 'submitEvidence', { evidence: Uint8Array.of(1) }), TypeError, 'a bug is not hidden')
 })
 
-t.test('double sign: bonded stake and unbonding entries from after the infraction are slashed pro rata and burned; the validator is jailed', async (t) => {
+t.test('double sign: bonded stake and unbonding entries that could still count at the infraction are slashed pro rata and burned; the validator is jailed', async (t) => {
   const h = await StakingHarness.create()
   await h.call('eve', 'bond', { validator: bob, amount: 10_000n * OPEN }) // height 1
   await h.call('ferdie', 'bond', { validator: bob, amount: 1_000n * OPEN }) // height 2
-  await h.call('ferdie', 'unbond', { validator: bob, amount: 1_000n * OPEN }) // height 3: before the infraction
+  await h.call('ferdie', 'unbond', { validator: bob, amount: 1_000n * OPEN }) // height 3: could count until 4, before the infraction
   await h.advanceTo(4)
-  await h.call('eve', 'unbond', { validator: bob, amount: 2_000n * OPEN }) // height 5: after it
+  await h.call('eve', 'unbond', { validator: bob, amount: 2_000n * OPEN }) // height 5: at it
   await h.advanceTo(7)
   const issuance = await totalIssuance.get(h.state)
   const staking = await h.balance(STAKING_ACCOUNT)
   await h.begin()
-  const { error, events } = await h.call('charlie', 'submitEvidence', { evidence: fakeEvidence(keyOf('bob'), 4) })
+  const { error, events } = await h.call('charlie', 'submitEvidence', { evidence: fakeEvidence(keyOf('bob'), 5) })
   const blockEvents = await h.end()
   t.equal(error, undefined)
   // bob had 8,000 own + 8,000 of eve's bonded: 5 % is 800; eve's 2,000 unbonding since height 5 lose 100
-  t.same(eventsNamed(Slashed, events), [{ validator: bob, reason: 'doubleSign', infractionHeight: 4, bonded: 800n * OPEN, unbonding: 100n * OPEN }])
+  t.same(eventsNamed(Slashed, events), [{ validator: bob, reason: 'doubleSign', infractionHeight: 5, bonded: 800n * OPEN, unbonding: 100n * OPEN }])
   t.same(eventsNamed(Jailed, events), [{ validator: bob, reason: 'doubleSign', until: 8 + P.doubleSignJailBlocks }])
   t.same(eventsOf(ModuleIndex.balances, Burned, events), [{ account: STAKING_ACCOUNT, amount: 900n * OPEN }])
   t.equal(await totalIssuance.get(h.state), issuance - 900n * OPEN, 'issuance falls by exactly the slash')
@@ -188,4 +189,39 @@ t.test('evidence carried by the block is punished at its start; bad, stale or re
   t.equal((await validatorInfo(h.state, addressOf('alice')))?.jailed, false)
   t.same(eventsNamed(Slashed, await h.step({ evidence: [good] })), [], 'not twice')
   t.same(await invariantProblems(h.committed), [])
+})
+
+t.test('issue 27 (2): stake unbonded while it still counts in a set is slashed for a fault in that window, and stops counting two heights on', async (t) => {
+  const plain = await StakingHarness.create()
+  const early = await StakingHarness.create()
+  await plain.advanceTo(5)
+  await early.advanceTo(4)
+  // the reproduction: bob takes out all of its stake at height 5...
+  await early.begin()
+  t.equal((await early.call('bob', 'unbond', { validator: bob, amount: 8_000n * OPEN })).error, undefined)
+  const unbondBlock = await early.end()
+  // ...is dropped from the set computed at once, in force two heights later (no epoch wait)
+  t.same(eventsNamed(ValidatorSetChanged, unbondBlock).map((e) => [e.effectiveHeight, e.validators.map((v) => toHex(v.operator))]), [[7, [toHex(addressOf('alice')), toHex(charlie)]]])
+  t.ok((await validatorSetAt(early.state, 6)).some((m) => toHex(m.operator) === toHex(bob)), 'still in consensus\'s set at height 6')
+  // the runtime's own decisions (availability attestations, worker draws) see its stake as it is now
+  t.same((await countedSetAt(early.state, 6)).map((m) => [toHex(m.operator), m.power]), [[toHex(addressOf('alice')), 10_000n], [toHex(bob), 0n], [toHex(charlie), 6_000n]])
+  // ...and double-signs at height 6 while its stale power still counts
+  const burned = async (h: StakingHarness): Promise<bigint> => {
+    await h.advanceTo(8)
+    const { error, events } = await h.call('charlie', 'submitEvidence', { evidence: fakeEvidence(keyOf('bob'), 6) })
+    t.equal(error, undefined)
+    const [slashed] = eventsNamed(Slashed, events)
+    t.same(await invariantProblems(h.committed), [])
+    return (slashed?.bonded ?? 0n) + (slashed?.unbonding ?? 0n)
+  }
+  t.equal(await burned(plain), 400n * OPEN, 'without the early unbond: 5 % of 8,000')
+  t.equal(await burned(early), 400n * OPEN, 'with it: the same 400 OPEN, from the unbonding entry')
+  // an entry created after the stake stopped counting is not reached by a later fault
+  const late = await StakingHarness.create()
+  await late.call('eve', 'bond', { validator: bob, amount: 1_000n * OPEN })
+  await late.advanceTo(4)
+  await late.call('eve', 'unbond', { validator: bob, amount: 1_000n * OPEN }) // height 5: counted until 6
+  await late.advanceTo(8)
+  const { events } = await late.call('charlie', 'submitEvidence', { evidence: fakeEvidence(keyOf('bob'), 7) })
+  t.equal(eventsNamed(Slashed, events)[0]?.unbonding, 0n, 'a fault at 7 does not reach stake that stopped counting at 6')
 })
