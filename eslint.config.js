@@ -27,6 +27,14 @@ export default tseslint.config(
     rules: { 'no-console': 'error' },
   },
   {
+    files: ['consensus/**/*.ts', 'node/chain/**/*.ts', 'node/consensus/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-properties': ['error',
+        { object: 'Date', property: 'now', message: 'wall-clock time enters consensus and block building through the Clock port (consensus/clock.ts)' }],
+    },
+  },
+  {
     files: pureFolders,
     ignores: ['**/*.test.ts'],
     rules: {

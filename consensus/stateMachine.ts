@@ -50,6 +50,9 @@
 //     decided peer's commit certificate decides a node that could not count it (line 49).
 //   * Every node, the proposer included, schedules the propose timeout: a proposer whose driver
 //     fails to build a block in time prevotes nil instead of stalling the round.
+//   * Proposer-based timestamps (CometBFT's PBTS): line 22 also needs the proposal to be timely
+//     (the driver's verdict, see consensus/timeliness.ts); line 28's re-proposals are not checked
+//     again, their proof-of-lock shows more than 2/3 found them timely in polRound.
 import { ConsensusError } from './errors.ts'
 import { proposerIndex } from './proposer.ts'
 import {
@@ -112,6 +115,11 @@ export interface ProposalInput {
   readonly proposal: SignedProposal
   /** the driver has the block and it passed validation (execution) */
   readonly blockValid: boolean
+  /**
+   * for a new block (polRound −1): its time passed the timeliness rule (consensus/timeliness.ts)
+   * by this node's clock at receipt; false makes line 22 prevote nil. Default true.
+   */
+  readonly timely?: boolean
   /** for polRound >= 0: the proof-of-lock the proposal carries (prevotes for blockHash in polRound) */
   readonly polPrevotes?: readonly SignedVote[]
 }
@@ -243,6 +251,8 @@ export class ConsensusStateMachine {
   #decision: { readonly round: number; readonly blockHash: Uint8Array } | undefined
   /** round → the first proposal from that round's proposer */
   #proposals = new Map<number, SignedProposal>()
+  /** rounds whose proposal was not timely */
+  #untimely = new Set<number>()
   /** block key → validity, for blocks the driver has */
   #blocks = new Map<string, boolean>()
   #requested = new Set<string>()
@@ -324,6 +334,7 @@ export class ConsensusStateMachine {
     this.#validRound = -1
     this.#decision = undefined
     this.#proposals = new Map()
+    this.#untimely = new Set()
     this.#blocks = new Map()
     this.#requested = new Set()
     this.#commitRounds = []
@@ -346,6 +357,7 @@ export class ConsensusStateMachine {
     // the first proposal of a round counts; an equivocating proposer's others are ignored
     if (this.#proposals.has(proposal.round)) return
     this.#proposals.set(proposal.round, proposal)
+    if (input.timely === false) this.#untimely.add(proposal.round)
     this.#recordBlock(proposal.blockHash, input.blockValid)
     if (proposal.polRound >= 0 && input.polPrevotes !== undefined &&
       this.#isQuorum(current, input.polPrevotes, 'prevote', proposal.polRound, proposal.blockHash)) {
@@ -485,7 +497,7 @@ export class ConsensusStateMachine {
     const valid = this.#blocks.get(blockKey(proposal.blockHash)) === true
     let acceptable: boolean
     if (proposal.polRound === -1) {
-      acceptable = this.#lockedRound === -1 || sameHash(this.#lockedValue, proposal.blockHash)
+      acceptable = !this.#untimely.has(this.#round) && (this.#lockedRound === -1 || sameHash(this.#lockedValue, proposal.blockHash))
     } else {
       const pol = current.votes.prevotes(proposal.polRound)?.quorumValue
       const counted = pol !== undefined && sameHash(pol.blockHash, proposal.blockHash)

@@ -78,6 +78,8 @@ export function devChainSpec(options: DevSpecOptions = {}): ChainSpec {
       validators: [{ operator: alice.address, consensusKey: devValidatorKey('alice').publicKey, selfBond: DEV_VALIDATOR_SELF_BOND, commissionBps: 1_000 }],
     },
     datanets: undefined,
+    // one validator: its clock is the chain's (no timeliness rule runs on the dev chain)
+    consensus: undefined,
     models: { params: DEV_MODELS_PARAMS, baseModels: [...(options.baseModels ?? [])] },
   }
 }

@@ -11,6 +11,7 @@
 //                "validators": [ { "operator": "0x…", "consensusKey": "0x…32 bytes",
 //                                  "selfBond": "…", "commissionBps": 500 }, … ] },
 //   "datanets": { "params": { … } },                                           // optional
+//   "consensus": { "timeliness": { "precisionMs": 500, "messageDelayMs": 3000 } },  // optional
 //   "models": { "params": { "verifiers": 2, … },                               // optional
 //               "baseModels": [ { "name": "…", "kind": 0, "architecture": "{…canonical JSON…}",
 //                                 "artifact": "0x…", "weightsHash": "0x…", "onnx": "0x…",
@@ -30,6 +31,7 @@ import { modelsGenesisKind } from '../runtime/modules/models/genesis.ts'
 import { modelsParamsProblem } from '../runtime/modules/models/state.ts'
 import { stakingGenesisKind } from '../runtime/modules/staking/genesis.ts'
 import { DEFAULT_STAKING_PARAMS, stakingParamsProblem, type StakingParams } from '../runtime/modules/staking/state.ts'
+import { DEFAULT_TIMELINESS, timelinessParamsKind, timelinessParamsProblem, type TimelinessParams } from '../runtime/consensusParams.ts'
 import { allocationAmount, AllocationCategory, TOTAL_SUPPLY, VESTED_CATEGORIES, VESTING_CLIFF_MS, VESTING_LINEAR_MS } from './tokenomics.ts'
 
 export type GenesisErrorCode = 'INVALID_SPEC' | 'SUPPLY_MISMATCH' | 'ALLOCATION_MISMATCH' | 'VESTING_MISMATCH' | 'INVALID_STAKING' | 'STAKE_NOT_COVERED'
@@ -64,6 +66,8 @@ export const chainSpecKind = k.struct({
   staking: k.optional(stakingGenesisKind),
   datanets: k.optional(datanetsGenesisKind),
   models: k.optional(modelsGenesisKind),
+  /** BFT consensus parameters (governance will own them): the proposer-based timestamps' bounds */
+  consensus: k.optional(k.struct({ timeliness: timelinessParamsKind })),
 })
 
 export type ChainSpec = k.Infer<typeof chainSpecKind>
@@ -77,6 +81,11 @@ export function feeParamsOf(spec: ChainSpec): FeeParams {
 
 export function stakingParamsOf(spec: ChainSpec): StakingParams {
   return spec.staking?.params ?? DEFAULT_STAKING_PARAMS
+}
+
+/** The timeliness rule's parameters (consensus/timeliness.ts); the defaults when the spec has none. */
+export function timelinessParamsOf(spec: ChainSpec): TimelinessParams {
+  return spec.consensus?.timeliness ?? DEFAULT_TIMELINESS
 }
 
 /** Parses a spec from JSON text and checks every rule; throws GenesisError naming the problem. */
@@ -111,6 +120,8 @@ export function validateChainSpec(spec: ChainSpec): void {
   if (fees.baseFeeChangeDenominator < 1) throw new GenesisError('INVALID_SPEC', 'fees.baseFeeChangeDenominator must be at least 1')
   if (fees.burnShareBps > 10_000) throw new GenesisError('INVALID_SPEC', 'fees.burnShareBps must be at most 10000')
   if (fees.minBaseFeePerGas < 1n) throw new GenesisError('INVALID_SPEC', 'fees.minBaseFeePerGas must be at least 1')
+  const timeliness = timelinessParamsProblem(timelinessParamsOf(spec))
+  if (timeliness !== undefined) throw new GenesisError('INVALID_SPEC', `consensus.timeliness.${timeliness}`)
 
   const sums = new Map<AllocationCategory, bigint>()
   const seen = new Set<string>()

@@ -7,6 +7,7 @@ import type { Address } from '../runtime/crypto/secp256k1.ts'
 import type { GenesisBaseModel } from '../runtime/modules/models/genesis.ts'
 import type { ModelsParams } from '../runtime/modules/models/state.ts'
 import type { StakingParams } from '../runtime/modules/staking/state.ts'
+import { DEFAULT_TIMELINESS, type TimelinessParams } from '../runtime/consensusParams.ts'
 import { devKey } from './devAccounts.ts'
 import { DEV_MODELS_PARAMS, DEV_STAKING_PARAMS, devChainSpec } from './devSpec.ts'
 import { GenesisError, validateChainSpec, type Allocation, type ChainSpec } from './spec.ts'
@@ -37,6 +38,8 @@ export interface TestnetSpecOptions {
   readonly baseModels?: readonly GenesisBaseModel[]
   /** default: the dev parameters, except that every job needs at least one verifier */
   readonly modelsParams?: ModelsParams
+  /** the proposer-based timestamps' bounds (default DEFAULT_TIMELINESS) */
+  readonly timeliness?: TimelinessParams
 }
 
 export const TESTNET_MODELS_PARAMS: ModelsParams = { ...DEV_MODELS_PARAMS, minVerifiers: 1 }
@@ -72,6 +75,7 @@ export function testnetChainSpec(options: TestnetSpecOptions): ChainSpec {
     ...base,
     allocations,
     models: { params: options.modelsParams ?? TESTNET_MODELS_PARAMS, baseModels: [...(options.baseModels ?? [])] },
+    consensus: { timeliness: { ...(options.timeliness ?? DEFAULT_TIMELINESS) } },
     staking: {
       params: options.stakingParams ?? DEV_STAKING_PARAMS,
       validators: options.validators.map(({ operator, consensusKey }) => ({ operator, consensusKey, selfBond: TESTNET_VALIDATOR_SELF_BOND, commissionBps: TESTNET_COMMISSION_BPS })),

@@ -13,7 +13,7 @@ import type { Address } from '../runtime/crypto/secp256k1.ts'
 import { createRuntime } from '../runtime/index.ts'
 import { accountInfo } from '../runtime/modules/system/index.ts'
 import { lockedOf } from '../runtime/modules/balances/ledger.ts'
-import type { ChainSpec } from '../genesis/spec.ts'
+import { timelinessParamsOf, type ChainSpec } from '../genesis/spec.ts'
 import { createRpcRegistry } from './api/index.ts'
 import { Chain } from './chain/chain.ts'
 import { DevBlockProducer } from './consensus/devProducer.ts'
@@ -30,6 +30,9 @@ import { MetricsServer } from './metrics/server.ts'
 import { RpcServer } from './rpc/server.ts'
 import { InlineVerifier, WorkerPoolVerifier, type SignatureVerifier } from './workers/signatureVerifier.ts'
 import { ConsensusDriver } from '../consensus/driver/driver.ts'
+import type { Clock } from '../consensus/clock.ts'
+import { systemClock } from './clock.ts'
+import { ClockMonitor } from './consensus/clockMonitor.ts'
 import type { TimeoutConfig } from '../consensus/stateMachine.ts'
 import type { SignedVote } from '../consensus/types.ts'
 import { P2pNetwork } from '../p2p/p2pNetwork.ts'
@@ -58,6 +61,8 @@ export interface NodeOptions {
   /** `unsafe` also serves operator-only methods (peer blocking); keep it to trusted interfaces */
   rpcMethods?: 'safe' | 'unsafe'
   metrics?: { host?: string; port?: number } | false
+  /** wall-clock time for block times and consensus (default: the system clock); tests shift it */
+  clock?: Clock
   /** single-validator dev chain: seal blocks locally, each final at once */
   dev?: { blockTime: number; instantSeal?: boolean; author: Address; maxTransactions?: number; operator?: { address: Address; privateKey: Uint8Array } }
   /** the blob store under <home>/blobs (default on) */
@@ -109,11 +114,14 @@ export class OpenLedgerNode {
   readonly #health: StorageHealth
   readonly #fatal: Promise<StorageError>
   #stopping: Promise<void> | undefined
+  #clockMonitor: ClockMonitor | undefined
+  readonly #clock: Clock
 
   constructor(options: NodeOptions, components: { logger: Logger }) {
     this.options = options
     this.log = components.logger
     this.metrics = createMetrics({ labels: { chain: options.spec.id } })
+    this.#clock = options.clock ?? systemClock()
     let onFatal: (error: StorageError) => void = () => {}
     this.#fatal = new Promise((resolve) => (onFatal = resolve))
     this.#health = new StorageHealth(
@@ -313,6 +321,7 @@ export class OpenLedgerNode {
         blobs: this.#blobs,
         training: this.#training,
         storage: this.#health,
+        clock: this.#clockMonitor,
       })
       const rpc = new RpcServer({ ...options.rpc }, { logger: log, methods, metrics: this.metrics })
       this.#rpc = rpc
@@ -328,7 +337,7 @@ export class OpenLedgerNode {
       log.info('metrics listening', { url: `http://${this.#metricsServer.address.host}:${this.#metricsServer.address.port}/metrics` })
     }
     if (options.dev !== undefined) {
-      const producer = new DevBlockProducer(options.dev, { chain, mempool, logger: log.child('producer'), metrics: this.metrics })
+      const producer = new DevBlockProducer(options.dev, { chain, mempool, clock: this.#clock, logger: log.child('producer'), metrics: this.metrics })
       this.#producer = producer
       producer.start()
       this.#onStop('producer', () => producer.stop())
@@ -367,14 +376,16 @@ export class OpenLedgerNode {
           validatorKey: consensus.validatorKey,
           ...(consensus.timeouts === undefined ? {} : { timeouts: consensus.timeouts }),
           blockTimeMs: consensus.blockTimeMs,
+          timeliness: timelinessParamsOf(this.options.spec),
           ...(consensus.equivocate === true ? { equivocate: true } : {}),
           ...(consensus.observeVote === undefined ? {} : { observeVote: consensus.observeVote }),
         },
         {
           chain: consensusChain,
           network: createConsensusNetwork(this.#network),
+          clock: this.#clock,
           logger: log.child('consensus'),
-          metrics: { roundsPerHeight: metrics.consensusRoundsPerHeight, consensusHeight: metrics.consensusHeight, missedBlocks: metrics.consensusMissedBlocks },
+          metrics: { roundsPerHeight: metrics.consensusRoundsPerHeight, consensusHeight: metrics.consensusHeight, missedBlocks: metrics.consensusMissedBlocks, untimelyProposals: metrics.consensusUntimelyProposals },
           onWriteFailure: (error) => this.#health.writeFailed(pathOf(error, join(this.options.home, 'consensus')), error),
         },
       )
@@ -384,10 +395,17 @@ export class OpenLedgerNode {
       const unsubscribe = [sync.onImported(() => void driver.restartAtHead()), driver.onBehind(() => sync.trigger())]
       this.#onStop('sync and consensus wiring', () => unsubscribe.forEach((f) => f()))
     }
+    this.#clockMonitor = new ClockMonitor(
+      { timeliness: timelinessParamsOf(this.options.spec) },
+      { network: this.#network, clock: this.#clock, logger: log.child('clock'), metrics: { peerOffsetSeconds: metrics.clockPeerOffset, skewed: metrics.clockSkewed } },
+    )
     await mkdir(join(this.options.home, 'consensus'), { recursive: true })
     const p2p = this.#network
     await p2p.start()
     this.#onStop('network', () => p2p.stop())
+    const clockMonitor = this.#clockMonitor
+    clockMonitor.start()
+    this.#onStop('clock monitor', () => clockMonitor.stop())
     const sync = this.#sync
     if (sync !== undefined) {
       await sync.start()

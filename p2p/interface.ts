@@ -21,6 +21,8 @@ export const ReqRespProtocol = {
   blob: '/openledger/blob/1',
   /** the proposals and votes a peer holds for one height: catch-up when gossip lost some */
   consensusMessages: '/openledger/consensus-messages/1',
+  /** the peer's wall-clock time: how a node learns that its clock is out of step (node/consensus/clockMonitor.ts) */
+  time: '/openledger/time/1',
 } as const
 export type ReqRespProtocol = (typeof ReqRespProtocol)[keyof typeof ReqRespProtocol]
 export type ReqRespProtocolName = keyof typeof ReqRespProtocol

@@ -37,6 +37,7 @@ export const DEFAULT_PROTOCOL_LIMITS: Readonly<Record<WireProtocol, ProtocolLimi
   [ReqRespProtocol.blocksByRange]: { maxRequestBytes: 1 * KiB, maxResponseBytes: 16 * MiB, timeoutMs: 30_000, requestsPerSecond: 4, burst: 16 },
   [ReqRespProtocol.blob]: { maxRequestBytes: 1 * KiB, maxResponseBytes: 16 * MiB, timeoutMs: 30_000, requestsPerSecond: 4, burst: 16 },
   [ReqRespProtocol.consensusMessages]: { maxRequestBytes: 256, maxResponseBytes: 40 * MiB, timeoutMs: 10_000, requestsPerSecond: 4, burst: 8 },
+  [ReqRespProtocol.time]: { maxRequestBytes: 16, maxResponseBytes: 64, timeoutMs: 3_000, requestsPerSecond: 1, burst: 4 },
   [PEER_EXCHANGE_PROTOCOL]: { maxRequestBytes: 64, maxResponseBytes: 64 * KiB, timeoutMs: 5_000, requestsPerSecond: 1, burst: 4 },
 }
 

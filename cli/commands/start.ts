@@ -8,6 +8,7 @@ import { parseChainSpec } from '../../genesis/spec.ts'
 import { loadNodeConfig } from '../../node/config.ts'
 import { readOperatorKey, readValidatorKey } from '../../node/keyFiles.ts'
 import { OpenLedgerNode } from '../../node/node.ts'
+import { systemClock } from '../../node/clock.ts'
 import { loadOrCreateNodeKey } from '../../p2p/nodeKey.ts'
 import { resolveHome } from '../home.ts'
 import { CliError, type Command } from '../io.ts'
@@ -23,11 +24,12 @@ export const startCommand: Command = {
     '--rpc-methods unsafe  also serve operator-only RPC methods (system_blockPeer, system_unblockPeer, system_blockedPeers)',
     '--vote-log FILE       append every validly signed vote seen to FILE (JSON lines), for audits',
     '--training-threads N  threads for ModelFactory training jobs (default: all cores)',
+    '--clock-offset=MS     TEST ONLY: run as if this machine\'s clock were MS ms ahead (--clock-offset=-MS: behind)',
     ...EMBEDDED_SERVE_USAGE,
     ...STORAGE_USAGE,
   ].join('\n'),
   async run(argv) {
-    const { values } = parseArgs({ args: argv, strict: true, options: { home: { type: 'string' }, 'test-equivocate': { type: 'boolean' }, 'test-model-fault': { type: 'string' }, 'training-threads': { type: 'string' }, 'vote-log': { type: 'string' }, 'rpc-methods': { type: 'string' }, ...embeddedServeOptions, ...loggingOptions, ...storageOptions } })
+    const { values } = parseArgs({ args: argv, strict: true, options: { home: { type: 'string' }, 'test-equivocate': { type: 'boolean' }, 'test-model-fault': { type: 'string' }, 'training-threads': { type: 'string' }, 'vote-log': { type: 'string' }, 'rpc-methods': { type: 'string' }, 'clock-offset': { type: 'string' }, ...embeddedServeOptions, ...loggingOptions, ...storageOptions } })
     const fault = values['test-model-fault']
     if (fault !== undefined && fault !== 'wrong-attestation' && fault !== 'skip-training') throw new CliError('BAD_ARGUMENT', '--test-model-fault must be wrong-attestation or skip-training')
     const rpcMethods = values['rpc-methods'] ?? 'safe'
@@ -42,6 +44,8 @@ export const startCommand: Command = {
     }
     const spec = parseChainSpec(specText)
     const logger = loggerFrom(values).child(config.moniker)
+    const clockOffsetMs = values['clock-offset'] === undefined ? 0 : parseClockOffset(values['clock-offset'])
+    if (clockOffsetMs !== 0) logger.warn('TEST ONLY: running with a shifted clock', { clockOffsetMs })
     const validatorKey = config.validatorKeyPath === undefined ? undefined : await readValidatorKey(config.validatorKeyPath)
     const operator = config.operatorKeyPath === undefined ? undefined : await readOperatorKey(config.operatorKeyPath)
     const node = new OpenLedgerNode(
@@ -49,6 +53,7 @@ export const startCommand: Command = {
         home,
         spec,
         nodeName: config.moniker,
+        clock: systemClock(clockOffsetMs),
         rpc: config.rpc,
         rpcMethods,
         metrics: config.metrics,
@@ -87,6 +92,13 @@ export const startCommand: Command = {
     }
     return runUntilStopped(node, logger, () => serving?.stop())
   },
+}
+
+/** ms: at most ±10,000 days, an integer */
+function parseClockOffset(text: string): number {
+  const value = Number(text)
+  if (!/^-?\d+$/.test(text) || !Number.isSafeInteger(value) || Math.abs(value) > 864_000_000_000) throw new CliError('BAD_ARGUMENT', '--clock-offset must be an integer number of ms within ±10,000 days')
+  return value
 }
 
 /** Appends each vote as a JSON line: validator, height, round, type, block hash (null = nil). */

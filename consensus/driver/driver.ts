@@ -11,6 +11,11 @@
 // messages for past heights or too far ahead are ignored; messages for the next two heights are
 // buffered (bounded) and replayed when that height starts.
 //
+// Time: a new block's time is this node's clock (the Clock port) when it proposes; a proposal's
+// receive time is read from the same clock when the message arrives (gossip or catch-up), logged
+// in the WAL with it, and judged by the timeliness rule (consensus/timeliness.ts) after the block
+// was executed, so a replay re-derives the same verdict and the same votes.
+//
 // Catch-up: gossip is best effort (a message published before the mesh formed, or while a peer was
 // down, is gone), so while a height makes no progress the driver asks its peers for every proposal
 // and vote they hold for it (`consensusMessages` request/response) and validates the answers like
@@ -22,7 +27,10 @@ import { sha256, toHex } from '../../runtime/crypto/hash.ts'
 import { OpenLedgerError } from '../../runtime/errors.ts'
 import type { Logger } from '../../lib/logger.ts'
 import { proposerFor } from '../proposer.ts'
+import type { Clock } from '../clock.ts'
 import { ConsensusStateMachine, type ConsensusState, type Input, type Output, type TimeoutConfig } from '../stateMachine.ts'
+import { DEFAULT_TIMELINESS, type TimelinessParams } from '../../runtime/consensusParams.ts'
+import { checkedTimelinessParams, proposalTimeliness, type Timeliness } from '../timeliness.ts'
 import {
   createCommitCertificate,
   decodeSignedProposal,
@@ -79,17 +87,23 @@ export interface ConsensusDriverOptions {
   observeVote?: (vote: SignedVote) => void
   /** ms without progress at a height before asking peers for its messages, and between asks */
   catchUpIntervalMs?: number
+  /** the chain's timeliness parameters (its spec's consensus params); default DEFAULT_TIMELINESS */
+  timeliness?: TimelinessParams
 }
 
 export interface ConsensusDriverComponents {
   chain: ConsensusChain
   network: ConsensusNetwork
   logger: Logger
+  /** wall-clock time: block times and proposals' receive times */
+  clock: Clock
   metrics?: {
     roundsPerHeight?: { observe(value: number): void }
     consensusHeight?: { set(value: number): void }
     /** decided blocks whose commit lacks this validator's precommit */
     missedBlocks?: { inc(): void }
+    /** proposals of new blocks judged not timely, by which bound they broke */
+    untimelyProposals?: { inc(labels: { bound: Exclude<Timeliness, 'timely'> }): void }
   }
   /**
    * Called once when a write consensus depends on failed (the WAL, the sign guard, or the chain's
@@ -108,7 +122,8 @@ export function isWriteFailure(error: unknown): error is Error & { code: string 
 /** WAL records (canonical arrays): what the machine consumed, in order. */
 type WalRecord =
   | ['start', number]
-  | ['proposal', Uint8Array, Uint8Array]
+  /** signed proposal, block, receive time by our clock (absent in records of older versions: no check) */
+  | ['proposal', Uint8Array, Uint8Array, number?]
   | ['vote', Uint8Array]
   | ['timeout', string, number, number]
 
@@ -119,7 +134,9 @@ function decodeWalRecord(bytes: Uint8Array): WalRecord {
     case 'start':
       return ['start', readUint(items[1] ?? null, 'wal.height')]
     case 'proposal':
-      return ['proposal', readBytes(items[1] ?? null, 'wal.proposal'), readBytes(items[2] ?? null, 'wal.block')]
+      return items[3] === undefined
+        ? ['proposal', readBytes(items[1] ?? null, 'wal.proposal'), readBytes(items[2] ?? null, 'wal.block')]
+        : ['proposal', readBytes(items[1] ?? null, 'wal.proposal'), readBytes(items[2] ?? null, 'wal.block'), readUint(items[3], 'wal.receivedAt')]
     case 'vote':
       return ['vote', readBytes(items[1] ?? null, 'wal.vote')]
     case 'timeout':
@@ -144,6 +161,8 @@ export class ConsensusDriver {
   readonly #chain: ConsensusChain
   readonly #network: ConsensusNetwork
   readonly #log: Logger
+  readonly #clock: Clock
+  readonly #timeliness: TimelinessParams
   readonly #metrics: ConsensusDriverComponents['metrics']
   readonly #onWriteFailure: ConsensusDriverComponents['onWriteFailure']
   readonly #wal: ConsensusWal
@@ -154,7 +173,8 @@ export class ConsensusDriver {
   #heightStartedAt = 0
   #queue: Promise<void> = Promise.resolve()
   #timers = new Set<NodeJS.Timeout>()
-  #future: Array<{ height: number; kind: 'proposal' | 'vote'; bytes: Uint8Array }> = []
+  /** receivedAt: a proposal's receive time by our clock */
+  #future: Array<{ height: number; kind: 'proposal' | 'vote'; bytes: Uint8Array; receivedAt: number }> = []
   /** blocks we built or received this height, by hash hex */
   #blocks = new Map<string, Uint8Array>()
   #running = false
@@ -172,6 +192,8 @@ export class ConsensusDriver {
     this.#chain = components.chain
     this.#network = components.network
     this.#log = components.logger
+    this.#clock = components.clock
+    this.#timeliness = checkedTimelinessParams(options.timeliness ?? DEFAULT_TIMELINESS)
     this.#metrics = components.metrics
     this.#onWriteFailure = components.onWriteFailure
     this.#wal = new ConsensusWal(options.walDir)
@@ -293,7 +315,7 @@ export class ConsensusDriver {
     this.#future = this.#future.filter((m) => m.height > this.#height)
     for (const message of now) {
       if (message.kind === 'vote') await this.#processVote(message.bytes)
-      else await this.#processProposal(message.bytes)
+      else await this.#processProposal(message.bytes, message.receivedAt)
     }
   }
 
@@ -321,12 +343,22 @@ export class ConsensusDriver {
         const proposal = decodeSignedProposal(record[1])
         const known = this.#blocks.get(toHex(proposal.blockHash))
         const block = known ?? record[2]
-        let valid = false
         const result = await this.#chain.validateBlock(block)
-        valid = result.valid && result.height === proposal.height && toHex(result.hash) === toHex(proposal.blockHash)
+        const valid = result.valid && result.height === proposal.height && toHex(result.hash) === toHex(proposal.blockHash)
         if (!valid) this.#log.warn('proposed block is invalid', { height: proposal.height, round: proposal.round, reason: result.reason ?? 'hash or height mismatch' })
         else this.#blocks.set(toHex(proposal.blockHash), block)
-        return { type: 'proposal', proposal, blockValid: valid }
+        const receivedAt = record[3]
+        // a re-proposal's proof-of-lock stands for its timeliness (consensus/timeliness.ts)
+        if (!valid || proposal.polRound !== -1 || receivedAt === undefined) return { type: 'proposal', proposal, blockValid: valid }
+        const timeliness = proposalTimeliness(result.time, receivedAt, this.#timeliness)
+        if (timeliness !== 'timely' && !this.#replaying) {
+          this.#metrics?.untimelyProposals?.inc({ bound: timeliness })
+          this.#log.warn('proposal is not timely: prevoting nil', {
+            height: proposal.height, round: proposal.round, proposer: toHex(proposal.proposer).slice(0, 18), blockTime: result.time, receivedAt,
+            aheadMs: result.time - receivedAt, bound: timeliness, precisionMs: this.#timeliness.precisionMs, messageDelayMs: this.#timeliness.messageDelayMs,
+          })
+        }
+        return { type: 'proposal', proposal, blockValid: valid, timely: timeliness === 'timely' }
       }
     }
   }
@@ -368,27 +400,35 @@ export class ConsensusDriver {
     const key = this.#options.validatorKey
     // when replaying, the WAL holds the proposal we made (if we got as far as signing it)
     if (key === undefined || this.#replaying) return
-    let block: BlockCandidate | undefined
+    let block: Omit<BlockCandidate, 'time'> | undefined
+    /** a new block's time: a re-proposal's was judged in its proof-of-lock round */
+    let newBlockTime: number | undefined
     if (reuse !== undefined) {
       const bytes = this.#blocks.get(toHex(reuse))
       if (bytes !== undefined) block = { hash: reuse, height, bytes }
     }
     if (block === undefined) {
       if (reuse !== undefined) return // cannot re-propose what we do not have: the round times out
-      block = await this.#chain.buildBlock(height, key.publicKey)
+      const built = await this.#chain.buildBlock(height, key.publicKey, this.#clock.now())
+      block = built
+      newBlockTime = built.time
     }
     this.#blocks.set(toHex(block.hash), block.bytes)
     const proposal = { height, round, blockHash: block.hash, polRound, proposer: key.publicKey }
     if (!this.#authorize(height, round, SignStep.proposal, proposalSignBytes(this.#chain.chainId, proposal))) return
     const signed = signProposal(this.#chain.chainId, proposal, key.secretKey)
-    const record: WalRecord = ['proposal', encodeSignedProposal(signed), block.bytes]
+    // our own proposal is received now, and judged like any other (an own block whose time had to
+    // follow a parent from the future is not timely here either)
+    const receivedAt = this.#clock.now()
+    const record: WalRecord = ['proposal', encodeSignedProposal(signed), block.bytes, receivedAt]
     this.#wal.append(encode(record as unknown as Decoded), { sync: true })
     if (!this.#replaying) this.#log.debug('proposing', { height, round, block: toHex(block.hash).slice(0, 18) })
     const message = encodeProposalMessage(signed, block.bytes)
     this.#remember({ kind: 'proposal', bytes: message, round })
     await this.#network.publish('proposals', message).catch((error: unknown) => this.#log.warn('publishing proposal failed', { error }))
     // our own proposal is an input like any other (already in the WAL)
-    const outputs = this.#machine.apply({ type: 'proposal', proposal: signed, blockValid: true })
+    const timely = newBlockTime === undefined || proposalTimeliness(newBlockTime, receivedAt, this.#timeliness) === 'timely'
+    const outputs = this.#machine.apply({ type: 'proposal', proposal: signed, blockValid: true, timely })
     for (const output of outputs) await this.#act(output)
   }
 
@@ -468,9 +508,9 @@ export class ConsensusDriver {
     if (height > this.#height + 1) for (const listener of this.#behindListeners) listener(height)
   }
 
-  #bufferFuture(height: number, kind: 'proposal' | 'vote', bytes: Uint8Array): void {
+  #bufferFuture(height: number, kind: 'proposal' | 'vote', bytes: Uint8Array, receivedAt = 0): void {
     if (this.#future.length >= MAX_FUTURE_MESSAGES) this.#future.shift()
-    this.#future.push({ height, kind, bytes })
+    this.#future.push({ height, kind, bytes, receivedAt })
   }
 
   #onVoteMessage(bytes: Uint8Array): MessageVerdict {
@@ -503,6 +543,8 @@ export class ConsensusDriver {
 
   #onProposalMessage(bytes: Uint8Array): MessageVerdict {
     if (this.#messages.has(messageKey(bytes))) return 'ignore'
+    // before anything else: decoding, queueing and executing are not part of the message's delay
+    const receivedAt = this.#clock.now()
     let message: ReturnType<typeof decodeProposalMessage>
     try {
       message = decodeProposalMessage(bytes)
@@ -515,21 +557,21 @@ export class ConsensusDriver {
     this.#noteHeight(proposal.height)
     if (where === 'past' || where === 'far') return 'ignore'
     if (where === 'future') {
-      this.#bufferFuture(proposal.height, 'proposal', bytes)
+      this.#bufferFuture(proposal.height, 'proposal', bytes, receivedAt)
       return 'accept'
     }
     if (this.#set !== undefined && toHex(proposerFor(this.#set, proposal.height, proposal.round).publicKey) !== toHex(proposal.proposer)) return 'reject'
-    void this.#enqueue(() => this.#processProposal(bytes))
+    void this.#enqueue(() => this.#processProposal(bytes, receivedAt))
     return 'accept'
   }
 
-  async #processProposal(bytes: Uint8Array): Promise<void> {
+  async #processProposal(bytes: Uint8Array, receivedAt: number): Promise<void> {
     const { proposal, proposalBytes, block } = decodeProposalMessage(bytes)
     if (proposal.height !== this.#height) return
     const set = this.#set as ValidatorSet
     if (toHex(proposerFor(set, proposal.height, proposal.round).publicKey) !== toHex(proposal.proposer)) return
     const startedMs = performance.now()
-    await this.#consume(['proposal', proposalBytes, block], true)
+    await this.#consume(['proposal', proposalBytes, block, receivedAt], true)
     this.#log.debug('proposal', { height: proposal.height, round: proposal.round, bytes: block.length, atMs: Math.round(startedMs - this.#heightStartedAt), validateMs: Math.round(performance.now() - startedMs) })
   }
 

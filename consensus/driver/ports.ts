@@ -7,6 +7,8 @@ import type { CommitCertificate, ValidatorSet } from '../types.ts'
 export interface BlockCandidate {
   readonly hash: Uint8Array
   readonly height: number
+  /** the header's time, ms since the epoch */
+  readonly time: number
   /** encode([header, body]) */
   readonly bytes: Uint8Array
 }
@@ -17,13 +19,17 @@ export interface ConsensusChain {
   headHeight(): number
   /** the validator set that votes on `height` (known for heights up to head + 2) */
   validatorSet(height: number): Promise<ValidatorSet>
-  /** builds a block on the head, carrying the head's commit certificate and pending evidence */
-  buildBlock(height: number, proposerKey: Uint8Array): Promise<BlockCandidate>
+  /**
+   * Builds a block on the head, carrying the head's commit certificate and pending evidence. Its
+   * time is `time` (the driver's clock), or the parent's time + 1 ms when that is later.
+   */
+  buildBlock(height: number, proposerKey: Uint8Array, time: number): Promise<BlockCandidate>
   /**
    * Decodes and executes a proposed block on the head; `valid` false for any problem (wrong
    * height or parent, bad transaction, root mismatch). Valid executed blocks are kept until commit.
+   * `time` is the block's header time (ms since the epoch), for the timeliness rule.
    */
-  validateBlock(bytes: Uint8Array): Promise<{ hash: Uint8Array; height: number; valid: boolean; reason?: string }>
+  validateBlock(bytes: Uint8Array): Promise<{ hash: Uint8Array; height: number; time: number; valid: boolean; reason?: string }>
   /** commits an executed (built or validated) block with its certificate: one atomic write */
   commitBlock(blockHash: Uint8Array, certificate: CommitCertificate): Promise<void>
   /** evidence of misbehaviour the driver saw: to be put on chain */

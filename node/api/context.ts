@@ -1,4 +1,5 @@
 // What the RPC handlers read and drive: the node's services, passed explicitly.
+import type { ClockStatus } from '../consensus/clockMonitor.ts'
 import { OpenLedgerError } from '../../runtime/errors.ts'
 import type { BlockHeader } from '../../runtime/block.ts'
 import type { Chain } from '../chain/chain.ts'
@@ -51,6 +52,8 @@ export interface ApiComponents {
   training?: { progress(job: number): JobProgress | undefined } | undefined
   /** the home's storage: whether the node can write (node/storage) */
   storage?: { readonly status: 'ok' | 'low' | 'failed'; readonly lastFreeBytes: number | undefined; readonly fatal: Error | undefined } | undefined
+  /** this node's clock against its peers' (validators and full nodes on a network) */
+  clock?: { status(): ClockStatus } | undefined
 }
 
 export type ApiErrorCode = 'UNKNOWN_BLOCK' | 'UNKNOWN_TRANSACTION' | 'STATE_UNAVAILABLE' | 'UNSAFE_METHOD' | 'NO_NETWORK'

@@ -5,7 +5,7 @@ import { OPEN_DECIMALS } from '../../genesis/tokenomics.ts'
 import { defineMethod, param, type RpcMethod } from '../rpc/registry.ts'
 import { ApiError, type ApiComponents } from './context.ts'
 
-export function systemMethods({ chain, mempool, nodeName, version, network, sync, unsafeMethods, storage }: ApiComponents): RpcMethod[] {
+export function systemMethods({ chain, mempool, nodeName, version, network, sync, unsafeMethods, storage, clock }: ApiComponents): RpcMethod[] {
   /** operator-only: refused unless the node was started with `--rpc-methods unsafe` */
   const operatorNetwork = (method: string): NonNullable<ApiComponents['network']> => {
     if (unsafeMethods !== true) throw new ApiError('UNSAFE_METHOD', `${method} is an unsafe method: start the node with --rpc-methods unsafe`)
@@ -33,13 +33,21 @@ export function systemMethods({ chain, mempool, nodeName, version, network, sync
       name: 'system_health',
       params: [],
       // Substrate's three fields, plus whether this node can still write: `storage.status` is
-      // 'ok', 'low' (under the warning threshold) or 'failed' (a write failed; the node is stopping)
-      handler: () => ({
-        peers: network?.peers().length ?? 0,
-        isSyncing: sync?.isSyncing ?? false,
-        shouldHavePeers: network !== undefined,
-        storage: { status: storage?.status ?? 'ok', freeBytes: storage?.lastFreeBytes ?? null, ...(storage?.fatal === undefined ? {} : { error: storage.fatal.message }) },
-      }),
+      // 'ok', 'low' (under the warning threshold) or 'failed' (a write failed; the node is stopping);
+      // and its clock against its peers': clockOffsetMs, the median of (peers' clocks − ours), null
+      // before any peer answered or without a network; clockSkewed, beyond the chain's precision
+      // (this validator's votes do not count)
+      handler: () => {
+        const status = clock?.status()
+        return {
+          peers: network?.peers().length ?? 0,
+          isSyncing: sync?.isSyncing ?? false,
+          shouldHavePeers: network !== undefined,
+          storage: { status: storage?.status ?? 'ok', freeBytes: storage?.lastFreeBytes ?? null, ...(storage?.fatal === undefined ? {} : { error: storage.fatal.message }) },
+          clockOffsetMs: status?.peerOffsetMs ?? null,
+          clockSkewed: status?.skewed ?? false,
+        }
+      },
     }),
     defineMethod({
       name: 'system_peers',

@@ -65,7 +65,7 @@ export interface ImportedBlock {
 export interface BuildLimits {
   maxTransactions?: number
   maxBytes?: number
-  /** ms since epoch after which the builder stops adding transactions */
+  /** performance.now() after which the builder stops adding transactions (a budget: no clock setting moves it) */
   deadline?: number
 }
 
@@ -196,7 +196,7 @@ export class Chain {
     while (step.done !== true && transactions.length < maxTransactions) {
       const candidate = step.value
       if (bytes + candidate.tx.bytes.length > maxBytes) break
-      if (limits.deadline !== undefined && (transactions.length & 31) === 31 && Date.now() > limits.deadline) break
+      if (limits.deadline !== undefined && (transactions.length & 31) === 31 && performance.now() > limits.deadline) break
       const result = await execution.tryApply(candidate.tx, candidate.sender)
       if (result instanceof InvalidTransactionError) {
         if (result.code === 'EXCEEDS_BLOCK_GAS') break

@@ -122,7 +122,7 @@ export class NodeConsensusChain implements ConsensusChain {
     return certificate.signatures.map((s) => set.validators[s.validatorIndex]?.publicKey).filter((key): key is Uint8Array => key !== undefined)
   }
 
-  async buildBlock(height: number, proposerKey: Uint8Array): Promise<BlockCandidate> {
+  async buildBlock(height: number, proposerKey: Uint8Array, time: number): Promise<BlockCandidate> {
     return this.exclusive(async () => {
       const head = this.#chain.head
       if (head.header.height + 1 !== height) throw new Error(`cannot build height ${height} on head ${head.header.height}`)
@@ -137,13 +137,13 @@ export class NodeConsensusChain implements ConsensusChain {
         }
       }
       const built = await this.#chain.buildBlock(
-        { timestamp: Date.now(), author: this.#operator?.address ?? new Uint8Array(20), proposer: proposerKey, lastCommit, evidence: this.#evidence.pending(), ...(lastCommitSigners === undefined ? {} : { lastCommitSigners }) },
+        { timestamp: time, author: this.#operator?.address ?? new Uint8Array(20), proposer: proposerKey, lastCommit, evidence: this.#evidence.pending(), ...(lastCommitSigners === undefined ? {} : { lastCommitSigners }) },
         candidates(),
-        { deadline: Date.now() + 400 },
+        { deadline: performance.now() + 400 },
       )
       this.#executed.set(toHex(built.hash), built)
       const body: BlockBody = { transactions: built.transactions.map((tx) => tx.bytes), lastCommit: built.lastCommit, evidence: built.evidence }
-      return { hash: built.hash, height, bytes: encodeBlock(built.header, body) }
+      return { hash: built.hash, height, time: built.header.timestamp, bytes: encodeBlock(built.header, body) }
     })
   }
 
@@ -152,24 +152,25 @@ export class NodeConsensusChain implements ConsensusChain {
    * our own part fails (a read, the verifier) we cannot vouch for the block either: it is invalid
    * for this round, and the failure is logged as ours.
    */
-  async validateBlock(bytes: Uint8Array): Promise<{ hash: Uint8Array; height: number; valid: boolean; reason?: string }> {
+  async validateBlock(bytes: Uint8Array): Promise<{ hash: Uint8Array; height: number; time: number; valid: boolean; reason?: string }> {
     let block: ReturnType<typeof decodeBlock>
     try {
       block = decodeBlock(bytes)
     } catch (error) {
       if (!isPeerFault(error)) throw error
-      return { hash: new Uint8Array(32), height: -1, valid: false, reason: `${error.code}: ${error.message}` }
+      return { hash: new Uint8Array(32), height: -1, time: 0, valid: false, reason: `${error.code}: ${error.message}` }
     }
+    const seen = { hash: block.hash, height: block.header.height, time: block.header.timestamp }
     const known = this.#executed.get(toHex(block.hash))
-    if (known !== undefined) return { hash: block.hash, height: block.header.height, valid: true }
+    if (known !== undefined) return { ...seen, valid: true }
     return this.exclusive(async () => {
       try {
         await this.#execute(block)
-        return { hash: block.hash, height: block.header.height, valid: true }
+        return { ...seen, valid: true }
       } catch (error) {
-        if (isPeerFault(error)) return { hash: block.hash, height: block.header.height, valid: false, reason: `${error.code}: ${error.message}` }
+        if (isPeerFault(error)) return { ...seen, valid: false, reason: `${error.code}: ${error.message}` }
         this.#log.error('could not validate a proposed block (our failure, not the proposer\'s)', { height: block.header.height, error })
-        return { hash: block.hash, height: block.header.height, valid: false, reason: `not validated: ${(error as Error).message}` }
+        return { ...seen, valid: false, reason: `not validated: ${(error as Error).message}` }
       }
     })
   }

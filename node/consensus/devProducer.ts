@@ -1,6 +1,8 @@
 // Dev-mode block production: a single validator seals a block every `blockTime` ms (and, with
-// instant seal, as soon as transactions are ready), each final the moment it is written.
+// instant seal, as soon as transactions are ready), each final the moment it is written. Its one
+// validator's clock is the chain's time (no timeliness rule: there is nobody to disagree with).
 import type { Address } from '../../runtime/crypto/secp256k1.ts'
+import type { Clock } from '../../consensus/clock.ts'
 import type { Logger } from '../../lib/logger.ts'
 import type { Mempool } from '../mempool/mempool.ts'
 import type { NodeMetrics } from '../metrics/metrics.ts'
@@ -32,8 +34,11 @@ export class DevBlockProducer {
   /** when the last block production started (performance.now()), for a steady cadence */
   #lastStart = 0
 
-  constructor(options: DevProducerOptions, components: { chain: Chain; mempool: Mempool; logger: Logger; metrics?: NodeMetrics }) {
+  readonly #clock: Clock
+
+  constructor(options: DevProducerOptions, components: { chain: Chain; mempool: Mempool; clock: Clock; logger: Logger; metrics?: NodeMetrics }) {
     this.#options = options
+    this.#clock = components.clock
     this.#chain = components.chain
     this.#mempool = components.mempool
     this.#log = components.logger
@@ -98,9 +103,9 @@ export class DevBlockProducer {
     }
     const dropped: Array<Parameters<Mempool['dropInvalid']>> = []
     const built = await this.#chain.buildBlock(
-      { timestamp: Date.now(), author: this.#options.author },
+      { timestamp: this.#clock.now(), author: this.#options.author },
       candidates(),
-      { ...(this.#options.maxTransactions === undefined ? {} : { maxTransactions: this.#options.maxTransactions }), deadline: Date.now() + this.#options.blockTime },
+      { ...(this.#options.maxTransactions === undefined ? {} : { maxTransactions: this.#options.maxTransactions }), deadline: performance.now() + this.#options.blockTime },
       (candidate, error) => {
         const entry = mempool.get(candidate.tx.hash)
         if (entry !== undefined && error.code !== 'FEE_BELOW_BASE_FEE') dropped.push([entry, error])

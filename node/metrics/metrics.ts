@@ -30,6 +30,11 @@ export interface NodeMetrics extends RpcMetrics {
   consensusHeight: Gauge
   consensusRoundsPerHeight: Histogram
   consensusMissedBlocks: Counter
+  /** proposals of new blocks this node judged not timely, by the bound broken: 'tooEarly' or 'tooLate' */
+  consensusUntimelyProposals: Counter<'bound'>
+  /** median of (peers' clocks − this node's), and whether it is beyond the chain's precision */
+  clockPeerOffset: Gauge
+  clockSkewed: Gauge
   p2pPeers: Gauge
   p2pGossipMessages: Counter<'topic' | 'verdict'>
   p2pReqRespRequests: Counter<'protocol' | 'direction' | 'result'>
@@ -70,6 +75,9 @@ export function createMetrics(options: MetricsOptions = {}): NodeMetrics {
     mempoolRejections: new Counter({ name: 'openledger_mempool_rejections_total', help: 'Transactions refused by the mempool by reason code', labelNames: ['reason'], registers }),
     consensusHeight: new Gauge({ name: 'openledger_consensus_height', help: 'Height consensus is deciding', registers }),
     consensusMissedBlocks: new Counter({ name: 'openledger_consensus_missed_blocks_total', help: "Decided blocks whose commit lacks this validator's precommit", registers }),
+    consensusUntimelyProposals: new Counter({ name: 'openledger_consensus_untimely_proposals_total', help: 'Proposals of new blocks whose time failed the timeliness rule here, by bound (tooEarly, tooLate)', labelNames: ['bound'], registers }),
+    clockPeerOffset: new Gauge({ name: 'openledger_clock_peer_offset_seconds', help: "Median of (peers' clocks - this node's clock); beyond the chain's precision the node's votes do not count", registers }),
+    clockSkewed: new Gauge({ name: 'openledger_clock_skewed', help: "1 when this node's clock is out of step with its peers' by more than the chain's precision", registers }),
     consensusRoundsPerHeight: new Histogram({ name: 'openledger_consensus_rounds_per_height', help: 'Rounds needed to decide a height', buckets: [1, 2, 3, 4, 6, 10], registers }),
     p2pPeers: new Gauge({ name: 'openledger_p2p_peers', help: 'Connected peers', registers }),
     p2pGossipMessages: new Counter({ name: 'openledger_p2p_gossip_messages_total', help: 'Gossip messages received by topic and verdict', labelNames: ['topic', 'verdict'], registers }),

@@ -36,8 +36,8 @@ class Harness {
     return out
   }
 
-  propose(round: number, hash: Uint8Array, polRound = -1, blockValid = true): void {
-    this.apply({ type: 'proposal', proposal: proposal(c, proposerIndex(c.set, this.height, round), this.height, round, hash, polRound), blockValid })
+  propose(round: number, hash: Uint8Array, polRound = -1, blockValid = true, timely = true): void {
+    this.apply({ type: 'proposal', proposal: proposal(c, proposerIndex(c.set, this.height, round), this.height, round, hash, polRound), blockValid, timely })
   }
 
   votes(type: VoteType, round: number, hash: Uint8Array | undefined, signers: number[]): void {
@@ -115,6 +115,19 @@ t.test('an invalid block gets a nil prevote; 2f+1 nil prevotes give a nil precom
   h.votes('prevote', 0, undefined, [1, 2])
   t.same(h.myVotes('precommit').map((v) => hex(v.blockHash)), ['nil'])
   t.equal(h.machine.state().lockedRound, -1)
+})
+
+t.test('an untimely new block gets a nil prevote; a re-proposal with its proof-of-lock is not judged again', async (t) => {
+  const h = new Harness(0, heightWhere(0, [0, 1]))
+  h.propose(0, A, -1, true, false)
+  t.same(h.myVotes('prevote', 0).map((v) => hex(v.blockHash)), ['nil'], 'valid but not timely: nil')
+  // the others found it timely: their polka locks no one here, but makes A the valid value
+  h.votes('prevote', 0, A, [1, 2, 3])
+  h.timeout('precommit', 0)
+  h.votes('prevote', 0, A, [])
+  // round 1: A re-proposed with polRound 0; 2f+1 prevoted it in round 0, so its timeliness stands
+  h.propose(1, A, 0, true, false)
+  t.same(h.myVotes('prevote', 1).map((v) => hex(v.blockHash)), [hex(A)], 'the re-proposal gets our prevote')
 })
 
 t.test('timeouts: propose → nil prevote, prevote → nil precommit, precommit → next round; they grow per round', async (t) => {

@@ -1,11 +1,15 @@
 // The consensus driver over an in-memory network and an in-memory chain: four drivers decide the
 // same blocks; with gossip lossy, or lost altogether, the catch-up protocol still gets every height
-// decided; a driver restarted from its WAL rejoins without signing anything twice.
+// decided; a driver restarted from its WAL rejoins without signing anything twice; a driver whose
+// clock is wrong cannot move the chain's time (proposer-based timestamps).
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
+import type { Clock } from '../../../consensus/clock.ts'
 import { ConsensusDriver } from '../../../consensus/driver/driver.ts'
+import { proposerIndex } from '../../../consensus/proposer.ts'
+import type { TimelinessParams } from '../../../runtime/consensusParams.ts'
 import type { BlockCandidate, ConsensusChain } from '../../../consensus/driver/ports.ts'
 import type { CommitCertificate, SignedVote, ValidatorSet } from '../../../consensus/types.ts'
 import { verifyCommit } from '../../../consensus/types.ts'
@@ -18,10 +22,11 @@ import { readArray, readBytes, readUint } from '../../../runtime/codec/read.ts'
 import { sha256, toHex } from '../../../runtime/crypto/hash.ts'
 import { CHAIN_ID, committee, seededRandom, type Committee } from '../fixtures.ts'
 
-/** Blocks are encode([height, proposer key]); valid when they extend the head. */
+/** Blocks are encode([height, proposer key, time]); valid when they extend the head with a later time. */
 class MemoryChain implements ConsensusChain {
   readonly chainId = CHAIN_ID
-  readonly committed: Array<{ hash: string; certificate: CommitCertificate }> = []
+  readonly committed: Array<{ hash: string; certificate: CommitCertificate; time: number }> = []
+  readonly #times = new Map<string, number>()
   readonly #set: ValidatorSet
 
   constructor(set: ValidatorSet) {
@@ -36,27 +41,45 @@ class MemoryChain implements ConsensusChain {
     return Promise.resolve(this.#set)
   }
 
-  buildBlock(height: number, proposerKey: Uint8Array): Promise<BlockCandidate> {
-    const bytes = encode([height, proposerKey])
-    return Promise.resolve({ hash: sha256(bytes), height, bytes })
+  #parentTime(): number {
+    return this.committed.at(-1)?.time ?? 0
   }
 
-  validateBlock(bytes: Uint8Array): Promise<{ hash: Uint8Array; height: number; valid: boolean }> {
-    const [height, proposer] = readArray(decode(bytes), 'block', 2)
+  buildBlock(height: number, proposerKey: Uint8Array, time: number): Promise<BlockCandidate> {
+    const blockTime = Math.max(time, this.#parentTime() + 1)
+    const bytes = encode([height, proposerKey, blockTime])
+    this.#times.set(toHex(sha256(bytes)), blockTime)
+    return Promise.resolve({ hash: sha256(bytes), height, time: blockTime, bytes })
+  }
+
+  validateBlock(bytes: Uint8Array): Promise<{ hash: Uint8Array; height: number; time: number; valid: boolean }> {
+    const [height, proposer, time] = readArray(decode(bytes), 'block', 3)
     readBytes(proposer ?? null, 'block.proposer')
     const h = readUint(height ?? null, 'block.height')
-    return Promise.resolve({ hash: sha256(bytes), height: h, valid: h === this.committed.length + 1 })
+    const blockTime = readUint(time ?? null, 'block.time')
+    const hash = sha256(bytes)
+    this.#times.set(toHex(hash), blockTime)
+    return Promise.resolve({ hash, height: h, time: blockTime, valid: h === this.committed.length + 1 && blockTime > this.#parentTime() })
   }
 
   commitBlock(blockHash: Uint8Array, certificate: CommitCertificate): Promise<void> {
-    this.committed.push({ hash: toHex(blockHash), certificate })
+    this.committed.push({ hash: toHex(blockHash), certificate, time: this.#times.get(toHex(blockHash)) ?? 0 })
     return Promise.resolve()
   }
 
   reportEvidence(): void {}
 }
 
+/** A validator's clock: the machine's, shifted by `offsetMs` (which a test may change). */
+class ShiftedClock implements Clock {
+  offsetMs = 0
+  now(): number {
+    return Date.now() + this.offsetMs
+  }
+}
+
 interface Validator {
+  clock: ShiftedClock
   chain: MemoryChain
   network: MemoryNetwork
   driver: ConsensusDriver
@@ -67,7 +90,7 @@ async function network(t: Test, c: Committee, hub: MemoryNetworkHub): Promise<{ 
   const dir = await mkdtemp(join(tmpdir(), 'openledger-driver-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   const validators: Validator[] = []
-  const make = (i: number, chain: MemoryChain, network: MemoryNetwork, votes: SignedVote[]): ConsensusDriver => {
+  const make = (i: number, chain: MemoryChain, network: MemoryNetwork, votes: SignedVote[], clock: ShiftedClock): ConsensusDriver => {
     const driver = new ConsensusDriver(
       {
         walDir: join(dir, `v${i}`, 'wal'),
@@ -77,8 +100,9 @@ async function network(t: Test, c: Committee, hub: MemoryNetworkHub): Promise<{ 
         blockTimeMs: 20,
         catchUpIntervalMs: 100,
         observeVote: (vote) => votes.push(vote),
+        timeliness: TIMELINESS,
       },
-      { chain, network: createConsensusNetwork(network), logger: silentLogger },
+      { chain, network: createConsensusNetwork(network), clock, logger: silentLogger },
     )
     // block sync, as the node wires it (node/consensus/blockSync.ts): a driver that sees it fell
     // behind gets the certified blocks it missed from the best peer, then restarts at its new head
@@ -93,7 +117,8 @@ async function network(t: Test, c: Committee, hub: MemoryNetworkHub): Promise<{ 
     const chain = new MemoryChain(c.set)
     const net = hub.createNode({ peerId: `v${i}` })
     const votes: SignedVote[] = []
-    validators.push({ chain, network: net, votes, driver: make(i, chain, net, votes) })
+    const clock = new ShiftedClock()
+    validators.push({ clock, chain, network: net, votes, driver: make(i, chain, net, votes, clock) })
   }
   for (const v of validators) await v.network.start()
   let restarts = 0
@@ -110,7 +135,7 @@ async function network(t: Test, c: Committee, hub: MemoryNetworkHub): Promise<{ 
       await v.network.stop()
       v.network = hub.createNode({ peerId: `v${i}-restart-${++restarts}` })
       await v.network.start()
-      v.driver = make(i, v.chain, v.network, v.votes)
+      v.driver = make(i, v.chain, v.network, v.votes, v.clock)
       await v.driver.start()
     },
   }
@@ -152,6 +177,8 @@ function checkNoDoubleSigns(t: Test, validators: readonly Validator[]): void {
   }
   t.equal(conflicts, 0, 'no validator signed two different votes for one height/round/step')
 }
+
+const TIMELINESS: TimelinessParams = { precisionMs: 500, messageDelayMs: 1_000 }
 
 const random = seededRandom(20261202)
 const lossCases: Array<{ name: string; drop: ((event: HubEvent) => boolean) | undefined; heights: number }> = [
@@ -210,3 +237,61 @@ t.test('a driver restarted from its WAL mid-height rejoins and signs nothing twi
   checkAgreement(t, c, validators, 10)
   checkNoDoubleSigns(t, validators)
 })
+
+// Proposer-based timestamps over real drivers: each validator's clock is a ShiftedClock.
+for (const offsetMs of [30_000, 1_500 * 86_400_000, -30_000]) {
+  t.test(`one validator of four with its clock ${offsetMs} ms off cannot move chain time; the others keep deciding`, async (t) => {
+    const c = committee([1n, 1n, 1n, 1n])
+    const { validators } = await network(t, c, new MemoryNetworkHub())
+    const skewed = 1
+    ;(validators[skewed] as Validator).clock.offsetMs = offsetMs
+    const startedAt = Date.now()
+    await Promise.all(validators.map((v) => v.driver.start()))
+    const heights = 8
+    await untilHeight(validators, heights)
+    const now = Date.now()
+    checkAgreement(t, c, validators, heights)
+    checkNoDoubleSigns(t, validators)
+    const chain = (validators[0] as Validator).chain
+    let led = 0
+    for (const [i, block] of chain.committed.slice(0, heights).entries()) {
+      const height = i + 1
+      // honest clocks are the machine's: a block is at most `precision` ahead of them, and not older
+      // than the start of the run less precision and message delay
+      if (block.time > now + TIMELINESS.precisionMs || block.time < startedAt - TIMELINESS.precisionMs - TIMELINESS.messageDelayMs) {
+        t.fail(`height ${height}: time ${block.time} is outside the honest clocks (${block.time - now} ms from now)`)
+      }
+      if (proposerIndex(c.set, height, 0) === skewed) {
+        led++
+        // a block from the future is refused: the height is decided in a later round, by another proposer
+        if (offsetMs > 0) t.ok(block.certificate.round >= 1, `height ${height}: the skewed proposer's round 0 failed over (decided in round ${block.certificate.round})`)
+      }
+    }
+    t.ok(led > 0, `the skewed validator led round 0 of ${led} of the ${heights} heights`)
+    t.pass(`every block's time is within the honest clocks ± the precision (head: ${(chain.committed[heights - 1]?.time ?? 0) - now} ms from now)`)
+  })
+}
+
+t.test('with two of four clocks wrong nothing is decided, without any double sign; it resumes when they agree again', async (t) => {
+  const c = committee([1n, 1n, 1n, 1n])
+  const { validators } = await network(t, c, new MemoryNetworkHub())
+  ;(validators[1] as Validator).clock.offsetMs = 30_000
+  ;(validators[2] as Validator).clock.offsetMs = -30_000
+  await Promise.all(validators.map((v) => v.driver.start()))
+  // three rounds everywhere without a decision: each proposal is timely for at most two validators
+  await waitUntil(() => validators.every((v) => v.driver.state().round >= 3), 'round 3 everywhere')
+  t.same(validators.map((v) => v.chain.headHeight()), [0, 0, 0, 0], 'no height decided while half the power disagrees on the time')
+  checkNoDoubleSigns(t, validators)
+  for (const v of validators) v.clock.offsetMs = 0
+  await untilHeight(validators, 3)
+  checkAgreement(t, c, validators, 3)
+  checkNoDoubleSigns(t, validators)
+})
+
+async function waitUntil(condition: () => boolean, what: string, ms = 60_000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}

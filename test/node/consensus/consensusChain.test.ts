@@ -71,7 +71,7 @@ t.test('a store that fails the write: the import throws our error, not a peer fa
 t.test('validateBlock: a proposal\'s faults make it invalid with the error code', async (t) => {
   const source = await consensusParts()
   const target = await consensusParts()
-  const candidate = await source.consensusChain.buildBlock(1, validatorKey.publicKey)
+  const candidate = await source.consensusChain.buildBlock(1, validatorKey.publicKey, Date.now())
   const valid = await target.consensusChain.validateBlock(candidate.bytes)
   t.equal(valid.valid, true)
   t.equal(toHex(valid.hash), toHex(candidate.hash))

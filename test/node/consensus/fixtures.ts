@@ -81,7 +81,7 @@ export async function produce(parts: ConsensusParts, count: number): Promise<Arr
   const out: Array<{ block: Uint8Array; certificate: Uint8Array }> = []
   for (let i = 0; i < count; i++) {
     const height = parts.chain.head.header.height + 1
-    const candidate = await parts.consensusChain.buildBlock(height, validatorKey.publicKey)
+    const candidate = await parts.consensusChain.buildBlock(height, validatorKey.publicKey, Date.now())
     const certificate = await certify(parts, height, candidate.hash)
     await parts.consensusChain.commitBlock(candidate.hash, certificate)
     out.push({ block: candidate.bytes, certificate: encodeCommitCertificate(certificate) })

@@ -1,0 +1,54 @@
+// Proposer-based timestamps (CometBFT's PBTS): the rule that keeps chain time within the honest
+// validators' clocks. Pure: the receive time is data the driver read from its clock port.
+//
+// A new block's time is its proposer's clock (never earlier than its parent's time + 1 ms). Every
+// validator, on receiving a proposal of a new block (polRound −1), prevotes nil unless the block is
+// *timely* by its own clock:
+//
+//     receivedAt − precision − messageDelay  ≤  blockTime  ≤  receivedAt + precision
+//
+// A block needs prevotes from more than 2/3 of the power, so from validators holding more than 1/3
+// that are honest; each of them saw it timely. With every honest clock within `precision` of real
+// time, a coalition under 1/3 cannot finalize a block whose time is more than `precision` ahead of
+// honest clocks, nor more than `precision + messageDelay` behind them when it was received.
+// A re-proposal (polRound ≥ 0) carries its proof-of-lock: more than 2/3 prevoted it as timely in
+// that round already, so it is not checked again (it may legitimately be older by then).
+// The parameters (precision, messageDelay) are the chain's: runtime/consensusParams.ts.
+import { timelinessParamsProblem, type TimelinessParams } from '../runtime/consensusParams.ts'
+import { ConsensusError } from './errors.ts'
+
+export function checkedTimelinessParams(params: TimelinessParams): TimelinessParams {
+  const problem = timelinessParamsProblem(params)
+  if (problem !== undefined) throw new ConsensusError('INVALID_OPTIONS', `timeliness.${problem}`)
+  return Object.freeze({ precisionMs: params.precisionMs, messageDelayMs: params.messageDelayMs })
+}
+
+/** `timely`, or which bound the block time broke. */
+export type Timeliness = 'timely' | 'tooEarly' | 'tooLate'
+
+/**
+ * Whether a proposed block with time `blockTime` (ms since the epoch), received at `receivedAt`
+ * by this validator's clock, is timely. Both bounds are inclusive.
+ */
+export function proposalTimeliness(blockTime: number, receivedAt: number, params: TimelinessParams): Timeliness {
+  if (blockTime > receivedAt + params.precisionMs) return 'tooEarly'
+  if (blockTime < receivedAt - params.precisionMs - params.messageDelayMs) return 'tooLate'
+  return 'timely'
+}
+
+/**
+ * Whether this node's clock is out of step with its peers': `peerOffsetMs` is the median of
+ * (peer's clock − ours) over its peers. Beyond `precision` either way, its votes on honest
+ * proposals are nil (too far ahead: they look late; behind: early) and its own proposals fail.
+ */
+export function isClockSkewed(peerOffsetMs: number, params: TimelinessParams): boolean {
+  return Math.abs(peerOffsetMs) > params.precisionMs
+}
+
+/** The median of a non-empty list (the mean of the middle two for an even count). */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) throw new ConsensusError('INVALID_INPUT', 'median of no values')
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = sorted.length >> 1
+  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2
+}
