@@ -24,6 +24,12 @@ export interface LevelStoreOptions {
 // Uint8Arrays over the same memory.
 type Bytes = Buffer
 type BatchOperations = Array<{ type: 'put'; key: Bytes; value: Bytes } | { type: 'del'; key: Bytes }>
+interface Pending {
+  readonly operations: BatchOperations
+  readonly sync: boolean
+  readonly resolve: () => void
+  readonly reject: (error: unknown) => void
+}
 const encodings = { keyEncoding: 'buffer', valueEncoding: 'buffer' } as const
 
 function view(bytes: Uint8Array): Uint8Array {
@@ -48,7 +54,9 @@ export class LevelStore implements KeyValueStore {
   readonly #onWriteFailure: ((error: DatabaseError) => void) | undefined
   /** the first failed write: every later write is refused */
   #failed: DatabaseError | undefined
-  #writing: Promise<unknown> = Promise.resolve()
+  /** writes waiting for the one in flight */
+  #queue: Pending[] = []
+  #writing = false
 
   private constructor(path: string, db: Level<Bytes, Bytes>, options: LevelStoreOptions) {
     this.path = path
@@ -86,15 +94,35 @@ export class LevelStore implements KeyValueStore {
     return values.map((value) => (value === undefined ? undefined : view(value)))
   }
 
-  async write(batch: WriteBatch, options: { sync?: boolean } = {}): Promise<void> {
+  write(batch: WriteBatch, options: { sync?: boolean } = {}): Promise<void> {
     const operations: BatchOperations = batch.operations.map((op) =>
       op.type === 'put' ? { type: 'put' as const, key: bucketKey(op.bucket, op.key), value: asBuffer(op.value) } : { type: 'del' as const, key: bucketKey(op.bucket, op.key) },
     )
-    // one write at a time: a batch queued behind a failed one must see the failure, not land
-    // behind its torn record (LevelDB would run it next, and recovery would drop it)
-    const run = this.#writing.then(() => this.#write(operations, options.sync ?? false))
-    this.#writing = run.catch(() => undefined)
-    return run
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ operations, sync: options.sync ?? false, resolve, reject })
+      if (!this.#writing) void this.#drain()
+    })
+  }
+
+  /**
+   * One LevelDB write at a time: a batch queued behind a failed one must see the failure, not land
+   * behind its torn record (LevelDB's writer queue would run it next, and recovery would drop it).
+   * What queued meanwhile goes as one group, as LevelDB's own group commit would: each caller's
+   * operations stay whole and in order, and the group is synced if any caller asked.
+   */
+  async #drain(): Promise<void> {
+    this.#writing = true
+    while (this.#queue.length > 0) {
+      const group = this.#queue
+      this.#queue = []
+      try {
+        await this.#write(group.length === 1 ? (group[0] as Pending).operations : group.flatMap((entry) => entry.operations), group.some((entry) => entry.sync))
+        for (const entry of group) entry.resolve()
+      } catch (error) {
+        for (const entry of group) entry.reject(error)
+      }
+    }
+    this.#writing = false
   }
 
   async #write(operations: BatchOperations, sync: boolean): Promise<void> {

@@ -186,14 +186,19 @@ interface BlockHandle {
   readonly size: number
 }
 
-/** A block's contents after its checksum passed (decompressed); throws a reason otherwise. */
-function readBlock(file: Uint8Array, handle: BlockHandle): Uint8Array {
+/** Checks a block's checksum (over its stored, compressed bytes); returns its compression type. */
+function verifyBlock(file: Uint8Array, handle: BlockHandle): number {
   const end = handle.offset + handle.size
   if (end + BLOCK_TRAILER_BYTES > file.length) throw new RangeError('points past its end')
-  const type = file[end] as number
   const masked = new DataView(file.buffer, file.byteOffset + end + 1, 4).getUint32(0, true)
   if (unmask(masked) !== crc32c(file, handle.offset, end + 1)) throw new RangeError('has a block whose checksum fails')
-  const contents = file.subarray(handle.offset, end)
+  return file[end] as number
+}
+
+/** A block's contents after its checksum passed (decompressed); throws a reason otherwise. */
+function readBlock(file: Uint8Array, handle: BlockHandle): Uint8Array {
+  const type = verifyBlock(file, handle)
+  const contents = file.subarray(handle.offset, handle.offset + handle.size)
   if (type === 0) return contents
   if (type === 1) return snappyDecompress(contents)
   throw new RangeError(`has a block of unknown compression ${type}`)
@@ -234,14 +239,15 @@ export function checkTableFile(file: Uint8Array): { offset: number; reason: stri
     const metaIndex = readHandle(footer, at)
     const index = readHandle(footer, at)
     current = metaIndex
+    // data and meta blocks: the checksum is enough (it covers the stored bytes)
     for (const value of blockValues(readBlock(file, metaIndex))) {
       current = readHandle(value)
-      readBlock(file, current)
+      verifyBlock(file, current)
     }
     current = index
     for (const value of blockValues(readBlock(file, index))) {
       current = readHandle(value)
-      readBlock(file, current)
+      verifyBlock(file, current)
     }
     return undefined
   } catch (error) {
