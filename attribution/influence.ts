@@ -165,3 +165,20 @@ export function dataInf(model: LoraModel, adapter: Tensors, train: readonly Exam
   }
   return result.map(toFixed)
 }
+
+/**
+ * TracIn's per-pair term at one adapter: ⟨∇ℓ(test_t), ∇ℓ(train_i)⟩ for every pair, [test, train]
+ * row-major, Q32 integers — per-test attributions (what a linear datamodel of the test losses
+ * needs); Σ_t row t equals tracInCp with one checkpoint, η = 1 and 'sum' up to rounding.
+ */
+export function gradientDotMatrix(model: LoraModel, adapter: Tensors, train: readonly Example[], test: readonly Example[]): Float64Array {
+  const g = loraGradients(model, adapter, train)
+  const gt = loraGradients(model, adapter, test)
+  const out = new Float64Array(test.length * train.length)
+  const v = new Float64Array(g.size)
+  for (let t = 0; t < test.length; t++) {
+    for (let j = 0; j < g.size; j++) v[j] = gt.flat[t * g.size + j]!
+    for (let i = 0; i < train.length; i++) out[t * train.length + i] = toFixed(dot(v, g, i, 0, g.size))
+  }
+  return out
+}

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { dataInf, INFLUENCE_ONE, loraGradients, tracInCp } from '../../attribution/influence.ts'
+import { dataInf, gradientDotMatrix, INFLUENCE_ONE, loraGradients, tracInCp } from '../../attribution/influence.ts'
 import { KERNEL_ENV } from '../../ml/index.ts'
 import { classifierLoss } from '../../ml/model/forward.ts'
 import { NODE, run } from '../ml/qemu.ts'
@@ -96,6 +96,19 @@ t.test('TracIn-CP and DataInf: the same bytes twice and under both ML kernels', 
     const report = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as ReturnType<typeof influenceJob>
     t.equal(report.kernel, kernel)
     t.same({ tracIn: report.tracIn, dataInf: report.dataInf }, { tracIn: here.tracIn, dataInf: here.dataInf }, `${kernel} kernel`)
+  }
+})
+
+t.test('the per-pair matrix sums over test examples to TracIn with one checkpoint', async (t) => {
+  const { model, adapter, examples } = influenceSetup(5)
+  const train = examples.slice(0, 15)
+  const test = examples.slice(15)
+  const matrix = gradientDotMatrix(model, adapter, train, test)
+  const total = tracInCp(model, [{ adapter, learningRate: 1 }], train, test, 'sum')
+  for (let i = 0; i < train.length; i++) {
+    let sum = 0
+    for (let t = 0; t < test.length; t++) sum += matrix[t * train.length + i]!
+    t.ok(Math.abs(sum - total[i]!) <= test.length + 1e-9 * Math.abs(total[i]!), `example ${i}: ${sum} vs ${total[i]}`)
   }
 })
 
