@@ -248,16 +248,22 @@ export class ServingHttpServer {
     const limit = this.#options.maxBodyBytes
     const declared = Number(req.headers['content-length'] ?? 0)
     if (declared > limit) throw new ApiError(413, 'invalid_request_error', 'request_too_large', `the request body is over ${limit} bytes`)
-    const chunks: Buffer[] = []
-    let length = 0
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      length += chunk.length
-      if (length > limit) {
-        req.resume() // drain the rest without keeping it; the connection closes after the answer
-        throw new ApiError(413, 'invalid_request_error', 'request_too_large', `the request body is over ${limit} bytes`)
-      }
-      chunks.push(chunk)
-    }
+    // read by events, not for-await: leaving a for-await early destroys the socket, and the 413
+    // would never reach the client; past the limit the rest is read and dropped (requestTimeout
+    // bounds how long), so memory stays bounded either way
+    const { chunks, length } = await new Promise<{ chunks: Buffer[]; length: number }>((resolve, reject) => {
+      const chunks: Buffer[] = []
+      let length = 0
+      req.on('data', (chunk: Buffer) => {
+        length += chunk.length
+        if (length <= limit) chunks.push(chunk)
+        else chunks.length = 0
+      })
+      req.on('end', () => (length > limit ? reject(new ApiError(413, 'invalid_request_error', 'request_too_large', `the request body is over ${limit} bytes`)) : resolve({ chunks, length })))
+      req.on('error', reject)
+      // a client gone before the end of its body (after 'end' this settles nothing)
+      req.on('close', () => reject(new ApiError(400, 'invalid_request_error', 'invalid_body', 'the request body ended early')))
+    })
     try {
       return JSON.parse(Buffer.concat(chunks, length).toString('utf8'))
     } catch {

@@ -224,6 +224,13 @@ t.test('bad requests get OpenAI-shaped errors with stable codes', async (t) => {
   await expect(await post('/v1/chat/completions', { model: LM, messages: [{ role: 'tool', content: 'x' }] }), 400, 'invalid_parameter', 'messages[0].role')
   await expect(await post('/v1/chat/completions', { model: LM, messages: [{ role: 'user', content: 'x' }], top_logprobs: 3 }), 400, 'unsupported_parameter')
   await expect(await post('/v1/completions', { model: LM, prompt: 'x'.repeat(5000) }), 413, 'request_too_large')
+  const chunked = new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (let i = 0; i < 10; i++) controller.enqueue(new TextEncoder().encode('x'.repeat(1000)))
+      controller.close()
+    },
+  })
+  await expect(await fetch(`${url}/v1/completions`, { method: 'POST', body: chunked, duplex: 'half' } as RequestInit), 413, 'request_too_large')
   await expect(await fetch(`${url}/v1/completions`), 405, 'method_not_allowed')
   await expect(await fetch(`${url}/v1/nothing`), 404, 'not_found')
   const missing = await client.completions.create({ model: 'nope', prompt: 'x' }).catch((e: unknown) => e)
