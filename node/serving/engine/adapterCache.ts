@@ -62,11 +62,14 @@ export class AdapterCache {
       resident.refs++
       return resident
     }
-    let loading = this.loading.get(key)
+    const loading = this.loading.get(key)
     if (loading === undefined) {
       this.counters.misses++
-      loading = this.load(key, base, id, signal).finally(() => this.loading.delete(key))
-      this.loading.set(key, loading)
+      // the loader's caller holds the entry from the moment it exists (refs 1), so a concurrent
+      // load cannot evict it between its install and this caller's first step
+      const load = this.load(key, base, id, signal).finally(() => this.loading.delete(key))
+      this.loading.set(key, load)
+      return load
     }
     const entry = await loading
     entry.refs++
@@ -75,7 +78,11 @@ export class AdapterCache {
 
   release(entry: CacheEntry): void {
     entry.refs = Math.max(0, entry.refs - 1)
+    if (entry.refs === 0) this.freed++
   }
+
+  /** Grows whenever an adapter stops being held: a load refused for memory is worth retrying only after that. */
+  freed = 0
 
   async pin(base: string, id: string, signal: AbortSignal): Promise<void> {
     const entry = await this.acquire(base, id, signal)
@@ -124,9 +131,13 @@ export class AdapterCache {
       this.hooks.drop(entry)
     }
     if (this.residentBytes + bytes > this.budget) {
-      throw new ServingError('ADAPTER_MEMORY_EXHAUSTED', 'every resident adapter is pinned or in use', { details: { base, id, bytes, budget: this.budget, retry: true } })
+      // memory held by requests frees as they finish (retry then); memory held by pins does not
+      let pinnedBytes = 0
+      for (const entry of this.entries.values()) if (entry.pinned) pinnedBytes += entry.bytes
+      const retry = pinnedBytes + bytes <= this.budget
+      throw new ServingError('ADAPTER_MEMORY_EXHAUSTED', retry ? 'every resident adapter is in use' : 'pinned adapters leave no room for this one', { details: { base, id, bytes, budget: this.budget, retry } })
     }
-    const entry: CacheEntry = { key, base, id, rank: weights.rank, alpha: weights.alpha, bytes, tensors: fetched.keepTensors ? weights.tensors : undefined, refs: 0, pinned: false }
+    const entry: CacheEntry = { key, base, id, rank: weights.rank, alpha: weights.alpha, bytes, tensors: fetched.keepTensors ? weights.tensors : undefined, refs: 1, pinned: false }
     // counted before the install so concurrent loads see the memory as taken
     this.residentBytes += bytes
     this.entries.set(key, entry)

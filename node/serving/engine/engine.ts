@@ -81,6 +81,8 @@ interface Request {
   firstToken: number
   entries: CacheEntry[] | undefined
   acquiring: boolean
+  /** set when a load was refused because every resident adapter was held: cache.freed at that time */
+  memoryWait: number | undefined
   cancelled: boolean
   finished: boolean
   resolve(record: RequestRecord): void
@@ -208,7 +210,7 @@ export class Engine implements ServingEngine {
     done.catch(() => undefined) // the caller may only read the token stream
     const entry: Request = {
       id: `req-${++this.requestCounter}`, base, request, stop: new Set(request.stopTokens ?? []), channel, output: [],
-      created: performance.now(), firstToken: NaN, entries: undefined, acquiring: false, cancelled: false, finished: false, resolve, reject,
+      created: performance.now(), firstToken: NaN, entries: undefined, acquiring: false, memoryWait: undefined, cancelled: false, finished: false, resolve, reject,
     }
     this.counters.requests++
     this.counters.promptTokens += request.promptTokens.length
@@ -267,7 +269,8 @@ export class Engine implements ServingEngine {
     let window = 0
     for (const request of base.waiting) {
       if (window++ >= this.options.maxBatch) break
-      if (request.entries === undefined && !request.acquiring) this.acquire(request)
+      // a request refused for memory retries (and refetches) only once something was released
+      if (request.entries === undefined && !request.acquiring && (request.memoryWait === undefined || this.cache.freed > request.memoryWait)) this.acquire(request)
     }
     if (base.stepping) return
     const hasWork = base.running.length > 0 || base.waiting.some((request) => request.entries !== undefined)
@@ -281,6 +284,7 @@ export class Engine implements ServingEngine {
 
   private acquire(request: Request): void {
     request.acquiring = true
+    const freedBefore = this.cache.freed
     const keys = request.request.adapters.map((use) => use.id)
     this.cache.acquireAll(request.base.model.name, keys, this.stopController.signal).then((entries) => {
       request.acquiring = false
@@ -289,7 +293,11 @@ export class Engine implements ServingEngine {
       this.pump(request.base)
     }, (error: unknown) => {
       request.acquiring = false
-      if (error instanceof ServingError && error.code === 'ADAPTER_MEMORY_EXHAUSTED' && error.details?.retry === true) return // waits for memory to free
+      if (error instanceof ServingError && error.code === 'ADAPTER_MEMORY_EXHAUSTED' && error.details?.retry === true) {
+        request.memoryWait = freedBefore // waits for memory to free
+        if (this.cache.freed > freedBefore) this.pump(request.base)
+        return
+      }
       const index = request.base.waiting.indexOf(request)
       if (index >= 0) { request.base.waiting.splice(index, 1); this.waitingTotal-- }
       this.finish(request, error instanceof ServingError ? error : new ServingError('ADAPTER_UNAVAILABLE', 'adapter load failed', { cause: error }))

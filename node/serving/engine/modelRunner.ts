@@ -211,9 +211,16 @@ export class ModelRunner {
         const row = rows[b]!
         const count = mode === 'decode' ? 1 : row.tokens.length
         const slotBase = row.slot * this.slotFloats
-        for (let r = 0; r < H * E; r++) {
-          const src = (b * H * E + r) * T
-          k.set(presentKey.subarray(src, src + count), slotBase + r * C + row.pastLength)
+        if (count === 1) {
+          // decode: one float per (head, dim) row — plain stores beat H·E subarray views
+          const src = b * H * E * T
+          const dst = slotBase + row.pastLength
+          for (let r = 0; r < H * E; r++) k[dst + r * C] = presentKey[src + r * T]!
+        } else {
+          for (let r = 0; r < H * E; r++) {
+            const src = (b * H * E + r) * T
+            k.set(presentKey.subarray(src, src + count), slotBase + r * C + row.pastLength)
+          }
         }
         for (let h = 0; h < H; h++) {
           const src = ((b * H + h) * T) * E

@@ -165,3 +165,15 @@ t.test('an unavailable execution provider fails start clearly', async (t) => {
   const engine = createServingEngine({ bases: [{ name: BASE, config, weights }], adapterSource: new MemorySource(), executionProvider: 'no-such-ep' })
   await t.rejects(engine.start(), { code: 'EXECUTION_PROVIDER_UNAVAILABLE' })
 })
+
+t.test('a request whose adapter does not fit while others hold memory waits for it, then runs', async (t) => {
+  const one = adapterOf(1).bytes // ids 1, 6, 11 are all rank 2
+  const { engine, source } = await started(t, { adapterMemoryBytes: one * 2 + 10 })
+  const records = await Promise.all(['1', '6', '11'].map((id) => engine.generate(request([1, 2, 3], [{ id, weight: 1 }], { maxTokens: 6 })).done))
+  t.same(records.map((r) => r.outputTokens.length), [6, 6, 6], 'all three ran')
+  t.ok(engine.stats().residentAdapterBytes <= one * 2 + 10, 'never over budget')
+  t.ok(source.fetches >= 3 && source.fetches <= 5, `the waiting adapter was refetched at most after releases (${source.fetches} fetches)`)
+  await engine.pin(BASE, '16')
+  await engine.pin(BASE, '21')
+  await t.rejects(engine.generate(request([1, 2], [{ id: '26', weight: 1 }])).done, { code: 'ADAPTER_MEMORY_EXHAUSTED' }, 'pins filling the budget fail at once')
+})
