@@ -46,7 +46,7 @@ export interface ServingServiceComponents {
   readonly createEngine?: typeof createServingEngine
 }
 
-export type ServingServiceErrorCode = 'UNKNOWN_MODEL' | 'NO_MODELS' | 'BAD_PIN'
+export type ServingServiceErrorCode = 'UNKNOWN_MODEL' | 'NO_MODELS' | 'BAD_PIN' | 'CHAIN_UNREACHABLE'
 export class ServingServiceError extends OpenLedgerError<ServingServiceErrorCode> {}
 
 export class ServingService {
@@ -82,7 +82,11 @@ export class ServingService {
 
   async start(): Promise<void> {
     const sources = this.#sources
-    await sources.refresh()
+    try {
+      await sources.refresh()
+    } catch (cause) {
+      throw new ServingServiceError('CHAIN_UNREACHABLE', `cannot read the chain's models from ${this.#options.rpcUrl} (is the node running? --rpc names it)`, { cause })
+    }
     const names = this.#options.models ?? sources.bases().map((b) => b.name)
     if (names.length === 0) throw new ServingServiceError('NO_MODELS', 'the chain has no base model to serve')
     for (const name of names) if (sources.base(name) === undefined) throw new ServingServiceError('UNKNOWN_MODEL', `no base model named ${name} is registered on chain`, { details: { model: name } })
