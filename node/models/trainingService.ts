@@ -26,6 +26,7 @@ import { ModelPublished } from '../../runtime/modules/models/events.ts'
 import { baseModels, jobs, JobStatus, modelVersions, type Job } from '../../runtime/modules/models/index.ts'
 import { ReceiptStatus } from '../../runtime/receipt.ts'
 import type { CallDefinition } from '../../runtime/module.ts'
+import { sameAddress } from '../../runtime/modules/accounts.ts'
 import type { OperatorTransactions } from '../operator/operatorTransactions.ts'
 import { encodeTensors } from '../../ml/model/params.ts'
 import { paramShapes } from '../../ml/model/config.ts'
@@ -75,9 +76,6 @@ export interface JobProgress {
   outcome?: { weightsHash: string; checkpointRoot: string; baseLoss: number; adaptedLoss: number; baseAccuracy?: number; adaptedAccuracy?: number }
 }
 
-function sameAddress(a: Uint8Array, b: Uint8Array): boolean {
-  return bytesEqual(a, b)
-}
 
 /** The role `me` has in the job's current round, if any. */
 export function roleIn(job: Job, me: Address): JobRole | undefined {

@@ -73,3 +73,14 @@ export async function burn(context: ExecutionContext, account: Address, amount: 
   await destroy(context.state, amount)
   context.emit(Burned.create({ account, amount }))
 }
+
+/**
+ * Pays `amount` out of a module account (an escrow, the staking pool). The module's records say
+ * the account holds it, so a failure is an accounting bug of the runtime: it throws, and the block
+ * cannot be built with it, rather than record a payment that did not happen.
+ */
+export async function payFromModuleAccount(context: ExecutionContext, account: Address, to: Address, amount: bigint, module: string): Promise<void> {
+  if (amount === 0n) return
+  const failed = await transfer(context, account, to, amount)
+  if (failed !== undefined) throw new Error(`${module}: module account cannot pay ${amount} (${failed.code}): accounting bug`)
+}

@@ -5,8 +5,8 @@ import { bytesEqual } from '../../codec/canonical.ts'
 import type { Address } from '../../crypto/secp256k1.ts'
 import { defineCall, type CallContext, type CallResult } from '../../module.ts'
 import type { StateOverlay } from '../../state/overlay.ts'
-import { TREASURY_ACCOUNT } from '../accounts.ts'
-import { transfer } from '../balances/ledger.ts'
+import { bpsOf, sameAddress, TREASURY_ACCOUNT } from '../accounts.ts'
+import { payFromModuleAccount, transfer } from '../balances/ledger.ts'
 import { countedSetAt } from '../staking/validatorSet.ts'
 import { DatanetsError } from './errors.ts'
 import {
@@ -15,7 +15,7 @@ import {
 } from './events.ts'
 import { isFormat } from './formats.ts'
 import {
-  attestations, BPS, contributionByCid, contributions, ContributionStatus, datanetCount, datanets, DATANETS_ACCOUNT, MAX_CURATORS,
+  attestations, contributionByCid, contributions, ContributionStatus, datanetCount, datanets, DATANETS_ACCOUNT, MAX_CURATORS,
   MAX_METADATA_CHARS, MAX_REASON_CHARS, metadataFields, params as datanetsParams, rulesKind, treeNodes, versions, Visibility,
   type Contribution, type ContributionRules, type Datanet,
 } from './state.ts'
@@ -40,9 +40,6 @@ export const PUBLISH_WEIGHT = 1_500
 
 const metadataArgs = k.struct({ datanet: k.uint, ...metadataFields })
 
-function sameAddress(a: Uint8Array, b: Uint8Array): boolean {
-  return bytesEqual(a, b)
-}
 
 function metadataProblem(meta: { name: string; tags: string[]; visibility: number }): CallResult {
   if (meta.name.trim().length === 0) return DatanetsError.InvalidName
@@ -295,8 +292,8 @@ export const reject = defineCall({
     const { contribution } = review
     const forfeited = await rejectionForfeit(context, contribution.deposit)
     const refunded = contribution.deposit - forfeited
-    if (forfeited > 0n) await mustTransfer(context, DATANETS_ACCOUNT, TREASURY_ACCOUNT, forfeited)
-    if (refunded > 0n) await mustTransfer(context, DATANETS_ACCOUNT, contribution.contributor, refunded)
+    if (forfeited > 0n) await payFromModuleAccount(context, DATANETS_ACCOUNT, TREASURY_ACCOUNT, forfeited, 'datanets')
+    if (refunded > 0n) await payFromModuleAccount(context, DATANETS_ACCOUNT, contribution.contributor, refunded, 'datanets')
     contributions.set(context.state, { datanet: id, index }, { ...contribution, status: ContributionStatus.rejected, decidedHeight: context.block.height })
     contributionByCid.delete(context.state, { datanet: id, cid: contribution.cid })
     context.emit(ContributionRejected.create({ datanet: id, contribution: index, curator: context.sender, forfeited, refunded, reason }))
@@ -304,16 +301,11 @@ export const reject = defineCall({
   },
 })
 
-/** Escrow moves: the module account always holds every deposit, so a failure here is a bug. */
-async function mustTransfer(context: CallContext, from: Address, to: Address, amount: bigint): Promise<void> {
-  const failed = await transfer(context, from, to, amount)
-  if (failed !== undefined) throw new Error(`datanets: escrow transfer failed: ${failed.code}`)
-}
 
 /** The part of a deposit an undecided contribution forfeits to the treasury (rejected, or withdrawn before a decision). */
 async function rejectionForfeit(context: CallContext, deposit: bigint): Promise<bigint> {
   const { rejectionForfeitBps } = await datanetsParams.get(context.state)
-  return (deposit * BigInt(rejectionForfeitBps)) / BPS
+  return bpsOf(deposit, rejectionForfeitBps)
 }
 
 /**
@@ -339,8 +331,8 @@ export const withdraw = defineCall({
     const wasAccepted = contribution.status === ContributionStatus.accepted
     const forfeited = wasAccepted ? 0n : await rejectionForfeit(context, contribution.deposit)
     const refunded = contribution.deposit - forfeited
-    if (forfeited > 0n) await mustTransfer(context, DATANETS_ACCOUNT, TREASURY_ACCOUNT, forfeited)
-    if (refunded > 0n) await mustTransfer(context, DATANETS_ACCOUNT, contribution.contributor, refunded)
+    if (forfeited > 0n) await payFromModuleAccount(context, DATANETS_ACCOUNT, TREASURY_ACCOUNT, forfeited, 'datanets')
+    if (refunded > 0n) await payFromModuleAccount(context, DATANETS_ACCOUNT, contribution.contributor, refunded, 'datanets')
     if (wasAccepted && contribution.position !== undefined) {
       const root = await setTreeLeaf(state, id, contribution.position, undefined)
       datanets.set(state, id, {

@@ -22,7 +22,6 @@ export const StorageItem = {
   treeNode: 7,
 } as const
 
-export const BPS = 10_000n
 export const MAX_NAME_CHARS = 64
 export const MAX_DESCRIPTION_CHARS = 1_024
 export const MAX_TAGS = 16

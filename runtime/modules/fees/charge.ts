@@ -5,7 +5,7 @@
 import type { Address } from '../../crypto/secp256k1.ts'
 import type { ExecutionContext, RuntimeEvent } from '../../module.ts'
 import { deposit, destroy } from '../balances/ledger.ts'
-import { TREASURY_ACCOUNT } from '../accounts.ts'
+import { bpsOf, TREASURY_ACCOUNT } from '../accounts.ts'
 import { FeePaid, FeesSettled } from './events.ts'
 import { effectiveGasPrice } from './gas.ts'
 import type { FeeParams } from './state.ts'
@@ -45,7 +45,7 @@ export function computeFee(gasUsed: number, baseFee: bigint, maxFeePerGas: bigin
   const price = effectiveGasPrice(baseFee, maxFeePerGas, maxPriorityFeePerGas)
   const basePart = gas * baseFee
   const tip = gas * (price - baseFee)
-  const burned = (basePart * BigInt(params.burnShareBps)) / 10_000n
+  const burned = bpsOf(basePart, params.burnShareBps)
   return { total: basePart + tip, burned, treasury: basePart - burned, tip }
 }
 

@@ -9,7 +9,8 @@ import { datanets as datanetRecords, versions } from '../datanets/state.ts'
 import { parseArchitecture } from './architecture.ts'
 import { ModelsError } from './errors.ts'
 import { Attested, BaseModelRegistered, JobAssigned, JobCreated, ResultSubmitted } from './events.ts'
-import { agrees, assignRound, disputeSettled, openDispute, publish, resolveDispute, sameAddress, scheduleDeadline, verified } from './lifecycle.ts'
+import { agrees, assignRound, disputeSettled, openDispute, publish, resolveDispute, scheduleDeadline, verified } from './lifecycle.ts'
+import { sameAddress } from '../accounts.ts'
 import {
   BaseModelKind, baseModelArgsKind, baseModelByWeights, baseModelCount, baseModels, datanetVersionRefKind, hyperparametersKind, JobStatus, jobCount, jobs, jobsByOwner,
   MAX_JOB_DATANETS, metricsKind, MODELS_ACCOUNT, params as modelsParams, type BaseModelArgs, type DatanetInput, type Hyperparameters, type Job,

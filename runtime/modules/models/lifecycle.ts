@@ -15,12 +15,12 @@
 // Assignment: the active validator set at this height, ordered by
 // keccak256(parentHash ‖ job id ‖ operator) with the parent hash of the block that assigns (the
 // chain's only randomness), minus the operators that already failed this job.
-import { bytesEqual } from '../../codec/canonical.ts'
 import { concatBytes, keccak256, toHex } from '../../crypto/hash.ts'
 import type { Address } from '../../crypto/secp256k1.ts'
 import type { ExecutionContext } from '../../module.ts'
 import type { StateOverlay } from '../../state/overlay.ts'
-import { transfer } from '../balances/ledger.ts'
+import { bpsOf, sameAddress } from '../accounts.ts'
+import { payFromModuleAccount } from '../balances/ledger.ts'
 import { SlashReason } from '../staking/events.ts'
 import { slash } from '../staking/stake.ts'
 import { validators } from '../staking/state.ts'
@@ -29,10 +29,9 @@ import {
   DisputeOpened, DisputeResolved, JobReassigned, ReassignReason, JobRefunded, ModelPublished, RefundReason, VerifiersReplaced, WorkerSlashed, WorkerSlashReason,
 } from './events.ts'
 import {
-  baseModels, BPS, deadlines, JobStatus, MODELS_ACCOUNT, modelVersionCount, modelVersions, u64, type Job, type ModelsParams,
+  baseModels, deadlines, JobStatus, MODELS_ACCOUNT, modelVersionCount, modelVersions, u64, type Job, type ModelsParams,
 } from './state.ts'
 
-export const sameAddress = bytesEqual
 const includes = (list: readonly Address[], account: Address): boolean => list.some((entry) => sameAddress(entry, account))
 const without = (list: readonly Address[], drop: readonly Address[]): Address[] => list.filter((entry) => !includes(drop, entry))
 
@@ -88,11 +87,9 @@ export async function startTraining(context: ExecutionContext, job: Job, round: 
   return next
 }
 
-/** Escrow moves: the module account always holds every open job's fee, so a failure here is a bug. */
-async function payFromEscrow(context: ExecutionContext, to: Address, amount: bigint): Promise<void> {
-  if (amount === 0n) return
-  const failed = await transfer(context, MODELS_ACCOUNT, to, amount)
-  if (failed !== undefined) throw new Error(`models: escrow transfer failed: ${failed.code}`)
+/** Escrow moves: the module account always holds every open job's fee. */
+function payFromEscrow(context: ExecutionContext, to: Address, amount: bigint): Promise<void> {
+  return payFromModuleAccount(context, MODELS_ACCOUNT, to, amount, 'models')
 }
 
 export async function refund(context: ExecutionContext, job: Job, reason: number): Promise<Job> {
@@ -111,7 +108,7 @@ export async function publish(context: ExecutionContext, job: Job, agreeing: rea
   const result = job.result
   const base = await baseModels.get(state, job.base)
   if (result === undefined || base === undefined) throw new Error(`models: job ${job.id} published without a result or base model`)
-  const share = (job.fee * BigInt(params.trainerShareBps)) / BPS
+  const share = bpsOf(job.fee, params.trainerShareBps)
   const rest = job.fee - share
   const each = agreeing.length === 0 ? 0n : rest / BigInt(agreeing.length)
   const trainerPaid = job.fee - each * BigInt(agreeing.length)

@@ -25,7 +25,6 @@ export const StorageItem = {
   deadline: 9,
 } as const
 
-export const BPS = 10_000n
 export const MAX_NAME_CHARS = 64
 export const MAX_ARCHITECTURE_CHARS = 1_024
 export const MAX_TOKENIZER_CHARS = 64

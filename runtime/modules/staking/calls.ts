@@ -6,7 +6,8 @@ import { StakingError } from './errors.ts'
 import { punishEquivocation, type EvidenceVerifier } from './evidence.ts'
 import { computeActiveSet, inAnySet } from './validatorSet.ts'
 import { Bonded, CommissionChanged, RewardsClaimed, Unbonded, Unjailed, ValidatorCreated } from './events.ts'
-import { addStake, adjustTotals, payOut, powerOf, sameAddress, selfBondOf, settleRewards, sharesValue } from './stake.ts'
+import { addStake, adjustTotals, payOut, powerOf, selfBondOf, settleRewards, sharesValue } from './stake.ts'
+import { sameAddress } from '../accounts.ts'
 import {
   delegations, epoch, params as stakingParams, setDirty, unbondingQueue, unbondings, validatorByKey, validatorCount, validatorIds, validators,
   validatorUnbonders, type Validator,

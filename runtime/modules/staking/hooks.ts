@@ -16,7 +16,8 @@ import { ECOSYSTEM_POOL_ACCOUNT } from '../accounts.ts'
 import { balanceOf, deposit, setBalance } from '../balances/ledger.ts'
 import { punishEquivocation, type EvidenceVerifier } from './evidence.ts'
 import { BlockRewarded, SlashReason, UnbondingReleased } from './events.ts'
-import { adjustTotals, creditReward, jail, payOut, sameAddress, slash } from './stake.ts'
+import { adjustTotals, creditReward, jail, payOut, slash } from './stake.ts'
+import { sameAddress } from '../accounts.ts'
 import {
   epoch, evidenceExpiry, MISSED_CHUNK_BITS, missedBlocks, missedCounts, params as stakingParams, processedEvidence, SET_DELAY, setDirty,
   STAKING_ACCOUNT, unbondingQueue, unbondings, validatorByKey, validators, validatorUnbonders, type StakingParams,

@@ -13,14 +13,14 @@
 // exactly the slashed amount); burning rather than paying the treasury keeps misbehaviour from
 // ever being profitable to anyone.
 import type { Address } from '../../crypto/secp256k1.ts'
-import { bytesEqual } from '../../codec/canonical.ts'
 import type { ExecutionContext, ModuleError } from '../../module.ts'
 import type { StateOverlay, StateReader } from '../../state/overlay.ts'
-import { balanceOf, burn, setBalance, transfer } from '../balances/ledger.ts'
+import { bpsOf } from '../accounts.ts'
+import { balanceOf, burn, payFromModuleAccount, setBalance, transfer } from '../balances/ledger.ts'
 import { StakingError } from './errors.ts'
 import { Jailed, Slashed, type SlashReason } from './events.ts'
 import {
-  BPS, delegations, missedBlocks, missedCounts, MISSED_CHUNK_BITS, POWER_UNIT, REWARD_PRECISION, SET_DELAY, setDirty, slashedTotals, STAKING_ACCOUNT, totals,
+  delegations, missedBlocks, missedCounts, MISSED_CHUNK_BITS, POWER_UNIT, REWARD_PRECISION, SET_DELAY, setDirty, slashedTotals, STAKING_ACCOUNT, totals,
   unbondings, validators, validatorUnbonders, type Delegation, type StakingTotals, type Validator,
 } from './state.ts'
 
@@ -34,10 +34,8 @@ export async function adjustTotals(state: StateOverlay, delta: Partial<StakingTo
 }
 
 /** Pays `amount` out of the staking account; the account always covers what it owes. */
-export async function payOut(context: ExecutionContext, to: Address, amount: bigint): Promise<void> {
-  if (amount === 0n) return
-  const failed = await transfer(context, STAKING_ACCOUNT, to, amount)
-  if (failed !== undefined) throw new Error(`staking: module account cannot pay ${amount} (${failed.code}): accounting bug`)
+export function payOut(context: ExecutionContext, to: Address, amount: bigint): Promise<void> {
+  return payFromModuleAccount(context, STAKING_ACCOUNT, to, amount, 'staking')
 }
 
 /** What `shares` of the validator are worth, rounded down. */
@@ -88,7 +86,7 @@ export async function addStake(context: ExecutionContext, validator: Validator, 
 
 /** Splits a reward between commission and the delegators' accumulator; the validator has shares. */
 export function creditReward(validator: Validator, amount: bigint): bigint {
-  const commission = (amount * BigInt(validator.commissionBps)) / BPS
+  const commission = bpsOf(amount, validator.commissionBps)
   const numerator = (amount - commission) * REWARD_PRECISION + validator.rewardRemainder
   validator.rewardPerShare += numerator / validator.shares
   validator.rewardRemainder = numerator % validator.shares
@@ -139,7 +137,7 @@ async function slashUnbondings(state: StateOverlay, operator: Address, bps: numb
     let changed = false
     for (const entry of entries) {
       if (!stillSlashable(entry.creationHeight, infractionHeight)) continue
-      const wanted = (entry.initialAmount * BigInt(bps)) / BPS
+      const wanted = bpsOf(entry.initialAmount, bps)
       const cut = wanted < entry.amount ? wanted : entry.amount
       if (cut === 0n) continue
       entry.amount -= cut
@@ -163,7 +161,7 @@ async function slashUnbondings(state: StateOverlay, operator: Address, bps: numb
  * the unbonding entries whose stake could still count at `infractionHeight`. Mutates `validator`.
  */
 export async function slash(context: ExecutionContext, validator: Validator, bps: number, infractionHeight: number, reason: SlashReason): Promise<void> {
-  const bonded = (validator.tokens * BigInt(bps)) / BPS
+  const bonded = bpsOf(validator.tokens, bps)
   validator.tokens -= bonded
   const unbonding = await slashUnbondings(context.state, validator.operator, bps, infractionHeight)
   await adjustTotals(context.state, { bonded: -bonded, unbonding: -unbonding })
@@ -192,7 +190,6 @@ export async function resetMissed(state: StateOverlay, operator: Address, downti
   missedCounts.delete(state, operator)
 }
 
-export const sameAddress = bytesEqual
 
 // ---------------------------------------------------------------------------------------------
 // Read helpers for the node, RPC and tests.

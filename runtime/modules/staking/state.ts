@@ -23,7 +23,6 @@ export const POWER_UNIT = 10n ** 18n
 /** fixed-point scale of the reward-per-share accumulator */
 export const REWARD_PRECISION = 10n ** 36n
 /** basis points in one whole */
-export const BPS = 10_000n
 /** bits of a downtime window held by one storage value */
 export const MISSED_CHUNK_BITS = 256
 
