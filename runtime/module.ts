@@ -74,6 +74,22 @@ export interface ErrorDefinition {
   readonly message: string
 }
 
+/** What a module's genesis may read besides its own config. */
+export interface GenesisContext {
+  readonly chainId: number
+  /** ms since the Unix epoch: the genesis block's timestamp */
+  readonly genesisTime: number
+}
+
+/**
+ * A module's genesis: writes its initial storage from its part of a validated chain spec. Modules
+ * apply it in dispatch order (balances mint before staking bonds). `config` undefined: the
+ * module's defaults, which are not stored.
+ */
+export interface ModuleGenesis<Config> {
+  apply(state: StateOverlay, config: Config | undefined, context: GenesisContext): Promise<void> | void
+}
+
 export interface RuntimeModule {
   readonly index: number
   readonly name: string
@@ -83,6 +99,9 @@ export interface RuntimeModule {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   readonly events: readonly EventDefinition<any>[]
   readonly errors: readonly ErrorDefinition[]
+  // each module's config has its own type; genesis/build.ts hands each its part of the spec
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly genesis?: ModuleGenesis<any>
   beginBlock?(context: ExecutionContext): Promise<void>
   endBlock?(context: ExecutionContext & { readonly gasUsed: number }): Promise<void>
 }

@@ -4,6 +4,7 @@ import { ModuleIndex } from '../indices.ts'
 import { calls } from './calls.ts'
 import { BalancesError } from './errors.ts'
 import { events } from './events.ts'
+import { applyBalancesGenesis, type BalancesGenesis } from './genesis.ts'
 
 export const balancesModule: RuntimeModule = {
   index: ModuleIndex.balances,
@@ -11,4 +12,5 @@ export const balancesModule: RuntimeModule = {
   calls,
   events,
   errors: BalancesError.list,
+  genesis: { apply: (state, config: BalancesGenesis | undefined) => void applyBalancesGenesis(state, config ?? { balances: [], vesting: [] }) },
 }

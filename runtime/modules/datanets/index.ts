@@ -8,6 +8,7 @@ import { ModuleIndex } from '../indices.ts'
 import { calls } from './calls.ts'
 import { DatanetsError } from './errors.ts'
 import { events } from './events.ts'
+import { applyDatanetsGenesis, type DatanetsGenesis } from './genesis.ts'
 
 export const datanetsModule: RuntimeModule = {
   index: ModuleIndex.datanets,
@@ -15,6 +16,7 @@ export const datanetsModule: RuntimeModule = {
   calls,
   events,
   errors: DatanetsError.list,
+  genesis: { apply: (state, config: DatanetsGenesis | undefined) => (config === undefined ? undefined : applyDatanetsGenesis(state, config)) },
 }
 
 export { Format, FormatError, checkRows, formatForFileName, formatName, parseRows, type Row } from './formats.ts'

@@ -3,6 +3,7 @@
 import type { RuntimeModule } from '../../module.ts'
 import { ModuleIndex } from '../indices.ts'
 import { FeesError } from './errors.ts'
+import { applyFeesGenesis } from './genesis.ts'
 import { events } from './events.ts'
 import { nextBaseFee } from './gas.ts'
 import { baseFeePerGas, feeParams } from './state.ts'
@@ -13,6 +14,7 @@ export const feesModule: RuntimeModule = {
   calls: [],
   events,
   errors: FeesError.list,
+  genesis: { apply: applyFeesGenesis },
   async endBlock(context) {
     const params = await feeParams.get(context.state)
     const current = await baseFeePerGas.get(context.state)

@@ -10,6 +10,7 @@ import { calls } from './calls.ts'
 import { ModelsError } from './errors.ts'
 import { events } from './events.ts'
 import { modelsEndBlock } from './hooks.ts'
+import { applyModelsGenesis, type ModelsGenesis } from './genesis.ts'
 
 export const modelsModule: RuntimeModule = {
   index: ModuleIndex.models,
@@ -18,6 +19,7 @@ export const modelsModule: RuntimeModule = {
   events,
   errors: ModelsError.list,
   endBlock: modelsEndBlock,
+  genesis: { apply: (state, config: ModelsGenesis | undefined) => (config === undefined ? undefined : applyModelsGenesis(state, config)) },
 }
 
 export { ARCHITECTURE_LIMITS, canonicalArchitecture, parseArchitecture, type ModelConfig, type ModelKind } from './architecture.ts'

@@ -8,6 +8,7 @@ import { StakingError } from './errors.ts'
 import { events } from './events.ts'
 import { rejectAllEvidence, type EvidenceVerifier } from './evidence.ts'
 import { punishBlockEvidence, stakingEndBlock } from './hooks.ts'
+import { applyStakingGenesis, type StakingGenesis } from './genesis.ts'
 
 export interface StakingModuleOptions {
   /** the consensus layer's equivocation check (default: no evidence is accepted) */
@@ -24,6 +25,7 @@ export function createStakingModule(options: StakingModuleOptions = {}): Runtime
     errors: StakingError.list,
     beginBlock: (context) => punishBlockEvidence(context, verify),
     endBlock: stakingEndBlock,
+    genesis: { apply: (state, config: StakingGenesis | undefined, { genesisTime, chainId }) => (config === undefined ? undefined : applyStakingGenesis(state, config, genesisTime, chainId)) },
   }
 }
 
