@@ -247,21 +247,36 @@ t.test('engine errors map to statuses; after the first token a stream ends with 
   t.equal(unavailable.headers.get('retry-after'), '1')
 })
 
-t.test('saturation: 429 with Retry-After, from the engine queue and from the in-flight bound', async (t) => {
-  const { client, post, engine } = await serve(t, { capacity: 1, tokenDelayMs: 20 }, { maxInFlight: 2, retryAfterSeconds: 3 })
-  const first = client.completions.create({ model: LM, prompt: 'x', max_tokens: 10 })
-  await new Promise((resolve) => setTimeout(resolve, 30))
+const until = async (condition: () => boolean, what: string): Promise<void> => {
+  const deadline = Date.now() + 20_000
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
+
+t.test('saturation: 429 with Retry-After from the engine\'s full queue', async (t) => {
+  const { client, post, engine } = await serve(t, { capacity: 1, tokenDelayMs: 100 }, { retryAfterSeconds: 3 })
+  const first = client.completions.create({ model: LM, prompt: 'x', max_tokens: 20 })
+  await until(() => engine.running === 1, 'the first request running')
   const refused = await post('/v1/completions', { model: LM, prompt: 'x', max_tokens: 2 })
   t.equal(refused.status, 429, 'engine queue full')
   t.equal(refused.headers.get('retry-after'), '3')
-  t.equal(((await refused.json()) as { error: { code: string; type: string } }).error.code, 'overloaded')
-  await first
+  t.same(((await refused.json()) as { error: { code: string; type: string } }).error, { code: 'overloaded', type: 'rate_limit_error', param: null, message: 'queue full' })
+  t.equal((await first).choices[0]?.finish_reason, 'stop', 'the running request is served')
   t.equal(engine.running, 0)
-  const held = [client.completions.create({ model: LM, prompt: 'x', max_tokens: 5 }), client.completions.create({ model: LM, prompt: 'x', max_tokens: 5 })]
-  await new Promise((resolve) => setTimeout(resolve, 10))
+})
+
+t.test('saturation: 429 from the in-flight bound, before the engine is asked', async (t) => {
+  const { client, post, engine } = await serve(t, { tokenDelayMs: 100 }, { maxInFlight: 2 })
+  const held = [client.completions.create({ model: LM, prompt: 'x', max_tokens: 20 }), client.completions.create({ model: LM, prompt: 'x', max_tokens: 20 })]
+  await until(() => engine.running === 2, 'two requests running')
   const third = await post('/v1/completions', { model: LM, prompt: 'x', max_tokens: 1 })
   t.equal(third.status, 429, 'in-flight bound reached')
-  await Promise.allSettled(held)
+  t.equal(third.headers.get('retry-after'), '1')
+  t.equal(engine.requests.length, 2, 'the engine never saw the third')
+  const served = await Promise.all(held)
+  t.same(served.map((c) => c.choices[0]?.finish_reason), ['stop', 'stop'])
 })
 
 t.test('a client that disconnects mid-stream cancels its request', async (t) => {
