@@ -16,7 +16,7 @@ import { decodeTensors, tensorsHash } from '../../ml/model/params.ts'
 import { ENGINE_VERSION } from '../../ml/index.ts'
 import { toHex } from '../../runtime/crypto/hash.ts'
 import { createRuntime } from '../../runtime/index.ts'
-import { Format, parseRows, type FormatName, type Row } from '../../runtime/modules/datanets/formats.ts'
+import { ContributionStatus, Format, inVersion, parseRows, type FormatName, type Row } from '../../runtime/modules/datanets/index.ts'
 import { canonicalArchitecture } from '../../runtime/modules/models/index.ts'
 import type { Hyperparameters } from '../../runtime/modules/models/state.ts'
 import { formatOpen } from '../../genesis/tokenomics.ts'
@@ -217,8 +217,12 @@ async function versionRows(rpc: RpcClient, ref: { datanet: number; version: numb
     all.push(...page)
     if (page.length < 100) break
   }
-  const included = all.filter((c) => c.position !== null && c.position < version.positions
-    && (c.status === 'accepted' || (c.status === 'withdrawn' && c.withdrawnAfterVersion !== null && c.withdrawnAfterVersion >= ref.version)))
+  // the runtime's membership rule, on the records as the RPC shows them
+  const included = all.filter((c) => inVersion({
+    status: ContributionStatus[c.status as keyof typeof ContributionStatus] ?? -1,
+    position: c.position ?? undefined,
+    withdrawnAfterVersion: c.withdrawnAfterVersion ?? undefined,
+  }, { version: ref.version, positions: version.positions }))
   included.sort((a, b) => (a.position as number) - (b.position as number))
   const rows: Row[] = []
   for (const c of included) {

@@ -19,7 +19,7 @@ export const datanetsModule: RuntimeModule = {
   genesis: { apply: (state, config: DatanetsGenesis | undefined) => (config === undefined ? undefined : applyDatanetsGenesis(state, config)) },
 }
 
-export { Format, FormatError, checkRows, formatForFileName, formatName, parseRows, type Row } from './formats.ts'
+export { Format, FormatError, checkRows, formatForFileName, formatName, parseRows, type FormatName, type Row } from './formats.ts'
 export {
   contributions, ContributionStatus, CONTRIBUTION_STATUS_NAMES, datanetCount, datanets, DATANETS_ACCOUNT, DEFAULT_DATANETS_PARAMS, versions,
   type Contribution, type Datanet, type DatanetVersion,

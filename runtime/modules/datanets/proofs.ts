@@ -5,7 +5,8 @@
 import { buildTreeLevels, contributionLeaf, inclusionProof } from './versionTree.ts'
 import { ContributionStatus, type Contribution, type DatanetVersion } from './state.ts'
 
-export function inVersion(contribution: Contribution, version: Pick<DatanetVersion, 'version' | 'positions'>): boolean {
+/** Whether a contribution's leaf is in a version's tree: the one membership rule (the RPC and the CLI use it too). */
+export function inVersion(contribution: Pick<Contribution, 'status' | 'position' | 'withdrawnAfterVersion'>, version: Pick<DatanetVersion, 'version' | 'positions'>): boolean {
   const { position } = contribution
   if (position === undefined || position >= version.positions) return false
   if (contribution.status === ContributionStatus.accepted) return true
