@@ -10,6 +10,7 @@
 //   getModelVersion(id) / listModelVersions(start?, count?)  published models with their lineage:
 //                                                            base model, datanet versions and
 //                                                            roots, hyperparameters, engine version
+import { CommitPhase } from '../../runtime/commitReveal.ts'
 import { toHex } from '../../runtime/crypto/hash.ts'
 import { OpenLedgerError } from '../../runtime/errors.ts'
 import {
@@ -33,7 +34,7 @@ export function baseModelToJson(model: BaseModel): Record<string, unknown> {
 export function jobToJson(job: Job): Record<string, unknown> {
   const json = jobKind.toJson(job) as Record<string, unknown>
   const hyper = { ...(json['hyper'] as Record<string, unknown>), learningRate: job.hyper.learningRateMicro / 1e6 }
-  return { ...json, hyper, status: JOB_STATUS_NAMES[job.status] ?? job.status }
+  return { ...json, hyper, status: JOB_STATUS_NAMES[job.status] ?? job.status, phase: job.phase === CommitPhase.reveal ? 'reveal' : 'commit' }
 }
 
 export function modelVersionToJson(version: ModelVersion, base: BaseModel | undefined): Record<string, unknown> {

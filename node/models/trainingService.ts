@@ -3,11 +3,15 @@
 //
 //   trainer    gathers the job's datanet rows (jobData.ts), resolves the base model, trains in a
 //              worker thread (jobRunner.ts: checkpoints on disk, resumable), stores the adapter in
-//              the blob store (pinned; peers fetch it by content id) and submits models.submitResult
+//              the blob store (pinned; peers fetch it by content id) and commits to its hashes
+//              (models.commit); once every verifier has committed it reveals (models.revealResult)
 //   verifier   re-executes the same job as soon as it is assigned (same bits, the engine's
-//   / arbiter  contract) and, once the result is on chain, submits models.attest with its own
-//              hashes; it also fetches and pins the trainer's adapter so the published model
-//              stays retrievable
+//   / arbiter  contract), commits to its own hashes, and once the trainer revealed reveals them
+//              (models.revealAttestation); it also fetches and pins the trainer's adapter so the
+//              published model stays retrievable
+//
+// Salts are the operator's secret per round (job, attempt, dispute), so a restarted node reveals
+// what it committed without storing anything.
 //
 // Any node with a blob store also fetches and pins the adapter of every published model. The
 // work of a job is computed once and reused across roles and attempts. Jobs run one at a time in
@@ -16,12 +20,14 @@
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { bytesEqual, decode, encode, type Decoded } from '../../runtime/codec/canonical.ts'
-import { toHex } from '../../runtime/crypto/hash.ts'
+import { concatBytes, toHex, utf8 } from '../../runtime/crypto/hash.ts'
 import type { Address } from '../../runtime/crypto/secp256k1.ts'
 import { OpenLedgerError } from '../../runtime/errors.ts'
 import type { RuntimeEvent } from '../../runtime/module.ts'
 import { ModuleIndex } from '../../runtime/modules/indices.ts'
-import { attest, submitResult } from '../../runtime/modules/models/calls.ts'
+import { CommitPhase, commitmentBy, commitmentOf } from '../../runtime/commitReveal.ts'
+import { commit, revealAttestation, revealResult } from '../../runtime/modules/models/calls.ts'
+import { commitScope, RESULT_COMMIT_DOMAIN, resultPayload, roundWorkers } from '../../runtime/modules/models/lifecycle.ts'
 import { ModelPublished } from '../../runtime/modules/models/events.ts'
 import { baseModels, jobs, JobStatus, modelVersions, type Job } from '../../runtime/modules/models/index.ts'
 import { ReceiptStatus } from '../../runtime/receipt.ts'
@@ -201,11 +207,17 @@ export class TrainingService {
     const outcome = await this.#compute(job, role)
     if (outcome === undefined) return
     const fresh = (await jobs.get(this.#c.chain.state, id)) ?? job
-    if (role === 'trainer' && fresh.status === JobStatus.training && sameAddress(fresh.trainer, me)) await this.#submitResult(fresh, outcome)
-    const attested = fresh.attestations.some((a) => sameAddress(a.worker, me))
-    if (role !== 'trainer' && !attested && (fresh.status === JobStatus.verifying || fresh.status === JobStatus.disputed) && fresh.result !== undefined) {
-      await this.#attest(fresh, outcome)
+    if (role === 'trainer') {
+      if (!sameAddress(fresh.trainer, me)) return
+      if (fresh.status === JobStatus.training) await this.#commit(fresh, outcome)
+      else if (fresh.status === JobStatus.verifying && fresh.phase === CommitPhase.reveal && fresh.result === undefined) await this.#revealResult(fresh, outcome)
+      return
     }
+    if ((fresh.status !== JobStatus.verifying && fresh.status !== JobStatus.disputed) || !roundWorkers(fresh).some((worker) => sameAddress(worker, me))) return
+    const committed = commitmentBy(fresh.commitments, me) !== undefined
+    if (fresh.phase === CommitPhase.commit && !committed) await this.#commit(fresh, outcome)
+    const attested = fresh.attestations.some((a) => sameAddress(a.worker, me))
+    if (fresh.phase === CommitPhase.reveal && committed && !attested && fresh.result !== undefined) await this.#revealAttestation(fresh, outcome)
   }
 
   /** Trains the job (or returns what an earlier run here computed). */
@@ -276,32 +288,52 @@ export class TrainingService {
 
   #running: Promise<void> = Promise.resolve()
 
-  async #submitResult(job: Job, outcome: JobOutcome): Promise<void> {
-    const key = `${job.id}/result/${job.attempt}`
-    if (this.#submitted.has(key)) return
-    const cid = await this.#c.store.put(outcome.adapter)
-    await this.#c.store.pin(cid, `model-job/${job.id}`)
-    const args = { job: job.id, adapter: cid, weightsHash: outcome.weightsHash, checkpointRoot: outcome.checkpointRoot, metrics: outcome.metrics }
-    if (await this.#send(submitResult, args, job.id, 'result')) {
+  /** The hashes this node stands for (flipped by the wrong-attestation test fault, for verifiers and arbiters). */
+  #vote(job: Job, outcome: JobOutcome): { weightsHash: Uint8Array; checkpointRoot: Uint8Array } {
+    const me = this.#c.transactions?.address
+    if (this.#o.fault !== 'wrong-attestation' || me === undefined || sameAddress(job.trainer, me)) return { weightsHash: outcome.weightsHash, checkpointRoot: outcome.checkpointRoot }
+    return { weightsHash: Uint8Array.from(outcome.weightsHash, (b, i) => (i === 0 ? b ^ 0xff : b)), checkpointRoot: outcome.checkpointRoot }
+  }
+
+  /** This round's salt: the operator's secret for the round, the same after a restart. */
+  #salt(job: Job, transactions: OperatorTransactions): Uint8Array {
+    return transactions.secret(concatBytes(utf8(RESULT_COMMIT_DOMAIN), commitScope(job)))
+  }
+
+  async #commit(job: Job, outcome: JobOutcome): Promise<void> {
+    const transactions = this.#c.transactions
+    const key = `${job.id}/commit/${job.attempt}/${job.status === JobStatus.disputed ? 'dispute' : 'round'}`
+    if (transactions === undefined || this.#submitted.has(key)) return
+    const vote = this.#vote(job, outcome)
+    if (vote.weightsHash !== outcome.weightsHash) this.#log.warn('TEST FAULT: committing to a wrong weights hash', { job: job.id })
+    const commitment = commitmentOf(RESULT_COMMIT_DOMAIN, commitScope(job), transactions.address, this.#salt(job, transactions), resultPayload(vote))
+    if (await this.#send(commit, { job: job.id, commitment }, job.id, 'commitment')) {
       this.#submitted.add(key)
       const progress = this.#progress.get(job.id)
       if (progress !== undefined) progress.phase = 'submitted'
     }
   }
 
-  async #attest(job: Job, outcome: JobOutcome): Promise<void> {
+  async #revealResult(job: Job, outcome: JobOutcome): Promise<void> {
+    const transactions = this.#c.transactions
+    const key = `${job.id}/result/${job.attempt}`
+    if (transactions === undefined || this.#submitted.has(key)) return
+    // the adapter goes into the blob store only now: its content id would give the hashes away
+    const cid = await this.#c.store.put(outcome.adapter)
+    await this.#c.store.pin(cid, `model-job/${job.id}`)
+    const args = { job: job.id, salt: this.#salt(job, transactions), adapter: cid, weightsHash: outcome.weightsHash, checkpointRoot: outcome.checkpointRoot, metrics: outcome.metrics }
+    if (await this.#send(revealResult, args, job.id, 'result')) this.#submitted.add(key)
+  }
+
+  async #revealAttestation(job: Job, outcome: JobOutcome): Promise<void> {
+    const transactions = this.#c.transactions
     const key = `${job.id}/attest/${job.attempt}/${job.status}`
-    if (this.#submitted.has(key)) return
-    let weightsHash = outcome.weightsHash
-    if (this.#o.fault === 'wrong-attestation') {
-      weightsHash = Uint8Array.from(weightsHash, (b, i) => (i === 0 ? b ^ 0xff : b))
-      this.#log.warn('TEST FAULT: attesting a wrong weights hash', { job: job.id })
-    }
+    if (transactions === undefined || this.#submitted.has(key)) return
     const result = job.result
     if (result !== undefined && bytesEqual(result.weightsHash, outcome.weightsHash)) void this.#pinAdapter(result.adapter, `model-job/${job.id}`)
     else this.#log.warn('re-execution disagrees with the submitted result', { job: job.id, submitted: result === undefined ? undefined : toHex(result.weightsHash), computed: toHex(outcome.weightsHash) })
-    const args = { job: job.id, weightsHash, checkpointRoot: outcome.checkpointRoot }
-    if (await this.#send(attest, args, job.id, 'attestation')) {
+    const args = { job: job.id, salt: this.#salt(job, transactions), ...this.#vote(job, outcome) }
+    if (await this.#send(revealAttestation, args, job.id, 'attestation')) {
       this.#submitted.add(key)
       const progress = this.#progress.get(job.id)
       if (progress !== undefined) progress.phase = 'attested'

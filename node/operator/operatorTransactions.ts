@@ -11,6 +11,7 @@
 import { decode, encode } from '../../runtime/codec/canonical.ts'
 import type { CallDefinition } from '../../runtime/module.ts'
 import { intrinsicGas } from '../../runtime/modules/fees/gas.ts'
+import { concatBytes, keccak256, utf8 } from '../../runtime/crypto/hash.ts'
 import type { Address } from '../../runtime/crypto/secp256k1.ts'
 import { signedLength, signTransaction, MAX_TX_GAS, type Transaction, type UnsignedTransaction } from '../../runtime/transaction.ts'
 import type { Chain } from '../chain/chain.ts'
@@ -53,6 +54,15 @@ export class OperatorTransactions {
 
   get address(): Address {
     return this.#c.operator.address
+  }
+
+  /**
+   * A secret only this operator can derive, one per `label`, the same after a restart: the salts
+   * of its commit–reveal commitments (runtime/commitReveal.ts). keccak256(domain ‖ key ‖ label):
+   * the key itself never leaves this component.
+   */
+  secret(label: Uint8Array): Uint8Array {
+    return keccak256(concatBytes(utf8('openledger/operator-secret/v1'), this.#c.operator.privateKey, label))
   }
 
   /**

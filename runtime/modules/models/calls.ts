@@ -1,6 +1,7 @@
 // models calls. Every call checks everything before its first write, or relies on the state
 // transition's per-call checkpoint to revert: a failed call changes nothing but its fee.
 import * as k from '../../codec/schema.ts'
+import { allCommitted, commitmentBy, CommitPhase, opens } from '../../commitReveal.ts'
 import { defineCall, type CallResult } from '../../module.ts'
 import type { StateOverlay } from '../../state/overlay.ts'
 import { transfer } from '../balances/ledger.ts'
@@ -8,8 +9,10 @@ import { Format } from '../datanets/formats.ts'
 import { datanets as datanetRecords, versions } from '../datanets/state.ts'
 import { parseArchitecture } from './architecture.ts'
 import { ModelsError } from './errors.ts'
-import { Attested, BaseModelRegistered, JobAssigned, JobCreated, ResultSubmitted } from './events.ts'
-import { agrees, assignRound, disputeSettled, openDispute, publish, resolveDispute, scheduleDeadline, verified } from './lifecycle.ts'
+import { Attested, BaseModelRegistered, Committed, JobAssigned, JobCreated, ResultSubmitted } from './events.ts'
+import {
+  agrees, assignRound, commitScope, openReveal, RESULT_COMMIT_DOMAIN, resultPayload, roundWorkers, scheduleDeadline, settleIfRevealed,
+} from './lifecycle.ts'
 import { sameAddress } from '../accounts.ts'
 import {
   BaseModelKind, baseModelArgsKind, baseModelByWeights, baseModelCount, baseModels, datanetVersionRefKind, hyperparametersKind, JobStatus, jobCount, jobs, jobsByOwner,
@@ -30,10 +33,12 @@ export const ASSIGNMENT_WEIGHT = 10_000
 export const PUBLISH_WEIGHT = 12_000
 /** slashing every losing voter (each walks its validator's unbonding delegators) and reassigning */
 export const DISPUTE_RESOLUTION_WEIGHT = 100_000 + ASSIGNMENT_WEIGHT
-/** the job, its deadline index; with no verifier to wait for (a one-validator chain) it publishes at once */
-export const SUBMIT_RESULT_WEIGHT = 2_500 + PUBLISH_WEIGHT
-/** the job and, as the attestation that completes a round may, a dispute's opening and resolution or a publication */
-export const ATTEST_WEIGHT = 2_500 + ASSIGNMENT_WEIGHT + DISPUTE_RESOLUTION_WEIGHT + PUBLISH_WEIGHT
+/** the job, its deadline index, the reveal phase's opening */
+export const COMMIT_WEIGHT = 3_000
+/** the commitment's hash; with no verifier to wait for (a one-validator chain) it publishes at once */
+export const REVEAL_RESULT_WEIGHT = 3_000 + PUBLISH_WEIGHT
+/** the job and, as the reveal that completes a round may, a dispute's opening and resolution or a publication */
+export const REVEAL_ATTESTATION_WEIGHT = 3_000 + ASSIGNMENT_WEIGHT + DISPUTE_RESOLUTION_WEIGHT + PUBLISH_WEIGHT
 
 export const HYPER_LIMITS = Object.freeze({ maxRank: 64, maxAlpha: 256, maxBatchSize: 64, minLength: 8, maxLearningRateMicro: 1_000_000 })
 const MAX_ACCURACY_BPS = 10_000
@@ -151,6 +156,7 @@ export const createJob = defineCall({
     const job: Job = {
       id, owner: sender, base: base.id, datanets: inputs, hyper: args.hyper, fee: args.fee, status: JobStatus.training, attempt: 1,
       trainer: round.trainer, verifiers: round.verifiers, arbiters: [], excluded: [], deadline: height + params.trainBlocks, result: undefined, attestations: [],
+      phase: CommitPhase.commit, commitments: [],
       modelVersion: undefined, createdHeight: height, closedHeight: 0,
     }
     jobCount.set(state, id)
@@ -163,47 +169,83 @@ export const createJob = defineCall({
   },
 })
 
-const resultArgs = k.struct({ job: k.uint, adapter: k.hash, weightsHash: k.hash, checkpointRoot: k.hash, metrics: metricsKind })
-
-/** The job's trainer submits its result by the train deadline; the verifiers then re-execute. */
-export const submitResult = defineCall({
-  index: 2,
-  name: 'submitResult',
-  args: resultArgs,
-  weight: () => SUBMIT_RESULT_WEIGHT,
+/**
+ * A worker commits to its result (runtime/commitReveal.ts): the trainer while training (the job
+ * moves to verifying), each verifier while verifying, each arbiter in a dispute, always in the
+ * commit phase. The commitment is keccak256(RESULT_COMMIT_DOMAIN ‖ job, attempt, dispute ‖ worker
+ * ‖ salt ‖ weightsHash ‖ checkpointRoot). When every worker of the round has committed the reveal
+ * phase opens (RevealOpened).
+ */
+export const commit = defineCall({
+  index: 4,
+  name: 'commit',
+  args: k.struct({ job: k.uint, commitment: k.hash }),
+  weight: () => COMMIT_WEIGHT,
   async execute(context, args) {
-    const { state } = context
+    const { state, sender } = context
     const height = context.block.height
     const job = await jobs.get(state, args.job)
     if (job === undefined) return ModelsError.UnknownJob
-    if (job.status !== JobStatus.training) return ModelsError.WrongJobStatus
-    if (!sameAddress(job.trainer, context.sender)) return ModelsError.NotAssigned
+    if (job.status !== JobStatus.training && job.status !== JobStatus.verifying && job.status !== JobStatus.disputed) return ModelsError.WrongJobStatus
     if (height > job.deadline) return ModelsError.DeadlinePassed
+    if (job.status !== JobStatus.training && job.phase !== CommitPhase.commit) return ModelsError.WrongPhase
+    const assigned = job.status === JobStatus.training ? sameAddress(job.trainer, sender) : roundWorkers(job).some((worker) => sameAddress(worker, sender))
+    if (!assigned) return ModelsError.NotAssigned
+    if (commitmentBy(job.commitments, sender) !== undefined) return ModelsError.AlreadyCommitted
+    const params = await modelsParams.get(state)
+    let next: Job = { ...job, commitments: [...job.commitments, { worker: sender, commitment: args.commitment, height }] }
+    if (job.status === JobStatus.training) {
+      next = { ...next, status: JobStatus.verifying, phase: CommitPhase.commit, deadline: height + params.verifyBlocks }
+      await scheduleDeadline(state, next)
+    }
+    context.emit(Committed.create({ job: job.id, worker: sender, commitment: args.commitment }))
+    if (allCommitted(next.commitments, roundWorkers(next))) next = await openReveal(context, next, params)
+    jobs.set(state, job.id, next)
+    return undefined
+  },
+})
+
+/** The trainer reveals its committed result, with the adapter's content id and the metrics, in the reveal phase. */
+export const revealResult = defineCall({
+  index: 5,
+  name: 'revealResult',
+  args: k.struct({ job: k.uint, salt: k.hash, adapter: k.hash, weightsHash: k.hash, checkpointRoot: k.hash, metrics: metricsKind }),
+  weight: () => REVEAL_RESULT_WEIGHT,
+  async execute(context, args) {
+    const { state, sender } = context
+    const height = context.block.height
+    const job = await jobs.get(state, args.job)
+    if (job === undefined) return ModelsError.UnknownJob
+    if (job.status !== JobStatus.verifying || job.result !== undefined) return ModelsError.WrongJobStatus
+    if (!sameAddress(job.trainer, sender)) return ModelsError.NotAssigned
+    if (height > job.deadline) return ModelsError.DeadlinePassed
+    if (job.phase !== CommitPhase.reveal) return ModelsError.WrongPhase
+    const own = commitmentBy(job.commitments, sender)
+    if (own === undefined) return ModelsError.NotCommitted
+    if (!opens(own, RESULT_COMMIT_DOMAIN, commitScope(job), args.salt, resultPayload(args))) return ModelsError.CommitmentMismatch
     if (args.metrics.baseAccuracyBps > MAX_ACCURACY_BPS || args.metrics.adaptedAccuracyBps > MAX_ACCURACY_BPS) return ModelsError.InvalidMetrics
     const params = await modelsParams.get(state)
     let next: Job = {
-      ...job, status: JobStatus.verifying, deadline: height + params.verifyBlocks,
-      result: { adapter: args.adapter, weightsHash: args.weightsHash, checkpointRoot: args.checkpointRoot, metrics: args.metrics, submittedHeight: height },
+      ...job, result: { adapter: args.adapter, weightsHash: args.weightsHash, checkpointRoot: args.checkpointRoot, metrics: args.metrics, submittedHeight: own.height },
     }
-    context.emit(ResultSubmitted.create({ job: job.id, trainer: job.trainer, adapter: args.adapter, weightsHash: args.weightsHash, checkpointRoot: args.checkpointRoot, verifyDeadline: next.deadline }))
+    context.emit(ResultSubmitted.create({ job: job.id, trainer: job.trainer, adapter: args.adapter, weightsHash: args.weightsHash, checkpointRoot: args.checkpointRoot, verifyDeadline: job.deadline }))
     // no verifier could be assigned (a one-validator chain with minVerifiers 0): nothing to wait for
-    if (next.verifiers.length === 0) next = await publish(context, next, [], params)
-    else await scheduleDeadline(state, next)
+    next = await settleIfRevealed(context, next, params)
     jobs.set(state, job.id, next)
     return undefined
   },
 })
 
 /**
- * An assigned verifier (or, in a dispute, arbiter) reports the hashes its own re-execution gave.
- * Agreement from every verifier publishes; a disagreement opens a dispute; in a dispute the
- * attestation that settles it resolves it.
+ * A verifier (or, in a dispute, arbiter) reveals the hashes its own re-execution gave and it
+ * committed to; verifiers after the trainer's reveal. Once every committer revealed, agreement
+ * publishes, a disagreement opens a dispute, and a dispute is resolved.
  */
-export const attest = defineCall({
-  index: 3,
-  name: 'attest',
-  args: k.struct({ job: k.uint, weightsHash: k.hash, checkpointRoot: k.hash }),
-  weight: () => ATTEST_WEIGHT,
+export const revealAttestation = defineCall({
+  index: 6,
+  name: 'revealAttestation',
+  args: k.struct({ job: k.uint, salt: k.hash, weightsHash: k.hash, checkpointRoot: k.hash }),
+  weight: () => REVEAL_ATTESTATION_WEIGHT,
   async execute(context, args) {
     const { state, sender } = context
     const height = context.block.height
@@ -211,23 +253,23 @@ export const attest = defineCall({
     if (job === undefined) return ModelsError.UnknownJob
     if (job.status !== JobStatus.verifying && job.status !== JobStatus.disputed) return ModelsError.WrongJobStatus
     if (height > job.deadline) return ModelsError.DeadlinePassed
-    const assigned = job.verifiers.some((v) => sameAddress(v, sender)) || (job.status === JobStatus.disputed && job.arbiters.some((a) => sameAddress(a, sender)))
-    if (!assigned) return ModelsError.NotAssigned
+    if (!roundWorkers(job).some((worker) => sameAddress(worker, sender))) return ModelsError.NotAssigned
+    if (job.phase !== CommitPhase.reveal) return ModelsError.WrongPhase
+    if (job.result === undefined) return ModelsError.TrainerNotRevealed
     if (job.attestations.some((a) => sameAddress(a.worker, sender))) return ModelsError.AlreadyAttested
-    const params = await modelsParams.get(state)
+    const own = commitmentBy(job.commitments, sender)
+    if (own === undefined) return ModelsError.NotCommitted
     const vote = { weightsHash: args.weightsHash, checkpointRoot: args.checkpointRoot }
+    if (!opens(own, RESULT_COMMIT_DOMAIN, commitScope(job), args.salt, resultPayload(vote))) return ModelsError.CommitmentMismatch
+    const params = await modelsParams.get(state)
     const agreed = agrees(job, vote)
-    let next: Job = { ...job, attestations: [...job.attestations, { worker: sender, ...vote, height }] }
+    let next: Job = { ...job, attestations: [...job.attestations, { worker: sender, ...vote, height: own.height }] }
     context.emit(Attested.create({ job: job.id, worker: sender, ...vote, agrees: agreed }))
-    if (next.status === JobStatus.verifying) {
-      if (!agreed) next = await openDispute(context, next, params)
-      else if (verified(next)) next = await publish(context, next, next.attestations.map((a) => a.worker), params)
-    } else if (disputeSettled(next)) {
-      next = await resolveDispute(context, next, params)
-    }
+    next = await settleIfRevealed(context, next, params)
     jobs.set(state, job.id, next)
     return undefined
   },
 })
 
-export const calls = [registerBaseModel, createJob, submitResult, attest]
+/** Call indices 2 (submitResult) and 3 (attest) are retired: results are committed, then revealed. */
+export const calls = [registerBaseModel, createJob, commit, revealResult, revealAttestation]

@@ -20,5 +20,10 @@ export const ModelsError = defineErrors(ModuleIndex.models, 'models', {
   AlreadyAttested: { index: 15, message: 'this worker already attested this job\'s result' },
   InvalidMetrics: { index: 16, message: 'accuracies are basis points: at most 10000' },
   DataFormatMismatch: { index: 17, message: 'the base model\'s kind cannot train on these datanets\' formats (a classifier needs datanets that accept labelled rows only)' },
+  AlreadyCommitted: { index: 19, message: 'this worker already committed to a result in this round' },
+  NotCommitted: { index: 20, message: 'this worker has no commitment to reveal in this round' },
+  WrongPhase: { index: 21, message: 'the round is not in the phase this call needs (commit, then reveal)' },
+  CommitmentMismatch: { index: 22, message: 'the salt and result do not open this worker\'s commitment' },
+  TrainerNotRevealed: { index: 23, message: 'verifiers reveal after the trainer has revealed its result' },
   InsufficientData: { index: 18, message: 'the datanet versions hold too little data for the job (a classifier needs at least 10 rows, a language model at least 10 x (length + 1) bytes)' },
 })

@@ -12,7 +12,8 @@ export const ReassignReason = { missedDeadline: 0, lostDispute: 1 } as const
 /** why a job's fee went back to its owner */
 export const RefundReason = { maxAttempts: 0, noValidators: 1, tie: 2, unverified: 3 } as const
 /** why a worker was slashed */
-export const WorkerSlashReason = { wrongResult: 0, missedDeadline: 1 } as const
+/** why a worker was slashed (`unrevealed`: committed to a result and never revealed it) */
+export const WorkerSlashReason = { wrongResult: 0, missedDeadline: 1, unrevealed: 2 } as const
 
 export const BaseModelRegistered = defineEvent(M, 0, 'BaseModelRegistered', k.struct({ model: k.uint, owner: k.address, name: k.string(MAX_NAME_CHARS), kind: k.uint, weightsHash: k.hash, deposit: k.amount }))
 export const JobCreated = defineEvent(M, 1, 'JobCreated', k.struct({ job, owner: k.address, base: k.uint, fee: k.amount }))
@@ -35,7 +36,12 @@ export const JobReassigned = defineEvent(M, 9, 'JobReassigned', k.struct({ job, 
 export const VerifiersReplaced = defineEvent(M, 10, 'VerifiersReplaced', k.struct({ job, verifiers: workers, verifyDeadline: k.uint }))
 export const JobRefunded = defineEvent(M, 11, 'JobRefunded', k.struct({ job, owner: k.address, amount: k.amount, reason: k.uint }))
 
+/** a worker committed to its result (its hash only: results stay unreadable until the reveal phase) */
+export const Committed = defineEvent(M, 12, 'Committed', k.struct({ job, worker: k.address, commitment: k.hash }))
+/** every worker committed (or the commit deadline passed): the committers reveal until revealDeadline */
+export const RevealOpened = defineEvent(M, 13, 'RevealOpened', k.struct({ job, revealDeadline: k.uint }))
+
 export const events = [
   BaseModelRegistered, JobCreated, JobAssigned, ResultSubmitted, Attested, DisputeOpened, DisputeResolved, WorkerSlashed, ModelPublished, JobReassigned,
-  VerifiersReplaced, JobRefunded,
+  VerifiersReplaced, JobRefunded, Committed, RevealOpened,
 ]

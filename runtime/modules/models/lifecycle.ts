@@ -1,20 +1,27 @@
 // A training job's life after createJob: who works on it, how votes are counted, and how it ends.
-// Shared by the calls (submitResult, attest) and the end-of-block deadline hook, so a job moves
-// the same way whichever of them moves it. Functions take the job, write what they must (escrow
-// moves, slashes, model versions, deadline index) and return the updated job for the caller to
-// store.
+// Shared by the calls (commit, revealResult, revealAttestation) and the end-of-block deadline hook,
+// so a job moves the same way whichever of them moves it. Functions take the job, write what they
+// must (escrow moves, slashes, model versions, deadline index) and return the updated job for the
+// caller to store.
 //
-//   training ──submitResult──▶ verifying ──all verifiers agree──▶ published (fee paid out)
-//      ▲  │                       │ one disagrees
-//      │  │ deadline              ▼
-//      │  └─▶ reassigned     disputed ──arbiters attested / deadline──▶ majority:
-//      │      (or refunded)              trainer right: losers slashed, published
-//      └──────────────────────────────── trainer wrong: losers slashed, reassigned (or refunded)
-//                                        tie: refunded
+//   training ──trainer commits──▶ verifying: commit ──verifiers committed──▶ verifying: reveal
+//      ▲  │                                                                   │ trainer, then verifiers
+//      │  │ deadline                          all agree: published (fee paid) ◀┤ reveal
+//      │  └─▶ reassigned (or refunded)                          one disagrees ▼
+//      │                              disputed: commit ──arbiters committed──▶ disputed: reveal
+//      │                                                                   │ arbiters reveal / deadline
+//      └──────────────────────────── majority: trainer wrong: losers slashed, reassigned (or refunded)
+//                                              trainer right: losers slashed, published;  tie: refunded
+//
+// Results are committed before any is revealed (runtime/commitReveal.ts): a verifier cannot copy
+// the trainer's hashes, nor an arbiter another's. A commitment never revealed costs slashBps, like
+// a wrong result (not revealing is how one would hide a wrong result); a missed commit deadline
+// costs missedDeadlineSlashBps and the worker is replaced while nothing is revealed yet.
 //
 // Assignment: the active validator set at this height, ordered by
 // keccak256(parentHash ‖ job id ‖ operator) with the parent hash of the block that assigns (the
 // chain's only randomness), minus the operators that already failed this job.
+import { CommitPhase, commitmentBy } from '../../commitReveal.ts'
 import { concatBytes, keccak256, toHex } from '../../crypto/hash.ts'
 import type { Address } from '../../crypto/secp256k1.ts'
 import type { ExecutionContext } from '../../module.ts'
@@ -26,7 +33,8 @@ import { slash } from '../staking/stake.ts'
 import { validators } from '../staking/state.ts'
 import { countedSetAt } from '../staking/validatorSet.ts'
 import {
-  DisputeOpened, DisputeResolved, JobReassigned, ReassignReason, JobRefunded, ModelPublished, RefundReason, VerifiersReplaced, WorkerSlashed, WorkerSlashReason,
+  DisputeOpened, DisputeResolved, JobReassigned, ReassignReason, JobRefunded, ModelPublished, RefundReason, RevealOpened, VerifiersReplaced, WorkerSlashed,
+  WorkerSlashReason,
 } from './events.ts'
 import {
   baseModels, deadlines, JobStatus, MODELS_ACCOUNT, modelVersionCount, modelVersions, u64, type Job, type ModelsParams,
@@ -81,7 +89,7 @@ export async function scheduleDeadline(state: StateOverlay, job: Job): Promise<v
 export async function startTraining(context: ExecutionContext, job: Job, round: Round, attempt: number, params: ModelsParams): Promise<Job> {
   const next: Job = {
     ...job, status: JobStatus.training, attempt, trainer: round.trainer, verifiers: round.verifiers, arbiters: [], result: undefined, attestations: [],
-    deadline: context.block.height + params.trainBlocks,
+    phase: CommitPhase.commit, commitments: [], deadline: context.block.height + params.trainBlocks,
   }
   await scheduleDeadline(context.state, next)
   return next
@@ -154,25 +162,60 @@ export function agrees(job: Job, vote: { weightsHash: Uint8Array; checkpointRoot
   return job.result !== undefined && voteKey(job.result) === voteKey(vote)
 }
 
-/** Verifying: every verifier attested, all in agreement (a disagreement opens a dispute at once). */
-export function verified(job: Job): boolean {
-  return job.verifiers.every((verifier) => job.attestations.some((a) => sameAddress(a.worker, verifier)))
+/** Domain and scope of a round's commitments (runtime/commitReveal.ts): the job, its attempt, and whether a dispute. */
+export const RESULT_COMMIT_DOMAIN = 'openledger/models/result/v1'
+export function commitScope(job: Job): Uint8Array {
+  return concatBytes(u64(job.id), u64(job.attempt), u64(job.status === JobStatus.disputed ? 1 : 0))
+}
+export function resultPayload(result: { weightsHash: Uint8Array; checkpointRoot: Uint8Array }): Uint8Array {
+  return concatBytes(result.weightsHash, result.checkpointRoot)
 }
 
-/** Disputed: every arbiter attested or, with no arbiter to be had, every verifier. */
-export function disputeSettled(job: Job): boolean {
-  const voters = job.arbiters.length > 0 ? job.arbiters : job.verifiers
-  return voters.every((voter) => job.attestations.some((a) => sameAddress(a.worker, voter)))
+/** Who commits in this round besides the trainer: the verifiers (verifying) or the arbiters (disputed). */
+export function roundWorkers(job: Job): Address[] {
+  return job.status === JobStatus.disputed ? job.arbiters : job.verifiers
 }
 
-/** An attestation disagreed: assign arbiters among the validators not yet on the job, restart the clock. */
+const committed = (job: Job, workers: readonly Address[]): Address[] => workers.filter((worker) => commitmentBy(job.commitments, worker) !== undefined)
+const attested = (job: Job, worker: Address): boolean => job.attestations.some((a) => sameAddress(a.worker, worker))
+
+/** The reveal phase: every committed result may now be revealed, until the deadline. */
+export async function openReveal(context: ExecutionContext, job: Job, params: ModelsParams): Promise<Job> {
+  const next: Job = { ...job, phase: CommitPhase.reveal, deadline: context.block.height + params.verifyBlocks }
+  await scheduleDeadline(context.state, next)
+  context.emit(RevealOpened.create({ job: job.id, revealDeadline: next.deadline }))
+  return settleIfRevealed(context, next, params)
+}
+
+/**
+ * Once every committer revealed (the trainer's result first, then each committed verifier or
+ * arbiter): verifying publishes if all agree and disputes otherwise; a dispute is resolved.
+ */
+export async function settleIfRevealed(context: ExecutionContext, job: Job, params: ModelsParams): Promise<Job> {
+  if (job.phase !== CommitPhase.reveal) return job
+  if (job.status === JobStatus.verifying) {
+    if (job.result === undefined || !committed(job, job.verifiers).every((worker) => attested(job, worker))) return job
+    return settleVerification(context, job, params)
+  }
+  if (job.status === JobStatus.disputed && committed(job, job.arbiters).every((worker) => attested(job, worker))) return resolveDispute(context, job, params)
+  return job
+}
+
+/** The revealed verifier results against the trainer's: none (refund), all agree (publish), or a dispute. */
+async function settleVerification(context: ExecutionContext, job: Job, params: ModelsParams): Promise<Job> {
+  if (job.attestations.some((a) => !agrees(job, a))) return openDispute(context, job, params)
+  return publish(context, job, job.attestations.map((a) => a.worker), params)
+}
+
+/** An attestation disagreed: assign arbiters among the validators not yet on the job; they commit, then reveal. */
 export async function openDispute(context: ExecutionContext, job: Job, params: ModelsParams): Promise<Job> {
   const { order } = await ordering(context, job.id)
   const arbiters = without(order, [...job.excluded, job.trainer, ...job.verifiers]).slice(0, params.arbiters)
-  const next: Job = { ...job, status: JobStatus.disputed, arbiters, deadline: context.block.height + params.verifyBlocks }
-  await scheduleDeadline(context.state, next)
+  const next: Job = { ...job, status: JobStatus.disputed, phase: CommitPhase.commit, arbiters, deadline: context.block.height + params.verifyBlocks }
   context.emit(DisputeOpened.create({ job: job.id, arbiters, verifyDeadline: next.deadline }))
-  return disputeSettled(next) ? resolveDispute(context, next, params) : next
+  if (arbiters.length === 0) return resolveDispute(context, next, params)
+  await scheduleDeadline(context.state, next)
+  return next
 }
 
 /**
@@ -208,29 +251,53 @@ export async function resolveDispute(context: ExecutionContext, job: Job, params
 /** The end-of-block work for a job whose deadline is this height. */
 export async function expire(context: ExecutionContext, job: Job, params: ModelsParams): Promise<Job> {
   const height = context.block.height
+  const slashAll = async (workers: readonly Address[], bps: number, reason: number): Promise<void> => {
+    for (const worker of workers) await slashWorker(context, job.id, worker, bps, height, reason)
+  }
   switch (job.status) {
     case JobStatus.training: {
       await slashWorker(context, job.id, job.trainer, params.missedDeadlineSlashBps, height, WorkerSlashReason.missedDeadline)
       return nextAttempt(context, { ...job, excluded: [...job.excluded, job.trainer] }, ReassignReason.missedDeadline, params)
     }
     case JobStatus.verifying: {
-      const attested = job.attestations.map((a) => a.worker)
-      const missing = without(job.verifiers, attested)
-      for (const verifier of missing) await slashWorker(context, job.id, verifier, params.missedDeadlineSlashBps, height, WorkerSlashReason.missedDeadline)
-      const excluded = [...job.excluded, ...missing]
-      if (attested.length > 0 && params.publishOnPartialQuorum) return publish(context, { ...job, excluded }, attested, params)
-      const { order } = await ordering(context, job.id)
-      const replacements = without(order, [...excluded, job.trainer, ...job.verifiers]).slice(0, missing.length)
-      if (replacements.length === 0) {
-        return attested.length > 0 ? publish(context, { ...job, excluded }, attested, params) : refund(context, { ...job, excluded }, RefundReason.unverified)
+      if (job.phase === CommitPhase.reveal) {
+        // every commitment not revealed is slashed like a wrong result (verifiers reveal after the
+        // trainer, so a trainer that never revealed is the only one silent then)
+        const silent = job.result === undefined ? [job.trainer] : committed(job, job.verifiers).filter((worker) => !attested(job, worker))
+        await slashAll(silent, params.slashBps, WorkerSlashReason.unrevealed)
+        const next: Job = { ...job, excluded: [...job.excluded, ...silent] }
+        if (job.result === undefined) return nextAttempt(context, next, ReassignReason.missedDeadline, params)
+        if (job.attestations.length === 0) return refund(context, next, RefundReason.unverified)
+        return settleVerification(context, next, params)
       }
-      const next: Job = { ...job, excluded, verifiers: [...without(job.verifiers, missing), ...replacements], deadline: height + params.verifyBlocks }
+      const committers = committed(job, job.verifiers)
+      const missing = without(job.verifiers, committers)
+      await slashAll(missing, params.missedDeadlineSlashBps, WorkerSlashReason.missedDeadline)
+      const excluded = [...job.excluded, ...missing]
+      const { order } = await ordering(context, job.id)
+      const replacements = params.publishOnPartialQuorum && committers.length > 0 ? [] : without(order, [...excluded, job.trainer, ...job.verifiers]).slice(0, missing.length)
+      if (replacements.length === 0) {
+        // nothing is revealed yet: with nobody left to check, the job cannot be verified
+        if (committers.length === 0) return refund(context, { ...job, excluded }, RefundReason.unverified)
+        return openReveal(context, { ...job, excluded, verifiers: committers }, params)
+      }
+      const next: Job = { ...job, excluded, verifiers: [...committers, ...replacements], deadline: height + params.verifyBlocks }
       await scheduleDeadline(context.state, next)
       context.emit(VerifiersReplaced.create({ job: job.id, verifiers: next.verifiers, verifyDeadline: next.deadline }))
       return next
     }
-    case JobStatus.disputed:
-      return resolveDispute(context, job, params)
+    case JobStatus.disputed: {
+      if (job.phase === CommitPhase.reveal) {
+        const silent = committed(job, job.arbiters).filter((worker) => !attested(job, worker))
+        await slashAll(silent, params.slashBps, WorkerSlashReason.unrevealed)
+        return resolveDispute(context, { ...job, excluded: [...job.excluded, ...silent] }, params)
+      }
+      const committers = committed(job, job.arbiters)
+      const missing = without(job.arbiters, committers)
+      await slashAll(missing, params.missedDeadlineSlashBps, WorkerSlashReason.missedDeadline)
+      const next: Job = { ...job, excluded: [...job.excluded, ...missing], arbiters: committers }
+      return committers.length === 0 ? resolveDispute(context, next, params) : openReveal(context, next, params)
+    }
     default:
       return job
   }

@@ -5,6 +5,7 @@
 import * as k from '../../codec/schema.ts'
 import { concatBytes } from '../../crypto/hash.ts'
 import type { Address } from '../../crypto/secp256k1.ts'
+import { commitmentKind } from '../../commitReveal.ts'
 import { bytesKey, storageMap, storageValue } from '../../storage.ts'
 import { moduleAccount } from '../accounts.ts'
 import { ModuleIndex } from '../indices.ts'
@@ -210,11 +211,15 @@ export const jobKind = k.struct({
   arbiters: k.list(k.address, MAX_ARBITERS),
   /** operators that failed this job (missed a deadline, lost a dispute): never assigned to it again */
   excluded: k.list(k.address, MAX_EXCLUDED),
-  /** the current round's last height: for the trainer's result (training), the attestations (verifying, disputed) */
+  /** the current round's last height: for the trainer's commitment (training), the commitments or reveals (verifying, disputed, by phase) */
   deadline: k.uint,
   result: k.optional(resultKind),
-  /** this round's attestations, in arrival order */
+  /** this round's attestations (revealed verifier and arbiter results), in arrival order */
   attestations: k.list(attestationKind, MAX_VERIFIERS + MAX_ARBITERS),
+  /** verifying and disputed: CommitPhase (commit, then reveal), each with its own deadline */
+  phase: k.uint,
+  /** this round's commitments (runtime/commitReveal.ts): the trainer's and the verifiers', then the arbiters' */
+  commitments: k.list(commitmentKind, 1 + MAX_VERIFIERS + MAX_ARBITERS),
   /** the published model version */
   modelVersion: k.optional(k.uint),
   createdHeight: k.uint,

@@ -2,13 +2,14 @@
 import t from 'tap'
 import { sha256, utf8 } from '../../../../runtime/crypto/hash.ts'
 import { canonicalArchitecture } from '../../../../runtime/modules/models/architecture.ts'
-import { BaseModelRegistered, JobAssigned, JobCreated, ModelPublished, ResultSubmitted } from '../../../../runtime/modules/models/events.ts'
+import { BaseModelRegistered, Committed, JobAssigned, JobCreated, ModelPublished, ResultSubmitted, WorkerSlashed, WorkerSlashReason } from '../../../../runtime/modules/models/events.ts'
 import { jobsByOwner, JobStatus, MODELS_ACCOUNT } from '../../../../runtime/modules/models/state.ts'
 import { versions } from '../../../../runtime/modules/datanets/state.ts'
+import { validators } from '../../../../runtime/modules/staking/state.ts'
 import { Format } from '../../../../runtime/modules/datanets/formats.ts'
 import {
-  addressOf, baseModelArgs, eventNames, eventsNamed, FEE, hashes, HYPER, invariantProblems, jobArgs, ModelsHarness, OPEN, resultArgs, TEST_ARCHITECTURE, TEST_MODELS_PARAMS,
-  withJob,
+  addressOf, baseModelArgs, commitArgs, eventNames, eventsNamed, FEE, hashes, HYPER, invariantProblems, jobArgs, ModelsHarness, OPEN, revealArgs, revealResultArgs,
+  TEST_ARCHITECTURE, TEST_MODELS_PARAMS, withJob,
 } from './harness.ts'
 
 t.test('registerBaseModel: deposit escrowed, sequential ids after the genesis models', async (t) => {
@@ -129,53 +130,97 @@ t.test('createJob errors change nothing', async (t) => {
   t.equal(await code({ fee: minimum }), undefined, 'the minimum fee is enough')
 })
 
-t.test('submitResult: only the trainer, only while training, before the deadline', async (t) => {
+t.test('commit: the trainer while training, then each verifier; nothing of a result is readable until every verifier committed', async (t) => {
   const h = await withJob()
   const job = await h.job(1)
-  const outsider = (await h.job(1)).verifiers[0] as Uint8Array
+  const [first, second] = job.verifiers as [Uint8Array, Uint8Array]
   const before = h.snapshot()
-  t.equal((await h.call(outsider, 'submitResult', resultArgs(1))).error?.code, 'models.NotAssigned', 'a verifier')
-  t.equal((await h.call('eve', 'submitResult', resultArgs(1))).error?.code, 'models.NotAssigned', 'the owner')
-  t.equal((await h.call(job.trainer, 'submitResult', resultArgs(2))).error?.code, 'models.UnknownJob')
-  t.equal((await h.call(job.trainer, 'submitResult', { ...resultArgs(1), metrics: { baseLossMicro: 1, adaptedLossMicro: 1, baseAccuracyBps: 10_001, adaptedAccuracyBps: 0 } })).error?.code, 'models.InvalidMetrics')
-  t.equal((await h.call(job.verifiers[0] as Uint8Array, 'attest', { job: 1, ...hashes('honest') })).error?.code, 'models.WrongJobStatus', 'nothing to attest while training')
+  t.equal((await h.call(first, 'commit', await commitArgs(h, 1, first))).error?.code, 'models.NotAssigned', 'a verifier commits after the trainer')
+  t.equal((await h.call('eve', 'commit', await commitArgs(h, 1, addressOf('eve')))).error?.code, 'models.NotAssigned', 'the owner')
+  t.equal((await h.call(job.trainer, 'commit', { ...(await commitArgs(h, 1, job.trainer)), job: 2 })).error?.code, 'models.UnknownJob')
+  t.equal((await h.call(job.trainer, 'revealResult', revealResultArgs(1, job.trainer))).error?.code, 'models.WrongJobStatus', 'nothing to reveal while training')
   t.equal(h.snapshot(), before)
-  const submitted = await h.ok(job.trainer, 'submitResult', resultArgs(1))
-  t.same(eventsNamed(ResultSubmitted, submitted.events), [{ job: 1, trainer: job.trainer, adapter: sha256(utf8('honest adapter')), ...hashes('honest'), verifyDeadline: h.height + TEST_MODELS_PARAMS.verifyBlocks }])
+  const committed = await h.ok(job.trainer, 'commit', await commitArgs(h, 1, job.trainer))
+  t.same(eventNames(committed.events), ['models.Committed'])
   const verifying = await h.job(1)
   t.equal(verifying.status, JobStatus.verifying)
-  t.equal(verifying.result?.metrics.adaptedLossMicro, 3_100_000)
-  t.equal((await h.call(job.trainer, 'submitResult', resultArgs(1))).error?.code, 'models.WrongJobStatus', 'a second result')
+  t.equal(verifying.result, undefined, 'no hashes in the record')
+  t.equal(verifying.deadline, h.height + TEST_MODELS_PARAMS.verifyBlocks)
+  t.equal((await h.call(job.trainer, 'commit', await commitArgs(h, 1, job.trainer))).error?.code, 'models.NotAssigned', 'the trainer commits once')
+  t.equal((await h.call(job.trainer, 'revealResult', revealResultArgs(1, job.trainer))).error?.code, 'models.WrongPhase', 'no reveal before every verifier committed')
+  await h.ok(first, 'commit', await commitArgs(h, 1, first))
+  t.equal((await h.call(first, 'commit', await commitArgs(h, 1, first))).error?.code, 'models.AlreadyCommitted')
+  const last = await h.ok(second, 'commit', await commitArgs(h, 1, second))
+  t.same(eventNames(last.events), ['models.Committed', 'models.RevealOpened'])
+  t.equal((await h.call(first, 'revealAttestation', revealArgs(1, first))).error?.code, 'models.TrainerNotRevealed', 'verifiers reveal after the trainer')
+  t.equal((await h.call(job.trainer, 'revealResult', revealResultArgs(1, job.trainer, 'other'))).error?.code, 'models.CommitmentMismatch', 'another result than committed')
+  t.equal((await h.call(job.trainer, 'revealResult', { ...revealResultArgs(1, job.trainer), metrics: { baseLossMicro: 1, adaptedLossMicro: 1, baseAccuracyBps: 10_001, adaptedAccuracyBps: 0 } })).error?.code, 'models.InvalidMetrics')
+  const revealed = await h.ok(job.trainer, 'revealResult', revealResultArgs(1, job.trainer))
+  t.same(eventsNamed(ResultSubmitted, revealed.events), [{ job: 1, trainer: job.trainer, adapter: sha256(utf8('honest adapter')), ...hashes('honest'), verifyDeadline: (await h.job(1)).deadline }])
+  t.equal((await h.job(1)).result?.metrics.adaptedLossMicro, 3_100_000)
+  t.equal((await h.call(job.trainer, 'revealResult', revealResultArgs(1, job.trainer))).error?.code, 'models.WrongJobStatus', 'a second result')
 })
 
-t.test('submitResult is accepted up to the deadline block; after it the job has moved on', async (t) => {
+t.test('issue 27 (3): a verifier cannot copy the trainer\'s result: it is hidden until every verifier committed, and a copied commitment opens to nothing', async (t) => {
+  // the reproduction: a trainer submits made-up hashes without training; verifiers read them from
+  // state and attest the same, and the fee is paid out. Now there is nothing to read...
+  const h = await withJob()
+  const job = await h.job(1)
+  const [copier, honest] = job.verifiers as [Uint8Array, Uint8Array]
+  const trainerCommit = await commitArgs(h, 1, job.trainer, 'made up')
+  const committed = await h.ok(job.trainer, 'commit', trainerCommit)
+  t.equal((await h.job(1)).result, undefined, 'the job record holds no hashes')
+  t.same(eventsNamed(Committed, committed.events), [{ job: 1, worker: job.trainer, commitment: trainerCommit.commitment }], 'the event only the commitment')
+  // ...copying the trainer's commitment gets the copier nothing it can reveal
+  await h.ok(copier, 'commit', trainerCommit)
+  await h.ok(honest, 'commit', await commitArgs(h, 1, honest, 'honest'))
+  await h.ok(job.trainer, 'revealResult', revealResultArgs(1, job.trainer, 'made up'))
+  t.equal((await h.call(copier, 'revealAttestation', { ...revealArgs(1, job.trainer, 'made up') })).error?.code, 'models.CommitmentMismatch', 'with the trainer\'s salt')
+  t.equal((await h.call(copier, 'revealAttestation', revealArgs(1, copier, 'made up'))).error?.code, 'models.CommitmentMismatch', 'with its own')
+  // the honest verifier's own result disagrees: no publication, no fee for copying
+  const disagreed = await h.ok(honest, 'revealAttestation', revealArgs(1, honest, 'honest'))
+  t.same(eventNames(disagreed.events), ['models.Attested'], 'waits for the copier until the reveal deadline')
+  const copierStake = (await validators.get(h.state, copier))?.tokens ?? 0n
+  const expired = await h.advanceTo((await h.job(1)).deadline)
+  t.same(eventsNamed(WorkerSlashed, expired).map((e) => [e.worker, e.reason]), [[copier, WorkerSlashReason.unrevealed]], 'a commitment never revealed is slashed')
+  t.ok(((await validators.get(h.state, copier))?.tokens ?? 0n) < copierStake)
+  const disputed = await h.job(1)
+  t.equal(disputed.status, JobStatus.disputed, 'the disagreement goes to arbiters')
+  t.ok(disputed.excluded.some((worker) => Buffer.compare(worker, copier) === 0), 'the copier is off the job')
+  t.same(await invariantProblems(h), [])
+})
+
+t.test('commit is accepted up to the deadline block; after it the job has moved on', async (t) => {
   const h = await withJob()
   const job = await h.job(1)
   // the deadline block runs its transactions before the hook expires the job
   await h.advanceTo(job.deadline - 1)
-  const { outcomes } = await h.block([{ sender: job.trainer, name: 'submitResult', args: resultArgs(1) }])
+  const { outcomes } = await h.block([{ sender: job.trainer, name: 'commit', args: await commitArgs(h, 1, job.trainer) }])
   t.equal(outcomes[0]?.error, undefined, 'accepted in the deadline block')
   const late = await withJob()
   const lateJob = await late.job(1)
   await late.advanceTo(lateJob.deadline)
-  t.equal((await late.call(lateJob.trainer, 'submitResult', resultArgs(1))).error?.code, 'models.NotAssigned', 'reassigned at the deadline: the late trainer is out')
+  t.equal((await late.call(lateJob.trainer, 'commit', await commitArgs(late, 1, lateJob.trainer))).error?.code, 'models.NotAssigned', 'reassigned at the deadline: the late trainer is out')
 })
 
-t.test('attest: a quorum of identical hashes publishes the model with its lineage and pays the fee', async (t) => {
+t.test('reveal: a quorum of identical hashes publishes the model with its lineage and pays the fee', async (t) => {
   const h = await withJob()
   const job = await h.job(1)
-  await h.ok(job.trainer, 'submitResult', resultArgs(1))
   const [first, second] = job.verifiers as [Uint8Array, Uint8Array]
+  await h.ok(job.trainer, 'commit', await commitArgs(h, 1, job.trainer))
+  await h.ok(first, 'commit', await commitArgs(h, 1, first))
+  await h.ok(second, 'commit', await commitArgs(h, 1, second))
+  await h.ok(job.trainer, 'revealResult', revealResultArgs(1, job.trainer))
   const before = h.snapshot()
-  t.equal((await h.call('dave', 'attest', { job: 1, ...hashes('honest') })).error?.code, 'models.NotAssigned', 'not a verifier')
-  t.equal((await h.call(job.trainer, 'attest', { job: 1, ...hashes('honest') })).error?.code, 'models.NotAssigned', 'the trainer does not attest')
-  t.equal((await h.call(first, 'attest', { job: 9, ...hashes('honest') })).error?.code, 'models.UnknownJob')
+  t.equal((await h.call('dave', 'revealAttestation', revealArgs(1, addressOf('dave')))).error?.code, 'models.NotAssigned', 'not a verifier')
+  t.equal((await h.call(job.trainer, 'revealAttestation', revealArgs(1, job.trainer))).error?.code, 'models.NotAssigned', 'the trainer does not attest')
+  t.equal((await h.call(first, 'revealAttestation', revealArgs(9, first))).error?.code, 'models.UnknownJob')
   t.equal(h.snapshot(), before)
-  const once = await h.ok(first, 'attest', { job: 1, ...hashes('honest') })
+  const once = await h.ok(first, 'revealAttestation', revealArgs(1, first))
   t.same(eventNames(once.events), ['models.Attested'])
-  t.equal((await h.call(first, 'attest', { job: 1, ...hashes('honest') })).error?.code, 'models.AlreadyAttested')
+  t.equal((await h.call(first, 'revealAttestation', revealArgs(1, first))).error?.code, 'models.AlreadyAttested')
   const balances = await Promise.all([job.trainer, first, second].map((a) => h.balance(a)))
-  const published = await h.ok(second, 'attest', { job: 1, ...hashes('honest') })
+  const published = await h.ok(second, 'revealAttestation', revealArgs(1, second))
   // 70 % of 10 OPEN to the trainer, 1.5 OPEN to each verifier
   const trainerPaid = 7n * OPEN
   const verifierPaid = 15n * OPEN / 10n
@@ -195,6 +240,6 @@ t.test('attest: a quorum of identical hashes publishes the model with its lineag
   t.same(version?.owner, addressOf('eve'))
   t.same(version?.baseWeightsHash, base?.weightsHash)
   t.same(version?.datanets, job.datanets)
-  t.equal((await h.call(first, 'attest', { job: 1, ...hashes('honest') })).error?.code, 'models.WrongJobStatus', 'published')
+  t.equal((await h.call(first, 'revealAttestation', revealArgs(1, first))).error?.code, 'models.WrongJobStatus', 'published')
   t.same(await invariantProblems(h), [])
 })

@@ -4,8 +4,10 @@
 // checkpoint, reverted with their events on failure) but without fees, so tests can assert exact
 // balances; every block ends with the staking and models end-of-block hooks. Each block's parent
 // hash is sha256("parent <height>") unless a test sets it, so assignments vary from block to block.
+import { commitmentOf } from '../../../../runtime/commitReveal.ts'
+import { commitScope, RESULT_COMMIT_DOMAIN, resultPayload } from '../../../../runtime/modules/models/lifecycle.ts'
 import { decode, encode, type Decoded } from '../../../../runtime/codec/canonical.ts'
-import { sha256, utf8 } from '../../../../runtime/crypto/hash.ts'
+import { concatBytes, sha256, utf8 } from '../../../../runtime/crypto/hash.ts'
 import type { Address } from '../../../../runtime/crypto/secp256k1.ts'
 import type { BlockInfo, EventDefinition, ModuleError, RuntimeEvent, RuntimeModule } from '../../../../runtime/module.ts'
 import { balanceOf } from '../../../../runtime/modules/balances/ledger.ts'
@@ -254,6 +256,40 @@ export const hashes = (tag: string) => ({ weightsHash: sha256(utf8(`${tag} weigh
 export const resultArgs = (job: number, tag = 'honest') => ({
   job, adapter: sha256(utf8(`${tag} adapter`)), ...hashes(tag), metrics: { baseLossMicro: 4_000_000, adaptedLossMicro: 3_100_000, baseAccuracyBps: 0, adaptedAccuracyBps: 0 },
 })
+
+/** A test worker's salt (a real node derives its own from its operator key). */
+export const saltOf = (worker: Address): Uint8Array => sha256(concatBytes(utf8('test salt'), worker))
+
+/** `worker`'s commitment to the `tag` result in the job's current round. */
+export async function commitArgs(h: ModelsHarness, job: number, worker: Address, tag = 'honest'): Promise<{ job: number; commitment: Uint8Array }> {
+  return { job, commitment: commitmentOf(RESULT_COMMIT_DOMAIN, commitScope(await h.job(job)), worker, saltOf(worker), resultPayload(hashes(tag))) }
+}
+export const revealResultArgs = (job: number, trainer: Address, tag = 'honest') => ({ ...resultArgs(job, tag), salt: saltOf(trainer) })
+export const revealArgs = (job: number, worker: Address, tag = 'honest') => ({ job, salt: saltOf(worker), ...hashes(tag) })
+
+/**
+ * A whole verification round: the trainer commits to `trainer`, each verifier to its tag (one tag
+ * per verifier, or the last one repeated), then all reveal, trainer first. Returns the last reveal.
+ */
+export async function round(h: ModelsHarness, job: number, trainer: string, verifiers: readonly string[] = [trainer]) {
+  const record = await h.job(job)
+  const tagOf = (i: number): string => verifiers[Math.min(i, verifiers.length - 1)] ?? trainer
+  await h.ok(record.trainer, 'commit', await commitArgs(h, job, record.trainer, trainer))
+  for (const [i, verifier] of record.verifiers.entries()) await h.ok(verifier, 'commit', await commitArgs(h, job, verifier, tagOf(i)))
+  let last = await h.ok(record.trainer, 'revealResult', revealResultArgs(job, record.trainer, trainer))
+  for (const [i, verifier] of record.verifiers.entries()) last = await h.ok(verifier, 'revealAttestation', revealArgs(job, verifier, tagOf(i)))
+  return last
+}
+
+/** The arbiters of a dispute commit to and reveal their tags (as round()). */
+export async function arbitrate(h: ModelsHarness, job: number, tags: readonly string[]) {
+  const record = await h.job(job)
+  const tagOf = (i: number): string => tags[Math.min(i, tags.length - 1)] ?? 'honest'
+  for (const [i, arbiter] of record.arbiters.entries()) await h.ok(arbiter, 'commit', await commitArgs(h, job, arbiter, tagOf(i)))
+  let last
+  for (const [i, arbiter] of record.arbiters.entries()) last = await h.ok(arbiter, 'revealAttestation', revealArgs(job, arbiter, tagOf(i)))
+  return last
+}
 
 /** a chain with a published datanet version and eve's job 1 */
 export async function withJob(): Promise<ModelsHarness> {
