@@ -16,11 +16,11 @@ import { JobStatus, MODELS_ACCOUNT } from '../../../../runtime/modules/models/st
 import { devChainSpec } from '../../../../genesis/devSpec.ts'
 import { TESTNET_VALIDATOR_SELF_BOND } from '../../../../genesis/testnetSpec.ts'
 import {
-  addressOf, baseModelArgs, eventsNamed, FEE, hashes, invariantProblems, jobArgs, modelsSpec, ModelsHarness, OPEN, resultArgs, TEST_MODELS_PARAMS, withJob,
+  addressOf, arbitrate, baseModelArgs, commitArgs, eventsNamed, FEE, hashes, invariantProblems, jobArgs, modelsSpec, ModelsHarness, OPEN, revealArgs, revealResultArgs,
+  round, TEST_MODELS_PARAMS, withJob,
 } from './harness.ts'
 
 const P = TEST_MODELS_PARAMS
-const attest = (tag: string) => ({ job: 1, ...hashes(tag) })
 
 async function tokensOf(h: ModelsHarness, operator: Address): Promise<bigint> {
   return (await validatorInfo(h.state, operator))?.tokens ?? 0n
@@ -56,9 +56,8 @@ t.test('dispute: a wrong verifier is slashed and the trainer\'s result published
   const h = await withJob()
   const job = await h.job(1)
   const [honest, wrong] = job.verifiers as [Address, Address]
-  await h.ok(job.trainer, 'submitResult', resultArgs(1))
-  await h.ok(honest, 'attest', attest('honest'))
-  const opened = await h.ok(wrong, 'attest', attest('wrong'))
+  // the disagreement shows once every verifier revealed
+  const opened = await round(h, 1, 'honest', ['honest', 'wrong'])
   const disputed = await h.job(1)
   t.equal(disputed.status, JobStatus.disputed)
   t.equal(disputed.arbiters.length, P.arbiters)
@@ -66,11 +65,15 @@ t.test('dispute: a wrong verifier is slashed and the trainer\'s result published
   const involved = new Set([job.trainer, ...job.verifiers].map(toHex))
   t.ok(disputed.arbiters.every((a) => !involved.has(toHex(a))), 'arbiters are not yet involved')
   const [a1, a2] = disputed.arbiters as [Address, Address]
-  t.equal((await h.call(a1, 'attest', { job: 1, ...hashes('honest') })).error, undefined)
-  t.equal((await h.call(a1, 'attest', { job: 1, ...hashes('honest') })).error?.code, 'models.AlreadyAttested')
+  // arbiters commit before anyone reveals, like the verifiers
+  t.equal((await h.call(a1, 'revealAttestation', revealArgs(1, a1))).error?.code, 'models.WrongPhase')
+  await h.ok(a1, 'commit', await commitArgs(h, 1, a1))
+  await h.ok(a2, 'commit', await commitArgs(h, 1, a2))
+  t.equal((await h.call(a1, 'revealAttestation', revealArgs(1, a1))).error, undefined)
+  t.equal((await h.call(a1, 'revealAttestation', revealArgs(1, a1))).error?.code, 'models.AlreadyAttested')
   const before = await Promise.all([job.trainer, honest, a1, a2, wrong].map((a) => h.balance(a)))
   const wrongTokens = await tokensOf(h, wrong)
-  const resolved = await h.ok(a2, 'attest', attest('honest'))
+  const resolved = await h.ok(a2, 'revealAttestation', revealArgs(1, a2))
   t.same(eventsNamed(DisputeResolved, resolved.events), [{ job: 1, tie: false, trainerWon: true, ...hashes('honest'), votes: 4, totalVotes: 5 }])
   t.same(eventsNamed(WorkerSlashed, resolved.events), [{ job: 1, worker: wrong, reason: WorkerSlashReason.wrongResult, slashBps: P.slashBps }])
   t.same(eventsNamed(Slashed, resolved.events, ModuleIndex.staking).map((e) => [e.validator, e.reason]), [[wrong, 'wrongWork']])
@@ -89,12 +92,9 @@ t.test('dispute: a wrong verifier is slashed and the trainer\'s result published
 t.test('dispute: a wrong trainer is slashed and the training reassigned to a fresh validator', async (t) => {
   const h = await withJob()
   const job = await h.job(1)
-  await h.ok(job.trainer, 'submitResult', resultArgs(1, 'wrong'))
-  for (const verifier of job.verifiers) await h.ok(verifier, 'attest', attest('honest'))
-  const { arbiters } = await h.job(1)
-  await h.ok(arbiters[0] as Address, 'attest', attest('honest'))
+  await round(h, 1, 'wrong', ['honest'])
   const trainerTokens = await tokensOf(h, job.trainer)
-  const resolved = await h.ok(arbiters[1] as Address, 'attest', attest('honest'))
+  const resolved = await arbitrate(h, 1, ['honest']) ?? { events: [] }
   t.same(eventsNamed(DisputeResolved, resolved.events), [{ job: 1, tie: false, trainerWon: false, ...hashes('honest'), votes: 4, totalVotes: 5 }])
   t.same(eventsNamed(WorkerSlashed, resolved.events).map((e) => e.worker), [job.trainer])
   t.ok(await tokensOf(h, job.trainer) < trainerTokens)
@@ -108,8 +108,7 @@ t.test('dispute: a wrong trainer is slashed and the training reassigned to a fre
   t.same(eventsNamed(JobReassigned, resolved.events), [{ job: 1, trainer: next.trainer, verifiers: next.verifiers, trainDeadline: h.height + P.trainBlocks, attempt: 2, reason: ReassignReason.lostDispute }])
   t.equal(await h.balance(MODELS_ACCOUNT), FEE, 'the fee stays in escrow')
   // the new round publishes normally
-  await h.ok(next.trainer, 'submitResult', resultArgs(1, 'honest'))
-  for (const verifier of next.verifiers) await h.ok(verifier, 'attest', attest('honest'))
+  await round(h, 1, 'honest')
   t.equal((await h.job(1)).status, JobStatus.published)
   t.same((await h.modelVersion(1))?.trainer, next.trainer)
   t.same(await invariantProblems(h), [])
@@ -120,12 +119,8 @@ t.test('dispute: a tie fails the job and refunds the fee, slashing nobody', asyn
   await h.publishedDatanet()
   await h.ok('eve', 'createJob', jobArgs())
   const eveBefore = await h.balance('eve')
-  const job = await h.job(1)
-  await h.ok(job.trainer, 'submitResult', resultArgs(1))
-  await h.ok(job.verifiers[0] as Address, 'attest', attest('other'))
-  await h.ok(job.verifiers[1] as Address, 'attest', attest('other'))
-  const { arbiters } = await h.job(1)
-  const resolved = await h.ok(arbiters[0] as Address, 'attest', attest('honest'))
+  await round(h, 1, 'honest', ['other'])
+  const resolved = await arbitrate(h, 1, ['honest']) ?? { events: [] }
   t.equal(eventsNamed(DisputeResolved, resolved.events)[0]?.tie, true)
   t.same(eventsNamed(WorkerSlashed, resolved.events), [])
   t.same(eventsNamed(JobRefunded, resolved.events), [{ job: 1, owner: addressOf('eve'), amount: FEE, reason: RefundReason.tie }])
@@ -138,12 +133,11 @@ t.test('dispute: at the deadline silent arbiters are skipped and the votes prese
   const h = await withJob()
   const job = await h.job(1)
   const [wrong, honest] = job.verifiers as [Address, Address]
-  await h.ok(job.trainer, 'submitResult', resultArgs(1))
-  await h.ok(wrong, 'attest', attest('wrong'))
-  await h.ok(honest, 'attest', attest('honest'))
+  await round(h, 1, 'honest', ['wrong', 'honest'])
+  // the arbiters never commit: at the commit deadline the votes present decide
   const events = await h.advanceTo((await h.job(1)).deadline)
   t.same(eventsNamed(DisputeResolved, events), [{ job: 1, tie: false, trainerWon: true, ...hashes('honest'), votes: 2, totalVotes: 3 }])
-  t.same(eventsNamed(WorkerSlashed, events).map((e) => e.worker), [wrong])
+  t.ok(eventsNamed(WorkerSlashed, events).some((e) => toHex(e.worker) === toHex(wrong) && e.reason === WorkerSlashReason.wrongResult), 'the wrong verifier slashed')
   t.same(eventsNamed(ModelPublished, events)[0]?.verifiers, [honest])
   t.same(await invariantProblems(h), [])
 })
@@ -174,8 +168,9 @@ t.test('deadlines: silent verifiers are replaced by fresh validators; or, when a
   const h = await withJob()
   const job = await h.job(1)
   const [active, silent] = job.verifiers as [Address, Address]
-  await h.ok(job.trainer, 'submitResult', resultArgs(1))
-  await h.ok(active, 'attest', attest('honest'))
+  // the silent verifier never commits
+  await h.ok(job.trainer, 'commit', await commitArgs(h, 1, job.trainer))
+  await h.ok(active, 'commit', await commitArgs(h, 1, active))
   const events = await h.advanceTo((await h.job(1)).deadline)
   const next = await h.job(1)
   t.equal(next.status, JobStatus.verifying)
@@ -186,7 +181,10 @@ t.test('deadlines: silent verifiers are replaced by fresh validators; or, when a
   t.same(next.excluded, [silent])
   t.same(eventsNamed(VerifiersReplaced, events), [{ job: 1, verifiers: next.verifiers, verifyDeadline: h.height + P.verifyBlocks }])
   t.same(eventsNamed(WorkerSlashed, events).map((e) => [e.worker, e.reason]), [[silent, WorkerSlashReason.missedDeadline]])
-  await h.ok(next.verifiers[1] as Address, 'attest', attest('honest'))
+  await h.ok(next.verifiers[1] as Address, 'commit', await commitArgs(h, 1, next.verifiers[1] as Address))
+  await h.ok(job.trainer, 'revealResult', revealResultArgs(1, job.trainer))
+  await h.ok(active, 'revealAttestation', revealArgs(1, active))
+  await h.ok(next.verifiers[1] as Address, 'revealAttestation', revealArgs(1, next.verifiers[1] as Address))
   t.same((await h.modelVersion(1))?.verifiers, [active, next.verifiers[1]])
   t.same(await invariantProblems(h), [])
 
@@ -195,9 +193,11 @@ t.test('deadlines: silent verifiers are replaced by fresh validators; or, when a
   await p.publishedDatanet()
   await p.ok('eve', 'createJob', jobArgs())
   const pJob = await p.job(1)
-  await p.ok(pJob.trainer, 'submitResult', resultArgs(1))
-  await p.ok(pJob.verifiers[0] as Address, 'attest', attest('honest'))
-  const pEvents = await p.advanceTo((await p.job(1)).deadline)
+  await p.ok(pJob.trainer, 'commit', await commitArgs(p, 1, pJob.trainer))
+  await p.ok(pJob.verifiers[0] as Address, 'commit', await commitArgs(p, 1, pJob.verifiers[0] as Address))
+  await p.advanceTo((await p.job(1)).deadline) // the commit deadline: the reveal phase opens for the committed
+  await p.ok(pJob.trainer, 'revealResult', revealResultArgs(1, pJob.trainer))
+  const pEvents = (await p.ok(pJob.verifiers[0] as Address, 'revealAttestation', revealArgs(1, pJob.verifiers[0] as Address))).events
   t.same(eventsNamed(ModelPublished, pEvents)[0]?.verifiers, [pJob.verifiers[0]], 'published with the one that attested')
   t.same(await invariantProblems(p), [])
 })
@@ -214,7 +214,8 @@ t.test('a chain of one validator: NotEnoughValidators unless minVerifiers is 0 (
   t.same(eventsNamed(JobAssigned, created.events)[0]?.verifiers, [])
   t.same((await dev.job(1)).trainer, alice)
   const before = await dev.balance(alice)
-  const submitted = await dev.ok(alice, 'submitResult', resultArgs(1))
+  await dev.ok(alice, 'commit', await commitArgs(dev, 1, alice))
+  const submitted = await dev.ok(alice, 'revealResult', revealResultArgs(1, alice))
   t.same(eventsNamed(ModelPublished, submitted.events)[0]?.trainerPaid, FEE, 'the whole fee to the only worker')
   t.equal(await dev.balance(alice), before + FEE)
   t.same(await invariantProblems(dev), [])
