@@ -104,6 +104,8 @@ export class TrainingService {
   /** transactions submitted: `${job}/${kind}/${attempt}/${round}` */
   readonly #submitted = new Set<string>()
   readonly #pending = new Set<number>()
+  /** jobs whose events arrived while their work was pending */
+  readonly #again = new Set<number>()
   /** the job work in flight (#schedule), awaited by stop() */
   readonly #working = new Set<Promise<void>>()
 
@@ -177,7 +179,12 @@ export class TrainingService {
 
   /** Queues the job's next duty for this node (once: a job is worked on by one task at a time). */
   #schedule(id: number): void {
-    if (this.#c.transactions === undefined || this.#pending.has(id)) return
+    if (this.#c.transactions === undefined) return
+    // the job moved while its work ran (a commitment included at once, say): run it again after
+    if (this.#pending.has(id)) {
+      this.#again.add(id)
+      return
+    }
     this.#pending.add(id)
     const work: Promise<void> = this.#work(id)
       .catch((error: unknown) => {
@@ -186,6 +193,7 @@ export class TrainingService {
       .finally(() => {
         this.#pending.delete(id)
         this.#working.delete(work)
+        if (this.#again.delete(id) && !this.#abort.signal.aborted) this.#schedule(id)
       })
     this.#working.add(work)
   }
