@@ -6,9 +6,13 @@
 //
 // Each check asks a few peers for their time (`time` request/response: [ms since the epoch]) and
 // takes, per peer, NTP's estimate: offset = peerTime − (sent + received) / 2, by this node's clock
-// port (so `--clock-offset` is seen like a wrong system clock). The median over peers is robust to
-// a minority of peers lying or wrong. The first check runs as soon as the first peer connects, so
-// a skewed node says so within seconds of starting.
+// port (so `--clock-offset` is seen like a wrong system clock). That estimate is off by at most
+// half the round trip (the answer was made somewhere between sent and received), so each peer
+// counts as far off as it is *at least*: |offset| − rtt/2 toward zero. A busy machine (slow
+// answers, long round trips) is then not mistaken for a wrong clock, and a clock wrong by seconds
+// is still seen through round trips of seconds. The median over peers is robust to a minority of
+// peers lying or wrong. The first check runs as soon as the first peer connects, so a skewed node
+// says so within seconds of starting.
 import { decode, encode } from '../../runtime/codec/canonical.ts'
 import { readArray, readUint } from '../../runtime/codec/read.ts'
 import type { Clock } from '../../consensus/clock.ts'
@@ -105,10 +109,12 @@ export class ClockMonitor {
 
   async #check(): Promise<void> {
     const peers = this.#network.peers().slice(0, this.#options.peersPerCheck)
-    const offsets = (await Promise.all(peers.map((peer) => this.#offsetOf(peer.id)))).filter((offset): offset is number => offset !== undefined)
-    if (offsets.length === 0) return
+    const samples = (await Promise.all(peers.map((peer) => this.#sampleOf(peer.id)))).filter((sample) => sample !== undefined)
+    if (samples.length === 0) return
+    const offsets = samples.map((sample) => sample.offsetMs)
     const peerOffsetMs = Math.round(median(offsets))
-    const skewed = isClockSkewed(peerOffsetMs, this.#options.timeliness)
+    const atLeast = samples.map(({ offsetMs, roundTripMs }) => Math.sign(offsetMs) * Math.max(0, Math.abs(offsetMs) - roundTripMs / 2))
+    const skewed = isClockSkewed(median(atLeast), this.#options.timeliness)
     const was = this.#status
     this.#status = Object.freeze({ peerOffsetMs, peers: offsets.length, skewed, precisionMs: this.#options.timeliness.precisionMs })
     this.#metrics?.peerOffsetSeconds?.set(peerOffsetMs / 1000)
@@ -120,13 +126,13 @@ export class ClockMonitor {
     else if (was.peers === 0) this.#log.info('clock in step with peers', fields)
   }
 
-  async #offsetOf(peer: string): Promise<number | undefined> {
+  async #sampleOf(peer: string): Promise<{ offsetMs: number; roundTripMs: number } | undefined> {
     try {
       const sent = this.#clock.now()
       const answer = await this.#network.request(peer, ReqRespProtocol.time, new Uint8Array(0), { signal: this.#abort.signal })
       const received = this.#clock.now()
       const [time] = readArray(decode(answer, 64), 'time', 1)
-      return readUint(time ?? null, 'time') - (sent + received) / 2
+      return { offsetMs: readUint(time ?? null, 'time') - (sent + received) / 2, roundTripMs: Math.max(0, received - sent) }
     } catch (error) {
       this.#log.debug('time request failed', { peer, error })
       return undefined
