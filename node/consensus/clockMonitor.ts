@@ -52,6 +52,18 @@ export interface ClockStatus {
   readonly precisionMs: number
 }
 
+/**
+ * The median, except that of an even count the middle value nearer zero, not the mean of the two:
+ * with two peers answering, one of them wrong must not make this node look wrong.
+ */
+function middleNearestZero(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const upper = sorted[sorted.length >> 1] as number
+  if (sorted.length % 2 === 1) return upper
+  const lower = sorted[(sorted.length >> 1) - 1] as number
+  return Math.abs(lower) <= Math.abs(upper) ? lower : upper
+}
+
 export class ClockMonitor {
   readonly #options: Required<ClockMonitorOptions>
   readonly #network: NetworkPort
@@ -114,7 +126,7 @@ export class ClockMonitor {
     const offsets = samples.map((sample) => sample.offsetMs)
     const peerOffsetMs = Math.round(median(offsets))
     const atLeast = samples.map(({ offsetMs, roundTripMs }) => Math.sign(offsetMs) * Math.max(0, Math.abs(offsetMs) - roundTripMs / 2))
-    const skewed = isClockSkewed(median(atLeast), this.#options.timeliness)
+    const skewed = isClockSkewed(middleNearestZero(atLeast), this.#options.timeliness)
     const was = this.#status
     this.#status = Object.freeze({ peerOffsetMs, peers: offsets.length, skewed, precisionMs: this.#options.timeliness.precisionMs })
     this.#metrics?.peerOffsetSeconds?.set(peerOffsetMs / 1000)

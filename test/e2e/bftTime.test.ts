@@ -46,7 +46,8 @@ async function untimelyProposals(node: TestnetNode): Promise<number> {
 }
 
 t.test('a validator with a wrong clock cannot move chain time or unlock vesting; two of four halt the chain until clocks agree', async (t) => {
-  const net = await createTestnet({ validators: 4, blockTimeMs: BLOCK_TIME_MS })
+  // four fresh homes store the shipped models at once: on a loaded machine that took over 120 s
+  const net = await createTestnet({ validators: 4, blockTimeMs: BLOCK_TIME_MS, startTimeoutMs: 360_000 })
   t.teardown(net.remove)
   const nodes = net.nodes as [TestnetNode, TestnetNode, TestnetNode, TestnetNode]
   await Promise.all(nodes.map((node) => net.start(node)))
@@ -58,9 +59,16 @@ t.test('a validator with a wrong clock cannot move chain time or unlock vesting;
   const team = devKey('team')
   const imported = await runCli(['keys', 'import', '--name', 'team', '--private-key', toHex(team.privateKey), '--home', wallet.path], PASSPHRASE)
   t.equal(imported.code, 0, imported.stderr)
+  // fees are paid from unlocked funds only (the mempool's rule): 100 OPEN that vest nothing
+  const funded = await runCli(['tx', 'transfer', '--from', 'alice', '--to', toHex(team.address), '--amount', '100', '--rpc', nodes[0].rpcUrl])
+  t.equal(funded.code, 0, funded.stderr + funded.stdout)
   const vestedTransfer = async (through: TestnetNode) => {
     const sent = await runCli(['tx', 'transfer', '--from', 'team', '--home', wallet.path, '--to', toHex(devKey('alice').address), '--amount', '1000000', '--json', '--rpc', through.rpcUrl], PASSPHRASE)
-    return JSON.parse(sent.stdout.trim().split('\n').at(-1) ?? '{}') as { status?: string; error?: string | null }
+    try {
+      return JSON.parse(sent.stdout.trim().split('\n').at(-1) ?? '') as { status?: string; error?: string | null }
+    } catch {
+      return { status: `no receipt: exit ${sent.code}: ${sent.stderr.trim()}` }
+    }
   }
 
   const phases: Array<{ node: TestnetNode; offsetMs: number; label: string }> = [

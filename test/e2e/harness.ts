@@ -41,7 +41,11 @@ export async function spawnNode(args: string[], timeoutMs = 60_000): Promise<Run
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()))
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`node did not start within ${timeoutMs} ms:\n${output}`)), timeoutMs)
+    const timer = setTimeout(() => {
+      // a node that never answered is nobody's to stop: do not leave it running
+      child.kill('SIGKILL')
+      reject(new Error(`node did not start within ${timeoutMs} ms:\n${output}`))
+    }, timeoutMs)
     const onData = () => {
       const match = /JSON-RPC listening url=(http:\/\/127\.0\.0\.1:\d+)/.exec(output)
       if (match?.[1] !== undefined) {

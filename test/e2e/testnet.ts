@@ -65,6 +65,8 @@ export interface TestnetOptions {
   trainBlocks?: number
   /** models: blocks the verifiers have to attest (default: the testnet spec's) */
   verifyBlocks?: number
+  /** ms a node may take to answer RPC after it was spawned (default 120 s; a fresh home stores the shipped models first) */
+  startTimeoutMs?: number
 }
 
 export async function createTestnet(options: TestnetOptions): Promise<Testnet> {
@@ -97,7 +99,7 @@ export async function createTestnet(options: TestnetOptions): Promise<Testnet> {
     nodes,
     async start(node, extraArgs = []) {
       const audit = options.audit ?? true ? ['--vote-log', node.voteLog, '--log-level', 'debug'] : []
-      const running = await spawnNode(['start', '--home', node.home, ...audit, ...extraArgs], 120_000)
+      const running = await spawnNode(['start', '--home', node.home, ...audit, ...extraArgs], options.startTimeoutMs ?? 120_000)
       node.running = running
       return running
     },

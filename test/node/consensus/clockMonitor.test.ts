@@ -68,3 +68,12 @@ t.test('the first check runs when a peer connects; a non-empty time request is r
   const network: MemoryNetwork = nodes[1]!.network
   await t.rejects(network.request('n0', ReqRespProtocol.time, Uint8Array.of(1)), { code: 'INVALID_REQUEST' })
 })
+
+t.test('with two peers answering, one wrong peer does not make a node look wrong', async (t) => {
+  const [honest, , wrong] = await monitors(t, [0, 0, 1_500 * 86_400_000])
+  await honest!.monitor.check()
+  t.equal(honest!.monitor.status().peers, 2)
+  t.equal(honest!.monitor.status().skewed, false, 'one of two peers 1,500 days off: not this node')
+  await wrong!.monitor.check()
+  t.equal(wrong!.monitor.status().skewed, true, 'both peers disagree with the wrong one: it is')
+})
