@@ -3,10 +3,10 @@
 // and `InlineVerifier` is its same-thread twin for tests and tiny setups. Both run
 // runtime/crypto/secp256k1.ts `recoverAddress`, so they share its one acceptance rule.
 import { availableParallelism } from 'node:os'
-import { Worker } from 'node:worker_threads'
 import { ADDRESS_BYTES, SIGNATURE_BYTES, recoverAddress, type Address } from '../../runtime/crypto/secp256k1.ts'
 import { OpenLedgerError } from '../../runtime/errors.ts'
 import { silentLogger, type Logger } from '../../lib/logger.ts'
+import { ManagedWorker } from './managedWorker.ts'
 
 export interface SignedDigest {
   digest: Uint8Array
@@ -105,6 +105,8 @@ const MAX_IN_FLIGHT_PER_WORKER = 2
 /** Restart delay after consecutive crashes (ms), doubling up to the cap, so a broken script does not spin. */
 const RESTART_DELAY_MS = 50
 const MAX_RESTART_DELAY_MS = 5000
+/** A batch whose worker dies this many times fails WORKER_DIED instead of killing the next one. */
+const MAX_DEATHS_PER_BATCH = 2
 
 interface Job {
   results: (Address | undefined)[]
@@ -118,15 +120,18 @@ interface Batch {
   id: number
   job: Job
   indices: number[]
-  request: RecoverRequest
+  /** The packed inputs, kept (copied at each send) so that a batch whose worker died can be retried. */
+  digests: Uint8Array
+  signatures: Uint8Array
+  /** Workers that died holding this batch: one is a crash to retry elsewhere, two a batch that kills. */
+  deaths: number
 }
 
 interface Slot {
   index: number
-  worker: Worker | undefined
+  worker: ManagedWorker<RecoverRequest, RecoverResponse> | undefined
   inFlight: Map<number, Batch>
   crashes: number
-  lastError: unknown
 }
 
 export class WorkerPoolVerifier implements SignatureVerifier {
@@ -154,11 +159,12 @@ export class WorkerPoolVerifier implements SignatureVerifier {
   start(): void {
     if (this.#running) return
     this.#running = true
-    this.#slots = Array.from({ length: this.#threads }, (_, index) => ({ index, worker: undefined, inFlight: new Map(), crashes: 0, lastError: undefined }))
+    this.#slots = Array.from({ length: this.#threads }, (_, index) => ({ index, worker: undefined, inFlight: new Map(), crashes: 0 }))
     for (const slot of this.#slots) this.#spawn(slot)
     this.#log.debug('started', { threads: this.#threads, batchSize: this.#batchSize })
   }
 
+  /** Fails what is queued or in flight (their answers are dropped), then drains every thread. */
   async stop(): Promise<void> {
     if (!this.#running) return
     this.#running = false
@@ -167,15 +173,15 @@ export class WorkerPoolVerifier implements SignatureVerifier {
     const stopped = new VerifierError('STOPPED', 'the signature verifier stopped')
     for (const batch of this.#queue) this.#fail(batch.job, stopped)
     this.#queue = []
-    const exits: Promise<number>[] = []
+    const closing: Promise<void>[] = []
     for (const slot of this.#slots) {
       for (const batch of slot.inFlight.values()) this.#fail(batch.job, stopped)
       slot.inFlight.clear()
-      if (slot.worker !== undefined) exits.push(slot.worker.terminate())
+      if (slot.worker !== undefined) closing.push(slot.worker.close())
       slot.worker = undefined
     }
     this.#slots = []
-    await Promise.all(exits)
+    await Promise.all(closing)
     this.#log.debug('stopped')
   }
 
@@ -226,44 +232,47 @@ export class WorkerPoolVerifier implements SignatureVerifier {
       digests.set(item.digest, i * DIGEST_BYTES)
       signatures.set(item.signature, i * SIGNATURE_BYTES)
     })
-    const id = this.#nextBatchId++
-    return { id, job, indices, request: { id, count: indices.length, digests: digests.buffer, signatures: signatures.buffer } }
+    return { id: this.#nextBatchId++, job, indices, digests, signatures, deaths: 0 }
   }
 
   #dispatch(): void {
     while (this.#queue.length > 0) {
       let best: Slot | undefined
       for (const slot of this.#slots) {
-        if (slot.worker === undefined || slot.inFlight.size >= MAX_IN_FLIGHT_PER_WORKER) continue
+        if (slot.worker?.isReady !== true || slot.inFlight.size >= MAX_IN_FLIGHT_PER_WORKER) continue
         if (best === undefined || slot.inFlight.size < best.inFlight.size) best = slot
       }
       if (best === undefined || best.worker === undefined) return
       const batch = this.#queue.shift() as Batch
       if (batch.job.settled) continue
       best.inFlight.set(batch.id, batch)
-      if (best.inFlight.size === 1) best.worker.ref()
-      best.worker.postMessage(batch.request, [batch.request.digests, batch.request.signatures])
+      if (best.inFlight.size === 1) best.worker.hold()
+      // copies, transferred: the batch keeps its own for a retry
+      const request: RecoverRequest = { id: batch.id, count: batch.indices.length, digests: batch.digests.slice().buffer, signatures: batch.signatures.slice().buffer }
+      best.worker.post(request, [request.digests, request.signatures])
     }
   }
 
   #spawn(slot: Slot): void {
-    const worker = new Worker(this.#script, { name: `signature-verifier-${slot.index}` })
-    worker.unref()
+    const worker: ManagedWorker<RecoverRequest, RecoverResponse> = new ManagedWorker(
+      { name: `signature-verifier-${slot.index}`, script: this.#script },
+      {
+        onMessage: (response) => this.#onResponse(slot, worker, response),
+        onDied: (error) => this.#onDied(slot, worker, error),
+      },
+      this.#log,
+    )
     slot.worker = worker
-    worker.on('message', (response: RecoverResponse) => this.#onResponse(slot, worker, response))
-    worker.on('error', (error) => {
-      slot.lastError = error
-    })
-    worker.on('exit', (exitCode) => this.#onExit(slot, worker, exitCode))
+    void worker.ready.then(() => this.#dispatch(), () => undefined)
   }
 
-  #onResponse(slot: Slot, worker: Worker, response: RecoverResponse): void {
+  #onResponse(slot: Slot, worker: ManagedWorker<RecoverRequest, RecoverResponse>, response: RecoverResponse): void {
     if (slot.worker !== worker) return
     slot.crashes = 0
     const batch = slot.inFlight.get(response.id)
     if (batch === undefined) return
     slot.inFlight.delete(response.id)
-    if (slot.inFlight.size === 0) worker.unref()
+    if (slot.inFlight.size === 0) worker.release()
     const { job } = batch
     if (!job.settled) {
       const results = new Uint8Array(response.results)
@@ -280,25 +289,27 @@ export class WorkerPoolVerifier implements SignatureVerifier {
     this.#dispatch()
   }
 
-  #onExit(slot: Slot, worker: Worker, exitCode: number): void {
+  /** A thread that died is replaced; its batches go back to the queue once, then fail WORKER_DIED. */
+  #onDied(slot: Slot, worker: ManagedWorker<RecoverRequest, RecoverResponse>, cause: Error & { details?: unknown }): void {
     if (slot.worker !== worker || !this.#running) return
     slot.worker = undefined
-    const cause = slot.lastError
-    slot.lastError = undefined
-    const died = new VerifierError('WORKER_DIED', `signature worker ${slot.index} exited (code ${exitCode}) with a batch in flight`, {
-      cause,
-      details: { worker: slot.index, exitCode },
-    })
-    for (const batch of slot.inFlight.values()) this.#fail(batch.job, died)
+    const retry: Batch[] = []
+    for (const batch of slot.inFlight.values()) {
+      batch.deaths++
+      if (batch.deaths < MAX_DEATHS_PER_BATCH) retry.push(batch)
+      else {
+        this.#fail(batch.job, new VerifierError('WORKER_DIED', `signature worker ${slot.index} died twice on the same batch`, { cause, details: { worker: slot.index } }))
+      }
+    }
     slot.inFlight.clear()
+    this.#queue.unshift(...retry)
     const delay = slot.crashes === 0 ? 0 : Math.min(MAX_RESTART_DELAY_MS, RESTART_DELAY_MS * 2 ** (slot.crashes - 1))
     slot.crashes++
-    this.#log.warn('signature worker died, restarting', { worker: slot.index, exitCode, delayMs: delay, error: cause })
+    this.#log.warn('signature worker died, restarting', { worker: slot.index, delayMs: delay, retried: retry.length, error: cause })
     const timer = setTimeout(() => {
       this.#restartTimers.delete(timer)
       if (!this.#running) return
       this.#spawn(slot)
-      this.#dispatch()
     }, delay)
     this.#restartTimers.add(timer)
     this.#dispatch()

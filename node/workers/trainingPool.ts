@@ -3,7 +3,6 @@
 // returns its examples' float32 gradients, and the sum is reduced here in example order with the
 // trainer's own addGradient — so 1, 2 or N threads, and the inline backend, give the same bits.
 import { availableParallelism } from 'node:os'
-import { Worker } from 'node:worker_threads'
 import { MlError, type MlErrorCode } from '../../ml/errors.ts'
 import type { Example } from '../../ml/model/backward.ts'
 import { paramShapes, type ModelConfig } from '../../ml/model/config.ts'
@@ -12,6 +11,7 @@ import { addGradient, jobLayout, loraScale, train, type GradientBackend, type Tr
 import type { GradientMode } from '../../ml/model/engine.ts'
 import { OpenLedgerError } from '../../runtime/errors.ts'
 import { silentLogger, type Logger } from '../../lib/logger.ts'
+import { ManagedWorker } from './managedWorker.ts'
 
 export type TrainingPoolErrorCode = 'NOT_STARTED' | 'STOPPED' | 'WORKER_DIED'
 export class TrainingPoolError extends OpenLedgerError<TrainingPoolErrorCode> {}
@@ -54,9 +54,10 @@ interface Pending {
 }
 
 interface Slot {
-  worker: Worker
+  index: number
+  worker: ManagedWorker<TrainingWorkerInit | TrainingWorkerStep, TrainingWorkerReply>
   pending: Map<number, Pending>
-  /** set when the thread died: later steps fail at once instead of waiting on it forever */
+  /** set when the thread died before it was ready (a broken script): not replaced, steps fail at once */
   died: TrainingPoolError | undefined
 }
 
@@ -94,32 +95,47 @@ export class TrainingPool implements GradientBackend {
   start(): void {
     if (this.#running) return
     this.#running = true
-    for (let i = 0; i < this.#threads; i++) {
-      const worker = new Worker(this.#script)
-      const slot: Slot = { worker, pending: new Map(), died: undefined }
-      worker.on('message', (reply: TrainingWorkerReply) => {
-        const pending = slot.pending.get(reply.id)
-        if (pending === undefined) return
-        slot.pending.delete(reply.id)
-        if ('error' in reply) pending.reject(new MlError(reply.error.code as MlErrorCode, reply.error.message))
-        else pending.resolve(reply)
-      })
-      const fail = (cause: unknown) => {
-        if (slot.died !== undefined) return // 'error' is followed by 'exit'
-        this.#log.warn('training worker died', { thread: i, error: String(cause) })
-        slot.died = new TrainingPoolError('WORKER_DIED', 'a training worker died', { cause })
-        for (const pending of slot.pending.values()) pending.reject(slot.died)
-        slot.pending.clear()
-      }
-      worker.on('error', fail)
-      worker.on('exit', (code) => {
-        if (this.#running) fail(new Error(`exit code ${code}`))
-      })
-      worker.postMessage(this.#init)
-      this.#slots.push(slot)
-    }
+    this.#slots = Array.from({ length: this.#threads }, (_, index) => this.#spawn(index))
   }
 
+  /**
+   * A thread that dies fails the step it was computing (the trainer's run fails typed; the training
+   * service resumes jobs from their checkpoints) and is replaced for the steps after it.
+   */
+  #spawn(index: number): Slot {
+    const slot: Slot = {
+      index,
+      pending: new Map(),
+      died: undefined,
+      worker: new ManagedWorker(
+        { name: `training-${index}`, script: this.#script },
+        {
+          onMessage: (reply) => {
+            const pending = slot.pending.get(reply.id)
+            if (pending === undefined) return
+            slot.pending.delete(reply.id)
+            if (slot.pending.size === 0) slot.worker.release()
+            if ('error' in reply) pending.reject(new MlError(reply.error.code as MlErrorCode, reply.error.message))
+            else pending.resolve(reply)
+          },
+          onDied: (cause) => {
+            this.#log.warn('training worker died, replacing it', { thread: index, error: cause })
+            const died = new TrainingPoolError('WORKER_DIED', 'a training worker died', { cause })
+            for (const pending of slot.pending.values()) pending.reject(died)
+            slot.pending.clear()
+            const replace = this.#running && this.#slots[index] === slot && slot.worker.isReadyOnce
+            if (replace) this.#slots[index] = this.#spawn(index)
+            else slot.died = died
+          },
+        },
+        this.#log,
+      ),
+    }
+    slot.worker.post(this.#init)
+    return slot
+  }
+
+  /** Fails the steps in flight (their answers are dropped) and drains every thread. */
   async stop(): Promise<void> {
     if (!this.#running) return
     this.#running = false
@@ -129,7 +145,7 @@ export class TrainingPool implements GradientBackend {
       for (const pending of slot.pending.values()) pending.reject(new TrainingPoolError('STOPPED', 'the training pool stopped'))
       slot.pending.clear()
     }
-    await Promise.all(slots.map((slot) => slot.worker.terminate()))
+    await Promise.all(slots.map((slot) => slot.worker.close()))
   }
 
   async accumulate(weights: Float32Array, examples: readonly Example[], sum: Float64Array): Promise<Float64Array> {
@@ -147,8 +163,9 @@ export class TrainingPool implements GradientBackend {
       replies.push(new Promise((resolve, reject) => {
         if (slot.died !== undefined) return reject(slot.died)
         slot.pending.set(id, { resolve, reject })
+        if (slot.pending.size === 1) slot.worker.hold()
         const message: TrainingWorkerStep = { type: 'step', id, weights, examples: part }
-        slot.worker.postMessage(message)
+        slot.worker.post(message)
       }))
     }
     const results = await Promise.all(replies)
