@@ -33,8 +33,9 @@ export function storageFrom(values: { 'min-free-disk'?: string | undefined; 'dis
  * Runs a started node until SIGINT/SIGTERM or a storage fault; stops what runs on it
  * (`beforeStop`), then the node; returns the exit code.
  */
-export async function runUntilStopped(node: OpenLedgerNode, logger: Logger, beforeStop?: () => Promise<void> | undefined): Promise<number> {
-  const fault = await Promise.race([untilSignal(logger).then(() => undefined), node.fatal])
+/** `stopRequested`: an untilSignal() made before node.start(), so a stop during start-up is kept. */
+export async function runUntilStopped(node: OpenLedgerNode, logger: Logger, beforeStop?: () => Promise<void> | undefined, stopRequested: Promise<void> = untilSignal(logger)): Promise<number> {
+  const fault = await Promise.race([stopRequested.then(() => undefined), node.fatal])
   await beforeStop?.()
   await node.stop()
   if (fault === undefined) return 0

@@ -6,10 +6,10 @@ import { devChainSpec } from '../../genesis/devSpec.ts'
 import { shippedBaseModels } from '../../node/models/baseModels.ts'
 import { parseChainSpec } from '../../genesis/spec.ts'
 import { devAccount, devKey } from '../../genesis/devAccounts.ts'
-import { createLogger, LOG_LEVELS, type LogLevel } from '../../lib/logger.ts'
 import { OpenLedgerNode } from '../../node/node.ts'
 import { resolveHome } from '../home.ts'
 import { CliError, type Command } from '../io.ts'
+import { loggerFrom, loggingOptions, untilSignal } from '../logging.ts'
 import { parsePort, parsePositiveInt } from '../parse.ts'
 import { EMBEDDED_SERVE_USAGE, embeddedServeOptions, startEmbeddedServing } from './serve.ts'
 import { runUntilStopped, STORAGE_USAGE, storageFrom, storageOptions } from '../nodeRun.ts'
@@ -32,17 +32,12 @@ export const devCommand: Command = {
         'prune-window': { type: 'string' },
         'verifier-threads': { type: 'string' },
         'training-threads': { type: 'string' },
-        'log-level': { type: 'string' },
-        'log-format': { type: 'string' },
+        ...loggingOptions,
         ...embeddedServeOptions,
         ...storageOptions,
       },
     })
-    const level = values['log-level'] ?? 'info'
-    if (!(level in LOG_LEVELS)) throw new CliError('BAD_ARGUMENT', `--log-level must be one of ${Object.keys(LOG_LEVELS).join(', ')}`)
-    const format = values['log-format'] ?? 'text'
-    if (format !== 'text' && format !== 'json') throw new CliError('BAD_ARGUMENT', '--log-format must be text or json')
-    const logger = createLogger({ level: level as LogLevel, format })
+    const logger = loggerFrom(values)
     const home = resolveHome(values.home ?? join(resolveHome(undefined), 'dev'))
     const node = new OpenLedgerNode(
       {
@@ -58,6 +53,8 @@ export const devCommand: Command = {
       },
       { logger },
     )
+    // listening before start(): a stop asked for during start-up waits for it, then stops cleanly
+    const stopRequested = untilSignal(logger)
     await node.start()
     logger.info('dev chain running', { home, accounts: 'alice bob charlie dave eve ferdie' })
     let serving
@@ -67,7 +64,7 @@ export const devCommand: Command = {
       await node.stop()
       throw error
     }
-    return runUntilStopped(node, logger, () => serving?.stop())
+    return runUntilStopped(node, logger, () => serving?.stop(), stopRequested)
   },
 }
 

@@ -13,7 +13,7 @@ import { loadOrCreateNodeKey } from '../../p2p/nodeKey.ts'
 import { resolveHome } from '../home.ts'
 import { CliError, type Command } from '../io.ts'
 import { parsePositiveInt } from '../parse.ts'
-import { loggerFrom, loggingOptions } from '../logging.ts'
+import { loggerFrom, loggingOptions, untilSignal } from '../logging.ts'
 import { EMBEDDED_SERVE_USAGE, embeddedServeOptions, startEmbeddedServing } from './serve.ts'
 import { runUntilStopped, STORAGE_USAGE, storageFrom, storageOptions } from '../nodeRun.ts'
 
@@ -82,6 +82,8 @@ export const startCommand: Command = {
       },
       { logger },
     )
+    // listening before start(): a stop asked for during start-up waits for it, then stops cleanly
+    const stopRequested = untilSignal(logger)
     await node.start()
     let serving
     try {
@@ -90,7 +92,7 @@ export const startCommand: Command = {
       await node.stop()
       throw error
     }
-    return runUntilStopped(node, logger, () => serving?.stop())
+    return runUntilStopped(node, logger, () => serving?.stop(), stopRequested)
   },
 }
 

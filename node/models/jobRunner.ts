@@ -6,7 +6,6 @@
 // job is open, so a dispute can replay any single step.
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Worker } from 'node:worker_threads'
 import type { ModelConfig } from '../../ml/model/config.ts'
 import { isCheckpointStep } from '../../ml/train/trainer.ts'
 import { bytesEqual } from '../../runtime/codec/canonical.ts'
@@ -14,6 +13,7 @@ import { keccak256 } from '../../runtime/crypto/hash.ts'
 import { OpenLedgerError } from '../../runtime/errors.ts'
 import type { Row } from '../../runtime/modules/datanets/formats.ts'
 import type { Hyperparameters, Metrics } from '../../runtime/modules/models/state.ts'
+import { ManagedWorker } from '../workers/managedWorker.ts'
 import { engineHyperparameters } from './jobPlan.ts'
 
 export interface JobWorkerRequest {
@@ -132,49 +132,53 @@ export async function runJob(request: Omit<JobWorkerRequest, 'resume'>, checkpoi
   if (saved === undefined) await checkpoints.remove()
   const hashes: Uint8Array[] = saved?.checkpoints ?? []
   const full: JobWorkerRequest = saved === undefined ? request : { ...request, resume: { state: saved.state, checkpoints: saved.checkpoints } }
-  const worker = new Worker(new URL('./jobWorker.ts', import.meta.url))
   let writes = Promise.resolve()
+  let settle: { resolve(outcome: JobOutcome): void; reject(error: Error): void } | undefined
+  // after 'done' the run's result waits for the last checkpoint writes: the thread's close (by the
+  // finally below) is the expected end, not a death that would win the race to settle
+  let finished = false
+  const worker = new ManagedWorker<JobWorkerRequest, JobWorkerReply>({ name: 'training-job', script: new URL('./jobWorker.ts', import.meta.url) }, {
+    onDied: (error) => finished || settle?.reject(new JobRunError('WORKER_DIED', `the training worker died: ${error.message}`, { cause: error })),
+    onMessage: (reply) => {
+      switch (reply.type) {
+        case 'planned':
+          events.onPlanned?.(reply)
+          break
+        case 'progress':
+          events.onProgress?.(reply.step, reply.loss)
+          break
+        case 'checkpoint': {
+          hashes.push(reply.hash)
+          const snapshot = [...hashes]
+          writes = writes.then(() => checkpoints.save(reply.step, reply.state, snapshot))
+          break
+        }
+        case 'evaluating':
+          events.onEvaluating?.()
+          break
+        case 'done': {
+          finished = true
+          const { type: _type, ...outcome } = reply
+          writes.then(() => settle?.resolve(outcome), (error: Error) => settle?.reject(error))
+          break
+        }
+        case 'error':
+          settle?.reject(new JobRunError(reply.code, reply.message))
+      }
+    },
+  })
+  worker.hold()
   try {
     return await new Promise<JobOutcome>((resolve, reject) => {
+      settle = { resolve, reject }
       const abort = () => reject(new JobRunError('ABORTED', 'the training job was stopped'))
       if (signal?.aborted === true) return abort()
       signal?.addEventListener('abort', abort, { once: true })
-      // after 'done' the worker ends on its own while the last checkpoint writes may still be
-      // going: its exit then is the expected one, not a death that would win the race to settle
-      let finished = false
-      worker.on('error', (error) => reject(new JobRunError('WORKER_DIED', `the training worker failed: ${error.message}`, { cause: error })))
-      worker.on('exit', (code) => finished || reject(new JobRunError('WORKER_DIED', `the training worker exited (${code})`)))
-      worker.on('message', (reply: JobWorkerReply) => {
-        switch (reply.type) {
-          case 'planned':
-            events.onPlanned?.(reply)
-            break
-          case 'progress':
-            events.onProgress?.(reply.step, reply.loss)
-            break
-          case 'checkpoint': {
-            hashes.push(reply.hash)
-            const snapshot = [...hashes]
-            writes = writes.then(() => checkpoints.save(reply.step, reply.state, snapshot))
-            break
-          }
-          case 'evaluating':
-            events.onEvaluating?.()
-            break
-          case 'done': {
-            finished = true
-            const { type: _type, ...outcome } = reply
-            writes.then(() => resolve(outcome), reject)
-            break
-          }
-          case 'error':
-            reject(new JobRunError(reply.code, reply.message))
-        }
-      })
-      worker.postMessage(full)
+      worker.post(full)
     })
   } finally {
-    await worker.terminate()
+    // drained, not terminated: the thread stops its run at the next step and its own pool first
+    await worker.close()
     await writes.catch(() => undefined)
   }
 }

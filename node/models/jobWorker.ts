@@ -4,7 +4,7 @@
 // adapted on the held-out split, and encodes the adapter. It talks to jobRunner.ts by messages:
 // progress and checkpoints on the way (the parent persists checkpoints for resumption), the
 // result or a typed error at the end.
-import { parentPort } from 'node:worker_threads'
+import { closing, serveParent } from '../workers/managedWorker.ts'
 import { adapterArtifact, evaluatePlan, planJob } from './jobPlan.ts'
 import { paramShapes } from '../../ml/model/config.ts'
 import { decodeTensors } from '../../ml/model/params.ts'
@@ -15,10 +15,10 @@ import { OpenLedgerError } from '../../runtime/errors.ts'
 import { TrainingPool } from '../workers/trainingPool.ts'
 import type { JobWorkerReply, JobWorkerRequest } from './jobRunner.ts'
 
-const port = parentPort
+/** The parent closed this thread mid-job (the node is stopping): the run ends at the next step. */
+class JobWorkerError extends OpenLedgerError<'ABORTED'> {}
 
-async function run(request: JobWorkerRequest): Promise<void> {
-  const post = (reply: JobWorkerReply, transfer: ArrayBuffer[] = []) => port?.postMessage(reply, transfer)
+async function run(request: JobWorkerRequest, post: (reply: JobWorkerReply, transfer?: ArrayBuffer[]) => void): Promise<void> {
   const base = decodeTensors(request.weights, paramShapes(request.config))
   const tokenizer = Tokenizer.fromTable(request.tokenizerTable)
   const plan = planJob(request.config, base, tokenizer, request.rows, request.hyper)
@@ -31,7 +31,10 @@ async function run(request: JobWorkerRequest): Promise<void> {
     const result = await train(plan.job, {
       ...(resume === undefined ? {} : { resume }),
       ...(pool === undefined ? {} : { gradients: pool }),
-      onProgress: (step, loss) => post({ type: 'progress', step, loss }),
+      onProgress: (step, loss) => {
+        if (closing()) throw new JobWorkerError('ABORTED', 'the training job was stopped')
+        post({ type: 'progress', step, loss })
+      },
       onCheckpoint: ({ step, hash, state }) => post({ type: 'checkpoint', step, hash, state }),
     })
     post({ type: 'evaluating' })
@@ -54,11 +57,10 @@ async function run(request: JobWorkerRequest): Promise<void> {
   }
 }
 
-if (port !== null) {
-  port.once('message', (request: JobWorkerRequest) => {
-    run(request).catch((error: unknown) => {
-      const code = error instanceof OpenLedgerError ? error.code : 'JOB_FAILED'
-      port.postMessage({ type: 'error', code, message: error instanceof Error ? error.message : String(error) } satisfies JobWorkerReply)
-    })
+let running: Promise<void> | undefined
+serveParent<JobWorkerRequest>((request, post) => {
+  running ??= run(request, post).catch((error: unknown) => {
+    const code = error instanceof OpenLedgerError ? error.code : 'JOB_FAILED'
+    post({ type: 'error', code, message: error instanceof Error ? error.message : String(error) } satisfies JobWorkerReply)
   })
-}
+}, { onClose: () => running })
