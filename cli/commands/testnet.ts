@@ -8,7 +8,7 @@
 //                              is not in genesis: its operator registers it with create-validator)
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdir, readdir, readFile, stat, writeFile, copyFile } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
+import { basename, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { randomBytes } from 'node:crypto'
@@ -241,21 +241,38 @@ async function run(argv: string[], io: CliIo): Promise<number> {
   const out = resolve(values.out)
   const homes = await nodeHomes(out)
   if (homes.length === 0) throw new CliError('NOT_FOUND', `no node homes in ${out} (run testnet init first)`)
+  // one node failing (a port in use, a broken home) stops them all: a network missing a member
+  // that keeps finalizing hides the error under the others' logs
+  let stopping = false
+  let failed: { home: string; reason: string } | undefined
+  let stopAll: () => void = () => undefined
+  const stopped = new Promise<void>((resolveStop) => {
+    stopAll = () => {
+      if (stopping) return
+      stopping = true
+      for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+      resolveStop()
+    }
+  })
   const children: ChildProcess[] = homes.map((home) => {
     const child = spawn(process.execPath, [BIN, 'start', '--home', home, '--log-level', values['log-level'] ?? 'info'], { stdio: ['ignore', 'inherit', 'inherit'] })
-    child.on('exit', (code, signal) => io.err(`${home} exited (${signal ?? code})`))
+    child.on('exit', (code, signal) => {
+      const reason = signal === null ? `exit code ${code}` : `signal ${signal}`
+      if (stopping) return io.err(`${home} stopped (${reason})`)
+      failed = { home, reason }
+      io.err(`${home} exited (${reason}): stopping the other nodes`)
+      stopAll()
+    })
     return child
   })
   io.out(`started ${children.length} nodes; Ctrl-C stops them`)
-  await new Promise<void>((resolveStop) => {
-    const stop = () => {
-      for (const child of children) child.kill('SIGTERM')
-      resolveStop()
-    }
-    process.once('SIGINT', stop)
-    process.once('SIGTERM', stop)
-  })
-  await Promise.all(children.map((child) => (child.exitCode !== null ? undefined : new Promise((r) => child.once('exit', r)))))
+  process.once('SIGINT', stopAll)
+  process.once('SIGTERM', stopAll)
+  await stopped
+  process.off('SIGINT', stopAll)
+  process.off('SIGTERM', stopAll)
+  await Promise.all(children.map((child) => (child.exitCode !== null || child.signalCode !== null ? undefined : new Promise((r) => child.once('exit', r)))))
+  if (failed !== undefined) throw new CliError('FAILED', `node ${basename(failed.home)} (${failed.home}) failed (${failed.reason}); all nodes stopped — its error is above`)
   return 0
 }
 

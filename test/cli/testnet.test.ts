@@ -1,6 +1,7 @@
 // `openledger testnet init` staking options and `testnet add-node`, run as a user would.
 import t from 'tap'
-import { readFile, stat } from 'node:fs/promises'
+import { readdir, readFile, stat } from 'node:fs/promises'
+import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { parseChainSpec } from '../../genesis/spec.ts'
 import { toHex } from '../../runtime/crypto/hash.ts'
@@ -33,4 +34,20 @@ t.test('init takes the epoch length and set size; add-node makes a home that joi
   const missing = await runCli(['testnet', 'add-node', '--out', join(out, 'nowhere'), '--name', 'x'])
   t.equal(missing.code, 1)
   t.match(missing.stderr, /no genesis\.json/)
+})
+
+t.test('run stops every node and says which failed when one cannot start (its RPC port is taken)', async (t) => {
+  const out = join(t.testdir(), 'net')
+  const init = await runCli(['testnet', 'init', '--validators', '2', '--out', out, '--p2p-port', '44100', '--rpc-port', '44200', '--metrics-port', '44300'])
+  t.equal(init.code, 0, init.stderr)
+  const [home] = (await readdir(out, { withFileTypes: true })).filter((entry) => entry.isDirectory()).map((entry) => entry.name).sort()
+  const taken = createServer()
+  await new Promise<void>((resolve) => taken.listen(44200, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => taken.close(() => resolve())))
+  // before the fix the other node kept running and this never returned
+  const run = await runCli(['testnet', 'run', '--out', out, '--log-level', 'warn'])
+  t.equal(run.code, 1, run.stderr)
+  t.match(run.stderr, /exited \(exit code 1\): stopping the other nodes/)
+  t.match(run.stderr, new RegExp(`error \\[FAILED\\]: node ${home} .* failed \\(exit code 1\\); all nodes stopped`))
+  t.match(run.stderr, /stopped \((exit code 0|signal SIGTERM)\)/, 'the healthy node was stopped')
 })
