@@ -2,10 +2,10 @@
 // "Check failed: (location_) != nullptr" when a thread was terminated while its module graph,
 // with hash.ts's top-level await, was still settling). Two loops, each sized by an environment
 // variable so CI runs a short one and a soak run the full one:
-// - the signature pool alone, started and stopped OPENLEDGER_POOL_STOP_CYCLES times (default 100;
+// - the signature pool alone, started and stopped OPENLEDGER_POOL_STOP_CYCLES times (default 60;
 //   the issue's bar is 2,000), stop at a random moment of its threads' start-up, batches in flight;
 // - the whole `openledger dev` process, SIGTERM at a random moment of its first seconds,
-//   OPENLEDGER_NODE_STOP_CYCLES times (default 4; the issue's bar is 200), each exiting 0.
+//   OPENLEDGER_NODE_STOP_CYCLES times (default 3; the issue's bar is 200), each exiting 0.
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { WorkerPoolVerifier, type SignedDigest } from '../../../node/workers/signatureVerifier.ts'
@@ -13,8 +13,8 @@ import { keccak256 } from '../../../runtime/crypto/hash.ts'
 import { privateKeyToAddress, signDigest } from '../../../runtime/crypto/secp256k1.ts'
 import { BIN, ROOT, tempHome } from '../../e2e/harness.ts'
 
-const POOL_CYCLES = Number(process.env['OPENLEDGER_POOL_STOP_CYCLES'] ?? 100)
-const NODE_CYCLES = Number(process.env['OPENLEDGER_NODE_STOP_CYCLES'] ?? 4)
+const POOL_CYCLES = Number(process.env['OPENLEDGER_POOL_STOP_CYCLES'] ?? 60)
+const NODE_CYCLES = Number(process.env['OPENLEDGER_NODE_STOP_CYCLES'] ?? 3)
 
 /** Seeded, so a failing cycle can be replayed. */
 function rng(seed: number): () => number {
