@@ -1,4 +1,5 @@
 // The `openledger` command line: the only place that prints to the terminal.
+import { readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline/promises'
 import { OpenLedgerError } from '../runtime/errors.ts'
 import { commands } from './commands/index.ts'
@@ -35,20 +36,47 @@ function help(): string {
   ].join('\n')
 }
 
+function version(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+  return `openledger ${manifest.version} (Node.js ${process.versions.node})`
+}
+
+/** Levenshtein distance, for "did you mean". */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i]
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1))
+    }
+    previous = current
+  }
+  return previous[b.length] as number
+}
+
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     io.out(help())
     return name === undefined ? 1 : 0
   }
-  if (name === '--version' || name === '-V') {
-    io.out(process.env['npm_package_version'] ?? '0.1.0')
+  if (name === '--version' || name === '-V' || name === 'version') {
+    io.out(version())
     return 0
   }
   const entry = commands.find((c) => c.name === name)
   if (entry === undefined) {
-    io.err(`error: unknown command '${name}'\n\n${help()}`)
+    const near = [...commands.map((c) => c.name), 'version'].filter((candidate) => editDistance(candidate, name) <= Math.max(1, Math.floor(name.length / 3)) || candidate.startsWith(name))
+    io.err(`error [USAGE]: unknown command '${name}'${near.length > 0 ? ` — did you mean ${near.map((n) => `'${n}'`).join(' or ')}?` : ''}\n\n${help()}`)
     return 2
+  }
+  // parseArgs calls `--amount -1` ambiguous and suggests `--amount=-1`, which no flag accepts
+  for (let i = 0; i + 1 < rest.length; i++) {
+    const [flag, value] = [rest[i] as string, rest[i + 1] as string]
+    if (flag.startsWith('--') && !flag.includes('=') && /^-[0-9.]/.test(value)) {
+      io.err(`error [BAD_ARGUMENT]: ${flag} cannot be negative (got ${value})`)
+      return 2
+    }
   }
   const command = await entry.load()
   if (rest.includes('--help') || rest.includes('-h')) {

@@ -9,7 +9,7 @@ import { formatOpen } from '../genesis/tokenomics.ts'
 import { RpcClient } from '../node/rpc/client.ts'
 import { resolveHome } from './home.ts'
 import { CliError, type CliIo } from './io.ts'
-import { DEFAULT_RPC_URL, parsePositiveInt } from './parse.ts'
+import { parsePositiveInt, parseRpcUrl } from './parse.ts'
 import { resolveAccountSigner } from './signer.ts'
 
 const runtime = createRuntime()
@@ -104,7 +104,7 @@ export function sendOptions(values: { from?: string | undefined; rpc?: string | 
   if (values.from === undefined) throw new CliError('USAGE', '--from is required (a dev account such as alice, or a keystore key name)')
   return {
     from: values.from,
-    rpc: values.rpc ?? DEFAULT_RPC_URL,
+    rpc: parseRpcUrl(values.rpc),
     home: resolveHome(values.home),
     wait: values['no-wait'] !== true,
     json: values.json === true,

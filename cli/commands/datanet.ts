@@ -16,7 +16,7 @@ import { downloadBlob, uploadBlob } from '../../node/blobs/blobClient.ts'
 import { RpcClient } from '../../node/rpc/client.ts'
 import { resolveHome } from '../home.ts'
 import { CliError, type CliIo, type Command } from '../io.ts'
-import { DEFAULT_RPC_URL, parseAddress, parseOpenAmount, parsePositiveInt } from '../parse.ts'
+import { parseAddress, parseOpenAmount, parsePositiveInt, parseRpcUrl } from '../parse.ts'
 import { resolveAccountSigner } from '../signer.ts'
 import { TxBatch, type BatchReceipt } from '../txBatch.ts'
 import { seedDatanet } from './datanetSeed.ts'
@@ -47,7 +47,7 @@ function formatCode(name: string): number {
 /** Signs, submits and waits for one datanets call; prints the outcome; returns the receipt. */
 async function send(io: CliIo, values: Common, callName: string, args: unknown): Promise<BatchReceipt> {
   const signer = await resolveAccountSigner(need(values.from, '--from'), resolveHome(values.home), io)
-  const client = new RpcClient(values.rpc ?? DEFAULT_RPC_URL)
+  const client = new RpcClient(parseRpcUrl(values.rpc))
   const batch = new TxBatch(client, runtime)
   const hash = await batch.submit(signer, 'datanets', callName, args)
   const [receipt] = await batch.wait([hash], { allowFailures: true })
@@ -99,7 +99,7 @@ async function contribute(io: CliIo, argv: string[]): Promise<number> {
     if (error instanceof FormatError) throw new CliError('BAD_ARGUMENT', `${basename(file)}: ${error.code}: ${error.message}`, { cause: error })
     throw error
   }
-  const client = new RpcClient(values.rpc ?? DEFAULT_RPC_URL)
+  const client = new RpcClient(parseRpcUrl(values.rpc))
   const uploaded = await uploadBlob(client, bytes, { format, rows })
   io.out(`uploaded ${basename(file)}: ${uploaded.size} bytes, ${rows} rows, content id ${uploaded.cid}`)
   const metadata = values.metadata ?? JSON.stringify({ file: basename(file) })
@@ -118,7 +118,7 @@ function looksLabelled(bytes: Uint8Array): boolean {
 }
 
 async function review(io: CliIo, values: Common & { datanet?: string | undefined; contribution?: string | undefined; out?: string | undefined; sample?: string | undefined }): Promise<number> {
-  const client = new RpcClient(values.rpc ?? DEFAULT_RPC_URL)
+  const client = new RpcClient(parseRpcUrl(values.rpc))
   const datanet = parsePositiveInt(need(values.datanet, '--datanet'), '--datanet')
   const index = parsePositiveInt(need(values.contribution, '--contribution'), '--contribution', 0)
   const record = await client.call<ContributionJson | null>('openledger_getContribution', [datanet, index])
@@ -202,7 +202,7 @@ export const datanetCommand: Command = {
   ].join('\n'),
   async run(argv, io) {
     const [sub, ...rest] = argv
-    const client = (values: Common) => new RpcClient(values.rpc ?? DEFAULT_RPC_URL)
+    const client = (values: Common) => new RpcClient(parseRpcUrl(values.rpc))
     const print = (value: unknown) => io.out(JSON.stringify(value, null, 2))
     switch (sub) {
       case 'create': {

@@ -5,6 +5,7 @@ import { devChainSpec } from '../../genesis/devSpec.ts'
 import { shippedBaseModels } from '../../node/models/baseModels.ts'
 import { chainSpecToJson, parseChainSpec, type ChainSpec } from '../../genesis/spec.ts'
 import { ALLOCATION_BPS, formatOpen, TOTAL_SUPPLY } from '../../genesis/tokenomics.ts'
+import { devAccounts } from '../../genesis/devAccounts.ts'
 import { toHex } from '../../runtime/crypto/hash.ts'
 import { genesisBlock } from '../../node/chain/chain.ts'
 import { CliError, type CliIo, type Command } from '../io.ts'
@@ -34,6 +35,15 @@ async function describe(io: CliIo, spec: ChainSpec): Promise<void> {
     const sum = entries.reduce((total, a) => total + a.amount, 0n)
     const bps = ALLOCATION_BPS[category]
     io.out(`  ${category.padEnd(10)} ${(Number(bps) / 100).toFixed(2).padStart(6)}%  ${formatOpen(sum).padStart(12)} OPEN in ${entries.length} account(s)${entries.some((a) => a.vesting !== undefined) ? ', 12-month cliff + 36 months linear' : ''}`)
+  }
+  // the well-known dev keys this spec funds: usable by name (--from/--to alice, keys inspect alice)
+  const funded = devAccounts().flatMap((account) => {
+    const allocation = spec.allocations.find((a) => toHex(a.address) === toHex(account.address))
+    return allocation === undefined ? [] : [`  ${account.name.padEnd(8)} ${toHex(account.address)}  ${formatOpen(allocation.amount)} OPEN (${allocation.category})`]
+  })
+  if (funded.length > 0) {
+    io.out('dev accounts')
+    for (const line of funded) io.out(line)
   }
 }
 

@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util'
 import { KEY_TYPES, Keystore, isKeyType, type KeyInfo, type KeyType } from '../../node/keystore/keystore.ts'
 import { toHex } from '../../runtime/crypto/hash.ts'
+import { devAccount, devAccounts, isDevAccountName } from '../../genesis/devAccounts.ts'
 import { keystoreDir, resolveHome } from '../home.ts'
 import { CliError, type CliIo, type Command } from '../io.ts'
 
@@ -77,23 +78,31 @@ async function list(argv: string[], io: CliIo): Promise<number> {
   const { values } = parseArgs({ args: argv, strict: true, options: common })
   const dir = keystoreDir(resolveHome(values.home))
   const keys = await new Keystore(dir).list()
-  if (keys.length === 0) {
-    io.out(`no keys in ${dir}`)
-    return 0
-  }
-  const width = Math.max(4, ...keys.map((key) => key.name.length))
+  const dev = devAccounts()
+  const width = Math.max(7, ...keys.map((key) => key.name.length))
   io.out(`${'NAME'.padEnd(width)}  ${'TYPE'.padEnd(9)}  ADDRESS / PUBLIC KEY`)
+  if (keys.length === 0) io.out(`(no keys in ${dir})`)
   for (const key of keys) {
     io.out(`${key.name.padEnd(width)}  ${key.type.padEnd(9)}  ${toHex(key.type === 'account' ? key.address : key.publicKey)}`)
   }
+  io.out('')
+  io.out(`dev accounts (well-known keys, usable as --from/--to NAME; funded on the dev chain and local testnets only):`)
+  for (const account of dev) io.out(`${account.name.padEnd(width)}  ${'account'.padEnd(9)}  ${toHex(account.address)}`)
   return 0
 }
 
 async function inspect(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, strict: true, allowPositionals: true, options: common })
   if (positionals.length !== 1) throw new CliError('USAGE', `keys inspect takes one key name\n\nUsage: ${USAGE}`)
-  const key = await new Keystore(keystoreDir(resolveHome(values.home))).inspect(positionals[0] ?? '')
-  for (const line of describe(key)) io.out(line)
+  const name = positionals[0] ?? ''
+  const keystore = new Keystore(keystoreDir(resolveHome(values.home)))
+  // a key of the keystore wins over a dev account of the same name, as for --from
+  if (isDevAccountName(name) && !(await keystore.list()).some((key) => key.name === name)) {
+    const account = devAccount(name)
+    for (const line of [`name: ${name}`, 'type: account (dev account: a well-known key, never for real funds)', `address: ${toHex(account.address)}`, `private key: ${toHex(account.privateKey)}`]) io.out(line)
+    return 0
+  }
+  for (const line of describe(await keystore.inspect(name))) io.out(line)
   return 0
 }
 

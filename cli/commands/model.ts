@@ -27,7 +27,7 @@ import { evaluatePlan, planJob } from '../../node/models/jobPlan.ts'
 import { RpcClient } from '../../node/rpc/client.ts'
 import { resolveHome } from '../home.ts'
 import { CliError, type CliIo, type Command } from '../io.ts'
-import { DEFAULT_RPC_URL, parseOpenAmount, parsePositiveInt } from '../parse.ts'
+import { parseOpenAmount, parsePositiveInt, parseRpcUrl } from '../parse.ts'
 import { resolveAccountSigner } from '../signer.ts'
 import { TxBatch, type BatchReceipt } from '../txBatch.ts'
 
@@ -93,7 +93,7 @@ function need<T>(value: T | undefined, flag: string): T {
 }
 
 function client(values: { rpc?: string | undefined }): RpcClient {
-  return new RpcClient(values.rpc ?? DEFAULT_RPC_URL)
+  return new RpcClient(parseRpcUrl(values.rpc))
 }
 
 async function send(io: CliIo, values: { rpc?: string | undefined; home?: string | undefined; from?: string | undefined }, callName: string, args: unknown): Promise<BatchReceipt & { hash: string }> {

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util'
 import { formatOpen } from '../../genesis/tokenomics.ts'
 import { RpcClient } from '../../node/rpc/client.ts'
 import { CliError, type Command } from '../io.ts'
-import { DEFAULT_RPC_URL, parseAddress, parsePositiveInt } from '../parse.ts'
+import { parseAddress, parsePositiveInt, parseRpcUrl } from '../parse.ts'
 import { toHex } from '../../runtime/crypto/hash.ts'
 
 const SUBCOMMANDS = ['balance', 'account', 'block', 'tx', 'receipt', 'supply', 'head', 'validators', 'validator', 'delegation', 'staking'] as const
@@ -37,7 +37,7 @@ export const queryCommand: Command = {
   async run(argv, io) {
     const { values, positionals } = parseArgs({ args: argv, strict: true, allowPositionals: true, options: { rpc: { type: 'string' }, json: { type: 'boolean' } } })
     const [sub, target, second] = positionals
-    const client = new RpcClient(values.rpc ?? DEFAULT_RPC_URL)
+    const client = new RpcClient(parseRpcUrl(values.rpc))
     const print = (value: unknown) => io.out(JSON.stringify(value, null, 2))
     const needTarget = (what: string): string => {
       if (target === undefined) throw new CliError('USAGE', `query ${sub ?? ''} needs ${what}`)

@@ -8,7 +8,7 @@ import { resolveHome } from '../home.ts'
 import type { Logger } from '../../lib/logger.ts'
 import { CliError, type Command } from '../io.ts'
 import { loggerFrom, loggingOptions, untilSignal } from '../logging.ts'
-import { DEFAULT_RPC_URL, parseBytes, parsePort, parsePositiveInt } from '../parse.ts'
+import { DEFAULT_RPC_URL, parseBytes, parsePort, parsePositiveInt, parseRpcUrl } from '../parse.ts'
 
 export const SERVE_USAGE = [
   '--host H                   address of the API (default 127.0.0.1)',
@@ -69,7 +69,7 @@ export const serveCommand: Command = {
     const logger = loggerFrom(values)
     const home = values.home === undefined ? undefined : resolveHome(values.home)
     const { ServingService } = await import('../../node/serving/service.ts')
-    const service = new ServingService(servingOptionsFrom(values, values.rpc ?? DEFAULT_RPC_URL, home), { logger })
+    const service = new ServingService(servingOptionsFrom(values, parseRpcUrl(values.rpc), home), { logger })
     await service.start()
     await untilSignal(logger)
     await service.stop()

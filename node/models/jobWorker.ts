@@ -58,9 +58,10 @@ async function run(request: JobWorkerRequest, post: (reply: JobWorkerReply, tran
 }
 
 let running: Promise<void> | undefined
-serveParent<JobWorkerRequest>((request, post) => {
+// one job per thread: once it is over (done or failed, its own pool drained) the thread ends itself
+const thread = serveParent<JobWorkerRequest>((request, post) => {
   running ??= run(request, post).catch((error: unknown) => {
     const code = error instanceof OpenLedgerError ? error.code : 'JOB_FAILED'
     post({ type: 'error', code, message: error instanceof Error ? error.message : String(error) } satisfies JobWorkerReply)
-  })
+  }).finally(() => thread.exit())
 }, { onClose: () => running })

@@ -174,9 +174,9 @@ export function closing(): boolean {
  * The thread's message loop. Call it from the worker script's top level; it says `ready` once the
  * module graph has finished evaluating, and closes the port (so the thread exits) on close.
  */
-export function serveParent<Request>(onMessage: (request: Request, reply: (message: unknown, transfer?: readonly Transferable[]) => void) => void, options: ServeOptions = {}): void {
+export function serveParent<Request>(onMessage: (request: Request, reply: (message: unknown, transfer?: readonly Transferable[]) => void) => void, options: ServeOptions = {}): { exit(): void } {
   const port = parentPort
-  if (port === null) return
+  if (port === null) return { exit: () => undefined }
   const reply = (message: unknown, transfer: readonly Transferable[] = []): void => port.postMessage(message, transfer)
   port.on('message', (message: unknown) => {
     if (isControl(message, 'close')) {
@@ -187,4 +187,6 @@ export function serveParent<Request>(onMessage: (request: Request, reply: (messa
   })
   // setImmediate: after the evaluation of this module (and its async dependencies) has settled
   setImmediate(() => port.postMessage({ [CONTROL]: 'ready' } satisfies Control))
+  // a thread whose work is over (one job) ends by itself: the same clean exit as a close
+  return { exit: () => port.close() }
 }

@@ -100,7 +100,8 @@ t.test('errors: usage, names, missing keys, passphrases', async (t) => {
   }
   const empty = await openledger(['keys', 'list', '--home', home])
   t.equal(empty.code, 0)
-  t.match(empty.stdout, /^no keys in /)
+  t.match(empty.stdout, /^NAME.*\n\(no keys in /)
+  t.match(empty.stdout, /dev accounts .*\nalice\s+account\s+0x[0-9a-f]{40}\n/, 'the dev accounts listed after the keystore')
 })
 
 t.test('help lists the keys command', async (t) => {
