@@ -49,7 +49,7 @@ export async function benchBftNetwork(options: { log: (line: string) => void; qu
   const quick = options.quick === true
   const senders = benchAccounts(quick ? 100 : 400, 'bft')
   const latencySender = benchAccounts(1, 'bft latency')
-  const net = await createTestnet({ validators: 4, blockTimeMs: BLOCK_TIME_MS, timeoutProposeMs: TIMEOUT_PROPOSE_MS, audit: process.env['BENCH_NODE_LOGS'] === '1' })
+  const net = await createTestnet({ validators: 4, blockTimeMs: BLOCK_TIME_MS, timeoutProposeMs: TIMEOUT_PROPOSE_MS, audit: process.env['BENCH_NODE_LOGS'] === '1', startTimeoutMs: 360_000 })
   try {
     const spec = withFundedSenders(parseChainSpec(await readFile(join(net.dir, 'genesis.json'), 'utf8')), [...senders, ...latencySender])
     const specText = chainSpecToJson(spec)
