@@ -25,6 +25,9 @@ import { RpcError, toRpcError } from './errors.ts'
 import { stringify } from './json.ts'
 import { param, parseParams, type ResolvedMethod, type RpcRegistry, type RpcSubscriptionMethod } from './registry.ts'
 
+/** How long an idle HTTP keep-alive connection stays open (ms). */
+const KEEP_ALIVE_TIMEOUT_MS = 30_000
+
 export interface RpcServerOptions {
   host?: string
   /** 0 picks a free port (tests). */
@@ -130,6 +133,11 @@ export class RpcServer {
     this.#controller = new AbortController()
     const { host, port, maxRequestBytes } = this.#options
     const server = createServer((req, res) => this.#onRequest(req, res))
+    // An idle keep-alive socket is closed by a timer; after an event-loop stall that timer fires
+    // before the request a client already wrote on the socket is read, and the client sees
+    // ECONNRESET for a call that was never processed. Keeping idle sockets well beyond any stall
+    // we expect (clients reuse them up to the advertised timeout minus a second) closes that race.
+    server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS
     const wss = new WebSocketServer({ noServer: true, maxPayload: ABUSIVE_FACTOR * maxRequestBytes, perMessageDeflate: false, clientTracking: false })
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#onUpgrade(wss, req, socket, head))
     await new Promise<void>((resolve, reject) => {
