@@ -31,6 +31,7 @@ function rng(seed: number): () => number {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 t.test(`the signature pool started and stopped ${POOL_CYCLES} times, stops at random moments of start-up`, async (t) => {
+  t.setTimeout(Math.max(300_000, POOL_CYCLES * 5_000)) // a soak run's size, on a loaded machine
   const key = new Uint8Array(32).fill(7)
   const items: SignedDigest[] = Array.from({ length: 64 }, (_, i) => {
     const digest = keccak256(Uint8Array.of(i))
@@ -71,6 +72,7 @@ t.test(`the signature pool started and stopped ${POOL_CYCLES} times, stops at ra
 })
 
 t.test(`the dev node stopped by SIGTERM at random moments of its first seconds, ${NODE_CYCLES} times`, async (t) => {
+  t.setTimeout(Math.max(300_000, NODE_CYCLES * 60_000))
   const random = rng(2026)
   for (let cycle = 0; cycle < NODE_CYCLES; cycle++) {
     const home = await tempHome('openledger-stop-')
