@@ -64,7 +64,7 @@ t.test('openledger_getBlockEvents serves the events of the end-of-block hooks', 
 
   // a published datanet version, then eve's job: alice's validator is the only one, so the job's trainer
   const datanet = { name: 'docs', description: 'd', tags: [], licence: 'MIT', visibility: 0, rules: { deposit: '0', feePerByte: '0', formats: [Format.documents], maxBytes: 10_000 }, curators: [] }
-  await commit(chain, [tx('bob', 'datanets', 'create', datanet), tx('eve', 'datanets', 'contribute', { datanet: 1, cid: toHex(new Uint8Array(32).fill(7)), size: 10, rows: 1, format: Format.documents, metadata: '' })])
+  await commit(chain, [tx('bob', 'datanets', 'create', datanet), tx('eve', 'datanets', 'contribute', { datanet: 1, cid: toHex(new Uint8Array(32).fill(7)), size: 1_000, rows: 1, format: Format.documents, metadata: '' })])
   await commit(chain, [tx('alice', 'datanets', 'attestAvailability', { datanet: 1, contribution: 0 })])
   await commit(chain, [tx('bob', 'datanets', 'accept', { datanet: 1, contribution: 0 })])
   await commit(chain, [tx('bob', 'datanets', 'publishVersion', { datanet: 1, note: 'v1' })])
