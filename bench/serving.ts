@@ -15,6 +15,7 @@
 // - cold adapter load (source → shape check → worker) p50/p99; TTFT p50/p99 at 32 streams;
 //   resident adapters and bytes under the budget.
 // Run alone: node bench/serving.ts [--quick]
+import { randomTensors, seededRandom } from '../test/ml/onnx/reference.ts'
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import { adapterShapes, elementCount, paramShapes, type ModelConfig, type Tensors } from '../ml/model/config.ts'
 import { loadBaseModel } from '../node/models/assets.ts'
@@ -34,30 +35,6 @@ const STREAMS = 32
 const greedy = { temperature: 0, topK: 0, topP: 1, seed: 0 }
 /** wq and wv: the projections the serving export adapts */
 const SERVING_TARGETS = 2
-
-/** mulberry32 */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-function randomTensors(shapes: Array<[string, number[]]>, seed: number, spread: number): Map<string, Float32Array> {
-  const random = seeded(seed)
-  const tensors = new Map<string, Float32Array>()
-  for (const [name, shape] of shapes) {
-    const data = new Float32Array(elementCount(shape))
-    const center = name.endsWith('.g') ? 1 : 0
-    for (let i = 0; i < data.length; i++) data[i] = center + (random() * 2 - 1) * spread
-    tensors.set(name, data)
-  }
-  return tensors
-}
 
 function makeAdapter(config: ModelConfig, base: string, id: number, rank = RANK): AdapterWeights {
   const tensors = randomTensors(adapterShapes(config, { rank, alpha: rank }), 5000 + id, 0.05)
@@ -91,7 +68,7 @@ interface Shape {
 
 /** Drives `count` requests with `concurrency` in flight; returns tokens/s and the records. */
 async function drive(engine: Engine, shape: Shape, count: number, concurrency: number, adapterFor: (k: number) => string | undefined): Promise<{ tokensPerSecond: number; tokensPerCpuSecond: number; records: RequestRecord[] }> {
-  const random = seeded(42)
+  const random = seededRandom(42)
   const records: RequestRecord[] = []
   let next = 0
   let tokens = 0
@@ -118,7 +95,7 @@ function zipf(n: number, seed: number): () => number {
   const cumulative: number[] = []
   let sum = 0
   for (const w of weights) { sum += w / total; cumulative.push(sum) }
-  const random = seeded(seed)
+  const random = seededRandom(seed)
   return () => {
     const u = random()
     let lo = 0
@@ -171,7 +148,7 @@ async function benchShape(shape: Shape, options: ServingBenchOptions): Promise<v
     for (const n of counts) {
       for (let i = 0; i < n; i++) { await engine.pin(shape.name, String(i)); engine.unpin(shape.name, String(i)) }
       for (const popularity of n === 1 ? ['-'] : ['uniform', 'zipf']) {
-        const uniform = seeded(n * 7 + 1)
+        const uniform = seededRandom(n * 7 + 1)
         const z = zipf(n, n * 13 + 5)
         const choose = n === 1 ? oneAdapter : popularity === 'uniform' ? () => String(Math.floor(uniform() * n)) : () => String(z())
         // interleaved rounds (1 adapter, then N) so slow drifts of the neighbours' load hit both alike
@@ -256,7 +233,7 @@ async function naiveServing(shape: Shape, memory: number, requests: number): Pro
   const modelBytes = paramShapes(config).reduce((total, [, s]) => total + elementCount(s) * 4, 0)
   const sessions = Math.max(1, Math.floor(memory / modelBytes))
   const lru = new Map<string, ModelRunner>()
-  const random = seeded(99)
+  const random = seededRandom(99)
   let tokens = 0
   let missTime = 0
   let misses = 0

@@ -15,7 +15,7 @@ export function seededRandom(seed: number): () => number {
   }
 }
 
-function randomTensors(shapes: Array<[string, number[]]>, seed: number, spread: number): Map<string, Float32Array> {
+export function randomTensors(shapes: Array<[string, number[]]>, seed: number, spread: number): Map<string, Float32Array> {
   const random = seededRandom(seed)
   const tensors = new Map<string, Float32Array>()
   for (const [name, shape] of shapes) {
