@@ -1,9 +1,9 @@
 // Serves the metrics registry to Prometheus on its own port: `GET /metrics` in the text exposition
 // format, 404 for any other path. Kept apart from the RPC port so it can stay on a private network.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import type { Registry } from 'prom-client'
 import { OpenLedgerError } from '../../runtime/errors.ts'
+import { boundAddress, closeHttp, listenHttp } from '../../lib/httpListen.ts'
 import type { Logger } from '../../lib/logger.ts'
 
 export interface MetricsServerOptions {
@@ -37,18 +37,15 @@ export class MetricsServer {
   }
 
   get address(): { host: string; port: number } {
-    const address = this.#server?.address()
-    if (address === undefined || address === null || typeof address === 'string') throw new MetricsServerError('NOT_STARTED', 'metrics server is not listening')
-    return { host: (address as AddressInfo).address, port: (address as AddressInfo).port }
+    const address = boundAddress(this.#server)
+    if (address === undefined) throw new MetricsServerError('NOT_STARTED', 'metrics server is not listening')
+    return address
   }
 
   async start(): Promise<void> {
     if (this.#server !== undefined) return
     const server = createServer((req, res) => void this.#respond(req, res))
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (error) => reject(new MetricsServerError('LISTEN_FAILED', `cannot listen on ${this.#host}:${this.#port}`, { cause: error })))
-      server.listen(this.#port, this.#host, () => resolve())
-    })
+    await listenHttp(server, this.#host, this.#port, (cause) => new MetricsServerError('LISTEN_FAILED', `cannot listen on ${this.#host}:${this.#port}`, { cause }))
     server.on('error', (error) => this.#log.error('metrics server error', { error }))
     this.#server = server
     this.#log.info('metrics server listening', this.address)
@@ -58,10 +55,7 @@ export class MetricsServer {
     const server = this.#server
     if (server === undefined) return
     this.#server = undefined
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve())
-      server.closeAllConnections()
-    })
+    await closeHttp(server)
     this.#log.info('metrics server stopped')
   }
 

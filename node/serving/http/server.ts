@@ -17,10 +17,10 @@
 // generation stops at the context with finish_reason "length" (max_tokens is clamped to what fits).
 import { randomBytes, randomInt } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import type { ModelConfig } from '../../../ml/model/config.ts'
 import { END_OF_TEXT_ID, type Tokenizer } from '../../../ml/tokenizer.ts'
 import { OpenLedgerError } from '../../../runtime/errors.ts'
+import { boundAddress, closeHttp, listenHttp } from '../../../lib/httpListen.ts'
 import type { Logger } from '../../../lib/logger.ts'
 import { ServingError, type ServingErrorCode } from '../errors.ts'
 import type { ServingMetrics } from '../metrics.ts'
@@ -143,9 +143,9 @@ export class ServingHttpServer {
   }
 
   get address(): { host: string; port: number; url: string } {
-    const address = this.#server?.address()
-    if (address === undefined || address === null || typeof address === 'string') throw new ServingHttpError('NOT_STARTED', 'the serving API is not listening')
-    const { address: host, port } = address as AddressInfo
+    const address = boundAddress(this.#server)
+    if (address === undefined) throw new ServingHttpError('NOT_STARTED', 'the serving API is not listening')
+    const { host, port } = address
     return { host, port, url: `http://${host.includes(':') ? `[${host}]` : host}:${port}` }
   }
 
@@ -153,10 +153,7 @@ export class ServingHttpServer {
     if (this.#server !== undefined) return
     const server = createServer({ requestTimeout: 60_000, headersTimeout: 20_000 }, (req, res) => void this.#handle(req, res))
     server.keepAliveTimeout = 5_000
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (cause) => reject(new ServingHttpError('LISTEN_FAILED', `cannot listen on ${this.#options.host}:${this.#options.port}`, { cause })))
-      server.listen(this.#options.port, this.#options.host, () => resolve())
-    })
+    await listenHttp(server, this.#options.host, this.#options.port, (cause) => new ServingHttpError('LISTEN_FAILED', `cannot listen on ${this.#options.host}:${this.#options.port}`, { cause }))
     server.on('error', (error) => this.#log.error('serving API error', { error }))
     this.#server = server
     this.#log.info('OpenAI-compatible API listening', { url: this.address.url })
@@ -166,10 +163,7 @@ export class ServingHttpServer {
     const server = this.#server
     if (server === undefined) return
     this.#server = undefined
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve())
-      server.closeAllConnections()
-    })
+    await closeHttp(server)
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
