@@ -21,16 +21,17 @@ import * as k from '../runtime/codec/schema.ts'
 import { CodecError } from '../runtime/codec/canonical.ts'
 import { toHex } from '../runtime/crypto/hash.ts'
 import { OpenLedgerError } from '../runtime/errors.ts'
+import type { ParamProblem } from '../runtime/params.ts'
 import { isAcceptablePublicKey } from '../runtime/crypto/ed25519.ts'
 import { ECOSYSTEM_POOL_ACCOUNT } from '../runtime/modules/accounts.ts'
-import { DEFAULT_FEE_PARAMS, feeParamsKind, type FeeParams } from '../runtime/modules/fees/state.ts'
+import { DEFAULT_FEE_PARAMS, feeParamsKind, feesParams, type FeeParams } from '../runtime/modules/fees/state.ts'
 import { datanetsGenesisKind } from '../runtime/modules/datanets/genesis.ts'
-import { datanetsParamsProblem } from '../runtime/modules/datanets/state.ts'
+import { datanetsParams } from '../runtime/modules/datanets/state.ts'
 import { baseModelProblem } from '../runtime/modules/models/calls.ts'
 import { modelsGenesisKind } from '../runtime/modules/models/genesis.ts'
-import { modelsParamsProblem } from '../runtime/modules/models/state.ts'
+import { modelsParams } from '../runtime/modules/models/state.ts'
 import { stakingGenesisKind } from '../runtime/modules/staking/genesis.ts'
-import { DEFAULT_STAKING_PARAMS, stakingParamsProblem, type StakingParams } from '../runtime/modules/staking/state.ts'
+import { DEFAULT_STAKING_PARAMS, stakingParams, type StakingParams } from '../runtime/modules/staking/state.ts'
 import { DEFAULT_TIMELINESS, timelinessParamsKind, timelinessParamsProblem, type TimelinessParams } from '../runtime/consensusParams.ts'
 import { allocationAmount, AllocationCategory, TOTAL_SUPPLY, VESTED_CATEGORIES, VESTING_CLIFF_MS, VESTING_LINEAR_MS } from './tokenomics.ts'
 
@@ -115,11 +116,8 @@ export function chainSpecToJson(spec: ChainSpec): string {
 export function validateChainSpec(spec: ChainSpec): void {
   if (spec.chainId < 1 || spec.chainId > 0xffffffff) throw new GenesisError('INVALID_SPEC', 'chainId must be in [1, 2^32 - 1]')
   if (!/^[a-z0-9-]{1,64}$/.test(spec.id)) throw new GenesisError('INVALID_SPEC', 'id must be lowercase letters, digits and dashes')
-  const fees = feeParamsOf(spec)
-  if (fees.targetBlockGas <= 0 || fees.targetBlockGas > fees.maxBlockGas) throw new GenesisError('INVALID_SPEC', 'fees.targetBlockGas must be in [1, maxBlockGas]')
-  if (fees.baseFeeChangeDenominator < 1) throw new GenesisError('INVALID_SPEC', 'fees.baseFeeChangeDenominator must be at least 1')
-  if (fees.burnShareBps > 10_000) throw new GenesisError('INVALID_SPEC', 'fees.burnShareBps must be at most 10000')
-  if (fees.minBaseFeePerGas < 1n) throw new GenesisError('INVALID_SPEC', 'fees.minBaseFeePerGas must be at least 1')
+  const fees = feesParams.problem(feeParamsOf(spec))
+  if (fees !== undefined) throw paramsError('INVALID_SPEC', 'fees', fees)
   const timeliness = timelinessParamsProblem(timelinessParamsOf(spec))
   if (timeliness !== undefined) throw new GenesisError('INVALID_SPEC', `consensus.timeliness.${timeliness}`)
 
@@ -149,16 +147,21 @@ export function validateChainSpec(spec: ChainSpec): void {
     if (sum !== allocationAmount(category)) throw new GenesisError('ALLOCATION_MISMATCH', `${category} allocations sum to ${sum}, expected ${allocationAmount(category)}`)
   }
   validateStaking(spec)
-  const datanetsProblem = spec.datanets?.params === undefined ? undefined : datanetsParamsProblem(spec.datanets.params)
-  if (datanetsProblem !== undefined) throw new GenesisError('INVALID_SPEC', `datanets.params: ${datanetsProblem}`)
+  const datanetsProblem = spec.datanets?.params === undefined ? undefined : datanetsParams.problem(spec.datanets.params)
+  if (datanetsProblem !== undefined) throw paramsError('INVALID_SPEC', 'datanets.params', datanetsProblem)
   validateModels(spec)
+}
+
+/** A section's parameters refused by the registry (runtime/params.ts): its code under `details.problem`. */
+function paramsError(code: GenesisErrorCode, section: string, problem: ParamProblem): GenesisError {
+  return new GenesisError(code, `${section}: ${problem.message}`, { details: { parameter: problem.parameter, problem: problem.code } })
 }
 
 /** Models: usable parameters; base models that registerBaseModel would accept, with distinct weights. */
 function validateModels(spec: ChainSpec): void {
   if (spec.models === undefined) return
-  const paramsProblem = spec.models.params === undefined ? undefined : modelsParamsProblem(spec.models.params)
-  if (paramsProblem !== undefined) throw new GenesisError('INVALID_SPEC', `models.params: ${paramsProblem}`)
+  const paramsProblem = spec.models.params === undefined ? undefined : modelsParams.problem(spec.models.params)
+  if (paramsProblem !== undefined) throw paramsError('INVALID_SPEC', 'models.params', paramsProblem)
   const weights = new Set<string>()
   for (const [i, model] of spec.models.baseModels.entries()) {
     const problem = baseModelProblem(model)
@@ -173,8 +176,8 @@ function validateModels(spec: ChainSpec): void {
 function validateStaking(spec: ChainSpec): void {
   if (spec.staking === undefined) return
   const params = stakingParamsOf(spec)
-  const problem = stakingParamsProblem(params)
-  if (problem !== undefined) throw new GenesisError('INVALID_STAKING', `staking.params: ${problem}`)
+  const problem = stakingParams.problem(params)
+  if (problem !== undefined) throw paramsError('INVALID_STAKING', 'staking.params', problem)
   const { validators } = spec.staking
   if (validators.length === 0) throw new GenesisError('INVALID_STAKING', 'staking.validators must name at least one validator')
   const operators = new Set<string>()

@@ -3,6 +3,7 @@
 import type { Encodable, Decoded } from './codec/canonical.ts'
 import type { Kind } from './codec/schema.ts'
 import type { Address } from './crypto/secp256k1.ts'
+import type { ModuleParams } from './params.ts'
 import type { StateOverlay } from './state/overlay.ts'
 
 export interface BlockInfo {
@@ -102,6 +103,12 @@ export interface RuntimeModule {
   // each module's config has its own type; genesis/build.ts hands each its part of the spec
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   readonly genesis?: ModuleGenesis<any>
+  /**
+   * The module's governable parameters (runtime/params.ts): declared with type, bounds and
+   * default, stored in one storage value of the module; governance changes them by name.
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly params?: ModuleParams<any>
   beginBlock?(context: ExecutionContext): Promise<void>
   endBlock?(context: ExecutionContext & { readonly gasUsed: number }): Promise<void>
 }

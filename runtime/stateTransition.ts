@@ -8,6 +8,7 @@
 // checkpoint; if the call fails, its writes and events are reverted and the receipt records the
 // error, but the nonce and fee stay. The fees' shares (treasury, author's tips, burn) are credited
 // once when the block ends. The same code runs when building and when importing a block.
+import { ParamRegistry } from './params.ts'
 import { CodecError } from './codec/canonical.ts'
 import type { Address } from './crypto/secp256k1.ts'
 import { OpenLedgerError } from './errors.ts'
@@ -62,6 +63,8 @@ function freezeArgs<T>(value: T): T {
 
 export class Runtime {
   readonly modules: readonly RuntimeModule[]
+  /** every module's governable parameters, by module name */
+  readonly params: ParamRegistry
   readonly #byIndex = new Map<number, RuntimeModule>()
   /**
    * Each transaction's call resolved once (its definition and decoded, frozen arguments): the
@@ -71,6 +74,7 @@ export class Runtime {
 
   constructor(modules: readonly RuntimeModule[]) {
     this.modules = modules
+    this.params = new ParamRegistry(modules)
     for (const module of modules) {
       if (this.#byIndex.has(module.index)) throw new Error(`duplicate module index ${module.index}`)
       this.#byIndex.set(module.index, module)

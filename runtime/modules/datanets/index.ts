@@ -3,6 +3,7 @@
 // travel over p2p) with a deposit; validators attest that the bytes are retrievable; curators
 // accept or reject; accepted contributions are leaves of an incremental Merkle tree whose root
 // the owner publishes as a version, against which anyone can check inclusion (versionTree.ts).
+import { datanetsParams } from './state.ts'
 import type { RuntimeModule } from '../../module.ts'
 import { ModuleIndex } from '../indices.ts'
 import { calls } from './calls.ts'
@@ -17,6 +18,7 @@ export const datanetsModule: RuntimeModule = {
   events,
   errors: DatanetsError.list,
   genesis: { apply: (state, config: DatanetsGenesis | undefined) => (config === undefined ? undefined : applyDatanetsGenesis(state, config)) },
+  params: datanetsParams,
 }
 
 export { Format, FormatError, checkRows, formatForFileName, formatName, parseRows, type FormatName, type Row } from './formats.ts'

@@ -4,6 +4,7 @@
 // contributions (or versions) sit together and can be listed by prefix off chain.
 import * as k from '../../codec/schema.ts'
 import { concatBytes } from '../../crypto/hash.ts'
+import { defineParams } from '../../params.ts'
 import { storageMap, storageValue } from '../../storage.ts'
 import { moduleAccount } from '../accounts.ts'
 import { ModuleIndex } from '../indices.ts'
@@ -44,10 +45,20 @@ export const DEFAULT_DATANETS_PARAMS: DatanetsParams = Object.freeze({
   maxContributionBytes: 64 * 1024 * 1024,
 })
 
+/** The governable datanet parameters (runtime/params.ts). */
+export const datanetsParams = defineParams(
+  { index: ModuleIndex.datanets, name: 'datanets' },
+  StorageItem.params,
+  datanetsParamsKind,
+  DEFAULT_DATANETS_PARAMS,
+  {
+    rejectionForfeitBps: { type: 'bps', description: "share of a rejected contribution's deposit sent to the treasury; the rest is refunded" },
+    maxContributionBytes: { type: 'bytes', min: 1, max: 4 * 1024 * 1024 * 1024, description: 'the largest contribution any datanet may accept' },
+  },
+)
+
 export function datanetsParamsProblem(params: DatanetsParams): string | undefined {
-  if (params.rejectionForfeitBps > 10_000) return 'rejectionForfeitBps must be at most 10000'
-  if (params.maxContributionBytes < 1 || params.maxContributionBytes > 4 * 1024 * 1024 * 1024) return 'maxContributionBytes must be in [1, 4 GiB]'
-  return undefined
+  return datanetsParams.problem(params)?.message
 }
 
 export const Visibility = { public: 0, private: 1 } as const
@@ -157,7 +168,7 @@ export const versionKey = ({ datanet, version }: { datanet: number; version: num
 export const treeNodeKey = ({ datanet, height, index }: { datanet: number; height: number; index: number }): Uint8Array => concatBytes(u32(datanet), Uint8Array.of(height), u32(index))
 
 const M = ModuleIndex.datanets
-export const params = storageValue(M, StorageItem.params, datanetsParamsKind, DEFAULT_DATANETS_PARAMS)
+export const params = datanetsParams.storage
 export const datanetCount = storageValue(M, StorageItem.datanetCount, k.uint, 0)
 /** id (from 1) -> datanet */
 export const datanets = storageMap(M, StorageItem.datanet, datanetKey, datanetKind)

@@ -1,5 +1,6 @@
 // fees: gas prices. An EIP-1559-style base fee follows block fullness; tips go to the block
 // author; the base-fee part is split between burning and the treasury.
+import { feesParams } from './state.ts'
 import type { RuntimeModule } from '../../module.ts'
 import { ModuleIndex } from '../indices.ts'
 import { FeesError } from './errors.ts'
@@ -15,6 +16,7 @@ export const feesModule: RuntimeModule = {
   events,
   errors: FeesError.list,
   genesis: { apply: applyFeesGenesis },
+  params: feesParams,
   async endBlock(context) {
     const params = await feeParams.get(context.state)
     const current = await baseFeePerGas.get(context.state)

@@ -1,5 +1,6 @@
 // fees storage: the current base fee and the fee parameters (changed by governance later).
 import * as k from '../../codec/schema.ts'
+import { defineParams } from '../../params.ts'
 import { storageValue } from '../../storage.ts'
 import { ModuleIndex } from '../indices.ts'
 
@@ -27,5 +28,21 @@ export const DEFAULT_FEE_PARAMS: FeeParams = {
   burnShareBps: 5_000,
 }
 
+/** The governable fee parameters (runtime/params.ts): declarations, bounds, the rule across them. */
+export const feesParams = defineParams(
+  { index: ModuleIndex.fees, name: 'fees' },
+  StorageItem.params,
+  feeParamsKind,
+  DEFAULT_FEE_PARAMS,
+  {
+    minBaseFeePerGas: { type: 'amount', min: 1n, description: 'base units per gas: the base fee never falls below this' },
+    maxBlockGas: { type: 'integer', min: 1, description: 'gas: the most a block may use' },
+    targetBlockGas: { type: 'integer', min: 1, description: 'gas: the fullness at which the base fee stays the same' },
+    baseFeeChangeDenominator: { type: 'integer', min: 1, max: 1_000, description: 'the base fee moves by at most 1/denominator per block' },
+    burnShareBps: { type: 'bps', description: 'share of the base-fee part burned; the rest goes to the treasury' },
+  },
+  (params) => (params.targetBlockGas > params.maxBlockGas ? 'targetBlockGas must be at most maxBlockGas' : undefined),
+)
+
 export const baseFeePerGas = storageValue(ModuleIndex.fees, StorageItem.baseFeePerGas, k.amount, DEFAULT_FEE_PARAMS.minBaseFeePerGas)
-export const feeParams = storageValue(ModuleIndex.fees, StorageItem.params, feeParamsKind, DEFAULT_FEE_PARAMS)
+export const feeParams = feesParams.storage

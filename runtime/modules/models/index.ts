@@ -4,6 +4,7 @@
 // re-execution and published as model versions with their lineage when a quorum of identical
 // hashes agrees; disputes settled by majority with the losing side slashed; deadlines that
 // reassign or refund. See lifecycle.ts for a job's life, architecture.ts for the model check.
+import { modelsParams } from './state.ts'
 import type { RuntimeModule } from '../../module.ts'
 import { ModuleIndex } from '../indices.ts'
 import { calls } from './calls.ts'
@@ -20,6 +21,7 @@ export const modelsModule: RuntimeModule = {
   errors: ModelsError.list,
   endBlock: modelsEndBlock,
   genesis: { apply: (state, config: ModelsGenesis | undefined) => (config === undefined ? undefined : applyModelsGenesis(state, config)) },
+  params: modelsParams,
 }
 
 export { ARCHITECTURE_LIMITS, canonicalArchitecture, parseArchitecture, type ModelConfig, type ModelKind } from './architecture.ts'

@@ -6,6 +6,7 @@ import * as k from '../../codec/schema.ts'
 import { concatBytes } from '../../crypto/hash.ts'
 import type { Address } from '../../crypto/secp256k1.ts'
 import { commitmentKind } from '../../commitReveal.ts'
+import { defineParams } from '../../params.ts'
 import { bytesKey, storageMap, storageValue } from '../../storage.ts'
 import { moduleAccount } from '../accounts.ts'
 import { ModuleIndex } from '../indices.ts'
@@ -87,19 +88,33 @@ export const DEFAULT_MODELS_PARAMS: ModelsParams = Object.freeze({
   publishOnPartialQuorum: false,
 })
 
-/** Why models parameters are unusable, or undefined; genesis (and later governance) check this. */
+/** The governable models parameters (runtime/params.ts): training, verification and dispute rules. */
+export const modelsParams = defineParams(
+  { index: ModuleIndex.models, name: 'models' },
+  StorageItem.params,
+  modelsParamsKind,
+  DEFAULT_MODELS_PARAMS,
+  {
+    registrationDeposit: { type: 'amount', description: 'base units a registrant escrows per base model' },
+    minFeePerStep: { type: 'amount', description: "base units per (step x sample): a job's least fee" },
+    maxSteps: { type: 'integer', min: 1, max: 10_000_000, description: 'the most training steps a job may ask for' },
+    verifiers: { type: 'integer', min: 1, max: MAX_VERIFIERS, description: 'verifiers assigned per job' },
+    minVerifiers: { type: 'integer', max: MAX_VERIFIERS, description: 'createJob fails unless this many verifiers can be assigned' },
+    arbiters: { type: 'integer', max: MAX_ARBITERS, description: 'extra validators assigned when a dispute opens' },
+    trainBlocks: { type: 'blocks', min: 1, description: 'blocks the trainer has to submit its result' },
+    verifyBlocks: { type: 'blocks', min: 1, description: 'blocks the verifiers (and arbiters) have to attest' },
+    trainerShareBps: { type: 'bps', description: "share of a job's fee paid to the trainer; the rest to agreeing verifiers" },
+    slashBps: { type: 'bps', description: 'share of bonded stake burned from each operator on the losing side of a dispute' },
+    missedDeadlineSlashBps: { type: 'bps', description: 'share of bonded stake burned from a worker that misses its deadline' },
+    maxAttempts: { type: 'integer', min: 1, max: 16, description: 'training attempts before the fee is refunded' },
+    publishOnPartialQuorum: { type: 'bool', description: 'at the verify deadline, publish if every verifier that attested agreed' },
+  },
+  (params) => (params.minVerifiers > params.verifiers ? 'minVerifiers must be at most verifiers' : undefined),
+)
+
+/** Why models parameters are unusable, or undefined; genesis and governance check this. */
 export function modelsParamsProblem(params: ModelsParams): string | undefined {
-  if (params.maxSteps < 1 || params.maxSteps > 10_000_000) return 'maxSteps must be in [1, 10000000]'
-  if (params.verifiers < 1 || params.verifiers > MAX_VERIFIERS) return `verifiers must be in [1, ${MAX_VERIFIERS}]`
-  if (params.minVerifiers > params.verifiers) return 'minVerifiers must be at most verifiers'
-  if (params.arbiters > MAX_ARBITERS) return `arbiters must be at most ${MAX_ARBITERS}`
-  if (params.trainBlocks < 1) return 'trainBlocks must be at least 1'
-  if (params.verifyBlocks < 1) return 'verifyBlocks must be at least 1'
-  if (params.trainerShareBps > 10_000) return 'trainerShareBps must be at most 10000'
-  if (params.slashBps > 10_000) return 'slashBps must be at most 10000'
-  if (params.missedDeadlineSlashBps > 10_000) return 'missedDeadlineSlashBps must be at most 10000'
-  if (params.maxAttempts < 1 || params.maxAttempts > 16) return 'maxAttempts must be in [1, 16]'
-  return undefined
+  return modelsParams.problem(params)?.message
 }
 
 /** `kind` of a base model: the ModelConfig kinds of ml/model/config.ts */
@@ -264,7 +279,7 @@ export const idKey = (id: number): Uint8Array => u64(id)
 export const ownerJobKey = ({ owner, job }: { owner: Address; job: number }): Uint8Array => concatBytes(owner, u64(job))
 
 const M = ModuleIndex.models
-export const params = storageValue(M, StorageItem.params, modelsParamsKind, DEFAULT_MODELS_PARAMS)
+export const params = modelsParams.storage
 export const baseModelCount = storageValue(M, StorageItem.baseModelCount, k.uint, 0)
 /** id (from 1) -> base model */
 export const baseModels = storageMap(M, StorageItem.baseModel, idKey, baseModelKind)

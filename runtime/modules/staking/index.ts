@@ -1,6 +1,7 @@
 // staking: validators and their consensus keys, delegation, unbonding, the active set and its
 // epochs, block rewards from the ecosystem pool, slashing (double signs, downtime) and jailing.
 // See stake.ts for the accounting, validatorSet.ts for the set, hooks.ts for the end-of-block work.
+import { stakingParams } from './state.ts'
 import type { RuntimeModule } from '../../module.ts'
 import { ModuleIndex } from '../indices.ts'
 import { createCalls } from './calls.ts'
@@ -26,6 +27,7 @@ export function createStakingModule(options: StakingModuleOptions = {}): Runtime
     beginBlock: (context) => punishBlockEvidence(context, verify),
     endBlock: stakingEndBlock,
     genesis: { apply: (state, config: StakingGenesis | undefined, { genesisTime, chainId }) => (config === undefined ? undefined : applyStakingGenesis(state, config, genesisTime, chainId)) },
+    params: stakingParams,
   }
 }
 

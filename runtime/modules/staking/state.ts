@@ -11,6 +11,7 @@ import { readBytes } from '../../codec/read.ts'
 import * as k from '../../codec/schema.ts'
 import { concatBytes } from '../../crypto/hash.ts'
 import type { Address } from '../../crypto/secp256k1.ts'
+import { defineParams } from '../../params.ts'
 import { bytesKey, storageMap, storageValue } from '../../storage.ts'
 import { moduleAccount } from '../accounts.ts'
 import { ModuleIndex } from '../indices.ts'
@@ -110,20 +111,38 @@ export const DEFAULT_STAKING_PARAMS: StakingParams = Object.freeze({
   evidenceMaxAgeBlocks: 100_800,
 })
 
-/** Why staking parameters are unusable, or undefined; genesis (and later governance) check this. */
+/** The governable staking parameters (runtime/params.ts): bounds per parameter, then the rule across them. */
+export const stakingParams = defineParams(
+  { index: ModuleIndex.staking, name: 'staking' },
+  StorageItem.params,
+  stakingParamsKind,
+  DEFAULT_STAKING_PARAMS,
+  {
+    maxValidators: { type: 'integer', min: 1, max: 1_000, description: 'the active set holds at most this many validators' },
+    epochLength: { type: 'blocks', min: 1, description: 'blocks per epoch: the active set is recomputed at each boundary' },
+    unbondingPeriod: { type: 'blocks', min: 1, description: 'blocks from unbond to release' },
+    maxUnbondingEntries: { type: 'integer', min: 1, max: 100, description: 'unbonding entries one delegator may have at once per validator' },
+    minSelfBond: { type: 'amount', min: POWER_UNIT, description: 'base units an operator must keep bonded to be eligible (at least one unit of power)' },
+    maxCommissionChangeBps: { type: 'bps', description: 'how far a commission may move in one change' },
+    blockRewardPerBlock: { type: 'amount', description: "base units paid from the ecosystem pool to the proposer's validator each block" },
+    doubleSignSlashBps: { type: 'bps', description: 'share of bonded and unbonding stake burned for a double sign' },
+    doubleSignJailBlocks: { type: 'blocks', description: 'blocks a double-signer stays jailed' },
+    downtimeWindow: { type: 'blocks', min: 1, max: 1_000_000, description: 'blocks over which missed commit signatures are counted' },
+    downtimeMaxMissed: { type: 'blocks', description: "missing more than this many of the window's blocks jails" },
+    downtimeSlashBps: { type: 'bps', description: 'share of bonded and unbonding stake burned for downtime' },
+    downtimeJailBlocks: { type: 'blocks', description: 'blocks a validator jailed for downtime stays jailed' },
+    evidenceMaxAgeBlocks: { type: 'blocks', description: 'blocks: older evidence is rejected' },
+  },
+  (params) => {
+    if (params.downtimeMaxMissed >= params.downtimeWindow) return 'downtimeMaxMissed must be below downtimeWindow'
+    if (params.evidenceMaxAgeBlocks > params.unbondingPeriod) return 'evidenceMaxAgeBlocks must be at most unbondingPeriod'
+    return undefined
+  },
+)
+
+/** Why staking parameters are unusable, or undefined; genesis and governance check this. */
 export function stakingParamsProblem(params: StakingParams): string | undefined {
-  if (params.maxValidators < 1 || params.maxValidators > 1_000) return 'maxValidators must be in [1, 1000]'
-  if (params.epochLength < 1) return 'epochLength must be at least 1'
-  if (params.unbondingPeriod < 1) return 'unbondingPeriod must be at least 1'
-  if (params.maxUnbondingEntries < 1 || params.maxUnbondingEntries > 100) return 'maxUnbondingEntries must be in [1, 100]'
-  if (params.minSelfBond < POWER_UNIT) return `minSelfBond must be at least ${POWER_UNIT} (one unit of power)`
-  if (params.maxCommissionChangeBps > 10_000) return 'maxCommissionChangeBps must be at most 10000'
-  if (params.doubleSignSlashBps > 10_000) return 'doubleSignSlashBps must be at most 10000'
-  if (params.downtimeSlashBps > 10_000) return 'downtimeSlashBps must be at most 10000'
-  if (params.downtimeWindow < 1 || params.downtimeWindow > 1_000_000) return 'downtimeWindow must be in [1, 1000000]'
-  if (params.downtimeMaxMissed >= params.downtimeWindow) return 'downtimeMaxMissed must be below downtimeWindow'
-  if (params.evidenceMaxAgeBlocks > params.unbondingPeriod) return 'evidenceMaxAgeBlocks must be at most unbondingPeriod'
-  return undefined
+  return stakingParams.problem(params)?.message
 }
 
 export const validatorKind = k.struct({
@@ -197,7 +216,7 @@ export const pairKey = ({ delegator, validator }: { delegator: Address; validato
 export const chunkKey = ({ operator, chunk }: { operator: Address; chunk: number }): Uint8Array => concatBytes(operator, u32Key(chunk))
 
 const M = ModuleIndex.staking
-export const params = storageValue(M, StorageItem.params, stakingParamsKind, DEFAULT_STAKING_PARAMS)
+export const params = stakingParams.storage
 export const validators = storageMap(M, StorageItem.validator, bytesKey, validatorKind)
 /** consensus key -> operator */
 export const validatorByKey = storageMap(M, StorageItem.validatorByKey, bytesKey, k.address)
