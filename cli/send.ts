@@ -4,9 +4,10 @@ import type { Encodable } from '../runtime/codec/canonical.ts'
 import { CodecError } from '../runtime/codec/canonical.ts'
 import { toHex } from '../runtime/crypto/hash.ts'
 import { createRuntime } from '../runtime/index.ts'
+import { InvalidTransactionCode } from '../runtime/stateTransition.ts'
 import { signTransaction, type UnsignedTransaction } from '../runtime/transaction.ts'
 import { formatOpen } from '../genesis/tokenomics.ts'
-import { RpcClient } from '../node/rpc/client.ts'
+import { RpcClient, RpcClientError } from '../node/rpc/client.ts'
 import { resolveHome } from './home.ts'
 import { CliError, type CliIo } from './io.ts'
 import { parsePositiveInt, parseRpcUrl } from './parse.ts'
@@ -62,12 +63,20 @@ export async function sendCall(io: CliIo, options: SendOptions, moduleName: stri
   const properties = await client.call<{ chainId: number }>('system_properties')
   const nonce = options.nonce ?? (await client.call<number>('system_accountNextIndex', [toHex(signer.address)]))
   const fees = await client.call<{ suggestedMaxFeePerGas: string; suggestedMaxPriorityFeePerGas: string }>('openledger_estimateFee')
-  const tip = options.tip ?? BigInt(fees.suggestedMaxPriorityFeePerGas)
-  const maxFee = BigInt(fees.suggestedMaxFeePerGas) - BigInt(fees.suggestedMaxPriorityFeePerGas) + tip
-  const draft: UnsignedTransaction = { chainId: properties.chainId, nonce, gasLimit: 10_000_000, maxFeePerGas: maxFee, maxPriorityFeePerGas: tip, call: { module: module.index, call: call.index, args } }
+  const draftWithTip = (tip: bigint): UnsignedTransaction => ({
+    chainId: properties.chainId, nonce, gasLimit: 10_000_000, maxFeePerGas: BigInt(fees.suggestedMaxFeePerGas) - BigInt(fees.suggestedMaxPriorityFeePerGas) + tip,
+    maxPriorityFeePerGas: tip, call: { module: module.index, call: call.index, args },
+  })
+  const draft = draftWithTip(options.tip ?? BigInt(fees.suggestedMaxPriorityFeePerGas))
   const estimate = await client.call<{ gas: number }>('openledger_estimateFee', [toHex(signTransaction(draft, signer.privateKey).bytes)])
-  const tx = signTransaction({ ...draft, gasLimit: estimate.gas + GAS_MARGIN }, signer.privateKey)
-  const hash = await client.call<string>('author_submitExtrinsic', [toHex(tx.bytes)])
+  const submit = (unsigned: UnsignedTransaction) => client.call<string>('author_submitExtrinsic', [toHex(signTransaction({ ...unsigned, gasLimit: estimate.gas + GAS_MARGIN }, signer.privateKey).bytes)])
+  const hash = await submit(draft).catch(async (error: unknown) => {
+    // a vesting lock pays the base fee but never a tip: the suggested tip, not one the user
+    // asked for, gives way to none (geth's and Substrate's wallets also default the tip)
+    if (options.tip !== undefined || !isTipRefusal(error)) throw error
+    io.err('no tip offered: the unlocked balance cannot pay one (a vesting lock pays only the base fee)')
+    return submit(draftWithTip(0n))
+  })
   if (!options.wait) {
     io.out(options.json ? JSON.stringify({ hash }) : `submitted ${hash}`)
     return 0
@@ -88,6 +97,11 @@ export async function sendCall(io: CliIo, options: SendOptions, moduleName: stri
     io.out(`  fee      ${formatOpen(BigInt(receipt.fee))} OPEN (${receipt.gasUsed} gas)`)
   }
   return receipt.status === 'success' ? 0 : 1
+}
+
+/** The node refused a transaction because the sender's unlocked balance cannot pay its tip. */
+export function isTipRefusal(error: unknown): boolean {
+  return error instanceof RpcClientError && error.code === InvalidTransactionCode.tipExceedsUnlockedBalance
 }
 
 export const common = {

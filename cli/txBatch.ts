@@ -8,6 +8,7 @@ import type { Runtime } from '../runtime/stateTransition.ts'
 import { signTransaction } from '../runtime/transaction.ts'
 import type { RpcClient } from '../node/rpc/client.ts'
 import { CliError } from './io.ts'
+import { isTipRefusal } from './send.ts'
 
 export interface BatchReceipt {
   status: string
@@ -49,8 +50,15 @@ export class TxBatch {
     const nonce = this.#nonces.get(key) ?? (await this.#client.call<number>('system_accountNextIndex', [key]))
     this.#nonces.set(key, nonce + 1)
     const args = call.args.encode(call.args.fromJson(argsJson, 'args')) as Encodable
-    const tx = signTransaction({ chainId: this.#chainId ?? 0, nonce, gasLimit: BATCH_GAS_LIMIT, maxFeePerGas: this.#maxFee, maxPriorityFeePerGas: this.#tip, call: { module: module.index, call: call.index, args } }, signer.privateKey)
-    return this.#client.call<string>('author_submitExtrinsic', [toHex(tx.bytes)])
+    const submit = (tip: bigint) => {
+      const tx = signTransaction({ chainId: this.#chainId ?? 0, nonce, gasLimit: BATCH_GAS_LIMIT, maxFeePerGas: this.#maxFee, maxPriorityFeePerGas: tip, call: { module: module.index, call: call.index, args } }, signer.privateKey)
+      return this.#client.call<string>('author_submitExtrinsic', [toHex(tx.bytes)])
+    }
+    // a vesting-locked sender pays the base fee but no tip (cli/send.ts)
+    return submit(this.#tip).catch((error: unknown) => {
+      if (this.#tip === 0n || !isTipRefusal(error)) throw error
+      return submit(0n)
+    })
   }
 
   /** Waits for the receipts (in the order given); fails on a failed transaction unless `allowFailures`. */
