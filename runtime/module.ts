@@ -13,8 +13,13 @@ export interface BlockInfo {
   readonly timestamp: number
   /** the account that receives the block's tips */
   readonly author: Address
-  /** hash of the parent block: the runtime's only randomness */
+  /** hash of the parent block (never a source of randomness: its proposer can grind it) */
   readonly parentHash: Uint8Array
+  /**
+   * the proposer's beacon reveal, checked by the importer before execution (runtime/randomness.ts
+   * folds it into the mix); absent in blocks without one (genesis, test harnesses)
+   */
+  readonly randomnessReveal?: Uint8Array
   /** the proposer's ed25519 consensus key (consensus blocks); without it the staking module pays `author`'s validator */
   readonly proposerKey?: Uint8Array
   /** consensus keys that signed the previous block's commit (consensus blocks); without it no downtime is recorded */

@@ -66,3 +66,10 @@ export function storageMap<K, T>(module: number, item: number, keyBytes: (id: K)
 }
 
 export const bytesKey = (id: Uint8Array): Uint8Array => id
+
+/** 8-byte big-endian height: keys of items indexed by height (queues, the beacon's mixes) */
+export function heightKey(height: number): Uint8Array {
+  const out = new Uint8Array(8)
+  new DataView(out.buffer).setBigUint64(0, BigInt(height))
+  return out
+}

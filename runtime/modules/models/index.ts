@@ -28,7 +28,7 @@ export { ARCHITECTURE_LIMITS, canonicalArchitecture, parseArchitecture, type Mod
 export { HYPER_LIMITS } from './calls.ts'
 export { ReassignReason, RefundReason, WorkerSlashReason } from './events.ts'
 export { applyModelsGenesis, modelsGenesisKind, type GenesisBaseModel, type ModelsGenesis } from './genesis.ts'
-export { assignmentOrder } from './lifecycle.ts'
+export { ASSIGNMENT_DOMAIN } from './lifecycle.ts'
 export {
   baseModelCount, BaseModelKind, baseModels, DEFAULT_MODELS_PARAMS, JOB_STATUS_NAMES, jobCount, jobs, jobsByOwner, JobStatus, MODELS_ACCOUNT,
   modelsParamsProblem, modelVersionCount, modelVersions, params as modelsParams,

@@ -18,13 +18,15 @@
 // a wrong result (not revealing is how one would hide a wrong result); a missed commit deadline
 // costs missedDeadlineSlashBps and the worker is replaced while nothing is revealed yet.
 //
-// Assignment: the active validator set at this height, ordered by
-// keccak256(parentHash ‖ job id ‖ operator) with the parent hash of the block that assigns (the
-// chain's only randomness), minus the operators that already failed this job.
+// Assignment: the active validator set at this height, in an order drawn by stake
+// (runtime/randomness.ts drawWeighted) from the beacon's mix for the job, minus the operators that
+// already failed this job. Never from a block hash: its proposer can grind it (ARCHITECTURE.md
+// "Randomness").
 import { CommitPhase, commitmentBy } from '../../commitReveal.ts'
-import { concatBytes, keccak256, toHex } from '../../crypto/hash.ts'
+import { concatBytes, toHex } from '../../crypto/hash.ts'
 import type { Address } from '../../crypto/secp256k1.ts'
 import type { ExecutionContext } from '../../module.ts'
+import { drawSeed, drawWeighted } from '../../randomness.ts'
 import type { StateOverlay } from '../../state/overlay.ts'
 import { bpsOf, sameAddress } from '../accounts.ts'
 import { payFromModuleAccount } from '../balances/ledger.ts'
@@ -43,21 +45,19 @@ import {
 const includes = (list: readonly Address[], account: Address): boolean => list.some((entry) => sameAddress(entry, account))
 const without = (list: readonly Address[], drop: readonly Address[]): Address[] => list.filter((entry) => !includes(drop, entry))
 
-function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  return Buffer.compare(a, b)
-}
+/** Domain of the assignment draws (runtime/randomness.ts). */
+export const ASSIGNMENT_DOMAIN = 'openledger/models/assignment/v1'
 
-/** The operators ordered by keccak256(seed ‖ job id as 8 bytes ‖ operator), ascending. */
-export function assignmentOrder(seed: Uint8Array, job: number, operators: readonly Address[]): Address[] {
-  const keyed = operators.map((operator) => ({ operator, key: keccak256(concatBytes(seed, u64(job), operator)) }))
-  keyed.sort((a, b) => compareBytes(a.key, b.key))
-  return keyed.map(({ operator }) => operator)
-}
-
-/** This height's active operators whose stake still counts, in the job's assignment order, and their number. */
+/**
+ * This height's active operators whose stake still counts, in the job's assignment order (drawn
+ * by power from the mix of this height), and their number.
+ */
 async function ordering(context: ExecutionContext, job: number): Promise<{ order: Address[]; setSize: number }> {
   const members = (await countedSetAt(context.state, context.block.height)).filter((member) => member.power > 0n)
-  return { order: assignmentOrder(context.block.parentHash, job, members.map((member) => member.operator)), setSize: members.length }
+  const { height } = context.block
+  const seed = await drawSeed(context.state, { domain: ASSIGNMENT_DOMAIN, subject: u64(job), height }, height)
+  const order = drawWeighted(seed, members.map((member) => BigInt(member.power)), members.length).map((index) => members[index]?.operator as Address)
+  return { order, setSize: members.length }
 }
 
 export interface Round {

@@ -12,7 +12,7 @@ import * as k from '../../codec/schema.ts'
 import { concatBytes } from '../../crypto/hash.ts'
 import type { Address } from '../../crypto/secp256k1.ts'
 import { defineParams } from '../../params.ts'
-import { bytesKey, storageMap, storageValue } from '../../storage.ts'
+import { bytesKey, heightKey, storageMap, storageValue } from '../../storage.ts'
 import { moduleAccount } from '../accounts.ts'
 import { ModuleIndex } from '../indices.ts'
 
@@ -199,12 +199,7 @@ export const epochKind = k.struct({ index: k.uint, startHeight: k.uint })
 export const totalsKind = k.struct({ bonded: k.amount, unbonding: k.amount, rewards: k.amount })
 export type StakingTotals = k.Infer<typeof totalsKind>
 
-/** 8-byte big-endian height: queue keys */
-export function heightKey(height: number): Uint8Array {
-  const out = new Uint8Array(8)
-  new DataView(out.buffer).setBigUint64(0, BigInt(height))
-  return out
-}
+export { heightKey } from '../../storage.ts'
 
 function u32Key(value: number): Uint8Array {
   const out = new Uint8Array(4)

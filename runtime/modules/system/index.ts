@@ -1,8 +1,10 @@
-// system: account records (nonce and free balance) and remarks. The nonce is bumped by the state
-// transition before every call runs, so even a failed call consumes its nonce.
+// system: account records (nonce and free balance), remarks and the randomness beacon's mix. The
+// nonce is bumped by the state transition before every call runs, so even a failed call consumes
+// its nonce.
 import type { Address } from '../../crypto/secp256k1.ts'
 import type { RuntimeModule } from '../../module.ts'
 import type { StateOverlay, StateReader } from '../../state/overlay.ts'
+import { updateMix } from '../../randomness.ts'
 import { ModuleIndex } from '../indices.ts'
 import { calls } from './calls.ts'
 import { SystemError } from './errors.ts'
@@ -15,6 +17,10 @@ export const systemModule: RuntimeModule = {
   calls,
   events,
   errors: SystemError.list,
+  // first module in dispatch order: every later hook and call of the block sees this block's mix
+  async beginBlock(context) {
+    await updateMix(context.state, context.block)
+  },
 }
 
 /** The account's record; an account never seen reads as nonce 0 with nothing. The caller's own copy. */

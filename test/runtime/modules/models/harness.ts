@@ -2,8 +2,9 @@
 // validators (operators `worker-0` … from devKey) and the dev accounts. Calls of any of the
 // staking, datanets and models modules run the way the state transition runs them (in a
 // checkpoint, reverted with their events on failure) but without fees, so tests can assert exact
-// balances; every block ends with the staking and models end-of-block hooks. Each block's parent
-// hash is sha256("parent <height>") unless a test sets it, so assignments vary from block to block.
+// balances; every block begins with system's (the beacon's mix) and staking's hooks and ends with
+// the staking and models ones. Each block's beacon reveal is sha256("reveal <height>") unless a
+// test sets it, so assignments vary from block to block.
 import { commitmentOf } from '../../../../runtime/commitReveal.ts'
 import { commitScope, RESULT_COMMIT_DOMAIN, resultPayload } from '../../../../runtime/modules/models/lifecycle.ts'
 import { decode, encode, type Decoded } from '../../../../runtime/codec/canonical.ts'
@@ -13,6 +14,7 @@ import type { BlockInfo, EventDefinition, ModuleError, RuntimeEvent, RuntimeModu
 import { balanceOf } from '../../../../runtime/modules/balances/ledger.ts'
 import { totalIssuance } from '../../../../runtime/modules/balances/state.ts'
 import { accounts } from '../../../../runtime/modules/system/state.ts'
+import { systemModule } from '../../../../runtime/modules/system/index.ts'
 import { datanetsModule } from '../../../../runtime/modules/datanets/index.ts'
 import { Format } from '../../../../runtime/modules/datanets/formats.ts'
 import { datanetCount } from '../../../../runtime/modules/datanets/state.ts'
@@ -83,11 +85,13 @@ export interface CallOutcome {
 export class ModelsHarness {
   readonly committed: MapState
   readonly spec: ChainSpec
-  readonly modules: RuntimeModule[] = [createStakingModule(), datanetsModule, modelsModule]
+  readonly modules: RuntimeModule[] = [systemModule, createStakingModule(), datanetsModule, modelsModule]
   /** the last finished block */
   height = 0
   /** parent hash of the next block only, then back to the default */
   nextParentHash: Uint8Array | undefined
+  /** the next block's beacon reveal (default: one derived from its height) */
+  nextReveal: Uint8Array | undefined
 
   private constructor(committed: MapState, spec: ChainSpec) {
     this.committed = committed
@@ -111,8 +115,10 @@ export class ModelsHarness {
   #block(): BlockInfo {
     const height = this.height + 1
     const parentHash = this.nextParentHash ?? sha256(utf8(`parent ${height}`))
+    const randomnessReveal = this.nextReveal ?? sha256(utf8(`reveal ${height}`))
     this.nextParentHash = undefined
-    return { chainId: this.spec.chainId, height, timestamp: this.spec.genesisTime + height * 1000, author: new Uint8Array(20).fill(0xaa), parentHash }
+    this.nextReveal = undefined
+    return { chainId: this.spec.chainId, height, timestamp: this.spec.genesisTime + height * 1000, author: new Uint8Array(20).fill(0xaa), parentHash, randomnessReveal }
   }
 
   /** One block holding the given calls (each in its own checkpoint), then the end-of-block hooks. */
@@ -120,6 +126,8 @@ export class ModelsHarness {
     const block = this.#block()
     const overlay = new StateOverlay(this.committed)
     const outcomes: CallOutcome[] = []
+    const beginEvents: RuntimeEvent[] = []
+    for (const module of this.modules) await module.beginBlock?.({ state: overlay, block, emit: (e) => void beginEvents.push(e) })
     for (const { sender, module: moduleName, name, args } of calls) {
       const module = this.modules.find((m) => m.name === (moduleName ?? 'models'))
       const definition = module?.calls.find((c) => c.name === name)
@@ -136,7 +144,7 @@ export class ModelsHarness {
       }
       outcomes.push({ error, events })
     }
-    const hookEvents: RuntimeEvent[] = []
+    const hookEvents: RuntimeEvent[] = beginEvents
     for (const module of this.modules) await module.endBlock?.({ state: overlay, block, emit: (e) => void hookEvents.push(e), gasUsed: 0 })
     this.committed.apply(overlay.changes())
     this.height = block.height

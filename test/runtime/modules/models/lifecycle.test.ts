@@ -11,8 +11,10 @@ import {
   DisputeOpened, DisputeResolved, JobAssigned, JobReassigned, JobRefunded, ModelPublished, ReassignReason, RefundReason, VerifiersReplaced, WorkerSlashed,
   WorkerSlashReason,
 } from '../../../../runtime/modules/models/events.ts'
-import { assignmentOrder } from '../../../../runtime/modules/models/lifecycle.ts'
-import { JobStatus, MODELS_ACCOUNT } from '../../../../runtime/modules/models/state.ts'
+import { ASSIGNMENT_DOMAIN } from '../../../../runtime/modules/models/lifecycle.ts'
+import { JobStatus, MODELS_ACCOUNT, u64 } from '../../../../runtime/modules/models/state.ts'
+import { countedSetAt } from '../../../../runtime/modules/staking/validatorSet.ts'
+import { drawSeed, drawWeighted } from '../../../../runtime/randomness.ts'
 import { devChainSpec } from '../../../../genesis/devSpec.ts'
 import { TESTNET_VALIDATOR_SELF_BOND } from '../../../../genesis/testnetSpec.ts'
 import {
@@ -26,30 +28,30 @@ async function tokensOf(h: ModelsHarness, operator: Address): Promise<bigint> {
   return (await validatorInfo(h.state, operator))?.tokens ?? 0n
 }
 
-t.test('assignment: keccak256(parent hash ‖ job ‖ operator) order over the active set, same hash same workers', async (t) => {
-  const operators = Array.from({ length: 7 }, (_, i) => sha256(utf8(`op ${i}`)).subarray(0, 20))
-  const seed = sha256(utf8('seed'))
-  const order = assignmentOrder(seed, 1, operators)
-  t.same(assignmentOrder(seed, 1, [...operators].reverse()), order, 'independent of the input order')
-  t.notSame(assignmentOrder(seed, 2, operators), order, 'the job id takes part')
-
+t.test('assignment: drawn by stake from the beacon\'s mix for the job; the parent hash takes no part', async (t) => {
   const h = await ModelsHarness.create()
   await h.publishedDatanet()
-  const parent = sha256(utf8('a parent'))
   const assigned: string[] = []
-  for (const seedText of ['a parent', 'a parent', 'b', 'c', 'd', 'e']) {
+  const cases = [
+    { reveal: 'a', parent: 'p' }, { reveal: 'a', parent: 'q' }, { reveal: 'b', parent: 'p' }, { reveal: 'c', parent: 'p' }, { reveal: 'd', parent: 'p' }, { reveal: 'e', parent: 'p' },
+  ]
+  for (const { reveal, parent } of cases) {
     const copy = h.clone()
-    copy.nextParentHash = sha256(utf8(seedText))
+    copy.nextReveal = sha256(utf8(reveal))
+    copy.nextParentHash = sha256(utf8(parent))
     const created = await copy.ok('eve', 'createJob', jobArgs())
     const event = eventsNamed(JobAssigned, created.events)[0]
-    assigned.push([event?.trainer, ...(event?.verifiers ?? [])].map((a) => toHex(a as Uint8Array)).join(','))
-    if (seedText === 'a parent') {
-      const expected = assignmentOrder(parent, 1, h.operators)
-      t.same([event?.trainer, ...(event?.verifiers ?? [])], expected.slice(0, 1 + P.verifiers), 'trainer first, then the verifiers, in that order')
+    const workers = [event?.trainer, ...(event?.verifiers ?? [])] as Address[]
+    assigned.push(workers.map((a) => toHex(a)).join(','))
+    if (reveal === 'a' && parent === 'p') {
+      const members = await countedSetAt(copy.state, copy.height)
+      const seed = await drawSeed(copy.state, { domain: ASSIGNMENT_DOMAIN, subject: u64(1), height: copy.height }, copy.height)
+      const expected = drawWeighted(seed, members.map((m) => BigInt(m.power)), members.length).map((i) => members[i]?.operator)
+      t.same(workers, expected.slice(0, 1 + P.verifiers), 'trainer first, then the verifiers, in the drawn order')
     }
   }
-  t.equal(assigned[0], assigned[1], 'the same parent hash gives the same assignment')
-  t.ok(new Set(assigned.slice(1)).size > 1, 'different parent hashes give different assignments')
+  t.equal(assigned[0], assigned[1], 'the same mix gives the same assignment whatever the parent hash')
+  t.ok(new Set(assigned.slice(1)).size > 1, 'different reveals give different assignments')
 })
 
 t.test('dispute: a wrong verifier is slashed and the trainer\'s result published, paid to the agreeing workers', async (t) => {
