@@ -16,7 +16,7 @@ export interface BlockInfo {
   /** hash of the parent block (never a source of randomness: its proposer can grind it) */
   readonly parentHash: Uint8Array
   /**
-   * the proposer's beacon reveal, checked by the importer before execution (runtime/randomness.ts
+   * the proposer's beacon reveal, checked by the importer before execution (runtime/modules/system/randomness.ts
    * folds it into the mix); absent in blocks without one (genesis, test harnesses)
    */
   readonly randomnessReveal?: Uint8Array

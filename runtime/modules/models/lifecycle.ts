@@ -19,14 +19,14 @@
 // costs missedDeadlineSlashBps and the worker is replaced while nothing is revealed yet.
 //
 // Assignment: the active validator set at this height, in an order drawn by stake
-// (runtime/randomness.ts drawWeighted) from the beacon's mix for the job, minus the operators that
+// (system/randomness.ts drawWeighted) from the beacon's mix for the job, minus the operators that
 // already failed this job. Never from a block hash: its proposer can grind it (ARCHITECTURE.md
 // "Randomness").
 import { CommitPhase, commitmentBy } from '../../commitReveal.ts'
 import { concatBytes, toHex } from '../../crypto/hash.ts'
 import type { Address } from '../../crypto/secp256k1.ts'
 import type { ExecutionContext } from '../../module.ts'
-import { drawSeed, drawWeighted } from '../../randomness.ts'
+import { drawSeed, drawWeighted } from '../system/randomness.ts'
 import type { StateOverlay } from '../../state/overlay.ts'
 import { bpsOf, sameAddress } from '../accounts.ts'
 import { payFromModuleAccount } from '../balances/ledger.ts'
@@ -45,7 +45,7 @@ import {
 const includes = (list: readonly Address[], account: Address): boolean => list.some((entry) => sameAddress(entry, account))
 const without = (list: readonly Address[], drop: readonly Address[]): Address[] => list.filter((entry) => !includes(drop, entry))
 
-/** Domain of the assignment draws (runtime/randomness.ts). */
+/** Domain of the assignment draws (runtime/modules/system/randomness.ts). */
 export const ASSIGNMENT_DOMAIN = 'openledger/models/assignment/v1'
 
 /**

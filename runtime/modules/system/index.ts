@@ -4,7 +4,7 @@
 import type { Address } from '../../crypto/secp256k1.ts'
 import type { RuntimeModule } from '../../module.ts'
 import type { StateOverlay, StateReader } from '../../state/overlay.ts'
-import { updateMix } from '../../randomness.ts'
+import { updateMix } from './randomness.ts'
 import { ModuleIndex } from '../indices.ts'
 import { calls } from './calls.ts'
 import { SystemError } from './errors.ts'

@@ -1,4 +1,4 @@
-// system storage: the account record and the randomness beacon's per-block mix (runtime/randomness.ts).
+// system storage: the account record and the randomness beacon's per-block mix (runtime/modules/system/randomness.ts).
 import * as k from '../../codec/schema.ts'
 import { bytesKey, heightKey, storageMap } from '../../storage.ts'
 import { ModuleIndex } from '../indices.ts'
@@ -17,7 +17,7 @@ export type AccountInfo = k.Infer<typeof accountInfoKind>
 export const accounts = storageMap(ModuleIndex.system, StorageItem.account, bytesKey, accountInfoKind)
 
 /**
- * height -> the beacon's mix after that block (runtime/randomness.ts). Kept for MIX_HISTORY
+ * height -> the beacon's mix after that block (runtime/modules/system/randomness.ts). Kept for MIX_HISTORY
  * heights: a draw reads the mix of a height at most that far back.
  */
 export const randomMixes = storageMap(ModuleIndex.system, StorageItem.randomMix, heightKey, k.hash)

@@ -14,7 +14,7 @@ import {
 import { ASSIGNMENT_DOMAIN } from '../../../../runtime/modules/models/lifecycle.ts'
 import { JobStatus, MODELS_ACCOUNT, u64 } from '../../../../runtime/modules/models/state.ts'
 import { countedSetAt } from '../../../../runtime/modules/staking/validatorSet.ts'
-import { drawSeed, drawWeighted } from '../../../../runtime/randomness.ts'
+import { drawSeed, drawWeighted } from '../../../../runtime/modules/system/randomness.ts'
 import { devChainSpec } from '../../../../genesis/devSpec.ts'
 import { TESTNET_VALIDATOR_SELF_BOND } from '../../../../genesis/testnetSpec.ts'
 import {

@@ -10,12 +10,12 @@
 // a block did not know the value yet; from then on a proposer can only withhold its block (one bit,
 // at the cost of its block reward). Every module draws through drawSeed, then drawWeighted (k of n
 // by weight) or isSampled (a rate): a domain tag keeps draws of different purposes independent.
-import { ZERO_HASH } from './block.ts'
-import { concatBytes, sha256, toHex, utf8 } from './crypto/hash.ts'
-import { OpenLedgerError } from './errors.ts'
-import type { BlockInfo } from './module.ts'
-import { randomMixes } from './modules/system/state.ts'
-import type { StateOverlay, StateReader } from './state/overlay.ts'
+import { ZERO_HASH } from '../../block.ts'
+import { concatBytes, sha256, toHex, utf8 } from '../../crypto/hash.ts'
+import { OpenLedgerError } from '../../errors.ts'
+import type { BlockInfo } from '../../module.ts'
+import { randomMixes } from './state.ts'
+import type { StateOverlay, StateReader } from '../../state/overlay.ts'
 
 /** blocks between the height a subject is fixed at and the height whose mix draws for it */
 export const RANDOMNESS_LOOKAHEAD = 2

@@ -1,13 +1,13 @@
-// The draw function (runtime/randomness.ts) and why it exists: a documented demonstration that a
+// The draw function (runtime/modules/system/randomness.ts) and why it exists: a documented demonstration that a
 // draw from the parent block's hash, as ModelFactory's assignment was made before the beacon, is
 // the parent proposer's to choose.
 import t from 'tap'
-import { hashHeader, ZERO_HASH, type BlockHeader } from '../../runtime/block.ts'
-import { concatBytes, keccak256, sha256, utf8 } from '../../runtime/crypto/hash.ts'
-import { u64 } from '../../runtime/modules/models/state.ts'
-import { StateOverlay } from '../../runtime/state/overlay.ts'
-import { DrawError, drawSeed, drawWeighted, isSampled, MIX_HISTORY, mixAt, nextMix, updateMix } from '../../runtime/randomness.ts'
-import { MapState } from './chainFixtures.ts'
+import { hashHeader, ZERO_HASH, type BlockHeader } from '../../../../runtime/block.ts'
+import { concatBytes, keccak256, sha256, utf8 } from '../../../../runtime/crypto/hash.ts'
+import { u64 } from '../../../../runtime/modules/models/state.ts'
+import { StateOverlay } from '../../../../runtime/state/overlay.ts'
+import { DrawError, drawSeed, drawWeighted, isSampled, MIX_HISTORY, mixAt, nextMix, updateMix } from '../../../../runtime/modules/system/randomness.ts'
+import { MapState } from '../../chainFixtures.ts'
 
 const operators = Array.from({ length: 7 }, (_, i) => sha256(utf8(`operator ${i}`)).subarray(0, 20))
 const [grinder, friend] = operators as [Uint8Array, Uint8Array]
