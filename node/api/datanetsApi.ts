@@ -26,11 +26,11 @@ import type { BlobStore } from '../blobs/blobStore.ts'
 import type { Chain } from '../chain/chain.ts'
 import { defineMethod, invalidParam, param, type RpcMethod } from '../rpc/registry.ts'
 import type { ApiComponents } from './context.ts'
+import { listByIds, MAX_LIST } from './pagination.ts'
 
 export type DatanetsApiErrorCode = 'BLOBS_DISABLED' | 'UNKNOWN_DATANET' | 'UNKNOWN_VERSION' | 'UNKNOWN_CONTRIBUTION' | 'NOT_IN_VERSION'
 export class DatanetsApiError extends OpenLedgerError<DatanetsApiErrorCode> {}
 
-const MAX_LIST = 100
 
 const base64Chunk = param.string({ maxLength: Math.ceil(CHUNK_BYTES / 3) * 4 })
 
@@ -74,14 +74,12 @@ export function datanetsMethods({ chain, blobs }: ApiComponents): RpcMethod[] {
     defineMethod({
       name: 'openledger_listDatanets',
       params: [param.optional(id).named('start'), param.optional(param.uint({ max: MAX_LIST })).named('count')],
-      async handler([start, count]) {
-        const last = await datanetCount.get(state())
-        const out: unknown[] = []
-        for (let i = Math.max(1, start ?? 1); i <= last && out.length < (count ?? MAX_LIST); i++) {
+      async handler([start, count], { signal }) {
+        const page = { first: 1, last: await datanetCount.get(state()), start, count, order: 'ascending', signal } as const
+        return listByIds(page, async (i) => {
           const record = await datanets.get(state(), i)
-          if (record !== undefined) out.push(datanetToJson(record))
-        }
-        return out
+          return record === undefined ? undefined : datanetToJson(record)
+        })
       },
     }),
     defineMethod({
@@ -95,15 +93,13 @@ export function datanetsMethods({ chain, blobs }: ApiComponents): RpcMethod[] {
     defineMethod({
       name: 'openledger_listContributions',
       params: [id.named('datanet'), param.optional(id).named('start'), param.optional(param.uint({ max: MAX_LIST })).named('count')],
-      async handler([datanet, start, count]) {
+      async handler([datanet, start, count], { signal }) {
         const record = await datanets.get(state(), datanet)
         if (record === undefined) throw new DatanetsApiError('UNKNOWN_DATANET', `no datanet ${datanet}`)
-        const out: unknown[] = []
-        for (let i = start ?? 0; i < record.contributions && out.length < (count ?? MAX_LIST); i++) {
-          const contribution = await contributions.get(state(), { datanet, index: i })
-          if (contribution !== undefined) out.push(contributionToJson(contribution))
-        }
-        return out
+        return listByIds({ first: 0, last: record.contributions - 1, start, count, order: 'ascending', signal }, async (index) => {
+          const contribution = await contributions.get(state(), { datanet, index })
+          return contribution === undefined ? undefined : contributionToJson(contribution)
+        })
       },
     }),
     defineMethod({

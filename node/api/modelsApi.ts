@@ -20,11 +20,11 @@ import {
 import { baseModelKind, jobKind, modelsParamsKind, modelVersionKind } from '../../runtime/modules/models/state.ts'
 import { defineMethod, param, type RpcMethod } from '../rpc/registry.ts'
 import type { ApiComponents } from './context.ts'
+import { listByIds, listEntries, MAX_LIST } from './pagination.ts'
 
 export type ModelsApiErrorCode = 'UNKNOWN_BASE_MODEL' | 'UNKNOWN_JOB' | 'UNKNOWN_MODEL'
 export class ModelsApiError extends OpenLedgerError<ModelsApiErrorCode> {}
 
-const MAX_LIST = 100
 
 export function baseModelToJson(model: BaseModel): Record<string, unknown> {
   const json = baseModelKind.toJson(model) as Record<string, unknown>
@@ -77,14 +77,12 @@ export function modelsMethods({ chain, training }: ApiComponents): RpcMethod[] {
     defineMethod({
       name: 'openledger_listBaseModels',
       params: [start, count],
-      async handler([from, n]) {
-        const last = await baseModelCount.get(state())
-        const out: unknown[] = []
-        for (let i = Math.max(1, from ?? 1); i <= last && out.length < (n ?? MAX_LIST); i++) {
+      async handler([from, n], { signal }) {
+        const page = { first: 1, last: await baseModelCount.get(state()), start: from, count: n, order: 'ascending', signal } as const
+        return listByIds(page, async (i) => {
           const record = await baseModels.get(state(), i)
-          if (record !== undefined) out.push(baseModelToJson(record))
-        }
-        return out
+          return record === undefined ? undefined : baseModelToJson(record)
+        })
       },
     }),
     defineMethod({
@@ -103,25 +101,20 @@ export function modelsMethods({ chain, training }: ApiComponents): RpcMethod[] {
     defineMethod({
       name: 'openledger_listTrainingJobs',
       params: [start, count, param.optional(param.address()).named('owner')],
-      async handler([from, n, owner]) {
-        const limit = n ?? MAX_LIST
-        const out: unknown[] = []
+      async handler([from, n, owner], { signal }) {
+        const read = async (job: number) => {
+          const record = await jobs.get(state(), job)
+          return record === undefined ? undefined : jobToJson(record)
+        }
         if (owner !== undefined) {
+          // the owner's index in key order (job ids ascending), from `start` up
           const prefix = new Uint8Array([...jobsByOwner.prefix, ...owner])
-          const ids: number[] = []
-          for await (const [, value] of state().entries(prefix)) ids.push(jobsByOwner.decodeValue(value))
-          for (const job of ids.filter((j) => j >= (from ?? 0)).slice(0, limit)) {
-            const record = await jobs.get(state(), job)
-            if (record !== undefined) out.push(jobToJson(record))
-          }
-          return out
+          return listEntries(state().entries(prefix), { count: n, signal }, ([, value]) => {
+            const job = jobsByOwner.decodeValue(value)
+            return job >= (from ?? 0) ? read(job) : undefined
+          })
         }
-        const last = await jobCount.get(state())
-        for (let i = from ?? last; i >= 1 && out.length < limit; i--) {
-          const record = await jobs.get(state(), i)
-          if (record !== undefined) out.push(jobToJson(record))
-        }
-        return out
+        return listByIds({ first: 1, last: await jobCount.get(state()), start: from, count: n, order: 'descending', signal }, read)
       },
     }),
     defineMethod({
@@ -141,14 +134,12 @@ export function modelsMethods({ chain, training }: ApiComponents): RpcMethod[] {
     defineMethod({
       name: 'openledger_listModelVersions',
       params: [start, count],
-      async handler([from, n]) {
-        const last = await modelVersionCount.get(state())
-        const out: unknown[] = []
-        for (let i = from ?? last; i >= 1 && out.length < (n ?? MAX_LIST); i--) {
+      async handler([from, n], { signal }) {
+        const page = { first: 1, last: await modelVersionCount.get(state()), start: from, count: n, order: 'descending', signal } as const
+        return listByIds(page, async (i) => {
           const record = await modelVersions.get(state(), i)
-          if (record !== undefined) out.push(modelVersionToJson(record, await baseModels.get(state(), record.base)))
-        }
-        return out
+          return record === undefined ? undefined : modelVersionToJson(record, await baseModels.get(state(), record.base))
+        })
       },
     }),
   ]

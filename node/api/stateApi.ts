@@ -4,6 +4,7 @@ import { toHex } from '../../runtime/crypto/hash.ts'
 import { encodeStateProof } from '../../runtime/state/proof.ts'
 import { defineMethod, param, type RpcMethod } from '../rpc/registry.ts'
 import { resolveBlock, type ApiComponents } from './context.ts'
+import { listEntries } from './pagination.ts'
 
 const storageKey = () => param.hex({ maxBytes: 256 })
 
@@ -35,16 +36,12 @@ export function stateMethods({ chain }: ApiComponents): RpcMethod[] {
     defineMethod({
       name: 'state_getKeysPaged',
       params: [storageKey().named('prefix'), param.uint({ max: 1000 }).named('count'), param.optional(storageKey()).named('startKey')],
-      async handler([prefix, count, startKey]) {
-        const keys: string[] = []
+      async handler([prefix, count, startKey], { signal }) {
         const after = startKey === undefined ? undefined : toHex(startKey)
-        for await (const [key] of chain.state.entries(prefix)) {
+        return listEntries(chain.state.entries(prefix), { count, max: 1000, signal }, ([key]) => {
           const hex = toHex(key)
-          if (after !== undefined && hex <= after) continue
-          keys.push(hex)
-          if (keys.length >= count) break
-        }
-        return keys
+          return after !== undefined && hex <= after ? undefined : hex
+        })
       },
     }),
   ]
