@@ -12,9 +12,9 @@
 // - Adapters: an LRU of resident adapters under a byte budget with pinning (adapterCache.ts); the
 //   first `maxBatch` waiting requests' adapters are fetched ahead (prefetch), a miss calls the
 //   AdapterSource, and the tensors are checked against the base's shapes before use.
-import { Worker } from 'node:worker_threads'
 import { adapterShapes, elementCount, type ModelConfig } from '../../../ml/model/config.ts'
 import { silentLogger, type Logger } from '../../../lib/logger.ts'
+import { ManagedWorker } from '../../workers/managedWorker.ts'
 import { ServingError, type ServingErrorCode } from '../errors.ts'
 import {
   MAX_ADAPTER_RANK, MAX_ADAPTERS_PER_REQUEST,
@@ -35,29 +35,27 @@ const PREFILL_TOKENS_PER_STEP = 2048
 type WorkerCall = { [K in WorkerRequest['type']]: Omit<Extract<WorkerRequest, { type: K }>, 'id'> }[WorkerRequest['type']]
 
 class WorkerClient {
-  readonly worker: Worker
+  private readonly thread: ManagedWorker<WorkerRequest, WorkerReply>
   private readonly pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>()
   private nextId = 1
   private failure: ServingError | undefined
-  readonly exited: Promise<void>
 
-  constructor(index: number) {
-    this.worker = new Worker(new URL('./worker.ts', import.meta.url), { name: `serving-worker-${index}` })
-    this.exited = new Promise((resolve) => this.worker.once('exit', () => resolve()))
-    this.worker.on('message', (reply: WorkerReply) => {
-      const waiter = this.pending.get(reply.id)
-      if (waiter === undefined) return
-      this.pending.delete(reply.id)
-      if (reply.ok) waiter.resolve(reply.result)
-      else waiter.reject(new ServingError(reply.error.code as ServingErrorCode, reply.error.message, { ...(reply.error.details === undefined ? {} : { details: reply.error.details }) }))
-    })
-    const fail = (cause: unknown) => {
-      this.failure = new ServingError('ENGINE_FAILURE', 'serving worker stopped', { cause })
-      for (const waiter of this.pending.values()) waiter.reject(this.failure)
-      this.pending.clear()
-    }
-    this.worker.on('error', fail)
-    this.worker.on('exit', (code) => { if (this.pending.size > 0 || code !== 0) fail(new Error(`exit code ${code}`)) })
+  constructor(index: number, logger: Logger) {
+    this.thread = new ManagedWorker<WorkerRequest, WorkerReply>({ name: `serving-worker-${index}`, script: new URL('./worker.ts', import.meta.url) }, {
+      onMessage: (reply) => {
+        const waiter = this.pending.get(reply.id)
+        if (waiter === undefined) return
+        this.pending.delete(reply.id)
+        if (this.pending.size === 0) this.thread.release()
+        if (reply.ok) waiter.resolve(reply.result)
+        else waiter.reject(new ServingError(reply.error.code as ServingErrorCode, reply.error.message, { ...(reply.error.details === undefined ? {} : { details: reply.error.details }) }))
+      },
+      onDied: (cause) => {
+        this.failure = new ServingError('ENGINE_FAILURE', 'serving worker stopped', { cause })
+        for (const waiter of this.pending.values()) waiter.reject(this.failure)
+        this.pending.clear()
+      },
+    }, logger)
   }
 
   call<T>(message: WorkerCall, transfer: ArrayBuffer[] = []): Promise<T> {
@@ -65,8 +63,15 @@ class WorkerClient {
     const id = this.nextId++
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject })
-      this.worker.postMessage({ ...message, id }, transfer)
+      // the process stays up while this thread owes an answer
+      this.thread.hold()
+      this.thread.post({ ...message, id } as WorkerRequest, transfer)
     })
+  }
+
+  /** Drains the thread after the step in flight (node/workers/managedWorker.ts). */
+  close(): Promise<void> {
+    return this.thread.close()
   }
 }
 
@@ -141,7 +146,7 @@ export class Engine implements ServingEngine {
     if (this.state !== 'new') throw new ServingError('ENGINE_STOPPED', 'the engine was already started')
     checkExecutionProvider(this.options.executionProvider)
     const threads = Math.min(this.options.threads, Math.max(1, this.options.bases.length))
-    this.workers = Array.from({ length: threads }, (_, i) => new WorkerClient(i))
+    this.workers = Array.from({ length: threads }, (_, i) => new WorkerClient(i, this.log))
     const assigned: BaseModel[][] = this.workers.map(() => [])
     this.options.bases.forEach((model, i) => {
       const worker = this.workers[i % threads]!
@@ -183,10 +188,7 @@ export class Engine implements ServingEngine {
   }
 
   private async closeWorkers(): Promise<void> {
-    await Promise.all(this.workers.map(async (worker) => {
-      await worker.call({ type: 'close' }).catch(() => undefined)
-      await worker.exited
-    }))
+    await Promise.all(this.workers.map((worker) => worker.close()))
   }
 
   bases(): readonly { name: string; config: ModelConfig }[] {

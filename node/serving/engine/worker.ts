@@ -1,8 +1,9 @@
 // A serving worker thread: holds the ModelRunner (onnxruntime session, KV cache, adapters) of each
-// base model assigned to it and executes the scheduler's messages one at a time, in order. Stopping
-// is a message too ('close'): it is queued behind any step in flight, so a session is released only
-// between native calls, and the thread then exits by itself (no terminate() mid-run).
-import { parentPort } from 'node:worker_threads'
+// base model assigned to it and executes the scheduler's messages one at a time, in order. It is
+// started and stopped as every node thread is (node/workers/managedWorker.ts): the close is queued
+// behind any step in flight, so a session is released only between native calls, and the thread
+// then exits by itself (no terminate() mid-run).
+import { serveParent } from '../../workers/managedWorker.ts'
 import type { ModelConfig } from '../../../ml/model/config.ts'
 import { OpenLedgerError } from '../../../runtime/errors.ts'
 import { classifyWithEngine } from './classify.ts'
@@ -17,14 +18,10 @@ export type WorkerRequest =
   | { type: 'step'; id: number; base: string; mode: 'decode' | 'prefill'; rows: StepRow[]; keepLogits: boolean }
   | { type: 'classify'; id: number; base: string; adapters: WeightedAdapter[]; tokens: number[] }
   | { type: 'counters'; id: number }
-  | { type: 'close'; id: number }
 
 export type WorkerReply =
   | { id: number; ok: true; result?: StepResult | Record<string, RunnerCounters> | Float32Array }
   | { id: number; ok: false; error: { code: string; message: string; details?: Record<string, unknown> } }
-
-const port = parentPort
-if (port === null) throw new Error('serving worker must run in a worker thread')
 
 const runners = new Map<string, ModelRunner>()
 const classifiers = new Map<string, { config: ModelConfig; weights: Map<string, Float32Array> }>()
@@ -62,14 +59,10 @@ async function handle(message: WorkerRequest): Promise<WorkerReply> {
     }
     case 'counters':
       return { id: message.id, ok: true, result: Object.fromEntries([...runners].map(([name, r]) => [name, { ...r.counters }])) }
-    case 'close':
-      for (const r of runners.values()) await r.release()
-      runners.clear()
-      return { id: message.id, ok: true }
   }
 }
 
-port.on('message', (message: WorkerRequest) => {
+serveParent<WorkerRequest>((message, post) => {
   chain = chain.then(async () => {
     let reply: WorkerReply
     try {
@@ -80,7 +73,15 @@ port.on('message', (message: WorkerRequest) => {
     }
     const result = reply.ok && message.type === 'step' ? reply.result as StepResult : undefined
     const transfer = result === undefined ? [] : [result.tokens.buffer, result.logprobs.buffer] as ArrayBuffer[]
-    port.postMessage(reply, transfer)
-    if (message.type === 'close') port.close()
+    post(reply, transfer)
   })
+}, {
+  // after the step in flight: sessions are released between native calls, never during one
+  onClose: () => {
+    chain = chain.then(async () => {
+      for (const r of runners.values()) await r.release()
+      runners.clear()
+    })
+    return chain
+  },
 })
