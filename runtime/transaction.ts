@@ -5,6 +5,10 @@
 //   digest   = keccak256("openledger/tx/v1" || encode(unsigned))   what the sender signs
 //   hash     = sha256(encode(signed))                               the transaction id
 //
+// Ethereum-signed transactions (EIP-1559 and EIP-155 legacy, ethereumTransaction.ts) are a second
+// encoding of the same thing: decodeTransaction takes either (told apart by the first byte: ours
+// is a msgpack array, 0x92), and maps the Ethereum one to its call; its hash is keccak256(bytes).
+//
 // The chain id in the signed payload is the replay protection across chains; the nonce within one.
 // A Transaction is checked when decoded and then frozen; its sender is recovered separately
 // (off the main thread in the node), so decoding stays cheap.
@@ -12,6 +16,7 @@ import { CodecError, CodecErrorCode, decode, encode, type Decoded, type Encodabl
 import { readAmount, readArray, readBytes, readUint } from './codec/read.ts'
 import { concatBytes, keccak256, keccak256Prefixed, sha256, utf8 } from './crypto/hash.ts'
 import { recoverAddress, signDigest, SIGNATURE_BYTES, type Address } from './crypto/secp256k1.ts'
+import { decodeEthereumTransaction, isEthereumEncoding, type EthereumEnvelope } from './ethereumTransaction.ts'
 
 export const TX_VERSION = 1
 /** bytes: the largest encoded transaction a node accepts */
@@ -44,6 +49,8 @@ export interface Transaction extends UnsignedTransaction {
   readonly hash: Uint8Array
   readonly digest: Uint8Array
   readonly bytes: Uint8Array
+  /** set when the sender signed an Ethereum transaction: what it signed, for the eth_* views */
+  readonly ethereum?: EthereumEnvelope
 }
 
 function unsignedToEncodable(tx: UnsignedTransaction): Encodable {
@@ -67,6 +74,7 @@ export function signTransaction(tx: UnsignedTransaction, privateKey: Uint8Array)
 
 /** Decodes and checks the shape of a signed transaction; throws CodecError naming the bad field. */
 export function decodeTransaction(bytes: Uint8Array): Transaction {
+  if (isEthereumEncoding(bytes)) return decodeEthereum(bytes)
   const value = decode(bytes, MAX_TX_BYTES)
   const [unsigned, signatureValue] = readArray(value, 'transaction', 2)
   const fields = readArray(unsigned ?? null, 'transaction.unsigned', 7)
@@ -88,6 +96,14 @@ export function decodeTransaction(bytes: Uint8Array): Transaction {
   const unsignedBytes = bytes.subarray(1, bytes.length - 2 - SIGNATURE_BYTES)
   const digest = keccak256Prefixed(DIGEST_DOMAIN, unsignedBytes)
   return Object.freeze({ chainId, nonce, gasLimit, maxFeePerGas, maxPriorityFeePerGas, call, signature, hash: sha256(bytes), digest, bytes })
+}
+
+function decodeEthereum(bytes: Uint8Array): Transaction {
+  if (bytes.length > MAX_TX_BYTES) throw new CodecError(CodecErrorCode.tooLarge, `transaction: more than ${MAX_TX_BYTES} bytes`)
+  const tx = decodeEthereumTransaction(bytes)
+  if (tx.gasLimit > MAX_TX_GAS) throw new CodecError(CodecErrorCode.wrongType, `gasLimit: expected an integer in [0, ${MAX_TX_GAS}]`)
+  const { envelope, call, ...fields } = tx
+  return Object.freeze({ ...fields, call: Object.freeze(call), bytes, ethereum: envelope })
 }
 
 /** The sender's address, or undefined when the signature is invalid. */
