@@ -84,7 +84,7 @@ t.test('what we cannot run is refused by name', async (t) => {
 
 t.test('unprotected legacy, bad RLP, high S and trailing bytes are refused', async (t) => {
   // a pre-EIP-155 transaction (v = 27) that viem serializes without a chain id
-  const unprotected = serializeTransaction({ type: 'legacy', nonce: 0, gas: 21_000n, gasPrice: 1n, to: toHex(bob.address) as Hex, value: 1n }, { r: viemHex(1n, { size: 32 }), s: viemHex(1n, { size: 32 }), v: 27n })
+  const unprotected = serializeTransaction({ type: 'legacy', nonce: 0, gas: 21_000n, gasPrice: 1n, to: toHex(bob.address) as Hex, value: 1n }, { r: `0x${'7f'.repeat(32)}`, s: `0x${'3f'.repeat(32)}`, v: 27n })
   t.throws(() => decodeTransaction(bytesOf(unprotected)), /only replay-protected \(EIP-155\) transactions allowed over RPC/)
 
   const raw = await signed({ type: 'eip1559', chainId: CHAIN_ID, nonce: 1, to: toHex(bob.address) as Hex, gas: 30_000n, maxFeePerGas: 3n, maxPriorityFeePerGas: 1n })
