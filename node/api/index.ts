@@ -3,6 +3,7 @@ import { RpcRegistry } from '../rpc/registry.ts'
 import { authorMethods, authorSubscriptions } from './authorApi.ts'
 import { chainMethods, chainSubscriptions } from './chainApi.ts'
 import type { ApiComponents } from './context.ts'
+import { ethMethods, ethSubscriptions } from './ethApi.ts'
 import { datanetsMethods } from './datanetsApi.ts'
 import { modelsMethods } from './modelsApi.ts'
 import { openledgerMethods } from './openledgerApi.ts'
@@ -12,9 +13,9 @@ import { systemMethods } from './systemApi.ts'
 
 export function createRpcRegistry(components: ApiComponents): RpcRegistry {
   const registry = new RpcRegistry()
-  for (const method of [...systemMethods(components), ...chainMethods(components), ...stateMethods(components), ...authorMethods(components), ...openledgerMethods(components), ...stakingMethods(components), ...datanetsMethods(components), ...modelsMethods(components)]) {
+  for (const method of [...systemMethods(components), ...chainMethods(components), ...stateMethods(components), ...authorMethods(components), ...openledgerMethods(components), ...stakingMethods(components), ...datanetsMethods(components), ...modelsMethods(components), ...ethMethods(components)]) {
     registry.add(method)
   }
-  for (const subscription of [...chainSubscriptions(components), ...authorSubscriptions(components)]) registry.addSubscription(subscription)
+  for (const subscription of [...chainSubscriptions(components), ...authorSubscriptions(components), ...ethSubscriptions(components)]) registry.addSubscription(subscription)
   return registry
 }

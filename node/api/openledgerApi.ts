@@ -14,7 +14,7 @@ import { ApiError, type ApiComponents } from './context.ts'
 import { eventToJson, receiptToJson, transactionToJson } from './views.ts'
 
 /** A tip that gets a transaction into the next block on a quiet chain: 1 gwei-equivalent per gas. */
-const SUGGESTED_TIP = 1_000_000_000n
+export const SUGGESTED_TIP = 1_000_000_000n
 
 export function openledgerMethods({ chain, mempool, submission: _submission }: ApiComponents): RpcMethod[] {
   const state = () => chain.state
