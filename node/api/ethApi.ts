@@ -4,7 +4,7 @@
 // blocks, receipts and runtime events (as logs) are shown in Ethereum's shapes (ethViews.ts);
 // refusals are worded as geth words them (ethErrors.ts). Not here: anything of an EVM (contract
 // creation, storage slots, traces) and filters kept on the node (eth_newFilter: use eth_getLogs
-// or eth_subscribe), which answer "method not found".
+// or eth_subscribe), which answer -32601, "the method … does not exist/is not available" as geth does.
 import { decodeTransaction, MAX_TX_BYTES, MAX_TX_GAS, recoverSender, type Transaction } from '../../runtime/transaction.ts'
 import { encodeRlp, rlpUint } from '../../runtime/codec/rlp.ts'
 import { concatBytes, toHex } from '../../runtime/crypto/hash.ts'

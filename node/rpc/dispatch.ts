@@ -156,7 +156,7 @@ export class RpcDispatcher {
   }
 
   async #execute(resolved: ResolvedMethod | undefined, request: { method: string; params: unknown; notification: boolean }, session: CallSession): Promise<unknown> {
-    if (resolved === undefined) throw new RpcError('METHOD_NOT_FOUND', `method not found: ${truncate(request.method)}`)
+    if (resolved === undefined) throw new RpcError('METHOD_NOT_FOUND', `the method ${truncate(request.method)} does not exist/is not available`)
     if (resolved.kind === 'method') {
       const params = parseParams(resolved.method.params, request.params)
       return await resolved.method.handler(params, { signal: session.signal, transport: session.transport })

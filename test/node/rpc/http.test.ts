@@ -49,8 +49,8 @@ t.test('invalid requests', async (t) => {
   t.match(await answer(42), { id: null, error: { code: -32600, message: 'invalid request: expected a JSON-RPC request object' } })
   t.match(await answer({ jsonrpc: '2.0', method: 'test_echo', params: ['x'], id: 7, extra: 1 }), { id: 7, result: 'x' }, 'unknown members are ignored')
   t.same(await answer({ jsonrpc: '2.0', id: 9, method: 'nope_nothing' }),
-    { jsonrpc: '2.0', id: 9, error: { code: -32601, message: 'method not found: nope_nothing', data: { code: 'METHOD_NOT_FOUND' } } })
-  t.match(await answer({ jsonrpc: '2.0', id: 9, method: 'x'.repeat(500) }), { error: { code: -32601, message: `method not found: ${'x'.repeat(64)}…` } }, 'long names are cut in messages')
+    { jsonrpc: '2.0', id: 9, error: { code: -32601, message: 'the method nope_nothing does not exist/is not available', data: { code: 'METHOD_NOT_FOUND' } } })
+  t.match(await answer({ jsonrpc: '2.0', id: 9, method: 'x'.repeat(500) }), { error: { code: -32601, message: `the method ${'x'.repeat(64)}… does not exist/is not available` } }, 'long names are cut in messages')
 })
 
 t.test('malformed JSON → -32700, and the server keeps serving', async (t) => {
@@ -75,7 +75,7 @@ t.test('batches', async (t) => {
   t.equal(answer.status, 200)
   t.same(answer.json, [
     { jsonrpc: '2.0', id: 1, result: 2 },
-    { jsonrpc: '2.0', id: 2, error: { code: -32601, message: 'method not found: nope_nothing', data: { code: 'METHOD_NOT_FOUND' } } },
+    { jsonrpc: '2.0', id: 2, error: { code: -32601, message: 'the method nope_nothing does not exist/is not available', data: { code: 'METHOD_NOT_FOUND' } } },
     { jsonrpc: '2.0', id: null, error: { code: -32600, message: 'invalid request: expected a JSON-RPC request object', data: { code: 'INVALID_REQUEST' } } },
     { jsonrpc: '2.0', id: 3, result: 'z' },
   ], 'one answer per call with an id, in order; the notification gets none')
