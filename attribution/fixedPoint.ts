@@ -4,6 +4,7 @@
 //
 // Every intermediate value here is an integer below 2^53, where IEEE-754 doubles compute +, −, ×
 // and division by a power of two exactly on every machine; anything larger goes through BigInt.
+import { largestRemainder } from '../runtime/modules/accounts.ts'
 import { AttributionError } from './errors.ts'
 
 /** 1.0 in Q16 */
@@ -56,10 +57,5 @@ export function apportion(weights: readonly bigint[], total: bigint): bigint[] {
     sum += w
   }
   if (sum === 0n) throw new AttributionError('EMPTY', 'all weights are zero: nothing to apportion')
-  const shares = weights.map((w) => (total * w) / sum)
-  const remainders = weights.map((w, i) => ({ i, r: (total * w) % sum }))
-  let left = total - shares.reduce((a, b) => a + b, 0n)
-  remainders.sort((a, b) => (a.r > b.r ? -1 : a.r < b.r ? 1 : a.i - b.i))
-  for (let k = 0; left > 0n; k++, left--) shares[remainders[k]!.i]! += 1n
-  return shares
+  return largestRemainder(weights, total)
 }

@@ -18,6 +18,7 @@ function moduleConfigs(spec: ChainSpec): Record<string, unknown> {
     staking: spec.staking,
     datanets: spec.datanets,
     models: spec.models,
+    inference: spec.inference,
   }
 }
 

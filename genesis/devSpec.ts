@@ -1,6 +1,7 @@
 // The dev chain spec: the real tokenomics, with the liquidity share partly prefunding the
 // well-known dev accounts (alice, bob, …) so a fresh dev chain can be used at once. Alice also
 // operates the one validator, with its self-bond on top of her spending balance.
+import { DEFAULT_INFERENCE_PARAMS, type InferenceParams } from '../runtime/modules/inference/state.ts'
 import { ECOSYSTEM_POOL_ACCOUNT } from '../runtime/modules/accounts.ts'
 import { DEFAULT_FEE_PARAMS } from '../runtime/modules/fees/state.ts'
 import type { GenesisBaseModel } from '../runtime/modules/models/genesis.ts'
@@ -31,6 +32,15 @@ export const DEV_STAKING_PARAMS: StakingParams = {
  * Short deadlines, and training on the one dev validator alone: with no other validator to
  * verify, minVerifiers 0 lets its result publish unverified (never the case with two or more).
  */
+/** 1 s dev blocks: deadlines and delays of tens of seconds, so a session sees them pass */
+export const DEV_INFERENCE_PARAMS: InferenceParams = {
+  ...DEFAULT_INFERENCE_PARAMS,
+  minProviderBond: 1_000n * ONE_OPEN,
+  unbondingBlocks: 60,
+  requestBlocks: 30,
+  challengeBlocks: 30,
+}
+
 export const DEV_MODELS_PARAMS: ModelsParams = {
   ...DEFAULT_MODELS_PARAMS,
   registrationDeposit: 10n * ONE_OPEN,
@@ -81,5 +91,6 @@ export function devChainSpec(options: DevSpecOptions = {}): ChainSpec {
     // one validator: its clock is the chain's (no timeliness rule runs on the dev chain)
     consensus: undefined,
     models: { params: DEV_MODELS_PARAMS, baseModels: [...(options.baseModels ?? [])] },
+    inference: { params: DEV_INFERENCE_PARAMS },
   }
 }

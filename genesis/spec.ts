@@ -28,6 +28,8 @@ import { DEFAULT_FEE_PARAMS, feeParamsKind, feesParams, type FeeParams } from '.
 import { datanetsGenesisKind } from '../runtime/modules/datanets/genesis.ts'
 import { datanetsParams } from '../runtime/modules/datanets/state.ts'
 import { baseModelProblem } from '../runtime/modules/models/calls.ts'
+import { inferenceGenesisKind } from '../runtime/modules/inference/genesis.ts'
+import { inferenceParamsProblem } from '../runtime/modules/inference/state.ts'
 import { modelsGenesisKind } from '../runtime/modules/models/genesis.ts'
 import { modelsParams } from '../runtime/modules/models/state.ts'
 import { stakingGenesisKind } from '../runtime/modules/staking/genesis.ts'
@@ -67,6 +69,7 @@ export const chainSpecKind = k.struct({
   staking: k.optional(stakingGenesisKind),
   datanets: k.optional(datanetsGenesisKind),
   models: k.optional(modelsGenesisKind),
+  inference: k.optional(inferenceGenesisKind),
   /** BFT consensus parameters (governance will own them): the proposer-based timestamps' bounds */
   consensus: k.optional(k.struct({ timeliness: timelinessParamsKind })),
 })
@@ -150,6 +153,8 @@ export function validateChainSpec(spec: ChainSpec): void {
   const datanetsProblem = spec.datanets?.params === undefined ? undefined : datanetsParams.problem(spec.datanets.params)
   if (datanetsProblem !== undefined) throw paramsError('INVALID_SPEC', 'datanets.params', datanetsProblem)
   validateModels(spec)
+  const inferenceProblem = spec.inference?.params === undefined ? undefined : inferenceParamsProblem(spec.inference.params)
+  if (inferenceProblem !== undefined) throw new GenesisError('INVALID_SPEC', `inference.params: ${inferenceProblem}`)
 }
 
 /** A section's parameters refused by the registry (runtime/params.ts): its code under `details.problem`. */

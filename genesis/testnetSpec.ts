@@ -5,6 +5,7 @@
 import { toHex } from '../runtime/crypto/hash.ts'
 import type { Address } from '../runtime/crypto/secp256k1.ts'
 import type { GenesisBaseModel } from '../runtime/modules/models/genesis.ts'
+import type { InferenceParams } from '../runtime/modules/inference/state.ts'
 import type { ModelsParams } from '../runtime/modules/models/state.ts'
 import type { StakingParams } from '../runtime/modules/staking/state.ts'
 import { DEFAULT_TIMELINESS, type TimelinessParams } from '../runtime/consensusParams.ts'
@@ -38,6 +39,8 @@ export interface TestnetSpecOptions {
   readonly baseModels?: readonly GenesisBaseModel[]
   /** default: the dev parameters, except that every job needs at least one verifier */
   readonly modelsParams?: ModelsParams
+  /** default: the dev parameters (DEV_INFERENCE_PARAMS) */
+  readonly inferenceParams?: InferenceParams
   /** the proposer-based timestamps' bounds (default DEFAULT_TIMELINESS) */
   readonly timeliness?: TimelinessParams
 }
@@ -76,6 +79,7 @@ export function testnetChainSpec(options: TestnetSpecOptions): ChainSpec {
     allocations,
     models: { params: options.modelsParams ?? TESTNET_MODELS_PARAMS, baseModels: [...(options.baseModels ?? [])] },
     consensus: { timeliness: { ...(options.timeliness ?? DEFAULT_TIMELINESS) } },
+    ...(options.inferenceParams === undefined ? {} : { inference: { params: options.inferenceParams } }),
     staking: {
       params: options.stakingParams ?? DEV_STAKING_PARAMS,
       validators: options.validators.map(({ operator, consensusKey }) => ({ operator, consensusKey, selfBond: TESTNET_VALIDATOR_SELF_BOND, commissionBps: TESTNET_COMMISSION_BPS })),

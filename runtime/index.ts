@@ -2,6 +2,7 @@
 import { balancesModule } from './modules/balances/index.ts'
 import { datanetsModule } from './modules/datanets/index.ts'
 import { feesModule } from './modules/fees/index.ts'
+import { inferenceModule } from './modules/inference/index.ts'
 import { modelsModule } from './modules/models/index.ts'
 import { createStakingModule, type EvidenceVerifier } from './modules/staking/index.ts'
 import { systemModule } from './modules/system/index.ts'
@@ -13,5 +14,5 @@ export interface RuntimeOptions {
 }
 
 export function createRuntime(options: RuntimeOptions = {}): Runtime {
-  return new Runtime([systemModule, balancesModule, feesModule, createStakingModule(options), datanetsModule, modelsModule])
+  return new Runtime([systemModule, balancesModule, feesModule, createStakingModule(options), datanetsModule, modelsModule, inferenceModule])
 }

@@ -14,6 +14,23 @@ export function bpsOf(amount: bigint, bps: number): bigint {
   return (amount * BigInt(bps)) / BPS
 }
 
+/**
+ * Largest-remainder apportionment (Hamilton): shares of `total` proportional to `weights`, each
+ * floor(total·w/Σw) plus one unit for the largest remainders until the shares sum to `total`
+ * exactly; equal remainders go to the lower index. The caller guarantees non-negative weights
+ * with a positive sum and a non-negative total (the fee split, attribution's credit shares).
+ */
+export function largestRemainder(weights: readonly bigint[], total: bigint): bigint[] {
+  let sum = 0n
+  for (const w of weights) sum += w
+  const shares = weights.map((w) => (total * w) / sum)
+  const remainders = weights.map((w, i) => ({ i, r: (total * w) % sum }))
+  let left = total - shares.reduce((a, b) => a + b, 0n)
+  remainders.sort((a, b) => (a.r > b.r ? -1 : a.r < b.r ? 1 : a.i - b.i))
+  for (let k = 0; left > 0n; k++, left--) shares[remainders[k]!.i]! += 1n
+  return shares
+}
+
 export const sameAddress: (a: Address, b: Address) => boolean = bytesEqual
 
 export function moduleAccount(name: string): Address {

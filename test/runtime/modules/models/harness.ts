@@ -21,10 +21,12 @@ import { datanetCount } from '../../../../runtime/modules/datanets/state.ts'
 import { ModuleIndex } from '../../../../runtime/modules/indices.ts'
 import { canonicalArchitecture } from '../../../../runtime/modules/models/architecture.ts'
 import { modelsModule } from '../../../../runtime/modules/models/index.ts'
+import { inferenceModule } from '../../../../runtime/modules/inference/index.ts'
 import {
   baseModels, jobs, JobStatus, MODELS_ACCOUNT, modelVersions, type BaseModelArgs, type Job, type ModelsParams,
 } from '../../../../runtime/modules/models/state.ts'
 import { createStakingModule } from '../../../../runtime/modules/staking/index.ts'
+import type { InferenceParams } from '../../../../runtime/modules/inference/state.ts'
 import { StateOverlay, type StateReader } from '../../../../runtime/state/overlay.ts'
 import { devAccount, devKey, devValidatorKey, type DevAccountName } from '../../../../genesis/devAccounts.ts'
 import { DEV_STAKING_PARAMS } from '../../../../genesis/devSpec.ts'
@@ -66,7 +68,7 @@ export const workerAddress = (i: number): Address => devKey(workerName(i)).addre
 export const addressOf = (name: DevAccountName): Address => devAccount(name).address
 
 /** A testnet of `validators` equal validators with the models section given (one genesis base model by default). */
-export function modelsSpec(options: { validators?: number; params?: ModelsParams; baseModels?: BaseModelArgs[] } = {}): ChainSpec {
+export function modelsSpec(options: { validators?: number; params?: ModelsParams; baseModels?: BaseModelArgs[]; inferenceParams?: InferenceParams } = {}): ChainSpec {
   const count = options.validators ?? 7
   const spec = testnetChainSpec({
     validators: Array.from({ length: count }, (_, i) => ({ operator: workerAddress(i), consensusKey: devValidatorKey(workerName(i)).publicKey })),
@@ -74,7 +76,10 @@ export function modelsSpec(options: { validators?: number; params?: ModelsParams
     chainId: 1337,
     stakingParams: { ...DEV_STAKING_PARAMS, maxValidators: 20, epochLength: 1_000 },
   })
-  return { ...spec, models: { params: options.params ?? TEST_MODELS_PARAMS, baseModels: options.baseModels ?? [baseModelArgs()] } }
+  return {
+    ...spec, models: { params: options.params ?? TEST_MODELS_PARAMS, baseModels: options.baseModels ?? [baseModelArgs()] },
+    ...(options.inferenceParams === undefined ? {} : { inference: { params: options.inferenceParams } }),
+  }
 }
 
 export interface CallOutcome {
@@ -85,7 +90,7 @@ export interface CallOutcome {
 export class ModelsHarness {
   readonly committed: MapState
   readonly spec: ChainSpec
-  readonly modules: RuntimeModule[] = [systemModule, createStakingModule(), datanetsModule, modelsModule]
+  readonly modules: RuntimeModule[] = [systemModule, createStakingModule(), datanetsModule, modelsModule, inferenceModule]
   /** the last finished block */
   height = 0
   /** parent hash of the next block only, then back to the default */

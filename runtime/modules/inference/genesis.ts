@@ -1,0 +1,15 @@
+import * as k from '../../codec/schema.ts'
+import type { StateOverlay } from '../../state/overlay.ts'
+import { inferenceParamsKind, params } from './state.ts'
+
+/**
+ * The module's part of a chain spec: its parameters, the one place they are set until the
+ * governance parameter registry owns them. Absent, the defaults apply (and are not stored).
+ */
+export const inferenceGenesisKind = k.struct({ params: k.optional(inferenceParamsKind) })
+export type InferenceGenesis = k.Infer<typeof inferenceGenesisKind>
+
+/** The spec was validated before (inferenceParamsProblem). */
+export function applyInferenceGenesis(state: StateOverlay, config: InferenceGenesis): void {
+  if (config.params !== undefined) params.set(state, config.params)
+}

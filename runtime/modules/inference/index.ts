@@ -1,0 +1,35 @@
+// inference (the inference market): providers with a bond held by this module (unbonding delay,
+// slashed by this module; not validator stake), their endpoint, prices per 1,000 tokens, models
+// and capacity; on-chain requests with escrow, deadline and refund; payment channels redeemed
+// with cumulative vouchers in batches (voucher.ts); an inference record per paid inference with
+// its exact fee split (pricing.ts) among provider, model owners, the contributors' pool (held per
+// record for attribution) and the treasury.
+import type { RuntimeModule } from '../../module.ts'
+import { ModuleIndex } from '../indices.ts'
+import { calls } from './calls.ts'
+import { InferenceError } from './errors.ts'
+import { events } from './events.ts'
+import { applyInferenceGenesis, type InferenceGenesis } from './genesis.ts'
+import { inferenceEndBlock } from './hooks.ts'
+
+export const inferenceModule: RuntimeModule = {
+  index: ModuleIndex.inference,
+  name: 'inference',
+  calls,
+  events,
+  errors: InferenceError.list,
+  endBlock: inferenceEndBlock,
+  genesis: { apply: (state, config: InferenceGenesis | undefined) => (config === undefined ? undefined : applyInferenceGenesis(state, config)) },
+}
+
+export { channelInferenceKind, requestArgsKind, voucherArgsKind, type ChannelInference, type VoucherArgs } from './calls.ts'
+export { ProviderSlashReason } from './events.ts'
+export { applyInferenceGenesis, inferenceGenesisKind, type InferenceGenesis } from './genesis.ts'
+export { inferenceCost, splitFee } from './pricing.ts'
+export { takeContributorsPool } from './records.ts'
+export {
+  CHANNEL_STATUS_NAMES, ChannelStatus, channelCount, channels, DEFAULT_INFERENCE_PARAMS, INFERENCE_ACCOUNT, inferenceParamsProblem, PROVIDER_STATUS_NAMES,
+  ProviderStatus, providers, params as inferenceParams, recordCount, records, RecordSource, REQUEST_STATUS_NAMES, requestCount, requests, RequestStatus,
+  type Channel, type InferenceParams, type InferenceRecord, type InferenceRequest, type Provider,
+} from './state.ts'
+export { channelTermsKind, initialChannelHead, nextChannelHead, signVoucher, voucherDigest, type ChannelTerms } from './voucher.ts'

@@ -1,0 +1,242 @@
+// inference storage: parameters, providers, on-chain requests, payment channels, inference records
+// and the height indexes the end-of-block hook reads (request deadlines, channel closings) instead
+// of scanning. Item indices are permanent. Keys are fixed-width big-endian.
+import * as k from '../../codec/schema.ts'
+import { bytesKey, storageMap, storageValue } from '../../storage.ts'
+import { moduleAccount } from '../accounts.ts'
+import { ModuleIndex } from '../indices.ts'
+import { idKey, u64 } from '../models/state.ts'
+
+/**
+ * Holds every provider bond (bonded and unbonding), every open request's escrow, every channel's
+ * unredeemed deposit and every record's contributors' pool until attribution pays it out.
+ */
+export const INFERENCE_ACCOUNT = moduleAccount('inference')
+
+export const StorageItem = {
+  params: 0,
+  provider: 1,
+  requestCount: 2,
+  request: 3,
+  channelCount: 4,
+  channel: 5,
+  recordCount: 6,
+  record: 7,
+  requestDeadline: 8,
+  channelClosing: 9,
+} as const
+
+export const MAX_ENDPOINT_CHARS = 256
+/** base models one provider serves */
+export const MAX_PROVIDER_MODELS = 32
+/** adapters merged in one request (the serving engine's MAX_ADAPTERS_PER_REQUEST) */
+export const MAX_REQUEST_ADAPTERS = 8
+/** an on-chain request's prompt, in UTF-16 code units (the codec's string bound) */
+export const MAX_PROMPT_CHARS = 16 * 1024
+/** weight of an adapter in a merge, in thousandths: 1..1000 */
+export const MAX_ADAPTER_WEIGHT_MILLI = 1_000
+/** vouchers (channels) in one redeem call, and inferences under one voucher */
+export const MAX_REDEEM_VOUCHERS = 64
+export const MAX_VOUCHER_INFERENCES = 1_024
+/** tokens are priced per this many */
+export const PRICE_UNIT_TOKENS = 1_000n
+
+export const inferenceParamsKind = k.struct({
+  /** base units a provider must keep bonded to be active (take requests, open channels) */
+  minProviderBond: k.amount,
+  /** blocks between unbond and the release of the amount (slashable meanwhile) */
+  unbondingBlocks: k.uint,
+  /** blocks a provider has to fulfil an on-chain request */
+  requestBlocks: k.uint,
+  /** blocks after a channel's close during which the provider may still redeem vouchers */
+  challengeBlocks: k.uint,
+  /** basis points of a provider's bond (bonded, then unbonding) lost when it misses a request's deadline */
+  missedDeadlineSlashBps: k.uint,
+  /** the fee split, in basis points summing to 10,000: provider, model owner (adapter publishers), data contributors' pool, treasury */
+  providerShareBps: k.uint,
+  modelOwnerShareBps: k.uint,
+  contributorsShareBps: k.uint,
+  treasuryShareBps: k.uint,
+})
+export type InferenceParams = k.Infer<typeof inferenceParamsKind>
+
+const OPEN = 10n ** 18n
+
+/** 6 s blocks assumed for the durations in the comments */
+export const DEFAULT_INFERENCE_PARAMS: InferenceParams = Object.freeze({
+  minProviderBond: 1_000n * OPEN,
+  unbondingBlocks: 14_400, // 1 day
+  requestBlocks: 100, // 10 minutes
+  challengeBlocks: 600, // 1 hour
+  missedDeadlineSlashBps: 100, // 1 %
+  providerShareBps: 7_000,
+  modelOwnerShareBps: 1_500,
+  contributorsShareBps: 1_000,
+  treasuryShareBps: 500,
+})
+
+/** Why inference parameters are unusable, or undefined; genesis (and later governance) check this. */
+export function inferenceParamsProblem(params: InferenceParams): string | undefined {
+  if (params.unbondingBlocks < 1) return 'unbondingBlocks must be at least 1'
+  if (params.requestBlocks < 1) return 'requestBlocks must be at least 1'
+  if (params.challengeBlocks < 1) return 'challengeBlocks must be at least 1'
+  if (params.missedDeadlineSlashBps > 10_000) return 'missedDeadlineSlashBps must be at most 10000'
+  const shares = params.providerShareBps + params.modelOwnerShareBps + params.contributorsShareBps + params.treasuryShareBps
+  if (shares !== 10_000) return `the four share parameters must sum to 10000 (they sum to ${shares})`
+  return undefined
+}
+
+export const ProviderStatus = { active: 0, inactive: 1 } as const
+export const PROVIDER_STATUS_NAMES = Object.keys(ProviderStatus) as Array<keyof typeof ProviderStatus>
+
+/** What a provider offers: registration and update arguments. Prices in base units per 1,000 tokens. */
+export const offerFields = {
+  endpoint: k.string(MAX_ENDPOINT_CHARS),
+  priceIn: k.amount,
+  priceOut: k.amount,
+  /** base model ids it serves, with every published adapter of each */
+  models: k.list(k.uint, MAX_PROVIDER_MODELS),
+  /** on-chain requests it takes at once (open, unfulfilled): 1..1000000 */
+  capacity: k.uint,
+}
+export const offerKind = k.struct(offerFields)
+export type Offer = k.Infer<typeof offerKind>
+
+export const providerKind = k.struct({
+  operator: k.address,
+  ...offerFields,
+  /** base units bonded in the module account */
+  bond: k.amount,
+  /** base units leaving: released at unbondingUntil, slashable until then */
+  unbonding: k.amount,
+  unbondingUntil: k.uint,
+  /** on-chain requests addressed to it and not yet fulfilled or expired */
+  openRequests: k.uint,
+  status: k.uint,
+  /** base units slashed over its life */
+  slashedTotal: k.amount,
+  served: k.uint,
+  registeredHeight: k.uint,
+})
+export type Provider = k.Infer<typeof providerKind>
+
+export const adapterUseKind = k.struct({ id: k.uint, weightMilli: k.uint })
+export type AdapterUse = k.Infer<typeof adapterUseKind>
+
+/** The serving engine's SamplingParams in integers: temperature and top-p in thousandths (0 = greedy; topP 1000 = off), topK 0 = off. */
+export const samplingKind = k.struct({ temperatureMilli: k.uint, topK: k.uint, topPMilli: k.uint, seed: k.uint })
+export type Sampling = k.Infer<typeof samplingKind>
+
+/** What a user asks for: an on-chain request's terms, and what a channel voucher's request digest covers. */
+export const inferenceTermsFields = {
+  /** base model id */
+  base: k.uint,
+  /** published model versions of that base, merged with their weights; [] = the base alone */
+  adapters: k.list(adapterUseKind, MAX_REQUEST_ADAPTERS),
+  promptHash: k.hash,
+  promptTokens: k.uint,
+  maxTokens: k.uint,
+  sampling: samplingKind,
+}
+
+export const RequestStatus = { open: 0, fulfilled: 1, expired: 2 } as const
+export const REQUEST_STATUS_NAMES = Object.keys(RequestStatus) as Array<keyof typeof RequestStatus>
+
+export const requestKind = k.struct({
+  id: k.uint,
+  user: k.address,
+  provider: k.address,
+  ...inferenceTermsFields,
+  /** the prompt's UTF-8 text (keccak256 = promptHash) */
+  prompt: k.string(MAX_PROMPT_CHARS),
+  /** base units held until fulfilment (the fee paid, the rest refunded) or expiry (all refunded) */
+  escrow: k.amount,
+  /** last height at which the provider may fulfil */
+  deadline: k.uint,
+  status: k.uint,
+  record: k.optional(k.uint),
+  createdHeight: k.uint,
+})
+export type InferenceRequest = k.Infer<typeof requestKind>
+
+export const ChannelStatus = { open: 0, closing: 1, closed: 2 } as const
+export const CHANNEL_STATUS_NAMES = Object.keys(ChannelStatus) as Array<keyof typeof ChannelStatus>
+
+export const channelKind = k.struct({
+  id: k.uint,
+  user: k.address,
+  provider: k.address,
+  /** base units paid in (open + top-ups) */
+  deposit: k.amount,
+  /** the highest cumulative voucher amount redeemed */
+  redeemed: k.amount,
+  /** the request hash chained over every redeemed inference (voucher.ts): the next voucher extends it */
+  head: k.hash,
+  /** inferences redeemed */
+  inferences: k.uint,
+  status: k.uint,
+  /** closing: the last height at which the provider may redeem */
+  closesAt: k.uint,
+  openedHeight: k.uint,
+})
+export type Channel = k.Infer<typeof channelKind>
+
+export const RecordSource = { request: 0, channel: 1 } as const
+
+/** Who was paid what out of a record's fee. The four parts sum to the fee exactly. */
+export const feeSplitKind = k.struct({ provider: k.amount, modelOwner: k.amount, contributors: k.amount, treasury: k.amount })
+export type FeeSplit = k.Infer<typeof feeSplitKind>
+
+export const ownerPaymentKind = k.struct({ owner: k.address, amount: k.amount })
+
+export const RecordStatus = { settled: 0 } as const
+
+/**
+ * One paid inference. What attribution (issue 18) reads: the model and its adapters (their model
+ * versions carry the datanet lineage), the output's hash and content id (the bytes in the blob
+ * store), and the contributors' pool it may pay out (`contributorsPending`, held in the module
+ * account until attribution takes it with `takeContributorsPool`).
+ */
+export const recordKind = k.struct({
+  id: k.uint,
+  provider: k.address,
+  user: k.address,
+  /** 0 on-chain request, 1 channel */
+  source: k.uint,
+  /** the request or channel id */
+  sourceId: k.uint,
+  ...inferenceTermsFields,
+  outputHash: k.hash,
+  /** content id of the output's blob (node/blobs) */
+  outputCid: k.hash,
+  inputTokens: k.uint,
+  outputTokens: k.uint,
+  /** the fee paid, split below */
+  price: k.amount,
+  split: feeSplitKind,
+  /** the model-owner part by owner: adapter publishers by adapter weight, or the base model's owner */
+  owners: k.list(ownerPaymentKind, MAX_REQUEST_ADAPTERS),
+  /** of split.contributors, what attribution has not paid out yet */
+  contributorsPending: k.amount,
+  status: k.uint,
+  height: k.uint,
+})
+export type InferenceRecord = k.Infer<typeof recordKind>
+
+const M = ModuleIndex.inference
+export const params = storageValue(M, StorageItem.params, inferenceParamsKind, DEFAULT_INFERENCE_PARAMS)
+/** operator address -> provider */
+export const providers = storageMap(M, StorageItem.provider, bytesKey, providerKind)
+export const requestCount = storageValue(M, StorageItem.requestCount, k.uint, 0)
+/** id (from 1) -> on-chain request */
+export const requests = storageMap(M, StorageItem.request, idKey, requestKind)
+export const channelCount = storageValue(M, StorageItem.channelCount, k.uint, 0)
+/** id (from 1) -> payment channel */
+export const channels = storageMap(M, StorageItem.channel, idKey, channelKind)
+export const recordCount = storageValue(M, StorageItem.recordCount, k.uint, 0)
+/** id (from 1) -> inference record */
+export const records = storageMap(M, StorageItem.record, idKey, recordKind)
+/** height -> requests whose deadline it is (stale entries skipped: the request moved on) */
+export const requestDeadlines = storageMap(M, StorageItem.requestDeadline, u64, k.list(k.uint, 1_000_000))
+/** height -> channels whose challenge period ends there */
+export const channelClosings = storageMap(M, StorageItem.channelClosing, u64, k.list(k.uint, 1_000_000))

@@ -1,0 +1,86 @@
+// Invariants of the market: the fee split always sums to the fee (each part within one base unit
+// of its exact quota), and over random sequences of calls the module account holds exactly what it
+// owes (bonds, escrows, unredeemed deposits, contributors' pools) while supply is conserved.
+import fc from 'fast-check'
+import t from 'tap'
+import { inferenceCost, splitByWeight, splitFee } from '../../../../runtime/modules/inference/pricing.ts'
+import type { DevAccountName } from '../../../../genesis/devAccounts.ts'
+import { invariantProblems, market, OPEN, output, PROVIDER, requestArgs, Session, TEST_INFERENCE_PARAMS, addressOfDev } from './harness.ts'
+
+const shares = fc.tuple(fc.nat(10_000), fc.nat(10_000), fc.nat(10_000)).map(([a, b, c]) => {
+  const [x, y, z] = [a, b, c].sort((p, q) => p - q) as [number, number, number]
+  return { providerShareBps: x, modelOwnerShareBps: y - x, contributorsShareBps: z - y, treasuryShareBps: 10_000 - z }
+})
+
+t.test('the split always sums to the fee, each part within one unit of its quota', async (t) => {
+  fc.assert(fc.property(fc.bigInt({ min: 0n, max: 10n ** 30n }), shares, (fee, bps) => {
+    const params = { ...TEST_INFERENCE_PARAMS, ...bps }
+    const split = splitFee(fee, params)
+    const parts = [split.provider, split.modelOwner, split.contributors, split.treasury]
+    const weights = [bps.providerShareBps, bps.modelOwnerShareBps, bps.contributorsShareBps, bps.treasuryShareBps]
+    if (parts.reduce((a, b) => a + b, 0n) !== fee) return false
+    return parts.every((part, i) => {
+      const exact = fee * BigInt(weights[i] ?? 0)
+      return part * 10_000n <= exact + 10_000n && part * 10_000n + 10_000n >= exact && part >= 0n
+    })
+  }), { numRuns: 2_000 })
+  fc.assert(fc.property(fc.bigInt({ min: 0n, max: 10n ** 24n }), fc.array(fc.integer({ min: 1, max: 1_000 }), { minLength: 1, maxLength: 8 }), (amount, weights) => {
+    return splitByWeight(amount, weights).reduce((a, b) => a + b, 0n) === amount
+  }), { numRuns: 1_000 })
+  t.equal(inferenceCost({ priceIn: 1n, priceOut: 1n }, 1, 0), 1n, 'a started thousand tokens is paid')
+})
+
+type Op =
+  | { kind: 'request'; user: DevAccountName; maxTokens: number }
+  | { kind: 'fulfil'; request: number; outputTokens: number }
+  | { kind: 'open'; user: DevAccountName; deposit: bigint }
+  | { kind: 'pay'; channel: number; price: bigint }
+  | { kind: 'redeem'; channel: number }
+  | { kind: 'close'; channel: number; byProvider: boolean }
+  | { kind: 'wait'; blocks: number }
+  | { kind: 'unbond'; amount: bigint }
+
+const users: DevAccountName[] = ['bob', 'dave', 'ferdie']
+const op: fc.Arbitrary<Op> = fc.oneof(
+  fc.record({ kind: fc.constant('request' as const), user: fc.constantFrom(...users), maxTokens: fc.integer({ min: 1, max: 40 }) }),
+  fc.record({ kind: fc.constant('fulfil' as const), request: fc.integer({ min: 1, max: 6 }), outputTokens: fc.integer({ min: 1, max: 40 }) }),
+  fc.record({ kind: fc.constant('open' as const), user: fc.constantFrom(...users), deposit: fc.bigInt({ min: 1n, max: 5n * OPEN }) }),
+  fc.record({ kind: fc.constant('pay' as const), channel: fc.integer({ min: 1, max: 3 }), price: fc.bigInt({ min: 1n, max: OPEN }) }),
+  fc.record({ kind: fc.constant('redeem' as const), channel: fc.integer({ min: 1, max: 3 }) }),
+  fc.record({ kind: fc.constant('close' as const), channel: fc.integer({ min: 1, max: 3 }), byProvider: fc.boolean() }),
+  fc.record({ kind: fc.constant('wait' as const), blocks: fc.integer({ min: 1, max: 6 }) }),
+  fc.record({ kind: fc.constant('unbond' as const), amount: fc.bigInt({ min: 1n, max: 2_000n * OPEN }) }),
+)
+
+t.test('random sequences: supply conserved, the module account holds exactly what it owes, failed calls change nothing', async (t) => {
+  const start = await market()
+  await fc.assert(fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 25 }), async (ops) => {
+    const h = start.clone()
+    const sessions = new Map<number, Session>()
+    let channelCount = 0
+    for (const o of ops) {
+      let outcome: { error: unknown } | undefined
+      const before = h.snapshot()
+      if (o.kind === 'request') outcome = await h.call(o.user, 'request', requestArgs({ maxTokens: o.maxTokens }), 'inference')
+      else if (o.kind === 'fulfil') outcome = await h.call(PROVIDER, 'fulfil', { request: o.request, ...output(`${o.request}`), inputTokens: 6, outputTokens: o.outputTokens }, 'inference')
+      else if (o.kind === 'open') {
+        outcome = await h.call(o.user, 'openChannel', { provider: addressOfDev(PROVIDER), deposit: o.deposit }, 'inference')
+        if (outcome.error === undefined) sessions.set(++channelCount, new Session(h.spec.chainId, channelCount, o.user))
+      } else if (o.kind === 'pay') sessions.get(o.channel)?.pay(o.price)
+      else if (o.kind === 'redeem') {
+        const session = sessions.get(o.channel)
+        if (session !== undefined && session.pending.length > 0) outcome = await h.call(PROVIDER, 'redeem', { vouchers: [session.take()] }, 'inference')
+      } else if (o.kind === 'close') {
+        const session = sessions.get(o.channel)
+        if (session !== undefined) outcome = await h.call(o.byProvider ? PROVIDER : session.user, 'closeChannel', { channel: o.channel }, 'inference')
+      } else if (o.kind === 'wait') await h.advanceTo(h.height + o.blocks)
+      else outcome = await h.call(PROVIDER, 'unbondProvider', { amount: o.amount }, 'inference')
+      // a failed call in a block with no deadline leaves everything as it was
+      if (outcome !== undefined && outcome.error !== undefined && 'hookEvents' in outcome && (outcome.hookEvents as unknown[]).length === 0 && h.snapshot() !== before) return false
+      const problems = await invariantProblems(h)
+      if (problems.length > 0) throw new Error(problems.join('; '))
+    }
+    return true
+  }), { numRuns: 40 })
+  t.pass('held for every sequence')
+})
