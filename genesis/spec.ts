@@ -29,7 +29,7 @@ import { datanetsGenesisKind } from '../runtime/modules/datanets/genesis.ts'
 import { datanetsParams } from '../runtime/modules/datanets/state.ts'
 import { baseModelProblem } from '../runtime/modules/models/calls.ts'
 import { inferenceGenesisKind } from '../runtime/modules/inference/genesis.ts'
-import { inferenceParamsProblem } from '../runtime/modules/inference/state.ts'
+import { inferenceParams } from '../runtime/modules/inference/state.ts'
 import { modelsGenesisKind } from '../runtime/modules/models/genesis.ts'
 import { modelsParams } from '../runtime/modules/models/state.ts'
 import { stakingGenesisKind } from '../runtime/modules/staking/genesis.ts'
@@ -153,8 +153,8 @@ export function validateChainSpec(spec: ChainSpec): void {
   const datanetsProblem = spec.datanets?.params === undefined ? undefined : datanetsParams.problem(spec.datanets.params)
   if (datanetsProblem !== undefined) throw paramsError('INVALID_SPEC', 'datanets.params', datanetsProblem)
   validateModels(spec)
-  const inferenceProblem = spec.inference?.params === undefined ? undefined : inferenceParamsProblem(spec.inference.params)
-  if (inferenceProblem !== undefined) throw new GenesisError('INVALID_SPEC', `inference.params: ${inferenceProblem}`)
+  const inferenceProblem = spec.inference?.params === undefined ? undefined : inferenceParams.problem(spec.inference.params)
+  if (inferenceProblem !== undefined) throw paramsError('INVALID_SPEC', 'inference.params', inferenceProblem)
 }
 
 /** A section's parameters refused by the registry (runtime/params.ts): its code under `details.problem`. */

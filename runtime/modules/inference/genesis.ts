@@ -3,8 +3,8 @@ import type { StateOverlay } from '../../state/overlay.ts'
 import { inferenceParamsKind, params } from './state.ts'
 
 /**
- * The module's part of a chain spec: its parameters, the one place they are set until the
- * governance parameter registry owns them. Absent, the defaults apply (and are not stored).
+ * The module's part of a chain spec: its parameters (declared in state.ts for the registry that
+ * governance changes them through). Absent, the defaults apply (and are not stored).
  */
 export const inferenceGenesisKind = k.struct({ params: k.optional(inferenceParamsKind) })
 export type InferenceGenesis = k.Infer<typeof inferenceGenesisKind>

@@ -11,6 +11,7 @@ import { InferenceError } from './errors.ts'
 import { events } from './events.ts'
 import { applyInferenceGenesis, type InferenceGenesis } from './genesis.ts'
 import { inferenceEndBlock } from './hooks.ts'
+import { inferenceParams } from './state.ts'
 
 export const inferenceModule: RuntimeModule = {
   index: ModuleIndex.inference,
@@ -19,6 +20,7 @@ export const inferenceModule: RuntimeModule = {
   events,
   errors: InferenceError.list,
   endBlock: inferenceEndBlock,
+  params: inferenceParams,
   genesis: { apply: (state, config: InferenceGenesis | undefined) => (config === undefined ? undefined : applyInferenceGenesis(state, config)) },
 }
 
@@ -29,7 +31,7 @@ export { inferenceCost, splitFee } from './pricing.ts'
 export { takeContributorsPool } from './records.ts'
 export {
   CHANNEL_STATUS_NAMES, ChannelStatus, channelCount, channels, DEFAULT_INFERENCE_PARAMS, INFERENCE_ACCOUNT, inferenceParamsProblem, PROVIDER_STATUS_NAMES,
-  ProviderStatus, providers, params as inferenceParams, recordCount, records, RecordSource, REQUEST_STATUS_NAMES, requestCount, requests, RequestStatus,
+  ProviderStatus, providers, inferenceParams, recordCount, records, RecordSource, REQUEST_STATUS_NAMES, requestCount, requests, RequestStatus,
   type Channel, type InferenceParams, type InferenceRecord, type InferenceRequest, type Provider,
 } from './state.ts'
 export { channelTermsKind, initialChannelHead, nextChannelHead, signVoucher, voucherDigest, type ChannelTerms } from './voucher.ts'

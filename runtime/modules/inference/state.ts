@@ -2,6 +2,7 @@
 // and the height indexes the end-of-block hook reads (request deadlines, channel closings) instead
 // of scanning. Item indices are permanent. Keys are fixed-width big-endian.
 import * as k from '../../codec/schema.ts'
+import { defineParams } from '../../params.ts'
 import { bytesKey, storageMap, storageValue } from '../../storage.ts'
 import { moduleAccount } from '../accounts.ts'
 import { ModuleIndex } from '../indices.ts'
@@ -75,15 +76,32 @@ export const DEFAULT_INFERENCE_PARAMS: InferenceParams = Object.freeze({
   treasuryShareBps: 500,
 })
 
-/** Why inference parameters are unusable, or undefined; genesis (and later governance) check this. */
+/** The governable inference parameters (runtime/params.ts): bonds, deadlines, slashing and the fee split. */
+export const inferenceParams = defineParams(
+  { index: ModuleIndex.inference, name: 'inference' },
+  StorageItem.params,
+  inferenceParamsKind,
+  DEFAULT_INFERENCE_PARAMS,
+  {
+    minProviderBond: { type: 'amount', min: 1, description: 'base units a provider keeps bonded to take requests and channels' },
+    unbondingBlocks: { type: 'blocks', min: 1, description: 'blocks between a provider unbond and the release (slashable meanwhile)' },
+    requestBlocks: { type: 'blocks', min: 1, description: 'blocks a provider has to fulfil an on-chain request' },
+    challengeBlocks: { type: 'blocks', min: 1, description: "blocks after a user closes a channel during which the provider may still redeem" },
+    missedDeadlineSlashBps: { type: 'bps', description: "share of a provider's bond lost when it misses a request's deadline" },
+    providerShareBps: { type: 'bps', description: "the provider's share of each inference fee" },
+    modelOwnerShareBps: { type: 'bps', description: "the model owners' share (adapter publishers by weight, else the base model's owner)" },
+    contributorsShareBps: { type: 'bps', description: "the data contributors' share, held per record for attribution" },
+    treasuryShareBps: { type: 'bps', description: "the treasury's share" },
+  },
+  (params) => {
+    const shares = params.providerShareBps + params.modelOwnerShareBps + params.contributorsShareBps + params.treasuryShareBps
+    return shares === 10_000 ? undefined : `the four share parameters must sum to 10000 (they sum to ${shares})`
+  },
+)
+
+/** Why inference parameters are unusable, or undefined; genesis and governance check this. */
 export function inferenceParamsProblem(params: InferenceParams): string | undefined {
-  if (params.unbondingBlocks < 1) return 'unbondingBlocks must be at least 1'
-  if (params.requestBlocks < 1) return 'requestBlocks must be at least 1'
-  if (params.challengeBlocks < 1) return 'challengeBlocks must be at least 1'
-  if (params.missedDeadlineSlashBps > 10_000) return 'missedDeadlineSlashBps must be at most 10000'
-  const shares = params.providerShareBps + params.modelOwnerShareBps + params.contributorsShareBps + params.treasuryShareBps
-  if (shares !== 10_000) return `the four share parameters must sum to 10000 (they sum to ${shares})`
-  return undefined
+  return inferenceParams.problem(params)?.message
 }
 
 export const ProviderStatus = { active: 0, inactive: 1 } as const
@@ -224,7 +242,7 @@ export const recordKind = k.struct({
 export type InferenceRecord = k.Infer<typeof recordKind>
 
 const M = ModuleIndex.inference
-export const params = storageValue(M, StorageItem.params, inferenceParamsKind, DEFAULT_INFERENCE_PARAMS)
+export const params = inferenceParams.storage
 /** operator address -> provider */
 export const providers = storageMap(M, StorageItem.provider, bytesKey, providerKind)
 export const requestCount = storageValue(M, StorageItem.requestCount, k.uint, 0)
