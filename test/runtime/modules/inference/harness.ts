@@ -125,3 +125,14 @@ export async function invariantProblems(h: ModelsHarness): Promise<string[]> {
 
 export const treasury = (h: ModelsHarness): Promise<bigint> => h.balance(TREASURY_ACCOUNT)
 export const addressOfDev = (name: DevAccountName): Address => devKey(name).address
+
+/**
+ * The call fails with `code` and leaves the state exactly as an empty block would have (the
+ * block itself moves the randomness mix and may run hooks): it changed nothing but its fee.
+ */
+export async function refuses(h: ModelsHarness, sender: DevAccountName, call: string, args: unknown): Promise<{ code: string | undefined; unchanged: boolean }> {
+  const twin = h.clone()
+  const outcome = await h.call(sender, call, args, 'inference')
+  await twin.block([])
+  return { code: outcome.error?.code, unchanged: h.snapshot() === twin.snapshot() }
+}
