@@ -22,7 +22,7 @@ import { intrinsicGas } from './modules/fees/gas.ts'
 import { baseFeePerGas, feeParams, type FeeParams } from './modules/fees/state.ts'
 import { ReceiptStatus, type Receipt } from './receipt.ts'
 import { StateOverlay, type StateReader } from './state/overlay.ts'
-import { maxCost, type Transaction } from './transaction.ts'
+import { decodeTransaction, MAX_TX_BYTES, maxCost, type Transaction } from './transaction.ts'
 
 export const InvalidTransactionCode = {
   invalidEncoding: 'INVALID_ENCODING',
@@ -42,6 +42,17 @@ export const InvalidTransactionCode = {
 export type InvalidTransactionCode = (typeof InvalidTransactionCode)[keyof typeof InvalidTransactionCode]
 
 export class InvalidTransactionError extends OpenLedgerError<InvalidTransactionCode> {}
+
+/** Decodes transaction bytes from outside (RPC, gossip): any codec failure is INVALID_ENCODING. */
+export function decodeTransactionInput(bytes: Uint8Array): Transaction {
+  if (bytes.length > MAX_TX_BYTES) throw new InvalidTransactionError(InvalidTransactionCode.invalidEncoding, `transaction is ${bytes.length} bytes, limit ${MAX_TX_BYTES}`)
+  try {
+    return decodeTransaction(bytes)
+  } catch (cause) {
+    if (cause instanceof CodecError) throw new InvalidTransactionError(InvalidTransactionCode.invalidEncoding, `malformed transaction: ${cause.message}`, { cause })
+    throw cause
+  }
+}
 
 export interface ResolvedCall {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -8,6 +8,7 @@ import { totalIssuance, vesting } from '../../runtime/modules/balances/state.ts'
 import { baseFeePerGas } from '../../runtime/modules/fees/state.ts'
 import { intrinsicGas } from '../../runtime/modules/fees/gas.ts'
 import { TOTAL_SUPPLY } from '../../genesis/tokenomics.ts'
+import { decodeTransactionInput } from '../../runtime/stateTransition.ts'
 import { decodeTransaction, MAX_TX_BYTES } from '../../runtime/transaction.ts'
 import { defineMethod, param, type RpcMethod } from '../rpc/registry.ts'
 import { ApiError, type ApiComponents } from './context.ts'
@@ -108,7 +109,7 @@ export function openledgerMethods({ chain, mempool, submission: _submission }: A
         const suggestedMaxFeePerGas = baseFee * 2n + SUGGESTED_TIP
         let gas: number | null = null
         if (bytes !== undefined) {
-          const tx = decodeTransaction(bytes)
+          const tx = decodeTransactionInput(bytes)
           gas = chain.runtime.checkStatic({ ...tx, gasLimit: Number.MAX_SAFE_INTEGER }, chain.spec.chainId).gas
         }
         return {

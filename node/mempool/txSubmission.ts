@@ -1,9 +1,8 @@
 // The way into the pool: decode, recover the signer off the main thread (submissions arriving in
 // the same tick are verified as one batch), then admit. Every refusal is a typed error with a
 // stable code; nothing is half-admitted.
-import { CodecError } from '../../runtime/codec/canonical.ts'
-import { InvalidTransactionCode, InvalidTransactionError } from '../../runtime/stateTransition.ts'
-import { decodeTransaction, MAX_TX_BYTES, type Transaction } from '../../runtime/transaction.ts'
+import { decodeTransactionInput, InvalidTransactionCode, InvalidTransactionError } from '../../runtime/stateTransition.ts'
+import { type Transaction } from '../../runtime/transaction.ts'
 import type { Address } from '../../runtime/crypto/secp256k1.ts'
 import type { SignatureVerifier } from '../workers/signatureVerifier.ts'
 import type { NodeMetrics } from '../metrics/metrics.ts'
@@ -77,14 +76,10 @@ export class TxSubmission {
 
   #admit(bytes: Uint8Array): Promise<{ hash: Uint8Array; status: 'ready' | 'future' }> {
     if (this.#closed !== undefined) return Promise.reject(new MempoolError('NODE_HALTED', `the node stopped admitting transactions: ${this.#closed}`))
-    if (bytes.length > MAX_TX_BYTES) {
-      return Promise.reject(new InvalidTransactionError(InvalidTransactionCode.invalidEncoding, `transaction is ${bytes.length} bytes, limit ${MAX_TX_BYTES}`))
-    }
     let tx: Transaction
     try {
-      tx = decodeTransaction(bytes)
+      tx = decodeTransactionInput(bytes)
     } catch (cause) {
-      if (cause instanceof CodecError) return Promise.reject(new InvalidTransactionError(InvalidTransactionCode.invalidEncoding, `malformed transaction: ${cause.message}`, { cause }))
       return Promise.reject(cause)
     }
     if (this.#mempool.has(tx.hash)) return Promise.reject(new MempoolError('ALREADY_KNOWN', 'transaction is already in the pool'))

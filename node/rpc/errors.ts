@@ -17,10 +17,13 @@
 //   -32007   SUBSCRIPTIONS_NEED_WEBSOCKET   a subscribe/unsubscribe method called over HTTP
 //   -32010   <the domain error's own code>  a handler threw an OpenLedgerError (bad transaction,
 //                                           unknown block, …): `data` is `{ ...details, code }`
+//   -32010   INVALID_ENCODING               bytes from the caller that do not decode (a CodecError
+//                                           on any path: the caller's input, never our bug)
 //
 // -32011 … -32099 stay free for domain errors that need a numeric code of their own: a handler
 // may throw `new RpcError(code, message, { rpcCode })` directly. Codes are permanent: never
 // renumber or reuse one.
+import { CodecError } from '../../runtime/codec/canonical.ts'
 import { OpenLedgerError } from '../../runtime/errors.ts'
 
 export const RPC_ERROR_CODES = {
@@ -67,5 +70,8 @@ export function toRpcError(error: unknown): { error: RpcError; bug: boolean } {
     const details = error.details === undefined ? {} : { details: { ...error.details } }
     return { error: new RpcError(error.code, error.message, { rpcCode: DOMAIN_ERROR_RPC_CODE, cause: error, ...details }), bug: false }
   }
+  // Handlers decode what callers send (transactions, call arguments, keys): a value that does not
+  // decode is the caller's, answered as author_submitExtrinsic answers it.
+  if (error instanceof CodecError) return { error: new RpcError('INVALID_ENCODING', `malformed input: ${error.message}`, { rpcCode: DOMAIN_ERROR_RPC_CODE, cause: error, details: { codec: error.code } }), bug: false }
   return { error: new RpcError('INTERNAL_ERROR', 'internal error', { cause: error }), bug: true }
 }

@@ -356,8 +356,12 @@ function checkDecoded(value: unknown, depth: number): Decoded {
   if (depth > MAX_DEPTH) throw new CodecError(CodecErrorCode.tooLarge, `value nested deeper than ${MAX_DEPTH}`)
   if (value === null || typeof value === 'boolean' || typeof value === 'string') return value
   if (typeof value === 'number') {
-    if (!Number.isSafeInteger(value)) throw new CodecError(CodecErrorCode.nonCanonical, 'floats are not allowed')
-    return value
+    if (Number.isInteger(value)) {
+      // msgpack's uint 64 / int 64 reach here as a rounded double: name the limit, not a float
+      if (!Number.isSafeInteger(value)) throw new CodecError(CodecErrorCode.nonCanonical, `integer ${value > 0 ? 'above 2^53 − 1' : 'below −(2^53 − 1)'} is not allowed (integers are at most ${Number.MAX_SAFE_INTEGER}; larger amounts are byte strings)`)
+      return value
+    }
+    throw new CodecError(CodecErrorCode.nonCanonical, 'floats are not allowed')
   }
   if (value instanceof Uint8Array) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
   if (Array.isArray(value)) return value.map((item) => checkDecoded(item, depth + 1))

@@ -61,7 +61,21 @@ t.test('bad input over JSON-RPC', async (t) => {
   const submit = (bytes: Uint8Array) => errorOf('author_submitExtrinsic', [toHex(bytes)])
 
   t.same(await submit(Uint8Array.of(0x93, 1, 2)), { code: -32010, data: 'INVALID_ENCODING' }, 'garbage bytes')
+  // a codec error is the caller's on every path (issue 21): estimateFee answered -32603 and logged a bug
+  t.same(await errorOf('openledger_estimateFee', [toHex(Uint8Array.of(0x93, 1, 2))]), { code: -32010, data: 'INVALID_ENCODING' }, 'estimateFee on garbage bytes')
   const good = signTransaction(transfer(), alice.privateKey)
+  // gasLimit 5000 (msgpack cd 13 88) rewritten as u64 max (cf ff×8): refused naming the integer limit, not "floats"
+  const u64Gas = Buffer.from(Buffer.from(good.bytes).toString('hex').replace('cd1388', 'cf' + 'ff'.repeat(8)), 'hex')
+  for (const method of ['author_submitExtrinsic', 'openledger_estimateFee']) {
+    try {
+      await rpc.call(method, [toHex(u64Gas)])
+      t.fail(`${method} accepted a u64-max gas limit`)
+    } catch (error) {
+      t.equal((error as RpcClientError).code, 'INVALID_ENCODING', `${method}: u64-max gas limit`)
+      t.match((error as Error).message, /integer above 2\^53 − 1/, `${method}: the message names the integer limit`)
+      t.notMatch((error as Error).message, /float/)
+    }
+  }
   const badSignature = good.bytes.slice()
   badSignature[badSignature.length - 10] = (badSignature.at(-10) ?? 0) ^ 0xff
   const sigResult = await submit(badSignature)
@@ -96,4 +110,5 @@ t.test('bad input over JSON-RPC', async (t) => {
   t.match(statuses.at(-1), { finalized: String })
 
   t.equal(await rpc.call('system_name'), 'openledger', 'the node still serves')
+  t.notMatch(node.log(), /rpc method failed/, 'no hostile input was logged as a bug of ours')
 })
