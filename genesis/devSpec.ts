@@ -4,6 +4,7 @@
 import { DEFAULT_INFERENCE_PARAMS, type InferenceParams } from '../runtime/modules/inference/state.ts'
 import { ECOSYSTEM_POOL_ACCOUNT } from '../runtime/modules/accounts.ts'
 import { DEFAULT_FEE_PARAMS } from '../runtime/modules/fees/state.ts'
+import type { GovernanceParams } from '../runtime/modules/governance/index.ts'
 import type { GenesisBaseModel } from '../runtime/modules/models/genesis.ts'
 import { DEFAULT_MODELS_PARAMS, type ModelsParams } from '../runtime/modules/models/state.ts'
 import { DEFAULT_STAKING_PARAMS, type StakingParams } from '../runtime/modules/staking/state.ts'
@@ -56,6 +57,8 @@ export interface DevSpecOptions {
   id?: string
   /** base models registered at genesis (the node passes the project's shipped ones) */
   baseModels?: readonly GenesisBaseModel[]
+  /** governance periods and shares (default: the runtime's, a week's vote); tests use short ones */
+  governanceParams?: GovernanceParams
 }
 
 export function devChainSpec(options: DevSpecOptions = {}): ChainSpec {
@@ -92,5 +95,6 @@ export function devChainSpec(options: DevSpecOptions = {}): ChainSpec {
     consensus: undefined,
     models: { params: DEV_MODELS_PARAMS, baseModels: [...(options.baseModels ?? [])] },
     inference: { params: DEV_INFERENCE_PARAMS },
+    governance: options.governanceParams === undefined ? undefined : { params: options.governanceParams },
   }
 }

@@ -12,6 +12,7 @@
 //                                  "selfBond": "…", "commissionBps": 500 }, … ] },
 //   "datanets": { "params": { … } },                                           // optional
 //   "consensus": { "timeliness": { "precisionMs": 500, "messageDelayMs": 3000 } },  // optional
+//   "governance": { "params": { "votingPeriod": 100800, "quorumBps": 3340, … } },   // optional
 //   "models": { "params": { "verifiers": 2, … },                               // optional
 //               "baseModels": [ { "name": "…", "kind": 0, "architecture": "{…canonical JSON…}",
 //                                 "artifact": "0x…", "weightsHash": "0x…", "onnx": "0x…",
@@ -32,6 +33,8 @@ import { inferenceGenesisKind } from '../runtime/modules/inference/genesis.ts'
 import { inferenceParams } from '../runtime/modules/inference/state.ts'
 import { modelsGenesisKind } from '../runtime/modules/models/genesis.ts'
 import { modelsParams } from '../runtime/modules/models/state.ts'
+import { governanceGenesisKind } from '../runtime/modules/governance/genesis.ts'
+import { governanceParams } from '../runtime/modules/governance/state.ts'
 import { stakingGenesisKind } from '../runtime/modules/staking/genesis.ts'
 import { DEFAULT_STAKING_PARAMS, stakingParams, type StakingParams } from '../runtime/modules/staking/state.ts'
 import { DEFAULT_TIMELINESS, timelinessParamsKind, timelinessParamsProblem, type TimelinessParams } from '../runtime/consensusParams.ts'
@@ -70,6 +73,8 @@ export const chainSpecKind = k.struct({
   datanets: k.optional(datanetsGenesisKind),
   models: k.optional(modelsGenesisKind),
   inference: k.optional(inferenceGenesisKind),
+  /** governance parameters (deposit and voting periods, quorum, threshold, veto, timelock) */
+  governance: k.optional(governanceGenesisKind),
   /** BFT consensus parameters (governance will own them): the proposer-based timestamps' bounds */
   consensus: k.optional(k.struct({ timeliness: timelinessParamsKind })),
 })
@@ -155,6 +160,8 @@ export function validateChainSpec(spec: ChainSpec): void {
   validateModels(spec)
   const inferenceProblem = spec.inference?.params === undefined ? undefined : inferenceParams.problem(spec.inference.params)
   if (inferenceProblem !== undefined) throw paramsError('INVALID_SPEC', 'inference.params', inferenceProblem)
+  const governanceProblem = spec.governance?.params === undefined ? undefined : governanceParams.problem(spec.governance.params)
+  if (governanceProblem !== undefined) throw paramsError('INVALID_SPEC', 'governance.params', governanceProblem)
 }
 
 /** A section's parameters refused by the registry (runtime/params.ts): its code under `details.problem`. */

@@ -9,6 +9,7 @@ import type { InferenceParams } from '../runtime/modules/inference/state.ts'
 import type { ModelsParams } from '../runtime/modules/models/state.ts'
 import type { StakingParams } from '../runtime/modules/staking/state.ts'
 import { DEFAULT_TIMELINESS, type TimelinessParams } from '../runtime/consensusParams.ts'
+import type { GovernanceParams } from '../runtime/modules/governance/index.ts'
 import { devKey } from './devAccounts.ts'
 import { DEV_MODELS_PARAMS, DEV_STAKING_PARAMS, devChainSpec } from './devSpec.ts'
 import { GenesisError, validateChainSpec, type Allocation, type ChainSpec } from './spec.ts'
@@ -43,6 +44,8 @@ export interface TestnetSpecOptions {
   readonly inferenceParams?: InferenceParams
   /** the proposer-based timestamps' bounds (default DEFAULT_TIMELINESS) */
   readonly timeliness?: TimelinessParams
+  /** governance's periods and shares (default: the runtime's, a week's vote) */
+  readonly governanceParams?: GovernanceParams
 }
 
 export const TESTNET_MODELS_PARAMS: ModelsParams = { ...DEV_MODELS_PARAMS, minVerifiers: 1 }
@@ -52,6 +55,7 @@ export function testnetChainSpec(options: TestnetSpecOptions): ChainSpec {
   const base = devChainSpec({
     genesisTime: options.genesisTime, chainId: options.chainId, name: options.name ?? 'OpenLedger Local Testnet', id: options.id ?? 'openledger-local-testnet',
     ...(options.baseModels === undefined ? {} : { baseModels: options.baseModels }),
+    ...(options.governanceParams === undefined ? {} : { governanceParams: options.governanceParams }),
   })
   const poolAddress = toHex(devKey('liquidity').address)
   // the dev spec's alice carries its validator's self-bond: give it back to the liquidity rest

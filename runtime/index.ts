@@ -3,9 +3,11 @@ import { balancesModule } from './modules/balances/index.ts'
 import { datanetsModule } from './modules/datanets/index.ts'
 import { feesModule } from './modules/fees/index.ts'
 import { inferenceModule } from './modules/inference/index.ts'
+import { createGovernanceModule } from './modules/governance/index.ts'
 import { modelsModule } from './modules/models/index.ts'
 import { createStakingModule, type EvidenceVerifier } from './modules/staking/index.ts'
 import { systemModule } from './modules/system/index.ts'
+import { treasuryModule } from './modules/treasury/index.ts'
 import { Runtime } from './stateTransition.ts'
 
 export interface RuntimeOptions {
@@ -14,5 +16,12 @@ export interface RuntimeOptions {
 }
 
 export function createRuntime(options: RuntimeOptions = {}): Runtime {
-  return new Runtime([systemModule, balancesModule, feesModule, createStakingModule(options), datanetsModule, modelsModule, inferenceModule])
+  // governance changes parameters through the runtime's registry, which lists governance itself
+  let runtime: Runtime | undefined
+  const governance = createGovernanceModule(() => {
+    if (runtime === undefined) throw new Error('the runtime is not built yet')
+    return runtime.params
+  })
+  runtime = new Runtime([systemModule, balancesModule, feesModule, createStakingModule(options), datanetsModule, modelsModule, inferenceModule, governance, treasuryModule])
+  return runtime
 }

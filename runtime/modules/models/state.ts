@@ -7,7 +7,7 @@ import { concatBytes } from '../../crypto/hash.ts'
 import type { Address } from '../../crypto/secp256k1.ts'
 import { commitmentKind } from '../../commitReveal.ts'
 import { defineParams } from '../../params.ts'
-import { bytesKey, storageMap, storageValue } from '../../storage.ts'
+import { bytesKey, storageMap, storageValue, heightKey as u64 } from '../../storage.ts'
 import { moduleAccount } from '../accounts.ts'
 import { ModuleIndex } from '../indices.ts'
 
@@ -268,12 +268,7 @@ export const modelVersionKind = k.struct({
 })
 export type ModelVersion = k.Infer<typeof modelVersionKind>
 
-/** 8-byte big-endian: ids and heights */
-export function u64(value: number): Uint8Array {
-  const out = new Uint8Array(8)
-  new DataView(out.buffer).setBigUint64(0, BigInt(value))
-  return out
-}
+export { heightKey as u64 } from '../../storage.ts'
 
 export const idKey = (id: number): Uint8Array => u64(id)
 export const ownerJobKey = ({ owner, job }: { owner: Address; job: number }): Uint8Array => concatBytes(owner, u64(job))

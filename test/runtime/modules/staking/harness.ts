@@ -112,8 +112,9 @@ export class StakingHarness {
     this.#chainId = spec.chainId
   }
 
-  static async create(spec: ChainSpec = stakingSpec(), verify: EvidenceVerifier = fakeVerifier): Promise<StakingHarness> {
-    return new StakingHarness(await genesisState(spec), createStakingModule({ verifyEvidence: verify }), spec)
+  /** `module`: what the blocks run instead of staking alone (e.g. several modules' calls and hooks) */
+  static async create(spec: ChainSpec = stakingSpec(), verify: EvidenceVerifier = fakeVerifier, module?: RuntimeModule): Promise<StakingHarness> {
+    return new StakingHarness(await genesisState(spec), module ?? createStakingModule({ verifyEvidence: verify }), spec)
   }
 
   clone(): StakingHarness {
