@@ -17,11 +17,10 @@ export interface RuntimeOptions {
 
 export function createRuntime(options: RuntimeOptions = {}): Runtime {
   // governance changes parameters through the runtime's registry, which lists governance itself
-  let runtime: Runtime | undefined
-  const governance = createGovernanceModule(() => {
-    if (runtime === undefined) throw new Error('the runtime is not built yet')
-    return runtime.params
-  })
-  runtime = new Runtime([systemModule, balancesModule, feesModule, createStakingModule(options), datanetsModule, modelsModule, inferenceModule, governance, treasuryModule])
+  // (read lazily: the runtime is built after the module)
+  const governance = createGovernanceModule(() => runtime.params)
+  const runtime: Runtime = new Runtime([
+    systemModule, balancesModule, feesModule, createStakingModule(options), datanetsModule, modelsModule, inferenceModule, governance, treasuryModule,
+  ])
   return runtime
 }
