@@ -269,10 +269,15 @@ export class StateDb {
     return this.#whileKept(version, () => readValue(this.#reader, root, key))
   }
 
-  /** Key/value pairs of the latest version whose key starts with `prefix`, in key order. */
-  async *entries(prefix: Uint8Array): AsyncIterable<[Uint8Array, Uint8Array]> {
+  /**
+   * Key/value pairs of the latest version whose key starts with `prefix`, in key order; with
+   * `after`, only keys above it (a page that goes on from the last key of the previous one).
+   */
+  async *entries(prefix: Uint8Array, after?: Uint8Array): AsyncIterable<[Uint8Array, Uint8Array]> {
     const end = prefixEnd(prefix)
-    yield* this.#store.entries(Bucket.stateValue, end === undefined ? { gte: prefix } : { gte: prefix, lt: end })
+    // the least key above `after` is `after` followed by a zero byte
+    const gte = after === undefined ? prefix : Uint8Array.of(...after, 0)
+    yield* this.#store.entries(Bucket.stateValue, end === undefined ? { gte } : { gte, lt: end })
   }
 
   /**

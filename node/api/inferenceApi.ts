@@ -1,0 +1,98 @@
+// openledger_* methods for the inference market (reads of the head state):
+//
+//   getProvider(address) / listProviders(count?, after?)     providers: bond, offer, status
+//   getInferenceRequest(id)                                  an on-chain request and its record id
+//   getInferenceRecord(id) / listInferenceRecords(start?, count?)   paid inferences, newest first,
+//                                                            with the fee split
+//   getChannel(id)                                           a payment channel: deposit, redeemed,
+//                                                            the request chain's head, status
+//   getInferenceParams()                                     bonds, deadlines, the split's shares
+import {
+  CHANNEL_STATUS_NAMES, channels, inferenceParams, PROVIDER_STATUS_NAMES, providers, recordCount, records, REQUEST_STATUS_NAMES, requests,
+  type Channel, type InferenceRecord, type InferenceRequest, type Provider,
+} from '../../runtime/modules/inference/index.ts'
+import { channelKind, providerKind, recordKind, requestKind } from '../../runtime/modules/inference/state.ts'
+import { defineMethod, param, type RpcMethod } from '../rpc/registry.ts'
+import type { ApiComponents } from './context.ts'
+import { listByIds, listEntries, MAX_LIST } from './pagination.ts'
+
+export function providerToJson(provider: Provider): Record<string, unknown> {
+  return { ...(providerKind.toJson(provider) as Record<string, unknown>), status: PROVIDER_STATUS_NAMES[provider.status] ?? provider.status }
+}
+
+export function requestToJson(request: InferenceRequest): Record<string, unknown> {
+  return { ...(requestKind.toJson(request) as Record<string, unknown>), status: REQUEST_STATUS_NAMES[request.status] ?? request.status }
+}
+
+export function recordToJson(record: InferenceRecord): Record<string, unknown> {
+  return { ...(recordKind.toJson(record) as Record<string, unknown>), source: record.source === 0 ? 'request' : 'channel', status: 'settled' }
+}
+
+export function channelToJson(channel: Channel): Record<string, unknown> {
+  const json = channelKind.toJson(channel) as Record<string, unknown>
+  return { ...json, status: CHANNEL_STATUS_NAMES[channel.status] ?? channel.status, balance: (channel.deposit - channel.redeemed).toString() }
+}
+
+export function inferenceMethods({ chain }: ApiComponents): RpcMethod[] {
+  const state = () => chain.state
+  const id = param.uint({ max: Number.MAX_SAFE_INTEGER })
+  const count = param.optional(param.uint({ max: MAX_LIST })).named('count')
+  return [
+    defineMethod({
+      name: 'openledger_getProvider',
+      params: [param.address().named('address')],
+      async handler([address]) {
+        const provider = await providers.get(state(), address)
+        return provider === undefined ? null : providerToJson(provider)
+      },
+    }),
+    defineMethod({
+      name: 'openledger_listProviders',
+      params: [count, param.optional(param.address()).named('after')],
+      async handler([n, after], { signal }) {
+        // key order is address order: `after` pages on from the last address of the previous page
+        const entries = state().entries(providers.prefix, after === undefined ? undefined : providers.key(after))
+        return listEntries(entries, { count: n, signal }, ([, value]) => providerToJson(providers.decodeValue(value)))
+      },
+    }),
+    defineMethod({
+      name: 'openledger_getInferenceRequest',
+      params: [id.named('request')],
+      async handler([request]) {
+        const record = await requests.get(state(), request)
+        return record === undefined ? null : requestToJson(record)
+      },
+    }),
+    defineMethod({
+      name: 'openledger_getInferenceRecord',
+      params: [id.named('record')],
+      async handler([record]) {
+        const found = await records.get(state(), record)
+        return found === undefined ? null : recordToJson(found)
+      },
+    }),
+    defineMethod({
+      name: 'openledger_listInferenceRecords',
+      params: [param.optional(id).named('start'), count],
+      async handler([from, n], { signal }) {
+        return listByIds({ first: 1, last: await recordCount.get(state()), start: from, count: n, order: 'descending', signal }, async (i) => {
+          const found = await records.get(state(), i)
+          return found === undefined ? undefined : recordToJson(found)
+        })
+      },
+    }),
+    defineMethod({
+      name: 'openledger_getChannel',
+      params: [id.named('channel')],
+      async handler([channel]) {
+        const found = await channels.get(state(), channel)
+        return found === undefined ? null : channelToJson(found)
+      },
+    }),
+    defineMethod({
+      name: 'openledger_getInferenceParams',
+      params: [],
+      handler: async () => inferenceParams.kind.toJson(await inferenceParams.storage.get(state())),
+    }),
+  ]
+}
