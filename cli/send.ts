@@ -28,21 +28,28 @@ export interface SendOptions {
   nonce: number | undefined
 }
 
-interface Receipt {
+export interface Receipt {
   status: string
   blockNumber: number
   blockHash: string
   fee: string
   gasUsed: number
   error: string | null
-  events: unknown[]
+  events: Array<{ module: string; event: string; data: Record<string, unknown> }>
 }
 
 /**
  * Signs and sends one module call. `argsJson` is the call's arguments as JSON, or a function of
- * the signer's address giving them (for arguments that default to the sender, e.g. its own validator).
+ * the signer's address giving them, or a promise of them (for arguments that default to the sender,
+ * e.g. its own validator, or to what the chain holds for it).
  */
 export async function sendCall(io: CliIo, options: SendOptions, moduleName: string, callName: string, argsJson: unknown): Promise<number> {
+  const { receipt } = await sendCallForReceipt(io, options, moduleName, callName, argsJson)
+  return receipt === null || receipt.status === 'success' ? 0 : 1
+}
+
+/** sendCall, giving back the receipt (null with --no-wait) for commands that read its events. */
+export async function sendCallForReceipt(io: CliIo, options: SendOptions, moduleName: string, callName: string, argsJson: unknown): Promise<{ hash: string; receipt: Receipt | null }> {
   const module = runtime.moduleByName(moduleName)
   if (module === undefined) throw new CliError('BAD_ARGUMENT', `no module '${moduleName}'; modules: ${runtime.modules.filter((m) => m.calls.length > 0).map((m) => m.name).join(', ')}`)
   const call = module.calls.find((c) => c.name === callName)
@@ -58,7 +65,7 @@ export async function sendCall(io: CliIo, options: SendOptions, moduleName: stri
   // fixed arguments are checked before any passphrase is asked for
   const fixed = typeof argsJson === 'function' ? undefined : encodeArgs(argsJson)
   const signer = await resolveAccountSigner(options.from, options.home, io)
-  const args = fixed ?? encodeArgs((argsJson as (sender: string) => unknown)(toHex(signer.address)))
+  const args = fixed ?? encodeArgs(await (argsJson as (sender: string) => unknown)(toHex(signer.address)))
   const client = new RpcClient(options.rpc)
   const properties = await client.call<{ chainId: number }>('system_properties')
   const nonce = options.nonce ?? (await client.call<number>('system_accountNextIndex', [toHex(signer.address)]))
@@ -79,7 +86,7 @@ export async function sendCall(io: CliIo, options: SendOptions, moduleName: stri
   })
   if (!options.wait) {
     io.out(options.json ? JSON.stringify({ hash }) : `submitted ${hash}`)
-    return 0
+    return { hash, receipt: null }
   }
   const deadline = Date.now() + 120_000
   let receipt: Receipt | null = null
@@ -96,7 +103,7 @@ export async function sendCall(io: CliIo, options: SendOptions, moduleName: stri
     io.out(`  status   ${receipt.status}${receipt.error === null ? '' : ` (${receipt.error})`}`)
     io.out(`  fee      ${formatOpen(BigInt(receipt.fee))} OPEN (${receipt.gasUsed} gas)`)
   }
-  return receipt.status === 'success' ? 0 : 1
+  return { hash, receipt }
 }
 
 /** The node refused a transaction because the sender's unlocked balance cannot pay its tip. */

@@ -49,6 +49,7 @@ import { BlobFetcher, serveBlobs } from './blobs/blobExchange.ts'
 import { BlobStore } from './blobs/blobStore.ts'
 import { AvailabilityService } from './datanets/availabilityService.ts'
 import { OperatorTransactions } from './operator/operatorTransactions.ts'
+import { ProviderError, ProviderService, type ProviderServiceOptions } from './market/providerService.ts'
 import { BaseModelResolver, publishShippedModels } from './models/baseModels.ts'
 import { TrainingService, trainingDir, type TrainingFault } from './models/trainingService.ts'
 
@@ -65,6 +66,8 @@ export interface NodeOptions {
   clock?: Clock
   /** single-validator dev chain: seal blocks locally, each final at once */
   dev?: { blockTime: number; instantSeal?: boolean; author: Address; maxTransactions?: number; operator?: { address: Address; privateKey: Uint8Array } }
+  /** the inference market's provider (needs the blob store and an operator key): serves requests addressed to the operator through `servingUrl` */
+  provider?: ProviderServiceOptions
   /** the blob store under <home>/blobs (default on) */
   blobs?: { maxBlobBytes?: number; gcGraceMs?: number } | false
   /** ModelFactory workers (needs the blob store): training threads per job; TEST ONLY faults */
@@ -304,6 +307,12 @@ export class OpenLedgerNode {
         const training = this.#training
         training.start()
         this.#onStop('training', () => training.stop())
+      }
+      if (options.provider !== undefined) {
+        if (transactions === undefined) throw new ProviderError('NO_OPERATOR', 'an inference provider needs the operator key that signs its fulfilments')
+        const provider = new ProviderService(options.provider, { chain, transactions, blobs: this.#blobs, logger: log.child('provider') })
+        provider.start()
+        this.#onStop('provider', () => provider.stop())
       }
     }
     if (options.rpc !== false) {

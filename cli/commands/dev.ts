@@ -11,7 +11,7 @@ import { resolveHome } from '../home.ts'
 import { CliError, type Command } from '../io.ts'
 import { loggerFrom, loggingOptions, untilSignal } from '../logging.ts'
 import { parsePort, parsePositiveInt } from '../parse.ts'
-import { EMBEDDED_SERVE_USAGE, embeddedServeOptions, startEmbeddedServing } from './serve.ts'
+import { EMBEDDED_SERVE_USAGE, embeddedServeOptions, providerOptionsFrom, startEmbeddedServing } from './serve.ts'
 import { runUntilStopped, STORAGE_USAGE, storageFrom, storageOptions } from '../nodeRun.ts'
 
 export const devCommand: Command = {
@@ -46,6 +46,7 @@ export const devCommand: Command = {
         rpc: { host: values['rpc-host'] ?? '127.0.0.1', port: parsePort(values['rpc-port'] ?? '9944', '--rpc-port') },
         metrics: values['no-metrics'] === true ? false : { port: parsePort(values['metrics-port'] ?? '9615', '--metrics-port') },
         storage: storageFrom(values),
+        ...providerOptionsFrom(values),
         dev: { blockTime: parsePositiveInt(values['block-time'] ?? '1000', '--block-time'), instantSeal: values['instant-seal'] === true, author: devAccount('alice').address, operator: devKey('alice') },
         ...(values['prune-window'] === undefined ? {} : { pruneWindow: parsePositiveInt(values['prune-window'], '--prune-window') }),
         ...(values['verifier-threads'] === undefined ? {} : { verifierThreads: parsePositiveInt(values['verifier-threads'], '--verifier-threads', 0) }),

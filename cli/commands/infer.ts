@@ -1,8 +1,14 @@
 // `openledger infer --model BASE[:ID] "prompt"`: a completion streamed to the terminal from a serving
 // endpoint (`openledger serve`), through its OpenAI-compatible API — what any OpenAI client does.
 import { parseArgs } from 'node:util'
-import { CliError, type Command } from '../io.ts'
-import { DEFAULT_SERVING_URL, parsePositiveInt } from '../parse.ts'
+import { downloadBlob } from '../../node/blobs/blobClient.ts'
+import { RpcClient } from '../../node/rpc/client.ts'
+import { toHex } from '../../runtime/crypto/hash.ts'
+import { formatOpen } from '../../genesis/tokenomics.ts'
+import { CliError, type CliIo, type Command } from '../io.ts'
+import { DEFAULT_SERVING_URL, parseAddress, parseOpenAmount, parsePositiveInt } from '../parse.ts'
+import { common, sendCallForReceipt, sendOptions } from '../send.ts'
+import { resolveBaseModels } from './market.ts'
 
 interface ErrorBody {
   error?: { code?: string; message?: string }
@@ -44,6 +50,13 @@ export const inferCommand: Command = {
     '--temperature T   0 = greedy (default 1)',
     '--seed S          the same seed gives the same tokens',
     '--no-stream       wait for the whole answer',
+    '',
+    'openledger infer --onchain --from NAME --provider ADDRESS --model BASE[:ID] --max-fee OPEN [--max-tokens N] [--temperature T] [--top-p P] [--seed S] [--prompt-tokens N] "prompt"',
+    '',
+    '--onchain         pay a provider on chain: the fee is escrowed (at most --max-fee), the provider\'s node answers',
+    '                  with a transaction, the output\'s hash and content id are in the inference record, unused',
+    '                  escrow is refunded; the output is downloaded from --rpc\'s blob store when it holds it',
+    '--prompt-tokens N the prompt\'s token count declared for the escrow (default: its UTF-8 length, an upper bound)',
   ].join('\n'),
   async run(argv, io) {
     const { values, positionals } = parseArgs({
@@ -51,8 +64,10 @@ export const inferCommand: Command = {
       options: {
         server: { type: 'string' }, model: { type: 'string' }, chat: { type: 'boolean' }, 'max-tokens': { type: 'string' }, temperature: { type: 'string' },
         'top-p': { type: 'string' }, seed: { type: 'string' }, stop: { type: 'string', multiple: true }, 'no-stream': { type: 'boolean' },
+        onchain: { type: 'boolean' }, provider: { type: 'string' }, 'max-fee': { type: 'string' }, 'prompt-tokens': { type: 'string' }, ...common,
       },
     })
+    if (values.onchain === true) return inferOnChain(values, positionals, io)
     if (values.model === undefined) throw new CliError('USAGE', '--model is required (GET /v1/models on the server lists them)')
     if (positionals.length !== 1) throw new CliError('USAGE', 'give the prompt as one argument (quote it)')
     const prompt = positionals[0] as string
@@ -111,4 +126,71 @@ export const inferCommand: Command = {
     io.err(`[finish_reason: ${String(finish)}]`)
     return 0
   },
+}
+
+const POLL_MS = 500
+/** how long `infer --onchain` waits for the provider's answer (the runtime refunds at the deadline) */
+const ANSWER_TIMEOUT_MS = 300_000
+
+interface RequestJson {
+  id: number
+  status: string
+  deadline: number
+  record: number | null
+}
+
+/** `infer --onchain`: escrow a request for a provider, wait for its fulfilment, print the output. */
+async function inferOnChain(values: Record<string, unknown>, positionals: string[], io: CliIo): Promise<number> {
+  const text = (flag: string): string | undefined => (typeof values[flag] === 'string' ? values[flag] : undefined)
+  const model = text('model')
+  if (model === undefined) throw new CliError('USAGE', '--model BASE[:ID] is required')
+  if (positionals.length !== 1) throw new CliError('USAGE', 'give the prompt as one argument (quote it)')
+  const prompt = positionals[0] as string
+  const providerText = text('provider')
+  const maxFee = text('max-fee')
+  if (providerText === undefined || maxFee === undefined) throw new CliError('USAGE', 'infer --onchain needs --provider ADDRESS and --max-fee OPEN')
+  const options = sendOptions(values as Parameters<typeof sendOptions>[0])
+  const colon = model.lastIndexOf(':')
+  const baseName = colon === -1 ? model : model.slice(0, colon)
+  const adapter = colon === -1 ? undefined : parsePositiveInt(model.slice(colon + 1), '--model (the adapter id)')
+  const [base] = await resolveBaseModels(options.rpc, baseName, '--model')
+  const temperature = text('temperature') === undefined ? 0 : parseNumber(text('temperature') as string, '--temperature')
+  const topP = text('top-p') === undefined ? 1 : parseNumber(text('top-p') as string, '--top-p')
+  const args = {
+    provider: toHex(parseAddress(providerText, '--provider')),
+    base,
+    adapters: adapter === undefined ? [] : [{ id: adapter, weightMilli: 1_000 }],
+    prompt,
+    promptTokens: text('prompt-tokens') === undefined ? new TextEncoder().encode(prompt).length : parsePositiveInt(text('prompt-tokens') as string, '--prompt-tokens'),
+    maxTokens: text('max-tokens') === undefined ? 16 : parsePositiveInt(text('max-tokens') as string, '--max-tokens'),
+    sampling: { temperatureMilli: Math.round(temperature * 1_000), topK: 0, topPMilli: Math.round(topP * 1_000), seed: text('seed') === undefined ? 0 : parsePositiveInt(text('seed') as string, '--seed', 0) },
+    escrow: parseOpenAmount(maxFee, '--max-fee').toString(),
+  }
+  const quiet: CliIo = { ...io, out: (line) => io.err(line) }
+  const { receipt } = await sendCallForReceipt(quiet, { ...options, json: false }, 'inference', 'request', args)
+  if (receipt === null) return 0
+  if (receipt.status !== 'success') throw new CliError('FAILED', `the request was refused: ${receipt.error ?? receipt.status}`)
+  const created = receipt.events.find((e) => e.module === 'inference' && e.event === 'RequestCreated')
+  const id = Number(created?.data['request'])
+  io.err(`request ${id} escrowed; waiting for the provider (deadline: block #${String(created?.data['deadline'])})`)
+  const client = new RpcClient(options.rpc)
+  const until = Date.now() + ANSWER_TIMEOUT_MS
+  let request = await client.call<RequestJson>('openledger_getInferenceRequest', [id])
+  while (request.status === 'open') {
+    if (Date.now() > until) throw new CliError('FAILED', `request ${id} is still open after ${ANSWER_TIMEOUT_MS / 1000} s; the escrow comes back at its deadline`)
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS))
+    request = await client.call<RequestJson>('openledger_getInferenceRequest', [id])
+  }
+  if (request.status !== 'fulfilled' || request.record === null) {
+    io.err(`request ${id} ${request.status}: the provider missed its deadline, the escrow was refunded`)
+    return 1
+  }
+  const record = await client.call<{ id: number; outputCid: string; outputHash: string; price: string; inputTokens: number; outputTokens: number }>('openledger_getInferenceRecord', [request.record])
+  const output = await downloadBlob(client, record.outputCid).then((bytes) => new TextDecoder().decode(bytes), () => undefined)
+  if (options.json) io.out(JSON.stringify({ request: id, record, output: output ?? null }))
+  else {
+    if (output !== undefined) io.out(output)
+    io.err(`[record ${record.id}: ${record.inputTokens} + ${record.outputTokens} tokens, paid ${formatOpen(BigInt(record.price))} OPEN; output ${record.outputCid}${output === undefined ? ' (not in this node\'s blob store: fetch it from the provider)' : ''}]`)
+  }
+  return 0
 }

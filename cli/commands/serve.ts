@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util'
 // the service (engine, onnxruntime) is imported only when serving starts: `start` without --serve never loads it
 import type { ServingService, ServingServiceOptions } from '../../node/serving/service.ts'
+import type { ProviderServiceOptions } from '../../node/market/providerService.ts'
 import { resolveHome } from '../home.ts'
 import type { Logger } from '../../lib/logger.ts'
 import { CliError, type Command } from '../io.ts'
@@ -89,13 +90,37 @@ export const embeddedServeOptions = {
   'serve-execution-provider': { type: 'string' },
   'serve-max-batch': { type: 'string' },
   'serve-max-queue': { type: 'string' },
+  provider: { type: 'boolean' },
+  'provider-serving': { type: 'string' },
+  'provider-test-fault': { type: 'string' },
 } as const
 
 export const EMBEDDED_SERVE_USAGE = [
+  '--provider                 serve the inference market\'s on-chain requests addressed to this node\'s operator key',
+  '                           (register first: openledger provider register); with --serve, or --provider-serving URL',
   '--serve                    also serve the chain\'s models over an OpenAI-compatible API (OpenLoRA) from this',
   '                           process: inference in worker threads, artifacts read from this home\'s blobs;',
   '                           the options of `openledger serve` with a serve- prefix: ' + SERVE_USAGE.map((line) => line.trim().split(' ')[0]?.replace('--', '--serve-')).join(' '),
 ]
+
+/**
+ * The node's inference-market provider (`--provider`): it answers the on-chain requests addressed
+ * to the operator key through this process's serving API (`--serve`) or another (`--provider-serving URL`).
+ */
+export function providerOptionsFrom(values: Record<string, unknown>): { provider?: ProviderServiceOptions } {
+  if (values['provider'] !== true) return {}
+  const explicit = values['provider-serving']
+  let servingUrl: string
+  if (typeof explicit === 'string') servingUrl = parseRpcUrl(explicit, '--provider-serving')
+  else if (values['serve'] === true) {
+    const host = typeof values['serve-host'] === 'string' ? values['serve-host'] : '127.0.0.1'
+    const port = typeof values['serve-port'] === 'string' ? parsePort(values['serve-port'], '--serve-port') : 8000
+    servingUrl = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`
+  } else throw new CliError('USAGE', '--provider answers requests through a serving API: add --serve, or --provider-serving URL')
+  const fault = values['provider-test-fault']
+  if (fault !== undefined && fault !== 'tamper' && fault !== 'silent') throw new CliError('BAD_ARGUMENT', '--provider-test-fault must be tamper or silent')
+  return { provider: { servingUrl, ...(fault === 'tamper' ? { tamper: true } : {}), ...(fault === 'silent' ? { silent: true } : {}) } }
+}
 
 /** Starts the embedded serving service when --serve was given, against the node's own RPC and home. */
 export async function startEmbeddedServing(values: Record<string, unknown>, node: { rpcAddress: { host: string; port: number } | undefined }, home: string, logger: Logger): Promise<ServingService | undefined> {

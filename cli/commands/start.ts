@@ -14,7 +14,7 @@ import { resolveHome } from '../home.ts'
 import { CliError, type Command } from '../io.ts'
 import { parsePositiveInt } from '../parse.ts'
 import { loggerFrom, loggingOptions, untilSignal } from '../logging.ts'
-import { EMBEDDED_SERVE_USAGE, embeddedServeOptions, startEmbeddedServing } from './serve.ts'
+import { EMBEDDED_SERVE_USAGE, embeddedServeOptions, providerOptionsFrom, startEmbeddedServing } from './serve.ts'
 import { runUntilStopped, STORAGE_USAGE, storageFrom, storageOptions } from '../nodeRun.ts'
 
 export const startCommand: Command = {
@@ -58,6 +58,7 @@ export const startCommand: Command = {
         rpcMethods,
         metrics: config.metrics,
         storage: storageFrom(values),
+        ...providerOptionsFrom(values),
         ...(config.pruneWindow === undefined ? {} : { pruneWindow: config.pruneWindow }),
         models: {
           ...(values['training-threads'] === undefined ? {} : { threads: parsePositiveInt(values['training-threads'], '--training-threads') }),

@@ -205,7 +205,9 @@ export const request = defineCall({
 
 /**
  * The provider answers an open request by its deadline: the record is written, the fee (its price
- * for the tokens, at most the escrow) split and paid, the rest of the escrow refunded.
+ * for the tokens it counted, at most the escrow) split and paid, the rest of the escrow refunded.
+ * Its prompt count may differ from the user's declared one (tokenizers at the edges); the escrow
+ * caps the fee, and re-checks (teacher forcing over the recorded tokens) catch a count that lies.
  */
 export const fulfil = defineCall({
   index: 5,
@@ -219,7 +221,7 @@ export const fulfil = defineCall({
     if (!sameAddress(found.provider, sender)) return InferenceError.WrongProvider
     if (found.status !== RequestStatus.open) return InferenceError.AlreadyFulfilled
     if (context.block.height > found.deadline) return InferenceError.DeadlinePassed
-    if (args.inputTokens !== found.promptTokens || args.outputTokens < 1 || args.outputTokens > found.maxTokens) return InferenceError.InvalidFulfilment
+    if (args.inputTokens < 1 || args.outputTokens < 1 || args.outputTokens > found.maxTokens) return InferenceError.InvalidFulfilment
     const provider = await providerOf(state, sender)
     if (provider === undefined) throw new Error('inference: a request names a provider that is not stored: bug')
     const params = await inferenceParams.get(state)

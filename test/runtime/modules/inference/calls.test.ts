@@ -105,7 +105,7 @@ t.test('request and fulfil bad inputs: stable codes, nothing changed', async (t)
   const fulfilCases: Array<[DevAccountName, Record<string, unknown>, string]> = [
     [PROVIDER, { request: 9 }, 'inference.UnknownRequest'],
     ['dave', { request: 1 }, 'inference.WrongProvider'],
-    [PROVIDER, { request: 1, inputTokens: 5 }, 'inference.InvalidFulfilment'],
+    [PROVIDER, { request: 1, inputTokens: 0 }, 'inference.InvalidFulfilment'],
     [PROVIDER, { request: 1, outputTokens: 21 }, 'inference.InvalidFulfilment'],
     [PROVIDER, { request: 1, outputTokens: 0 }, 'inference.InvalidFulfilment'],
   ]

@@ -1,0 +1,194 @@
+// The provider's side of the inference market, in the node's process. It follows finalized blocks
+// and, for every inference.RequestCreated addressed to this node's operator:
+//
+//   1. reads the request from the state (prompt, model, adapters, sampling, maxTokens);
+//   2. serves it through the serving API (`servingUrl`, the OpenLoRA process: `--serve` or
+//      `openledger serve`), as any OpenAI client would, greedy or seeded so it can be re-checked;
+//   3. stores the output's bytes in the blob store, pinned for the record (re-checkers and
+//      attribution fetch it by the content id over the blob protocol);
+//   4. submits inference.fulfil (output hash, content id, token counts) with the operator key.
+//
+// A request that cannot be served (its model gone, the serving process down) is retried with
+// backoff until its deadline; the runtime refunds the user and slashes the bond after that. At
+// start it reconciles with the state: open requests addressed to it whose deadline is ahead.
+// Runs off the consensus path, one request at a time, in order.
+import { decode, encode, type Decoded } from '../../runtime/codec/canonical.ts'
+import { keccak256, toHex, utf8 } from '../../runtime/crypto/hash.ts'
+import { sameAddress } from '../../runtime/modules/accounts.ts'
+import { fulfil } from '../../runtime/modules/inference/calls.ts'
+import { RequestCreated } from '../../runtime/modules/inference/events.ts'
+import { requests, RequestStatus, type InferenceRequest } from '../../runtime/modules/inference/state.ts'
+import { ModuleIndex } from '../../runtime/modules/indices.ts'
+import { baseModels } from '../../runtime/modules/models/state.ts'
+import { ReceiptStatus } from '../../runtime/receipt.ts'
+import { OpenLedgerError } from '../../runtime/errors.ts'
+import type { Logger } from '../../lib/logger.ts'
+import type { BlobStore } from '../blobs/blobStore.ts'
+import type { Chain, ImportedBlock } from '../chain/chain.ts'
+import type { OperatorTransactions } from '../operator/operatorTransactions.ts'
+
+export interface ProviderServiceOptions {
+  /** the serving API this provider answers with, e.g. http://127.0.0.1:8000 */
+  readonly servingUrl: string
+  /** ms before a failed request is tried again (doubling, at most 8 times) */
+  readonly retryMs?: number
+  /** TEST ONLY: change the output after serving it (a dishonest provider) */
+  readonly tamper?: boolean
+  /** TEST ONLY: take requests but never fulfil them */
+  readonly silent?: boolean
+}
+
+export interface ProviderServiceComponents {
+  readonly chain: Chain
+  readonly transactions: OperatorTransactions
+  readonly blobs: BlobStore
+  readonly logger: Logger
+}
+
+export type ProviderErrorCode = 'SERVING_FAILED' | 'UNSUPPORTED_REQUEST' | 'NO_OPERATOR'
+export class ProviderError extends OpenLedgerError<ProviderErrorCode> {}
+
+/** The blob store reference a record's output holds. */
+export function outputPinOwner(request: number): string {
+  return `inference/request/${request}`
+}
+
+export interface ServedOutput {
+  readonly text: string
+  readonly promptTokens: number
+  readonly completionTokens: number
+}
+
+/** The serving API's model name of a request: `base` or `base:versionId` (one adapter at weight 1). */
+export function servingModelName(baseName: string, adapters: ReadonlyArray<{ id: number; weightMilli: number }>): string | undefined {
+  if (adapters.length === 0) return baseName
+  const [only] = adapters
+  return adapters.length === 1 && only !== undefined && only.weightMilli === 1_000 ? `${baseName}:${only.id}` : undefined
+}
+
+/** One completion from an OpenAI-compatible serving API, not streamed. */
+export async function complete(servingUrl: string, body: Record<string, unknown>, signal: AbortSignal): Promise<ServedOutput> {
+  let response: Response
+  try {
+    response = await fetch(`${servingUrl.replace(/\/+$/, '')}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...body, stream: false }), signal })
+  } catch (cause) {
+    throw new ProviderError('SERVING_FAILED', `the serving API at ${servingUrl} is unreachable`, { cause })
+  }
+  const answer = (await response.json().catch(() => ({}))) as { choices?: Array<{ text?: unknown }>; usage?: { prompt_tokens?: unknown; completion_tokens?: unknown }; error?: { code?: string; message?: string } }
+  if (!response.ok) throw new ProviderError('SERVING_FAILED', `serving answered ${response.status} ${answer.error?.code ?? ''}: ${answer.error?.message ?? ''}`)
+  const text = answer.choices?.[0]?.text
+  const promptTokens = answer.usage?.prompt_tokens
+  const completionTokens = answer.usage?.completion_tokens
+  if (typeof text !== 'string' || typeof promptTokens !== 'number' || typeof completionTokens !== 'number') throw new ProviderError('SERVING_FAILED', 'the serving API answered without text and usage')
+  return { text, promptTokens, completionTokens }
+}
+
+interface Work {
+  readonly request: number
+  attempts: number
+  notBefore: number
+}
+
+export class ProviderService {
+  readonly #options: ProviderServiceOptions
+  readonly #c: ProviderServiceComponents
+  readonly #log: Logger
+  #queue: Promise<void> = Promise.resolve()
+  #retry: Work[] = []
+  #unsubscribe: (() => void) | undefined
+  #abort = new AbortController()
+  /** requests this node has submitted a fulfilment for */
+  readonly #fulfilled = new Set<number>()
+
+  constructor(options: ProviderServiceOptions, components: ProviderServiceComponents) {
+    this.#options = options
+    this.#c = components
+    this.#log = components.logger
+  }
+
+  start(): void {
+    this.#abort = new AbortController()
+    this.#queue = this.#queue.then(() => this.#catchUp()).catch((error: unknown) => this.#log.warn('provider catch-up failed', { error }))
+    this.#unsubscribe = this.#c.chain.onBlock((block) => {
+      if (!block.finalized) return
+      this.#queue = this.#queue.then(() => this.#onFinalized(block)).catch((error: unknown) => this.#log.warn('provider work failed', { error }))
+    })
+    this.#log.info('inference provider started', { operator: toHex(this.#c.transactions.address), serving: this.#options.servingUrl })
+  }
+
+  async stop(): Promise<void> {
+    this.#unsubscribe?.()
+    this.#abort.abort()
+    await this.#queue
+  }
+
+  /** Resolves once every finalized block seen so far has been handled (tests). */
+  idle(): Promise<void> {
+    return this.#queue
+  }
+
+  async #catchUp(): Promise<void> {
+    for await (const [, value] of this.#c.chain.state.entries(requests.prefix)) {
+      if (this.#abort.signal.aborted) return
+      const request = requests.decodeValue(value)
+      if (request.status === RequestStatus.open && sameAddress(request.provider, this.#c.transactions.address)) await this.#handle({ request: request.id, attempts: 0, notBefore: 0 })
+    }
+  }
+
+  async #onFinalized(block: ImportedBlock): Promise<void> {
+    const work: Work[] = []
+    const self = this.#c.transactions.address
+    for (const receipt of block.receipts) {
+      if (receipt.status !== ReceiptStatus.success || !receipt.events.some((e) => e.module === ModuleIndex.inference && e.index === RequestCreated.index)) continue
+      for (const event of receipt.events) {
+        if (event.module !== ModuleIndex.inference || event.index !== RequestCreated.index) continue
+        const data = RequestCreated.data.decode(decode(encode(event.data)) as Decoded, 'event')
+        if (sameAddress(data.provider, self)) work.push({ request: data.request, attempts: 0, notBefore: 0 })
+      }
+    }
+    const now = Date.now()
+    const due = this.#retry.filter((w) => w.notBefore <= now)
+    this.#retry = this.#retry.filter((w) => w.notBefore > now)
+    for (const item of [...work, ...due]) await this.#handle(item)
+  }
+
+  async #handle(work: Work): Promise<void> {
+    if (this.#fulfilled.has(work.request) || this.#options.silent === true) return
+    const { chain } = this.#c
+    const request = await requests.get(chain.state, work.request)
+    if (request === undefined || request.status !== RequestStatus.open || chain.head.header.height >= request.deadline) return
+    try {
+      await this.#serve(request)
+      this.#fulfilled.add(request.id)
+    } catch (error) {
+      if (this.#abort.signal.aborted) return
+      work.attempts++
+      const unsupported = error instanceof ProviderError && error.code === 'UNSUPPORTED_REQUEST'
+      this.#log.warn('inference request not served', { request: request.id, attempt: work.attempts, error })
+      if (!unsupported && work.attempts < 8) {
+        work.notBefore = Date.now() + (this.#options.retryMs ?? 1_000) * 2 ** (work.attempts - 1)
+        this.#retry.push(work)
+      }
+    }
+  }
+
+  async #serve(request: InferenceRequest): Promise<void> {
+    const { chain, blobs, transactions } = this.#c
+    const base = await baseModels.get(chain.state, request.base)
+    const model = base === undefined ? undefined : servingModelName(base.name, request.adapters)
+    if (model === undefined || request.sampling.topK !== 0) throw new ProviderError('UNSUPPORTED_REQUEST', 'the serving API serves one adapter at weight 1 or the base alone, without top-k')
+    const { sampling } = request
+    const served = await complete(this.#options.servingUrl, {
+      model, prompt: request.prompt, max_tokens: request.maxTokens, temperature: sampling.temperatureMilli / 1_000, top_p: sampling.topPMilli / 1_000, seed: sampling.seed,
+    }, this.#abort.signal)
+    const text = this.#options.tamper === true ? `${served.text} [tampered]` : served.text
+    const bytes = utf8(text)
+    const outputCid = await blobs.put(bytes)
+    await blobs.pin(outputCid, outputPinOwner(request.id))
+    const outputTokens = Math.max(1, Math.min(request.maxTokens, served.completionTokens))
+    const tx = await transactions.submit(ModuleIndex.inference, fulfil, {
+      request: request.id, outputHash: keccak256(bytes), outputCid, inputTokens: Math.max(1, served.promptTokens), outputTokens,
+    })
+    this.#log.info('inference request fulfilled', { request: request.id, tx: toHex(tx.hash), outputTokens, cid: toHex(outputCid) })
+  }
+}
