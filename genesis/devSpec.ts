@@ -38,7 +38,7 @@ export const DEV_INFERENCE_PARAMS: InferenceParams = {
   ...DEFAULT_INFERENCE_PARAMS,
   minProviderBond: 1_000n * ONE_OPEN,
   unbondingBlocks: 60,
-  requestBlocks: 30,
+  requestBlocks: 60,
   challengeBlocks: 30,
 }
 
