@@ -22,6 +22,14 @@ export default tseslint.config(
     languageOptions: { globals: { process: 'readonly' } },
   },
   {
+    // the explorer's browser modules (served as they are, no build)
+    files: ['node/explorer/public/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: { window: 'readonly', document: 'readonly', location: 'readonly', WebSocket: 'readonly', setTimeout: 'readonly', console: 'readonly' },
+    },
+  },
+  {
     files: ['**/*.ts'],
     ignores: ['cli/**', 'test/**', 'bench/**', 'scripts/**', '**/*.test.ts'],
     rules: { 'no-console': 'error' },

@@ -52,6 +52,7 @@ import { OperatorTransactions } from './operator/operatorTransactions.ts'
 import { ProviderError, ProviderService, type ProviderServiceOptions } from './market/providerService.ts'
 import { BaseModelResolver, publishShippedModels } from './models/baseModels.ts'
 import { TrainingService, trainingDir, type TrainingFault } from './models/trainingService.ts'
+import { loadExplorerSite } from './explorer/site.ts'
 
 export const NODE_VERSION = '0.1.0'
 
@@ -332,7 +333,7 @@ export class OpenLedgerNode {
         storage: this.#health,
         clock: this.#clockMonitor,
       })
-      const rpc = new RpcServer({ ...options.rpc }, { logger: log, methods, metrics: this.metrics })
+      const rpc = new RpcServer({ ...options.rpc }, { logger: log, methods, metrics: this.metrics, site: loadExplorerSite() })
       this.#rpc = rpc
       await rpc.start()
       this.#onStop('rpc', () => rpc.stop())

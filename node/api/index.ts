@@ -4,6 +4,7 @@ import { authorMethods, authorSubscriptions } from './authorApi.ts'
 import { chainMethods, chainSubscriptions } from './chainApi.ts'
 import type { ApiComponents } from './context.ts'
 import { ethMethods, ethSubscriptions } from './ethApi.ts'
+import { explorerMethods } from './explorerApi.ts'
 import { datanetsMethods } from './datanetsApi.ts'
 import { inferenceMethods } from './inferenceApi.ts'
 import { modelsMethods } from './modelsApi.ts'
@@ -14,7 +15,7 @@ import { systemMethods } from './systemApi.ts'
 
 export function createRpcRegistry(components: ApiComponents): RpcRegistry {
   const registry = new RpcRegistry()
-  for (const method of [...systemMethods(components), ...chainMethods(components), ...stateMethods(components), ...authorMethods(components), ...openledgerMethods(components), ...stakingMethods(components), ...datanetsMethods(components), ...modelsMethods(components), ...inferenceMethods(components), ...ethMethods(components)]) {
+  for (const method of [...systemMethods(components), ...chainMethods(components), ...stateMethods(components), ...authorMethods(components), ...openledgerMethods(components), ...stakingMethods(components), ...datanetsMethods(components), ...modelsMethods(components), ...inferenceMethods(components), ...ethMethods(components), ...explorerMethods(components)]) {
     registry.add(method)
   }
   for (const subscription of [...chainSubscriptions(components), ...authorSubscriptions(components), ...ethSubscriptions(components)]) registry.addSubscription(subscription)

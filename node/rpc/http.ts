@@ -1,4 +1,5 @@
-// JSON-RPC over HTTP: POST `/` with an application/json body, GET `/health`, CORS preflights. Reads
+// JSON-RPC over HTTP: POST `/` with an application/json body, GET `/health`, CORS preflights, and
+// GET of a static site's files when one is given (the explorer: `/` is its index.html). Reads
 // bodies within `maxRequestBytes` (past ABUSIVE_FACTOR times that the connection is closed unread),
 // aborts a call's signal when its client disconnects, and hands the text to the dispatcher.
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -25,26 +26,49 @@ export interface RpcHttpOptions {
   corsOrigins: readonly string[] | '*'
 }
 
-export function originAllowed(allowed: readonly string[] | '*', origin: string): boolean {
-  return allowed === '*' || allowed.includes(origin)
+/** Static files served on GET (the explorer); only the paths it lists exist. */
+export interface StaticSite {
+  file(path: string): { body: Buffer; contentType: string } | undefined
+}
+
+const IP_OR_LOCALHOST = /^(?:localhost|\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\])(?::\d+)?$/
+
+/**
+ * Whether a browser page from `origin` may call. Besides the configured origins, a page this
+ * server served itself (the explorer: same scheme-less host as the request's Host) may, when that
+ * host is an IP address or localhost: a DNS name could be an attacker's rebinding to 127.0.0.1,
+ * so a node served under a name lists it in `corsOrigins`.
+ */
+export function originAllowed(allowed: readonly string[] | '*', origin: string, host?: string): boolean {
+  if (allowed === '*' || allowed.includes(origin)) return true
+  return host !== undefined && IP_OR_LOCALHOST.test(host) && origin === `http://${host}`
+}
+
+const STATIC_HEADERS = {
+  'cache-control': 'no-cache',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'content-security-policy': "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
 }
 
 export class RpcHttpHandler {
   readonly #options: RpcHttpOptions
   readonly #dispatcher: RpcDispatcher
   readonly #server: RpcServerState
+  readonly #site: StaticSite | undefined
 
-  constructor(options: RpcHttpOptions, dispatcher: RpcDispatcher, server: RpcServerState) {
+  constructor(options: RpcHttpOptions, dispatcher: RpcDispatcher, server: RpcServerState, site?: StaticSite) {
     this.#options = options
     this.#dispatcher = dispatcher
     this.#server = server
+    this.#site = site
   }
 
   onRequest(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '/').split('?')[0]
     const origin = req.headers.origin
     if (origin !== undefined) {
-      if (!originAllowed(this.#options.corsOrigins, origin)) {
+      if (!originAllowed(this.#options.corsOrigins, origin, req.headers.host)) {
         if (req.method === 'POST' || req.method === 'OPTIONS') return sendError(res, 403, null, new RpcError('INVALID_REQUEST', 'origin not allowed'))
       } else {
         res.setHeader('access-control-allow-origin', origin)
@@ -58,6 +82,13 @@ export class RpcHttpHandler {
     const stopping = this.#server.stopping
     if (path === '/health' && (req.method === 'GET' || req.method === 'HEAD')) {
       return sendJson(res, stopping ? 503 : 200, JSON.stringify({ status: stopping ? 'stopping' : 'ok' }))
+    }
+    if ((req.method === 'GET' || req.method === 'HEAD') && this.#site !== undefined) {
+      const file = this.#site.file(path === '/' ? '/index.html' : (path ?? ''))
+      if (file !== undefined) {
+        res.writeHead(200, { ...STATIC_HEADERS, 'content-type': file.contentType, 'content-length': file.body.length })
+        return void res.end(req.method === 'HEAD' ? undefined : file.body)
+      }
     }
     if (path !== '/') return sendJson(res, 404, JSON.stringify({ error: 'not found' }))
     if (req.method !== 'POST') return sendJson(res, 405, JSON.stringify({ error: 'use POST for JSON-RPC, or a WebSocket' }), { allow: 'POST, OPTIONS' })

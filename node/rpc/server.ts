@@ -19,7 +19,7 @@ import type { Logger } from '../../lib/logger.ts'
 import type { RpcMetrics } from '../metrics/metrics.ts'
 import { RpcDispatcher } from './dispatch.ts'
 import { RpcError } from './errors.ts'
-import { RpcHttpHandler, type RpcServerState } from './http.ts'
+import { RpcHttpHandler, type RpcServerState, type StaticSite } from './http.ts'
 import type { RpcRegistry } from './registry.ts'
 import { RpcWebSockets } from './websocket.ts'
 
@@ -53,6 +53,8 @@ export interface RpcServerComponents {
   logger: Logger
   methods: RpcRegistry
   metrics?: RpcMetrics
+  /** files served on GET (the explorer) */
+  site?: StaticSite
 }
 
 export const RPC_SERVER_DEFAULTS = {
@@ -90,7 +92,7 @@ export class RpcServer implements RpcServerState {
     this.#log = components.logger.child('rpc')
     this.#metrics = components.metrics
     this.#dispatcher = new RpcDispatcher(this.#options, { methods: components.methods, metrics: components.metrics, log: this.#log })
-    this.#http = new RpcHttpHandler(this.#options, this.#dispatcher, this)
+    this.#http = new RpcHttpHandler(this.#options, this.#dispatcher, this, components.site)
   }
 
   get address(): { host: string; port: number } {

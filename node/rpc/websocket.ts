@@ -54,7 +54,7 @@ export class RpcWebSockets {
     const origin = req.headers.origin
     if (path !== '/') return refuseUpgrade(socket, 404, 'not found')
     if (this.#server.stopping) return refuseUpgrade(socket, 503, 'server is shutting down')
-    if (origin !== undefined && !originAllowed(this.#options.corsOrigins, origin)) return refuseUpgrade(socket, 403, 'origin not allowed')
+    if (origin !== undefined && !originAllowed(this.#options.corsOrigins, origin, req.headers.host)) return refuseUpgrade(socket, 403, 'origin not allowed')
     if (this.#connections.size >= this.#options.maxConnections) {
       this.#log.warn('refusing websocket: too many connections', { limit: this.#options.maxConnections })
       return refuseUpgrade(socket, 503, 'too many connections')
