@@ -19,6 +19,7 @@ function moduleConfigs(spec: ChainSpec): Record<string, unknown> {
     datanets: spec.datanets,
     models: spec.models,
     inference: spec.inference,
+    attribution: spec.attribution,
     governance: spec.governance,
   }
 }

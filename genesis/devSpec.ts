@@ -95,6 +95,7 @@ export function devChainSpec(options: DevSpecOptions = {}): ChainSpec {
     consensus: undefined,
     models: { params: DEV_MODELS_PARAMS, baseModels: [...(options.baseModels ?? [])] },
     inference: { params: DEV_INFERENCE_PARAMS },
+    attribution: undefined,
     governance: options.governanceParams === undefined ? undefined : { params: options.governanceParams },
   }
 }

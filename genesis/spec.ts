@@ -29,6 +29,8 @@ import { DEFAULT_FEE_PARAMS, feeParamsKind, feesParams, type FeeParams } from '.
 import { datanetsGenesisKind } from '../runtime/modules/datanets/genesis.ts'
 import { datanetsParams } from '../runtime/modules/datanets/state.ts'
 import { baseModelProblem } from '../runtime/modules/models/calls.ts'
+import { attributionGenesisKind } from '../runtime/modules/attribution/genesis.ts'
+import { attributionParams } from '../runtime/modules/attribution/state.ts'
 import { inferenceGenesisKind } from '../runtime/modules/inference/genesis.ts'
 import { inferenceParams } from '../runtime/modules/inference/state.ts'
 import { modelsGenesisKind } from '../runtime/modules/models/genesis.ts'
@@ -73,6 +75,7 @@ export const chainSpecKind = k.struct({
   datanets: k.optional(datanetsGenesisKind),
   models: k.optional(modelsGenesisKind),
   inference: k.optional(inferenceGenesisKind),
+  attribution: k.optional(attributionGenesisKind),
   /** governance parameters (deposit and voting periods, quorum, threshold, veto, timelock) */
   governance: k.optional(governanceGenesisKind),
   /** BFT consensus parameters (governance will own them): the proposer-based timestamps' bounds */
@@ -160,6 +163,8 @@ export function validateChainSpec(spec: ChainSpec): void {
   validateModels(spec)
   const inferenceProblem = spec.inference?.params === undefined ? undefined : inferenceParams.problem(spec.inference.params)
   if (inferenceProblem !== undefined) throw paramsError('INVALID_SPEC', 'inference.params', inferenceProblem)
+  const attributionProblem = spec.attribution?.params === undefined ? undefined : attributionParams.problem(spec.attribution.params)
+  if (attributionProblem !== undefined) throw paramsError('INVALID_SPEC', 'attribution.params', attributionProblem)
   const governanceProblem = spec.governance?.params === undefined ? undefined : governanceParams.problem(spec.governance.params)
   if (governanceProblem !== undefined) throw paramsError('INVALID_SPEC', 'governance.params', governanceProblem)
 }

@@ -1,4 +1,5 @@
 // The runtime of the chain: its modules, in dispatch order.
+import { attributionModule } from './modules/attribution/index.ts'
 import { balancesModule } from './modules/balances/index.ts'
 import { datanetsModule } from './modules/datanets/index.ts'
 import { feesModule } from './modules/fees/index.ts'
@@ -20,7 +21,7 @@ export function createRuntime(options: RuntimeOptions = {}): Runtime {
   // (read lazily: the runtime is built after the module)
   const governance = createGovernanceModule(() => runtime.params)
   const runtime: Runtime = new Runtime([
-    systemModule, balancesModule, feesModule, createStakingModule(options), datanetsModule, modelsModule, inferenceModule, governance, treasuryModule,
+    systemModule, balancesModule, feesModule, createStakingModule(options), datanetsModule, modelsModule, inferenceModule, attributionModule, governance, treasuryModule,
   ])
   return runtime
 }

@@ -22,6 +22,8 @@ import { ModuleIndex } from '../../../../runtime/modules/indices.ts'
 import { canonicalArchitecture } from '../../../../runtime/modules/models/architecture.ts'
 import { modelsModule } from '../../../../runtime/modules/models/index.ts'
 import { inferenceModule } from '../../../../runtime/modules/inference/index.ts'
+import { attributionModule } from '../../../../runtime/modules/attribution/index.ts'
+import type { AttributionParams } from '../../../../runtime/modules/attribution/state.ts'
 import {
   baseModels, jobs, JobStatus, MODELS_ACCOUNT, modelVersions, type BaseModelArgs, type Job, type ModelsParams,
 } from '../../../../runtime/modules/models/state.ts'
@@ -68,7 +70,7 @@ export const workerAddress = (i: number): Address => devKey(workerName(i)).addre
 export const addressOf = (name: DevAccountName): Address => devAccount(name).address
 
 /** A testnet of `validators` equal validators with the models section given (one genesis base model by default). */
-export function modelsSpec(options: { validators?: number; params?: ModelsParams; baseModels?: BaseModelArgs[]; inferenceParams?: InferenceParams } = {}): ChainSpec {
+export function modelsSpec(options: { validators?: number; params?: ModelsParams; baseModels?: BaseModelArgs[]; inferenceParams?: InferenceParams; attributionParams?: AttributionParams } = {}): ChainSpec {
   const count = options.validators ?? 7
   const spec = testnetChainSpec({
     validators: Array.from({ length: count }, (_, i) => ({ operator: workerAddress(i), consensusKey: devValidatorKey(workerName(i)).publicKey })),
@@ -79,6 +81,7 @@ export function modelsSpec(options: { validators?: number; params?: ModelsParams
   return {
     ...spec, models: { params: options.params ?? TEST_MODELS_PARAMS, baseModels: options.baseModels ?? [baseModelArgs()] },
     ...(options.inferenceParams === undefined ? {} : { inference: { params: options.inferenceParams } }),
+    ...(options.attributionParams === undefined ? {} : { attribution: { params: options.attributionParams } }),
   }
 }
 
@@ -90,7 +93,7 @@ export interface CallOutcome {
 export class ModelsHarness {
   readonly committed: MapState
   readonly spec: ChainSpec
-  readonly modules: RuntimeModule[] = [systemModule, createStakingModule(), datanetsModule, modelsModule, inferenceModule]
+  readonly modules: RuntimeModule[] = [systemModule, createStakingModule(), datanetsModule, modelsModule, inferenceModule, attributionModule]
   /** the last finished block */
   height = 0
   /** parent hash of the next block only, then back to the default */
