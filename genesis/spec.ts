@@ -13,6 +13,7 @@
 //   "datanets": { "params": { … } },                                           // optional
 //   "consensus": { "timeliness": { "precisionMs": 500, "messageDelayMs": 3000 } },  // optional
 //   "governance": { "params": { "votingPeriod": 100800, "quorumBps": 3340, … } },   // optional
+//   "attribution": { "params": { "receiptBlocks": 100, "sampleRateBps": 500, … } },  // optional
 //   "models": { "params": { "verifiers": 2, … },                               // optional
 //               "baseModels": [ { "name": "…", "kind": 0, "architecture": "{…canonical JSON…}",
 //                                 "artifact": "0x…", "weightsHash": "0x…", "onnx": "0x…",
