@@ -16,6 +16,7 @@
 //   resident adapters and bytes under the budget.
 // Run alone: node bench/serving.ts [--quick]
 import { randomTensors, seededRandom } from '../test/ml/onnx/reference.ts'
+import { benchServingJitter } from './servingJitter.ts'
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import { adapterShapes, elementCount, paramShapes, type ModelConfig, type Tensors } from '../ml/model/config.ts'
 import { loadBaseModel } from '../node/models/assets.ts'
@@ -301,6 +302,8 @@ export async function benchServing(options: ServingBenchOptions): Promise<void> 
   await benchShape({ label: 'realistic random-weight fixture', name: 'realistic', config: REALISTIC, weights: realistic, prompt: 16, maxTokens: 32, requests: quick ? 32 : 96 }, options)
   log('-- decode cost vs position (realistic shape, bare steps, KV cache of 256 positions)')
   await positionCost(options, realistic)
+  log('-- a validator serving: block times of dev --serve, idle and at full serving load')
+  await benchServingJitter(options)
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
