@@ -1,6 +1,6 @@
 import t from 'tap'
 import fc from 'fast-check'
-import { SpanIndex, spanIndexRoot, verifySpanIndex, type ContributionTokens } from '../../attribution/spanIndex.ts'
+import { readBits, SpanIndex, spanIndexRoot, verifySpanIndex, writeBits, type ContributionTokens } from '../../attribution/spanIndex.ts'
 import { attributeSpans, findSpans, longestMatches } from '../../attribution/spans.ts'
 
 /** Small random corpora: few token values, so n-grams repeat within and across contributions. */
@@ -86,16 +86,18 @@ t.test('bytes: deterministic, round-trip through decode, widths as documented, t
   t.strictSame(a.root(), spanIndexRoot(b.bytes))
   const n = 7 + 1 + 0 + 1 + 4
   t.equal(a.length, n)
-  t.equal(a.bytes.length, 20 + 8 * 3 + (2 + 3) * n, '2-byte tokens and 3-byte positions')
+  t.equal(a.bytes.length, 20 + 8 * 3 + Math.ceil(14 * n / 8) + Math.ceil(4 * n / 8), '14-bit tokens (8,192 ids and the separator), 4-bit positions (n = 13)')
   const decoded = verifySpanIndex(a.bytes.slice())
   t.equal(decoded.count([1, 2, 3]), 2)
   t.equal(decoded.contributionAt(decoded.starts[2]!), 2)
   t.strictSame(Array.from(decoded.contributionIds), [9, 3, 5])
-  t.equal(SpanIndex.build([{ id: 1, tokens: [70000] }], 70001).tokenWidth, 3)
+  t.equal(SpanIndex.build([{ id: 1, tokens: [70000] }], 70001).tokenBits, 17)
+  t.equal(SpanIndex.build([{ id: 1, tokens: [1] }], 2).tokenBits, 2, 'ids 0, 1 and the separator 2')
 
   const swapped = a.bytes.slice()
-  const saOffset = 20 + 24 + 2 * n
-  for (let i = 0; i < 3; i++) [swapped[saOffset + i], swapped[saOffset + 3 + i]] = [swapped[saOffset + 3 + i]!, swapped[saOffset + i]!]
+  const saOffset = 20 + 24 + Math.ceil(14 * n / 8)
+  // the first two 4-bit positions share a byte: swap its nibbles
+  swapped[saOffset] = ((swapped[saOffset]! & 0x0f) << 4) | (swapped[saOffset]! >>> 4)
   t.throws(() => verifySpanIndex(swapped), { code: 'INVALID_INDEX' }, 'a reordered suffix array')
   t.throws(() => SpanIndex.decode(a.bytes.subarray(0, a.bytes.length - 1)), { code: 'INVALID_INDEX' }, 'truncated')
   const badMagic = a.bytes.slice()
@@ -120,4 +122,17 @@ t.test('bad input is refused with stable codes', async (t) => {
   t.throws(() => findSpans(index, [1, 2], { minLength: 0 }), { code: 'INVALID_ARGUMENT' })
   t.throws(() => longestMatches(index, [1, -2]), { code: 'INVALID_ARGUMENT' })
   t.strictSame(attributeSpans(index, [4, 5, 6]).scores, [], 'nothing matches: no shares')
+})
+
+t.test('bit packing: any widths 1..32 at any offsets read back what was written', async (t) => {
+  fc.assert(fc.property(fc.integer({ min: 1, max: 32 }), fc.integer({ min: 0, max: 9 }), fc.array(fc.nat(), { minLength: 1, maxLength: 40 }), (width, base, raw) => {
+    const values = raw.map((v) => v % 2 ** width)
+    // a u32 value at width 32 (fc.nat stops at 2^31 − 1)
+    if (width === 32) values[0] = 0xffff_ffff
+    const bytes = new Uint8Array(base + Math.ceil((width * values.length) / 8))
+    values.forEach((v, i) => writeBits(bytes, base, i * width, width, v))
+    if (!values.every((v, i) => readBits(bytes, base, i * width, width) === v)) throw new Error(`width ${width}: read back differs`)
+    if (bytes.subarray(0, base).some((b) => b !== 0)) throw new Error('wrote before the section')
+  }), { seed: 5, numRuns: 2000 })
+  t.pass('2,000 random packings')
 })
