@@ -167,7 +167,7 @@ async function inferOnChain(values: Record<string, unknown>, positionals: string
     escrow: parseOpenAmount(maxFee, '--max-fee').toString(),
   }
   const quiet: CliIo = { ...io, out: (line) => io.err(line) }
-  const { receipt } = await sendCallForReceipt(quiet, { ...options, json: false }, 'inference', 'request', args)
+  const { hash, receipt } = await sendCallForReceipt(quiet, { ...options, json: false }, 'inference', 'request', args)
   if (receipt === null) return 0
   if (receipt.status !== 'success') throw new CliError('FAILED', `the request was refused: ${receipt.error ?? receipt.status}`)
   const created = receipt.events.find((e) => e.module === 'inference' && e.event === 'RequestCreated')
@@ -183,11 +183,12 @@ async function inferOnChain(values: Record<string, unknown>, positionals: string
   }
   if (request.status !== 'fulfilled' || request.record === null) {
     io.err(`request ${id} ${request.status}: the provider missed its deadline, the escrow was refunded`)
+    if (options.json) io.out(JSON.stringify({ request: id, requestTx: { hash, fee: receipt.fee }, status: request.status, record: null, output: null }))
     return 1
   }
   const record = await client.call<{ id: number; outputCid: string; outputHash: string; price: string; inputTokens: number; outputTokens: number }>('openledger_getInferenceRecord', [request.record])
   const output = await downloadBlob(client, record.outputCid).then((bytes) => new TextDecoder().decode(bytes), () => undefined)
-  if (options.json) io.out(JSON.stringify({ request: id, record, output: output ?? null }))
+  if (options.json) io.out(JSON.stringify({ request: id, requestTx: { hash, fee: receipt.fee }, record, output: output ?? null }))
   else {
     if (output !== undefined) io.out(output)
     io.err(`[record ${record.id}: ${record.inputTokens} + ${record.outputTokens} tokens, paid ${formatOpen(BigInt(record.price))} OPEN; output ${record.outputCid}${output === undefined ? ' (not in this node\'s blob store: fetch it from the provider)' : ''}]`)

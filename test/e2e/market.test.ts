@@ -1,0 +1,142 @@
+// The inference market on a 4-validator testnet of real `openledger start` processes. node0 runs
+// the serving engine (`--serve`) and the provider service (`--provider`); node1 is a provider that
+// takes requests and never answers (`--provider-test-fault silent`). Both register with their
+// operator keys. A user (bob) pays node0 on chain with `openledger infer --onchain`: the output
+// comes back, its hash and content id are in the record, and every balance moves by exactly the
+// split the runtime's own arithmetic gives (bob by the price and his transaction fee; the provider,
+// the treasury (the genesis base model's owner share goes there) and the contributors' pool by
+// their parts, read from the fulfilment's transfers). bob's request to node1 expires: the escrow
+// comes back whole and node1 loses missedDeadlineSlashBps of its bond. A channel opens to node0 and
+// closes with its challenge period, refunding the deposit.
+import t from 'tap'
+import { keccak256, toHex, utf8, fromHex } from '../../runtime/crypto/hash.ts'
+import { createRuntime } from '../../runtime/index.ts'
+import { TREASURY_ACCOUNT } from '../../runtime/modules/accounts.ts'
+import { INFERENCE_ACCOUNT, splitFee } from '../../runtime/modules/inference/index.ts'
+import type { InferenceParams } from '../../runtime/modules/inference/state.ts'
+import { inferenceParams } from '../../runtime/modules/inference/state.ts'
+import { decodeTransaction, signTransaction } from '../../runtime/transaction.ts'
+import { devAccount } from '../../genesis/devAccounts.ts'
+import type { RpcClient } from '../../node/rpc/client.ts'
+import { runCli, waitFor } from './harness.ts'
+import { createTestnet, nodeKeys, type TestnetNode } from './testnet.ts'
+
+t.setTimeout(20 * 60_000)
+const OPEN = 10n ** 18n
+const LM = 'ol-lm-sotu-2m'
+const runtime = createRuntime()
+
+interface Receipt {
+  status: string
+  fee: string
+  error: string | null
+  blockNumber: number
+  events: Array<{ module: string; event: string; data: Record<string, unknown> }>
+}
+
+/** Signs `inference.call(args)` with a raw key, submits it to `rpc` and waits for its receipt. */
+async function send(rpc: RpcClient, privateKey: Uint8Array, address: string, call: string, args: unknown): Promise<Receipt> {
+  const module = runtime.moduleByName('inference')
+  const definition = module?.calls.find((c) => c.name === call)
+  if (module === undefined || definition === undefined) throw new Error(call)
+  const { chainId } = await rpc.call<{ chainId: number }>('system_properties')
+  const nonce = await rpc.call<number>('system_accountNextIndex', [address])
+  const signed = signTransaction({
+    chainId, nonce, gasLimit: 200_000, maxFeePerGas: 100_000_000_000n, maxPriorityFeePerGas: 1_000_000_000n,
+    call: { module: module.index, call: definition.index, args: definition.args.encode(definition.args.fromJson(args, 'args')) as never },
+  }, privateKey)
+  const hash = await rpc.call<string>('author_submitExtrinsic', [toHex(signed.bytes)])
+  return waitFor(async () => (await rpc.call<Receipt | null>('openledger_getReceipt', [hash])) ?? undefined, `${call} included`, 120_000, 200)
+}
+
+const balance = async (rpc: RpcClient, address: string): Promise<bigint> => BigInt(await rpc.call<string>('openledger_getBalance', [address]))
+
+/** The receipt of the transaction in block `height` whose events hold `event` of the inference module. */
+async function receiptWith(rpc: RpcClient, height: number, event: string): Promise<Receipt> {
+  const hash = await rpc.call<string>('chain_getBlockHash', [height])
+  const block = await rpc.call<{ block: { extrinsics: string[] } }>('chain_getBlock', [hash])
+  for (const bytes of block.block.extrinsics) {
+    const receipt = await rpc.call<Receipt>('openledger_getReceipt', [toHex(decodeTransaction(fromHex(bytes) as Uint8Array).hash)])
+    if (receipt.events.some((e) => e.module === 'inference' && e.event === event)) return receipt
+  }
+  throw new Error(`no ${event} in block ${height}`)
+}
+
+const transfersFrom = (receipt: Receipt, from: Uint8Array) =>
+  receipt.events.filter((e) => e.module === 'balances' && e.event === 'Transferred' && e.data['from'] === toHex(from)).map((e) => ({ to: String(e.data['to']), amount: BigInt(String(e.data['amount'])) }))
+
+t.test('providers serve paid on-chain requests; balances move by the split; a missed deadline is refunded and slashed', async (t) => {
+  const net = await createTestnet({ validators: 4, blockTimeMs: 500, audit: false, startTimeoutMs: 240_000 })
+  t.teardown(() => net.remove())
+  const [node0, node1, node2, node3] = net.nodes as [TestnetNode, TestnetNode, TestnetNode, TestnetNode]
+  const servePort = String(20_000 + Math.floor(Math.random() * 10_000))
+  await Promise.all([
+    net.start(node0, ['--serve', '--serve-port', servePort, '--serve-threads', '1', '--provider', '--training-threads', '1']),
+    net.start(node1, ['--provider', '--provider-serving', 'http://127.0.0.1:9', '--provider-test-fault', 'silent', '--training-threads', '1']),
+    net.start(node2, ['--training-threads', '1']),
+    net.start(node3, ['--training-threads', '1']),
+  ])
+  const rpc = node0.rpc
+  await waitFor(async () => ((await rpc.call<{ number: number }>('chain_getHeader')).number >= 2 ? true : undefined), 'blocks', 120_000, 500)
+  const params = inferenceParams.kind.fromJson(await rpc.call<unknown>('openledger_getInferenceParams'), 'params') as InferenceParams
+  const [keys0, keys1] = [await nodeKeys(node0), await nodeKeys(node1)]
+  const offer = { endpoint: `http://127.0.0.1:${servePort}`, priceIn: (OPEN / 100n).toString(), priceOut: (3n * OPEN / 100n).toString(), models: [1], capacity: 4 }
+  const bond = 2_000n * OPEN
+  for (const keys of [keys0, keys1]) {
+    const registered = await send(rpc, fromHex(keys.operatorPrivateKey) as Uint8Array, keys.operator, 'registerProvider', { bond: bond.toString(), ...offer })
+    t.equal(registered.status, 'success', `${keys.operator} registered: ${registered.error ?? ''}`)
+  }
+  const status = await runCli(['provider', 'status', keys0.operator, '--rpc', node0.rpcUrl])
+  t.match(JSON.parse(status.stdout), { operator: keys0.operator, status: 'active', bond: bond.toString() }, 'provider status over the CLI')
+
+  // ---- the on-chain paid path
+  const bob = toHex(devAccount('bob').address)
+  const [bobBefore, poolBefore] = [await balance(rpc, bob), await balance(rpc, toHex(INFERENCE_ACCOUNT))]
+  const paid = await runCli(['infer', '--onchain', '--from', 'bob', '--provider', keys0.operator, '--model', LM, '--max-fee', '1', '--max-tokens', '8', '--json', '--rpc', node0.rpcUrl, 'The state of the union is'])
+  t.equal(paid.code, 0, `infer --onchain: ${paid.stderr}`)
+  const answer = JSON.parse(paid.stdout) as { request: number; requestTx: { fee: string }; record: Record<string, unknown> & { id: number; price: string; split: Record<string, string>; outputHash: string; height: number; outputTokens: number }; output: string }
+  t.ok(answer.output.length > 0, `the provider's output came back: ${JSON.stringify(answer.output)}`)
+  t.equal(answer.record.outputHash, toHex(keccak256(utf8(answer.output))), 'the record holds the output\'s hash')
+  t.ok(answer.record.outputTokens >= 1 && answer.record.outputTokens <= 8)
+  const price = BigInt(answer.record.price)
+  const split = splitFee(price, params)
+  t.same(answer.record.split, { provider: split.provider.toString(), modelOwner: split.modelOwner.toString(), contributors: split.contributors.toString(), treasury: split.treasury.toString() }, 'the record\'s split is the runtime\'s arithmetic')
+  t.equal(split.provider + split.modelOwner + split.contributors + split.treasury, price)
+  t.equal(await balance(rpc, bob), bobBefore - price - BigInt(answer.requestTx.fee), 'bob paid exactly the price and his transaction fee')
+  t.equal(await balance(rpc, toHex(INFERENCE_ACCOUNT)), poolBefore + split.contributors, 'the module keeps exactly the contributors\' pool')
+  const fulfilment = await receiptWith(rpc, answer.record.height, 'RequestFulfilled')
+  const paidOut = transfersFrom(fulfilment, INFERENCE_ACCOUNT)
+  t.same(paidOut.sort((a, b) => a.to.localeCompare(b.to)), [
+    { to: keys0.operator, amount: split.provider },
+    { to: toHex(TREASURY_ACCOUNT), amount: split.modelOwner + split.treasury },
+    { to: bob, amount: OPEN - price },
+  ].sort((a, b) => a.to.localeCompare(b.to)), 'provider, treasury (treasury share and the genesis model\'s owner share) and bob\'s refund, exactly')
+  // the output is in node0's blob store, by the content id the record names
+  const info = await rpc.call<{ size: number } | null>('openledger_getBlobInfo', [answer.record['outputCid']])
+  t.equal(info?.size, utf8(answer.output).length, 'the output blob is stored under the record\'s content id')
+
+  // ---- a provider that misses the deadline
+  const provider1Before = await rpc.call<{ bond: string }>('openledger_getProvider', [keys1.operator])
+  const bobBefore2 = await balance(rpc, bob)
+  const missed = await runCli(['infer', '--onchain', '--from', 'bob', '--provider', keys1.operator, '--model', LM, '--max-fee', '1', '--max-tokens', '8', '--json', '--rpc', node0.rpcUrl, 'Hello'])
+  t.equal(missed.code, 1, 'the request expired')
+  const expired = JSON.parse(missed.stdout) as { status: string; requestTx: { fee: string } }
+  t.equal(expired.status, 'expired')
+  t.equal(await balance(rpc, bob), bobBefore2 - BigInt(expired.requestTx.fee), 'the escrow came back whole')
+  const provider1After = await rpc.call<{ bond: string; slashedTotal: string }>('openledger_getProvider', [keys1.operator])
+  const slash = (BigInt(provider1Before.bond) * BigInt(params.missedDeadlineSlashBps)) / 10_000n
+  t.equal(BigInt(provider1After.bond), BigInt(provider1Before.bond) - slash, 'the silent provider lost missedDeadlineSlashBps of its bond')
+  t.equal(provider1After.slashedTotal, slash.toString())
+
+  // ---- a channel: open, status, close with the challenge period
+  const opened = await runCli(['channel', 'open', '--from', 'dave', '--provider', keys0.operator, '--deposit', '5', '--rpc', node0.rpcUrl])
+  t.equal(opened.code, 0, opened.stderr)
+  const channel = JSON.parse((await runCli(['channel', 'status', '1', '--rpc', node0.rpcUrl])).stdout) as { status: string; balance: string }
+  t.match(channel, { status: 'open', balance: (5n * OPEN).toString() })
+  const dave = toHex(devAccount('dave').address)
+  const daveBefore = await balance(rpc, dave)
+  const closing = await runCli(['channel', 'close', '--from', 'dave', '--channel', '1', '--json', '--rpc', node0.rpcUrl])
+  const closeFee = BigInt((JSON.parse(closing.stdout) as { fee: string }).fee)
+  await waitFor(async () => ((await rpc.call<{ status: string }>('openledger_getChannel', [1])).status === 'closed' ? true : undefined), 'the challenge period', 180_000, 500)
+  t.equal(await balance(rpc, dave), daveBefore - closeFee + 5n * OPEN, 'the unredeemed deposit came back')
+})
