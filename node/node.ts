@@ -27,7 +27,7 @@ import { TxGossip } from './mempool/txGossip.ts'
 import { TxWatcher } from './mempool/txWatcher.ts'
 import { createMetrics, type NodeMetrics } from './metrics/metrics.ts'
 import { MetricsServer } from './metrics/server.ts'
-import { RpcServer } from './rpc/server.ts'
+import { isLoopback, RPC_SERVER_DEFAULTS, RpcServer, RpcServerError, type RpcServerOptions } from './rpc/server.ts'
 import { InlineVerifier, WorkerPoolVerifier, type SignatureVerifier } from './workers/signatureVerifier.ts'
 import { ConsensusDriver } from '../consensus/driver/driver.ts'
 import type { Clock } from '../consensus/clock.ts'
@@ -59,9 +59,11 @@ export const NODE_VERSION = '0.1.0'
 export interface NodeOptions {
   home: string
   spec: ChainSpec
-  rpc?: { host?: string; port?: number; maxConnections?: number } | false
+  rpc?: RpcServerOptions | false
   /** `unsafe` also serves operator-only methods (peer blocking); keep it to trusted interfaces */
   rpcMethods?: 'safe' | 'unsafe'
+  /** Confirms `rpcMethods: 'unsafe'` on a host that is not loopback (Substrate's --unsafe-rpc-external). */
+  unsafeRpcExternal?: boolean
   metrics?: { host?: string; port?: number } | false
   /** wall-clock time for block times and consensus (default: the system clock); tests shift it */
   clock?: Clock
@@ -317,6 +319,10 @@ export class OpenLedgerNode {
       }
     }
     if (options.rpc !== false) {
+      const rpcHost = options.rpc?.host ?? RPC_SERVER_DEFAULTS.host
+      if (options.rpcMethods === 'unsafe' && !isLoopback(rpcHost) && options.unsafeRpcExternal !== true) {
+        throw new RpcServerError('UNSAFE_RPC_EXTERNAL', `refusing to serve operator-only RPC methods on ${rpcHost}, an address others can reach: bind the RPC to 127.0.0.1, or confirm with --unsafe-rpc-external`)
+      }
       const methods = createRpcRegistry({
         chain,
         mempool,

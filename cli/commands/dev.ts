@@ -13,9 +13,10 @@ import { loggerFrom, loggingOptions, untilSignal } from '../logging.ts'
 import { parsePort, parsePositiveInt } from '../parse.ts'
 import { EMBEDDED_SERVE_USAGE, embeddedServeOptions, providerOptionsFrom, startEmbeddedServing } from './serve.ts'
 import { runUntilStopped, STORAGE_USAGE, storageFrom, storageOptions } from '../nodeRun.ts'
+import { RPC_USAGE, rpcFlagsFrom, rpcOptions } from '../rpcFlags.ts'
 
 export const devCommand: Command = {
-  usage: 'openledger dev [--home DIR] [--spec CHAIN_SPEC.json] [--rpc-port PORT] [--rpc-host HOST] [--metrics-port PORT|--no-metrics] [--block-time MS] [--instant-seal] [--prune-window N] [--log-level LEVEL] [--log-format text|json] [--min-free-disk MB] [--disk-warn-free MB] [--serve [--serve-port N] …]\n\n' + [...STORAGE_USAGE, ...EMBEDDED_SERVE_USAGE].join('\n'),
+  usage: 'openledger dev [--home DIR] [--spec CHAIN_SPEC.json] [--rpc-port PORT] [--rpc-host HOST] [--metrics-port PORT|--no-metrics] [--block-time MS] [--instant-seal] [--prune-window N] [--log-level LEVEL] [--log-format text|json] [--min-free-disk MB] [--disk-warn-free MB] [RPC limits…] [--serve [--serve-port N] …]\n\n' + [...RPC_USAGE, ...STORAGE_USAGE, ...EMBEDDED_SERVE_USAGE].join('\n'),
   async run(argv) {
     const { values } = parseArgs({
       args: argv,
@@ -32,6 +33,7 @@ export const devCommand: Command = {
         'prune-window': { type: 'string' },
         'verifier-threads': { type: 'string' },
         'training-threads': { type: 'string' },
+        ...rpcOptions,
         ...loggingOptions,
         ...embeddedServeOptions,
         ...storageOptions,
@@ -39,11 +41,14 @@ export const devCommand: Command = {
     })
     const logger = loggerFrom(values)
     const home = resolveHome(values.home ?? join(resolveHome(undefined), 'dev'))
+    const rpcFlags = rpcFlagsFrom(values)
     const node = new OpenLedgerNode(
       {
         home,
         spec: values.spec === undefined ? devChainSpec({ baseModels: await shippedBaseModels() }) : parseChainSpec(await readSpecFile(values.spec)),
-        rpc: { host: values['rpc-host'] ?? '127.0.0.1', port: parsePort(values['rpc-port'] ?? '9944', '--rpc-port') },
+        rpc: { ...rpcFlags.options, host: values['rpc-host'] ?? '127.0.0.1', port: parsePort(values['rpc-port'] ?? '9944', '--rpc-port') },
+        rpcMethods: rpcFlags.methods,
+        unsafeRpcExternal: rpcFlags.unsafeExternal,
         metrics: values['no-metrics'] === true ? false : { port: parsePort(values['metrics-port'] ?? '9615', '--metrics-port') },
         storage: storageFrom(values),
         ...providerOptionsFrom(values),

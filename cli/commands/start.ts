@@ -13,27 +13,27 @@ import { loadOrCreateNodeKey } from '../../p2p/nodeKey.ts'
 import { resolveHome } from '../home.ts'
 import { CliError, type Command } from '../io.ts'
 import { parsePositiveInt } from '../parse.ts'
+import { RPC_USAGE, rpcFlagsFrom, rpcOptions } from '../rpcFlags.ts'
 import { loggerFrom, loggingOptions, untilSignal } from '../logging.ts'
 import { EMBEDDED_SERVE_USAGE, embeddedServeOptions, providerOptionsFrom, startEmbeddedServing } from './serve.ts'
 import { runUntilStopped, STORAGE_USAGE, storageFrom, storageOptions } from '../nodeRun.ts'
 
 export const startCommand: Command = {
   usage: [
-    'openledger start --home DIR [--rpc-methods safe|unsafe] [--log-level LEVEL] [--log-format text|json] [--vote-log FILE]',
+    'openledger start --home DIR [--rpc-methods safe|unsafe] [RPC limits…] [--log-level LEVEL] [--log-format text|json] [--vote-log FILE]',
     '',
-    '--rpc-methods unsafe  also serve operator-only RPC methods (system_blockPeer, system_unblockPeer, system_blockedPeers)',
     '--vote-log FILE       append every validly signed vote seen to FILE (JSON lines), for audits',
     '--training-threads N  threads for ModelFactory training jobs (default: all cores)',
     '--clock-offset=MS     TEST ONLY: run as if this machine\'s clock were MS ms ahead (--clock-offset=-MS: behind)',
+    ...RPC_USAGE,
     ...EMBEDDED_SERVE_USAGE,
     ...STORAGE_USAGE,
   ].join('\n'),
   async run(argv) {
-    const { values } = parseArgs({ args: argv, strict: true, options: { home: { type: 'string' }, 'test-equivocate': { type: 'boolean' }, 'test-model-fault': { type: 'string' }, 'training-threads': { type: 'string' }, 'vote-log': { type: 'string' }, 'rpc-methods': { type: 'string' }, 'clock-offset': { type: 'string' }, ...embeddedServeOptions, ...loggingOptions, ...storageOptions } })
+    const { values } = parseArgs({ args: argv, strict: true, options: { home: { type: 'string' }, 'test-equivocate': { type: 'boolean' }, 'test-model-fault': { type: 'string' }, 'training-threads': { type: 'string' }, 'vote-log': { type: 'string' }, ...rpcOptions, 'clock-offset': { type: 'string' }, ...embeddedServeOptions, ...loggingOptions, ...storageOptions } })
     const fault = values['test-model-fault']
     if (fault !== undefined && fault !== 'wrong-attestation' && fault !== 'skip-training') throw new CliError('BAD_ARGUMENT', '--test-model-fault must be wrong-attestation or skip-training')
-    const rpcMethods = values['rpc-methods'] ?? 'safe'
-    if (rpcMethods !== 'safe' && rpcMethods !== 'unsafe') throw new CliError('BAD_ARGUMENT', '--rpc-methods must be safe or unsafe')
+    const rpcFlags = rpcFlagsFrom(values)
     const home = resolveHome(values.home)
     const config = await loadNodeConfig(home)
     let specText: string
@@ -54,8 +54,9 @@ export const startCommand: Command = {
         spec,
         nodeName: config.moniker,
         clock: systemClock(clockOffsetMs),
-        rpc: config.rpc,
-        rpcMethods,
+        rpc: { ...rpcFlags.options, ...config.rpc },
+        rpcMethods: rpcFlags.methods,
+        unsafeRpcExternal: rpcFlags.unsafeExternal,
         metrics: config.metrics,
         storage: storageFrom(values),
         ...providerOptionsFrom(values),

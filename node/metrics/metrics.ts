@@ -10,6 +10,10 @@ export interface RpcMetrics {
   rpcRequestDuration: Histogram<'method' | 'transport'>
   rpcWsConnections: Gauge
   rpcSubscriptions: Gauge<'method'>
+  /** Open HTTP connections (WebSockets included: each began as one). */
+  rpcHttpConnections: Gauge
+  /** Connections and requests refused before any method ran; `reason` is a stable code. */
+  rpcRefusals: Counter<'reason'>
 }
 
 export interface NodeMetrics extends RpcMetrics {
@@ -89,5 +93,7 @@ export function createMetrics(options: MetricsOptions = {}): NodeMetrics {
     rpcRequestDuration: new Histogram({ name: 'openledger_rpc_request_duration_seconds', help: 'JSON-RPC call duration', labelNames: ['method', 'transport'], buckets: RPC_BUCKETS, registers }),
     rpcWsConnections: new Gauge({ name: 'openledger_rpc_ws_connections', help: 'Open JSON-RPC WebSocket connections', registers }),
     rpcSubscriptions: new Gauge({ name: 'openledger_rpc_subscriptions', help: 'Active JSON-RPC subscriptions by subscribe method', labelNames: ['method'], registers }),
+    rpcHttpConnections: new Gauge({ name: 'openledger_rpc_http_connections', help: 'Open connections to the JSON-RPC port (WebSockets included)', registers }),
+    rpcRefusals: new Counter({ name: 'openledger_rpc_refusals_total', help: 'Connections and requests the JSON-RPC server refused before any method ran, by reason', labelNames: ['reason'], registers }),
   }
 }

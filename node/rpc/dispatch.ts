@@ -7,6 +7,7 @@
 import { performance } from 'node:perf_hooks'
 import type { Logger } from '../../lib/logger.ts'
 import type { RpcMetrics } from '../metrics/metrics.ts'
+import type { ByteBudget } from './connections.ts'
 import { RpcError, toRpcError } from './errors.ts'
 import { stringify } from './json.ts'
 import { param, parseParams, type ResolvedMethod, type RpcRegistry, type RpcSubscriptionMethod } from './registry.ts'
@@ -43,9 +44,18 @@ export interface CallSession {
   connection: RpcConnection | undefined
   /** Subscriptions started while handling this message: they emit once its response is sent. */
   started: ActiveSubscription[]
+  /** Bytes of this message's answers reserved in the server's budget: released once sent. */
+  reserved: number
+}
+
+/** A session for one incoming message. */
+export function newSession(transport: RpcTransport, signal: AbortSignal, connection: RpcConnection | undefined): CallSession {
+  return { transport, signal, connection, started: [], reserved: 0 }
 }
 
 export interface RpcDispatchOptions {
+  maxResponseBytes: number
+  maxBatchResponseBytes: number
   maxBatchSize: number
   maxPendingPerConnection: number
   maxSubscriptionsPerConnection: number
@@ -64,8 +74,11 @@ export class RpcDispatcher {
   readonly #log: Logger
   readonly #builtin: ResolvedMethod
 
-  constructor(options: RpcDispatchOptions, components: { methods: RpcRegistry; metrics: RpcMetrics | undefined; log: Logger }) {
+  readonly #budget: ByteBudget
+
+  constructor(options: RpcDispatchOptions, components: { methods: RpcRegistry; metrics: RpcMetrics | undefined; log: Logger; budget: ByteBudget }) {
     this.#options = options
+    this.#budget = components.budget
     this.#registry = components.methods
     this.#metrics = components.metrics
     this.#log = components.log
@@ -104,7 +117,8 @@ export class RpcDispatcher {
       const responses = await Promise.all(calls.map((call) => this.#call(call, session)))
       const sent = responses.filter((response) => response !== undefined)
       if (!batch) return sent[0]
-      return sent.length === 0 ? undefined : `[${sent.join(',')}]`
+      if (sent.length === 0) return undefined
+      return `[${sent.join(',')}]`
     } finally {
       if (connection !== undefined) connection.pending -= calls.length
     }
@@ -132,8 +146,9 @@ export class RpcDispatcher {
       const result = await this.#execute(resolved, request, session)
       // the common answer (a hash, a hex value): the same text stringify() gives, without its replacer walk
       if (typeof result === 'string' && !request.notification) {
-        this.count(label, session.transport, code, (performance.now() - startedAt) / 1000)
-        return `{"jsonrpc":"2.0","id":${JSON.stringify(request.id)},"result":${JSON.stringify(result)}}`
+        const text = this.#bounded(`{"jsonrpc":"2.0","id":${JSON.stringify(request.id)},"result":${JSON.stringify(result)}}`, request.id, session)
+        this.count(label, session.transport, text.code, (performance.now() - startedAt) / 1000)
+        return text.text
       }
       response = { jsonrpc: '2.0', id: request.id, result: result ?? null }
     } catch (thrown) {
@@ -150,9 +165,33 @@ export class RpcDispatcher {
         code = 'INTERNAL_ERROR'
         text = stringify(errorResponse(request.id, new RpcError('INTERNAL_ERROR', 'internal error')))
       }
+      const bounded = this.#bounded(text, request.id, session)
+      text = bounded.text
+      if (bounded.code !== 'OK') code = bounded.code
     }
     this.count(label, session.transport, code, (performance.now() - startedAt) / 1000)
     return text
+  }
+
+  /** One answer within the per-call limit and the server's in-flight budget, or the error saying why not. */
+  #bounded(text: string, id: JsonRpcId, session: CallSession): { text: string; code: string } {
+    let code = 'OK'
+    if (text.length > this.#options.maxResponseBytes) {
+      const limit = this.#options.maxResponseBytes
+      code = 'RESPONSE_TOO_LARGE'
+      text = stringify(errorResponse(id, new RpcError(code, `the answer exceeds ${limit} bytes: ask for less`, { details: { limit } })))
+    } else if (session.reserved + text.length > this.#options.maxBatchResponseBytes) {
+      // the answers of one batch together, in the order they complete: the ones past the limit fail
+      const limit = this.#options.maxBatchResponseBytes
+      code = 'RESPONSE_TOO_LARGE'
+      text = stringify(errorResponse(id, new RpcError(code, `the batch's answers exceed ${limit} bytes: ask for less per batch`, { details: { limit } })))
+    }
+    if (!this.#budget.tryReserve(text.length)) {
+      code = 'SERVER_BUSY'
+      return { text: stringify(errorResponse(id, new RpcError(code, 'the server is busy: retry later'))), code }
+    }
+    session.reserved += text.length
+    return { text, code }
   }
 
   async #execute(resolved: ResolvedMethod | undefined, request: { method: string; params: unknown; notification: boolean }, session: CallSession): Promise<unknown> {

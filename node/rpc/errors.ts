@@ -15,6 +15,11 @@
 //                                           requests on a connection, server shutting down
 //   -32006   PAYLOAD_TOO_LARGE              a body or message over `maxRequestBytes`
 //   -32007   SUBSCRIPTIONS_NEED_WEBSOCKET   a subscribe/unsubscribe method called over HTTP
+//   -32008   RESPONSE_TOO_LARGE             one answer over `maxResponseBytes`, or a batch's answers
+//                                           past `maxBatchResponseBytes` (the calls beyond it)
+//   -32009   SERVER_BUSY                    the server's in-flight byte budget is spent: retry later
+//   -32005   TOO_MANY_CONNECTIONS[_FROM_ADDRESS], REQUEST_TIMEOUT (HTTP 503/408, connection closed)
+//   -32600   HOST_NOT_ALLOWED, ORIGIN_NOT_ALLOWED, HEADERS_TOO_LARGE, BAD_HTTP_REQUEST (HTTP 4xx)
 //   -32010   <the domain error's own code>  a handler threw an OpenLedgerError (bad transaction,
 //                                           unknown block, …): `data` is `{ ...details, code }`
 //   -32010   INVALID_ENCODING               bytes from the caller that do not decode (a CodecError
@@ -35,6 +40,8 @@ export const RPC_ERROR_CODES = {
   LIMIT_EXCEEDED: -32005,
   PAYLOAD_TOO_LARGE: -32006,
   SUBSCRIPTIONS_NEED_WEBSOCKET: -32007,
+  RESPONSE_TOO_LARGE: -32008,
+  SERVER_BUSY: -32009,
 } as const
 
 export type RpcErrorCode = keyof typeof RPC_ERROR_CODES

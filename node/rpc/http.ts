@@ -5,7 +5,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { RpcError } from './errors.ts'
 import { stringify } from './json.ts'
-import { errorResponse, type CallSession, type JsonRpcId, type RpcDispatcher } from './dispatch.ts'
+import type { RpcMetrics } from '../metrics/metrics.ts'
+import type { ByteBudget } from './connections.ts'
+import { errorResponse, newSession, type JsonRpcId, type RpcDispatcher } from './dispatch.ts'
 
 /** Beyond this many times `maxRequestBytes` a peer is not mistaken but abusive: it is cut off. */
 export const ABUSIVE_FACTOR = 4
@@ -19,11 +21,15 @@ export interface RpcServerState {
   readonly signal: AbortSignal
   /** Keeps a message's handling in the set stop() waits for. */
   track(promise: Promise<unknown>): void
+  /** Bytes in flight on every connection (bodies read, answers unsent). */
+  readonly budget: ByteBudget
 }
 
 export interface RpcHttpOptions {
   maxRequestBytes: number
   corsOrigins: readonly string[] | '*'
+  allowedHosts: readonly string[] | '*'
+  host: string
 }
 
 /** Static files served on GET (the explorer); only the paths it lists exist. */
@@ -51,25 +57,51 @@ const STATIC_HEADERS = {
   'content-security-policy': "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
 }
 
+/**
+ * The `Host` header's name is one we serve (geth's vhosts): a page on another site that rebinds its
+ * DNS name to 127.0.0.1 still sends its own name, and is refused. No header (HTTP/1.0 tools): served.
+ */
+export function hostAllowed(options: Pick<RpcHttpOptions, 'allowedHosts' | 'host'>, header: string | undefined): boolean {
+  if (header === undefined || options.allowedHosts === '*') return true
+  const name = hostName(header)
+  return name === options.host.toLowerCase() || options.allowedHosts.some((allowed) => allowed.toLowerCase() === name)
+}
+
+function hostName(header: string): string {
+  const value = header.trim().toLowerCase()
+  if (value.startsWith('[')) return value.slice(1, value.indexOf(']') === -1 ? undefined : value.indexOf(']'))
+  const colon = value.indexOf(':')
+  return colon === -1 || value.indexOf(':', colon + 1) !== -1 ? value : value.slice(0, colon)
+}
+
 export class RpcHttpHandler {
   readonly #options: RpcHttpOptions
   readonly #dispatcher: RpcDispatcher
   readonly #server: RpcServerState
   readonly #site: StaticSite | undefined
+  readonly #metrics: RpcMetrics | undefined
 
-  constructor(options: RpcHttpOptions, dispatcher: RpcDispatcher, server: RpcServerState, site?: StaticSite) {
+  constructor(options: RpcHttpOptions, dispatcher: RpcDispatcher, server: RpcServerState, metrics: RpcMetrics | undefined, site?: StaticSite) {
     this.#options = options
     this.#dispatcher = dispatcher
     this.#server = server
+    this.#metrics = metrics
     this.#site = site
   }
 
   onRequest(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '/').split('?')[0]
+    if (!hostAllowed(this.#options, req.headers.host)) {
+      req.resume()
+      return this.#refuse(res, 403, new RpcError('HOST_NOT_ALLOWED', 'host not allowed: start the node with --rpc-hosts naming it', { rpcCode: -32600 }))
+    }
     const origin = req.headers.origin
     if (origin !== undefined) {
       if (!originAllowed(this.#options.corsOrigins, origin, req.headers.host)) {
-        if (req.method === 'POST' || req.method === 'OPTIONS') return sendError(res, 403, null, new RpcError('INVALID_REQUEST', 'origin not allowed'))
+        if (req.method === 'POST' || req.method === 'OPTIONS') {
+          req.resume()
+          return this.#refuse(res, 403, new RpcError('ORIGIN_NOT_ALLOWED', 'origin not allowed: start the node with --rpc-cors naming it', { rpcCode: -32600 }))
+        }
       } else {
         res.setHeader('access-control-allow-origin', origin)
         res.setHeader('vary', 'origin')
@@ -103,9 +135,22 @@ export class RpcHttpHandler {
       return sendError(res, 415, null, new RpcError('INVALID_REQUEST', 'content-type must be application/json'))
     }
     const limit = this.#options.maxRequestBytes
-    const body = await readBody(req, limit, ABUSIVE_FACTOR * limit)
-    if (body === 'aborted') return
+    const budget = this.#server.budget
+    const read = await readBody(req, limit, ABUSIVE_FACTOR * limit, budget)
+    const body = read.body
+    // the body's bytes stay reserved until its answer is sent
+    let reserved = read.reserved
+    const release = (): void => {
+      budget.release(reserved)
+      reserved = 0
+    }
+    if (body === 'aborted') return release()
+    if (body === 'busy') {
+      release()
+      return this.#refuse(res, 503, new RpcError('SERVER_BUSY', 'the server is busy: retry later'), { connection: 'close' })
+    }
     if (body === 'too-large' || body === 'too-large-unread') {
+      release()
       this.#dispatcher.count('unknown', 'http', 'PAYLOAD_TOO_LARGE')
       const error = new RpcError('PAYLOAD_TOO_LARGE', `request body exceeds ${limit} bytes`, { details: { limit } })
       return sendError(res, 413, null, error, body === 'too-large-unread' ? { connection: 'close' } : {})
@@ -114,10 +159,20 @@ export class RpcHttpHandler {
     res.once('close', () => {
       if (!res.writableFinished) request.abort(new RpcError('INTERNAL_ERROR', 'client disconnected'))
     })
-    const session: CallSession = { transport: 'http', signal: AbortSignal.any([this.#server.signal, request.signal]), connection: undefined, started: [] }
+    const session = newSession('http', AbortSignal.any([this.#server.signal, request.signal]), undefined)
+    res.once('close', () => {
+      release()
+      budget.release(session.reserved)
+      session.reserved = 0
+    })
     const response = await this.#dispatcher.handleMessage(body.toString('utf8'), session)
     if (response === undefined) return void res.writeHead(204).end()
     sendJson(res, 200, response)
+  }
+
+  #refuse(res: ServerResponse, status: number, error: RpcError, headers: Record<string, string> = {}): void {
+    this.#metrics?.rpcRefusals.inc({ reason: error.code })
+    sendError(res, status, null, error, headers)
   }
 }
 
@@ -136,25 +191,35 @@ function sendError(res: ServerResponse, status: number, id: JsonRpcId, error: Rp
  * client can read our 413; past that (or when Content-Length says so) it is left unread and the
  * connection is to be closed.
  */
-function readBody(req: IncomingMessage, limit: number, hardLimit: number): Promise<Buffer | 'too-large' | 'too-large-unread' | 'aborted'> {
+function readBody(req: IncomingMessage, limit: number, hardLimit: number, budget: ByteBudget): Promise<{ body: Buffer | 'too-large' | 'too-large-unread' | 'aborted' | 'busy'; reserved: number }> {
   return new Promise((resolve) => {
     const declared = Number(req.headers['content-length'])
-    if (declared > hardLimit) return resolve('too-large-unread')
+    if (declared > hardLimit) return resolve({ body: 'too-large-unread', reserved: 0 })
     let chunks: Buffer[] = []
     let total = 0
+    let reserved = 0
+    const stop = (body: 'too-large-unread' | 'busy'): void => {
+      req.off('data', onData)
+      req.pause()
+      resolve({ body, reserved })
+    }
     const onData = (chunk: Buffer): void => {
       total += chunk.length
-      if (total > hardLimit) {
-        req.off('data', onData)
-        req.pause()
-        return resolve('too-large-unread')
+      if (total > hardLimit) return stop('too-large-unread')
+      if (total <= limit) {
+        if (!budget.tryReserve(chunk.length)) return stop('busy')
+        reserved += chunk.length
+        chunks.push(chunk)
+      } else if (chunks.length > 0) {
+        // past the limit the body is only drained for the 413: what was kept goes back
+        chunks = []
+        budget.release(reserved)
+        reserved = 0
       }
-      if (total <= limit) chunks.push(chunk)
-      else chunks = []
     }
     req.on('data', onData)
-    req.once('end', () => resolve(total > limit ? 'too-large' : Buffer.concat(chunks, total)))
-    req.once('error', () => resolve('aborted'))
-    req.once('close', () => resolve('aborted'))
+    req.once('end', () => resolve({ body: total > limit ? 'too-large' : Buffer.concat(chunks, total), reserved }))
+    req.once('error', () => resolve({ body: 'aborted', reserved }))
+    req.once('close', () => resolve({ body: 'aborted', reserved }))
   })
 }

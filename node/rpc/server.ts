@@ -12,11 +12,13 @@
 // - a socket whose unsent data passes `maxBufferedBytesPerConnection` (a slow consumer of
 //   notifications) is terminated; sockets that stop answering pings are terminated too.
 import { createServer, type IncomingMessage, type Server } from 'node:http'
+import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { OpenLedgerError } from '../../runtime/errors.ts'
 import { boundAddress, listenHttp } from '../../lib/httpListen.ts'
 import type { Logger } from '../../lib/logger.ts'
 import type { RpcMetrics } from '../metrics/metrics.ts'
+import { ByteBudget, ConnectionGate } from './connections.ts'
 import { RpcDispatcher } from './dispatch.ts'
 import { RpcError } from './errors.ts'
 import { RpcHttpHandler, type RpcServerState, type StaticSite } from './http.ts'
@@ -47,6 +49,20 @@ export interface RpcServerOptions {
   pingIntervalMs?: number
   /** How long stop() lets in-flight calls and closing sockets finish (ms). */
   stopTimeoutMs?: number
+  /** Most open connections to the port, HTTP and WebSocket together. */
+  maxHttpConnections?: number
+  /** Most open connections from one remote address. */
+  maxConnectionsPerAddress?: number
+  /** Time a client has to send a request's headers (ms), and the whole request with its body. */
+  headersTimeoutMs?: number
+  requestTimeoutMs?: number
+  /** Bytes held for requests in flight on all connections (bodies read, answers unsent). */
+  maxInFlightBytes?: number
+  /** Largest answer to one call, and to one batch, in bytes. */
+  maxResponseBytes?: number
+  maxBatchResponseBytes?: number
+  /** Host header names served (DNS-rebinding guard), '*' for any; the listening host is always allowed. */
+  allowedHosts?: readonly string[] | '*'
 }
 
 export interface RpcServerComponents {
@@ -69,9 +85,26 @@ export const RPC_SERVER_DEFAULTS = {
   corsOrigins: [] as readonly string[],
   pingIntervalMs: 30_000,
   stopTimeoutMs: 5_000,
+  maxHttpConnections: 512,
+  maxConnectionsPerAddress: 128,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  maxInFlightBytes: 512 * 1024 * 1024,
+  maxResponseBytes: 16 * 1024 * 1024,
+  maxBatchResponseBytes: 32 * 1024 * 1024,
+  allowedHosts: ['localhost', '127.0.0.1', '::1'] as readonly string[],
 } as const
 
-export type RpcServerErrorCode = 'LISTEN_FAILED' | 'NOT_STARTED'
+/** How often Node checks connections against the header and request timeouts (ms). */
+const TIMEOUT_CHECK_INTERVAL_MS = 1_000
+
+/** Whether a listening host is reachable only from this machine. */
+export function isLoopback(host: string): boolean {
+  const name = host.toLowerCase().replace(/^\[|\]$/g, '')
+  return name === 'localhost' || name === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name)
+}
+
+export type RpcServerErrorCode = 'LISTEN_FAILED' | 'NOT_STARTED' | 'UNSAFE_RPC_EXTERNAL'
 export class RpcServerError extends OpenLedgerError<RpcServerErrorCode> {}
 
 export class RpcServer implements RpcServerState {
@@ -81,6 +114,7 @@ export class RpcServer implements RpcServerState {
   readonly #http: RpcHttpHandler
   readonly #metrics: RpcMetrics | undefined
   readonly #inflight = new Set<Promise<unknown>>()
+  readonly budget: ByteBudget
   #controller = new AbortController()
   #server: Server | undefined
   #webSockets: RpcWebSockets | undefined
@@ -91,8 +125,9 @@ export class RpcServer implements RpcServerState {
     this.#options = { ...RPC_SERVER_DEFAULTS, ...options }
     this.#log = components.logger.child('rpc')
     this.#metrics = components.metrics
-    this.#dispatcher = new RpcDispatcher(this.#options, { methods: components.methods, metrics: components.metrics, log: this.#log })
-    this.#http = new RpcHttpHandler(this.#options, this.#dispatcher, this, components.site)
+    this.budget = new ByteBudget(this.#options.maxInFlightBytes)
+    this.#dispatcher = new RpcDispatcher(this.#options, { methods: components.methods, metrics: components.metrics, log: this.#log, budget: this.budget })
+    this.#http = new RpcHttpHandler(this.#options, this.#dispatcher, this, this.#metrics, components.site)
   }
 
   get address(): { host: string; port: number } {
@@ -114,14 +149,24 @@ export class RpcServer implements RpcServerState {
     this.#stopping = false
     this.#controller = new AbortController()
     const { host, port } = this.#options
-    const server = createServer((req, res) => this.#http.onRequest(req, res))
+    const gate = new ConnectionGate(this.#options, this.#metrics)
+    const server = createServer(
+      { headersTimeout: this.#options.headersTimeoutMs, requestTimeout: this.#options.requestTimeoutMs, connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS },
+      (req, res) => {
+        if (!gate.refused(req.socket)) this.#http.onRequest(req, res)
+      },
+    )
+    server.on('connection', (socket: Socket) => gate.onConnection(socket))
+    server.on('clientError', (error: Error, socket: Duplex) => gate.onClientError(error, socket))
     // An idle keep-alive socket is closed by a timer; after an event-loop stall that timer fires
     // before the request a client already wrote on the socket is read, and the client sees
     // ECONNRESET for a call that was never processed. Keeping idle sockets well beyond any stall
     // we expect (clients reuse them up to the advertised timeout minus a second) closes that race.
     server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS
     const webSockets = new RpcWebSockets(this.#options, this.#dispatcher, this, { log: this.#log, metrics: this.#metrics })
-    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => webSockets.onUpgrade(req, socket, head))
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (!gate.refused(socket)) webSockets.onUpgrade(req, socket, head)
+    })
     try {
       await listenHttp(server, host, port, (cause) => new RpcServerError('LISTEN_FAILED', `cannot listen on ${host}:${port}`, { cause }))
     } catch (error) {

@@ -11,13 +11,16 @@ import type { RpcMetrics } from '../metrics/metrics.ts'
 import { RpcError } from './errors.ts'
 import { stringify } from './json.ts'
 import type { RpcSubscriptionMethod } from './registry.ts'
-import { errorResponse, type ActiveSubscription, type CallSession, type RpcConnection, type RpcDispatcher } from './dispatch.ts'
-import { ABUSIVE_FACTOR, originAllowed, type RpcServerState } from './http.ts'
+import { refuseRaw } from './connections.ts'
+import { errorResponse, newSession, type ActiveSubscription, type RpcConnection, type RpcDispatcher } from './dispatch.ts'
+import { ABUSIVE_FACTOR, hostAllowed, originAllowed, type RpcServerState } from './http.ts'
 
 /** Notifications a subscription may emit before its id has been sent. */
 const MAX_QUEUED_NOTIFICATIONS = 1024
 
 export interface RpcWebSocketOptions {
+  host: string
+  allowedHosts: readonly string[] | '*'
   maxRequestBytes: number
   maxConnections: number
   maxBufferedBytesPerConnection: number
@@ -54,6 +57,7 @@ export class RpcWebSockets {
     const origin = req.headers.origin
     if (path !== '/') return refuseUpgrade(socket, 404, 'not found')
     if (this.#server.stopping) return refuseUpgrade(socket, 503, 'server is shutting down')
+    if (!hostAllowed(this.#options, req.headers.host)) return refuseRaw(socket, 403, new RpcError('HOST_NOT_ALLOWED', 'host not allowed: start the node with --rpc-hosts naming it', { rpcCode: -32600 }), this.#metrics)
     if (origin !== undefined && !originAllowed(this.#options.corsOrigins, origin, req.headers.host)) return refuseUpgrade(socket, 403, 'origin not allowed')
     if (this.#connections.size >= this.#options.maxConnections) {
       this.#log.warn('refusing websocket: too many connections', { limit: this.#options.maxConnections })
@@ -109,9 +113,11 @@ export class RpcWebSockets {
       const error = new RpcError('PAYLOAD_TOO_LARGE', `message exceeds ${this.#options.maxRequestBytes} bytes`, { details: { limit: this.#options.maxRequestBytes } })
       return connection.send(stringify(errorResponse(null, error)))
     }
-    const session: CallSession = { transport: 'ws', signal: connection.signal, connection, started: [] }
+    const session = newSession('ws', connection.signal, connection)
+    const budget = this.#server.budget
     const handled = this.#dispatcher.handleMessage(bytes.toString('utf8'), session).then((response) => {
-      if (response !== undefined) connection.send(response)
+      if (response !== undefined) connection.send(response, () => budget.release(session.reserved))
+      else budget.release(session.reserved)
       for (const subscription of session.started) connection.activate(subscription)
     })
     this.#server.track(handled)
@@ -158,14 +164,15 @@ class WsConnection implements RpcConnection {
 
   /** Checked before sending, so one large answer passes but a peer that does not drain is dropped:
    * a socket never holds more than the limit plus one message. */
-  send(text: string): void {
-    if (this.#ws.readyState !== WebSocket.OPEN) return
+  send(text: string, sent?: () => void): void {
+    if (this.#ws.readyState !== WebSocket.OPEN) return sent?.()
     if (this.#ws.bufferedAmount > this.#maxBufferedBytes) {
       this.#log.warn('dropping slow websocket consumer', { bufferedBytes: this.#ws.bufferedAmount, limit: this.#maxBufferedBytes })
       this.terminate()
-      return
+      return sent?.()
     }
-    this.#ws.send(text)
+    // ws calls back once written, or with the error when the socket closed first
+    this.#ws.send(text, sent === undefined ? undefined : () => sent())
   }
 
   ping(): void {

@@ -1,0 +1,124 @@
+// What one stranger can hold of the RPC port before any method runs: connections (all of them, and
+// per remote address) and bytes in flight (request bodies being read, answers not yet sent), each
+// refused with a stable code counted in `openledger_rpc_refusals_total{reason}`.
+import { STATUS_CODES } from 'node:http'
+import type { Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
+import type { RpcMetrics } from '../metrics/metrics.ts'
+import { RpcError } from './errors.ts'
+import { stringify } from './json.ts'
+
+/** How long a refused socket may take to read its answer before it is destroyed (ms). */
+const REFUSAL_LINGER_MS = 2_000
+
+/** Refusal reasons: permanent metric labels and `data.code`s. */
+export type RpcRefusal =
+  | 'TOO_MANY_CONNECTIONS'
+  | 'TOO_MANY_CONNECTIONS_FROM_ADDRESS'
+  | 'REQUEST_TIMEOUT'
+  | 'HEADERS_TOO_LARGE'
+  | 'BAD_HTTP_REQUEST'
+  | 'HOST_NOT_ALLOWED'
+  | 'ORIGIN_NOT_ALLOWED'
+  | 'SERVER_BUSY'
+  | 'RESPONSE_TOO_LARGE'
+
+export interface ConnectionLimits {
+  /** Most open connections to the port (HTTP and WebSocket). */
+  maxHttpConnections: number
+  /** Most open connections from one remote address. */
+  maxConnectionsPerAddress: number
+}
+
+/** Admits or refuses each new TCP connection; forgets it when it closes. */
+export class ConnectionGate {
+  readonly #limits: ConnectionLimits
+  readonly #metrics: RpcMetrics | undefined
+  readonly #byAddress = new Map<string, number>()
+  readonly #refused = new WeakSet<Duplex>()
+  #open = 0
+
+  constructor(limits: ConnectionLimits, metrics: RpcMetrics | undefined) {
+    this.#limits = limits
+    this.#metrics = metrics
+  }
+
+  get open(): number {
+    return this.#open
+  }
+
+  /** True when `socket` was refused at connect: nothing it sends is to be handled. */
+  refused(socket: Duplex): boolean {
+    return this.#refused.has(socket)
+  }
+
+  onConnection(socket: Socket): void {
+    const address = socket.remoteAddress ?? '?'
+    const fromAddress = this.#byAddress.get(address) ?? 0
+    const reason: RpcRefusal | undefined =
+      this.#open >= this.#limits.maxHttpConnections ? 'TOO_MANY_CONNECTIONS' : fromAddress >= this.#limits.maxConnectionsPerAddress ? 'TOO_MANY_CONNECTIONS_FROM_ADDRESS' : undefined
+    if (reason !== undefined) {
+      this.#refused.add(socket)
+      const limit = reason === 'TOO_MANY_CONNECTIONS' ? this.#limits.maxHttpConnections : this.#limits.maxConnectionsPerAddress
+      refuseRaw(socket, 503, new RpcError(reason, reason === 'TOO_MANY_CONNECTIONS' ? 'too many connections' : 'too many connections from this address', { rpcCode: -32005, details: { limit } }), this.#metrics)
+      return
+    }
+    this.#open++
+    this.#byAddress.set(address, fromAddress + 1)
+    this.#metrics?.rpcHttpConnections.inc()
+    socket.once('close', () => {
+      this.#open--
+      const left = (this.#byAddress.get(address) ?? 1) - 1
+      if (left === 0) this.#byAddress.delete(address)
+      else this.#byAddress.set(address, left)
+      this.#metrics?.rpcHttpConnections.dec()
+    })
+  }
+
+  /** Node's parser gave up on a connection: a read timeout, oversized headers or not HTTP. */
+  onClientError(error: Error & { code?: string }, socket: Duplex): void {
+    if (error.code === 'ECONNRESET' || !socket.writable || this.#refused.has(socket)) return void socket.destroy()
+    const [status, reason]: [number, RpcRefusal] =
+      error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'REQUEST_TIMEOUT'] : error.code === 'HPE_HEADER_OVERFLOW' ? [431, 'HEADERS_TOO_LARGE'] : [400, 'BAD_HTTP_REQUEST']
+    const message = reason === 'REQUEST_TIMEOUT' ? 'request not received in time' : reason === 'HEADERS_TOO_LARGE' ? 'request headers too large' : 'malformed HTTP request'
+    refuseRaw(socket, status, new RpcError(reason, message, { rpcCode: reason === 'REQUEST_TIMEOUT' ? -32005 : -32600 }), this.#metrics)
+  }
+}
+
+/** Writes one complete HTTP answer on a socket the parser no longer owns, then closes it. */
+export function refuseRaw(socket: Duplex, status: number, error: RpcError, metrics: RpcMetrics | undefined): void {
+  metrics?.rpcRefusals.inc({ reason: error.code })
+  socket.on('error', () => {})
+  const body = stringify({ jsonrpc: '2.0', id: null, error: error.toJson() })
+  // destroyed once flushed: a peer that neither reads nor closes keeps nothing
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`, () => socket.destroy())
+  setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS).unref()
+}
+
+/**
+ * Bytes the server holds for requests in flight, across every connection: bodies as they are read,
+ * answers until they are sent. A reservation that would pass the budget is refused (SERVER_BUSY)
+ * so many clients together cannot take the node's memory.
+ */
+export class ByteBudget {
+  readonly #limit: number
+  #used = 0
+
+  constructor(limit: number) {
+    this.#limit = limit
+  }
+
+  get used(): number {
+    return this.#used
+  }
+
+  tryReserve(bytes: number): boolean {
+    if (this.#used + bytes > this.#limit) return false
+    this.#used += bytes
+    return true
+  }
+
+  release(bytes: number): void {
+    this.#used = Math.max(0, this.#used - bytes)
+  }
+}
