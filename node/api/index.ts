@@ -6,6 +6,7 @@ import type { ApiComponents } from './context.ts'
 import { ethMethods, ethSubscriptions } from './ethApi.ts'
 import { explorerMethods } from './explorerApi.ts'
 import { datanetsMethods } from './datanetsApi.ts'
+import { attributionMethods } from './attributionApi.ts'
 import { inferenceMethods } from './inferenceApi.ts'
 import { modelsMethods } from './modelsApi.ts'
 import { openledgerMethods } from './openledgerApi.ts'
@@ -15,7 +16,7 @@ import { systemMethods } from './systemApi.ts'
 
 export function createRpcRegistry(components: ApiComponents): RpcRegistry {
   const registry = new RpcRegistry()
-  for (const method of [...systemMethods(components), ...chainMethods(components), ...stateMethods(components), ...authorMethods(components), ...openledgerMethods(components), ...stakingMethods(components), ...datanetsMethods(components), ...modelsMethods(components), ...inferenceMethods(components), ...ethMethods(components), ...explorerMethods(components)]) {
+  for (const method of [...systemMethods(components), ...chainMethods(components), ...stateMethods(components), ...authorMethods(components), ...openledgerMethods(components), ...stakingMethods(components), ...datanetsMethods(components), ...modelsMethods(components), ...inferenceMethods(components), ...attributionMethods(components), ...ethMethods(components), ...explorerMethods(components)]) {
     registry.add(method)
   }
   for (const subscription of [...chainSubscriptions(components), ...authorSubscriptions(components), ...ethSubscriptions(components)]) registry.addSubscription(subscription)

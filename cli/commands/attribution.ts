@@ -1,0 +1,92 @@
+// `openledger attribution show|verify RECORD` and `openledger rewards show|claim`: Proof of
+// Attribution's reads (openledger_getAttribution, getRewards, getPayoutProof) and the claim call.
+import { parseArgs } from 'node:util'
+import { fromHex, toHex } from '../../runtime/crypto/hash.ts'
+import { attributions } from '../../runtime/modules/attribution/state.ts'
+import { sameAddress } from '../../runtime/modules/accounts.ts'
+import { decodeStateProof, verifyStateProof } from '../../runtime/state/proof.ts'
+import { RpcClient } from '../../node/rpc/client.ts'
+import { CliError, type Command } from '../io.ts'
+import { parseAddress, parsePositiveInt, parseRpcUrl } from '../parse.ts'
+import { common, sendCall, sendOptions } from '../send.ts'
+
+const bytes = (hex: string, what: string): Uint8Array => {
+  const value = fromHex(hex)
+  if (value === undefined) throw new CliError('FAILED', `the node sent a malformed ${what}`)
+  return value
+}
+
+export const ATTRIBUTION_USAGE = [
+  'openledger attribution show RECORD [--rpc URL]                  the receipt, its re-check and the payouts of an inference record',
+  'openledger attribution verify RECORD --address A [--rpc URL]    check what A was paid for RECORD against the finalized header\'s state root',
+].join('\n')
+
+export const attributionCommand: Command = {
+  usage: ATTRIBUTION_USAGE,
+  async run(argv, io) {
+    const [sub, ...rest] = argv
+    const { values, positionals } = parseArgs({ args: rest, strict: true, allowPositionals: true, options: { rpc: { type: 'string' }, address: { type: 'string' } } })
+    const rpc = new RpcClient(parseRpcUrl(values.rpc))
+    if (positionals[0] === undefined) throw new CliError('USAGE', `attribution ${sub ?? ''} needs the inference RECORD id`)
+    const record = parsePositiveInt(positionals[0], 'RECORD')
+    switch (sub) {
+      case 'show': {
+        const entry = await rpc.call<unknown>('openledger_getAttribution', [record])
+        if (entry === null) throw new CliError('NOT_FOUND', `record ${record} has no attribution (unknown, or not yet picked up)`)
+        io.out(JSON.stringify(entry, null, 2))
+        return 0
+      }
+      case 'verify': {
+        if (values.address === undefined) throw new CliError('USAGE', 'attribution verify needs --address A')
+        const address = parseAddress(values.address, '--address')
+        const proof = await rpc.call<{ amount: string; at: string; number: number; key: string; value: string; proof: string }>('openledger_getPayoutProof', [record, toHex(address)])
+        // the state root from the header itself (by its hash), not from the proof's answer
+        const header = await rpc.call<{ stateRoot: string; number: number } | null>('chain_getHeader', [proof.at])
+        if (header === null) throw new CliError('FAILED', `the node does not know the block ${proof.at} it proved against`)
+        const key = bytes(proof.key, 'key')
+        const value = bytes(proof.value, 'value')
+        const valid = Buffer.from(key).equals(Buffer.from(attributions.key(record))) && verifyStateProof(bytes(header.stateRoot, 'state root'), key, value, decodeStateProof(bytes(proof.proof, 'proof')))
+        if (!valid) throw new CliError('FAILED', `the proof does not verify against block ${header.number}'s state root`)
+        const entry = attributions.decodeValue(value)
+        const paid = entry.payouts.filter((p) => sameAddress(p.contributor, address)).reduce((sum, p) => sum + p.amount, 0n)
+        if (paid.toString() !== proof.amount) throw new CliError('FAILED', `the node says ${proof.amount} but the proven attribution pays ${paid}`)
+        io.out(`record ${record} paid ${toHex(address)} ${paid} base units (verified against block ${header.number}, state root ${header.stateRoot})`)
+        return 0
+      }
+      default:
+        throw new CliError('USAGE', 'attribution needs one of: show, verify')
+    }
+  },
+}
+
+export const REWARDS_USAGE = [
+  'openledger rewards show --address A [--rpc URL]     accrued (claimable) and claimed rewards, and the recent records that paid A',
+  'openledger rewards claim --from NAME [common options]',
+].join('\n')
+
+/** records scanned for `rewards show`'s recent payouts (one bounded list call) */
+const RECENT = 100
+
+export const rewardsCommand: Command = {
+  usage: REWARDS_USAGE,
+  async run(argv, io) {
+    const [sub, ...rest] = argv
+    const { values } = parseArgs({ args: rest, strict: true, allowPositionals: false, options: { ...common, address: { type: 'string' } } })
+    switch (sub) {
+      case 'show': {
+        if (values.address === undefined) throw new CliError('USAGE', 'rewards show needs --address A')
+        const address = toHex(parseAddress(values.address, '--address'))
+        const rpc = new RpcClient(parseRpcUrl(values.rpc))
+        const rewards = await rpc.call<{ accrued: string; claimed: string }>('openledger_getRewards', [address])
+        const recent = await rpc.call<Array<{ record: number; payouts: Array<{ contributor: string; datanet: number; index: number; amount: string }> }>>('openledger_listAttributions', [null, RECENT])
+        const credits = recent.flatMap((a) => a.payouts.filter((p) => p.contributor === address).map((p) => ({ record: a.record, datanet: p.datanet, contribution: p.index, amount: p.amount })))
+        io.out(JSON.stringify({ address, accrued: rewards.accrued, claimed: rewards.claimed, recent: credits }, null, 2))
+        return 0
+      }
+      case 'claim':
+        return sendCall(io, sendOptions(values), 'attribution', 'claim', {})
+      default:
+        throw new CliError('USAGE', 'rewards needs one of: show, claim')
+    }
+  },
+}
