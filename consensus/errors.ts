@@ -30,6 +30,10 @@ export type BlockImportErrorCode =
   | 'INVALID_SIGNATURE'
   /** the block breaks a rule of the chain: height, time, an invalid transaction, roots that differ on re-execution */
   | 'INVALID_BLOCK'
+  /** the proposer has a beacon chain and the block carries no randomness reveal */
+  | 'MISSING_REVEAL'
+  /** the block's randomness reveal does not hash to its proposer's beacon chain tip (or it has none to reveal) */
+  | 'WRONG_REVEAL'
 
 export class BlockImportError extends OpenLedgerError<BlockImportErrorCode> {}
 

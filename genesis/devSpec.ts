@@ -88,7 +88,7 @@ export function devChainSpec(options: DevSpecOptions = {}): ChainSpec {
     fees: DEFAULT_FEE_PARAMS,
     staking: {
       params: DEV_STAKING_PARAMS,
-      validators: [{ operator: alice.address, consensusKey: devValidatorKey('alice').publicKey, selfBond: DEV_VALIDATOR_SELF_BOND, commissionBps: 1_000 }],
+      validators: [{ operator: alice.address, consensusKey: devValidatorKey('alice').publicKey, selfBond: DEV_VALIDATOR_SELF_BOND, commissionBps: 1_000, beacon: undefined }],
     },
     datanets: undefined,
     // one validator: its clock is the chain's (no timeliness rule runs on the dev chain)

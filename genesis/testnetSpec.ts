@@ -26,6 +26,8 @@ export interface TestnetValidator {
   readonly operator: Address
   /** ed25519 public key */
   readonly consensusKey: Uint8Array
+  /** its randomness beacon hash chain (runtime/modules/staking/beacon.ts); absent: it reveals nothing */
+  readonly beacon?: { readonly tip: Uint8Array; readonly remaining: number } | undefined
 }
 
 export interface TestnetSpecOptions {
@@ -86,7 +88,7 @@ export function testnetChainSpec(options: TestnetSpecOptions): ChainSpec {
     ...(options.inferenceParams === undefined ? {} : { inference: { params: options.inferenceParams } }),
     staking: {
       params: options.stakingParams ?? DEV_STAKING_PARAMS,
-      validators: options.validators.map(({ operator, consensusKey }) => ({ operator, consensusKey, selfBond: TESTNET_VALIDATOR_SELF_BOND, commissionBps: TESTNET_COMMISSION_BPS })),
+      validators: options.validators.map(({ operator, consensusKey, beacon }) => ({ operator, consensusKey, selfBond: TESTNET_VALIDATOR_SELF_BOND, commissionBps: TESTNET_COMMISSION_BPS, beacon })),
     },
   }
   validateChainSpec(spec)

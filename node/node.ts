@@ -6,6 +6,7 @@
 //   <home>/db         the LevelDB: chain, state, metadata
 //   <home>/keystore   encrypted keys (see node/keystore)
 //   <home>/blobs      the content-addressed blob store (see node/blobs)
+import { BeaconReveals } from './consensus/beaconReveals.ts'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { toHex } from '../runtime/crypto/hash.ts'
@@ -379,7 +380,8 @@ export class OpenLedgerNode {
         nextHeight: () => chain.head.header.height + 1,
         isValidator: async (key) => validatorIndex(await validatorSetFromState(chain.state, chain.head.header.height + 1), key) !== undefined,
       })
-      const consensusChain = new NodeConsensusChain({ chain, mempool, verifier: this.#verifier as SignatureVerifier, evidence, logger: log.child('consensus'), operator: consensus.operator })
+      const beacon = consensus.validatorKey === undefined ? undefined : new BeaconReveals(consensus.validatorKey.secretKey)
+      const consensusChain = new NodeConsensusChain({ chain, mempool, verifier: this.#verifier as SignatureVerifier, evidence, logger: log.child('consensus'), operator: consensus.operator, beacon })
       this.#network.subscribe(Topic.evidence, async ({ data }) => {
         const verdict = await evidence.add(data)
         // only bytes that prove nothing cost the sender: late evidence is merely useless

@@ -2,7 +2,7 @@
 //
 //   header = [version, chainId, height, parentHash, timestamp, author, proposer, txRoot,
 //             stateRoot, receiptsRoot, validatorsHash, nextValidatorsHash, lastCommitHash,
-//             evidenceHash, gasUsed, baseFeePerGas]
+//             evidenceHash, gasUsed, baseFeePerGas, randomnessReveal]
 //   hash   = sha256(encode(header))
 //
 // stateRoot is the root after executing this block; receiptsRoot covers every transaction's
@@ -12,7 +12,8 @@ import { readAmount, readArray, readBytes, readUint } from './codec/read.ts'
 import { sha256 } from './crypto/hash.ts'
 import { CodecError, CodecErrorCode } from './codec/canonical.ts'
 
-export const BLOCK_VERSION = 1
+/** 2: the header carries the proposer's randomness reveal (ARCHITECTURE.md "Randomness") */
+export const BLOCK_VERSION = 2
 /** bytes: the largest block body a node produces or accepts */
 export const MAX_BLOCK_BYTES = 16 * 1024 * 1024
 /** the most transactions in one block */
@@ -38,6 +39,11 @@ export interface BlockHeader {
   readonly gasUsed: number
   /** the base fee this block's transactions paid */
   readonly baseFeePerGas: bigint
+  /**
+   * the proposer's beacon reveal: the preimage of its hash-chain tip registered in staking, or
+   * zero for a proposer without a chain, a dev block and the genesis (ARCHITECTURE.md "Randomness")
+   */
+  readonly randomnessReveal: Uint8Array
 }
 
 export const ZERO_HASH = new Uint8Array(32)
@@ -45,7 +51,7 @@ export const ZERO_HASH = new Uint8Array(32)
 export function headerToEncodable(h: BlockHeader): Encodable {
   return [
     BLOCK_VERSION, h.chainId, h.height, h.parentHash, h.timestamp, h.author, h.proposer, h.txRoot, h.stateRoot, h.receiptsRoot,
-    h.validatorsHash, h.nextValidatorsHash, h.lastCommitHash, h.evidenceHash, h.gasUsed, h.baseFeePerGas,
+    h.validatorsHash, h.nextValidatorsHash, h.lastCommitHash, h.evidenceHash, h.gasUsed, h.baseFeePerGas, h.randomnessReveal,
   ]
 }
 
@@ -58,7 +64,7 @@ export function hashHeader(header: BlockHeader): Uint8Array {
 }
 
 export function decodeHeader(bytes: Uint8Array): BlockHeader {
-  const f = readArray(decode(bytes, 4096), 'header', 16)
+  const f = readArray(decode(bytes, 4096), 'header', 17)
   if (f[0] !== BLOCK_VERSION) throw new CodecError(CodecErrorCode.wrongType, `header.version: expected ${BLOCK_VERSION}`)
   const hash = (i: number, name: string): Uint8Array => readBytes(f[i] ?? null, `header.${name}`, 32)
   return Object.freeze({
@@ -77,6 +83,7 @@ export function decodeHeader(bytes: Uint8Array): BlockHeader {
     evidenceHash: hash(13, 'evidenceHash'),
     gasUsed: readUint(f[14] ?? null, 'header.gasUsed'),
     baseFeePerGas: readAmount(f[15] ?? null, 'header.baseFeePerGas'),
+    randomnessReveal: hash(16, 'randomnessReveal'),
   })
 }
 

@@ -23,6 +23,7 @@ import { genesisBlock } from '../../node/chain/chain.ts'
 import { writeOperatorKey, writeValidatorKey } from '../../node/keyFiles.ts'
 import { bootnodeAddress, generateNodeKey, nodeKeyFromHex, nodeKeyToHex } from '../../p2p/nodeKey.ts'
 import { loadNodeConfig } from '../../node/config.ts'
+import { BEACON_CHAIN_LENGTH, beaconSeed, hashChain } from '../../runtime/modules/staking/index.ts'
 import { CliError, type CliIo, type Command } from '../io.ts'
 import { parsePort, parsePositiveInt } from '../parse.ts'
 
@@ -101,7 +102,12 @@ async function init(argv: string[], io: CliIo): Promise<number> {
     }
   })
   const spec = testnetChainSpec({
-    validators: nodes.filter((n) => n.validator).map((n) => ({ operator: privateKeyToAddress(n.operatorKey), consensusKey: n.consensusKey.publicKey })),
+    validators: nodes.filter((n) => n.validator).map((n) => ({
+      operator: privateKeyToAddress(n.operatorKey),
+      consensusKey: n.consensusKey.publicKey,
+      // the tip of the validator's beacon hash chain: its node derives the same seed from this key
+      beacon: { tip: hashChain(beaconSeed(n.consensusKey.secretKey), BEACON_CHAIN_LENGTH), remaining: BEACON_CHAIN_LENGTH },
+    })),
     genesisTime: Date.now(),
     chainId: values['chain-id'] === undefined ? 4242 : parsePositiveInt(values['chain-id'], '--chain-id'),
     stakingParams,

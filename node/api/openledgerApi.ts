@@ -1,8 +1,9 @@
 // openledger_*: module queries for wallets and explorers — balances, accounts, transactions,
-// receipts, block events, supply and fee estimates.
+// receipts, block events, supply, fee estimates and the randomness beacon's mix.
 import { toHex } from '../../runtime/crypto/hash.ts'
 import { recoverAddress } from '../../runtime/crypto/secp256k1.ts'
 import { accountInfo } from '../../runtime/modules/system/index.ts'
+import { MIX_HISTORY, mixAt, RANDOMNESS_LOOKAHEAD } from '../../runtime/modules/system/randomness.ts'
 import { balanceOf, lockedAt } from '../../runtime/modules/balances/ledger.ts'
 import { totalIssuance, vesting } from '../../runtime/modules/balances/state.ts'
 import { baseFeePerGas } from '../../runtime/modules/fees/state.ts'
@@ -20,6 +21,23 @@ export const SUGGESTED_TIP = 1_000_000_000n
 export function openledgerMethods({ chain, mempool, submission: _submission }: ApiComponents): RpcMethod[] {
   const state = () => chain.state
   return [
+    defineMethod({
+      // the randomness beacon (ARCHITECTURE.md "Randomness"): the mix after block `height` (the
+      // head's by default; kept in state for MIX_HISTORY heights), to check a draw with drawSeed
+      name: 'openledger_getRandomness',
+      params: [param.optional(param.uint()).named('height')],
+      async handler([height]) {
+        const head = chain.head
+        const at = height ?? head.header.height
+        if (at > head.header.height || at <= head.header.height - MIX_HISTORY) {
+          throw new ApiError('STATE_UNAVAILABLE', `height ${at}: the mix is kept for heights ${Math.max(0, head.header.height - MIX_HISTORY + 1)} to ${head.header.height}`)
+        }
+        return {
+          height: at, mix: toHex(await mixAt(state(), at)), lookahead: RANDOMNESS_LOOKAHEAD, history: MIX_HISTORY,
+          ...(at === head.header.height ? { proposer: toHex(head.header.proposer), randomnessReveal: toHex(head.header.randomnessReveal) } : {}),
+        }
+      },
+    }),
     defineMethod({
       name: 'openledger_getBalance',
       params: [param.address().named('address')],

@@ -26,6 +26,7 @@ export function headerToJson(hash: Uint8Array, h: BlockHeader): Record<string, u
     evidenceHash: toHex(h.evidenceHash),
     gasUsed: h.gasUsed,
     baseFeePerGas: h.baseFeePerGas.toString(),
+    randomnessReveal: toHex(h.randomnessReveal),
   }
 }
 

@@ -2,6 +2,7 @@
 // forward. Building a block (proposer) and importing one (everyone else) run the same
 // BlockExecution; committing writes block, receipts, state and head pointers in one atomic,
 // synced batch, so a crash at any point leaves the last committed block whole.
+import { revealProblem, type RevealProblemCode } from '../../runtime/modules/staking/beacon.ts'
 import { toHex } from '../../runtime/crypto/hash.ts'
 import type { Address } from '../../runtime/crypto/secp256k1.ts'
 import { OpenLedgerError } from '../../runtime/errors.ts'
@@ -23,7 +24,7 @@ import { StateDb, type PreparedState } from '../state/stateDb.ts'
 import { MemoryStore } from '../db/memoryStore.ts'
 import { ChainStore } from './chainStore.ts'
 
-export type ChainErrorCode = 'GENESIS_MISMATCH' | 'INVALID_BLOCK' | 'UNKNOWN_PARENT'
+export type ChainErrorCode = 'GENESIS_MISMATCH' | 'INVALID_BLOCK' | 'UNKNOWN_PARENT' | RevealProblemCode
 export class ChainError extends OpenLedgerError<ChainErrorCode> {}
 
 export interface BlockCandidate {
@@ -169,7 +170,11 @@ export class Chain {
    * (the mempool) skip the rest of a sender whose transaction became invalid.
    */
   async buildBlock(
-    params: { timestamp: number; author: Address; proposer?: Uint8Array; lastCommit?: Uint8Array; evidence?: readonly Uint8Array[]; lastCommitSigners?: readonly Uint8Array[] },
+    params: {
+      timestamp: number; author: Address; proposer?: Uint8Array; lastCommit?: Uint8Array; evidence?: readonly Uint8Array[]; lastCommitSigners?: readonly Uint8Array[]
+      /** the proposer's beacon reveal (consensus blocks; zero if its validator has no chain) */
+      randomnessReveal?: Uint8Array
+    },
     candidates: Generator<BlockCandidate, void, { skipSender?: boolean } | undefined>,
     limits: BuildLimits = {},
     onInvalid: (candidate: BlockCandidate, error: InvalidTransactionError) => void = () => {},
@@ -183,7 +188,7 @@ export class Chain {
       timestamp,
       author: params.author,
       parentHash: parent.hash,
-      ...(params.proposer === undefined ? {} : { proposerKey: params.proposer }),
+      ...(params.proposer === undefined ? {} : { proposerKey: params.proposer, randomnessReveal: params.randomnessReveal ?? ZERO_HASH }),
       ...(params.lastCommitSigners === undefined ? {} : { lastCommitSigners: params.lastCommitSigners }),
       ...(params.evidence === undefined || params.evidence.length === 0 ? {} : { evidence: params.evidence }),
     })
@@ -209,7 +214,10 @@ export class Chain {
       bytes += candidate.tx.bytes.length
       step = candidates.next(undefined)
     }
-    const extras = { proposer: params.proposer ?? ZERO_HASH, lastCommit: params.lastCommit ?? new Uint8Array(0), evidence: params.evidence ?? [] }
+    const extras = {
+      proposer: params.proposer ?? ZERO_HASH, lastCommit: params.lastCommit ?? new Uint8Array(0), evidence: params.evidence ?? [],
+      randomnessReveal: params.proposer === undefined ? ZERO_HASH : (params.randomnessReveal ?? ZERO_HASH),
+    }
     return this.#seal(execution, parent.hash, extras, transactions, senders, started)
   }
 
@@ -225,13 +233,16 @@ export class Chain {
     // one batched read of what the transactions will touch, so execution never waits on the disk per account
     await this.state.prefetch(transactions.flatMap((tx, i) => this.runtime.accessHints(tx, senders[i] as Address)))
     const consensusBlock = !bytesEqual(header.proposer, ZERO_HASH)
+    // the proposer's beacon reveal, against its chain in the parent's state (runtime/modules/staking/beacon.ts)
+    const problem = await revealProblem(this.state, consensusBlock ? header.proposer : undefined, header.randomnessReveal)
+    if (problem !== undefined) throw new ChainError(problem.code, `block ${header.height}: ${problem.message}`)
     const execution = await BlockExecution.begin(this.runtime, this.state, {
       chainId: header.chainId,
       height: header.height,
       timestamp: header.timestamp,
       author: header.author,
       parentHash: header.parentHash,
-      ...(consensusBlock ? { proposerKey: header.proposer } : {}),
+      ...(consensusBlock ? { proposerKey: header.proposer, randomnessReveal: header.randomnessReveal } : {}),
       ...(extras.lastCommitSigners === undefined ? {} : { lastCommitSigners: extras.lastCommitSigners }),
       ...(body.evidence.length === 0 ? {} : { evidence: body.evidence }),
     })
@@ -243,7 +254,8 @@ export class Chain {
         throw cause
       }
     }
-    const executed = await this.#seal(execution, parent.hash, { proposer: header.proposer, lastCommit: body.lastCommit, evidence: body.evidence }, [...transactions], [...senders], started)
+    const sealed = { proposer: header.proposer, lastCommit: body.lastCommit, evidence: body.evidence, randomnessReveal: header.randomnessReveal }
+    const executed = await this.#seal(execution, parent.hash, sealed, [...transactions], [...senders], started)
     if (!bytesEqual(executed.hash, hashHeader(header))) throw new ChainError('INVALID_BLOCK', 'block header differs from its re-execution (state, receipts or gas)')
     return executed
   }
@@ -251,7 +263,7 @@ export class Chain {
   async #seal(
     execution: BlockExecution,
     parentHash: Uint8Array,
-    extras: { proposer: Uint8Array; lastCommit: Uint8Array; evidence: readonly Uint8Array[] },
+    extras: { proposer: Uint8Array; lastCommit: Uint8Array; evidence: readonly Uint8Array[]; randomnessReveal: Uint8Array },
     transactions: Transaction[],
     senders: Address[],
     started: number,
@@ -277,6 +289,7 @@ export class Chain {
       evidenceHash: extras.evidence.length === 0 ? ZERO_HASH : merkleListRoot(extras.evidence),
       gasUsed: result.gasUsed,
       baseFeePerGas: result.baseFeePerGas,
+      randomnessReveal: extras.randomnessReveal,
     }
     return { hash: hashHeader(header), header, transactions, senders, lastCommit: extras.lastCommit, evidence: extras.evidence, receipts: result.receipts, blockEvents: result.blockEvents, encodedReceipts: encodeReceiptsFromLeaves(leaves), prepared, timings }
   }
@@ -335,6 +348,7 @@ export async function genesisBlock(spec: ChainSpec): Promise<{ hash: Uint8Array;
     evidenceHash: ZERO_HASH,
     gasUsed: 0,
     baseFeePerGas: feeParamsOf(spec).minBaseFeePerGas,
+    randomnessReveal: ZERO_HASH,
   }
   return { hash: hashHeader(header), header, changes }
 }

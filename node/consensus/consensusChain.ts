@@ -7,7 +7,8 @@ import { readArray, readBytes } from '../../runtime/codec/read.ts'
 import { bytesEqual } from '../../runtime/codec/canonical.ts'
 import { sha256, toHex } from '../../runtime/crypto/hash.ts'
 import type { Address } from '../../runtime/crypto/secp256k1.ts'
-import { decodeBody, decodeHeader, encodeBody, encodeHeader, hashHeader, MAX_BLOCK_BYTES, type BlockBody, type BlockHeader } from '../../runtime/block.ts'
+import { decodeBody, decodeHeader, encodeBody, encodeHeader, hashHeader, MAX_BLOCK_BYTES, ZERO_HASH, type BlockBody, type BlockHeader } from '../../runtime/block.ts'
+import { beaconChains, validatorByKey } from '../../runtime/modules/staking/state.ts'
 import { decodeTransaction, type Transaction } from '../../runtime/transaction.ts'
 import { validatorSetAt } from '../../runtime/modules/staking/index.ts'
 import { createValidatorSet, decodeCommitCertificate, encodeCommitCertificate, validatorSetHash, verifyCommit, type CommitCertificate, type ValidatorSet } from '../../consensus/types.ts'
@@ -19,6 +20,7 @@ import type { Mempool } from '../mempool/mempool.ts'
 import type { EvidencePool } from './evidencePool.ts'
 import type { SignatureVerifier } from '../workers/signatureVerifier.ts'
 import type { StateDb } from '../state/stateDb.ts'
+import type { BeaconReveals } from './beaconReveals.ts'
 
 /** A block on the wire: encode([header, body]). */
 export function encodeBlock(header: BlockHeader, body: BlockBody): Uint8Array {
@@ -44,9 +46,11 @@ function fromPeer<T>(code: BlockImportErrorCode, what: string, decoder: () => T)
   }
 }
 
+const PEER_FAULT_CODES: ReadonlySet<string> = new Set<BlockImportErrorCode>(['INVALID_BLOCK', 'UNKNOWN_PARENT', 'MISSING_REVEAL', 'WRONG_REVEAL'])
+
 /** The chain's verdicts on a peer's block, as import errors; any other ChainError is ours. */
 function chainVerdict(cause: unknown): unknown {
-  if (cause instanceof ChainError && (cause.code === 'INVALID_BLOCK' || cause.code === 'UNKNOWN_PARENT')) return new BlockImportError(cause.code, cause.message, { cause })
+  if (cause instanceof ChainError && PEER_FAULT_CODES.has(cause.code)) return new BlockImportError(cause.code as BlockImportErrorCode, cause.message, { cause })
   return cause
 }
 
@@ -70,6 +74,8 @@ export interface ConsensusChainComponents {
   logger: Logger
   /** the account credited with this validator's tips */
   operator?: { address: Address; privateKey: Uint8Array } | undefined
+  /** this validator's beacon reveals (a validator node; a follower proposes nothing) */
+  beacon?: BeaconReveals | undefined
 }
 
 export class NodeConsensusChain implements ConsensusChain {
@@ -80,6 +86,7 @@ export class NodeConsensusChain implements ConsensusChain {
   readonly #evidence: EvidencePool
   readonly #log: Logger
   readonly #operator: ConsensusChainComponents['operator']
+  readonly #beacon: BeaconReveals | undefined
   /** executed blocks on the current head, by hash */
   #executed = new Map<string, ExecutedBlock>()
   #lock: Promise<void> = Promise.resolve()
@@ -92,6 +99,7 @@ export class NodeConsensusChain implements ConsensusChain {
     this.#evidence = components.evidence
     this.#log = components.logger
     this.#operator = components.operator
+    this.#beacon = components.beacon
     this.chainId = components.chain.spec.chainId
   }
 
@@ -137,7 +145,10 @@ export class NodeConsensusChain implements ConsensusChain {
         }
       }
       const built = await this.#chain.buildBlock(
-        { timestamp: time, author: this.#operator?.address ?? new Uint8Array(20), proposer: proposerKey, lastCommit, evidence: this.#evidence.pending(), ...(lastCommitSigners === undefined ? {} : { lastCommitSigners }) },
+        {
+          timestamp: time, author: this.#operator?.address ?? new Uint8Array(20), proposer: proposerKey, lastCommit, evidence: this.#evidence.pending(),
+          randomnessReveal: await this.#reveal(proposerKey), ...(lastCommitSigners === undefined ? {} : { lastCommitSigners }),
+        },
         candidates(),
         { deadline: performance.now() + 400 },
       )
@@ -145,6 +156,21 @@ export class NodeConsensusChain implements ConsensusChain {
       const body: BlockBody = { transactions: built.transactions.map((tx) => tx.bytes), lastCommit: built.lastCommit, evidence: built.evidence }
       return { hash: built.hash, height, time: built.header.timestamp, bytes: encodeBlock(built.header, body) }
     })
+  }
+
+  /**
+   * Our beacon reveal for a block on the head: the preimage of our chain's tip, or zero if our
+   * validator has no chain. A chain that is not ours (another seed) is logged: the block we
+   * propose with a zero reveal is refused (MISSING_REVEAL), as it should be.
+   */
+  async #reveal(proposerKey: Uint8Array): Promise<Uint8Array> {
+    const state = this.#chain.state
+    const operator = await validatorByKey.get(state, proposerKey)
+    const chain = operator === undefined ? undefined : await beaconChains.get(state, operator)
+    if (chain === undefined || chain.remaining === 0) return ZERO_HASH
+    const reveal = this.#beacon?.revealFor(chain)
+    if (reveal === undefined) this.#log.error('our validator\'s beacon chain is not derived from our consensus key: our blocks will be refused (MISSING_REVEAL)', { remaining: chain.remaining })
+    return reveal ?? ZERO_HASH
   }
 
   /**

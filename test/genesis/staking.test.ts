@@ -98,7 +98,7 @@ t.test('broken staking sections throw GenesisError with the right code', async (
   }
   // an operator's whole allocation may be bonded
   const whole = spec.allocations.find((a) => toHex(a.address) === toHex(bob))?.amount ?? 0n
-  t.equal(genesisErrorOf(() => validateChainSpec(withValidators([devValidator, { operator: bob, consensusKey: other, selfBond: whole, commissionBps: 0 }]))), 'none')
+  t.equal(genesisErrorOf(() => validateChainSpec(withValidators([devValidator, { operator: bob, consensusKey: other, selfBond: whole, commissionBps: 0, beacon: undefined }]))), 'none')
 })
 
 t.test('malformed staking JSON is INVALID_SPEC', async (t) => {
@@ -121,7 +121,7 @@ t.test('more genesis validators than maxValidators: the top ones by self-bond fo
   const names = ['bob', 'charlie', 'dave'] as const
   const spec2 = withValidators([
     devValidator,
-    ...names.map((name, i) => ({ operator: devAccount(name).address, consensusKey: devValidatorKey(name).publicKey, selfBond: BigInt(200_000 + i) * ONE_OPEN, commissionBps: 0 })),
+    ...names.map((name, i) => ({ operator: devAccount(name).address, consensusKey: devValidatorKey(name).publicKey, selfBond: BigInt(200_000 + i) * ONE_OPEN, commissionBps: 0, beacon: undefined })),
   ])
   const limited: ChainSpec = { ...spec2, staking: { validators: spec2.staking?.validators ?? [], params: { ...DEV_STAKING_PARAMS, maxValidators: 2 } } }
   const state = await genesisState(limited)

@@ -4,7 +4,7 @@ import type { ExecutionContext } from '../../module.ts'
 import type { StateOverlay } from '../../state/overlay.ts'
 import { newValidator, registerValidator } from './calls.ts'
 import { addStake } from './stake.ts'
-import { epoch, params as stakingParams, stakingParamsKind, DEFAULT_STAKING_PARAMS } from './state.ts'
+import { beaconChainKind, beaconChains, epoch, params as stakingParams, stakingParamsKind, DEFAULT_STAKING_PARAMS } from './state.ts'
 import { scheduleValidatorSet } from './validatorSet.ts'
 
 export const genesisValidatorKind = k.struct({
@@ -14,6 +14,8 @@ export const genesisValidatorKind = k.struct({
   /** base units bonded from the operator's genesis balance */
   selfBond: k.amount,
   commissionBps: k.uint,
+  /** the tip of its randomness beacon hash chain and the values below it (staking/beacon.ts); absent: none */
+  beacon: k.optional(beaconChainKind),
 })
 export type GenesisValidator = k.Infer<typeof genesisValidatorKind>
 
@@ -37,11 +39,12 @@ export async function applyStakingGenesis(state: StateOverlay, config: StakingGe
     block: { chainId, height: 0, timestamp: genesisTime, author: new Uint8Array(20) as Address, parentHash: new Uint8Array(32) },
     emit: () => undefined,
   }
-  for (const { operator, consensusKey, selfBond, commissionBps } of config.validators) {
+  for (const { operator, consensusKey, selfBond, commissionBps, beacon } of config.validators) {
     const validator = newValidator(operator, consensusKey, commissionBps, 0, 0)
     const bonded = await addStake(context, validator, operator, selfBond)
     if ('module' in bonded) throw new Error(`genesis: cannot bond ${selfBond} for validator ${Buffer.from(operator).toString('hex')}: ${bonded.code}`)
     await registerValidator(state, validator)
+    if (beacon !== undefined) beaconChains.set(state, operator, beacon)
   }
   await scheduleValidatorSet(context, params, 0, 0)
 }

@@ -8,6 +8,7 @@ import { createCalls } from './calls.ts'
 import { StakingError } from './errors.ts'
 import { events } from './events.ts'
 import { rejectAllEvidence, type EvidenceVerifier } from './evidence.ts'
+import { advanceBeacon } from './beacon.ts'
 import { punishBlockEvidence, stakingEndBlock } from './hooks.ts'
 import { applyStakingGenesis, type StakingGenesis } from './genesis.ts'
 
@@ -24,7 +25,10 @@ export function createStakingModule(options: StakingModuleOptions = {}): Runtime
     calls: createCalls(verify),
     events,
     errors: StakingError.list,
-    beginBlock: (context) => punishBlockEvidence(context, verify),
+    async beginBlock(context) {
+      await advanceBeacon(context)
+      await punishBlockEvidence(context, verify)
+    },
     endBlock: stakingEndBlock,
     genesis: { apply: (state, config: StakingGenesis | undefined, { genesisTime, chainId }) => (config === undefined ? undefined : applyStakingGenesis(state, config, genesisTime, chainId)) },
     params: stakingParams,
@@ -35,3 +39,4 @@ export { rejectAllEvidence, infractionId, punishEquivocation, type Equivocation,
 export { delegation, validatorInfo, type DelegationInfo, type ValidatorInfo } from './stake.ts'
 export { StakingQueryError, validatorSetAt, type ValidatorSetMember } from './validatorSet.ts'
 export { DEFAULT_STAKING_PARAMS, POWER_UNIT, STAKING_ACCOUNT, stakingParamsProblem, type StakingParams } from './state.ts'
+export { BEACON_CHAIN_LENGTH, beaconSeed, hashChain, revealProblem, RevealProblemCode, type BeaconChain } from './beacon.ts'

@@ -47,6 +47,7 @@ export const StorageItem = {
   setDirty: 16,
   slashedTotal: 17,
   doubleSignCovered: 18,
+  beaconChain: 19,
 } as const
 
 /** Non-negative integers up to 2^256 - 1 (shares, scaled accumulators): minimal big-endian bytes. */
@@ -248,3 +249,6 @@ export const slashedTotals = storageMap(M, StorageItem.slashedTotal, bytesKey, k
  * ends with the jail term)
  */
 export const doubleSignCovered = storageMap(M, StorageItem.doubleSignCovered, bytesKey, k.uint)
+export const beaconChainKind = k.struct({ tip: k.hash, remaining: k.uint })
+/** operator -> its randomness beacon hash chain (beacon.ts); absent: it reveals nothing */
+export const beaconChains = storageMap(M, StorageItem.beaconChain, bytesKey, beaconChainKind)

@@ -9,6 +9,9 @@ import { accountInfo } from '../../../runtime/modules/system/index.ts'
 import { lockedOf } from '../../../runtime/modules/balances/ledger.ts'
 import { devValidatorKey } from '../../../genesis/devAccounts.ts'
 import { devChainSpec } from '../../../genesis/devSpec.ts'
+import type { ChainSpec } from '../../../genesis/spec.ts'
+import { beaconSeed, hashChain } from '../../../runtime/modules/staking/beacon.ts'
+import { BeaconReveals } from '../../../node/consensus/beaconReveals.ts'
 import { Chain } from '../../../node/chain/chain.ts'
 import { createEvidenceVerifier } from '../../../node/consensus/evidence.ts'
 import { EvidencePool } from '../../../node/consensus/evidencePool.ts'
@@ -43,11 +46,22 @@ export interface ConsensusParts {
   consensusChain: NodeConsensusChain
 }
 
-export async function consensusParts(): Promise<ConsensusParts> {
+/** values of alice's beacon chain in `beaconSpec` (short: the node hashes it once) */
+export const BEACON_TEST_LENGTH = 4096
+
+/** The dev chain with alice's randomness beacon chain registered at genesis. */
+export function beaconSpec(): ChainSpec {
+  const staking = spec.staking ?? { params: undefined, validators: [] }
+  const tip = hashChain(beaconSeed(validatorKey.secretKey), BEACON_TEST_LENGTH)
+  return { ...spec, staking: { ...staking, validators: staking.validators.map((v) => ({ ...v, beacon: { tip, remaining: BEACON_TEST_LENGTH } })) } }
+}
+
+/** `beacon`: alice's beacon chain registered at genesis, and the node holds her reveals. */
+export async function consensusParts(options: { beacon?: boolean } = {}): Promise<ConsensusParts> {
   const store = new FailingStore()
   const runtime = createRuntime({ verifyEvidence: createEvidenceVerifier() })
   const chain = new Chain({ store, runtime, logger: silentLogger })
-  await chain.open(spec)
+  await chain.open(options.beacon === true ? beaconSpec() : spec)
   const mempool = new Mempool({}, {
     runtime,
     accounts: {
@@ -65,7 +79,8 @@ export async function consensusParts(): Promise<ConsensusParts> {
     nextHeight: () => chain.head.header.height + 1,
     isValidator: () => Promise.resolve(true),
   })
-  const consensusChain = new NodeConsensusChain({ chain, mempool, verifier, evidence, logger: silentLogger })
+  const beacon = options.beacon === true ? new BeaconReveals(validatorKey.secretKey, BEACON_TEST_LENGTH) : undefined
+  const consensusChain = new NodeConsensusChain({ chain, mempool, verifier, evidence, logger: silentLogger, beacon })
   return { store, chain, mempool, consensusChain }
 }
 

@@ -73,7 +73,7 @@ export function stakingSpec(options: { params?: StakingParams; validators?: Gene
     staking: {
       params: options.params ?? TEST_PARAMS,
       validators: (options.validators ?? GENESIS_VALIDATORS).map(({ name, selfBond, commissionBps }) => ({
-        operator: addressOf(name), consensusKey: keyOf(name), selfBond, commissionBps: commissionBps ?? 0,
+        operator: addressOf(name), consensusKey: keyOf(name), selfBond, commissionBps: commissionBps ?? 0, beacon: undefined,
       })),
     },
   }

@@ -5,6 +5,7 @@ import t from 'tap'
 import { hashHeader, ZERO_HASH, type BlockHeader } from '../../../../runtime/block.ts'
 import { concatBytes, keccak256, sha256, utf8 } from '../../../../runtime/crypto/hash.ts'
 import { u64 } from '../../../../runtime/modules/models/state.ts'
+import { beaconSeed } from '../../../../runtime/modules/staking/beacon.ts'
 import { StateOverlay } from '../../../../runtime/state/overlay.ts'
 import { DrawError, drawSeed, drawWeighted, isSampled, MIX_HISTORY, mixAt, nextMix, updateMix } from '../../../../runtime/modules/system/randomness.ts'
 import { MapState } from '../../chainFixtures.ts'
@@ -25,7 +26,7 @@ function header(height: number, timestamp: number): BlockHeader {
   return {
     chainId: 1, height, parentHash: sha256(utf8(`parent of ${height}`)), timestamp, author: grinder, proposer: sha256(grinder), txRoot: ZERO_HASH,
     stateRoot: sha256(utf8(`state ${height}`)), receiptsRoot: ZERO_HASH, validatorsHash: ZERO_HASH, nextValidatorsHash: ZERO_HASH,
-    lastCommitHash: ZERO_HASH, evidenceHash: ZERO_HASH, gasUsed: 0, baseFeePerGas: 0n,
+    lastCommitHash: ZERO_HASH, evidenceHash: ZERO_HASH, gasUsed: 0, baseFeePerGas: 0n, randomnessReveal: ZERO_HASH,
   }
 }
 
@@ -107,4 +108,54 @@ t.test('the mix: folds each reveal in, ignores the parent hash when a reveal is 
   t.notSame(await drawSeed(state, { domain: 'a', subject: u64(1), height: now - 1 }, now), seed, 'the height takes part')
   await t.rejects(drawSeed(state, { domain: 'a', subject: u64(1), height: now + 1 }, now), DrawError, 'a mix not made yet')
   await t.rejects(drawSeed(state, { domain: 'a', subject: u64(1), height: now - MIX_HISTORY }, now), { code: 'MIX_UNAVAILABLE' }, 'a mix forgotten')
+})
+
+t.test('with the beacon: block variants leave the mix alone, and withholding at most doubles the grinder\'s share', async (t) => {
+  // Four validators of equal power, each revealing down its own hash chain. Subject j was fixed
+  // RANDOMNESS_LOOKAHEAD blocks before the grinder proposes the block whose mix draws for it. The
+  // grinder computes the draw with its reveal; if it is not drawn it withholds its block, and the
+  // next round's proposer (another validator) makes the block instead: its one bit of choice.
+  const validators = operators.slice(0, 4)
+  const seeds = validators.map((operator) => beaconSeed(sha256(concatBytes(utf8('key of '), operator))))
+  const powers = validators.map(() => 1n)
+  const trials = 2_000
+  let drawn = 0
+  let variantsMoved = 0
+  const committed = new MapState()
+  const state = new StateOverlay(committed)
+  // each chain's values, seed first: the k-th reveal is chain[length − k]
+  const length = 2 * trials
+  const chains = seeds.map((seed) => {
+    const values = [seed]
+    for (let i = 1; i <= length; i++) values.push(sha256(values[i - 1] as Uint8Array))
+    return values
+  })
+  const revealed = validators.map(() => 0)
+  const revealOf = (v: number): Uint8Array => chains[v]?.[length - ++revealed[v]!] as Uint8Array
+  for (let height = 1; height <= trials; height++) {
+    const honest = 1 + (height % 3)
+    const reveal = revealOf(0)
+    const withContent = async (parent: string, chosen: Uint8Array) => {
+      const scratch = new StateOverlay(state)
+      await updateMix(scratch, { chainId: 1, height, timestamp: height, author: grinder, parentHash: sha256(utf8(parent)), randomnessReveal: chosen })
+      return { scratch, seed: await drawSeed(scratch, { domain: 'test/assignment', subject: u64(height), height }, height) }
+    }
+    const first = await withContent('variant 0', reveal)
+    if (height <= 50) {
+      // variants of the block's contents (here its parent hash; transactions alike): one mix
+      for (let variant = 1; variant <= 20; variant++) if (Buffer.compare((await withContent(`variant ${variant}`, reveal)).seed, first.seed) !== 0) variantsMoved++
+    }
+    let final = reveal
+    if (drawWeighted(first.seed, powers, 1)[0] !== 0) final = revealOf(honest) // withheld: the next proposer's block
+    const { seed } = await withContent('the block made', final)
+    if (drawWeighted(seed, powers, 1)[0] === 0) drawn++
+    // the grinder's reveal stays unused when it withheld: it reveals the same value next time
+    if (final !== reveal) revealed[0]!--
+    await updateMix(state, { chainId: 1, height, timestamp: height, author: grinder, parentHash: ZERO_HASH, randomnessReveal: final })
+  }
+  t.equal(variantsMoved, 0, 'no variant of the block\'s contents moved the draw')
+  const share = drawn / trials
+  const fair = 1 / validators.length
+  t.ok(share <= 2 * fair, `the withholding grinder was drawn ${drawn} of ${trials} times: ${(share / fair).toFixed(2)}x its fair share (bound 2x; 1 − (3/4)² = 1.75x expected)`)
+  t.ok(share > fair, 'withholding does help it (the bound is not vacuous)')
 })
