@@ -403,7 +403,7 @@ export class OpenLedgerNode {
           network: createConsensusNetwork(this.#network),
           clock: this.#clock,
           logger: log.child('consensus'),
-          metrics: { roundsPerHeight: metrics.consensusRoundsPerHeight, consensusHeight: metrics.consensusHeight, missedBlocks: metrics.consensusMissedBlocks, untimelyProposals: metrics.consensusUntimelyProposals },
+          metrics: { roundsPerHeight: metrics.consensusRoundsPerHeight, consensusHeight: metrics.consensusHeight, missedBlocks: metrics.consensusMissedBlocks, missedReveals: metrics.beaconMissedReveals, untimelyProposals: metrics.consensusUntimelyProposals },
           onWriteFailure: (error) => this.#health.writeFailed(pathOf(error, join(this.options.home, 'consensus')), error),
         },
       )

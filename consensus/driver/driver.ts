@@ -102,6 +102,11 @@ export interface ConsensusDriverComponents {
     consensusHeight?: { set(value: number): void }
     /** decided blocks whose commit lacks this validator's precommit */
     missedBlocks?: { inc(): void }
+    /**
+     * proposers whose round of a decided height ended without their block: their beacon reveal
+     * (and the block reward) went to a later round's proposer — withholding, or a fault, made visible
+     */
+    missedReveals?: { inc(labels: { validator: string }): void }
     /** proposals of new blocks judged not timely, by which bound they broke */
     untimelyProposals?: { inc(labels: { bound: Exclude<Timeliness, 'timely'> }): void }
   }
@@ -479,6 +484,7 @@ export class ConsensusDriver {
     await this.#chain.commitBlock(blockHash, certificate)
     this.#metrics?.roundsPerHeight?.observe(round + 1)
     if (!this.#replaying) this.#log.info('finalized', { height, round, block: toHex(blockHash).slice(0, 18), signatures: certificate.signatures.length, ms: Math.round(performance.now() - this.#heightStartedAt) })
+    if (!this.#replaying) for (let missed = 0; missed < round; missed++) this.#metrics?.missedReveals?.inc({ validator: toHex(proposerFor(set, height, missed).publicKey).slice(0, 18) })
     const ownKey = this.#options.validatorKey?.publicKey
     if (ownKey !== undefined) {
       const own = validatorIndex(set, ownKey)

@@ -34,6 +34,7 @@ export interface NodeMetrics extends RpcMetrics {
   consensusHeight: Gauge
   consensusRoundsPerHeight: Histogram
   consensusMissedBlocks: Counter
+  beaconMissedReveals: Counter
   /** proposals of new blocks this node judged not timely, by the bound broken: 'tooEarly' or 'tooLate' */
   consensusUntimelyProposals: Counter<'bound'>
   /** median of (peers' clocks − this node's), and whether it is beyond the chain's precision */
@@ -79,6 +80,12 @@ export function createMetrics(options: MetricsOptions = {}): NodeMetrics {
     mempoolRejections: new Counter({ name: 'openledger_mempool_rejections_total', help: 'Transactions refused by the mempool by reason code', labelNames: ['reason'], registers }),
     consensusHeight: new Gauge({ name: 'openledger_consensus_height', help: 'Height consensus is deciding', registers }),
     consensusMissedBlocks: new Counter({ name: 'openledger_consensus_missed_blocks_total', help: "Decided blocks whose commit lacks this validator's precommit", registers }),
+    beaconMissedReveals: new Counter({
+      name: 'openledger_beacon_missed_reveals_total',
+      help: 'Rounds of decided heights whose proposer (by consensus key prefix) got no block in: its randomness reveal and block reward missed',
+      labelNames: ['validator'],
+      registers,
+    }),
     consensusUntimelyProposals: new Counter({ name: 'openledger_consensus_untimely_proposals_total', help: 'Proposals of new blocks whose time failed the timeliness rule here, by bound (tooEarly, tooLate)', labelNames: ['bound'], registers }),
     clockPeerOffset: new Gauge({ name: 'openledger_clock_peer_offset_seconds', help: "Median of (peers' clocks - this node's clock); beyond the chain's precision the node's votes do not count", registers }),
     clockSkewed: new Gauge({ name: 'openledger_clock_skewed', help: "1 when this node's clock is out of step with its peers' by more than the chain's precision", registers }),
