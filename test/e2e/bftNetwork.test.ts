@@ -4,7 +4,7 @@
 // return; a full node that joins late syncs (checking commit certificates) and follows the tip.
 import t from 'tap'
 import fc from 'fast-check'
-import { assertSameChain, createTestnet, doubleSigns, headHeight, waitForHeight } from './testnet.ts'
+import { assertSameChain, blocksWithoutReveal, createTestnet, doubleSigns, headHeight, waitForHeight } from './testnet.ts'
 
 t.test('a 4-validator network survives crashes and a halt, and a late full node follows it', async (t) => {
   const net = await createTestnet({ validators: 4, fullNodes: 1, blockTimeMs: 500 })
@@ -47,6 +47,8 @@ t.test('a 4-validator network survives crashes and a halt, and a late full node 
   const upTo = Math.min(...(await Promise.all(net.nodes.map(headHeight))))
   const same = await assertSameChain(net.nodes, upTo)
   t.same(same.problems, [], `all five nodes have identical hashes at heights 1..${upTo}`)
+  const beacon = await blocksWithoutReveal(full0, upTo)
+  t.same(beacon.missing, [], `every block 1..${upTo} carries its proposer's beacon reveal (mix now ${beacon.mix.slice(0, 18)})`)
 
   await net.stopAll()
   const signs = await doubleSigns(net.nodes)

@@ -196,6 +196,21 @@ export async function assertSameChain(nodes: readonly TestnetNode[], upTo: numbe
   return { heights: upTo, problems }
 }
 
+/**
+ * Heights 1..`upTo` whose block carries no beacon reveal on `node` (every genesis validator of
+ * `testnet init` has a hash chain, so each of their blocks must reveal), and the head's mix.
+ */
+export async function blocksWithoutReveal(node: TestnetNode, upTo: number): Promise<{ missing: number[]; mix: string }> {
+  const missing: number[] = []
+  for (let height = 1; height <= upTo; height++) {
+    const hash = await node.rpc.call<string>('chain_getBlockHash', [height])
+    const header = await node.rpc.call<{ randomnessReveal: string }>('chain_getHeader', [hash])
+    if (/^0x0+$/.test(header.randomnessReveal)) missing.push(height)
+  }
+  const { mix } = await node.rpc.call<{ mix: string }>('openledger_getRandomness', [])
+  return { missing, mix }
+}
+
 interface LoggedVote {
   validator: string
   height: number
