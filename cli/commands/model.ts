@@ -157,6 +157,18 @@ function printJob(io: CliIo, job: JobJson): void {
 }
 
 /** Polls the job until it is published or refunded, printing a progress line whenever it changes. */
+/** The job once its trainer and verifiers are drawn (it leaves `assigning`). */
+async function assignment(rpc: RpcClient, id: number, timeoutMs: number): Promise<JobJson> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const job = await rpc.call<JobJson | null>('openledger_getTrainingJob', [id])
+    if (job === null) throw new CliError('NOT_FOUND', `no training job ${id}`)
+    if (job.status !== 'assigning') return job
+    if (Date.now() > deadline) throw new CliError('FAILED', `job ${id} is still waiting for its workers after ${Math.round(timeoutMs / 1000)} s`)
+    await new Promise((resolve) => setTimeout(resolve, 250))
+  }
+}
+
 async function follow(io: CliIo, rpc: RpcClient, id: number, timeoutMs: number): Promise<JobJson> {
   const deadline = Date.now() + timeoutMs
   let last = ''
@@ -317,15 +329,16 @@ export const modelCommand: Command = {
         const fee = values.fee === undefined ? minimum : parseOpenAmount(values.fee, '--fee')
         const receipt = await send(io, values, 'createJob', { base, datanets, hyper, fee: fee.toString() })
         const created = receipt.events.find((e) => e.event === 'JobCreated')?.data
-        const assigned = receipt.events.find((e) => e.event === 'JobAssigned')?.data
         const id = Number(created?.['job'])
+        // the workers are drawn a few blocks after the job's block (the randomness beacon's lookahead)
+        const assigned = await assignment(rpc, id, 120_000)
         if (values.json === true && values.wait !== true) {
-          io.out(JSON.stringify({ job: id, transaction: receipt.hash, fee: fee.toString(), trainer: assigned?.['trainer'], verifiers: assigned?.['verifiers'] }))
+          io.out(JSON.stringify({ job: id, transaction: receipt.hash, fee: fee.toString(), trainer: assigned.trainer, verifiers: assigned.verifiers }))
           return 0
         }
         io.out(`training job ${id} created (transaction ${receipt.hash}), ${formatOpen(fee)} OPEN in escrow`)
-        io.out(`  trainer    ${String(assigned?.['trainer'])}`)
-        io.out(`  verifiers  ${(assigned?.['verifiers'] as string[] | undefined)?.join(', ') || '(none)'}`)
+        io.out(`  trainer    ${assigned.trainer}`)
+        io.out(`  verifiers  ${assigned.verifiers.join(', ') || '(none)'}`)
         if (values.wait !== true) return 0
         const job = await follow(io, rpc, id, parsePositiveInt(values.timeout ?? '3600', '--timeout') * 1000)
         if (job.status !== 'published' || job.modelVersion === null) {

@@ -88,7 +88,7 @@ t.test('ModelFactory on four validators: verified training, a replaced trainer, 
   const base = await nodes[1].rpc.call<{ name: string; config: ModelConfig } | null>('openledger_getBaseModel', [1])
   t.equal(base?.name, 'ol-lm-sotu-2m', 'base model 1 is the shipped language model')
 
-  /** createJob through the CLI (tiny hyperparameters); the job id and its first assignment from the receipt */
+  /** createJob through the CLI (tiny hyperparameters); the job id and its first assignment, once drawn */
   let seed = 7
   const createJob = async (node: TestnetNode): Promise<{ id: number; trainer: string; verifiers: string[] }> => {
     const hyper = { rank: 4, alpha: 8, steps: 6, batchSize: 4, length: 32, learningRateMicro: 2000, seed: seed++, checkpointEvery: 2 }
@@ -96,9 +96,15 @@ t.test('ModelFactory on four validators: verified training, a replaced trainer, 
     const sent = await runCli(['tx', 'call', 'models', 'createJob', '--from', 'bob', '--json', '--rpc', node.rpcUrl, '--args', args])
     if (sent.code !== 0) throw new Error(`createJob failed: ${sent.stdout}${sent.stderr}`)
     const receipt = JSON.parse(sent.stdout.trim().split('\n').at(-1) ?? '') as { events: EventJson[] }
-    const assigned = receipt.events.find((e) => e.event === 'JobAssigned')?.data
-    if (assigned === undefined) throw new Error(`no JobAssigned in ${sent.stdout}`)
-    return { id: Number(assigned['job']), trainer: String(assigned['trainer']), verifiers: assigned['verifiers'] as string[] }
+    const created = receipt.events.find((e) => e.event === 'JobCreated')?.data
+    if (created === undefined) throw new Error(`no JobCreated in ${sent.stdout}`)
+    const id = Number(created['job'])
+    // the workers are drawn RANDOMNESS_LOOKAHEAD blocks after the job's block
+    for (;;) {
+      const job = await readJob(node, id)
+      if (job !== null && job.status !== 'assigning') return { id, trainer: job.trainer, verifiers: job.verifiers }
+      await new Promise((resolve) => setTimeout(resolve, 250))
+    }
   }
   const readJob = (node: TestnetNode, id: number): Promise<JobJson | null> => node.rpc.call<JobJson | null>('openledger_getTrainingJob', [id])
   const getJob = async (node: TestnetNode, id: number): Promise<JobJson> => {

@@ -3,15 +3,16 @@
 import * as k from '../../codec/schema.ts'
 import { allCommitted, commitmentBy, CommitPhase, opens } from '../../commitReveal.ts'
 import { defineCall, type CallResult } from '../../module.ts'
+import { RANDOMNESS_LOOKAHEAD } from '../system/randomness.ts'
 import type { StateOverlay } from '../../state/overlay.ts'
 import { transfer } from '../balances/ledger.ts'
 import { Format } from '../datanets/formats.ts'
 import { datanets as datanetRecords, versions } from '../datanets/state.ts'
 import { parseArchitecture } from './architecture.ts'
 import { ModelsError } from './errors.ts'
-import { Attested, BaseModelRegistered, Committed, JobAssigned, JobCreated, ResultSubmitted } from './events.ts'
+import { Attested, BaseModelRegistered, Committed, JobCreated, ResultSubmitted } from './events.ts'
 import {
-  agrees, assignRound, commitScope, openReveal, RESULT_COMMIT_DOMAIN, resultPayload, roundWorkers, scheduleDeadline, settleIfRevealed,
+  agrees, canAssign, commitScope, openReveal, RESULT_COMMIT_DOMAIN, resultPayload, roundWorkers, scheduleDeadline, settleIfRevealed,
 } from './lifecycle.ts'
 import { sameAddress } from '../accounts.ts'
 import {
@@ -115,9 +116,12 @@ export const registerBaseModel = defineCall({
 })
 
 /**
- * A training job: the fee goes into escrow and a trainer and verifiers are drawn from the active
- * validator set at once (lifecycle.ts), so workers learn of the job from its JobAssigned event.
+ * A training job: the fee goes into escrow; RANDOMNESS_LOOKAHEAD blocks later the deadline hook
+ * draws a trainer and verifiers from the active set (lifecycle.ts) with the mix of that height —
+ * one the proposer including this call could not know — and workers learn of the job from its
+ * JobAssigned event. Until then the job is `assigning` and has no trainer (the zero address).
  */
+const UNASSIGNED = new Uint8Array(20)
 export const createJob = defineCall({
   index: 1,
   name: 'createJob',
@@ -147,15 +151,14 @@ export const createJob = defineCall({
     if (unfit !== undefined) return unfit
     if (args.fee < params.minFeePerStep * BigInt(args.hyper.steps) * BigInt(args.hyper.batchSize)) return ModelsError.InsufficientEscrow
     const id = (await jobCount.get(state)) + 1
-    const round = await assignRound(context, id, [], params)
-    if (round === undefined) return ModelsError.NotEnoughValidators
+    if (!(await canAssign(context, params))) return ModelsError.NotEnoughValidators
     if (args.fee > 0n) {
       const failed = await transfer(context, sender, MODELS_ACCOUNT, args.fee)
       if (failed !== undefined) return failed
     }
     const job: Job = {
-      id, owner: sender, base: base.id, datanets: inputs, hyper: args.hyper, fee: args.fee, status: JobStatus.training, attempt: 1,
-      trainer: round.trainer, verifiers: round.verifiers, arbiters: [], excluded: [], deadline: height + params.trainBlocks, result: undefined, attestations: [],
+      id, owner: sender, base: base.id, datanets: inputs, hyper: args.hyper, fee: args.fee, status: JobStatus.assigning, attempt: 1,
+      trainer: UNASSIGNED, verifiers: [], arbiters: [], excluded: [], deadline: height + RANDOMNESS_LOOKAHEAD, result: undefined, attestations: [],
       phase: CommitPhase.commit, commitments: [],
       modelVersion: undefined, createdHeight: height, closedHeight: 0,
     }
@@ -164,7 +167,6 @@ export const createJob = defineCall({
     jobsByOwner.set(state, { owner: sender, job: id }, id)
     await scheduleDeadline(state, job)
     context.emit(JobCreated.create({ job: id, owner: sender, base: base.id, fee: args.fee }))
-    context.emit(JobAssigned.create({ job: id, trainer: round.trainer, verifiers: round.verifiers, trainDeadline: job.deadline, attempt: 1 }))
     return undefined
   },
 })

@@ -35,7 +35,7 @@ import { slash } from '../staking/stake.ts'
 import { validators } from '../staking/state.ts'
 import { countedSetAt } from '../staking/validatorSet.ts'
 import {
-  DisputeOpened, DisputeResolved, JobReassigned, ReassignReason, JobRefunded, ModelPublished, RefundReason, RevealOpened, VerifiersReplaced, WorkerSlashed,
+  DisputeOpened, DisputeResolved, JobAssigned, JobReassigned, ReassignReason, JobRefunded, ModelPublished, RefundReason, RevealOpened, VerifiersReplaced, WorkerSlashed,
   WorkerSlashReason,
 } from './events.ts'
 import {
@@ -77,6 +77,29 @@ export async function assignRound(context: ExecutionContext, job: number, exclud
   const verifiers = eligible.slice(1, 1 + params.verifiers)
   const needed = setSize >= 2 ? Math.max(1, params.minVerifiers) : params.minVerifiers
   return verifiers.length < needed ? undefined : { trainer, verifiers }
+}
+
+/**
+ * Whether this height's set could staff a round (a trainer and the verifiers assignRound needs):
+ * createJob refuses a job that could not be assigned, without drawing (the draw comes later).
+ */
+export async function canAssign(context: ExecutionContext, params: ModelsParams): Promise<boolean> {
+  const setSize = (await countedSetAt(context.state, context.block.height)).filter((member) => member.power > 0n).length
+  const needed = setSize >= 2 ? Math.max(1, params.minVerifiers) : params.minVerifiers
+  return setSize >= 1 + needed
+}
+
+/**
+ * The job's first round, RANDOMNESS_LOOKAHEAD blocks after createJob (the deadline hook): drawn from
+ * this height's mix, which did not exist when the job was included; refunded if the set can no
+ * longer staff it.
+ */
+async function assignCreated(context: ExecutionContext, job: Job, params: ModelsParams): Promise<Job> {
+  const round = await assignRound(context, job.id, job.excluded, params)
+  if (round === undefined) return refund(context, job, RefundReason.noValidators)
+  const next = await startTraining(context, job, round, job.attempt, params)
+  context.emit(JobAssigned.create({ job: job.id, trainer: round.trainer, verifiers: round.verifiers, trainDeadline: next.deadline, attempt: next.attempt }))
+  return next
 }
 
 /** Adds the job to the deadline index at its `deadline`. */
@@ -298,6 +321,8 @@ export async function expire(context: ExecutionContext, job: Job, params: Models
       const next: Job = { ...job, excluded: [...job.excluded, ...missing], arbiters: committers }
       return committers.length === 0 ? resolveDispute(context, next, params) : openReveal(context, next, params)
     }
+    case JobStatus.assigning:
+      return assignCreated(context, job, params)
     default:
       return job
   }

@@ -190,7 +190,11 @@ export const metricsKind = k.struct({
 })
 export type Metrics = k.Infer<typeof metricsKind>
 
-export const JobStatus = { training: 0, verifying: 1, disputed: 2, published: 3, refunded: 4 } as const
+/**
+ * assigning: created, its trainer and verifiers drawn RANDOMNESS_LOOKAHEAD blocks later from the
+ * mix of that height (system/randomness.ts), so the proposer that included the job did not know them
+ */
+export const JobStatus = { training: 0, verifying: 1, disputed: 2, published: 3, refunded: 4, assigning: 5 } as const
 export type JobStatus = (typeof JobStatus)[keyof typeof JobStatus]
 export const JOB_STATUS_NAMES = Object.keys(JobStatus) as Array<keyof typeof JobStatus>
 

@@ -1,4 +1,5 @@
 // Every models call's happy path and error codes, over a seven-validator testnet.
+import { RANDOMNESS_LOOKAHEAD } from '../../../../runtime/modules/system/randomness.ts'
 import t from 'tap'
 import { sha256, utf8 } from '../../../../runtime/crypto/hash.ts'
 import { canonicalArchitecture } from '../../../../runtime/modules/models/architecture.ts'
@@ -60,19 +61,26 @@ t.test('registerBaseModel errors change nothing', async (t) => {
   t.equal(h.snapshot(), before)
 })
 
-t.test('createJob: fee escrowed, datanet roots recorded, assignment announced', async (t) => {
+t.test('createJob: fee escrowed, datanet roots recorded, assignment drawn and announced RANDOMNESS_LOOKAHEAD blocks later', async (t) => {
   const h = await ModelsHarness.create()
   const datanet = await h.publishedDatanet('ferdie', 2)
   const eveBefore = await h.balance('eve')
+  const createdAt = h.height + 1
   const created = await h.ok('eve', 'createJob', jobArgs({ datanets: [{ datanet, version: 2 }, { datanet, version: 1 }] }))
-  t.same(eventNames(created.events).filter((n) => n.startsWith('models.')), ['models.JobCreated', 'models.JobAssigned'])
+  t.same(eventNames(created.events).filter((n) => n.startsWith('models.')), ['models.JobCreated'], 'no assignment in the creating block')
   t.same(eventsNamed(JobCreated, created.events), [{ job: 1, owner: addressOf('eve'), base: 1, fee: FEE }])
+  const pending = await h.job(1)
+  t.equal(pending.status, JobStatus.assigning)
+  t.equal(pending.deadline, createdAt + RANDOMNESS_LOOKAHEAD, 'drawn RANDOMNESS_LOOKAHEAD blocks later')
+  t.same(pending.verifiers, [])
+  t.equal((await h.call(pending.trainer, 'commit', { job: 1, commitment: new Uint8Array(32) })).error?.code, 'models.WrongJobStatus', 'nobody works on it yet')
+  const assignment = await h.advanceTo(createdAt + RANDOMNESS_LOOKAHEAD)
   const job = await h.job(1)
   t.equal(job.status, JobStatus.training)
   t.equal(job.attempt, 1)
   t.equal(job.verifiers.length, 2)
   t.equal(new Set([job.trainer, ...job.verifiers].map((a) => Buffer.from(a).toString('hex'))).size, 3, 'trainer and verifiers are distinct')
-  t.same(eventsNamed(JobAssigned, created.events), [{ job: 1, trainer: job.trainer, verifiers: job.verifiers, trainDeadline: h.height + TEST_MODELS_PARAMS.trainBlocks, attempt: 1 }])
+  t.same(eventsNamed(JobAssigned, assignment), [{ job: 1, trainer: job.trainer, verifiers: job.verifiers, trainDeadline: h.height + TEST_MODELS_PARAMS.trainBlocks, attempt: 1 }])
   t.same(job.datanets.map((d) => [d.version, d.root]), [[2, (await versions.get(h.state, { datanet, version: 2 }))?.root], [1, (await versions.get(h.state, { datanet, version: 1 }))?.root]])
   t.equal(await h.balance('eve'), eveBefore - FEE)
   t.equal(await h.balance(MODELS_ACCOUNT), FEE)

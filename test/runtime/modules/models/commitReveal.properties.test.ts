@@ -14,7 +14,7 @@ import type { Address } from '../../../../runtime/crypto/secp256k1.ts'
 import { JobStatus, type Job } from '../../../../runtime/modules/models/state.ts'
 import { invariantProblems as stakingProblems } from '../staking/harness.ts'
 import {
-  commitArgs, invariantProblems, jobArgs, modelsSpec, ModelsHarness, revealArgs, revealResultArgs, saltOf, TEST_MODELS_PARAMS,
+  commitArgs, invariantProblems, modelsSpec, ModelsHarness, revealArgs, revealResultArgs, saltOf, TEST_MODELS_PARAMS,
 } from './harness.ts'
 
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 10_000)
@@ -61,7 +61,7 @@ async function callFor(h: ModelsHarness, job: Job, a: Exclude<Action, { kind: 'w
 t.test('commit–reveal holds over random rounds: nothing readable early, no vote without its commitment', async (t) => {
   const start = await ModelsHarness.create(modelsSpec({ validators: 5, params: PARAMS }))
   await start.publishedDatanet()
-  await start.ok('eve', 'createJob', jobArgs())
+  await start.createJob()
   // half the histories start where the trainer's result has just become readable
   const revealed = start.clone()
   await commitAll(revealed, await revealed.job(1), ['honest', 'honest', 'wrong', 'honest', 'wrong'])

@@ -13,8 +13,9 @@ import type { Address } from '../../../../runtime/crypto/secp256k1.ts'
 import type { BlockInfo, EventDefinition, ModuleError, RuntimeEvent, RuntimeModule } from '../../../../runtime/module.ts'
 import { balanceOf } from '../../../../runtime/modules/balances/ledger.ts'
 import { totalIssuance } from '../../../../runtime/modules/balances/state.ts'
-import { accounts } from '../../../../runtime/modules/system/state.ts'
+import { accounts, randomMixes } from '../../../../runtime/modules/system/state.ts'
 import { systemModule } from '../../../../runtime/modules/system/index.ts'
+import { RANDOMNESS_LOOKAHEAD } from '../../../../runtime/modules/system/randomness.ts'
 import { datanetsModule } from '../../../../runtime/modules/datanets/index.ts'
 import { Format } from '../../../../runtime/modules/datanets/formats.ts'
 import { datanetCount } from '../../../../runtime/modules/datanets/state.ts'
@@ -172,6 +173,16 @@ export class ModelsHarness {
     return outcome
   }
 
+  /**
+   * createJob in one block, then the empty blocks up to its assignment (RANDOMNESS_LOOKAHEAD
+   * later, by the deadline hook): the call's outcome and the events of the blocks after it.
+   */
+  async createJob(args: unknown = jobArgs(), sender: Address | DevAccountName = 'eve'): Promise<{ created: CallOutcome & { hookEvents: RuntimeEvent[] }; assignment: RuntimeEvent[] }> {
+    const created = await this.ok(sender, 'createJob', args)
+    const assignment = await this.advanceTo(this.height + RANDOMNESS_LOOKAHEAD)
+    return { created, assignment }
+  }
+
   /** Empty blocks until `height` is the last finished one; returns their hook events. */
   async advanceTo(height: number): Promise<RuntimeEvent[]> {
     const events: RuntimeEvent[] = []
@@ -223,8 +234,10 @@ export class ModelsHarness {
   }
 
   /** A copy of every state entry, to show a failed call changed nothing. */
+  /** Every state entry but the beacon's mixes (each block adds one, whatever its calls did). */
   snapshot(): string {
-    return [...this.committed.entries.entries()].map(([id, { value }]) => `${id}=${Buffer.from(value).toString('hex')}`).sort().join('\n')
+    const mixes = Buffer.from(randomMixes.prefix).toString('hex')
+    return [...this.committed.entries.entries()].filter(([id]) => !id.startsWith(mixes)).map(([id, { value }]) => `${id}=${Buffer.from(value).toString('hex')}`).sort().join('\n')
   }
 }
 
@@ -236,7 +249,7 @@ export function eventNames(events: readonly RuntimeEvent[]): string[] {
   return events.filter((e) => e.module === ModuleIndex.models).map((e) => `models.${modelsModule.events.find((d) => d.index === e.index)?.name ?? e.index}`)
 }
 
-const OPEN_STATUSES: number[] = [JobStatus.training, JobStatus.verifying, JobStatus.disputed]
+const OPEN_STATUSES: number[] = [JobStatus.assigning, JobStatus.training, JobStatus.verifying, JobStatus.disputed]
 
 /**
  * Supply and escrow: balances sum to the issuance (which only slashing burns lower); the module
@@ -311,7 +324,7 @@ export async function arbitrate(h: ModelsHarness, job: number, tags: readonly st
 export async function withJob(): Promise<ModelsHarness> {
   const h = await ModelsHarness.create()
   await h.publishedDatanet()
-  await h.ok('eve', 'createJob', jobArgs())
+  await h.createJob()
   return h
 }
 

@@ -14,7 +14,7 @@ import {
 import { ASSIGNMENT_DOMAIN } from '../../../../runtime/modules/models/lifecycle.ts'
 import { JobStatus, MODELS_ACCOUNT, u64 } from '../../../../runtime/modules/models/state.ts'
 import { countedSetAt } from '../../../../runtime/modules/staking/validatorSet.ts'
-import { drawSeed, drawWeighted } from '../../../../runtime/modules/system/randomness.ts'
+import { drawSeed, drawWeighted, RANDOMNESS_LOOKAHEAD } from '../../../../runtime/modules/system/randomness.ts'
 import { devChainSpec } from '../../../../genesis/devSpec.ts'
 import { TESTNET_VALIDATOR_SELF_BOND } from '../../../../genesis/testnetSpec.ts'
 import {
@@ -28,7 +28,7 @@ async function tokensOf(h: ModelsHarness, operator: Address): Promise<bigint> {
   return (await validatorInfo(h.state, operator))?.tokens ?? 0n
 }
 
-t.test('assignment: drawn by stake from the beacon\'s mix for the job; the parent hash takes no part', async (t) => {
+t.test('assignment: drawn by stake from the mix RANDOMNESS_LOOKAHEAD blocks after createJob; the parent hash takes no part', async (t) => {
   const h = await ModelsHarness.create()
   await h.publishedDatanet()
   const assigned: string[] = []
@@ -37,10 +37,11 @@ t.test('assignment: drawn by stake from the beacon\'s mix for the job; the paren
   ]
   for (const { reveal, parent } of cases) {
     const copy = h.clone()
+    await copy.ok('eve', 'createJob', jobArgs())
+    await copy.advanceTo(copy.height + RANDOMNESS_LOOKAHEAD - 1)
     copy.nextReveal = sha256(utf8(reveal))
     copy.nextParentHash = sha256(utf8(parent))
-    const created = await copy.ok('eve', 'createJob', jobArgs())
-    const event = eventsNamed(JobAssigned, created.events)[0]
+    const event = eventsNamed(JobAssigned, await copy.advanceTo(copy.height + 1))[0]
     const workers = [event?.trainer, ...(event?.verifiers ?? [])] as Address[]
     assigned.push(workers.map((a) => toHex(a)).join(','))
     if (reveal === 'a' && parent === 'p') {
@@ -119,7 +120,7 @@ t.test('dispute: a wrong trainer is slashed and the training reassigned to a fre
 t.test('dispute: a tie fails the job and refunds the fee, slashing nobody', async (t) => {
   const h = await ModelsHarness.create(modelsSpec({ params: { ...P, arbiters: 1 } }))
   await h.publishedDatanet()
-  await h.ok('eve', 'createJob', jobArgs())
+  await h.createJob()
   const eveBefore = await h.balance('eve')
   await round(h, 1, 'honest', ['other'])
   const resolved = await arbitrate(h, 1, ['honest']) ?? { events: [] }
@@ -193,7 +194,7 @@ t.test('deadlines: silent verifiers are replaced by fresh validators; or, when a
   // the same chain with publishOnPartialQuorum
   const p = await ModelsHarness.create(modelsSpec({ params: { ...P, publishOnPartialQuorum: true } }))
   await p.publishedDatanet()
-  await p.ok('eve', 'createJob', jobArgs())
+  await p.createJob()
   const pJob = await p.job(1)
   await p.ok(pJob.trainer, 'commit', await commitArgs(p, 1, pJob.trainer))
   await p.ok(pJob.verifiers[0] as Address, 'commit', await commitArgs(p, 1, pJob.verifiers[0] as Address))
@@ -211,9 +212,9 @@ t.test('a chain of one validator: NotEnoughValidators unless minVerifiers is 0 (
 
   const dev = await ModelsHarness.create(devChainSpec({ baseModels: [baseModelArgs()] }))
   await dev.publishedDatanet()
-  const created = await dev.ok('eve', 'createJob', jobArgs())
+  const { assignment } = await dev.createJob()
   const alice = addressOf('alice')
-  t.same(eventsNamed(JobAssigned, created.events)[0]?.verifiers, [])
+  t.same(eventsNamed(JobAssigned, assignment)[0]?.verifiers, [])
   t.same((await dev.job(1)).trainer, alice)
   const before = await dev.balance(alice)
   await dev.ok(alice, 'commit', await commitArgs(dev, 1, alice))
