@@ -86,7 +86,10 @@ interface Validator {
   votes: SignedVote[]
 }
 
-async function network(t: Test, c: Committee, hub: MemoryNetworkHub): Promise<{ validators: Validator[]; restart: (i: number) => Promise<void> }> {
+/** missed reveals counted by the drivers of `network`, by validator label */
+type MissedReveals = Map<string, number>
+
+async function network(t: Test, c: Committee, hub: MemoryNetworkHub, missedReveals: MissedReveals = new Map()): Promise<{ validators: Validator[]; restart: (i: number) => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'openledger-driver-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   const validators: Validator[] = []
@@ -102,7 +105,10 @@ async function network(t: Test, c: Committee, hub: MemoryNetworkHub): Promise<{ 
         observeVote: (vote) => votes.push(vote),
         timeliness: TIMELINESS,
       },
-      { chain, network: createConsensusNetwork(network), clock, logger: silentLogger },
+      {
+        chain, network: createConsensusNetwork(network), clock, logger: silentLogger,
+        metrics: { missedReveals: { inc: ({ validator }) => void missedReveals.set(validator, (missedReveals.get(validator) ?? 0) + 1) } },
+      },
     )
     // block sync, as the node wires it (node/consensus/blockSync.ts): a driver that sees it fell
     // behind gets the certified blocks it missed from the best peer, then restarts at its new head
@@ -198,6 +204,17 @@ for (const { name, drop, heights } of lossCases) {
     checkNoDoubleSigns(t, validators)
   })
 }
+
+t.test('a validator that never proposes: its missed reveals are counted under its key, heights still decided', async (t) => {
+  const c = committee([1n, 1n, 1n, 1n])
+  const missed: MissedReveals = new Map()
+  const { validators } = await network(t, c, new MemoryNetworkHub(), missed)
+  // validator 0 is down: its rounds as proposer time out and the next round's proposer decides
+  await Promise.all(validators.slice(1).map((v) => v.driver.start()))
+  await untilHeight(validators.slice(1), 6)
+  const silent = toHex((c.keys[0] as { publicKey: Uint8Array }).publicKey).slice(0, 18)
+  t.ok((missed.get(silent) ?? 0) > 0, `the silent validator's missed reveals counted: ${JSON.stringify(Object.fromEntries(missed))}`)
+})
 
 t.test('a catch-up answer leaves out the proposals of the rounds the asker holds', async (t) => {
   const c = committee([1n, 1n, 1n, 1n])
