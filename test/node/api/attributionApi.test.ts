@@ -65,6 +65,9 @@ t.test('attributions, rewards and a payout proof over openledger_*', async (t) =
   await commit(chain, contributors.map((_, i) => tx('ferdie', 'datanets', 'accept', { datanet: 1, contribution: i })))
   await commit(chain, [tx('ferdie', 'datanets', 'publishVersion', { datanet: 1, note: 'v1' })])
   await commit(chain, [tx('eve', 'models', 'createJob', { base: 1, datanets: [{ datanet: 1, version: 1 }], hyper: HYPER, fee: 10n * OPEN })])
+  // the trainer is drawn RANDOMNESS_LOOKAHEAD (2) blocks after the job
+  await commit(chain, [])
+  await commit(chain, [])
   const salt = sha256(utf8('salt'))
   const job = await jobs.get(chain.state, 1)
   await commit(chain, [tx('alice', 'models', 'commit', { job: 1, commitment: commitmentOf(RESULT_COMMIT_DOMAIN, commitScope(job!), alice, salt, resultPayload(hashes('honest'))) })])

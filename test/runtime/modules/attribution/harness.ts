@@ -53,7 +53,7 @@ export async function attributionChain(params: Partial<AttributionParams> = {}, 
     await h.ok('ferdie', 'accept', { datanet, contribution: index }, 'datanets')
   }
   await h.ok('ferdie', 'publishVersion', { datanet, note: 'v1' }, 'datanets')
-  await h.ok('eve', 'createJob', jobArgs({ datanets: [{ datanet, version: 1 }] }))
+  await h.createJob(jobArgs({ datanets: [{ datanet, version: 1 }] }))
   await round(h, 1, 'honest')
   await h.ok(PROVIDER, 'registerProvider', { bond: BOND, ...offer() }, 'inference')
   return h
