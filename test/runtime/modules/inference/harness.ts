@@ -39,7 +39,7 @@ export async function market(options: { adapter?: boolean; params?: InferencePar
   const h = await ModelsHarness.create(modelsSpec({ inferenceParams: options.params ?? TEST_INFERENCE_PARAMS }))
   if (options.adapter === true) {
     await h.publishedDatanet()
-    await h.ok('eve', 'createJob', jobArgs())
+    await h.createJob(jobArgs())
     await round(h, 1, 'honest')
   }
   await h.ok(PROVIDER, 'registerProvider', { bond: BOND, ...offer() }, 'inference')
