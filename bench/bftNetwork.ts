@@ -3,6 +3,7 @@
 // how long the chain takes to finalize again after the next proposer is killed; and finality
 // latency again with one validator's clock 30 s fast (`--clock-offset`): its proposals are refused
 // as not timely, so the heights it leads need a second round.
+import type { ConsensusStateView } from '../node/rpc/contract.ts'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { chainSpecToJson, parseChainSpec } from '../genesis/spec.ts'
@@ -34,12 +35,6 @@ export interface BftNetworkResult {
   skewedLatencyP99Ms: number
 }
 
-interface ConsensusStateView {
-  height: number
-  step: string
-  validators: Array<{ publicKey: string; power: string }>
-}
-
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN
 }
@@ -57,7 +52,7 @@ export async function benchBftNetwork(options: { log: (line: string) => void; qu
     for (const node of net.nodes) await writeFile(join(node.home, 'genesis.json'), specText)
     await Promise.all(net.nodes.map((node) => net.start(node)))
     await waitForHeight(net.nodes, 2)
-    const fees = await net.nodes[0]?.rpc.call<{ suggestedMaxFeePerGas: string }>('openledger_estimateFee')
+    const fees = await net.nodes[0]?.rpc.call('openledger_estimateFee')
     const maxFee = BigInt(fees?.suggestedMaxFeePerGas ?? '0') * 4n
 
     // 1. latency: one transfer at a time, through each node in turn, watched until finalized
@@ -155,9 +150,9 @@ export async function benchBftNetwork(options: { log: (line: string) => void; qu
     for (let i = 0; recoveries.length < (quick ? 1 : 3) && i < 20; i++) {
       const observer = net.nodes[i % net.nodes.length] as TestnetNode
       let state: ConsensusStateView
-      do state = await observer.rpc.call<ConsensusStateView>('openledger_consensusState')
+      do state = await observer.rpc.call('openledger_consensusState')
       while (state.step !== 'decided')
-      const set = createValidatorSet(state.validators.map((v) => ({ publicKey: fromHex(v.publicKey) as Uint8Array, power: BigInt(v.power) })))
+      const set = createValidatorSet((state.validators ?? []).map((v) => ({ publicKey: fromHex(v.publicKey) as Uint8Array, power: BigInt(v.power) })))
       const victim = keys.get(toHex(proposerFor(set, state.height + 1, 0).publicKey))
       if (victim === undefined || victim === observer) continue
       const killedAt = performance.now()

@@ -61,7 +61,7 @@ export async function benchDevChain(options: { log: (line: string) => void; quic
       }, 20)
     })
     const rpc = new RpcClient(url)
-    const fees = await rpc.call<{ suggestedMaxFeePerGas: string }>('openledger_estimateFee')
+    const fees = await rpc.call('openledger_estimateFee')
     // The first rounds warm the node up (JIT compilation, caches, the pool's and the database's
     // steady state) and are finalized before the clock starts: the figure is the sustained rate
     // of a running node, not the first seconds of a cold one.

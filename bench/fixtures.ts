@@ -116,9 +116,10 @@ export class FinalizedCount {
   }
 
   /** Throws unless every counted block holds exactly the number of extrinsics counted for it. */
-  async verify(getBlock: (hash: string) => Promise<{ block: { extrinsics: readonly string[] } }>): Promise<void> {
+  async verify(getBlock: (hash: string) => Promise<{ block: { extrinsics: readonly string[] } } | null>): Promise<void> {
     for (const { hash, transfers } of this.#counted) {
-      const { block } = await getBlock(hash)
+      const block = (await getBlock(hash))?.block
+      if (block === undefined) throw new Error(`block ${hash} is not on the node`)
       if (block.extrinsics.length !== transfers) throw new Error(`block ${hash} holds ${block.extrinsics.length} extrinsics, counted ${transfers} from its gas`)
     }
   }

@@ -10,7 +10,8 @@ export interface CliIo {
   secret(prompt: string): Promise<string>
 }
 
-export type CliErrorCode = 'USAGE' | 'BAD_ARGUMENT' | 'RPC_ERROR' | 'NOT_FOUND' | 'FAILED'
+/** REFUSED: the node's dry run says the call would fail; nothing was sent */
+export type CliErrorCode = 'USAGE' | 'BAD_ARGUMENT' | 'RPC_ERROR' | 'NOT_FOUND' | 'FAILED' | 'REFUSED'
 export class CliError extends OpenLedgerError<CliErrorCode> {}
 
 /** One command's options text and body; its name and summary live in commands/index.ts. */

@@ -8,10 +8,12 @@ import { InvalidTransactionCode } from '../runtime/stateTransition.ts'
 import { signTransaction, type UnsignedTransaction } from '../runtime/transaction.ts'
 import { formatOpen } from '../genesis/tokenomics.ts'
 import { RpcClient, RpcClientError } from '../node/rpc/client.ts'
+import type { RpcResult } from '../node/rpc/contract.ts'
 import { resolveHome } from './home.ts'
 import { CliError, type CliIo } from './io.ts'
 import { parsePositiveInt, parseRpcUrl } from './parse.ts'
 import { resolveAccountSigner } from './signer.ts'
+import { refuseFailing } from './dryRun.ts'
 
 const runtime = createRuntime()
 
@@ -26,17 +28,12 @@ export interface SendOptions {
   json: boolean
   tip: bigint | undefined
   nonce: number | undefined
+  /** send even when the node's dry run says the call would fail */
+  force: boolean
 }
 
-export interface Receipt {
-  status: string
-  blockNumber: number
-  blockHash: string
-  fee: string
-  gasUsed: number
-  error: string | null
-  events: Array<{ module: string; event: string; data: Record<string, unknown> }>
-}
+/** A transaction's receipt as the node shows it (openledger_getReceipt). */
+export type Receipt = NonNullable<RpcResult<'openledger_getReceipt'>>
 
 /**
  * Signs and sends one module call. `argsJson` is the call's arguments as JSON, or a function of
@@ -67,16 +64,22 @@ export async function sendCallForReceipt(io: CliIo, options: SendOptions, module
   const signer = await resolveAccountSigner(options.from, options.home, io)
   const args = fixed ?? encodeArgs(await (argsJson as (sender: string) => unknown)(toHex(signer.address)))
   const client = new RpcClient(options.rpc)
-  const properties = await client.call<{ chainId: number }>('system_properties')
-  const nonce = options.nonce ?? (await client.call<number>('system_accountNextIndex', [toHex(signer.address)]))
-  const fees = await client.call<{ suggestedMaxFeePerGas: string; suggestedMaxPriorityFeePerGas: string }>('openledger_estimateFee')
+  const properties = await client.call('system_properties')
+  const nonce = options.nonce ?? (await client.call('system_accountNextIndex', [toHex(signer.address)]))
+  const fees = await client.call('openledger_estimateFee')
   const draftWithTip = (tip: bigint): UnsignedTransaction => ({
     chainId: properties.chainId, nonce, gasLimit: 10_000_000, maxFeePerGas: BigInt(fees.suggestedMaxFeePerGas) - BigInt(fees.suggestedMaxPriorityFeePerGas) + tip,
     maxPriorityFeePerGas: tip, call: { module: module.index, call: call.index, args },
   })
   const draft = draftWithTip(options.tip ?? BigInt(fees.suggestedMaxPriorityFeePerGas))
-  const estimate = await client.call<{ gas: number }>('openledger_estimateFee', [toHex(signTransaction(draft, signer.privateKey).bytes)])
-  const submit = (unsigned: UnsignedTransaction) => client.call<string>('author_submitExtrinsic', [toHex(signTransaction({ ...unsigned, gasLimit: estimate.gas + GAS_MARGIN }, signer.privateKey).bytes)])
+  const estimate = await client.call('openledger_estimateFee', [toHex(signTransaction(draft, signer.privateKey).bytes)])
+  const gas = estimate.gas
+  if (gas === null) throw new CliError('FAILED', 'the node gave no gas estimate for the call')
+  const submit = async (unsigned: UnsignedTransaction) => {
+    const bytes = toHex(signTransaction({ ...unsigned, gasLimit: gas + GAS_MARGIN }, signer.privateKey).bytes)
+    if (!options.force) await refuseFailing(client, bytes, `${moduleName}.${callName}`)
+    return client.call('author_submitExtrinsic', [bytes])
+  }
   const hash = await submit(draft).catch(async (error: unknown) => {
     // a vesting lock pays the base fee but never a tip: the suggested tip, not one the user
     // asked for, gives way to none (geth's and Substrate's wallets also default the tip)
@@ -89,11 +92,11 @@ export async function sendCallForReceipt(io: CliIo, options: SendOptions, module
     return { hash, receipt: null }
   }
   const deadline = Date.now() + 120_000
-  let receipt: Receipt | null = null
+  let receipt: RpcResult<'openledger_getReceipt'> = null
   while (receipt === null) {
     if (Date.now() > deadline) throw new CliError('FAILED', `transaction ${hash} was not included within 120 s`)
     await new Promise((resolve) => setTimeout(resolve, 200))
-    receipt = await client.call<Receipt | null>('openledger_getReceipt', [hash])
+    receipt = await client.call('openledger_getReceipt', [hash])
   }
   if (options.json) io.out(JSON.stringify({ hash, ...receipt }))
   else {
@@ -108,7 +111,8 @@ export async function sendCallForReceipt(io: CliIo, options: SendOptions, module
 
 /** The node refused a transaction because the sender's unlocked balance cannot pay its tip. */
 export function isTipRefusal(error: unknown): boolean {
-  return error instanceof RpcClientError && error.code === InvalidTransactionCode.tipExceedsUnlockedBalance
+  const code = error instanceof RpcClientError ? error.code : error instanceof CliError && error.code === 'REFUSED' ? error.details?.['error'] : undefined
+  return code === InvalidTransactionCode.tipExceedsUnlockedBalance
 }
 
 export const common = {
@@ -119,9 +123,10 @@ export const common = {
   json: { type: 'boolean' },
   tip: { type: 'string' },
   nonce: { type: 'string' },
+  force: { type: 'boolean' },
 } as const
 
-export function sendOptions(values: { from?: string | undefined; rpc?: string | undefined; home?: string | undefined; 'no-wait'?: boolean | undefined; json?: boolean | undefined; tip?: string | undefined; nonce?: string | undefined }): SendOptions {
+export function sendOptions(values: { from?: string | undefined; rpc?: string | undefined; home?: string | undefined; 'no-wait'?: boolean | undefined; json?: boolean | undefined; tip?: string | undefined; nonce?: string | undefined; force?: boolean | undefined }): SendOptions {
   if (values.from === undefined) throw new CliError('USAGE', '--from is required (a dev account such as alice, or a keystore key name)')
   return {
     from: values.from,
@@ -131,5 +136,6 @@ export function sendOptions(values: { from?: string | undefined; rpc?: string | 
     json: values.json === true,
     tip: values.tip === undefined ? undefined : BigInt(parsePositiveInt(values.tip, '--tip', 0)),
     nonce: values.nonce === undefined ? undefined : parsePositiveInt(values.nonce, '--nonce', 0),
+    force: values.force === true,
   }
 }

@@ -14,6 +14,7 @@ import { formatOpen } from '../../genesis/tokenomics.ts'
 import { contentId } from '../../node/blobs/contentId.ts'
 import { downloadBlob, uploadBlob } from '../../node/blobs/blobClient.ts'
 import { RpcClient } from '../../node/rpc/client.ts'
+import type { ContributionProofView } from '../../node/rpc/contract.ts'
 import { resolveHome } from '../home.ts'
 import { CliError, type CliIo, type Command } from '../io.ts'
 import { parseAddress, parseOpenAmount, parsePositiveInt, parseRpcUrl } from '../parse.ts'
@@ -24,7 +25,7 @@ import { seedDatanet } from './datanetSeed.ts'
 const runtime = createRuntime()
 
 const common = { rpc: { type: 'string' }, home: { type: 'string' }, json: { type: 'boolean' } } as const
-const sending = { ...common, from: { type: 'string' } } as const
+const sending = { ...common, from: { type: 'string' }, force: { type: 'boolean' } } as const
 const target = { datanet: { type: 'string' }, contribution: { type: 'string' } } as const
 
 interface Common {
@@ -32,6 +33,7 @@ interface Common {
   home?: string | undefined
   json?: boolean | undefined
   from?: string | undefined
+  force?: boolean | undefined
 }
 
 function need<T>(value: T | undefined, flag: string): T {
@@ -49,7 +51,7 @@ async function send(io: CliIo, values: Common, callName: string, args: unknown):
   const signer = await resolveAccountSigner(need(values.from, '--from'), resolveHome(values.home), io)
   const client = new RpcClient(parseRpcUrl(values.rpc))
   const batch = new TxBatch(client, runtime)
-  const hash = await batch.submit(signer, 'datanets', callName, args)
+  const hash = await batch.submit(signer, 'datanets', callName, args, { check: values.force !== true })
   const [receipt] = await batch.wait([hash], { allowFailures: true })
   if (receipt === undefined) throw new CliError('FAILED', 'no receipt')
   if (values.json === true) io.out(JSON.stringify({ hash, ...receipt }))
@@ -63,19 +65,6 @@ async function send(io: CliIo, values: Common, callName: string, args: unknown):
 }
 
 const exitOf = (receipt: BatchReceipt): number => (receipt.status === 'success' ? 0 : 1)
-
-interface ContributionJson {
-  datanet: number
-  index: number
-  contributor: string
-  cid: string
-  size: number
-  rows: number
-  format: string
-  status: string
-  deposit: string
-  metadata: string
-}
 
 async function contribute(io: CliIo, argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -121,14 +110,14 @@ async function review(io: CliIo, values: Common & { datanet?: string | undefined
   const client = new RpcClient(parseRpcUrl(values.rpc))
   const datanet = parsePositiveInt(need(values.datanet, '--datanet'), '--datanet')
   const index = parsePositiveInt(need(values.contribution, '--contribution'), '--contribution', 0)
-  const record = await client.call<ContributionJson | null>('openledger_getContribution', [datanet, index])
+  const record = await client.call('openledger_getContribution', [datanet, index])
   if (record === null) throw new CliError('NOT_FOUND', `datanet ${datanet} has no contribution ${index}`)
   const bytes = await downloadBlob(client, record.cid)
   const problems: string[] = []
   if (bytes.length !== record.size) problems.push(`size ${bytes.length} != declared ${record.size}`)
   let rows: Array<{ text: string; label?: string | number }> = []
   try {
-    rows = checkRows(bytes, formatCode(record.format), record.rows)
+    rows = checkRows(bytes, typeof record.format === 'number' ? record.format : Format[record.format], record.rows)
   } catch (error) {
     if (!(error instanceof FormatError)) throw error
     problems.push(`${error.code}: ${error.message}`)
@@ -156,21 +145,12 @@ function labelCounts(rows: ReadonlyArray<{ label?: string | number }>): Record<s
   return counts
 }
 
-interface ProofJson {
-  version: number
-  root: string
-  position: number
-  leaf: string
-  siblings: string[]
-  versionStateKey: string
-}
-
 /** Checks a contribution's inclusion in a version, and the version against a finalized state root. */
-export async function proveContribution(client: RpcClient, datanet: number, index: number, version?: number): Promise<{ proof: ProofJson; finalizedHeight: number; stateRoot: string; inclusion: boolean; stateProof: boolean }> {
-  const proof = await client.call<ProofJson>('openledger_getContributionProof', [datanet, index, version ?? null])
+export async function proveContribution(client: RpcClient, datanet: number, index: number, version?: number): Promise<{ proof: ContributionProofView; finalizedHeight: number; stateRoot: string; inclusion: boolean; stateProof: boolean }> {
+  const proof = await client.call('openledger_getContributionProof', [datanet, index, version ?? null])
   const inclusion = verifyInclusionProof(fromHex(proof.root) ?? new Uint8Array(0), fromHex(proof.leaf) ?? new Uint8Array(0), proof.position, proof.siblings.map((s) => fromHex(s) ?? new Uint8Array(0)))
-  const finalized = await client.call<string>('chain_getFinalizedHead')
-  const read = await client.call<{ number: number; stateRoot: string; proofs: Array<{ key: string; value: string | null; proof: string }> }>('state_getReadProof', [[proof.versionStateKey], finalized])
+  const finalized = await client.call('chain_getFinalizedHead')
+  const read = await client.call('state_getReadProof', [[proof.versionStateKey], finalized])
   const entry = read.proofs[0]
   let stateProof = false
   if (entry?.value != null) {
@@ -198,6 +178,8 @@ export const datanetCommand: Command = {
     '       openledger datanet seed --corpus sotu|moby|spam [--from NAME] [--contributors N]',
     '',
     'Common options: --rpc URL (default http://127.0.0.1:9944), --home DIR (keystore), --json.',
+    'A call is simulated on the node before it is sent: one the chain would fail (an unknown contribution, a format',
+    'the datanet does not accept, too little balance) is refused here at no fee; --force sends it anyway.',
     'Formats: text (.txt), markdown (.md), documents (.jsonl with "text"), labelled (.jsonl with "text" and "label").',
   ].join('\n'),
   async run(argv, io) {
@@ -259,7 +241,7 @@ export const datanetCommand: Command = {
       }
       case 'list': {
         const { values } = parseArgs({ args: rest, strict: true, options: common })
-        const all = await client(values).call<Array<{ id: number; name: string; owner: string; live: number; versions: number }>>('openledger_listDatanets')
+        const all = await client(values).call('openledger_listDatanets')
         if (values.json === true) print(all)
         else for (const d of all) io.out(`#${d.id} ${d.name}  owner ${d.owner}  ${d.live} accepted contributions, ${d.versions} versions`)
         return 0
@@ -267,15 +249,15 @@ export const datanetCommand: Command = {
       case 'contributions': {
         const { values, positionals } = parseArgs({ args: rest, strict: true, allowPositionals: true, options: common })
         const id = parsePositiveInt(need(positionals[0], 'ID'), 'ID')
-        const all = await client(values).call<ContributionJson[]>('openledger_listContributions', [id])
+        const all = await client(values).call('openledger_listContributions', [id])
         if (values.json === true) print(all)
-        else for (const c of all) io.out(`${c.datanet}/${c.index} ${c.status.padEnd(9)} ${c.contributor} ${c.size} bytes ${c.rows} rows ${c.format} ${c.cid}`)
+        else for (const c of all) io.out(`${c.datanet}/${c.index} ${String(c.status).padEnd(9)} ${c.contributor} ${c.size} bytes ${c.rows} rows ${c.format} ${c.cid}`)
         return 0
       }
       case 'download': {
         const { values } = parseArgs({ args: rest, strict: true, options: { ...common, ...target, out: { type: 'string' } } })
         const c = client(values)
-        const record = await c.call<ContributionJson | null>('openledger_getContribution', [parsePositiveInt(need(values.datanet, '--datanet'), '--datanet'), parsePositiveInt(need(values.contribution, '--contribution'), '--contribution', 0)])
+        const record = await c.call('openledger_getContribution', [parsePositiveInt(need(values.datanet, '--datanet'), '--datanet'), parsePositiveInt(need(values.contribution, '--contribution'), '--contribution', 0)])
         if (record === null) throw new CliError('NOT_FOUND', 'no such contribution')
         const bytes = await downloadBlob(c, record.cid)
         if (!bytesEqual(contentId(bytes), fromHex(record.cid) ?? new Uint8Array(0))) throw new CliError('FAILED', 'downloaded bytes do not match the content id')

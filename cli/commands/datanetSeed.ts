@@ -25,7 +25,7 @@ import { toHex } from '../../runtime/crypto/hash.ts'
 import { uploadBlob } from '../../node/blobs/blobClient.ts'
 import type { RpcClient } from '../../node/rpc/client.ts'
 import { CliError, type CliIo } from '../io.ts'
-import { TxBatch } from '../txBatch.ts'
+import { eventData, TxBatch } from '../txBatch.ts'
 
 const ROWS_PER_FILE = 500
 const DEPOSIT = ONE_OPEN
@@ -121,7 +121,7 @@ export async function seedDatanet(io: CliIo, client: RpcClient, runtime: Runtime
     name: corpus.name, description: corpus.description, tags: corpus.tags, licence: corpus.licence, visibility: 0,
     rules: { deposit: DEPOSIT.toString(), feePerByte: '0', formats: [corpus.format], maxBytes: 64 * 1024 * 1024 }, curators: [],
   })])
-  const datanet = Number(created?.events.find((e) => e.event === 'DatanetCreated')?.data['datanet'])
+  const datanet = Number(created === undefined ? undefined : eventData(created, 'datanets', 'DatanetCreated')?.['datanet'])
   io.out(`created datanet #${datanet} "${corpus.name}" (${corpus.contributions.length} contributions to make)`)
 
   const keys = new Map<string, { address: Address; privateKey: Uint8Array }>()
@@ -143,13 +143,13 @@ export async function seedDatanet(io: CliIo, client: RpcClient, runtime: Runtime
     submitted.push(await batch.submit(key, 'datanets', 'contribute', { datanet, cid, size: data.length, rows: rows.length, format: corpus.format, metadata: JSON.stringify({ contributor }) }))
   }
   const receipts = await batch.wait(submitted)
-  const indices = receipts.map((r) => Number(r.events.find((e) => e.event === 'Contributed')?.data['contribution']))
+  const indices = receipts.map((r) => Number(eventData(r, 'datanets', 'Contributed')?.['contribution']))
   io.out(`uploaded and contributed ${indices.length} files (${(bytes / 1e6).toFixed(1)} MB)`)
 
   const deadline = Date.now() + 300_000
   for (const index of indices) {
     for (;;) {
-      const record = await client.call<{ status: string } | null>('openledger_getContribution', [datanet, index])
+      const record = await client.call('openledger_getContribution', [datanet, index])
       if (record?.status === 'available') break
       if (Date.now() > deadline) throw new CliError('FAILED', `contribution ${datanet}/${index} did not become available (status ${record?.status ?? 'missing'})`)
       await new Promise((resolve) => setTimeout(resolve, 200))
@@ -160,7 +160,7 @@ export async function seedDatanet(io: CliIo, client: RpcClient, runtime: Runtime
   for (const index of indices) accepts.push(await batch.submit(owner, 'datanets', 'accept', { datanet, contribution: index }))
   await batch.wait(accepts)
   const [published] = await batch.wait([await batch.submit(owner, 'datanets', 'publishVersion', { datanet, note: `seeded from ${options.corpus}` })])
-  const event = published?.events.find((e) => e.event === 'VersionPublished')?.data
+  const event = published === undefined ? undefined : eventData(published, 'datanets', 'VersionPublished')
   io.out(`published version ${String(event?.['version'])} of datanet #${datanet}: root ${String(event?.['root'])}, ${String(event?.['contributions'])} contributions`)
   return { datanet, version: Number(event?.['version']) }
 }

@@ -8,6 +8,7 @@ import { formatOpen } from '../../genesis/tokenomics.ts'
 import { CliError, type CliIo, type Command } from '../io.ts'
 import { DEFAULT_SERVING_URL, parseAddress, parseOpenAmount, parsePositiveInt } from '../parse.ts'
 import { common, sendCallForReceipt, sendOptions } from '../send.ts'
+import { eventData } from '../txBatch.ts'
 import { resolveBaseModels } from './market.ts'
 
 interface ErrorBody {
@@ -170,9 +171,9 @@ async function inferOnChain(values: Record<string, unknown>, positionals: string
   const { hash, receipt } = await sendCallForReceipt(quiet, { ...options, json: false }, 'inference', 'request', args)
   if (receipt === null) return 0
   if (receipt.status !== 'success') throw new CliError('FAILED', `the request was refused: ${receipt.error ?? receipt.status}`)
-  const created = receipt.events.find((e) => e.module === 'inference' && e.event === 'RequestCreated')
-  const id = Number(created?.data['request'])
-  io.err(`request ${id} escrowed; waiting for the provider (deadline: block #${String(created?.data['deadline'])})`)
+  const created = eventData(receipt, 'inference', 'RequestCreated')
+  const id = Number(created?.['request'])
+  io.err(`request ${id} escrowed; waiting for the provider (deadline: block #${String(created?.['deadline'])})`)
   const client = new RpcClient(options.rpc)
   const until = Date.now() + ANSWER_TIMEOUT_MS
   let request = await client.call<RequestJson>('openledger_getInferenceRequest', [id])

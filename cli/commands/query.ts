@@ -46,7 +46,7 @@ export const queryCommand: Command = {
     switch (sub) {
       case 'balance': {
         const address = toHex(parseAddress(needTarget('ADDRESS'), 'ADDRESS'))
-        const balance = await client.call<string>('openledger_getBalance', [address])
+        const balance = await client.call('openledger_getBalance', [address])
         io.out(values.json === true ? JSON.stringify({ address, balance }) : `${formatOpen(BigInt(balance))} OPEN (${balance} base units)`)
         return 0
       }
@@ -57,7 +57,7 @@ export const queryCommand: Command = {
         let hash: string | null | undefined
         if (target === undefined) hash = undefined
         else if (/^0x[0-9a-fA-F]{64}$/.test(target)) hash = target
-        else hash = await client.call<string | null>('chain_getBlockHash', [parsePositiveInt(target, 'NUMBER', 0)])
+        else hash = await client.call('chain_getBlockHash', [parsePositiveInt(target, 'NUMBER', 0)])
         if (hash === null) throw new CliError('NOT_FOUND', `no block ${target ?? ''}`)
         const block = await client.call('chain_getBlock', hash === undefined ? [] : [hash])
         if (block === null) throw new CliError('NOT_FOUND', `no block ${target ?? ''}`)
@@ -80,7 +80,7 @@ export const queryCommand: Command = {
         print(await client.call('chain_getHeader'))
         return 0
       case 'validators': {
-        const result = await client.call<{ height: number; active: { effectiveHeight: number; totalPower: number; validators: unknown[] } | null; next: { effectiveHeight: number } | null; validators: ValidatorView[] }>('openledger_getValidators')
+        const result = await client.call('openledger_getValidators')
         if (values.json === true) {
           print(result)
           return 0

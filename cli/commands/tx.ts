@@ -14,7 +14,8 @@ export const txCommand: Command = {
     STAKE_USAGE,
     '',
     'Common options: --rpc URL (default http://127.0.0.1:9944), --home DIR (keystore), --tip BASE_UNITS_PER_GAS,',
-    '                --nonce N, --no-wait (do not wait for the receipt), --json',
+    '                --nonce N, --no-wait (do not wait for the receipt), --json, --force (send even when the node\'s',
+    '                dry run says the call would fail: by default such a call is refused here, at no fee)',
   ].join('\n'),
   async run(argv, io) {
     const [sub, ...rest] = argv

@@ -10,10 +10,10 @@ export function chainMethods({ chain, consensus }: ApiComponents): RpcMethod[] {
       name: 'openledger_consensusState',
       params: [],
       handler() {
-        if (consensus === undefined) return { mode: 'dev', height: chain.head.header.height + 1 }
+        if (consensus === undefined) return { mode: 'dev' as const, height: chain.head.header.height + 1 }
         const state = consensus.state()
         return {
-          mode: state.isValidator ? 'validator' : 'follower',
+          mode: state.isValidator ? 'validator' as const : 'follower' as const,
           height: state.height,
           round: state.round,
           step: state.step,

@@ -1,8 +1,9 @@
 // openledger_* methods for datanets and blobs.
 //
 // Datanets (reads of the head state): getDatanet, listDatanets, getContribution,
-// listContributions, getDatanetVersion, getContributionProof (inclusion in a version, plus the
-// state key of the version record for state_getReadProof).
+// listContributions, listVersionContributions (a version's members by tree position, by the
+// runtime's membership rule), getDatanetVersion, getContributionProof (inclusion in a version,
+// plus the state key of the version record for state_getReadProof).
 //
 // Blobs, streamed in chunks over JSON-RPC (chunk bytes as base64, 256 KiB per chunk, so a call
 // stays far below the 2 MiB request limit and works over HTTP and WebSocket alike):
@@ -14,6 +15,7 @@
 //   getBlobChunk(cid, index)                          → { size, index, data, siblings }
 import { toHex } from '../../runtime/crypto/hash.ts'
 import { OpenLedgerError } from '../../runtime/errors.ts'
+import { toJsonOf } from '../../runtime/codec/schema.ts'
 import { checkRows, formatName } from '../../runtime/modules/datanets/formats.ts'
 import { versionLeaves, versionTree, type VersionTree } from '../../runtime/modules/datanets/proofs.ts'
 import {
@@ -24,6 +26,7 @@ import { contributionLeaf } from '../../runtime/modules/datanets/versionTree.ts'
 import { CHUNK_BYTES } from '../blobs/contentId.ts'
 import type { BlobStore } from '../blobs/blobStore.ts'
 import type { Chain } from '../chain/chain.ts'
+import type { ContributionView, DatanetVersionView, DatanetView } from '../rpc/contract.ts'
 import { defineMethod, invalidParam, param, type RpcMethod } from '../rpc/registry.ts'
 import type { ApiComponents } from './context.ts'
 import { listByIds, MAX_LIST } from './pagination.ts'
@@ -41,17 +44,16 @@ function fromBase64(value: string, path: string): Uint8Array {
   return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
 }
 
-export function datanetToJson(datanet: Datanet): Record<string, unknown> {
-  const json = datanetKind.toJson(datanet) as Record<string, unknown>
-  return { ...json, visibility: datanet.visibility === 0 ? 'public' : 'private', formats: datanet.rules.formats.map((f) => formatName(f) ?? f) }
+export function datanetToJson(datanet: Datanet): DatanetView {
+  return { ...toJsonOf(datanetKind, datanet), visibility: datanet.visibility === 0 ? 'public' : 'private', formats: datanet.rules.formats.map((f) => formatName(f) ?? f) }
 }
 
-export function contributionToJson(contribution: Contribution): Record<string, unknown> {
-  return { ...(contributionKind.toJson(contribution) as Record<string, unknown>), status: CONTRIBUTION_STATUS_NAMES[contribution.status] ?? contribution.status, format: formatName(contribution.format) ?? contribution.format }
+export function contributionToJson(contribution: Contribution): ContributionView {
+  return { ...toJsonOf(contributionKind, contribution), status: CONTRIBUTION_STATUS_NAMES[contribution.status] ?? contribution.status, format: formatName(contribution.format) ?? contribution.format }
 }
 
-function versionToJson(version: DatanetVersion): Record<string, unknown> {
-  return { ...(versionKind.toJson(version) as Record<string, unknown>), stateKey: toHex(versions.key({ datanet: version.datanet, version: version.version })) }
+function versionToJson(version: DatanetVersion): DatanetVersionView {
+  return { ...toJsonOf(versionKind, version), stateKey: toHex(versions.key({ datanet: version.datanet, version: version.version })) }
 }
 
 export function datanetsMethods({ chain, blobs }: ApiComponents): RpcMethod[] {
@@ -98,6 +100,21 @@ export function datanetsMethods({ chain, blobs }: ApiComponents): RpcMethod[] {
         if (record === undefined) throw new DatanetsApiError('UNKNOWN_DATANET', `no datanet ${datanet}`)
         return listByIds({ first: 0, last: record.contributions - 1, start, count, order: 'ascending', signal }, async (index) => {
           const contribution = await contributions.get(state(), { datanet, index })
+          return contribution === undefined ? undefined : contributionToJson(contribution)
+        })
+      },
+    }),
+    defineMethod({
+      name: 'openledger_listVersionContributions',
+      params: [id.named('datanet'), id.named('version'), param.optional(id).named('start'), param.optional(param.uint({ max: MAX_LIST })).named('count')],
+      async handler([datanet, number, start, count], { signal }) {
+        const version = await versions.get(state(), { datanet, version: number })
+        if (version === undefined) throw new DatanetsApiError('UNKNOWN_VERSION', `datanet ${datanet} has no version ${number}`)
+        // the members by tree position (the order a job reads its rows in); `start` counts members
+        const { included } = await trees.get(version)
+        const members = [...included.entries()].sort(([a], [b]) => a - b).map(([, index]) => index)
+        return listByIds({ first: 0, last: members.length - 1, start, count, order: 'ascending', signal }, async (i) => {
+          const contribution = await contributions.get(state(), { datanet, index: members[i] as number })
           return contribution === undefined ? undefined : contributionToJson(contribution)
         })
       },

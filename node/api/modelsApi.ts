@@ -18,6 +18,8 @@ import {
   type BaseModel, type Job, type ModelVersion,
 } from '../../runtime/modules/models/index.ts'
 import { baseModelKind, jobKind, modelsParamsKind, modelVersionKind } from '../../runtime/modules/models/state.ts'
+import { toJsonOf } from '../../runtime/codec/schema.ts'
+import type { BaseModelView, JobView, ModelVersionView } from '../rpc/contract.ts'
 import { defineMethod, param, type RpcMethod } from '../rpc/registry.ts'
 import type { ApiComponents } from './context.ts'
 import { listByIds, listEntries, MAX_LIST } from './pagination.ts'
@@ -26,26 +28,25 @@ export type ModelsApiErrorCode = 'UNKNOWN_BASE_MODEL' | 'UNKNOWN_JOB' | 'UNKNOWN
 export class ModelsApiError extends OpenLedgerError<ModelsApiErrorCode> {}
 
 
-export function baseModelToJson(model: BaseModel): Record<string, unknown> {
-  const json = baseModelKind.toJson(model) as Record<string, unknown>
-  return { ...json, kind: model.kind === 0 ? 'lm' : 'classifier', config: parseArchitecture(model.architecture, model.kind).config ?? null }
+export function baseModelToJson(model: BaseModel): BaseModelView {
+  return { ...toJsonOf(baseModelKind, model), kind: model.kind === 0 ? 'lm' : 'classifier', config: parseArchitecture(model.architecture, model.kind).config ?? null }
 }
 
-export function jobToJson(job: Job): Record<string, unknown> {
-  const json = jobKind.toJson(job) as Record<string, unknown>
-  const hyper = { ...(json['hyper'] as Record<string, unknown>), learningRate: job.hyper.learningRateMicro / 1e6 }
+export function jobToJson(job: Job): JobView {
+  const json = toJsonOf(jobKind, job)
+  const hyper = { ...json.hyper, learningRate: job.hyper.learningRateMicro / 1e6 }
   return { ...json, hyper, status: JOB_STATUS_NAMES[job.status] ?? job.status, phase: job.phase === CommitPhase.reveal ? 'reveal' : 'commit' }
 }
 
-export function modelVersionToJson(version: ModelVersion, base: BaseModel | undefined): Record<string, unknown> {
-  const json = modelVersionKind.toJson(version) as Record<string, unknown>
+export function modelVersionToJson(version: ModelVersion, base: BaseModel | undefined): ModelVersionView {
+  const json = toJsonOf(modelVersionKind, version)
   const { metrics } = version
   return {
     ...json,
     lineage: {
       baseModel: { id: version.base, name: base?.name ?? null, weightsHash: toHex(version.baseWeightsHash), artifact: base === undefined ? null : toHex(base.artifact), tokenizer: base?.tokenizer ?? null },
       datanets: version.datanets.map((d) => ({ datanet: d.datanet, version: d.version, root: toHex(d.root) })),
-      hyperparameters: { ...(json['hyper'] as Record<string, unknown>), learningRate: version.hyper.learningRateMicro / 1e6 },
+      hyperparameters: { ...json.hyper, learningRate: version.hyper.learningRateMicro / 1e6 },
       engineVersion: version.engineVersion,
       job: version.job,
       checkpointRoot: toHex(version.checkpointRoot),
@@ -88,7 +89,7 @@ export function modelsMethods({ chain, training }: ApiComponents): RpcMethod[] {
     defineMethod({
       name: 'openledger_getModelsParams',
       params: [],
-      handler: async () => modelsParamsKind.toJson(await modelsParams.get(state())),
+      handler: async () => toJsonOf(modelsParamsKind, await modelsParams.get(state())),
     }),
     defineMethod({
       name: 'openledger_getTrainingJob',

@@ -1,8 +1,11 @@
 // openledger_*: module queries for wallets and explorers — balances, accounts, transactions,
-// receipts, block events, supply, fee estimates and the randomness beacon's mix.
+// receipts, block events, supply, fee estimates and the randomness beacon's mix — and the dry run
+// of a signed transaction on the head state (what a block would record, nothing written: the CLI
+// checks before it charges).
 import { toHex } from '../../runtime/crypto/hash.ts'
 import { recoverAddress } from '../../runtime/crypto/secp256k1.ts'
-import { accountInfo } from '../../runtime/modules/system/index.ts'
+import { CodecError } from '../../runtime/codec/canonical.ts'
+import { accountInfo, putAccountInfo } from '../../runtime/modules/system/index.ts'
 import { MIX_HISTORY, mixAt, RANDOMNESS_LOOKAHEAD } from '../../runtime/modules/system/randomness.ts'
 import { balanceOf, lockedAt } from '../../runtime/modules/balances/ledger.ts'
 import { totalIssuance, vesting } from '../../runtime/modules/balances/state.ts'
@@ -10,13 +13,54 @@ import { baseFeePerGas } from '../../runtime/modules/fees/state.ts'
 import { intrinsicGas } from '../../runtime/modules/fees/gas.ts'
 import { TOTAL_SUPPLY } from '../../genesis/tokenomics.ts'
 import { decodeTransactionInput } from '../../runtime/stateTransition.ts'
-import { decodeTransaction, MAX_TX_BYTES } from '../../runtime/transaction.ts'
+import { BlockExecution, InvalidTransactionCode, InvalidTransactionError } from '../../runtime/stateTransition.ts'
+import { decodeTransaction, MAX_TX_BYTES, type Transaction } from '../../runtime/transaction.ts'
+import type { Chain } from '../chain/chain.ts'
+import type { DryRunView } from '../rpc/contract.ts'
 import { defineMethod, param, type RpcMethod } from '../rpc/registry.ts'
 import { ApiError, type ApiComponents } from './context.ts'
 import { eventToJson, receiptToJson, transactionToJson } from './views.ts'
 
 /** A tip that gets a transaction into the next block on a quiet chain: 1 gwei-equivalent per gas. */
 export const SUGGESTED_TIP = 1_000_000_000n
+
+/**
+ * Applies a signed transaction to an overlay of the head state as the next block would (its
+ * beginBlock hooks run first), and throws the overlay away. A nonce ahead of the account's — the
+ * sender's earlier transactions still in the pool — is simulated as if it were the next one.
+ */
+export async function dryRun(chain: Chain, bytes: Uint8Array): Promise<DryRunView> {
+  const invalid = (error: string, message: string): DryRunView => ({ status: 'invalid', error, message, gasUsed: 0, fee: '0', events: [] })
+  let tx: Transaction
+  try {
+    tx = decodeTransaction(bytes)
+  } catch (error) {
+    if (error instanceof CodecError) return invalid(InvalidTransactionCode.invalidEncoding, error.message)
+    throw error
+  }
+  const sender = recoverAddress(tx.digest, tx.signature)
+  if (sender === undefined) return invalid(InvalidTransactionCode.invalidSignature, 'the signature does not recover a key')
+  const head = chain.head
+  const execution = await BlockExecution.begin(chain.runtime, chain.state, {
+    chainId: chain.spec.chainId,
+    height: head.header.height + 1,
+    timestamp: Math.max(Date.now(), head.header.timestamp + 1),
+    author: head.header.author,
+    parentHash: head.hash,
+  })
+  const account = await accountInfo(execution.state, sender)
+  if (tx.nonce > account.nonce) putAccountInfo(execution.state, sender, { ...account, nonce: tx.nonce })
+  const receipt = await execution.tryApply(tx, sender)
+  if (receipt instanceof InvalidTransactionError) return invalid(receipt.code, receipt.message)
+  return {
+    status: receipt.status === 0 ? 'success' : 'failed',
+    error: receipt.error === undefined ? null : chain.runtime.errorCode(receipt.error),
+    message: null,
+    gasUsed: receipt.gasUsed,
+    fee: receipt.fee.toString(),
+    events: receipt.events.map((event) => eventToJson(chain.runtime, event)),
+  }
+}
 
 export function openledgerMethods({ chain, mempool, submission: _submission }: ApiComponents): RpcMethod[] {
   const state = () => chain.state
@@ -66,14 +110,14 @@ export function openledgerMethods({ chain, mempool, submission: _submission }: A
       params: [param.hash().named('hash')],
       async handler([hash]) {
         const pooled = mempool.get(hash)
-        if (pooled !== undefined) return { ...transactionToJson(chain.runtime, pooled.tx, pooled.sender), status: 'pending', blockHash: null, blockNumber: null, index: null }
+        if (pooled !== undefined) return { ...transactionToJson(chain.runtime, pooled.tx, pooled.sender), status: 'pending' as const, blockHash: null, blockNumber: null, index: null }
         const location = await chain.chainStore.getTxLocation(hash)
         if (location === undefined) return null
         const block = await chain.chainStore.getBlock(location.blockHash)
         const bytes = block?.body.transactions[location.index]
         if (bytes === undefined) throw new ApiError('UNKNOWN_TRANSACTION', 'transaction index is inconsistent with its block')
         const tx = decodeTransaction(bytes)
-        return { ...transactionToJson(chain.runtime, tx, recoverAddress(tx.digest, tx.signature)), status: 'included', blockHash: toHex(location.blockHash), blockNumber: location.height, index: location.index }
+        return { ...transactionToJson(chain.runtime, tx, recoverAddress(tx.digest, tx.signature)), status: 'included' as const, blockHash: toHex(location.blockHash), blockNumber: location.height, index: location.index }
       },
     }),
     defineMethod({
@@ -118,6 +162,11 @@ export function openledgerMethods({ chain, mempool, submission: _submission }: A
         const issuance = await totalIssuance.get(state())
         return { totalSupply: TOTAL_SUPPLY.toString(), totalIssuance: issuance.toString(), burned: (TOTAL_SUPPLY - issuance).toString() }
       },
+    }),
+    defineMethod({
+      name: 'openledger_dryRun',
+      params: [param.hex({ maxBytes: MAX_TX_BYTES }).named('extrinsic')],
+      handler: ([bytes]) => dryRun(chain, bytes),
     }),
     defineMethod({
       name: 'openledger_estimateFee',

@@ -12,6 +12,7 @@ import {
   epoch, params as stakingParams, stakingParamsKind, totals, unbondings, validatorCount, validatorIds, validatorSets, type ScheduledSet,
 } from '../../runtime/modules/staking/state.ts'
 import type { StateReader } from '../../runtime/state/overlay.ts'
+import type { ValidatorSetView, ValidatorView } from '../rpc/contract.ts'
 import { defineMethod, param, type RpcMethod } from '../rpc/registry.ts'
 import { resolveBlock, type ApiComponents } from './context.ts'
 
@@ -20,7 +21,7 @@ export type ValidatorStatus = (typeof ValidatorStatus)[keyof typeof ValidatorSta
 
 const at = () => param.optional(param.hash()).named('at')
 
-function setToJson(set: ScheduledSet): Record<string, unknown> {
+function setToJson(set: ScheduledSet): ValidatorSetView {
   return {
     effectiveHeight: set.effectiveHeight,
     epoch: set.epoch,
@@ -36,7 +37,7 @@ function splitSets(sets: readonly ScheduledSet[], height: number): { active: Sch
   return { active, scheduled: sets.filter((set) => set.effectiveHeight > height) }
 }
 
-function validatorToJson(info: ValidatorInfo, active: ScheduledSet | undefined, scheduled: readonly ScheduledSet[]): Record<string, unknown> {
+function validatorToJson(info: ValidatorInfo, active: ScheduledSet | undefined, scheduled: readonly ScheduledSet[]): ValidatorView {
   const inSet = (set: ScheduledSet | undefined) => set?.validators.some((member) => toHex(member.operator) === toHex(info.operator)) ?? false
   const next = scheduled.at(-1)
   const status: ValidatorStatus = info.jailed ? ValidatorStatus.jailed : inSet(active) ? ValidatorStatus.bonded : ValidatorStatus.unbonded
@@ -79,7 +80,7 @@ export function stakingMethods({ chain }: ApiComponents): RpcMethod[] {
         const { state, height } = await stateAt(hash)
         const { active, scheduled } = splitSets(await validatorSets.get(state), height)
         const count = await validatorCount.get(state)
-        const all: Array<Record<string, unknown>> = []
+        const all: ValidatorView[] = []
         for (let id = 0; id < count; id++) {
           const operator = await validatorIds.get(state, id)
           const info = operator === undefined ? undefined : await validatorInfo(state, operator)

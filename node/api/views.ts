@@ -1,5 +1,6 @@
-// JSON views of chain objects for the RPC: hashes and bytes as 0x-hex, amounts as decimal
-// strings, heights as numbers, events and call arguments decoded by their module's schemas.
+// JSON views of chain objects for the RPC (their types are the contract's, node/rpc/contract.ts):
+// hashes and bytes as 0x-hex, amounts as decimal strings, heights as numbers, events and call
+// arguments decoded by their module's schemas.
 import { decodeTrusted, encode, type Decoded } from '../../runtime/codec/canonical.ts'
 import { toHex } from '../../runtime/crypto/hash.ts'
 import type { BlockHeader } from '../../runtime/block.ts'
@@ -7,8 +8,9 @@ import type { RuntimeEvent } from '../../runtime/module.ts'
 import type { Receipt } from '../../runtime/receipt.ts'
 import type { Runtime } from '../../runtime/stateTransition.ts'
 import type { Transaction } from '../../runtime/transaction.ts'
+import type { CallView, EventView, HeaderView, ReceiptView, TransactionView } from '../rpc/contract.ts'
 
-export function headerToJson(hash: Uint8Array, h: BlockHeader): Record<string, unknown> {
+export function headerToJson(hash: Uint8Array, h: BlockHeader): HeaderView {
   return {
     hash: toHex(hash),
     number: h.height,
@@ -30,18 +32,18 @@ export function headerToJson(hash: Uint8Array, h: BlockHeader): Record<string, u
   }
 }
 
-export function eventToJson(runtime: Runtime, event: RuntimeEvent): Record<string, unknown> {
+export function eventToJson(runtime: Runtime, event: RuntimeEvent): EventView {
   const module = runtime.module(event.module)
   const definition = module?.events.find((e) => e.index === event.index)
   if (module === undefined || definition === undefined) return { module: event.module, event: event.index }
-  let data: unknown
+  let data: Record<string, unknown> | null
   try {
-    data = definition.data.toJson(definition.data.decode(event.data as Decoded, 'event'))
+    data = definition.data.toJson(definition.data.decode(event.data as Decoded, 'event')) as Record<string, unknown>
   } catch {
     // an event read back from the store holds its decoded canonical form; one just emitted holds
     // its schema's encode() form (bigints where the store has amount bytes): once through the codec
     try {
-      data = definition.data.toJson(definition.data.decode(decodeTrusted(encode(event.data as Decoded)), 'event'))
+      data = definition.data.toJson(definition.data.decode(decodeTrusted(encode(event.data as Decoded)), 'event')) as Record<string, unknown>
     } catch {
       data = null
     }
@@ -49,7 +51,7 @@ export function eventToJson(runtime: Runtime, event: RuntimeEvent): Record<strin
   return { module: module.name, event: definition.name, data }
 }
 
-export function callToJson(runtime: Runtime, tx: Transaction): Record<string, unknown> {
+export function callToJson(runtime: Runtime, tx: Transaction): CallView {
   const module = runtime.module(tx.call.module)
   const call = module?.calls.find((c) => c.index === tx.call.call)
   if (module === undefined || call === undefined) return { module: tx.call.module, call: tx.call.call }
@@ -62,7 +64,7 @@ export function callToJson(runtime: Runtime, tx: Transaction): Record<string, un
   return { module: module.name, call: call.name, args }
 }
 
-export function transactionToJson(runtime: Runtime, tx: Transaction, from: Uint8Array | undefined): Record<string, unknown> {
+export function transactionToJson(runtime: Runtime, tx: Transaction, from: Uint8Array | undefined): TransactionView {
   return {
     hash: toHex(tx.hash),
     from: from === undefined ? null : toHex(from),
@@ -76,7 +78,7 @@ export function transactionToJson(runtime: Runtime, tx: Transaction, from: Uint8
   }
 }
 
-export function receiptToJson(runtime: Runtime, receipt: Receipt, where: { txHash: Uint8Array; blockHash: Uint8Array; height: number; index: number }): Record<string, unknown> {
+export function receiptToJson(runtime: Runtime, receipt: Receipt, where: { txHash: Uint8Array; blockHash: Uint8Array; height: number; index: number }): ReceiptView {
   return {
     transactionHash: toHex(where.txHash),
     blockHash: toHex(where.blockHash),

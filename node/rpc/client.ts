@@ -11,6 +11,7 @@
 // Params are sent with bigints as decimal strings and Uint8Arrays as 0x-hex (json.ts).
 import { WebSocket, type RawData } from 'ws'
 import { OpenLedgerError } from '../../runtime/errors.ts'
+import type { RpcMethodName, RpcParamsOf, RpcResult } from './contract.ts'
 import { stringify } from './json.ts'
 
 export type RpcClientLocalCode = 'RPC_UNREACHABLE' | 'RPC_TIMEOUT' | 'RPC_ABORTED' | 'RPC_BAD_RESPONSE' | 'RPC_CLOSED' | 'RPC_ERROR'
@@ -54,10 +55,13 @@ export class RpcClient {
     this.#headers = { ...options.headers, 'content-type': 'application/json' }
   }
 
-  async call<T = unknown>(method: string, params: RpcParams = [], options: CallOptions = {}): Promise<T> {
+  /** A method of the contract (contract.ts) answers with its view; any other with the type asked for. */
+  call<M extends RpcMethodName>(method: M, params?: RpcParamsOf<M>, options?: CallOptions): Promise<RpcResult<M>>
+  call<T = unknown>(method: string, params?: RpcParams, options?: CallOptions): Promise<T>
+  async call(method: string, params: RpcParams = [], options: CallOptions = {}): Promise<unknown> {
     const id = this.#nextId++
     const response = await this.#post(stringify({ jsonrpc: '2.0', id, method, params }), options)
-    return readResponse(response, id) as T
+    return readResponse(response, id)
   }
 
   /** Sends the calls as one batch; results come back in the order of `calls`. */
@@ -166,8 +170,11 @@ export class WsRpcClient {
     return new WsRpcClient(url, ws, timeoutMs)
   }
 
-  call<T = unknown>(method: string, params: RpcParams = [], options: CallOptions = {}): Promise<T> {
-    return this.#request(method, params, options, undefined) as Promise<T>
+  /** A method of the contract (contract.ts) answers with its view; any other with the type asked for. */
+  call<M extends RpcMethodName>(method: M, params?: RpcParamsOf<M>, options?: CallOptions): Promise<RpcResult<M>>
+  call<T = unknown>(method: string, params?: RpcParams, options?: CallOptions): Promise<T>
+  call(method: string, params: RpcParams = [], options: CallOptions = {}): Promise<unknown> {
+    return this.#request(method, params, options, undefined)
   }
 
   async subscribe<T = unknown>(method: string, params: RpcParams, onNotification: (result: T) => void, options: SubscribeOptions = {}): Promise<RpcSubscription> {

@@ -5,6 +5,7 @@
 // bigints (sent as decimal strings) and Uint8Arrays (sent as 0x-hex), mirroring `param.decimal()`
 // and `param.hex()`.
 import { OpenLedgerError } from '../../runtime/errors.ts'
+import type { RpcMethodName, RpcResult } from './contract.ts'
 import { RpcError } from './errors.ts'
 
 export interface RpcContext {
@@ -228,10 +229,13 @@ export function parseParams(specs: readonly ParamSpec[], params: unknown): unkno
 // ---------------------------------------------------------------------------------------------
 // Typed definitions: the handler sees the parsed values with their types.
 
-export function defineMethod<const S extends readonly ParamSpec[]>(method: {
-  name: string
+/** What a handler of `name` answers: the contract's view for a method of the contract (contract.ts). */
+export type HandlerResult<N extends string> = N extends RpcMethodName ? RpcResult<N> | Promise<RpcResult<N>> : unknown
+
+export function defineMethod<const S extends readonly ParamSpec[], const N extends string>(method: {
+  name: N
   params: S
-  handler(params: ParamValues<S>, context: RpcContext): unknown
+  handler(params: ParamValues<S>, context: RpcContext): HandlerResult<N>
 }): RpcMethod {
   return { name: method.name, params: method.params, handler: (params, context) => method.handler(params as ParamValues<S>, context) }
 }

@@ -15,6 +15,25 @@ export interface Kind<T> {
 
 export type Infer<K> = K extends Kind<infer T> ? T : never
 
+/**
+ * The JSON form `toJson` gives a decoded value: bytes and hashes as 0x-hex strings, amounts as
+ * decimal strings, an absent optional as null, structs as objects. The RPC's views are typed with
+ * it (node/rpc/contract.ts), so a field added to a schema appears in the view's type at once.
+ */
+export type Json<T> = unknown extends T ? unknown
+  : T extends Uint8Array ? string
+  : T extends bigint ? string
+  : T extends string | number | boolean | null ? T
+  : T extends undefined ? null
+  : T extends ReadonlyArray<infer I> ? Array<Json<I>>
+  : T extends object ? { [K in keyof T]: Json<T[K]> }
+  : never
+
+/** `kind.toJson(value)` typed as the JSON form of the value (every kind here keeps to `Json`). */
+export function toJsonOf<T>(kind: Kind<T>, value: T): Json<T> {
+  return kind.toJson(value) as Json<T>
+}
+
 function wrongJson(field: string, expected: string): never {
   throw new CodecError(CodecErrorCode.wrongType, `${field}: expected ${expected}`)
 }

@@ -12,10 +12,11 @@ import { decodeTensors, tensorsHash } from '../../ml/model/params.ts'
 import { toHex } from '../../runtime/crypto/hash.ts'
 import { createRuntime } from '../../runtime/index.ts'
 import { seedDatanet } from '../../cli/commands/datanetSeed.ts'
-import { modelCommand } from '../../cli/commands/model.ts'
+import { modelCommand } from '../../cli/commands/model/index.ts'
 import type { CliIo } from '../../cli/io.ts'
 import { loadBaseModel } from '../../node/models/assets.ts'
 import { startDevNode } from '../node/models/fixtures.ts'
+import { found } from '../e2e/harness.ts'
 
 const quiet: CliIo = { out: () => {}, err: () => {}, secret: async () => '' }
 
@@ -52,7 +53,7 @@ t.test('model list, train --wait, show, status, download, evaluate and usage err
   t.match(out, /model version 1 \(job 1\)\n {2}owner {8}0x[0-9a-f]{40}\n {2}adapter {6}0x[0-9a-f]{64}\n {2}weights {6}0x[0-9a-f]{64}/)
   t.match(out, /base model {3}1 ol-lm-sotu-2m/)
 
-  const version = await dev.rpc.call<{ weightsHash: string; adapter: string; hyper: { rank: number; alpha: number } }>('openledger_getModelVersion', [1])
+  const version = found(await dev.rpc.call('openledger_getModelVersion', [1]), 'model version 1')
   const shown = await model('show', '1')
   t.equal(shown.code, 0)
   t.match(shown.lines.join('\n'), new RegExp(`weights\\s+${version.weightsHash}[\\s\\S]*datanet\\s+${datanet} version 1, root 0x[0-9a-f]{64}[\\s\\S]*held-out\\s+loss \\d\\.\\d{4} \\(base\\) → \\d\\.\\d{4} \\(adapted\\)`))
@@ -90,5 +91,5 @@ t.test('model list, train --wait, show, status, download, evaluate and usage err
   t.equal(await code('show', '7'), 'NOT_FOUND')
   t.equal(await code('evaluate', '7'), 'NOT_FOUND')
   t.equal(await code('retrain'), 'USAGE')
-  t.same((await dev.rpc.call<unknown[]>('openledger_listTrainingJobs')).length, 1, 'no job was created by a refused command')
+  t.same((await dev.rpc.call('openledger_listTrainingJobs')).length, 1, 'no job was created by a refused command')
 })

@@ -8,7 +8,7 @@ import { DEV_VALIDATOR_SELF_BOND } from '../../genesis/devSpec.ts'
 import { generateEd25519FromSeed } from '../../runtime/crypto/ed25519.ts'
 import { toHex } from '../../runtime/crypto/hash.ts'
 import { parseCommission } from '../../cli/commands/stake.ts'
-import { runCli, startDevNode, stopNode, tempHome } from '../e2e/harness.ts'
+import { found, runCli, startDevNode, stopNode, tempHome } from '../e2e/harness.ts'
 
 const alice = toHex(devAccount('alice').address)
 const bob = toHex(devAccount('bob').address)
@@ -38,23 +38,28 @@ t.test('create a validator, delegate, unbond and query it with the CLI', async (
   t.equal(created.code, 0, created.stderr + created.stdout)
   t.match(created.stdout, /status\s+success/)
 
-  const again = await cli('tx', 'stake', 'create-validator', '--from', 'bob', '--consensus-key', key, '--self-bond', '20000')
+  const nonceBefore = await node.rpc.call('system_accountNextIndex', [bob])
+  const refused = await cli('tx', 'stake', 'create-validator', '--from', 'bob', '--consensus-key', key, '--self-bond', '20000')
+  t.equal(refused.code, 1, 'a call the dry run says would fail exits 1')
+  t.match(refused.stderr, /REFUSED.*staking\.ValidatorExists.*nothing was sent and no fee paid/)
+  t.equal(await node.rpc.call('system_accountNextIndex', [bob]), nonceBefore, 'nothing was sent')
+  const again = await cli('tx', 'stake', 'create-validator', '--from', 'bob', '--consensus-key', key, '--self-bond', '20000', '--force')
   t.equal(again.code, 1, 'a failed call exits 1')
-  t.match(again.stdout, /status\s+failed \(staking\.ValidatorExists\)/)
+  t.match(again.stdout, /status\s+failed \(staking\.ValidatorExists\)/, '--force sends it: the chain fails it and keeps the fee')
 
   const delegated = await cli('tx', 'stake', 'delegate', '--from', 'charlie', '--validator', bob, '--amount', '1500.5')
   t.equal(delegated.code, 0, delegated.stderr + delegated.stdout)
   const selfBonded = await cli('tx', 'stake', 'bond', '--from', 'bob', '--amount', '100')
   t.equal(selfBonded.code, 0, 'bond without --validator adds to the sender\'s own validator')
 
-  const validator = await node.rpc.call<ValidatorJson>('openledger_getValidator', [bob])
+  const validator = found(await node.rpc.call('openledger_getValidator', [bob]), 'bob\'s validator')
   t.equal(validator.tokens, (21_600n * ONE_OPEN + ONE_OPEN / 2n).toString())
   t.equal(validator.selfBond, (20_100n * ONE_OPEN).toString())
   t.equal(validator.commissionBps, 500)
   t.equal(validator.status, 'unbonded', 'not in the set in force until the next epoch boundary')
   t.equal(validator.slashed, '0')
 
-  const delegation = await node.rpc.call<{ amount: string; unbonding: unknown[] }>('openledger_getDelegation', [charlie, bob])
+  const delegation = found(await node.rpc.call('openledger_getDelegation', [charlie, bob]), 'charlie\'s delegation')
   t.equal(delegation.amount, (1_500n * ONE_OPEN + ONE_OPEN / 2n).toString())
   const undelegated = await cli('tx', 'stake', 'undelegate', '--from', 'charlie', '--validator', bob, '--amount', '500')
   t.equal(undelegated.code, 0, undelegated.stderr + undelegated.stdout)
@@ -99,8 +104,8 @@ t.test('create a validator, delegate, unbond and query it with the CLI', async (
   await t.rejects(node.rpc.call('openledger_getDelegation', [charlie]), { code: 'INVALID_PARAMS', message: /validator/ })
   await t.rejects(node.rpc.call('openledger_getStakingInfo', ['0x' + '11'.repeat(32)]), { code: 'UNKNOWN_BLOCK', rpcCode: -32010 })
   // a past block's view: before bob's validator existed
-  const genesis = await node.rpc.call<string>('chain_getBlockHash', [0])
-  const atGenesis = await node.rpc.call<{ validators: ValidatorJson[]; active: { effectiveHeight: number } }>('openledger_getValidators', [genesis])
+  const genesis = await node.rpc.call('chain_getBlockHash', [0])
+  const atGenesis = await node.rpc.call('openledger_getValidators', [genesis])
   t.same(atGenesis.validators.map((v) => v.operator), [alice])
-  t.equal(atGenesis.active.effectiveHeight, 0)
+  t.equal(atGenesis.active?.effectiveHeight, 0)
 })

@@ -51,8 +51,8 @@ t.test('bad input over JSON-RPC', async (t) => {
   t.same(await errorOf('chain_subscribeNewHeads', []), { code: -32007, data: 'SUBSCRIPTIONS_NEED_WEBSOCKET' })
 
   // transactions
-  const { chainId } = await rpc.call<{ chainId: number }>('system_properties')
-  const fees = await rpc.call<{ suggestedMaxFeePerGas: string }>('openledger_estimateFee')
+  const { chainId } = await rpc.call('system_properties')
+  const fees = await rpc.call('openledger_estimateFee')
   const maxFeePerGas = BigInt(fees.suggestedMaxFeePerGas)
   const transfer = (overrides: Partial<UnsignedTransaction> = {}): UnsignedTransaction => ({
     chainId, nonce: 0, gasLimit: 5_000, maxFeePerGas, maxPriorityFeePerGas: 1n,
@@ -92,12 +92,12 @@ t.test('bad input over JSON-RPC', async (t) => {
   t.same(await submit(signTransaction(transfer({ call: { module: 42, call: 0, args: [] } }), alice.privateKey).bytes), { code: -32010, data: 'UNKNOWN_CALL' })
 
   // a good one goes through; replaying it fails
-  const bobBefore = BigInt(await rpc.call<string>('openledger_getBalance', [toHex(bob.address)]))
+  const bobBefore = BigInt(await rpc.call('openledger_getBalance', [toHex(bob.address)]))
   t.equal(await rpc.call('author_submitExtrinsic', [toHex(good.bytes)]), toHex(good.hash))
   t.same(await submit(good.bytes), { code: -32010, data: 'ALREADY_KNOWN' }, 'resubmitted while pooled')
   await waitFor(async () => (await rpc.call('openledger_getReceipt', [toHex(good.hash)])) ?? undefined, 'the transfer to be included')
   t.same(await submit(good.bytes), { code: -32010, data: 'NONCE_TOO_LOW' }, 'replay after inclusion')
-  t.equal(BigInt(await rpc.call<string>('openledger_getBalance', [toHex(bob.address)])), bobBefore + 1_000n, 'exactly one transfer applied')
+  t.equal(BigInt(await rpc.call('openledger_getBalance', [toHex(bob.address)])), bobBefore + 1_000n, 'exactly one transfer applied')
 
   // watched submission reports every status until finalized
   const ws = await WsRpcClient.connect(rpcUrl.replace('http', 'ws'))

@@ -9,7 +9,7 @@ import t, { type Test } from 'tap'
 import { DEFAULT_TIMELINESS } from '../../runtime/consensusParams.ts'
 import { devKey } from '../../genesis/devAccounts.ts'
 import { toHex } from '../../runtime/crypto/hash.ts'
-import { runCli, tempHome, waitFor } from './harness.ts'
+import { found, runCli, tempHome, waitFor } from './harness.ts'
 import { assertSameChain, createTestnet, doubleSigns, headHeight, waitForHeight, type TestnetNode } from './testnet.ts'
 
 const { precisionMs, messageDelayMs } = DEFAULT_TIMELINESS
@@ -17,22 +17,16 @@ const BLOCK_TIME_MS = 500
 const DAY_MS = 86_400_000
 const PASSPHRASE = { OPENLEDGER_PASSPHRASE: 'vesting test' }
 
-interface Health {
-  peers: number
-  clockOffsetMs: number | null
-  clockSkewed: boolean
-}
-
 async function headTime(node: TestnetNode): Promise<{ number: number; timestamp: number }> {
-  return node.rpc.call<{ number: number; timestamp: number }>('chain_getHeader')
+  return found(await node.rpc.call('chain_getHeader'), 'the head')
 }
 
 /** The timestamps of blocks from..to (inclusive) as `node` has them. */
 async function blockTimes(node: TestnetNode, from: number, to: number): Promise<number[]> {
   const times: number[] = []
   for (let height = from; height <= to; height++) {
-    const hash = await node.rpc.call<string>('chain_getBlockHash', [height])
-    times.push((await node.rpc.call<{ timestamp: number }>('chain_getHeader', [hash])).timestamp)
+    const hash = await node.rpc.call('chain_getBlockHash', [height])
+    times.push((found(await node.rpc.call('chain_getHeader', [hash]), 'a header')).timestamp)
   }
   return times
 }
@@ -63,7 +57,7 @@ t.test('a validator with a wrong clock cannot move chain time or unlock vesting;
   const funded = await runCli(['tx', 'transfer', '--from', 'alice', '--to', toHex(team.address), '--amount', '100', '--rpc', nodes[0].rpcUrl])
   t.equal(funded.code, 0, funded.stderr + funded.stdout)
   const vestedTransfer = async (through: TestnetNode) => {
-    const sent = await runCli(['tx', 'transfer', '--from', 'team', '--home', wallet.path, '--to', toHex(devKey('alice').address), '--amount', '1000000', '--json', '--rpc', through.rpcUrl], PASSPHRASE)
+    const sent = await runCli(['tx', 'transfer', '--from', 'team', '--home', wallet.path, '--to', toHex(devKey('alice').address), '--amount', '1000000', '--json', '--force', '--rpc', through.rpcUrl], PASSPHRASE)
     try {
       return JSON.parse(sent.stdout.trim().split('\n').at(-1) ?? '') as { status?: string; error?: string | null }
     } catch {
@@ -86,12 +80,12 @@ t.test('a validator with a wrong clock cannot move chain time or unlock vesting;
 
       // it says so: system_health, soon after start (the first check runs when a peer connects)
       const health = await waitFor(async () => {
-        const h = await node.rpc.call<Health>('system_health')
+        const h = await node.rpc.call('system_health')
         return h.clockSkewed ? h : undefined
       }, `${node.name} reports its clock skewed`, 60_000, 200)
       t.ok(Math.abs((health.clockOffsetMs ?? 0) + offsetMs) < 5_000, `system_health: clockSkewed, peers' clocks ${health.clockOffsetMs} ms from its own`)
       t.match(node.running?.log() ?? '', /clock is (ahead of|behind) its peers/, 'and a warning in its log')
-      for (const other of honest) t.equal((await other.rpc.call<Health>('system_health')).clockSkewed, false, `${other.name}'s clock is in step`)
+      for (const other of honest) t.equal((await other.rpc.call('system_health')).clockSkewed, false, `${other.name}'s clock is in step`)
 
       // the chain keeps finalizing through heights the skewed validator leads (one in four)
       await waitForHeight(nodes, from + 8, 120_000)
@@ -122,14 +116,14 @@ t.test('a validator with a wrong clock cannot move chain time or unlock vesting;
     await Promise.all([net.kill(skewedAhead, 'SIGTERM'), net.kill(skewedBehind, 'SIGTERM')])
     await Promise.all([net.start(skewedAhead, ['--clock-offset=30000']), net.start(skewedBehind, ['--clock-offset=-30000'])])
     for (const node of [skewedAhead, skewedBehind]) {
-      await waitFor(async () => ((await node.rpc.call<Health>('system_health')).clockSkewed ? true : undefined), `${node.name} reports its clock skewed`, 60_000, 200)
+      await waitFor(async () => ((await node.rpc.call('system_health')).clockSkewed ? true : undefined), `${node.name} reports its clock skewed`, 60_000, 200)
     }
     t.pass('both skewed validators report it')
     const haltedAt = Math.max(...(await Promise.all(nodes.map(headHeight))))
     // each proposal is timely for at most two of the four: no round reaches 2/3 of the power
     const stuck = await waitFor(async () => {
-      const state = await nodes[0].rpc.call<{ height: number; round: number }>('openledger_consensusState')
-      return state.round >= 4 ? state : undefined
+      const state = await nodes[0].rpc.call('openledger_consensusState')
+      return (state.round ?? 0) >= 4 ? state : undefined
     }, 'the honest validators in round 4 of one height', 120_000, 200)
     const stalled = Math.max(...(await Promise.all(nodes.map(headHeight))))
     t.ok(stalled <= haltedAt + 1 && stuck.height === stalled + 1, `halted: height ${haltedAt} -> ${stalled}, height ${stuck.height} still undecided in round ${stuck.round}`)

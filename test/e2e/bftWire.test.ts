@@ -13,7 +13,7 @@ import { generateEd25519FromSeed } from '../../runtime/crypto/ed25519.ts'
 import { Topic } from '../../p2p/interface.ts'
 import { generateNodeKey } from '../../p2p/nodeKey.ts'
 import { P2pNetwork } from '../../p2p/p2pNetwork.ts'
-import { waitFor } from './harness.ts'
+import { found, waitFor } from './harness.ts'
 import { createTestnet, headHeight, waitForHeight, type TestnetNode } from './testnet.ts'
 
 interface PeerView {
@@ -27,8 +27,8 @@ t.test('a hostile peer is rejected, scored down and banned; the validator keeps 
   const [node] = net.nodes as [TestnetNode]
   await net.start(node)
   await waitForHeight([node], 2)
-  const { chainId } = await node.rpc.call<{ chainId: number }>('system_properties')
-  const genesisHash = fromHex(await node.rpc.call<string>('chain_getBlockHash', [0])) as Uint8Array
+  const { chainId } = await node.rpc.call('system_properties')
+  const genesisHash = fromHex(found(await node.rpc.call('chain_getBlockHash', [0]), 'the genesis hash')) as Uint8Array
   const config = JSON.parse(await readFile(join(node.home, 'config.json'), 'utf8')) as { p2p: { listen: string[] } }
   const address = `${config.p2p.listen[0]}/p2p/${await node.rpc.call<string>('system_localPeerId')}`
   const validatorKey = await readValidatorKey(join(node.home, 'validator_key.json'))
@@ -49,7 +49,7 @@ t.test('a hostile peer is rejected, scored down and banned; the validator keeps 
   const roguePeer = async (): Promise<PeerView | undefined> => (await node.rpc.call<PeerView[]>('system_peers')).find((peer) => peer.peerId === rogue.peerId)
   const scoreOf = async (): Promise<number> => (await roguePeer())?.score ?? Number.NaN
 
-  const height = (await node.rpc.call<{ height: number }>('openledger_consensusState')).height
+  const height = (await node.rpc.call('openledger_consensusState')).height
   // malformed bytes
   await rogue.publish(Topic.votes, new Uint8Array(randomBytes(100)))
   await waitFor(async () => ((await scoreOf()) < 0 ? true : undefined), 'a penalty for malformed bytes')

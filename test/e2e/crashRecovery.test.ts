@@ -8,16 +8,16 @@ import { signTransaction } from '../../runtime/transaction.ts'
 import { ModuleIndex } from '../../runtime/modules/indices.ts'
 import { decode } from '../../runtime/codec/canonical.ts'
 import { accountInfoKind, accounts } from '../../runtime/modules/system/state.ts'
-import { startDevNode, stopNode, tempHome, waitFor, type RunningNode } from './harness.ts'
+import { found, type RunningNode, startDevNode, stopNode, tempHome, waitFor } from './harness.ts'
 
 const RECIPIENT = fromHex('0x' + 'ab'.repeat(20)) as Uint8Array
 const AMOUNT = 1_000n
 
 async function sendTransfers(node: RunningNode, sender: (typeof DEV_ACCOUNT_NAMES)[number], count: number, stop: { stopped: boolean }): Promise<number> {
   const account = devAccount(sender)
-  const { chainId } = await node.rpc.call<{ chainId: number }>('system_properties')
-  const fees = await node.rpc.call<{ suggestedMaxFeePerGas: string }>('openledger_estimateFee')
-  let nonce = await node.rpc.call<number>('system_accountNextIndex', [toHex(account.address)])
+  const { chainId } = await node.rpc.call('system_properties')
+  const fees = await node.rpc.call('openledger_estimateFee')
+  let nonce = await node.rpc.call('system_accountNextIndex', [toHex(account.address)])
   let sent = 0
   for (let i = 0; i < count && !stop.stopped; i++) {
     const tx = signTransaction({ chainId, nonce, gasLimit: 10_000, maxFeePerGas: BigInt(fees.suggestedMaxFeePerGas), maxPriorityFeePerGas: 1n, call: { module: ModuleIndex.balances, call: 0, args: [RECIPIENT, AMOUNT] } }, account.privateKey)
@@ -50,14 +50,14 @@ t.test('kill -9 at random moments during block production loses nothing finalize
     const load = Promise.all(DEV_ACCOUNT_NAMES.slice(0, 3).map((name) => sendTransfers(running, name, 400, stop)))
     // the kill lands while transfers are flowing: first see one of this round's transfers in a
     // block (however slow the machine), then wait a random time
-    const before = await running.rpc.call<{ nonce: number }>('openledger_getAccount', [toHex(devAccount('alice').address)])
+    const before = await running.rpc.call('openledger_getAccount', [toHex(devAccount('alice').address)])
     await waitFor(async () => {
-      const now = await running.rpc.call<{ nonce: number }>('openledger_getAccount', [toHex(devAccount('alice').address)])
+      const now = await running.rpc.call('openledger_getAccount', [toHex(devAccount('alice').address)])
       return now.nonce > before.nonce ? true : undefined
     }, 'a transfer included this round', 60_000)
     await new Promise((resolve) => setTimeout(resolve, delay))
-    const seen = await running.rpc.call<string>('chain_getFinalizedHead')
-    const seenHeader = await running.rpc.call<{ number: number }>('chain_getHeader', [seen])
+    const seen = await running.rpc.call('chain_getFinalizedHead')
+    const seenHeader = found(await running.rpc.call('chain_getHeader', [seen]), 'the seen header')
     running.process.kill('SIGKILL')
     stop.stopped = true
     await running.exited
@@ -69,15 +69,15 @@ t.test('kill -9 at random moments during block production loses nothing finalize
   const final = node
   t.equal(await final.rpc.call('chain_getBlockHash', [lastFinalized.number]), lastFinalized.hash, 'last finalized block before the final kill survived')
   const head = await waitFor(async () => {
-    const header = await final.rpc.call<{ number: number; hash: string; stateRoot: string; parentHash: string }>('chain_getHeader')
+    const header = found(await final.rpc.call('chain_getHeader'), 'the head')
     return header.number > lastFinalized.number ? header : undefined
   }, 'new blocks after restart')
 
   // The chain links up from genesis to head.
   let expectedParent: string | undefined
   for (let height = 0; height <= head.number; height++) {
-    const hash = await final.rpc.call<string>('chain_getBlockHash', [height])
-    const header = await final.rpc.call<{ parentHash: string; hash: string }>('chain_getHeader', [hash])
+    const hash = await final.rpc.call('chain_getBlockHash', [height])
+    const header = found(await final.rpc.call('chain_getHeader', [hash]), 'a header')
     if (expectedParent !== undefined && header.parentHash !== expectedParent) t.fail(`block ${height} does not link to ${height - 1}`)
     expectedParent = header.hash
   }
@@ -86,17 +86,17 @@ t.test('kill -9 at random moments during block production loses nothing finalize
   // Nonces equal the transactions included; the recipient got exactly AMOUNT per included transfer.
   let included = 0n
   for (const name of DEV_ACCOUNT_NAMES.slice(0, 3)) {
-    const account = await final.rpc.call<{ nonce: number }>('openledger_getAccount', [toHex(devAccount(name).address)])
+    const account = await final.rpc.call('openledger_getAccount', [toHex(devAccount(name).address)])
     included += BigInt(account.nonce)
   }
-  const at = await final.rpc.call<string>('chain_getBlockHash', [])
-  const balance = BigInt(await final.rpc.call<string>('openledger_getBalance', [toHex(RECIPIENT)]))
+  const at = await final.rpc.call('chain_getBlockHash', [])
+  const balance = BigInt(await final.rpc.call('openledger_getBalance', [toHex(RECIPIENT)]))
   t.ok(included > 0n, 'some transfers were finalized before the kills')
   t.equal(balance, included * AMOUNT, 'recipient balance = included transfers x amount')
 
   // The state matches the head's state root: a proof of the recipient's balance verifies.
   const key = accounts.key(RECIPIENT)
-  const proof = await final.rpc.call<{ stateRoot: string; proofs: Array<{ value: string | null; proof: string }> }>('state_getReadProof', [[toHex(key)], at])
+  const proof = await final.rpc.call('state_getReadProof', [[toHex(key)], at])
   const entry = proof.proofs[0]
   t.ok(entry?.value, 'recipient balance is in state')
   if (entry?.value === null || entry === undefined) return

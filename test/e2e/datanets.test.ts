@@ -11,7 +11,7 @@ import { ONE_OPEN } from '../../genesis/tokenomics.ts'
 import { toHex } from '../../runtime/crypto/hash.ts'
 import { contentId } from '../../node/blobs/contentId.ts'
 import { RpcClientError } from '../../node/rpc/client.ts'
-import { runCli, startDevNode, stopNode, tempHome, waitFor } from './harness.ts'
+import { found, runCli, startDevNode, stopNode, tempHome, waitFor } from './harness.ts'
 
 const address = (name: 'alice' | 'bob' | 'charlie' | 'dave' | 'eve' | 'ferdie') => toHex(devAccount(name).address)
 
@@ -45,7 +45,7 @@ t.test('datanets on a dev chain: contribute, attest, review, accept, publish, pr
   t.match(contributed.stdout, /3 rows/)
 
   // the dev node's validator fetches, checks and attests: the contribution becomes available
-  await waitFor(async () => ((await node.rpc.call<{ status: string }>('openledger_getContribution', [1, 0])).status === 'available' ? true : undefined), 'availability')
+  await waitFor(async () => ((found(await node.rpc.call('openledger_getContribution', [1, 0]), 'contribution 0')).status === 'available' ? true : undefined), 'availability')
 
   const reviewed = await cli('review', '--datanet', '1', '--contribution', '0')
   t.equal(reviewed.code, 0, reviewed.stderr)
@@ -54,7 +54,10 @@ t.test('datanets on a dev chain: contribute, attest, review, accept, publish, pr
 
   const byStranger = await cli('accept', '--datanet', '1', '--contribution', '0', '--from', 'ferdie')
   t.equal(byStranger.code, 1)
-  t.match(byStranger.stdout, /datanets\.NotCurator/, 'review by a non-curator')
+  t.match(byStranger.stderr, /REFUSED.*datanets\.NotCurator/, 'review by a non-curator: refused by the dry run')
+  const strangerForced = await cli('accept', '--datanet', '1', '--contribution', '0', '--from', 'ferdie', '--force')
+  t.equal(strangerForced.code, 1)
+  t.match(strangerForced.stdout, /status\s+failed \(datanets\.NotCurator\)/, 'with --force the chain fails it')
   const accepted = await cli('accept', '--datanet', '1', '--contribution', '0', '--from', 'dave')
   t.equal(accepted.code, 0, accepted.stdout + accepted.stderr)
   const published = await cli('publish', '--datanet', '1', '--from', 'bob', '--note', 'first')
@@ -88,9 +91,9 @@ t.test('datanets on a dev chain: contribute, attest, review, accept, publish, pr
   t.match(badUpload.stderr, /INVALID_UTF8/)
   const duplicate = await cli('contribute', file, '--datanet', '1', '--from', 'ferdie')
   t.equal(duplicate.code, 1)
-  t.match(duplicate.stdout, /datanets\.DuplicateContribution/)
+  t.match(duplicate.stderr, /REFUSED.*datanets\.DuplicateContribution/)
   const unknown = await cli('contribute', file, '--datanet', '9', '--from', 'ferdie')
-  t.match(unknown.stdout, /datanets\.UnknownDatanet/)
+  t.match(unknown.stderr, /REFUSED.*datanets\.UnknownDatanet/)
 
   // data nobody uploaded never becomes available, so it cannot be accepted
   const ghost = toHex(contentId(Buffer.from('never uploaded')))
@@ -98,19 +101,19 @@ t.test('datanets on a dev chain: contribute, attest, review, accept, publish, pr
   t.equal(ghostTx.code, 0, ghostTx.stdout + ghostTx.stderr)
   const unavailable = await cli('accept', '--datanet', '1', '--contribution', '1', '--from', 'dave')
   t.equal(unavailable.code, 1)
-  t.match(unavailable.stdout, /datanets\.DataUnavailable/)
+  t.match(unavailable.stderr, /REFUSED.*datanets\.DataUnavailable/)
 
   // rejection forfeits 20 % of the 2 OPEN deposit
-  const ferdieBefore = BigInt(await node.rpc.call<string>('openledger_getBalance', [address('ferdie')]))
+  const ferdieBefore = BigInt(await node.rpc.call('openledger_getBalance', [address('ferdie')]))
   const rejected = await cli('reject', '--datanet', '1', '--contribution', '1', '--from', 'dave', '--reason', 'no data')
   t.equal(rejected.code, 0, rejected.stdout)
-  t.equal(BigInt(await node.rpc.call<string>('openledger_getBalance', [address('ferdie')])) - ferdieBefore, 2n * ONE_OPEN * 8n / 10n)
+  t.equal(BigInt(await node.rpc.call('openledger_getBalance', [address('ferdie')])) - ferdieBefore, 2n * ONE_OPEN * 8n / 10n)
 
   // withdrawal: out of the next version, still provable in the first
   const withdrawn = await cli('withdraw', '--datanet', '1', '--contribution', '0', '--from', 'eve')
   t.equal(withdrawn.code, 0, withdrawn.stdout)
   t.equal((await cli('publish', '--datanet', '1', '--from', 'bob')).code, 0)
-  const v2 = await node.rpc.call<{ contributions: number }>('openledger_getDatanetVersion', [1, 2])
+  const v2 = found(await node.rpc.call('openledger_getDatanetVersion', [1, 2]), 'version 2')
   t.equal(v2.contributions, 0)
   t.equal(await rpcError('openledger_getContributionProof', [1, 0, 2]), 'NOT_IN_VERSION')
   const old = await cli('prove', '--datanet', '1', '--contribution', '0', '--version', '1')

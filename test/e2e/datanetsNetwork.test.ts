@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { devAccount } from '../../genesis/devAccounts.ts'
 import { toHex } from '../../runtime/crypto/hash.ts'
-import { runCli, waitFor } from './harness.ts'
+import { found, runCli, waitFor } from './harness.ts'
 import { createTestnet, waitForHeight, type TestnetNode } from './testnet.ts'
 
 t.test('a contribution uploaded to one node is fetched, attested, accepted and proved across the network', async (t) => {
@@ -29,11 +29,11 @@ t.test('a contribution uploaded to one node is fetched, attested, accepted and p
 
   // every validator fetched the bytes from node1 over libp2p and attested: available on every node
   await waitFor(async () => {
-    const views = await Promise.all(net.nodes.map((node) => node.rpc.call<{ status: string } | null>('openledger_getContribution', [1, 0])))
+    const views = await Promise.all(net.nodes.map((node) => node.rpc.call('openledger_getContribution', [1, 0])))
     return views.every((view) => view?.status === 'available') ? true : undefined
   }, 'the contribution available on every node', 90_000, 250)
   t.pass('validators fetched the blob over the network and attested its availability')
-  const blob = await node3.rpc.call<{ size: number } | null>('openledger_getBlobInfo', [(await node3.rpc.call<{ cid: string }>('openledger_getContribution', [1, 0])).cid])
+  const blob = await node3.rpc.call<{ size: number } | null>('openledger_getBlobInfo', [(found(await node3.rpc.call('openledger_getContribution', [1, 0]), 'contribution 0')).cid])
   t.ok(blob !== null, 'node3 holds a copy it fetched from its peers')
 
   const accepted = await cli(node2, 'accept', '--datanet', '1', '--contribution', '0', '--from', 'dave')

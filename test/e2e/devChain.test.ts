@@ -4,7 +4,7 @@ import t from 'tap'
 import { devAccount } from '../../genesis/devAccounts.ts'
 import { ONE_OPEN } from '../../genesis/tokenomics.ts'
 import { toHex } from '../../runtime/crypto/hash.ts'
-import { runCli, startDevNode, stopNode, tempHome, waitFor } from './harness.ts'
+import { found, runCli, startDevNode, stopNode, tempHome, waitFor } from './harness.ts'
 
 t.test('dev chain: create a key, send it OPEN from alice with the CLI, watch the balance over RPC, restart', async (t) => {
   const home = await tempHome()
@@ -31,20 +31,20 @@ t.test('dev chain: create a key, send it OPEN from alice with the CLI, watch the
   // the new key can spend what it received
   const back = await runCli(['tx', 'transfer', '--from', 'carol', '--home', home.path, '--to', toHex(devAccount('bob').address), '--amount', '1', '--rpc', node.rpcUrl], { OPENLEDGER_PASSPHRASE: 'correct horse' })
   t.equal(back.code, 0, back.stderr)
-  const after = BigInt(await node.rpc.call<string>('openledger_getBalance', [address]))
+  const after = BigInt(await node.rpc.call('openledger_getBalance', [address]))
   t.ok(after < 115n * ONE_OPEN / 10n && after > 114n * ONE_OPEN / 10n, 'sent 1 OPEN plus a small fee')
 
-  const head = await node.rpc.call<{ number: number; hash: string }>('chain_getHeader')
+  const head = found(await node.rpc.call('chain_getHeader'), 'the head')
   t.equal(await stopNode(node, 'SIGTERM'), 0, 'graceful shutdown exits 0')
 
   node = await startDevNode(home.path, ['--block-time', '200'])
   const resumed = await waitFor(async () => {
-    const header = await node.rpc.call<{ number: number }>('chain_getHeader')
+    const header = found(await node.rpc.call('chain_getHeader'), 'the head')
     return header.number > head.number ? header : undefined
   }, 'the restarted chain to grow')
   t.ok(resumed.number > head.number, 'continues from the same height')
   t.equal(await node.rpc.call('chain_getBlockHash', [head.number]), head.hash, 'old blocks kept')
-  t.equal(BigInt(await node.rpc.call<string>('openledger_getBalance', [address])), after, 'nothing lost')
+  t.equal(BigInt(await node.rpc.call('openledger_getBalance', [address])), after, 'nothing lost')
 })
 
 t.test('npx openledger --help lists every command', async (t) => {

@@ -9,7 +9,7 @@ import { fromHex, toHex } from '../../runtime/crypto/hash.ts'
 import { signTransaction } from '../../runtime/transaction.ts'
 import { ModuleIndex } from '../../runtime/modules/indices.ts'
 import { EXIT_STORAGE_FAULT } from '../../cli/nodeRun.ts'
-import { runCli, startDevNode, stopNode, waitFor, type RunningNode } from './harness.ts'
+import { found, runCli, type RunningNode, startDevNode, stopNode, waitFor } from './harness.ts'
 import { canMount, mountTmpfs } from '../node/storage/tmpfs.ts'
 
 const RECIPIENT = fromHex('0x' + 'cd'.repeat(20)) as Uint8Array
@@ -23,29 +23,29 @@ interface Acknowledged {
 /** Sends a transfer and waits until the node reports it included; records it as acknowledged. */
 async function transfer(t: Test, node: RunningNode, amount: bigint, acknowledged: Acknowledged): Promise<void> {
   const alice = devAccount('alice')
-  const { chainId } = await node.rpc.call<{ chainId: number }>('system_properties')
-  const fees = await node.rpc.call<{ suggestedMaxFeePerGas: string }>('openledger_estimateFee')
-  const nonce = await node.rpc.call<number>('system_accountNextIndex', [toHex(alice.address)])
+  const { chainId } = await node.rpc.call('system_properties')
+  const fees = await node.rpc.call('openledger_estimateFee')
+  const nonce = await node.rpc.call('system_accountNextIndex', [toHex(alice.address)])
   const tx = signTransaction({ chainId, nonce, gasLimit: 10_000, maxFeePerGas: BigInt(fees.suggestedMaxFeePerGas), maxPriorityFeePerGas: 1n, call: { module: ModuleIndex.balances, call: 0, args: [RECIPIENT, amount] } }, alice.privateKey)
   await node.rpc.call('author_submitExtrinsic', [toHex(tx.bytes)])
-  const receipt = await waitFor(async () => (await node.rpc.call<{ status: string; blockNumber: number } | null>('openledger_getReceipt', [toHex(tx.hash)])) ?? undefined, 'the transfer included', 60_000)
+  const receipt = await waitFor(async () => (await node.rpc.call('openledger_getReceipt', [toHex(tx.hash)])) ?? undefined, 'the transfer included', 60_000)
   t.equal(receipt.status, 'success', `transfer of ${amount} succeeded in block #${receipt.blockNumber}`)
   acknowledged.transfers.push({ hash: toHex(tx.hash), block: receipt.blockNumber })
 }
 
 /** Records the hash of every block up to the node's head (what it has told the world). */
 async function recordBlocks(node: RunningNode, acknowledged: Acknowledged): Promise<number> {
-  const head = await node.rpc.call<{ number: number }>('chain_getHeader')
-  for (let height = 0; height <= head.number; height++) acknowledged.blocks.set(height, await node.rpc.call<string>('chain_getBlockHash', [height]))
+  const head = found(await node.rpc.call('chain_getHeader'), 'the head')
+  for (let height = 0; height <= head.number; height++) acknowledged.blocks.set(height, found(await node.rpc.call('chain_getBlockHash', [height]), `block ${height}`))
   return head.number
 }
 
 async function checkAcknowledged(t: Test, node: RunningNode, acknowledged: Acknowledged, when: string): Promise<void> {
   let missing = 0
-  for (const [height, hash] of acknowledged.blocks) if ((await node.rpc.call<string | null>('chain_getBlockHash', [height])) !== hash) missing++
+  for (const [height, hash] of acknowledged.blocks) if ((await node.rpc.call('chain_getBlockHash', [height])) !== hash) missing++
   t.equal(missing, 0, `${when}: all ${acknowledged.blocks.size} acknowledged blocks are there, unchanged`)
   for (const { hash, block } of acknowledged.transfers) {
-    const receipt = await node.rpc.call<{ status: string; blockNumber: number } | null>('openledger_getReceipt', [hash])
+    const receipt = await node.rpc.call('openledger_getReceipt', [hash])
     t.same({ status: receipt?.status, block: receipt?.blockNumber }, { status: 'success', block }, `${when}: transfer in #${block} is there`)
   }
 }
@@ -91,9 +91,9 @@ t.test('a dev chain whose disk fills stops, refuses to run full, and loses nothi
 
   node = await startDevNode(home, FLAGS)
   await checkAcknowledged(t, node, acknowledged, 'after kill -9')
-  const health = await node.rpc.call<{ storage: { status: string; freeBytes: number } }>('system_health')
+  const health = await node.rpc.call('system_health')
   t.equal(health.storage.status, 'low', 'system_health: the 96 MiB home is under the 1 GiB warning threshold')
-  t.ok(health.storage.freeBytes > 0, 'and reports its free bytes')
+  t.ok((health.storage.freeBytes ?? 0) > 0, 'and reports its free bytes')
   await stopNode(node)
   node = undefined
 })

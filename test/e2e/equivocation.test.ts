@@ -7,7 +7,7 @@ import t from 'tap'
 import { DEV_STAKING_PARAMS } from '../../genesis/devSpec.ts'
 import { TESTNET_VALIDATOR_SELF_BOND } from '../../genesis/testnetSpec.ts'
 import { waitFor } from './harness.ts'
-import { assertSameChain, consensusValidators, createTestnet, doubleSigns, headHeight, nodeKeys, validatorsAt, waitForHeight, type TestnetNode, type ValidatorsView } from './testnet.ts'
+import { assertSameChain, consensusValidators, createTestnet, doubleSigns, headHeight, nodeKeys, validatorsAt, waitForHeight, type TestnetNode } from './testnet.ts'
 
 const SLASH_BPS = BigInt(DEV_STAKING_PARAMS.doubleSignSlashBps)
 
@@ -23,7 +23,7 @@ t.test('an equivocating validator is slashed once, jailed and dropped from the s
 
   // the slash and the jailing land on chain, seen the same way by every node
   const jailedAt = await waitFor(async () => {
-    const views = await Promise.all(nodes.map((node) => node.rpc.call<ValidatorsView['validators'][number] | null>('openledger_getValidator', [cheat.operator]).catch(() => null)))
+    const views = await Promise.all(nodes.map((node) => node.rpc.call('openledger_getValidator', [cheat.operator]).catch(() => null)))
     return views.every((v) => v?.jailed === true) ? Math.min(...(await Promise.all(nodes.map(headHeight)))) : undefined
   }, 'the equivocator jailed on every node', 90_000, 250)
   t.ok(jailedAt <= 12, `evidence landed and jailed it within a few blocks (by height ${jailedAt})`)

@@ -90,3 +90,9 @@ export async function waitFor<T>(check: () => Promise<T | undefined>, what: stri
     await new Promise((resolve) => setTimeout(resolve, intervalMs))
   }
 }
+
+/** A value an RPC answered with, which the test expects to exist (the contract types it `T | null`). */
+export function found<T>(value: T, what: string): NonNullable<T> {
+  if (value === null || value === undefined) throw new Error(`expected ${what}, the node answered null`)
+  return value
+}

@@ -8,12 +8,14 @@
 // a dispute opens, it is slashed and the job is still published with the honest hashes.
 import t from 'tap'
 import { devAccount } from '../../genesis/devAccounts.ts'
-import { adapterShapes, type ModelConfig } from '../../ml/model/config.ts'
+import { adapterShapes } from '../../ml/model/config.ts'
 import { decodeTensors, tensorsHash } from '../../ml/model/params.ts'
 import { downloadBlob } from '../../node/blobs/blobClient.ts'
 import { fromHex, sha256, toHex } from '../../runtime/crypto/hash.ts'
-import { runCli, waitFor } from './harness.ts'
+import { found, runCli, waitFor } from './harness.ts'
 import { createTestnet, headHeight, nodeKeys, waitForHeight, type TestnetNode } from './testnet.ts'
+import { eventData } from '../../cli/txBatch.ts'
+import type { EventView, JobDetailView, ModelVersionView, ReceiptView } from '../../node/rpc/contract.ts'
 
 /**
  * blocks (of ~0.5 s) a trainer has to submit, short enough to wait out when a trainer is killed.
@@ -36,36 +38,6 @@ const FEE = '1000000000000000000'
 t.setTimeout(10 * 60_000)
 const BOB = toHex(devAccount('bob').address)
 
-interface EventJson {
-  module: string
-  event: string
-  data: Record<string, unknown>
-}
-interface JobJson {
-  id: number
-  status: string
-  attempt: number
-  trainer: string
-  verifiers: string[]
-  arbiters: string[]
-  excluded: string[]
-  result: { adapter: string; weightsHash: string; checkpointRoot: string; submittedHeight: number } | null | undefined
-  attestations: Array<{ worker: string; weightsHash: string; checkpointRoot: string }>
-  modelVersion: number | null | undefined
-  createdHeight: number
-  closedHeight: number
-}
-interface ModelVersionJson {
-  id: number
-  job: number
-  adapter: string
-  weightsHash: string
-  checkpointRoot: string
-  trainer: string
-  verifiers: string[]
-  hyper: { rank: number; alpha: number }
-  lineage: { datanets: Array<{ datanet: number; version: number }> }
-}
 
 const same = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase()
 
@@ -85,7 +57,7 @@ t.test('ModelFactory on four validators: verified training, a replaced trainer, 
   t.equal(seeded.code, 0, 'datanet seeded from Moby Dick' + (seeded.code === 0 ? '' : `: ${seeded.stdout}${seeded.stderr}`))
   t.match(seeded.stdout, /published version 1 of datanet #1/, 'version 1 of datanet 1 published')
 
-  const base = await nodes[1].rpc.call<{ name: string; config: ModelConfig } | null>('openledger_getBaseModel', [1])
+  const base = await nodes[1].rpc.call('openledger_getBaseModel', [1])
   t.equal(base?.name, 'ol-lm-sotu-2m', 'base model 1 is the shipped language model')
 
   /** createJob through the CLI (tiny hyperparameters); the job id and its first assignment, once drawn */
@@ -95,8 +67,8 @@ t.test('ModelFactory on four validators: verified training, a replaced trainer, 
     const args = JSON.stringify({ base: 1, datanets: [{ datanet: 1, version: 1 }], hyper, fee: FEE })
     const sent = await runCli(['tx', 'call', 'models', 'createJob', '--from', 'bob', '--json', '--rpc', node.rpcUrl, '--args', args])
     if (sent.code !== 0) throw new Error(`createJob failed: ${sent.stdout}${sent.stderr}`)
-    const receipt = JSON.parse(sent.stdout.trim().split('\n').at(-1) ?? '') as { events: EventJson[] }
-    const created = receipt.events.find((e) => e.event === 'JobCreated')?.data
+    const receipt = JSON.parse(sent.stdout.trim().split('\n').at(-1) ?? '') as ReceiptView
+    const created = eventData(receipt, 'models', 'JobCreated')
     if (created === undefined) throw new Error(`no JobCreated in ${sent.stdout}`)
     const id = Number(created['job'])
     // the workers are drawn RANDOMNESS_LOOKAHEAD blocks after the job's block
@@ -106,41 +78,41 @@ t.test('ModelFactory on four validators: verified training, a replaced trainer, 
       await new Promise((resolve) => setTimeout(resolve, 250))
     }
   }
-  const readJob = (node: TestnetNode, id: number): Promise<JobJson | null> => node.rpc.call<JobJson | null>('openledger_getTrainingJob', [id])
-  const getJob = async (node: TestnetNode, id: number): Promise<JobJson> => {
+  const readJob = (node: TestnetNode, id: number): Promise<JobDetailView | null> => node.rpc.call('openledger_getTrainingJob', [id])
+  const getJob = async (node: TestnetNode, id: number): Promise<JobDetailView> => {
     const job = await readJob(node, id)
     if (job === null) throw new Error(`${node.name} knows no job ${id}`)
     return job
   }
   // A job created through another node is unknown to `node` until it imports that block (a node
   // that was just restarted may be a block or two behind): these wait for it instead of failing.
-  const knownJob = (node: TestnetNode, id: number): Promise<JobJson> =>
+  const knownJob = (node: TestnetNode, id: number): Promise<JobDetailView> =>
     waitFor(async () => (await readJob(node, id)) ?? undefined, `${node.name} to know job ${id}`, 60_000, 100)
-  const waitClosed = (node: TestnetNode, id: number, timeoutMs = 150_000): Promise<JobJson> =>
+  const waitClosed = (node: TestnetNode, id: number, timeoutMs = 150_000): Promise<JobDetailView> =>
     waitFor(async () => {
       const job = await readJob(node, id)
       return job !== null && (job.status === 'published' || job.status === 'refunded') ? job : undefined
     }, `job ${id} closed on ${node.name}`, timeoutMs, 250)
   /** the models events in the receipts of the transactions of blocks from..to (what the calls emitted) */
-  const callEvents = async (node: TestnetNode, from: number, to: number): Promise<EventJson[]> => {
-    const out: EventJson[] = []
+  const callEvents = async (node: TestnetNode, from: number, to: number): Promise<EventView[]> => {
+    const out: EventView[] = []
     for (let height = from; height <= to; height++) {
-      const hash = await node.rpc.call<string | null>('chain_getBlockHash', [height])
-      const block = await node.rpc.call<{ block: { extrinsics: string[] } } | null>('chain_getBlock', [hash])
+      const hash = await node.rpc.call('chain_getBlockHash', [height])
+      const block = await node.rpc.call('chain_getBlock', [hash])
       for (const extrinsic of block?.block.extrinsics ?? []) {
-        const receipt = await node.rpc.call<{ events: EventJson[] } | null>('openledger_getReceipt', [toHex(sha256(fromHex(extrinsic) ?? new Uint8Array()))])
+        const receipt = await node.rpc.call('openledger_getReceipt', [toHex(sha256(fromHex(extrinsic) ?? new Uint8Array()))])
         out.push(...(receipt?.events ?? []).filter((e) => e.module === 'models'))
       }
     }
     return out
   }
   /** every running node reports the same published model version */
-  const sameVersionEverywhere = async (version: number): Promise<ModelVersionJson[]> => {
+  const sameVersionEverywhere = async (version: number): Promise<ModelVersionView[]> => {
     await waitFor(async () => {
-      const views = await Promise.all(running().map((node) => node.rpc.call<ModelVersionJson | null>('openledger_getModelVersion', [version])))
+      const views = await Promise.all(running().map((node) => node.rpc.call('openledger_getModelVersion', [version])))
       return views.every((v) => v !== null) ? true : undefined
     }, `model version ${version} on every node`, 30_000, 250)
-    return Promise.all(running().map(async (node) => (await node.rpc.call<ModelVersionJson | null>('openledger_getModelVersion', [version])) as ModelVersionJson))
+    return Promise.all(running().map(async (node) => (await node.rpc.call('openledger_getModelVersion', [version])) as ModelVersionView))
   }
 
   await t.test('an adapter trained on the Moby Dick datanet is re-executed by two validators to the same hashes and published', async (t) => {
@@ -152,7 +124,7 @@ t.test('ModelFactory on four validators: verified training, a replaced trainer, 
     if (result === null || result === undefined || job.modelVersion === null || job.modelVersion === undefined) { t.fail('the published job has a result and a model version'); return }
     t.comment(`job ${job.id}: created at #${job.createdHeight}, result at #${result.submittedHeight}, published at #${job.closedHeight} (train deadline ${TRAIN_BLOCKS} blocks)`)
     const versions = await sameVersionEverywhere(job.modelVersion)
-    const version = versions[0] as ModelVersionJson
+    const version = versions[0] as ModelVersionView
     t.same(versions.map((v) => v.weightsHash), versions.map(() => result.weightsHash), 'every node reports the model version with the result\'s weights hash')
     t.same(versions.map((v) => JSON.stringify(v)), versions.map(() => JSON.stringify(version)), 'and the same record')
     t.same(version.lineage.datanets.map((d) => [d.datanet, d.version]), [[1, 1]], 'its lineage names the seeded datanet version')
@@ -169,7 +141,7 @@ t.test('ModelFactory on four validators: verified training, a replaced trainer, 
     await waitFor(async () => (await other.rpc.call<unknown>('openledger_getBlobInfo', [version.adapter])) ?? undefined, `the adapter on ${other.name}`, 30_000, 250)
     const bytes = await downloadBlob(other.rpc, version.adapter)
     if (base === null) { t.fail('base model 1 registered'); return }
-    const shapes = adapterShapes(base.config, { rank: version.hyper.rank, alpha: version.hyper.alpha })
+    const shapes = adapterShapes(found(base.config, 'the base model\'s architecture'), { rank: version.hyper.rank, alpha: version.hyper.alpha })
     t.equal(toHex(tensorsHash(shapes, decodeTensors(bytes, shapes))), version.weightsHash, `the adapter downloaded from ${other.name} (${bytes.length} bytes) decodes to the weights hash`)
   })
 
@@ -197,7 +169,7 @@ t.test('ModelFactory on four validators: verified training, a replaced trainer, 
     await net.start(trainer, [...threads, '--test-model-fault', 'wrong-attestation'])
     const height = Math.max(...(await Promise.all(nodes.filter((n) => n !== trainer).map(headHeight))))
     await waitForHeight(nodes, height, 60_000)
-    const hashes = await Promise.all(nodes.map((node) => node.rpc.call<string | null>('chain_getBlockHash', [height])))
+    const hashes = await Promise.all(nodes.map((node) => node.rpc.call('chain_getBlockHash', [height])))
     t.same(hashes, nodes.map(() => hashes[0]), `${trainer.name} caught up: the same block ${height} on all four nodes`)
   })
 
@@ -205,7 +177,7 @@ t.test('ModelFactory on four validators: verified training, a replaced trainer, 
     if (faulty === undefined) { t.fail('the previous test chose the faulty node'); return }
     const wrong = faulty
     const wrongOperator = operatorOf(wrong)
-    const stakeBefore = (await nodes[0].rpc.call<{ tokens: string }>('openledger_getValidator', [wrongOperator])).tokens
+    const stakeBefore = (found(await nodes[0].rpc.call('openledger_getValidator', [wrongOperator]), 'the validator')).tokens
     const honest = nodes.filter((node) => node !== wrong)
     let created: { id: number; trainer: string; verifiers: string[] } | undefined
     for (let n = 0; n < MAX_FAULT_JOBS && created === undefined; n++) {
@@ -222,20 +194,20 @@ t.test('ModelFactory on four validators: verified training, a replaced trainer, 
     const bad = job.attestations.find((a) => same(a.worker, wrongOperator))
     t.ok(bad !== undefined && bad.weightsHash !== result.weightsHash, `${wrong.name} attested a wrong weights hash`)
     const events = await callEvents(nodes[0], job.createdHeight, job.closedHeight)
-    t.ok(events.some((e) => e.event === 'DisputeOpened' && Number(e.data['job']) === created.id), 'a dispute opened')
-    t.ok(events.some((e) => e.event === 'DisputeResolved' && Number(e.data['job']) === created.id && e.data['trainerWon'] === true), 'the trainer\'s result won it')
-    const slashed = events.find((e) => e.event === 'WorkerSlashed' && Number(e.data['job']) === created.id)
-    t.ok(slashed !== undefined && same(String(slashed.data['worker']), wrongOperator), `${wrong.name}'s operator got WorkerSlashed`)
-    t.equal(events.filter((e) => e.event === 'WorkerSlashed' && Number(e.data['job']) === created.id).length, 1, 'nobody else was slashed')
-    const stakeAfter = (await nodes[0].rpc.call<{ tokens: string }>('openledger_getValidator', [wrongOperator])).tokens
+    t.ok(events.some((e) => e.event === 'DisputeOpened' && Number(e.data?.['job']) === created.id), 'a dispute opened')
+    t.ok(events.some((e) => e.event === 'DisputeResolved' && Number(e.data?.['job']) === created.id && e.data?.['trainerWon'] === true), 'the trainer\'s result won it')
+    const slashed = events.find((e) => e.event === 'WorkerSlashed' && Number(e.data?.['job']) === created.id)
+    t.ok(slashed !== undefined && same(String(slashed.data?.['worker']), wrongOperator), `${wrong.name}'s operator got WorkerSlashed`)
+    t.equal(events.filter((e) => e.event === 'WorkerSlashed' && Number(e.data?.['job']) === created.id).length, 1, 'nobody else was slashed')
+    const stakeAfter = (found(await nodes[0].rpc.call('openledger_getValidator', [wrongOperator]), 'the validator')).tokens
     t.ok(BigInt(stakeAfter) < BigInt(stakeBefore), `its stake dropped: ${stakeBefore} → ${stakeAfter}`)
 
-    const version = (await sameVersionEverywhere(job.modelVersion))[0] as ModelVersionJson
+    const version = (await sameVersionEverywhere(job.modelVersion))[0] as ModelVersionView
     t.equal(version.weightsHash, result.weightsHash, 'the version holds the trainer\'s (honest) weights hash')
     t.notOk(version.verifiers.some((v) => same(v, wrongOperator)), 'the faulty verifier is not among the version\'s verifiers')
     t.ok(version.verifiers.length >= 1, `${version.verifiers.length} honest attester(s) on the version`)
     for (const verifier of version.verifiers) t.equal(job.attestations.find((a) => same(a.worker, verifier))?.weightsHash, result.weightsHash, `${nodeOf(verifier).name} attested the honest hash`)
-    const owned = await nodes[0].rpc.call<JobJson[]>('openledger_listTrainingJobs', [null, null, BOB])
+    const owned = await nodes[0].rpc.call('openledger_listTrainingJobs', [null, null, BOB])
     t.ok(owned.every((j) => j.status === 'published'), `every one of bob's ${owned.length} jobs was published`)
   })
 })

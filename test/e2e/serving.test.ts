@@ -21,7 +21,8 @@ import { mergeAdapters } from '../../node/serving/engine/merge.ts'
 import { devAccount } from '../../genesis/devAccounts.ts'
 import { RpcClientError } from '../../node/rpc/client.ts'
 import { toHex } from '../../runtime/crypto/hash.ts'
-import { BIN, ROOT, runCli, startDevNode, stopNode, tempHome, waitFor, type RunningNode } from './harness.ts'
+import { BIN, found, ROOT, runCli, startDevNode, stopNode, tempHome, waitFor, type RunningNode } from './harness.ts'
+import type { ModelVersionView } from '../../node/rpc/contract.ts'
 
 t.setTimeout(15 * 60_000)
 const LM = 'ol-lm-sotu-2m'
@@ -66,15 +67,6 @@ async function stopServer(server: Server): Promise<number | null> {
   return server.exited
 }
 
-interface JobJson {
-  status: string
-  modelVersion: number | null
-}
-interface VersionJson {
-  id: number
-  adapter: string
-  hyper: { rank: number; alpha: number }
-}
 
 /** the greedy continuation of `prompt` by the deterministic engine (ml/) on the given weights */
 function greedy(config: ModelConfig, weights: ReadonlyMap<string, Float32Array>, prompt: readonly number[], count: number): number[] {
@@ -111,7 +103,7 @@ t.test('adapters published by ModelFactory, served over the OpenAI API to the op
       throw error
     }
   }
-  const bobJobs = async (): Promise<number[] | undefined> => (await quietly(() => node.rpc.call<Array<{ id: number }>>('openledger_listTrainingJobs', [null, 100, bob])))?.map((j) => j.id)
+  const bobJobs = async (): Promise<number[] | undefined> => (await quietly(() => node.rpc.call('openledger_listTrainingJobs', [null, 100, bob])))?.map((j) => j.id)
   for (const [rank, seed] of [[4, 7], [8, 8]] as const) {
     const before = (await waitFor(bobJobs, 'bob\'s jobs', 60_000, 500)).length
     const hyper = { rank, alpha: 2 * rank, steps: 6, batchSize: 4, length: 32, learningRateMicro: 20_000, seed, checkpointEvery: 3 }
@@ -129,16 +121,16 @@ t.test('adapters published by ModelFactory, served over the OpenAI API to the op
     t.equal(count, before + 1, `job of rank ${rank} created`)
   }
   const jobs = ((await waitFor(bobJobs, 'bob\'s jobs', 60_000, 500)) ?? []).sort((a, b) => a - b)
-  const versions: VersionJson[] = []
+  const versions: ModelVersionView[] = []
   for (const job of jobs) {
     const done = await waitFor(async () => {
-      const record = await quietly(() => node.rpc.call<JobJson | null>('openledger_getTrainingJob', [job]))
+      const record = await quietly(() => node.rpc.call('openledger_getTrainingJob', [job]))
       return record?.status === 'published' || record?.status === 'refunded' ? record : undefined
     }, `job ${job} published`, 600_000, 500)
     t.equal(done.status, 'published', `job ${job} published`)
-    versions.push(await node.rpc.call<VersionJson>('openledger_getModelVersion', [done.modelVersion]))
+    versions.push(found(await node.rpc.call('openledger_getModelVersion', [done.modelVersion]), `model version of job ${job}`))
   }
-  const [first, second] = versions as [VersionJson, VersionJson]
+  const [first, second] = versions as [ModelVersionView, ModelVersionView]
   const adapterA = `${LM}:${first.id}`
   const adapterB = `${LM}:${second.id}`
 
@@ -321,5 +313,5 @@ t.test('dev --serve: the node serves its chain\'s models from its own process', 
   let text = ''
   for await (const chunk of stream) text += chunk.choices[0]?.text ?? ''
   t.ok(text.length > 0, `streamed: ${JSON.stringify(text)}`)
-  t.type(await node.rpc.call<string>('chain_getFinalizedHead'), 'string', 'the node answers its RPC beside')
+  t.type(await node.rpc.call('chain_getFinalizedHead'), 'string', 'the node answers its RPC beside')
 })

@@ -11,7 +11,7 @@ import { devAccount } from '../../genesis/devAccounts.ts'
 import { ONE_OPEN } from '../../genesis/tokenomics.ts'
 import { TESTNET_VALIDATOR_SELF_BOND } from '../../genesis/testnetSpec.ts'
 import { toHex } from '../../runtime/crypto/hash.ts'
-import { runCli, waitFor } from './harness.ts'
+import { found, runCli, waitFor } from './harness.ts'
 import { assertSameChain, consensusValidators, createTestnet, doubleSigns, headHeight, nodeKeys, validatorsAt, waitForHeight, type TestnetNode } from './testnet.ts'
 
 const PASSPHRASE = { OPENLEDGER_PASSPHRASE: 'staking e2e' }
@@ -44,7 +44,7 @@ t.test('a validator created and a delegation made over the CLI change the set at
   t.equal(imported.code, 0, imported.stderr)
   t.equal(funded.code, 0, funded.stderr + funded.stdout)
   t.equal(delegated.code, 0, delegated.stderr + delegated.stdout)
-  const delegation = await node0.rpc.call<{ amount: string }>('openledger_getDelegation', [toHex(devAccount('charlie').address), delegatedTo])
+  const delegation = found(await node0.rpc.call('openledger_getDelegation', [toHex(devAccount('charlie').address), delegatedTo]), 'the delegation')
   t.equal(delegation.amount, (DELEGATION * ONE_OPEN).toString(), 'the delegation, over RPC')
 
   // the new operator registers the node's consensus key with enough self-bond to enter the top four
@@ -59,7 +59,7 @@ t.test('a validator created and a delegation made over the CLI change the set at
 
   const all = net.nodes
   const switchedAt = await waitFor(async () => {
-    const view = await node0.rpc.call<{ active: { effectiveHeight: number; validators: Array<{ operator: string }> } | null }>('openledger_getValidators')
+    const view = await node0.rpc.call('openledger_getValidators')
     return view.active?.validators.some((m) => m.operator === newKeys.operator) === true ? view.active.effectiveHeight : undefined
   }, 'the new validator in the set in force', 120_000, 250)
   t.pass(`the new set took effect at height ${switchedAt}`)

@@ -5,7 +5,7 @@
 import t from 'tap'
 import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { runCli, startDevNode, stopNode, tempHome, waitFor } from './harness.ts'
+import { found, runCli, startDevNode, stopNode, tempHome, waitFor } from './harness.ts'
 
 const FLAGS = ['--block-time', '100', '--no-metrics', '--verifier-threads', '0']
 
@@ -18,7 +18,7 @@ t.test('a damaged log or table refuses to start and names the damage', async (t)
   for (let run = 0; run < 2; run++) {
     const node = await startDevNode(home.path, FLAGS)
     height = await waitFor(async () => {
-      const head = await node.rpc.call<{ number: number }>('chain_getHeader')
+      const head = found(await node.rpc.call('chain_getHeader'), 'the head')
       return head.number >= height + 15 ? head.number : undefined
     }, 'blocks sealed', 120_000)
     t.equal(await stopNode(node), 0, `run ${run + 1}: stopped cleanly at #${height} or later`)
@@ -45,7 +45,7 @@ t.test('a damaged log or table refuses to start and names the damage', async (t)
 
   const node = await startDevNode(home.path, FLAGS)
   t.teardown(() => stopNode(node, 'SIGKILL'))
-  const head = await node.rpc.call<{ number: number }>('chain_getHeader')
+  const head = found(await node.rpc.call('chain_getHeader'), 'the head')
   t.ok(head.number >= height, `restored: starts again at #${head.number} (had #${height})`)
   t.equal(await stopNode(node), 0)
 })

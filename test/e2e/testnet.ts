@@ -4,7 +4,8 @@ import { readFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { RpcClient } from '../../node/rpc/client.ts'
-import { runCli, spawnNode, stopNode, tempHome, waitFor, type RunningNode } from './harness.ts'
+import type { ValidatorsView } from '../../node/rpc/contract.ts'
+import { found, runCli, type RunningNode, spawnNode, stopNode, tempHome, waitFor } from './harness.ts'
 
 /**
  * `count` distinct TCP ports that were free a moment ago, spaced for `testnet init`'s base+i layout.
@@ -140,27 +141,20 @@ export async function nodeKeys(node: TestnetNode): Promise<{ consensusKey: strin
   return { consensusKey: validator.publicKey, operator: operator.address, operatorPrivateKey: operator.privateKey }
 }
 
-/** What openledger_getValidators answers (the fields the tests read). */
-export interface ValidatorsView {
-  height: number
-  active: { effectiveHeight: number; epoch: number; totalPower: number; validators: Array<{ operator: string; consensusKey: string; power: number }> } | null
-  next: { effectiveHeight: number; epoch: number; validators: Array<{ operator: string; consensusKey: string; power: number }> } | null
-  validators: Array<{ operator: string; consensusKey: string; status: string; power: string; tokens: string; selfBond: string; slashed: string; jailed: boolean; jailedUntil: number; missedBlocks: number }>
-}
 
 /** openledger_getValidators on each node at the same block (`height`, which every node must have). */
 export async function validatorsAt(nodes: readonly TestnetNode[], height: number): Promise<ValidatorsView[]> {
   return Promise.all(nodes.map(async (node) => {
-    const hash = await node.rpc.call<string | null>('chain_getBlockHash', [height])
+    const hash = await node.rpc.call('chain_getBlockHash', [height])
     if (hash === null) throw new Error(`${node.name} has no block ${height}`)
-    return node.rpc.call<ValidatorsView>('openledger_getValidators', [hash])
+    return node.rpc.call('openledger_getValidators', [hash])
   }))
 }
 
 /** The height a node's consensus is deciding and the consensus keys of the set voting on it, sorted. */
 export async function consensusValidators(node: TestnetNode): Promise<{ height: number; keys: string[] }> {
-  const state = await node.rpc.call<{ height: number; validators: Array<{ publicKey: string }> }>('openledger_consensusState')
-  return { height: state.height, keys: state.validators.map((v) => v.publicKey).sort() }
+  const state = await node.rpc.call('openledger_consensusState')
+  return { height: state.height, keys: (state.validators ?? []).map((v) => v.publicKey).sort() }
 }
 
 export interface Header {
@@ -170,7 +164,7 @@ export interface Header {
 }
 
 export async function headHeight(node: TestnetNode): Promise<number> {
-  return (await node.rpc.call<Header>('chain_getHeader')).number
+  return (found(await node.rpc.call('chain_getHeader'), 'the head')).number
 }
 
 /** Waits until every given node's finalized head is at least `height`. */
@@ -190,7 +184,7 @@ export async function waitForHeight(nodes: readonly TestnetNode[], height: numbe
 export async function assertSameChain(nodes: readonly TestnetNode[], upTo: number): Promise<{ heights: number; problems: string[] }> {
   const problems: string[] = []
   for (let height = 1; height <= upTo; height++) {
-    const hashes = await Promise.all(nodes.map((node) => node.rpc.call<string | null>('chain_getBlockHash', [height])))
+    const hashes = await Promise.all(nodes.map((node) => node.rpc.call('chain_getBlockHash', [height])))
     if (new Set(hashes).size !== 1) problems.push(`height ${height}: ${nodes.map((n, i) => `${n.name}=${hashes[i]}`).join(' ')}`)
   }
   return { heights: upTo, problems }

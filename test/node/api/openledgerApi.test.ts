@@ -17,7 +17,9 @@ import type { ApiComponents } from '../../../node/api/context.ts'
 import { Chain, type BlockCandidate, type ImportedBlock } from '../../../node/chain/chain.ts'
 import { MemoryStore } from '../../../node/db/memoryStore.ts'
 import { silentLogger } from '../../../lib/logger.ts'
+import type { DryRunView } from '../../../node/rpc/contract.ts'
 import { parseParams, type RpcMethod } from '../../../node/rpc/registry.ts'
+import { balanceOf } from '../../../runtime/modules/balances/ledger.ts'
 import { baseModelArgs, FEE, jobArgs } from '../../runtime/modules/models/harness.ts'
 
 const runtime = createRuntime()
@@ -115,4 +117,45 @@ t.test('openledger_getBlockEvents serves the events of the end-of-block hooks', 
   t.equal(await codeOf([deadline, deadline]), 'INVALID_PARAMS', 'two parameters')
   const message = await call([-1]).then(() => '', (error: Error) => error.message)
   t.match(message, /block/, 'the error names the parameter')
+})
+
+t.test('openledger_dryRun: what the next block would record, nothing written', async (t) => {
+  const chain = new Chain({ store: new MemoryStore(), runtime, logger: silentLogger })
+  await chain.open(devChainSpec())
+  const methods = openledgerMethods({ chain } as unknown as ApiComponents)
+  const dryRun = async (bytes: Uint8Array): Promise<DryRunView> => {
+    const method = methods.find((m) => m.name === 'openledger_dryRun') as RpcMethod
+    return await method.handler(parseParams(method.params, [toHex(bytes)]), { signal: new AbortController().signal, transport: 'http' }) as DryRunView
+  }
+  const balances = runtime.moduleByName('balances')
+  const transferCall = balances?.calls.find((c) => c.name === 'transfer')
+  if (balances === undefined || transferCall === undefined) throw new Error('balances.transfer')
+  const transfer = (nonce: number, amount: bigint) => signTransaction({
+    chainId: chain.spec.chainId, nonce, gasLimit: 100_000, maxFeePerGas: 10_000_000_000n, maxPriorityFeePerGas: 0n,
+    call: { module: balances.index, call: transferCall.index, args: transferCall.args.encode(transferCall.args.fromJson({ to: toHex(devAccount('bob').address), amount: amount.toString() }, 'args')) as never },
+  }, devAccount('alice').privateKey)
+  const stateRoot = toHex(chain.head.header.stateRoot)
+  const bobBefore = await balanceOf(chain.state, devAccount('bob').address)
+  const balanceBefore = await balanceOf(chain.state, devAccount('alice').address)
+
+  const ok = await dryRun(transfer(0, 5n).bytes)
+  t.match(ok, { status: 'success', error: null, message: null }, 'a transfer within the balance succeeds')
+  t.ok(ok.gasUsed > 0 && BigInt(ok.fee) > 0n, `with its gas and fee (${ok.gasUsed} gas)`)
+  t.ok(ok.events.some((e) => e.module === 'balances' && e.event === 'Transferred'), 'and its events')
+
+  const tooMuch = await dryRun(transfer(0, balanceBefore).bytes)
+  t.match(tooMuch, { status: 'failed' }, 'the whole balance leaves nothing for the fee: the call would fail')
+  t.match(tooMuch.error, /^balances\./, `with the module error (${tooMuch.error})`)
+
+  t.match(await dryRun(transfer(3, 5n).bytes), { status: 'success' }, 'a nonce ahead (earlier transactions pending) is simulated as the next one')
+  const garbage = await dryRun(new Uint8Array([1, 2, 3]))
+  t.match(garbage, { status: 'invalid', error: 'INVALID_ENCODING' }, 'bytes that are no transaction are invalid')
+
+  t.equal(await balanceOf(chain.state, devAccount('bob').address), bobBefore, 'the dry runs moved no funds')
+  await commit(chain, [{ tx: transfer(0, 5n), sender: devAccount('alice').address }])
+  t.match(await dryRun(transfer(0, 5n).bytes), { status: 'invalid', error: 'NONCE_TOO_LOW' }, 'a used nonce is invalid')
+  t.not(toHex(chain.head.header.stateRoot), stateRoot, 'the committed block changed the state')
+  const afterCommit = toHex(chain.head.header.stateRoot)
+  await dryRun(transfer(1, 7n).bytes)
+  t.equal(toHex(chain.head.header.stateRoot), afterCommit, 'a dry run commits nothing')
 })

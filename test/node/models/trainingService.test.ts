@@ -14,13 +14,14 @@ import { createRuntime } from '../../../runtime/index.ts'
 import type { Hyperparameters } from '../../../runtime/modules/models/state.ts'
 import { seedDatanet } from '../../../cli/commands/datanetSeed.ts'
 import type { CliIo } from '../../../cli/io.ts'
-import { TxBatch, type BatchReceipt } from '../../../cli/txBatch.ts'
+import { eventData, TxBatch, type BatchReceipt } from '../../../cli/txBatch.ts'
+import type { JobDetailView } from '../../../node/rpc/contract.ts'
 import type { OpenLedgerNode } from '../../../node/node.ts'
 import { loadBaseModel } from '../../../node/models/assets.ts'
 import { loadJobRows } from '../../../node/models/jobData.ts'
 import { JobCheckpoints, runJob, type JobOutcome } from '../../../node/models/jobRunner.ts'
 import { trainingDir } from '../../../node/models/trainingService.ts'
-import { waitFor } from '../../e2e/harness.ts'
+import { found, waitFor } from '../../e2e/harness.ts'
 import { startDevNode, TINY_HYPER, type DevNode } from './fixtures.ts'
 
 const runtime = createRuntime()
@@ -29,17 +30,6 @@ const bob = devAccount('bob')
 const BOB = toHex(bob.address)
 /** long enough (about 40 steps of ~60 ms) to stop the node in the middle of it */
 const LONG_HYPER: Hyperparameters = { ...TINY_HYPER, steps: 40, checkpointEvery: 5 }
-
-interface JobJson {
-  id: number
-  owner: string
-  status: string
-  trainer: string
-  verifiers: string[]
-  modelVersion: number | null
-  result: { adapter: string; weightsHash: string; checkpointRoot: string } | null
-  progress: { role: string; phase: string; step: number; steps: number; trainSize?: number; heldOutSize?: number; outcome?: { weightsHash: string } } | null
-}
 
 async function createJob(rpc: DevNode['rpc'], args: Record<string, unknown>): Promise<BatchReceipt> {
   const batch = new TxBatch(rpc, runtime)
@@ -50,16 +40,16 @@ async function createJob(rpc: DevNode['rpc'], args: Record<string, unknown>): Pr
 
 const fee = (hyper: Hyperparameters) => (10n ** 15n * BigInt(hyper.steps) * BigInt(hyper.batchSize)).toString()
 
-async function published(rpc: DevNode['rpc'], job: number, timeoutMs = 60_000): Promise<JobJson> {
+async function published(rpc: DevNode['rpc'], job: number, timeoutMs = 60_000): Promise<JobDetailView> {
   return waitFor(async () => {
-    const record = await rpc.call<JobJson>('openledger_getTrainingJob', [job])
+    const record = found(await rpc.call('openledger_getTrainingJob', [job]), `job ${job}`)
     if (record.progress?.phase === 'failed') throw new Error(`job ${job} failed: ${JSON.stringify(record.progress)}`)
     return record.status === 'published' ? record : undefined
   }, `job ${job} to publish`, timeoutMs, 50)
 }
 
 /** The job run here, on the rows the node's state and blob store hold for it, in a fresh checkpoint folder. */
-async function localRun(dev: DevNode, job: JobJson & { datanets: Array<{ datanet: number; version: number; root: string }>; hyper: Hyperparameters }, root: string): Promise<JobOutcome> {
+async function localRun(dev: DevNode, job: JobDetailView, root: string): Promise<JobOutcome> {
   const { node } = dev
   const model = await loadBaseModel('ol-lm-sotu-2m')
   const refs = job.datanets.map((d) => ({ datanet: d.datanet, version: d.version, root: fromHex(d.root) as Uint8Array }))
@@ -68,7 +58,6 @@ async function localRun(dev: DevNode, job: JobJson & { datanets: Array<{ datanet
   return runJob({ config: model.entry.config, weights: model.weightsBytes, tokenizerTable: model.tokenizer.table(), rows, hyper, threads: 1 }, new JobCheckpoints(root, job.id))
 }
 
-type FullJob = JobJson & { datanets: Array<{ datanet: number; version: number; root: string }>; hyper: Hyperparameters }
 
 t.test('jobs train and publish bit for bit, the RPC answers, bad jobs fail, a restart resumes', async (t) => {
   const home = await mkdtemp(join(tmpdir(), 'openledger-training-'))
@@ -84,16 +73,16 @@ t.test('jobs train and publish bit for bit, the RPC answers, bad jobs fail, a re
   // a tiny job: created, assigned to alice, trained, submitted, published (no verifier on one validator)
   const created = await createJob(dev.rpc, { base: 1, datanets: [{ datanet, version }], hyper: TINY_HYPER, fee: fee(TINY_HYPER) })
   t.equal(created.status, 'success', created.error ?? '')
-  const id = Number(created.events.find((e) => e.event === 'JobCreated')?.data['job'])
+  const id = Number(eventData(created, 'models', 'JobCreated')?.['job'])
   t.equal(id, 1)
-  const job = await published(dev.rpc, id) as FullJob
+  const job = await published(dev.rpc, id)
   t.equal(job.trainer, toHex(devAccount('alice').address), 'assigned to alice (drawn a few blocks after the job\'s block)')
   t.match(job.progress, { role: 'trainer', phase: 'submitted', step: 4, steps: 4 }, 'this node\'s progress: trained all four steps')
   t.ok((job.progress?.trainSize ?? 0) > 0 && (job.progress?.heldOutSize ?? 0) > 0, 'planned sizes reported')
   t.equal(job.progress?.outcome?.weightsHash, job.result?.weightsHash)
 
   const local = await localRun(dev, job, scratch)
-  const modelVersion = await dev.rpc.call<{ id: number; weightsHash: string; adapter: string; lineage: { baseModel: { id: number; name: string }; datanets: unknown[]; engineVersion: string; job: number; checkpointRoot: string; hyperparameters: { learningRate: number } }; evaluation: { baseLoss: number; adaptedLoss: number } }>('openledger_getModelVersion', [job.modelVersion])
+  const modelVersion = found(await dev.rpc.call('openledger_getModelVersion', [found(job.modelVersion, 'the model version of the job')]), 'the model version')
   t.equal(modelVersion.weightsHash, toHex(local.weightsHash), 'published weights hash = a local re-execution')
   t.equal(modelVersion.lineage.checkpointRoot, toHex(local.checkpointRoot), 'and the checkpoint root too')
   t.equal(modelVersion.evaluation.adaptedLoss, local.metrics.adaptedLossMicro / 1e6)
@@ -107,12 +96,12 @@ t.test('jobs train and publish bit for bit, the RPC answers, bad jobs fail, a re
   await waitFor(async () => (existsSync(join(trainingDir(home), `job-${id}`)) ? undefined : true), 'the job\'s checkpoints to be removed once published')
 
   // the read methods
-  const bases = await dev.rpc.call<Array<{ id: number; name: string; kind: string; config: { context: number } | null }>>('openledger_listBaseModels')
+  const bases = await dev.rpc.call('openledger_listBaseModels')
   t.same(bases.map((b) => [b.id, b.name, b.kind]), [[1, 'ol-lm-sotu-2m', 'lm'], [2, 'ol-spam-cls', 'classifier']])
   t.equal(bases[0]?.config?.context, 64)
   t.match(await dev.rpc.call('openledger_getModelsParams'), { minVerifiers: 0, trainBlocks: 200, minFeePerStep: (10n ** 15n).toString() })
-  t.same((await dev.rpc.call<JobJson[]>('openledger_listTrainingJobs')).map((j) => j.id), [1])
-  t.same((await dev.rpc.call<JobJson[]>('openledger_listTrainingJobs', [null, null, BOB])).map((j) => j.id), [1], 'by owner')
+  t.same((await dev.rpc.call('openledger_listTrainingJobs')).map((j) => j.id), [1])
+  t.same((await dev.rpc.call('openledger_listTrainingJobs', [null, null, BOB])).map((j) => j.id), [1], 'by owner')
   t.same(await dev.rpc.call('openledger_listTrainingJobs', [null, null, toHex(devAccount('eve').address)]), [], 'another owner has none')
   t.equal(await dev.rpc.call('openledger_getTrainingJob', [99]), null)
   t.equal(await dev.rpc.call('openledger_getModelVersion', [99]), null)
@@ -129,11 +118,11 @@ t.test('jobs train and publish bit for bit, the RPC answers, bad jobs fail, a re
     const receipt = await createJob(dev.rpc, args)
     t.same([receipt.status, receipt.error], ['failed', code], code)
   }
-  t.same((await dev.rpc.call<JobJson[]>('openledger_listTrainingJobs')).map((j) => j.id), [1], 'no job created by a failed call')
+  t.same((await dev.rpc.call('openledger_listTrainingJobs')).map((j) => j.id), [1], 'no job created by a failed call')
 
   // a longer job, and the node stopped while it trains: the restart resumes from the checkpoints
   const long = await createJob(dev.rpc, { base: 1, datanets: [{ datanet, version }], hyper: LONG_HYPER, fee: fee(LONG_HYPER) })
-  const longId = Number(long.events.find((e) => e.event === 'JobCreated')?.data['job'])
+  const longId = Number(eventData(long, 'models', 'JobCreated')?.['job'])
   await waitFor(async () => ((dev.node.training?.progress(longId)?.step ?? 0) >= 11 ? true : undefined), 'the long job past its second checkpoint', 60_000, 10)
   await dev.node.stop()
   const saved = await new JobCheckpoints(trainingDir(home), longId).latest()
@@ -144,7 +133,7 @@ t.test('jobs train and publish bit for bit, the RPC answers, bad jobs fail, a re
   const longJob = await waitFor(async () => {
     const step = dev.node.training?.progress(longId)?.step
     if (step !== undefined && step > 0) seen.add(step)
-    const record = await dev.rpc.call<FullJob>('openledger_getTrainingJob', [longId])
+    const record = found(await dev.rpc.call('openledger_getTrainingJob', [longId]), 'the long job')
     return record.status === 'published' ? record : undefined
   }, 'the long job to publish after the restart', 60_000, 10)
   t.ok(seen.size > 0, 'progress observed after the restart')

@@ -1,0 +1,334 @@
+// The RPC contract: for each method the node serves, its parameters and the JSON view it answers
+// with. The server's handlers are checked against it (`defineMethod` in registry.ts), and the
+// clients' `call` infers its result from it (client.ts), so the CLI, the tests and the benches
+// read the same shapes the server writes; nobody declares a view by hand.
+//
+// Views of chain objects are derived from the runtime's schemas (`Json<T>` of runtime/codec/schema.ts:
+// hashes and bytes as 0x-hex, amounts as decimal strings, absent as null); a view only names what it
+// adds or renders differently (a status code as its name, a learning rate as a number).
+//
+// A new method adds its entry here, next to the others of its namespace. Methods not listed (blob
+// chunks, peers, operator methods) are served as before and called with an explicit result type.
+import type { Json } from '../../runtime/codec/schema.ts'
+import type { Contribution, ContributionStatus, Datanet, DatanetVersion, FormatName } from '../../runtime/modules/datanets/index.ts'
+import type { BaseModel, Hyperparameters, Job, JobStatus, ModelConfig, ModelsParams, ModelVersion } from '../../runtime/modules/models/index.ts'
+
+/** 0x-prefixed hex */
+export type Hex = string
+/** an amount in base units as a decimal string */
+export type AmountString = string
+
+// ---------------------------------------------------------------------------------------------
+// chain, transactions, receipts
+
+export interface HeaderView {
+  hash: Hex
+  number: number
+  parentHash: Hex
+  timestamp: number
+  chainId: number
+  author: Hex
+  proposer: Hex
+  txRoot: Hex
+  stateRoot: Hex
+  receiptsRoot: Hex
+  validatorsHash: Hex
+  nextValidatorsHash: Hex
+  lastCommitHash: Hex
+  evidenceHash: Hex
+  gasUsed: number
+  baseFeePerGas: AmountString
+  /** the proposer's reveal for the randomness beacon */
+  randomnessReveal: Hex
+}
+
+/**
+ * An event decoded by its module's schema (a struct: its fields by name; null if it does not
+ * decode); an event of a module this node does not know keeps its indices.
+ */
+export type EventView = { module: string; event: string; data: Record<string, unknown> | null } | { module: number; event: number; data?: undefined }
+
+export type CallView = { module: string; call: string; args: unknown } | { module: number; call: number; args?: undefined }
+
+export interface TransactionView {
+  hash: Hex
+  from: Hex | null
+  chainId: number
+  nonce: number
+  gasLimit: number
+  maxFeePerGas: AmountString
+  maxPriorityFeePerGas: AmountString
+  call: CallView
+  signature: Hex
+}
+
+export type TransactionStatusView = TransactionView & (
+  | { status: 'pending'; blockHash: null; blockNumber: null; index: null }
+  | { status: 'included'; blockHash: Hex; blockNumber: number; index: number }
+)
+
+export interface ReceiptView {
+  transactionHash: Hex
+  blockHash: Hex
+  blockNumber: number
+  index: number
+  status: 'success' | 'failed'
+  gasUsed: number
+  fee: AmountString
+  /** `module.ErrorName` of a failed call */
+  error: string | null
+  events: EventView[]
+}
+
+/**
+ * A signed transaction simulated on the head state (nothing is written, no fee is paid):
+ * `invalid` — it would not enter a block (error is the InvalidTransaction code);
+ * `failed`  — it would be included, pay its fee and change nothing else (error is `module.Error`);
+ * `success` — its events and gas as a block would record them.
+ * A nonce ahead of the account's (transactions still pending) is simulated as if it were next.
+ */
+export interface DryRunView {
+  status: 'success' | 'failed' | 'invalid'
+  error: string | null
+  message: string | null
+  gasUsed: number
+  fee: AmountString
+  events: EventView[]
+}
+
+export interface AccountView {
+  address: Hex
+  nonce: number
+  nextNonce: number
+  free: AmountString
+  locked: AmountString
+  spendable: AmountString
+  vesting: { total: AmountString; cliffEnd: number; end: number } | null
+}
+
+export interface FeeEstimateView {
+  baseFeePerGas: AmountString
+  suggestedMaxPriorityFeePerGas: AmountString
+  suggestedMaxFeePerGas: AmountString
+  /** the transaction's gas (intrinsic + the call's weight), when one was given */
+  gas: number | null
+  estimatedFee: AmountString | null
+  intrinsicGasPerTx: number
+}
+
+export interface ConsensusStateView {
+  mode: 'dev' | 'validator' | 'follower'
+  height: number
+  round?: number
+  step?: string
+  lockedRound?: number
+  validRound?: number
+  proposer?: Hex | null
+  validators?: Array<{ publicKey: Hex; power: AmountString; operator: Hex | null }>
+  totalPower?: AmountString
+}
+
+export interface PropertiesView {
+  tokenSymbol: string
+  tokenDecimals: number
+  chainId: number
+  specId: string
+  treasuryAccount: Hex
+  ecosystemPoolAccount: Hex
+}
+
+export interface HealthView {
+  peers: number
+  isSyncing: boolean
+  shouldHavePeers: boolean
+  storage: { status: 'ok' | 'low' | 'failed'; freeBytes: number | null; error?: string }
+  clockOffsetMs: number | null
+  clockSkewed: boolean
+}
+
+export interface ReadProofView {
+  at: Hex
+  number: number
+  stateRoot: Hex
+  proofs: Array<{ key: Hex; value: Hex | null; proof: Hex }>
+}
+
+// ---------------------------------------------------------------------------------------------
+// datanets
+
+export type ContributionStatusName = keyof typeof ContributionStatus
+
+export type DatanetView = Omit<Json<Datanet>, 'visibility'> & {
+  visibility: 'public' | 'private'
+  /** the accepted formats by name (rules.formats holds their codes) */
+  formats: Array<FormatName | number>
+}
+
+export type ContributionView = Omit<Json<Contribution>, 'status' | 'format'> & {
+  status: ContributionStatusName | number
+  format: FormatName | number
+}
+
+export type DatanetVersionView = Json<DatanetVersion> & {
+  /** the version record's state key, for state_getReadProof */
+  stateKey: Hex
+}
+
+export interface ContributionProofView {
+  datanet: number
+  contribution: number
+  version: number
+  root: Hex
+  position: number
+  leaf: Hex
+  siblings: Hex[]
+  record: ContributionView
+  versionStateKey: Hex
+}
+
+// ---------------------------------------------------------------------------------------------
+// ModelFactory
+
+export type BaseModelView = Omit<Json<BaseModel>, 'kind'> & {
+  kind: 'lm' | 'classifier'
+  /** the parsed architecture; null if it does not parse (never for a registered model) */
+  config: ModelConfig | null
+}
+
+export type JobRole = 'trainer' | 'verifier' | 'arbiter'
+export type JobPhase = 'queued' | 'fetching' | 'training' | 'evaluating' | 'computed' | 'submitted' | 'attested' | 'failed'
+
+/** This node's own progress on a job it works on (node/models/trainingService.ts). */
+export interface JobProgress {
+  job: number
+  role: JobRole
+  phase: JobPhase
+  step: number
+  steps: number
+  loss?: number
+  trainSize?: number
+  heldOutSize?: number
+  error?: { code: string; message: string }
+  outcome?: { weightsHash: string; checkpointRoot: string; baseLoss: number; adaptedLoss: number; baseAccuracy?: number; adaptedAccuracy?: number }
+}
+
+export type HyperparametersView = Json<Hyperparameters> & { learningRate: number }
+
+export type JobView = Omit<Json<Job>, 'hyper' | 'status' | 'phase'> & {
+  hyper: HyperparametersView
+  status: keyof typeof JobStatus | number
+  phase: 'commit' | 'reveal'
+}
+
+/** A job with this node's progress on it (openledger_getTrainingJob) */
+export type JobDetailView = JobView & { progress: JobProgress | null }
+
+export interface ModelLineageView {
+  baseModel: { id: number; name: string | null; weightsHash: Hex; artifact: Hex | null; tokenizer: string | null }
+  datanets: Array<{ datanet: number; version: number; root: Hex }>
+  hyperparameters: HyperparametersView
+  engineVersion: string
+  job: number
+  checkpointRoot: Hex
+}
+
+export type ModelVersionView = Json<ModelVersion> & {
+  lineage: ModelLineageView
+  evaluation: { baseLoss: number; adaptedLoss: number; lossGain: number; baseAccuracy?: number; adaptedAccuracy?: number }
+}
+
+// ---------------------------------------------------------------------------------------------
+// staking
+
+export interface ValidatorSetView {
+  effectiveHeight: number
+  epoch: number
+  totalPower: number
+  validators: Array<{ operator: Hex; consensusKey: Hex; power: number }>
+}
+
+export interface ValidatorView {
+  operator: Hex
+  consensusKey: Hex
+  status: 'bonded' | 'jailed' | 'unbonded'
+  inActiveSet: boolean
+  inNextSet: boolean
+  power: AmountString
+  tokens: AmountString
+  selfBond: AmountString
+  delegatorShares: string
+  commissionBps: number
+  commissionEpoch: number
+  jailed: boolean
+  jailedUntil: number
+  slashed: AmountString
+  missedBlocks: number
+  unclaimedCommission: AmountString
+  outstandingRewards: AmountString
+  createdHeight: number
+}
+
+export interface ValidatorsView {
+  height: number
+  active: ValidatorSetView | null
+  next: ValidatorSetView | null
+  validators: ValidatorView[]
+}
+
+export interface DelegationView {
+  delegator: Hex
+  validator: Hex
+  shares: string
+  amount: AmountString
+  pendingRewards: AmountString
+  unbonding: Array<{ amount: AmountString; initialAmount: AmountString; creationHeight: number; completionHeight: number }>
+}
+
+// ---------------------------------------------------------------------------------------------
+// the methods
+
+type Maybe<T> = T | null | undefined
+
+/** method name → its positional parameters (as a client sends them) and its result */
+export interface RpcContract {
+  chain_getHeader: { params: [hash?: Maybe<Hex>]; result: HeaderView | null }
+  chain_getBlock: { params: [hash?: Maybe<Hex>]; result: { block: { header: HeaderView; extrinsics: Hex[] }; justifications: null } | null }
+  chain_getBlockHash: { params: [number?: Maybe<number>]; result: Hex | null }
+  chain_getFinalizedHead: { params: []; result: Hex }
+  author_submitExtrinsic: { params: [extrinsic: Hex]; result: Hex }
+  openledger_consensusState: { params: []; result: ConsensusStateView }
+  openledger_getBalance: { params: [address: Hex]; result: AmountString }
+  openledger_getAccount: { params: [address: Hex]; result: AccountView }
+  openledger_getTransaction: { params: [hash: Hex]; result: TransactionStatusView | null }
+  openledger_getReceipt: { params: [hash: Hex]; result: (ReceiptView & { finalized: boolean }) | null }
+  openledger_getBlockEvents: { params: [block: Hex | number]; result: { blockHash: Hex; number: number; finalized: boolean; events: EventView[] } | null }
+  openledger_getSupply: { params: []; result: { totalSupply: AmountString; totalIssuance: AmountString; burned: AmountString } }
+  openledger_estimateFee: { params: [extrinsic?: Maybe<Hex>]; result: FeeEstimateView }
+  openledger_dryRun: { params: [extrinsic: Hex]; result: DryRunView }
+  openledger_getDatanet: { params: [datanet: number]; result: DatanetView | null }
+  openledger_listDatanets: { params: [start?: Maybe<number>, count?: Maybe<number>]; result: DatanetView[] }
+  openledger_getContribution: { params: [datanet: number, contribution: number]; result: ContributionView | null }
+  openledger_listContributions: { params: [datanet: number, start?: Maybe<number>, count?: Maybe<number>]; result: ContributionView[] }
+  openledger_listVersionContributions: { params: [datanet: number, version: number, start?: Maybe<number>, count?: Maybe<number>]; result: ContributionView[] }
+  openledger_getDatanetVersion: { params: [datanet: number, version?: Maybe<number>]; result: DatanetVersionView | null }
+  openledger_getContributionProof: { params: [datanet: number, contribution: number, version?: Maybe<number>]; result: ContributionProofView }
+  openledger_getBaseModel: { params: [model: number]; result: BaseModelView | null }
+  openledger_listBaseModels: { params: [start?: Maybe<number>, count?: Maybe<number>]; result: BaseModelView[] }
+  openledger_getModelsParams: { params: []; result: Json<ModelsParams> }
+  openledger_getTrainingJob: { params: [job: number]; result: JobDetailView | null }
+  openledger_listTrainingJobs: { params: [start?: Maybe<number>, count?: Maybe<number>, owner?: Maybe<Hex>]; result: JobView[] }
+  openledger_getTrainingProgress: { params: [job: number]; result: JobProgress | null }
+  openledger_getModelVersion: { params: [model: number]; result: ModelVersionView | null }
+  openledger_listModelVersions: { params: [start?: Maybe<number>, count?: Maybe<number>]; result: ModelVersionView[] }
+  openledger_getValidators: { params: [at?: Maybe<Hex>]; result: ValidatorsView }
+  openledger_getValidator: { params: [address: Hex, at?: Maybe<Hex>]; result: ValidatorView | null }
+  openledger_getDelegation: { params: [delegator: Hex, validator: Hex, at?: Maybe<Hex>]; result: DelegationView | null }
+  state_getReadProof: { params: [keys: Hex[], at?: Maybe<Hex>]; result: ReadProofView }
+  system_properties: { params: []; result: PropertiesView }
+  system_health: { params: []; result: HealthView }
+  system_accountNextIndex: { params: [address: Hex]; result: number }
+}
+
+export type RpcMethodName = keyof RpcContract
+export type RpcResult<M extends RpcMethodName> = RpcContract[M]['result']
+export type RpcParamsOf<M extends RpcMethodName> = RpcContract[M]['params']
