@@ -15,12 +15,21 @@ import { createValidatorSet, decodeCommitCertificate, encodeCommitCertificate, v
 import type { BlockCandidate, ConsensusChain } from '../../consensus/driver/ports.ts'
 import { BlockImportError, isPeerFault, type BlockImportErrorCode } from '../../consensus/errors.ts'
 import { ChainError, type Chain, type ExecutedBlock } from '../chain/chain.ts'
+import { OpenLedgerError } from '../../runtime/errors.ts'
 import type { Logger } from '../../lib/logger.ts'
 import type { Mempool } from '../mempool/mempool.ts'
 import type { EvidencePool } from './evidencePool.ts'
 import type { SignatureVerifier } from '../workers/signatureVerifier.ts'
 import type { StateDb } from '../state/stateDb.ts'
 import type { BeaconReveals } from './beaconReveals.ts'
+
+/**
+ * The driver asked for something this chain cannot do: build a height that does not follow the
+ * head (NOT_NEXT_HEIGHT), commit a block it did not execute (NOT_EXECUTED). Our own fault, never a
+ * peer's (isPeerFault is false): the driver logs it and moves on with the next round.
+ */
+export type ConsensusChainErrorCode = 'NOT_NEXT_HEIGHT' | 'NOT_EXECUTED'
+export class ConsensusChainError extends OpenLedgerError<ConsensusChainErrorCode> {}
 
 /** A block on the wire: encode([header, body]). */
 export function encodeBlock(header: BlockHeader, body: BlockBody): Uint8Array {
@@ -133,7 +142,7 @@ export class NodeConsensusChain implements ConsensusChain {
   async buildBlock(height: number, proposerKey: Uint8Array, time: number): Promise<BlockCandidate> {
     return this.exclusive(async () => {
       const head = this.#chain.head
-      if (head.header.height + 1 !== height) throw new Error(`cannot build height ${height} on head ${head.header.height}`)
+      if (head.header.height + 1 !== height) throw new ConsensusChainError('NOT_NEXT_HEIGHT', `cannot build height ${height} on head ${head.header.height}`, { details: { height, head: head.header.height } })
       const lastCommit = head.header.height === 0 ? new Uint8Array(0) : ((await this.#chain.chainStore.getCommit(head.hash)) ?? new Uint8Array(0))
       const lastCommitSigners = await this.#lastCommitSigners(lastCommit)
       const source = this.#mempool.selectForBlock()
@@ -256,7 +265,7 @@ export class NodeConsensusChain implements ConsensusChain {
   async commitBlock(blockHash: Uint8Array, certificate: CommitCertificate): Promise<void> {
     await this.exclusive(async () => {
       const executed = this.#executed.get(toHex(blockHash))
-      if (executed === undefined) throw new Error(`no executed block ${toHex(blockHash)} to commit`)
+      if (executed === undefined) throw new ConsensusChainError('NOT_EXECUTED', `no executed block ${toHex(blockHash)} to commit`)
       await this.#commit(executed, certificate)
     })
   }

@@ -7,6 +7,7 @@ import { encodeCommitCertificate } from '../../../consensus/types.ts'
 import { decode, encode } from '../../../runtime/codec/canonical.ts'
 import { generateEd25519FromSeed } from '../../../runtime/crypto/ed25519.ts'
 import { sha256, toHex, utf8 } from '../../../runtime/crypto/hash.ts'
+import { ConsensusChainError } from '../../../node/consensus/consensusChain.ts'
 import { certify, consensusParts, produce, validatorKey } from './fixtures.ts'
 
 async function importErrorOf(promise: Promise<unknown>): Promise<BlockImportErrorCode | 'imported'> {
@@ -82,4 +83,16 @@ t.test('validateBlock: a proposal\'s faults make it invalid with the error code'
   const skipping = await target.consensusChain.validateBlock(next!.block)
   t.equal(skipping.valid, false)
   t.match(skipping.reason, /^UNKNOWN_PARENT/)
+})
+
+t.test('what the driver asks that the chain cannot do is our typed error, not a peer fault', async (t) => {
+  const parts = await consensusParts()
+  const ahead = await parts.consensusChain.buildBlock(5, validatorKey.publicKey, Date.now()).catch((e: unknown) => e)
+  t.ok(ahead instanceof ConsensusChainError && ahead.code === 'NOT_NEXT_HEIGHT', 'a height that does not follow the head')
+  t.notOk(isPeerFault(ahead))
+  const never = sha256(utf8('never executed'))
+  const unknown = await parts.consensusChain.commitBlock(never, await certify(parts, 1, never)).catch((e: unknown) => e)
+  t.ok(unknown instanceof ConsensusChainError && unknown.code === 'NOT_EXECUTED', 'a block it did not execute')
+  t.notOk(isPeerFault(unknown))
+  t.equal(parts.chain.head.header.height, 0, 'nothing committed')
 })
