@@ -46,7 +46,7 @@ t.test('a vesting-locked sender: the default tip gives way to none, an asked-for
   // the team allocation's key, as its holder would import it
   const imported = await keysCommand.run(['import', '--name', 'team', '--private-key', toHex(devKey('team').privateKey), '--home', home.path], { out: () => {}, err: () => {}, secret: async () => 'passphrase' })
   t.equal(imported, 0)
-  const balance = async () => BigInt((await rpc.call<{ free: string }>('openledger_getAccount', [team])).free)
+  const balance = async () => BigInt((await rpc.call('openledger_getAccount', [team])).free)
 
   const before = await balance()
   const sent = await tx('remark', '--from', 'team', '--text', 'from a locked balance', '--json')

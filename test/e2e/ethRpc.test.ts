@@ -14,7 +14,7 @@ import { toHex } from '../../runtime/crypto/hash.ts'
 import { moduleAddress } from '../../runtime/ethereumTransaction.ts'
 import { create as createDatanet } from '../../runtime/modules/datanets/calls.ts'
 import { ModuleIndex } from '../../runtime/modules/indices.ts'
-import { startDevNode, stopNode, tempHome, waitFor } from './harness.ts'
+import { found, startDevNode, stopNode, tempHome, waitFor } from './harness.ts'
 
 const CHAIN_ID = 1337
 const alice = privateKeyToAccount(toHex(devAccount('alice').privateKey) as Hex)
@@ -43,7 +43,7 @@ t.test('viem against the dev chain', async (t) => {
   t.equal(await client.getChainId(), CHAIN_ID, 'eth_chainId')
   t.equal(await client.request({ method: 'net_version' }), String(CHAIN_ID))
   t.match(await client.request({ method: 'web3_clientVersion' }), /^openledger\//)
-  const native = BigInt(await node.rpc.call<string>('openledger_getBalance', [alice.address]))
+  const native = BigInt(await node.rpc.call('openledger_getBalance', [alice.address]))
   t.equal(await client.getBalance({ address: alice.address }), native, 'eth_getBalance is the chain balance in base units (18 decimals)')
   t.ok(native > parseEther('1000'), 'alice holds OPEN with 18 decimals')
 
@@ -73,7 +73,7 @@ t.test('viem against the dev chain', async (t) => {
   const transferLog = receipt1559.logs.find((log) => log.topics[0] === transferTopic)
   t.same(transferLog?.topics.slice(1), [padHex(alice.address.toLowerCase() as Hex, { size: 32 }), padHex(fresh.address.toLowerCase() as Hex, { size: 32 })], 'from and to are indexed')
   const fee = receipt1559.gasUsed * receipt1559.effectiveGasPrice
-  t.equal(BigInt(await node.rpc.call<{ fee: string }>('openledger_getReceipt', [hash1559]).then((r) => r.fee)), fee, 'the same receipt on the native API')
+  t.equal(BigInt(await node.rpc.call('openledger_getReceipt', [hash1559]).then((r) => found(r, 'the receipt').fee)), fee, 'the same receipt on the native API')
 
   // the fresh account, funded over Ethereum, sends back with a legacy (EIP-155) transaction
   const freshWallet = createWalletClient({ chain, transport: http(node.rpcUrl), account: fresh })
@@ -118,7 +118,7 @@ t.test('viem against the dev chain', async (t) => {
   t.ok(created, 'DatanetCreated log')
   t.equal(created?.address, datanetsAddress)
   const datanetId = Number(BigInt(created?.topics[1] ?? '0x0'))
-  const view = await node.rpc.call<{ name: string; owner: string }>('openledger_getDatanet', [datanetId])
+  const view = found(await node.rpc.call('openledger_getDatanet', [datanetId]), 'the datanet')
   t.equal(view.name, 'eth-made', 'the datanet exists on chain')
   t.equal(view.owner.toLowerCase(), alice.address.toLowerCase(), 'owned by the Ethereum signer')
 
