@@ -57,7 +57,7 @@ t.test('a vesting-locked sender: the default tip gives way to none, an asked-for
   t.equal(before - (await balance()), BigInt(receipt.fee), 'the base fee only was paid from the locked balance')
 
   const refused = await tx('remark', '--from', 'team', '--text', 'with a tip', '--tip', '1')
-  t.match(refused.code, { code: 'TIP_EXCEEDS_UNLOCKED_BALANCE' }, 'a tip the user named is not dropped')
+  t.match(refused.code, { code: 'REFUSED', details: { error: 'TIP_EXCEEDS_UNLOCKED_BALANCE' } }, 'a tip the user named is not dropped: the dry run refuses it before it is sent')
 
   // the batch path (datanet and model commands) gives way the same
   const batch = new TxBatch(rpc, createRuntime())
