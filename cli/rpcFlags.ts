@@ -23,6 +23,9 @@ export const rpcOptions = {
   'rpc-max-batch-response-size': { type: 'string' },
   'rpc-max-inflight': { type: 'string' },
   'rpc-max-batch': { type: 'string' },
+  'blob-uploads-per-ip': { type: 'string' },
+  'blob-upload-timeout': { type: 'string' },
+  'blob-max-unreferenced': { type: 'string' },
 } as const
 
 export const RPC_USAGE = [
@@ -40,12 +43,16 @@ export const RPC_USAGE = [
   `--rpc-max-batch-response-size MB  largest answer to one batch (default ${D.maxBatchResponseBytes / MIB})`,
   `--rpc-max-inflight MB          bytes held for requests in flight on all connections (default ${D.maxInFlightBytes / MIB})`,
   `--rpc-max-batch N              calls in one batch (default ${D.maxBatchSize})`,
+  '--blob-uploads-per-ip N        blob uploads one address may have open (default 8; 64 in all)',
+  '--blob-upload-timeout S        seconds an upload may take beyond 4 s per 256 KiB chunk received (default 600)',
+  '--blob-max-unreferenced MB     finished blobs nothing references plus open uploads (default 1024): BLOB_QUOTA_EXCEEDED past it',
 ]
 
 type RpcFlagValues = { [K in keyof typeof rpcOptions]?: (typeof rpcOptions)[K]['type'] extends 'boolean' ? boolean | undefined : string | undefined }
 
 export interface RpcFlags {
   options: RpcServerOptions
+  blobs: { maxUploadsPerClient?: number; uploadIdleMs?: number; maxUnreferencedBytes?: number }
   methods: 'safe' | 'unsafe'
   unsafeExternal: boolean
 }
@@ -62,6 +69,11 @@ export function rpcFlagsFrom(values: RpcFlagValues): RpcFlags {
   const cors = list(values['rpc-cors'])
   const hosts = list(values['rpc-hosts'])
   return {
+    blobs: {
+      ...(values['blob-uploads-per-ip'] === undefined ? {} : { maxUploadsPerClient: parsePositiveInt(values['blob-uploads-per-ip'], '--blob-uploads-per-ip') }),
+      ...(values['blob-upload-timeout'] === undefined ? {} : { uploadIdleMs: parsePositiveInt(values['blob-upload-timeout'], '--blob-upload-timeout') * 1000 }),
+      ...(values['blob-max-unreferenced'] === undefined ? {} : { maxUnreferencedBytes: parsePositiveInt(values['blob-max-unreferenced'], '--blob-max-unreferenced') * MIB }),
+    },
     methods,
     unsafeExternal: values['unsafe-rpc-external'] === true,
     options: {

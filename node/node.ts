@@ -47,7 +47,7 @@ import { EvidencePool } from './consensus/evidencePool.ts'
 import { validatorIndex } from '../consensus/types.ts'
 import { createEvidenceVerifier } from './consensus/evidence.ts'
 import { BlobFetcher, serveBlobs } from './blobs/blobExchange.ts'
-import { BlobStore } from './blobs/blobStore.ts'
+import { BlobStore, type BlobStoreOptions } from './blobs/blobStore.ts'
 import { AvailabilityService } from './datanets/availabilityService.ts'
 import { OperatorTransactions } from './operator/operatorTransactions.ts'
 import { ProviderError, ProviderService, type ProviderServiceOptions } from './market/providerService.ts'
@@ -73,7 +73,7 @@ export interface NodeOptions {
   /** the inference market's provider (needs the blob store and an operator key): serves requests addressed to the operator through `servingUrl` */
   provider?: ProviderServiceOptions
   /** the blob store under <home>/blobs (default on) */
-  blobs?: { maxBlobBytes?: number; gcGraceMs?: number } | false
+  blobs?: Omit<BlobStoreOptions, 'dir'> | false
   /** ModelFactory workers (needs the blob store): training threads per job; TEST ONLY faults */
   models?: { threads?: number; fault?: TrainingFault } | false
   /** state versions kept for historical reads and proofs */

@@ -49,6 +49,7 @@ export const devCommand: Command = {
         rpc: { ...rpcFlags.options, host: values['rpc-host'] ?? '127.0.0.1', port: parsePort(values['rpc-port'] ?? '9944', '--rpc-port') },
         rpcMethods: rpcFlags.methods,
         unsafeRpcExternal: rpcFlags.unsafeExternal,
+        blobs: rpcFlags.blobs,
         metrics: values['no-metrics'] === true ? false : { port: parsePort(values['metrics-port'] ?? '9615', '--metrics-port') },
         storage: storageFrom(values),
         ...providerOptionsFrom(values),

@@ -57,6 +57,7 @@ export const startCommand: Command = {
         rpc: { ...rpcFlags.options, ...config.rpc },
         rpcMethods: rpcFlags.methods,
         unsafeRpcExternal: rpcFlags.unsafeExternal,
+        blobs: rpcFlags.blobs,
         metrics: config.metrics,
         storage: storageFrom(values),
         ...providerOptionsFrom(values),

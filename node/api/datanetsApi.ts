@@ -153,7 +153,7 @@ export function datanetsMethods({ chain, blobs }: ApiComponents): RpcMethod[] {
     defineMethod({
       name: 'openledger_beginBlobUpload',
       params: [param.uint().named('size')],
-      handler: ([size]) => store().beginUpload(size),
+      handler: ([size], { client }) => store().beginUpload(size, client),
     }),
     defineMethod({
       name: 'openledger_uploadBlobChunk',

@@ -2,6 +2,11 @@
 // under <home>/blobs, one file per blob named by its content id, with the index (size, chunk
 // leaf hashes, reference count) in the node's LevelDB through the KeyValueStore port.
 //
+// Limits (issue 21): uploads open at once in all and per client; an upload's deadline is its begin
+// plus `uploadIdleMs` plus what its received bytes earn at `minUploadBytesPerSecond` (swept by the
+// GC timer, and checked at every chunk), so neither silence nor a trickle holds a slot; finished
+// blobs nobody references plus open uploads stay under `maxUnreferencedBytes` (BLOB_QUOTA_EXCEEDED).
+//
 // Uploads stream: beginUpload(size) opens a temporary file; chunks arrive in any order (clients
 // keep several in flight) and are written at their offset while their leaf hashes are computed; finishUpload() checks the content id (against
 // the one the client expects, if given), syncs the file and moves it into place. Nothing of a
@@ -37,6 +42,7 @@ export type BlobErrorCode =
   | 'UPLOAD_INCOMPLETE'
   | 'CID_MISMATCH'
   | 'TOO_MANY_UPLOADS'
+  | 'BLOB_QUOTA_EXCEEDED'
 
 export class BlobError extends OpenLedgerError<BlobErrorCode> {}
 
@@ -47,8 +53,18 @@ export interface BlobStoreOptions {
   maxBlobBytes?: number
   /** uploads open at once (default 64) */
   maxUploads?: number
-  /** ms an upload may sit idle before it is dropped (default 10 min) */
+  /** uploads one client (remote address) may have open at once (default 8) */
+  maxUploadsPerClient?: number
+  /**
+   * ms an upload may take beyond what its received bytes earn at `minUploadBytesPerSecond`
+   * (default 10 min): its deadline is begin + this + received / rate, so a trickle of chunks
+   * cannot keep a slot forever
+   */
   uploadIdleMs?: number
+  /** the slowest upload rate that keeps an upload alive (default 64 KiB/s) */
+  minUploadBytesPerSecond?: number
+  /** bytes of finished blobs nothing references, plus open uploads, kept at most (default 1 GiB) */
+  maxUnreferencedBytes?: number
   /** ms an unreferenced blob is kept (default 1 h) */
   gcGraceMs?: number
   /** ms between garbage collections (default 1 min; 0 = only when called) */
@@ -85,7 +101,8 @@ interface Upload {
   /** chunks being written now */
   readonly writing: Set<number>
   received: number
-  touched: number
+  readonly begun: number
+  readonly client: string | undefined
 }
 
 interface ReadEntry {
@@ -118,7 +135,12 @@ export class BlobStore {
   readonly dir: string
   readonly maxBlobBytes: number
   readonly #maxUploads: number
+  readonly #maxUploadsPerClient: number
   readonly #uploadIdleMs: number
+  readonly #minUploadRate: number
+  readonly #maxUnreferencedBytes: number
+  /** bytes of finished blobs with no reference (counted at start, then kept in step) */
+  #unreferencedBytes = 0
   readonly #gcGraceMs: number
   readonly #gcIntervalMs: number
   readonly #store: KeyValueStore
@@ -136,7 +158,10 @@ export class BlobStore {
     this.dir = options.dir
     this.maxBlobBytes = options.maxBlobBytes ?? DEFAULT_MAX_BLOB_BYTES
     this.#maxUploads = options.maxUploads ?? 64
+    this.#maxUploadsPerClient = options.maxUploadsPerClient ?? 8
     this.#uploadIdleMs = options.uploadIdleMs ?? 10 * 60_000
+    this.#minUploadRate = options.minUploadBytesPerSecond ?? 64 * 1024
+    this.#maxUnreferencedBytes = options.maxUnreferencedBytes ?? 1024 * 1024 * 1024
     this.#gcGraceMs = options.gcGraceMs ?? 60 * 60_000
     this.#gcIntervalMs = options.gcIntervalMs ?? 60_000
     this.#store = components.store
@@ -162,8 +187,14 @@ export class BlobStore {
   async start(): Promise<void> {
     await rm(this.#tmpDir, { recursive: true, force: true })
     await mkdir(this.#tmpDir, { recursive: true })
+    this.#unreferencedBytes = 0
+    for await (const [, bytes] of this.#store.entries(Bucket.blobIndex)) {
+      const record = decodeRecord(bytes)
+      if (record.refs === 0) this.#unreferencedBytes += record.size
+    }
     if (this.#gcIntervalMs > 0) {
       const tick = () => {
+        this.#dropExpiredUploads()
         void this.collectGarbage()
           .catch((error: unknown) => this.#log.warn('blob garbage collection failed', { error }))
           .finally(() => {
@@ -215,15 +246,27 @@ export class BlobStore {
 
   // ---- uploads
 
-  async beginUpload(size: number): Promise<{ uploadId: string; chunkBytes: number; chunks: number }> {
+  /** Opens an upload for `client` (an RPC caller's remote address; the node's own uploads have none and only the global limits apply). */
+  async beginUpload(size: number, client?: string): Promise<{ uploadId: string; chunkBytes: number; chunks: number }> {
     if (!Number.isSafeInteger(size) || size < 1) throw new BlobError('EMPTY_BLOB', 'a blob holds at least one byte')
     if (size > this.maxBlobBytes) throw new BlobError('BLOB_TOO_LARGE', `blob of ${size} bytes exceeds the limit of ${this.maxBlobBytes}`, { details: { limit: this.maxBlobBytes } })
-    this.#dropIdleUploads()
+    this.#dropExpiredUploads()
     if (this.#uploads.size >= this.#maxUploads) throw new BlobError('TOO_MANY_UPLOADS', `${this.#maxUploads} uploads are already open`)
+    let mine = 0
+    let openBytes = 0
+    for (const upload of this.#uploads.values()) {
+      if (upload.client === client) mine++
+      openBytes += upload.size
+    }
+    if (client !== undefined && mine >= this.#maxUploadsPerClient) throw new BlobError('TOO_MANY_UPLOADS', `this client already has ${mine} uploads open (limit ${this.#maxUploadsPerClient})`, { details: { limit: this.#maxUploadsPerClient } })
+    // what is not yet referenced (finished blobs and open uploads) is what a stranger can make us keep
+    if (this.#unreferencedBytes + openBytes + size > this.#maxUnreferencedBytes) {
+      throw new BlobError('BLOB_QUOTA_EXCEEDED', `unreferenced blobs and open uploads would pass ${this.#maxUnreferencedBytes} bytes: reference (contribute) what was uploaded, or retry after garbage collection`, { details: { limit: this.#maxUnreferencedBytes } })
+    }
     const id = randomBytes(16).toString('hex')
     const path = join(this.#tmpDir, id)
     const file = await this.#fileWrite(path, () => open(path, 'w+'))
-    this.#uploads.set(id, { id, size, path, file, leaves: new Array<Uint8Array | undefined>(chunkCount(size)).fill(undefined), writing: new Set(), received: 0, touched: this.#now() })
+    this.#uploads.set(id, { id, size, path, file, leaves: new Array<Uint8Array | undefined>(chunkCount(size)).fill(undefined), writing: new Set(), received: 0, begun: this.#now(), client })
     return { uploadId: id, chunkBytes: CHUNK_BYTES, chunks: chunkCount(size) }
   }
 
@@ -236,6 +279,10 @@ export class BlobStore {
   /** Writes chunk `index` (any order; all but the last are exactly CHUNK_BYTES). */
   async uploadChunk(id: string, index: number, chunk: Uint8Array): Promise<{ received: number }> {
     const upload = this.#upload(id)
+    if (this.#expired(upload)) {
+      await this.abortUpload(id)
+      throw new BlobError('UNKNOWN_UPLOAD', 'no such upload (finished, aborted or expired)')
+    }
     const count = upload.leaves.length
     if (!Number.isSafeInteger(index) || index < 0 || index >= count) throw new BlobError('CHUNK_OUT_OF_RANGE', `the blob has ${count} chunks`)
     if (upload.leaves[index] !== undefined || upload.writing.has(index)) throw new BlobError('DUPLICATE_CHUNK', `chunk ${index} was already sent`)
@@ -246,7 +293,6 @@ export class BlobStore {
       await this.#fileWrite(upload.path, () => upload.file.write(chunk, 0, chunk.length, index * CHUNK_BYTES))
       upload.leaves[index] = chunkLeaf(chunk)
       upload.received += chunk.length
-      upload.touched = this.#now()
     } catch (error) {
       await this.abortUpload(id)
       throw error
@@ -287,6 +333,7 @@ export class BlobStore {
           await rename(upload.path, this.#pathOf(cid))
         })
         await this.#writeRecord(cid, { size: upload.size, chunks: leaves.length, leaves, refs: 0, unreferencedSince: this.#now() })
+        this.#unreferencedBytes += upload.size
       })
       return { cid, size: upload.size }
     } finally {
@@ -303,9 +350,13 @@ export class BlobStore {
     await rm(upload.path, { force: true })
   }
 
-  #dropIdleUploads(): void {
-    const now = this.#now()
-    for (const upload of this.#uploads.values()) if (upload.writing.size === 0 && now - upload.touched > this.#uploadIdleMs) void this.abortUpload(upload.id)
+  /** Past begin + uploadIdleMs + what its received bytes earn at the minimum rate. */
+  #expired(upload: Upload): boolean {
+    return this.#now() > upload.begun + this.#uploadIdleMs + (upload.received / this.#minUploadRate) * 1000
+  }
+
+  #dropExpiredUploads(): void {
+    for (const upload of this.#uploads.values()) if (upload.writing.size === 0 && this.#expired(upload)) void this.abortUpload(upload.id)
   }
 
   /** Stores a whole blob held in memory (small blobs, fetched blobs, tests). */
@@ -386,6 +437,7 @@ export class BlobStore {
       this.#forget(toHex(cid))
       const batch = new WriteBatch().put(Bucket.blobPin, key, new Uint8Array(0)).put(Bucket.blobIndex, cid, encodeRecord({ ...record, refs: record.refs + 1, unreferencedSince: 0 }))
       await this.#store.write(batch)
+      if (record.refs === 0) this.#unreferencedBytes -= record.size
       return true
     })
   }
@@ -400,6 +452,7 @@ export class BlobStore {
       this.#forget(toHex(cid))
       const batch = new WriteBatch().del(Bucket.blobPin, key).put(Bucket.blobIndex, cid, encodeRecord({ ...record, refs, unreferencedSince: refs === 0 ? this.#now() : 0 }))
       await this.#store.write(batch)
+      if (refs === 0 && record.refs > 0) this.#unreferencedBytes += record.size
     })
   }
 
@@ -407,13 +460,14 @@ export class BlobStore {
   collectGarbage(): Promise<number> {
     return this.#withIndexLock(async () => {
       const now = this.#now()
-      const doomed: Uint8Array[] = []
+      const doomed: Array<{ cid: Uint8Array; size: number }> = []
       for await (const [cid, bytes] of this.#store.entries(Bucket.blobIndex)) {
         const record = decodeRecord(bytes)
-        if (record.refs === 0 && now - record.unreferencedSince > this.#gcGraceMs) doomed.push(cid.slice())
+        if (record.refs === 0 && now - record.unreferencedSince > this.#gcGraceMs) doomed.push({ cid: cid.slice(), size: record.size })
       }
-      for (const cid of doomed) {
+      for (const { cid, size } of doomed) {
         await this.#writeRecord(cid, undefined)
+        this.#unreferencedBytes -= size
         await rm(this.#pathOf(cid), { force: true })
       }
       if (doomed.length > 0) this.#log.info('collected unreferenced blobs', { count: doomed.length })

@@ -46,11 +46,13 @@ export interface CallSession {
   started: ActiveSubscription[]
   /** Bytes of this message's answers reserved in the server's budget: released once sent. */
   reserved: number
+  /** The remote address of the connection the message came on. */
+  client: string
 }
 
 /** A session for one incoming message. */
-export function newSession(transport: RpcTransport, signal: AbortSignal, connection: RpcConnection | undefined): CallSession {
-  return { transport, signal, connection, started: [], reserved: 0 }
+export function newSession(transport: RpcTransport, signal: AbortSignal, connection: RpcConnection | undefined, client: string): CallSession {
+  return { transport, signal, connection, started: [], reserved: 0, client }
 }
 
 export interface RpcDispatchOptions {
@@ -198,7 +200,7 @@ export class RpcDispatcher {
     if (resolved === undefined) throw new RpcError('METHOD_NOT_FOUND', `the method ${truncate(request.method)} does not exist/is not available`)
     if (resolved.kind === 'method') {
       const params = parseParams(resolved.method.params, request.params)
-      return await resolved.method.handler(params, { signal: session.signal, transport: session.transport })
+      return await resolved.method.handler(params, { signal: session.signal, transport: session.transport, client: session.client })
     }
     const connection = session.connection
     if (connection === undefined) throw new RpcError('SUBSCRIPTIONS_NEED_WEBSOCKET', `${request.method} needs a WebSocket connection`)

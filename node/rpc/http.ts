@@ -159,7 +159,7 @@ export class RpcHttpHandler {
     res.once('close', () => {
       if (!res.writableFinished) request.abort(new RpcError('INTERNAL_ERROR', 'client disconnected'))
     })
-    const session = newSession('http', AbortSignal.any([this.#server.signal, request.signal]), undefined)
+    const session = newSession('http', AbortSignal.any([this.#server.signal, request.signal]), undefined, req.socket.remoteAddress ?? '?')
     res.once('close', () => {
       release()
       budget.release(session.reserved)

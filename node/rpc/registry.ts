@@ -12,6 +12,8 @@ export interface RpcContext {
   /** Aborted when the client goes away, the subscription ends or the server stops. */
   signal: AbortSignal
   transport: 'http' | 'ws'
+  /** The caller's remote address, for limits per client (absent for in-process calls). */
+  client?: string
 }
 
 export interface RpcMethod {

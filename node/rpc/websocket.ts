@@ -93,7 +93,8 @@ export class RpcWebSockets {
     this.#metrics?.rpcWsConnections.inc()
     const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`
     this.#log.debug('websocket opened', { remote, connections: this.#connections.size })
-    ws.on('message', (data) => this.#onMessage(connection, data))
+    const client = req.socket.remoteAddress ?? '?'
+    ws.on('message', (data) => this.#onMessage(connection, data, client))
     ws.on('pong', () => {
       connection.alive = true
     })
@@ -106,14 +107,14 @@ export class RpcWebSockets {
     })
   }
 
-  #onMessage(connection: WsConnection, data: RawData): void {
+  #onMessage(connection: WsConnection, data: RawData, client: string): void {
     const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)
     if (bytes.length > this.#options.maxRequestBytes) {
       this.#dispatcher.count('unknown', 'ws', 'PAYLOAD_TOO_LARGE')
       const error = new RpcError('PAYLOAD_TOO_LARGE', `message exceeds ${this.#options.maxRequestBytes} bytes`, { details: { limit: this.#options.maxRequestBytes } })
       return connection.send(stringify(errorResponse(null, error)))
     }
-    const session = newSession('ws', connection.signal, connection)
+    const session = newSession('ws', connection.signal, connection, client)
     const budget = this.#server.budget
     const handled = this.#dispatcher.handleMessage(bytes.toString('utf8'), session).then((response) => {
       if (response !== undefined) connection.send(response, () => budget.release(session.reserved))
