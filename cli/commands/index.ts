@@ -16,6 +16,7 @@ export const commands: CommandEntry[] = [
   { name: 'tx', summary: 'Sign and send a transaction: transfer, remark, staking, or any module call', load: async () => (await import('./tx.ts')).txCommand },
   { name: 'datanet', summary: 'Datanets: create, contribute data, review, accept/reject, publish versions, prove inclusion', load: async () => (await import('./datanet.ts')).datanetCommand },
   { name: 'model', summary: 'ModelFactory: base models, LoRA training jobs, published models and their lineage', load: async () => (await import('./model/index.ts')).modelCommand },
+  { name: 'gov', summary: 'Governance: propose, deposit, vote, show and list proposals, tallies, governable parameters', load: async () => (await import('./gov/index.ts')).govCommand },
   { name: 'serve', summary: 'Serve the chain\'s models and published adapters over an OpenAI-compatible API (OpenLoRA)', load: async () => (await import('./serve.ts')).serveCommand },
   { name: 'infer', summary: 'Stream a completion from a serving endpoint, or pay a provider on chain for one (--onchain)', load: async () => (await import('./infer.ts')).inferCommand },
   { name: 'provider', summary: 'Inference market providers: register, update, unbond, withdraw, status', load: async () => (await import('./market.ts')).providerCommand },

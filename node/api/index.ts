@@ -8,6 +8,7 @@ import { explorerMethods } from './explorerApi.ts'
 import { datanetsMethods } from './datanetsApi.ts'
 import { attributionMethods } from './attributionApi.ts'
 import { inferenceMethods } from './inferenceApi.ts'
+import { governanceMethods } from './governanceApi.ts'
 import { modelsMethods } from './modelsApi.ts'
 import { openledgerMethods } from './openledgerApi.ts'
 import { stakingMethods } from './stakingApi.ts'
@@ -16,7 +17,7 @@ import { systemMethods } from './systemApi.ts'
 
 export function createRpcRegistry(components: ApiComponents): RpcRegistry {
   const registry = new RpcRegistry()
-  for (const method of [...systemMethods(components), ...chainMethods(components), ...stateMethods(components), ...authorMethods(components), ...openledgerMethods(components), ...stakingMethods(components), ...datanetsMethods(components), ...modelsMethods(components), ...inferenceMethods(components), ...attributionMethods(components), ...ethMethods(components), ...explorerMethods(components)]) {
+  for (const method of [...systemMethods(components), ...chainMethods(components), ...stateMethods(components), ...authorMethods(components), ...openledgerMethods(components), ...stakingMethods(components), ...datanetsMethods(components), ...modelsMethods(components), ...governanceMethods(components), ...inferenceMethods(components), ...attributionMethods(components), ...ethMethods(components), ...explorerMethods(components)]) {
     registry.add(method)
   }
   for (const subscription of [...chainSubscriptions(components), ...authorSubscriptions(components), ...ethSubscriptions(components)]) registry.addSubscription(subscription)
