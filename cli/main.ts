@@ -1,4 +1,5 @@
 // The `openledger` command line: the only place that prints to the terminal.
+import { EXIT_UPGRADE_REQUIRED } from './nodeRun.ts'
 import { readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline/promises'
 import { OpenLedgerError } from '../runtime/errors.ts'
@@ -88,6 +89,7 @@ async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof OpenLedgerError) {
       io.err(`error [${error.code}]: ${error.message}`)
+      if (error.code === 'UPGRADE_REQUIRED') return EXIT_UPGRADE_REQUIRED
       return error.code === 'USAGE' || error.code === 'BAD_ARGUMENT' ? 2 : 1
     }
     if (error instanceof Error && 'code' in error && typeof error.code === 'string' && error.code.startsWith('ERR_PARSE_ARGS')) {

@@ -1,6 +1,8 @@
 // What `dev` and `start` share around a running node: the storage thresholds and running it until
 // a signal (exit 0) or a storage fault (exit EXIT_STORAGE_FAULT, so a supervisor restarts it —
-// and a restart recovers from the last durable write or refuses a damaged store).
+// and a restart recovers from the last durable write or refuses a damaged store), or an enacted
+// upgrade this version is too old for (exit EXIT_UPGRADE_REQUIRED: the operator installs the new
+// version, which goes on from the same home).
 import type { Logger } from '../lib/logger.ts'
 import type { OpenLedgerNode } from '../node/node.ts'
 import { DEFAULT_MIN_FREE_BYTES, DEFAULT_WARN_FREE_BYTES } from '../node/storage/storageHealth.ts'
@@ -9,6 +11,9 @@ import { parsePositiveInt } from './parse.ts'
 
 /** sysexits' EX_IOERR: the node stopped because it could not write */
 export const EXIT_STORAGE_FAULT = 74
+
+/** sysexits' EX_CONFIG: an enacted upgrade needs a newer version of the node on this home */
+export const EXIT_UPGRADE_REQUIRED = 78
 
 const MIB = 1024 * 1024
 
@@ -35,10 +40,14 @@ export function storageFrom(values: { 'min-free-disk'?: string | undefined; 'dis
  */
 /** `stopRequested`: an untilSignal() made before node.start(), so a stop during start-up is kept. */
 export async function runUntilStopped(node: OpenLedgerNode, logger: Logger, beforeStop?: () => Promise<void> | undefined, stopRequested: Promise<void> = untilSignal(logger)): Promise<number> {
-  const fault = await Promise.race([stopRequested.then(() => undefined), node.fatal])
+  const fault = await Promise.race([stopRequested.then(() => undefined), node.fatal, node.upgradeRequired])
   await beforeStop?.()
   await node.stop()
   if (fault === undefined) return 0
+  if (fault.code === 'UPGRADE_REQUIRED') {
+    logger.error(fault.message, { code: fault.code, ...fault.details })
+    return EXIT_UPGRADE_REQUIRED
+  }
   logger.error('stopped on a storage fault', { code: fault.code, error: fault.message })
   return EXIT_STORAGE_FAULT
 }

@@ -16,7 +16,7 @@ import { accountInfo } from '../runtime/modules/system/index.ts'
 import { lockedOf } from '../runtime/modules/balances/ledger.ts'
 import { timelinessParamsOf, type ChainSpec } from '../genesis/spec.ts'
 import { createRpcRegistry } from './api/index.ts'
-import { Chain } from './chain/chain.ts'
+import { Chain, ChainError } from './chain/chain.ts'
 import { DevBlockProducer } from './consensus/devProducer.ts'
 import { LevelStore } from './db/levelStore.ts'
 import type { Logger } from '../lib/logger.ts'
@@ -80,6 +80,11 @@ export interface NodeOptions {
   pruneWindow?: number
   /** free-space thresholds of the home (bytes): warn under `warnFreeBytes`, shut down under `minFreeBytes` (0: never) */
   storage?: { warnFreeBytes?: number; minFreeBytes?: number; checkIntervalMs?: number }
+  /**
+   * The software version the node runs as (default NODE_VERSION): a governance-enacted upgrade to
+   * a newer version stops it before the upgrade height. Tests set it to play the new binary.
+   */
+  softwareVersion?: string
   /** signature verification threads; 0 verifies on the main thread */
   verifierThreads?: number
   mempool?: { maxTransactions?: number; maxPerAccount?: number }
@@ -120,6 +125,8 @@ export class OpenLedgerNode {
   #training: TrainingService | undefined
   readonly #health: StorageHealth
   readonly #fatal: Promise<StorageError>
+  readonly #upgradeHalt: Promise<ChainError>
+  #onUpgradeHalt: (error: ChainError) => void = () => {}
   #stopping: Promise<void> | undefined
   #clockMonitor: ClockMonitor | undefined
   readonly #clock: Clock
@@ -129,6 +136,7 @@ export class OpenLedgerNode {
     this.log = components.logger
     this.metrics = createMetrics({ labels: { chain: options.spec.id } })
     this.#clock = options.clock ?? systemClock()
+    this.#upgradeHalt = new Promise((resolve) => (this.#onUpgradeHalt = resolve))
     let onFatal: (error: StorageError) => void = () => {}
     this.#fatal = new Promise((resolve) => (onFatal = resolve))
     this.#health = new StorageHealth(
@@ -150,6 +158,26 @@ export class OpenLedgerNode {
    */
   get fatal(): Promise<StorageError> {
     return this.#fatal
+  }
+
+  /**
+   * Resolves when the chain reached the height of an enacted upgrade this version is too old for:
+   * the node has stopped producing and voting with the upgrade height's parent as its head (state
+   * intact); the caller stops it and exits, and the new version goes on from that head.
+   */
+  get upgradeRequired(): Promise<ChainError> {
+    return this.#upgradeHalt
+  }
+
+  #checkUpgrade(chain: Chain): boolean {
+    const upgrade = chain.upgradeRequired
+    if (upgrade === undefined) return false
+    const message = `upgrade required: governance proposal ${upgrade.proposal} scheduled version ${upgrade.version} from height ${upgrade.height}; this node runs ${this.options.softwareVersion ?? NODE_VERSION} and stopped with block ${chain.head.header.height} as its head (state intact): start version ${upgrade.version} or later on this home`
+    void this.#producer?.stop()
+    void this.#driver?.stop()
+    this.#submission?.close('upgrade required')
+    this.#onUpgradeHalt(new ChainError('UPGRADE_REQUIRED', message, { details: { proposal: upgrade.proposal, height: upgrade.height, version: upgrade.version, head: chain.head.header.height } }))
+    return true
   }
 
   get storage(): StorageHealth {
@@ -230,9 +258,17 @@ export class OpenLedgerNode {
     const store = await LevelStore.open(dbPath, { onWriteFailure: (error) => this.#health.writeFailed(dbPath, error) })
     this.#onStop('store', () => store.close())
     const runtime = createRuntime({ verifyEvidence: createEvidenceVerifier() })
-    const chain = new Chain({ store, runtime, logger: log.child('chain'), validatorsHash: validatorsHashFromState })
+    const chain = new Chain({ store, runtime, logger: log.child('chain'), validatorsHash: validatorsHashFromState, softwareVersion: options.softwareVersion ?? NODE_VERSION })
     this.#chain = chain
     await chain.open(options.spec, options.pruneWindow === undefined ? {} : { pruneWindow: options.pruneWindow })
+    // an old binary restarted past an upgrade height refuses to run at all: nothing is written
+    const required = chain.upgradeRequired
+    if (required !== undefined) {
+      throw new ChainError('UPGRADE_REQUIRED', `upgrade required: governance proposal ${required.proposal} scheduled version ${required.version} from height ${required.height}; this node runs ${options.softwareVersion ?? NODE_VERSION} (head ${chain.head.header.height}, state intact): start version ${required.version} or later on this home`)
+    }
+    // checked in the commit itself (listeners run before the next block is built or voted on)
+    const unwatch = chain.onBlock(() => void this.#checkUpgrade(chain))
+    this.#onStop('upgrade watch', () => void unwatch())
 
     const threads = options.verifierThreads
     const verifier = threads === 0 ? new InlineVerifier() : new WorkerPoolVerifier(threads === undefined ? {} : { threads }, { logger: log.child('verifier') })

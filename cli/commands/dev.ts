@@ -16,7 +16,7 @@ import { runUntilStopped, STORAGE_USAGE, storageFrom, storageOptions } from '../
 import { RPC_USAGE, rpcFlagsFrom, rpcOptions } from '../rpcFlags.ts'
 
 export const devCommand: Command = {
-  usage: 'openledger dev [--home DIR] [--spec CHAIN_SPEC.json] [--rpc-port PORT] [--rpc-host HOST] [--metrics-port PORT|--no-metrics] [--block-time MS] [--instant-seal] [--prune-window N] [--log-level LEVEL] [--log-format text|json] [--min-free-disk MB] [--disk-warn-free MB] [RPC limits…] [--serve [--serve-port N] …]\n\n' + [...RPC_USAGE, ...STORAGE_USAGE, ...EMBEDDED_SERVE_USAGE].join('\n'),
+  usage: 'openledger dev [--home DIR] [--spec CHAIN_SPEC.json] [--rpc-port PORT] [--rpc-host HOST] [--metrics-port PORT|--no-metrics] [--block-time MS] [--instant-seal] [--prune-window N] [--log-level LEVEL] [--log-format text|json] [--min-free-disk MB] [--disk-warn-free MB] [RPC limits…] [--serve [--serve-port N] …] [--test-software-version X.Y.Z]\n\n' + ['--test-software-version X.Y.Z  TEST ONLY: run as that version (an enacted upgrade stops older versions at its height)', ...RPC_USAGE, ...STORAGE_USAGE, ...EMBEDDED_SERVE_USAGE].join('\n'),
   async run(argv) {
     const { values } = parseArgs({
       args: argv,
@@ -34,6 +34,7 @@ export const devCommand: Command = {
         'verifier-threads': { type: 'string' },
         'training-threads': { type: 'string' },
         ...rpcOptions,
+        'test-software-version': { type: 'string' },
         ...loggingOptions,
         ...embeddedServeOptions,
         ...storageOptions,
@@ -53,6 +54,7 @@ export const devCommand: Command = {
         metrics: values['no-metrics'] === true ? false : { port: parsePort(values['metrics-port'] ?? '9615', '--metrics-port') },
         storage: storageFrom(values),
         ...providerOptionsFrom(values),
+        ...(values['test-software-version'] === undefined ? {} : { softwareVersion: values['test-software-version'] }),
         dev: { blockTime: parsePositiveInt(values['block-time'] ?? '1000', '--block-time'), instantSeal: values['instant-seal'] === true, author: devAccount('alice').address, operator: devKey('alice') },
         ...(values['prune-window'] === undefined ? {} : { pruneWindow: parsePositiveInt(values['prune-window'], '--prune-window') }),
         ...(values['verifier-threads'] === undefined ? {} : { verifierThreads: parsePositiveInt(values['verifier-threads'], '--verifier-threads', 0) }),

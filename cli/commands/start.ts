@@ -26,11 +26,12 @@ export const startCommand: Command = {
     '--training-threads N  threads for ModelFactory training jobs (default: all cores)',
     '--clock-offset=MS     TEST ONLY: run as if this machine\'s clock were MS ms ahead (--clock-offset=-MS: behind)',
     ...RPC_USAGE,
+    '--test-software-version X.Y.Z  TEST ONLY: run as that version (an enacted upgrade stops older versions at its height)',
     ...EMBEDDED_SERVE_USAGE,
     ...STORAGE_USAGE,
   ].join('\n'),
   async run(argv) {
-    const { values } = parseArgs({ args: argv, strict: true, options: { home: { type: 'string' }, 'test-equivocate': { type: 'boolean' }, 'test-model-fault': { type: 'string' }, 'training-threads': { type: 'string' }, 'vote-log': { type: 'string' }, ...rpcOptions, 'clock-offset': { type: 'string' }, ...embeddedServeOptions, ...loggingOptions, ...storageOptions } })
+    const { values } = parseArgs({ args: argv, strict: true, options: { home: { type: 'string' }, 'test-equivocate': { type: 'boolean' }, 'test-model-fault': { type: 'string' }, 'training-threads': { type: 'string' }, 'vote-log': { type: 'string' }, ...rpcOptions, 'clock-offset': { type: 'string' }, 'test-software-version': { type: 'string' }, ...embeddedServeOptions, ...loggingOptions, ...storageOptions } })
     const fault = values['test-model-fault']
     if (fault !== undefined && fault !== 'wrong-attestation' && fault !== 'skip-training') throw new CliError('BAD_ARGUMENT', '--test-model-fault must be wrong-attestation or skip-training')
     const rpcFlags = rpcFlagsFrom(values)
@@ -61,6 +62,7 @@ export const startCommand: Command = {
         metrics: config.metrics,
         storage: storageFrom(values),
         ...providerOptionsFrom(values),
+        ...(values['test-software-version'] === undefined ? {} : { softwareVersion: values['test-software-version'] }),
         ...(config.pruneWindow === undefined ? {} : { pruneWindow: config.pruneWindow }),
         models: {
           ...(values['training-threads'] === undefined ? {} : { threads: parsePositiveInt(values['training-threads'], '--training-threads') }),

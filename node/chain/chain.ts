@@ -3,6 +3,7 @@
 // BlockExecution; committing writes block, receipts, state and head pointers in one atomic,
 // synced batch, so a crash at any point leaves the last committed block whole.
 import { revealProblem, type RevealProblemCode } from '../../runtime/modules/staking/beacon.ts'
+import { scheduledUpgrade, type ScheduledUpgrade } from '../../runtime/modules/governance/index.ts'
 import { toHex } from '../../runtime/crypto/hash.ts'
 import type { Address } from '../../runtime/crypto/secp256k1.ts'
 import { OpenLedgerError } from '../../runtime/errors.ts'
@@ -24,7 +25,7 @@ import { StateDb, type PreparedState } from '../state/stateDb.ts'
 import { MemoryStore } from '../db/memoryStore.ts'
 import { ChainStore } from './chainStore.ts'
 
-export type ChainErrorCode = 'GENESIS_MISMATCH' | 'INVALID_BLOCK' | 'UNKNOWN_PARENT' | RevealProblemCode
+export type ChainErrorCode = 'GENESIS_MISMATCH' | 'INVALID_BLOCK' | 'UNKNOWN_PARENT' | 'UPGRADE_REQUIRED' | RevealProblemCode
 export class ChainError extends OpenLedgerError<ChainErrorCode> {}
 
 export interface BlockCandidate {
@@ -80,10 +81,17 @@ export class Chain {
   #state: StateDb | undefined
   #spec: ChainSpec | undefined
   #baseFeePerGas = 0n
+  readonly #softwareVersion: string | undefined
+  #upgrade: ScheduledUpgrade | undefined
 
-  /** `validatorsHash` gives the hash of the validator set of a height (from state); zero without one (dev). */
-  constructor(components: { store: KeyValueStore; runtime: Runtime; logger: Logger; validatorsHash?: (state: StateDb, height: number) => Promise<Uint8Array> }) {
+  /**
+   * `validatorsHash` gives the hash of the validator set of a height (from state); zero without one (dev).
+   * `softwareVersion`: this binary's version; a governance-scheduled upgrade to a newer one stops
+   * the chain before the upgrade height (absent: no gate, as in tests of the chain alone).
+   */
+  constructor(components: { store: KeyValueStore; runtime: Runtime; logger: Logger; validatorsHash?: (state: StateDb, height: number) => Promise<Uint8Array>; softwareVersion?: string }) {
     this.#validatorsHashOf = components.validatorsHash
+    this.#softwareVersion = components.softwareVersion
     this.store = components.store
     this.runtime = components.runtime
     this.chainStore = new ChainStore(components.store)
@@ -108,6 +116,26 @@ export class Chain {
     return this.chainStore.finalized
   }
 
+  /**
+   * The enacted upgrade this binary is too old to execute the next block under: the next height
+   * is at or past its height and its version is newer than ours. The node stops here; the state
+   * stays that of the head, for the new version to go on from.
+   */
+  get upgradeRequired(): ScheduledUpgrade | undefined {
+    const upgrade = this.#upgrade
+    if (upgrade === undefined || this.#softwareVersion === undefined) return undefined
+    if (this.head.header.height + 1 < upgrade.height || compareVersions(this.#softwareVersion, upgrade.version) >= 0) return undefined
+    return upgrade
+  }
+
+  /** Refuses to execute `height` when an enacted upgrade requires a newer binary there. */
+  #checkUpgrade(height: number): void {
+    const upgrade = this.upgradeRequired
+    if (upgrade !== undefined && height >= upgrade.height) {
+      throw new ChainError('UPGRADE_REQUIRED', `block ${height} needs version ${upgrade.version} (governance proposal ${upgrade.proposal}, upgrade height ${upgrade.height}); this node runs ${this.#softwareVersion ?? 'an unknown version'}`)
+    }
+  }
+
   /** The base fee per gas the next block charges: what the head's end-of-block hook left in state. */
   get baseFeePerGas(): bigint {
     return this.#baseFeePerGas
@@ -130,6 +158,7 @@ export class Chain {
       const heights = await this.chainStore.verify()
       await this.#verifyState()
       this.#baseFeePerGas = await baseFeePerGas.get(this.state)
+      this.#upgrade = await scheduledUpgrade.get(this.state)
       this.#log.info('opened chain', { id: spec.id, height: this.head.header.height, head: toHex(this.head.hash), verifiedMs: Math.round(performance.now() - started), heights })
       return
     }
@@ -180,6 +209,7 @@ export class Chain {
     onInvalid: (candidate: BlockCandidate, error: InvalidTransactionError) => void = () => {},
   ): Promise<ExecutedBlock> {
     const parent = this.head
+    this.#checkUpgrade(parent.header.height + 1)
     const started = performance.now()
     const timestamp = Math.max(params.timestamp, parent.header.timestamp + 1)
     const execution = await BlockExecution.begin(this.runtime, this.state, {
@@ -229,6 +259,7 @@ export class Chain {
     if (header.height !== parent.header.height + 1 || header.timestamp <= parent.header.timestamp || header.chainId !== this.spec.chainId) {
       throw new ChainError('INVALID_BLOCK', 'block height, timestamp or chain id is wrong')
     }
+    this.#checkUpgrade(header.height)
     const started = performance.now()
     // one batched read of what the transactions will touch, so execution never waits on the disk per account
     await this.state.prefetch(transactions.flatMap((tx, i) => this.runtime.accessHints(tx, senders[i] as Address)))
@@ -315,6 +346,7 @@ export class Chain {
     const head = { hash: block.hash, header: block.header }
     this.chainStore.applied(head, options.finalized ? head : undefined)
     this.#baseFeePerGas = await baseFeePerGas.get(this.state)
+    this.#upgrade = await scheduledUpgrade.get(this.state)
     const imported: ImportedBlock = { hash: block.hash, header: block.header, transactions: block.transactions, senders: block.senders, receipts: block.receipts, blockEvents: block.blockEvents, finalized: options.finalized, writeMs }
     for (const listener of this.#listeners) {
       try {
@@ -325,6 +357,17 @@ export class Chain {
     }
     return imported
   }
+}
+
+/** -1, 0 or 1 as version `a` (MAJOR.MINOR.PATCH) is older than, the same as or newer than `b`. */
+export function compareVersions(a: string, b: string): number {
+  const parts = (v: string) => v.split('.').map((n) => Number.parseInt(n, 10) || 0)
+  const [x, y] = [parts(a), parts(b)]
+  for (let i = 0; i < 3; i++) {
+    const d = (x[i] ?? 0) - (y[i] ?? 0)
+    if (d !== 0) return d < 0 ? -1 : 1
+  }
+  return 0
 }
 
 /** The genesis block of a spec: its state changes and header (state root computed in memory). */
