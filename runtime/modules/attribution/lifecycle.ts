@@ -36,7 +36,7 @@ import { SlashReason } from '../staking/events.ts'
 import { slash } from '../staking/stake.ts'
 import { validators } from '../staking/state.ts'
 import { countedSetAt } from '../staking/validatorSet.ts'
-import { drawSeed, drawWeighted, isSampled, RANDOMNESS_LOOKAHEAD } from '../system/randomness.ts'
+import { drawSeed, drawWeighted, isSampled, MIX_HISTORY, RANDOMNESS_LOOKAHEAD } from '../system/randomness.ts'
 import {
   AttributionFinal, AttributionSlashReason, AttributorAssigned, AttributorReassigned, CheckOpened, CheckRevealOpened, CheckSettled, ContributionCutOff,
   ReassignReason, RecordUnattributed, UnattributedReason, WorkerSlashed,
@@ -117,7 +117,11 @@ export async function assign(context: ExecutionContext, record: InferenceRecord,
   }
   const lineage = await lineageOf(context.state, record)
   if (lineage === undefined || lineage.length === 0) return unattributed(context, entry, UnattributedReason.noLineage)
-  return nextAttempt(context, entry, record.height + RANDOMNESS_LOOKAHEAD, undefined, params)
+  // a backlog (one redeem writes up to 65,536 records, the hook assigns maxAssignPerBlock a block)
+  // can leave a record's own lookahead mix forgotten: then the oldest mix still kept, which is
+  // later still than the record, so its proposer did not know it either
+  const drawHeight = Math.max(record.height + RANDOMNESS_LOOKAHEAD, context.block.height - MIX_HISTORY + 1)
+  return nextAttempt(context, entry, drawHeight, undefined, params)
 }
 
 /**

@@ -12,10 +12,10 @@ import { contributions } from '../../../../runtime/modules/datanets/state.ts'
 import { records } from '../../../../runtime/modules/inference/state.ts'
 import { ModuleIndex } from '../../../../runtime/modules/indices.ts'
 import { validators } from '../../../../runtime/modules/staking/state.ts'
-import { RANDOMNESS_LOOKAHEAD } from '../../../../runtime/modules/system/randomness.ts'
+import { MIX_HISTORY, RANDOMNESS_LOOKAHEAD } from '../../../../runtime/modules/system/randomness.ts'
 import { devKey } from '../../../../genesis/devAccounts.ts'
 import { eventsNamed, type ModelsHarness } from '../models/harness.ts'
-import { output, PROVIDER, requestArgs } from '../inference/harness.ts'
+import { OPEN, output, PROVIDER, requestArgs, Session } from '../inference/harness.ts'
 import {
   attributionChain, attributionOf, check, CONTRIBUTORS, DEPOSIT, FAIR, invariantProblems, paidInference, receiptFor, saltOf,
 } from './harness.ts'
@@ -202,5 +202,19 @@ t.test('penalties: harmful scores accumulate; past the threshold the contributio
   t.same(second.payouts.map((p) => p.index), [0], 'the cut-off contribution is paid nothing, the others share the whole pool')
   t.equal(second.paid, (await records.get(h.state, second.record))?.split.contributors)
   t.equal(await h.balance(TREASURY_ACCOUNT) - treasury > DEPOSIT / 2n, true, 'the slashed deposit went to the treasury (besides the fees\' treasury share)')
+  t.same(await invariantProblems(h), [])
+})
+
+t.test('a backlog longer than the mix history: records still assigned (from the oldest mix kept), maxAssignPerBlock a block', async (t) => {
+  const h = await attributionChain({ maxAssignPerBlock: 2 })
+  await h.ok('bob', 'openChannel', { provider: devKey(PROVIDER).address, deposit: 10n * OPEN }, 'inference')
+  const session = new Session(h.spec.chainId, 1, 'bob')
+  for (let i = 0; i < 600; i++) session.pay(1_000n, { adapters: [{ id: 1, weightMilli: 1_000 }] })
+  await h.ok(PROVIDER, 'redeem', { vouchers: [session.take()] }, 'inference')
+  const written = h.height
+  const events = await h.advanceTo(written + MIX_HISTORY + 40)
+  const assigned = eventsNamed(AttributorAssigned, events, A)
+  t.equal(assigned.length, 2 * (MIX_HISTORY + 40 - RANDOMNESS_LOOKAHEAD + 1), 'two a block from the lookahead on')
+  t.same(assigned.slice(0, 3).map((e) => e.record), [1, 2, 3])
   t.same(await invariantProblems(h), [])
 })
