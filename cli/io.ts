@@ -11,7 +11,7 @@ export interface CliIo {
 }
 
 /** REFUSED: the node's dry run says the call would fail; nothing was sent */
-export type CliErrorCode = 'USAGE' | 'BAD_ARGUMENT' | 'RPC_ERROR' | 'NOT_FOUND' | 'FAILED' | 'REFUSED'
+export type CliErrorCode = 'USAGE' | 'BAD_ARGUMENT' | 'RPC_ERROR' | 'NOT_FOUND' | 'FAILED' | 'REFUSED' | 'LISTEN_FAILED'
 export class CliError extends OpenLedgerError<CliErrorCode> {}
 
 /** One command's options text and body; its name and summary live in commands/index.ts. */

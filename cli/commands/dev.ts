@@ -12,7 +12,7 @@ import { CliError, type Command } from '../io.ts'
 import { loggerFrom, loggingOptions, untilSignal } from '../logging.ts'
 import { parsePort, parsePositiveInt } from '../parse.ts'
 import { EMBEDDED_SERVE_USAGE, embeddedServeOptions, providerOptionsFrom, startEmbeddedServing } from './serve.ts'
-import { runUntilStopped, STORAGE_USAGE, storageFrom, storageOptions } from '../nodeRun.ts'
+import { DEV_PORT_FLAGS, runUntilStopped, startNode, STORAGE_USAGE, storageFrom, storageOptions } from '../nodeRun.ts'
 import { RPC_USAGE, rpcFlagsFrom, rpcOptions } from '../rpcFlags.ts'
 
 export const devCommand: Command = {
@@ -64,7 +64,7 @@ export const devCommand: Command = {
     )
     // listening before start(): a stop asked for during start-up waits for it, then stops cleanly
     const stopRequested = untilSignal(logger)
-    await node.start()
+    await startNode(node, home, DEV_PORT_FLAGS)
     logger.info('dev chain running', { home, accounts: 'alice bob charlie dave eve ferdie' })
     let serving
     try {

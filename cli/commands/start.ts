@@ -1,4 +1,5 @@
 // `openledger start --home DIR`: run a validator or full node from a home made by `testnet init`.
+import { join } from 'node:path'
 import { appendFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { toHex } from '../../runtime/crypto/hash.ts'
@@ -16,7 +17,7 @@ import { parsePositiveInt } from '../parse.ts'
 import { RPC_USAGE, rpcFlagsFrom, rpcOptions } from '../rpcFlags.ts'
 import { loggerFrom, loggingOptions, untilSignal } from '../logging.ts'
 import { EMBEDDED_SERVE_USAGE, embeddedServeOptions, providerOptionsFrom, startEmbeddedServing } from './serve.ts'
-import { runUntilStopped, STORAGE_USAGE, storageFrom, storageOptions } from '../nodeRun.ts'
+import { runUntilStopped, startNode, STORAGE_USAGE, storageFrom, storageOptions } from '../nodeRun.ts'
 
 export const startCommand: Command = {
   usage: [
@@ -89,7 +90,8 @@ export const startCommand: Command = {
     )
     // listening before start(): a stop asked for during start-up waits for it, then stops cleanly
     const stopRequested = untilSignal(logger)
-    await node.start()
+    const inConfig = (key: string) => `"${key}" in ${join(home, 'config.json')}`
+    await startNode(node, home, { rpc: inConfig('rpc.port'), metrics: inConfig('metrics.port'), p2p: inConfig('p2p.listen'), serve: '--serve-port' })
     let serving
     try {
       serving = await startEmbeddedServing(values, node, home, logger)

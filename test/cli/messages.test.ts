@@ -1,6 +1,9 @@
 // What the CLI says to a newcomer's common mistakes (issue 22): each message names the flag and
 // what would work, before anything is sent to a node.
 import t from 'tap'
+import { existsSync } from 'node:fs'
+import { createServer, type AddressInfo } from 'node:net'
+import { join } from 'node:path'
 import { runCli } from '../e2e/harness.ts'
 import { devAccount } from '../../genesis/devAccounts.ts'
 import { toHex } from '../../runtime/crypto/hash.ts'
@@ -44,4 +47,20 @@ t.test('dev accounts are names wherever an address is asked for', async (t) => {
   const badTo = await runCli(['tx', 'transfer', '--from', 'alice', '--to', 'bobby', '--amount', '1', '--rpc', 'http://127.0.0.1:1'])
   t.equal(badTo.code, 2)
   t.match(badTo.stderr, /--to must be a 0x-prefixed 20-byte address or a dev account \(alice, bob, charlie, dave, eve, ferdie\)/)
+})
+
+t.test('a port in use: LISTEN_FAILED names the address, why and the flag; a new home is left unmade', async (t) => {
+  const taken = createServer()
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => taken.close(() => resolve())))
+  const port = (taken.address() as AddressInfo).port
+  const home = join(t.testdir(), 'fresh-home')
+  const rpcTaken = await runCli(['dev', '--home', home, '--rpc-port', String(port), '--no-metrics'])
+  t.equal(rpcTaken.code, 1)
+  t.match(rpcTaken.stderr, new RegExp(`error \\[LISTEN_FAILED\\]: cannot listen on 127\\.0\\.0\\.1:${port}: the address is already in use \\(another node running\\?\\); choose another with --rpc-port`))
+  t.notOk(existsSync(home), 'the failed first start wrote nothing into the new home')
+  const metricsTaken = await runCli(['dev', '--home', home, '--rpc-port', '0', '--metrics-port', String(port)])
+  t.equal(metricsTaken.code, 1)
+  t.match(metricsTaken.stderr, /LISTEN_FAILED.*choose another with --metrics-port \(or --no-metrics\)/)
+  t.notOk(existsSync(home))
 })
