@@ -351,7 +351,7 @@ export class OpenLedgerNode {
       if (options.provider !== undefined) {
         if (transactions === undefined) throw new ProviderError('NO_OPERATOR', 'an inference provider needs the operator key that signs its fulfilments')
         const provider = new ProviderService(options.provider, { chain, transactions, blobs: this.#blobs, logger: log.child('provider') })
-        provider.start()
+        await provider.start()
         this.#onStop('provider', () => provider.stop())
       }
     }

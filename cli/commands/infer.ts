@@ -9,6 +9,11 @@ import { CliError, type CliIo, type Command } from '../io.ts'
 import { DEFAULT_SERVING_URL, parseAddress, parseOpenAmount, parsePositiveInt } from '../parse.ts'
 import { common, sendCallForReceipt, sendOptions } from '../send.ts'
 import { eventData } from '../txBatch.ts'
+import { mkdir, readFile, writeFile, rename } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fromHex, keccak256, utf8 } from '../../runtime/crypto/hash.ts'
+import { inferenceCost, nextChannelHead, signVoucher, channelTermsKind, type ChannelTerms } from '../../runtime/modules/inference/index.ts'
+import { resolveAccountSigner } from '../signer.ts'
 import { resolveBaseModels } from './market.ts'
 
 interface ErrorBody {
@@ -58,6 +63,12 @@ export const inferCommand: Command = {
     '                  with a transaction, the output\'s hash and content id are in the inference record, unused',
     '                  escrow is refunded; the output is downloaded from --rpc\'s blob store when it holds it',
     '--prompt-tokens N the prompt\'s token count declared for the escrow (default: its UTF-8 length, an upper bound)',
+    '',
+    'openledger infer --provider ADDRESS --channel ID --from NAME --model BASE[:ID] [--max-tokens N] [--temperature T] [--top-p P] [--seed S] "prompt"',
+    '',
+    '--channel ID      pay over an open channel to the provider (openledger channel open): the request goes to the',
+    '                  provider\'s registered endpoint with a voucher signed by --from for the cumulative amount; the',
+    '                  session (the request chain\'s head, the amount) is kept in <home>/channels/',
   ].join('\n'),
   async run(argv, io) {
     const { values, positionals } = parseArgs({
@@ -65,10 +76,11 @@ export const inferCommand: Command = {
       options: {
         server: { type: 'string' }, model: { type: 'string' }, chat: { type: 'boolean' }, 'max-tokens': { type: 'string' }, temperature: { type: 'string' },
         'top-p': { type: 'string' }, seed: { type: 'string' }, stop: { type: 'string', multiple: true }, 'no-stream': { type: 'boolean' },
-        onchain: { type: 'boolean' }, provider: { type: 'string' }, 'max-fee': { type: 'string' }, 'prompt-tokens': { type: 'string' }, ...common,
+        onchain: { type: 'boolean' }, provider: { type: 'string' }, channel: { type: 'string' }, 'max-fee': { type: 'string' }, 'prompt-tokens': { type: 'string' }, ...common,
       },
     })
     if (values.onchain === true) return inferOnChain(values, positionals, io)
+    if (values.provider !== undefined) return inferOverChannel(values, positionals, io)
     if (values.model === undefined) throw new CliError('USAGE', '--model is required (GET /v1/models on the server lists them)')
     if (positionals.length !== 1) throw new CliError('USAGE', 'give the prompt as one argument (quote it)')
     const prompt = positionals[0] as string
@@ -151,20 +163,15 @@ async function inferOnChain(values: Record<string, unknown>, positionals: string
   const maxFee = text('max-fee')
   if (providerText === undefined || maxFee === undefined) throw new CliError('USAGE', 'infer --onchain needs --provider ADDRESS and --max-fee OPEN')
   const options = sendOptions(values as Parameters<typeof sendOptions>[0])
-  const colon = model.lastIndexOf(':')
-  const baseName = colon === -1 ? model : model.slice(0, colon)
-  const adapter = colon === -1 ? undefined : parsePositiveInt(model.slice(colon + 1), '--model (the adapter id)')
-  const [base] = await resolveBaseModels(options.rpc, baseName, '--model')
-  const temperature = text('temperature') === undefined ? 0 : parseNumber(text('temperature') as string, '--temperature')
-  const topP = text('top-p') === undefined ? 1 : parseNumber(text('top-p') as string, '--top-p')
+  const asked = await requestTerms(values, prompt, options.rpc)
   const args = {
     provider: toHex(parseAddress(providerText, '--provider')),
-    base,
-    adapters: adapter === undefined ? [] : [{ id: adapter, weightMilli: 1_000 }],
+    base: asked.base,
+    adapters: asked.adapter === undefined ? [] : [{ id: asked.adapter, weightMilli: 1_000 }],
     prompt,
-    promptTokens: text('prompt-tokens') === undefined ? new TextEncoder().encode(prompt).length : parsePositiveInt(text('prompt-tokens') as string, '--prompt-tokens'),
-    maxTokens: text('max-tokens') === undefined ? 16 : parsePositiveInt(text('max-tokens') as string, '--max-tokens'),
-    sampling: { temperatureMilli: Math.round(temperature * 1_000), topK: 0, topPMilli: Math.round(topP * 1_000), seed: text('seed') === undefined ? 0 : parsePositiveInt(text('seed') as string, '--seed', 0) },
+    promptTokens: asked.promptTokens,
+    maxTokens: asked.maxTokens,
+    sampling: { temperatureMilli: Math.round(asked.temperature * 1_000), topK: 0, topPMilli: Math.round(asked.topP * 1_000), seed: asked.seed },
     escrow: parseOpenAmount(maxFee, '--max-fee').toString(),
   }
   const quiet: CliIo = { ...io, out: (line) => io.err(line) }
@@ -193,6 +200,77 @@ async function inferOnChain(values: Record<string, unknown>, positionals: string
   else {
     if (output !== undefined) io.out(output)
     io.err(`[record ${record.id}: ${record.inputTokens} + ${record.outputTokens} tokens, paid ${formatOpen(BigInt(record.price))} OPEN; output ${record.outputCid}${output === undefined ? ' (not in this node\'s blob store: fetch it from the provider)' : ''}]`)
+  }
+  return 0
+}
+
+/** The terms `infer` asks for, from its flags (the same for the on-chain and the channel path). */
+async function requestTerms(values: Record<string, unknown>, prompt: string, rpc: string): Promise<{ model: string; base: number; adapter: number | undefined; temperature: number; topP: number; seed: number; maxTokens: number; promptTokens: number }> {
+  const text = (flag: string): string | undefined => (typeof values[flag] === 'string' ? values[flag] : undefined)
+  const model = text('model')
+  if (model === undefined) throw new CliError('USAGE', '--model BASE[:ID] is required')
+  const colon = model.lastIndexOf(':')
+  const baseName = colon === -1 ? model : model.slice(0, colon)
+  const adapter = colon === -1 ? undefined : parsePositiveInt(model.slice(colon + 1), '--model (the adapter id)')
+  const [base] = await resolveBaseModels(rpc, baseName, '--model')
+  return {
+    model, base: base as number, adapter,
+    temperature: text('temperature') === undefined ? 0 : parseNumber(text('temperature') as string, '--temperature'),
+    topP: text('top-p') === undefined ? 1 : parseNumber(text('top-p') as string, '--top-p'),
+    seed: text('seed') === undefined ? 0 : parsePositiveInt(text('seed') as string, '--seed', 0),
+    maxTokens: text('max-tokens') === undefined ? 16 : parsePositiveInt(text('max-tokens') as string, '--max-tokens'),
+    promptTokens: text('prompt-tokens') === undefined ? new TextEncoder().encode(prompt).length : parsePositiveInt(text('prompt-tokens') as string, '--prompt-tokens'),
+  }
+}
+
+interface SessionFile {
+  head: string
+  cumulative: string
+}
+
+/** `infer --provider P --channel C`: one request paid by the next cumulative voucher of the channel. */
+async function inferOverChannel(values: Record<string, unknown>, positionals: string[], io: CliIo): Promise<number> {
+  if (positionals.length !== 1) throw new CliError('USAGE', 'give the prompt as one argument (quote it)')
+  const prompt = positionals[0] as string
+  if (typeof values['channel'] !== 'string') throw new CliError('USAGE', 'infer --provider needs --channel ID (openledger channel open) or --onchain')
+  const channelId = parsePositiveInt(values['channel'], '--channel')
+  const options = sendOptions(values as Parameters<typeof sendOptions>[0])
+  const client = new RpcClient(options.rpc)
+  const provider = await client.call<{ operator: string; endpoint: string; priceIn: string; priceOut: string } | null>('openledger_getProvider', [toHex(parseAddress(values['provider'] as string, '--provider'))])
+  if (provider === null) throw new CliError('NOT_FOUND', 'no such provider')
+  const channel = await client.call<{ user: string; provider: string; head: string; redeemed: string; status: string } | null>('openledger_getChannel', [channelId])
+  if (channel === null || channel.provider !== provider.operator) throw new CliError('NOT_FOUND', `channel ${channelId} is not a channel to ${provider.operator}`)
+  if (channel.status !== 'open') throw new CliError('FAILED', `channel ${channelId} is ${channel.status}`)
+  const signer = await resolveAccountSigner(options.from, options.home, io)
+  if (channel.user !== toHex(signer.address)) throw new CliError('BAD_ARGUMENT', `channel ${channelId} belongs to ${channel.user}, not ${toHex(signer.address)}`)
+  const { chainId } = await client.call<{ chainId: number }>('system_properties')
+  const sessionPath = join(options.home, 'channels', `${chainId}-${channelId}.json`)
+  const saved = await readFile(sessionPath, 'utf8').then((text) => JSON.parse(text) as SessionFile, () => undefined)
+  const head = fromHex(saved?.head ?? channel.head) as Uint8Array
+  const cumulative = BigInt(saved?.cumulative ?? channel.redeemed)
+  const asked = await requestTerms(values, prompt, options.rpc)
+  const unpriced = {
+    base: asked.base, adapters: asked.adapter === undefined ? [] : [{ id: asked.adapter, weightMilli: 1_000 }], promptHash: keccak256(utf8(prompt)),
+    promptTokens: asked.promptTokens, maxTokens: asked.maxTokens, sampling: { temperatureMilli: Math.round(asked.temperature * 1_000), topK: 0, topPMilli: Math.round(asked.topP * 1_000), seed: asked.seed },
+  }
+  const terms: ChannelTerms = { ...unpriced, price: inferenceCost({ priceIn: BigInt(provider.priceIn), priceOut: BigInt(provider.priceOut) }, asked.promptTokens, asked.maxTokens) }
+  const requestHash = nextChannelHead(head, terms)
+  const next = cumulative + terms.price
+  const signature = signVoucher(signer.privateKey, { chainId, channel: channelId, cumulative: next, requestHash })
+  const voucher = { channel: channelId, cumulative: next.toString(), requestHash: toHex(requestHash), signature: toHex(signature), terms: channelTermsKind.toJson(terms) }
+  const body = { model: asked.model, prompt, max_tokens: asked.maxTokens, temperature: Math.round(asked.temperature * 1_000) / 1_000, top_p: Math.round(asked.topP * 1_000) / 1_000, seed: asked.seed }
+  const response = await callServer(`${provider.endpoint.replace(/\/+$/, '')}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-openledger-voucher': JSON.stringify(voucher) }, body: JSON.stringify(body) })
+  if (!response.ok) throw await apiFailure(response)
+  const answer = (await response.json()) as { choices: Array<{ text: string }>; usage: { prompt_tokens: number; completion_tokens: number } }
+  // the provider served it: the next voucher extends this one
+  await mkdir(join(options.home, 'channels'), { recursive: true })
+  await writeFile(`${sessionPath}.tmp`, JSON.stringify({ head: toHex(requestHash), cumulative: next.toString() } satisfies SessionFile))
+  await rename(`${sessionPath}.tmp`, sessionPath)
+  const text = answer.choices[0]?.text ?? ''
+  if (options.json) io.out(JSON.stringify({ channel: channelId, price: terms.price.toString(), cumulative: next.toString(), output: text, usage: answer.usage }))
+  else {
+    io.out(text)
+    io.err(`[channel ${channelId}: paid ${formatOpen(terms.price)} OPEN, ${formatOpen(next)} OPEN in all]`)
   }
   return 0
 }

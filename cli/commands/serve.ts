@@ -93,11 +93,15 @@ export const embeddedServeOptions = {
   provider: { type: 'boolean' },
   'provider-serving': { type: 'string' },
   'provider-test-fault': { type: 'string' },
+  'provider-port': { type: 'string' },
+  'provider-settle-blocks': { type: 'string' },
 } as const
 
 export const EMBEDDED_SERVE_USAGE = [
   '--provider                 serve the inference market\'s on-chain requests addressed to this node\'s operator key',
-  '                           (register first: openledger provider register); with --serve, or --provider-serving URL',
+  '                           (register first: openledger provider register); with --serve, or --provider-serving URL;',
+  '                           --provider-port N: the paid API for channel vouchers (register it as the endpoint),',
+  '                           redeemed every --provider-settle-blocks N finalized blocks (default 10)',
   '--serve                    also serve the chain\'s models over an OpenAI-compatible API (OpenLoRA) from this',
   '                           process: inference in worker threads, artifacts read from this home\'s blobs;',
   '                           the options of `openledger serve` with a serve- prefix: ' + SERVE_USAGE.map((line) => line.trim().split(' ')[0]?.replace('--', '--serve-')).join(' '),
@@ -119,7 +123,17 @@ export function providerOptionsFrom(values: Record<string, unknown>): { provider
   } else throw new CliError('USAGE', '--provider answers requests through a serving API: add --serve, or --provider-serving URL')
   const fault = values['provider-test-fault']
   if (fault !== undefined && fault !== 'tamper' && fault !== 'silent') throw new CliError('BAD_ARGUMENT', '--provider-test-fault must be tamper or silent')
-  return { provider: { servingUrl, ...(fault === 'tamper' ? { tamper: true } : {}), ...(fault === 'silent' ? { silent: true } : {}) } }
+  const paidPort = values['provider-port']
+  const settle = values['provider-settle-blocks']
+  return {
+    provider: {
+      servingUrl,
+      ...(typeof paidPort === 'string' ? { paidApi: { port: parsePort(paidPort, '--provider-port') } } : {}),
+      ...(typeof settle === 'string' ? { settleEveryBlocks: parsePositiveInt(settle, '--provider-settle-blocks') } : {}),
+      ...(fault === 'tamper' ? { tamper: true } : {}),
+      ...(fault === 'silent' ? { silent: true } : {}),
+    },
+  }
 }
 
 /** Starts the embedded serving service when --serve was given, against the node's own RPC and home. */

@@ -8,6 +8,11 @@
 //      attribution fetch it by the content id over the blob protocol);
 //   4. submits inference.fulfil (output hash, content id, token counts) with the operator key.
 //
+// The off-chain path (`paidApi`): POST /v1/completions with a channel voucher in the
+// x-openledger-voucher header is checked by the channel gate (channelGate.ts) before it is served,
+// its output stored and pinned like an on-chain one; every `settleEveryBlocks` finalized blocks the
+// latest voucher of each channel is redeemed with its inferences in one inference.redeem.
+//
 // A request that cannot be served (its model gone, the serving process down) is retried with
 // backoff until its deadline; the runtime refunds the user and slashes the bond after that. At
 // start it reconciles with the state: open requests addressed to it whose deadline is ahead.
@@ -15,7 +20,11 @@
 import { decode, encode, type Decoded } from '../../runtime/codec/canonical.ts'
 import { keccak256, toHex, utf8 } from '../../runtime/crypto/hash.ts'
 import { sameAddress } from '../../runtime/modules/accounts.ts'
-import { fulfil } from '../../runtime/modules/inference/calls.ts'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { boundAddress, closeHttp, listenHttp } from '../../lib/httpListen.ts'
+import { fulfil, redeem } from '../../runtime/modules/inference/calls.ts'
+import { MAX_REDEEM_VOUCHERS } from '../../runtime/modules/inference/state.ts'
+import { ChannelGate, PaymentError, VOUCHER_HEADER, type CompletionBody } from './channelGate.ts'
 import { RequestCreated } from '../../runtime/modules/inference/events.ts'
 import { requests, RequestStatus, type InferenceRequest } from '../../runtime/modules/inference/state.ts'
 import { ModuleIndex } from '../../runtime/modules/indices.ts'
@@ -36,6 +45,13 @@ export interface ProviderServiceOptions {
   readonly tamper?: boolean
   /** TEST ONLY: take requests but never fulfil them */
   readonly silent?: boolean
+  /**
+   * The off-chain path's paid API (the endpoint to register): POST /v1/completions with a channel
+   * voucher in the x-openledger-voucher header, checked before it is served (channelGate.ts).
+   */
+  readonly paidApi?: { readonly host?: string; readonly port: number }
+  /** redeem the accepted vouchers every this many finalized blocks (default 10) */
+  readonly settleEveryBlocks?: number
 }
 
 export interface ProviderServiceComponents {
@@ -45,7 +61,7 @@ export interface ProviderServiceComponents {
   readonly logger: Logger
 }
 
-export type ProviderErrorCode = 'SERVING_FAILED' | 'UNSUPPORTED_REQUEST' | 'NO_OPERATOR'
+export type ProviderErrorCode = 'SERVING_FAILED' | 'UNSUPPORTED_REQUEST' | 'NO_OPERATOR' | 'LISTEN_FAILED'
 export class ProviderError extends OpenLedgerError<ProviderErrorCode> {}
 
 /** The blob store reference a record's output holds. */
@@ -83,6 +99,9 @@ export async function complete(servingUrl: string, body: Record<string, unknown>
   return { text, promptTokens, completionTokens }
 }
 
+/** a paid request's body: a prompt and its parameters */
+const MAX_PAID_BODY_BYTES = 1024 * 1024
+
 interface Work {
   readonly request: number
   attempts: number
@@ -99,14 +118,30 @@ export class ProviderService {
   #abort = new AbortController()
   /** requests this node has submitted a fulfilment for */
   readonly #fulfilled = new Set<number>()
+  readonly #gate: ChannelGate
+  #paidServer: Server | undefined
+  #settling: Promise<void> = Promise.resolve()
 
   constructor(options: ProviderServiceOptions, components: ProviderServiceComponents) {
     this.#options = options
     this.#c = components
     this.#log = components.logger
+    this.#gate = new ChannelGate(components.transactions.address, components.chain.spec.chainId)
   }
 
-  start(): void {
+  /** The paid API's address once it listens. */
+  get paidAddress(): { host: string; port: number } | undefined {
+    return boundAddress(this.#paidServer)
+  }
+
+  async start(): Promise<void> {
+    const paid = this.#options.paidApi
+    if (paid !== undefined) {
+      const server = createServer((req, res) => void this.#paidRequest(req, res))
+      await listenHttp(server, paid.host ?? '127.0.0.1', paid.port, (cause) => new ProviderError('LISTEN_FAILED', `the paid API cannot listen on port ${paid.port}`, { cause }))
+      this.#paidServer = server
+      this.#log.info('paid inference API listening', { url: `http://${paid.host ?? '127.0.0.1'}:${this.paidAddress?.port ?? paid.port}` })
+    }
     this.#abort = new AbortController()
     this.#queue = this.#queue.then(() => this.#catchUp()).catch((error: unknown) => this.#log.warn('provider catch-up failed', { error }))
     this.#unsubscribe = this.#c.chain.onBlock((block) => {
@@ -119,7 +154,9 @@ export class ProviderService {
   async stop(): Promise<void> {
     this.#unsubscribe?.()
     this.#abort.abort()
+    if (this.#paidServer !== undefined) await closeHttp(this.#paidServer)
     await this.#queue
+    await this.#settling
   }
 
   /** Resolves once every finalized block seen so far has been handled (tests). */
@@ -146,6 +183,7 @@ export class ProviderService {
         if (sameAddress(data.provider, self)) work.push({ request: data.request, attempts: 0, notBefore: 0 })
       }
     }
+    if (block.header.height % (this.#options.settleEveryBlocks ?? 10) === 0 && this.#gate.pending() > 0) this.#settle()
     const now = Date.now()
     const due = this.#retry.filter((w) => w.notBefore <= now)
     this.#retry = this.#retry.filter((w) => w.notBefore > now)
@@ -169,6 +207,74 @@ export class ProviderService {
         work.notBefore = Date.now() + (this.#options.retryMs ?? 1_000) * 2 ** (work.attempts - 1)
         this.#retry.push(work)
       }
+    }
+  }
+
+  /** Redeems every channel's latest accepted voucher in one transaction, off the serving queue. */
+  #settle(): void {
+    const vouchers = this.#gate.take(MAX_REDEEM_VOUCHERS)
+    this.#settling = this.#settling.then(async () => {
+      try {
+        const { tx, status } = await this.#c.transactions.submitAndWatch(ModuleIndex.inference, redeem, { vouchers }, { signal: this.#abort.signal })
+        const inferences = vouchers.reduce((n, v) => n + v.inferences.length, 0)
+        if (typeof status === 'object' && 'finalized' in status) this.#log.info('channel vouchers redeemed', { tx: toHex(tx.hash), channels: vouchers.length, inferences })
+        else {
+          this.#log.warn('channel vouchers not redeemed: kept for the next settlement', { tx: toHex(tx.hash), status })
+          this.#gate.restore(vouchers)
+        }
+      } catch (error) {
+        if (!this.#abort.signal.aborted) this.#log.warn('channel settlement failed: kept for the next', { error })
+        this.#gate.restore(vouchers)
+      }
+    })
+  }
+
+  /** POST /v1/completions with a voucher: checked, served through the serving API, kept for settlement. */
+  async #paidRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const reply = (status: number, body: unknown): void => {
+      res.writeHead(status, { 'content-type': 'application/json' })
+      res.end(JSON.stringify(body))
+    }
+    try {
+      if (req.method !== 'POST' || req.url !== '/v1/completions') return reply(404, { error: { code: 'not_found', message: 'the paid API serves POST /v1/completions' } })
+      const chunks: Buffer[] = []
+      let size = 0
+      for await (const chunk of req as AsyncIterable<Buffer>) {
+        size += chunk.length
+        if (size > MAX_PAID_BODY_BYTES) return reply(413, { error: { code: 'body_too_large', message: `at most ${MAX_PAID_BODY_BYTES} bytes` } })
+        chunks.push(chunk)
+      }
+      let body: CompletionBody
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as CompletionBody
+      } catch {
+        return reply(400, { error: { code: 'invalid_json', message: 'the body is not JSON' } })
+      }
+      if (typeof body.model !== 'string' || typeof body.prompt !== 'string' || !Number.isSafeInteger(body.max_tokens) || typeof body.temperature !== 'number' || typeof body.top_p !== 'number' || !Number.isSafeInteger(body.seed)) {
+        return reply(400, { error: { code: 'invalid_request', message: 'a paid request names model, prompt, max_tokens, temperature, top_p and seed (what its voucher signs)' } })
+      }
+      const header = req.headers[VOUCHER_HEADER]
+      let accepted
+      try {
+        accepted = await this.#gate.check(this.#c.chain.state, typeof header === 'string' ? header : undefined, body)
+      } catch (error) {
+        if (error instanceof PaymentError) return reply(402, { error: { code: error.code, message: error.message } })
+        throw error
+      }
+      const served = await complete(this.#options.servingUrl, { model: body.model, prompt: body.prompt, max_tokens: body.max_tokens, temperature: body.temperature, top_p: body.top_p, seed: body.seed }, this.#abort.signal)
+      const bytes = utf8(served.text)
+      const outputCid = await this.#c.blobs.put(bytes)
+      await this.#c.blobs.pin(outputCid, `inference/channel/${accepted.channel}/${toHex(accepted.requestHash)}`)
+      const outputTokens = Math.max(1, Math.min(body.max_tokens, served.completionTokens))
+      this.#gate.served(accepted, { outputHash: keccak256(bytes), outputCid, inputTokens: Math.max(1, served.promptTokens), outputTokens })
+      reply(200, {
+        object: 'text_completion', model: body.model, choices: [{ index: 0, text: served.text }],
+        usage: { prompt_tokens: served.promptTokens, completion_tokens: served.completionTokens, total_tokens: served.promptTokens + served.completionTokens },
+        openledger: { channel: accepted.channel, cumulative: accepted.cumulative.toString(), outputCid: toHex(outputCid) },
+      })
+    } catch (error) {
+      this.#log.warn('paid request failed', { error })
+      if (!res.headersSent) reply(502, { error: { code: 'serving_failed', message: 'the request could not be served' } })
     }
   }
 

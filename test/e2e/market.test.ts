@@ -6,8 +6,10 @@
 // split the runtime's own arithmetic gives (bob by the price and his transaction fee; the provider,
 // the treasury (the genesis base model's owner share goes there) and the contributors' pool by
 // their parts, read from the fulfilment's transfers). bob's request to node1 expires: the escrow
-// comes back whole and node1 loses missedDeadlineSlashBps of its bond. A channel opens to node0 and
-// closes with its challenge period, refunding the deposit.
+// comes back whole and node1 loses missedDeadlineSlashBps of its bond. dave opens a channel and
+// pays node0 over a channel: three requests answered at once through the provider's paid API, each
+// with a cumulative voucher, redeemed by the provider in one transaction with a record per
+// inference and one payment per recipient; closing refunds the rest after the challenge period.
 import t from 'tap'
 import { keccak256, toHex, utf8, fromHex } from '../../runtime/crypto/hash.ts'
 import { createRuntime } from '../../runtime/index.ts'
@@ -18,7 +20,7 @@ import { inferenceParams } from '../../runtime/modules/inference/state.ts'
 import { decodeTransaction, signTransaction } from '../../runtime/transaction.ts'
 import { devAccount } from '../../genesis/devAccounts.ts'
 import type { RpcClient } from '../../node/rpc/client.ts'
-import { runCli, waitFor } from './harness.ts'
+import { runCli, tempHome, waitFor } from './harness.ts'
 import { createTestnet, nodeKeys, type TestnetNode } from './testnet.ts'
 
 t.setTimeout(20 * 60_000)
@@ -70,8 +72,11 @@ t.test('providers serve paid on-chain requests; balances move by the split; a mi
   t.teardown(() => net.remove())
   const [node0, node1, node2, node3] = net.nodes as [TestnetNode, TestnetNode, TestnetNode, TestnetNode]
   const servePort = String(20_000 + Math.floor(Math.random() * 10_000))
+  const paidPort = String(Number(servePort) + 1)
+  const daveHome = await tempHome('openledger-market-client-')
+  t.teardown(() => daveHome.remove())
   await Promise.all([
-    net.start(node0, ['--serve', '--serve-port', servePort, '--serve-threads', '1', '--provider', '--training-threads', '1']),
+    net.start(node0, ['--serve', '--serve-port', servePort, '--serve-threads', '1', '--provider', '--provider-port', paidPort, '--provider-settle-blocks', '5', '--training-threads', '1']),
     net.start(node1, ['--provider', '--provider-serving', 'http://127.0.0.1:9', '--provider-test-fault', 'silent', '--training-threads', '1']),
     net.start(node2, ['--training-threads', '1']),
     net.start(node3, ['--training-threads', '1']),
@@ -80,7 +85,7 @@ t.test('providers serve paid on-chain requests; balances move by the split; a mi
   await waitFor(async () => ((await rpc.call<{ number: number }>('chain_getHeader')).number >= 2 ? true : undefined), 'blocks', 120_000, 500)
   const params = inferenceParams.kind.fromJson(await rpc.call<unknown>('openledger_getInferenceParams'), 'params') as InferenceParams
   const [keys0, keys1] = [await nodeKeys(node0), await nodeKeys(node1)]
-  const offer = { endpoint: `http://127.0.0.1:${servePort}`, priceIn: (OPEN / 100n).toString(), priceOut: (3n * OPEN / 100n).toString(), models: [1], capacity: 4 }
+  const offer = { endpoint: `http://127.0.0.1:${paidPort}`, priceIn: (OPEN / 100n).toString(), priceOut: (3n * OPEN / 100n).toString(), models: [1], capacity: 4 }
   const bond = 2_000n * OPEN
   for (const keys of [keys0, keys1]) {
     const registered = await send(rpc, fromHex(keys.operatorPrivateKey) as Uint8Array, keys.operator, 'registerProvider', { bond: bond.toString(), ...offer })
@@ -128,15 +133,50 @@ t.test('providers serve paid on-chain requests; balances move by the split; a mi
   t.equal(BigInt(provider1After.bond), BigInt(provider1Before.bond) - slash, 'the silent provider lost missedDeadlineSlashBps of its bond')
   t.equal(provider1After.slashedTotal, slash.toString())
 
-  // ---- a channel: open, status, close with the challenge period
+  // ---- the off-chain path: a channel, three requests paid by cumulative vouchers, redeemed in a batch
   const opened = await runCli(['channel', 'open', '--from', 'dave', '--provider', keys0.operator, '--deposit', '5', '--rpc', node0.rpcUrl])
   t.equal(opened.code, 0, opened.stderr)
   const channel = JSON.parse((await runCli(['channel', 'status', '1', '--rpc', node0.rpcUrl])).stdout) as { status: string; balance: string }
   t.match(channel, { status: 'open', balance: (5n * OPEN).toString() })
+  const unpaid = await fetch(`http://127.0.0.1:${paidPort}/v1/completions`, { method: 'POST', body: JSON.stringify({ model: LM, prompt: 'x', max_tokens: 4, temperature: 0, top_p: 1, seed: 0 }) })
+  t.equal(unpaid.status, 402, 'no voucher, no answer')
+  t.equal(((await unpaid.json()) as { error: { code: string } }).error.code, 'VOUCHER_MISSING')
   const dave = toHex(devAccount('dave').address)
+  const daveAfterOpen = await balance(rpc, dave)
+  let cumulative = 0n
+  for (const prompt of ['We the people', 'In order to form', 'a more perfect union']) {
+    const session = await runCli(['infer', '--provider', keys0.operator, '--channel', '1', '--from', 'dave', '--home', daveHome.path, '--model', LM, '--max-tokens', '6', '--json', '--rpc', node0.rpcUrl, prompt])
+    t.equal(session.code, 0, `channel request: ${session.stderr}`)
+    const paidOver = JSON.parse(session.stdout) as { price: string; cumulative: string; output: string }
+    cumulative += BigInt(paidOver.price)
+    t.equal(paidOver.cumulative, cumulative.toString(), 'the voucher carries the cumulative amount')
+    t.ok(paidOver.output.length > 0, `answered at once: ${JSON.stringify(paidOver.output)}`)
+  }
+  const settled = await waitFor(async () => {
+    const c = await rpc.call<{ redeemed: string; inferences: number }>('openledger_getChannel', [1])
+    return BigInt(c.redeemed) === cumulative ? c : undefined
+  }, 'the provider to redeem its vouchers', 180_000, 500)
+  t.equal(settled.inferences, 3, 'three inferences redeemed')
+  const channelRecords = (await rpc.call<Array<{ source: string; sourceId: number; price: string; split: Record<string, string>; height: number }>>('openledger_listInferenceRecords')).filter((r) => r.source === 'channel' && r.sourceId === 1)
+  t.equal(channelRecords.length, 3, 'a record per inference')
+  let [toProvider, toTreasury] = [0n, 0n]
+  for (const record of channelRecords) {
+    const part = splitFee(BigInt(record.price), params)
+    t.same(record.split, { provider: part.provider.toString(), modelOwner: part.modelOwner.toString(), contributors: part.contributors.toString(), treasury: part.treasury.toString() })
+    toProvider += part.provider
+    toTreasury += part.modelOwner + part.treasury
+  }
+  t.equal(channelRecords.reduce((sum, r) => sum + BigInt(r.price), 0n), cumulative, 'the records\' prices sum to the voucher')
+  const redemption = await receiptWith(rpc, channelRecords[0]?.height ?? 0, 'VoucherRedeemed')
+  t.same(transfersFrom(redemption, INFERENCE_ACCOUNT).sort((a, b) => a.to.localeCompare(b.to)), [
+    { to: keys0.operator, amount: toProvider }, { to: toHex(TREASURY_ACCOUNT), amount: toTreasury },
+  ].sort((a, b) => a.to.localeCompare(b.to)), 'one payment per recipient for the whole batch, exactly the split')
+  t.equal(await balance(rpc, dave), daveAfterOpen, 'the user paid nothing on chain per request')
+
+  // ---- close with the challenge period
   const daveBefore = await balance(rpc, dave)
   const closing = await runCli(['channel', 'close', '--from', 'dave', '--channel', '1', '--json', '--rpc', node0.rpcUrl])
   const closeFee = BigInt((JSON.parse(closing.stdout) as { fee: string }).fee)
   await waitFor(async () => ((await rpc.call<{ status: string }>('openledger_getChannel', [1])).status === 'closed' ? true : undefined), 'the challenge period', 180_000, 500)
-  t.equal(await balance(rpc, dave), daveBefore - closeFee + 5n * OPEN, 'the unredeemed deposit came back')
+  t.equal(await balance(rpc, dave), daveBefore - closeFee + 5n * OPEN - cumulative, 'the unredeemed deposit came back')
 })

@@ -331,7 +331,7 @@ async function redeemOne(context: CallContext, payouts: Payouts, params: Inferen
     const problem = await termsProblem(state, inference.terms)
     if (problem !== undefined) return problem
     const { terms } = inference
-    if (inference.inputTokens !== terms.promptTokens || inference.outputTokens < 1 || inference.outputTokens > terms.maxTokens) return InferenceError.InvalidFulfilment
+    if (inference.inputTokens < 1 || inference.outputTokens < 1 || inference.outputTokens > terms.maxTokens) return InferenceError.InvalidFulfilment
     const record = await recordInference(context, payouts, params, {
       provider: sender, user: channel.user, source: RecordSource.channel, sourceId: channel.id, terms,
       outputHash: inference.outputHash, outputCid: inference.outputCid, inputTokens: inference.inputTokens, outputTokens: inference.outputTokens, price: terms.price,

@@ -20,7 +20,7 @@ export const InferenceError = defineErrors(ModuleIndex.inference, 'inference', {
   WrongProvider: { index: 15, message: 'the sender is not the provider of this request or channel' },
   DeadlinePassed: { index: 16, message: 'the request\'s deadline has passed' },
   AlreadyFulfilled: { index: 17, message: 'the request is not open (fulfilled or expired)' },
-  InvalidFulfilment: { index: 18, message: 'input tokens must be at least 1 (a channel inference: equal to its terms\' prompt tokens) and output tokens 1..maxTokens' },
+  InvalidFulfilment: { index: 18, message: 'input tokens must be at least 1 and output tokens 1..maxTokens' },
   UnknownChannel: { index: 19, message: 'no such channel' },
   ChannelExpired: { index: 20, message: 'the channel is closed: its challenge period is over' },
   BadVoucherSignature: { index: 21, message: 'the voucher is not signed by the channel\'s user over this chain, channel, amount and request hash' },
