@@ -4,6 +4,8 @@ import t from 'tap'
 import { keccak256, sha256, toHex, utf8 } from '../../../runtime/crypto/hash.ts'
 import { createRuntime } from '../../../runtime/index.ts'
 import { signTransaction } from '../../../runtime/transaction.ts'
+import { balanceOf } from '../../../runtime/modules/balances/ledger.ts'
+import { INFERENCE_ACCOUNT } from '../../../runtime/modules/inference/index.ts'
 import { devAccount, devKey, type DevAccountName } from '../../../genesis/devAccounts.ts'
 import { devChainSpec } from '../../../genesis/devSpec.ts'
 import type { ChainSpec } from '../../../genesis/spec.ts'
@@ -70,6 +72,7 @@ t.test('providers, requests, records and channels over openledger_*', async (t) 
   t.equal(parts, BigInt(record.price), 'the split sums to the price')
   t.equal(BigInt(record.price), (2n * OPEN / 1000n + 5n * 2n * OPEN / 1000n + 999n) / 1000n)
   t.same((await call('openledger_listInferenceRecords', []) as Array<{ id: number }>).map((r) => r.id), [1])
+  t.equal(await balanceOf(chain.state, INFERENCE_ACCOUNT), 3_000n * OPEN + BigInt(record.split['contributors'] ?? 0), 'the module holds the bonds and the record\'s contributors\' pool')
   t.equal(await call('openledger_getInferenceRecord', [2]), null)
 
   await commit(chain, [tx('bob', 'openChannel', { provider: charlie, deposit: (5n * OPEN).toString() })])
