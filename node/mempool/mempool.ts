@@ -38,6 +38,8 @@ export interface MempoolOptions {
   maxNonceGap?: number
   /** % both fee caps must rise to replace a pooled transaction */
   replaceBumpPercent?: number
+  /** ms a transaction may wait behind a nonce gap before it is dropped (geth's queued lifetime; default 3 h) */
+  futureLifetimeMs?: number
 }
 
 /** What the pool needs to know of the latest state. */
@@ -58,6 +60,8 @@ export interface PooledTransaction {
   /** gas the transaction will be charged for */
   readonly gas: number
   readonly arrival: number
+  /** when it was admitted (ms, the pool's clock) */
+  readonly admittedAt: number
 }
 
 export type MempoolEvent =
@@ -83,15 +87,19 @@ export class Mempool {
   readonly #listeners = new Set<(event: MempoolEvent) => void>()
   #arrivals = 0
 
-  constructor(options: MempoolOptions, components: { runtime: Runtime; accounts: AccountView }) {
+  readonly #now: () => number
+
+  constructor(options: MempoolOptions, components: { runtime: Runtime; accounts: AccountView; now?: () => number }) {
     this.#options = {
       maxTransactions: options.maxTransactions ?? 100_000,
       maxPerAccount: options.maxPerAccount ?? 256,
       maxNonceGap: options.maxNonceGap ?? 256,
       replaceBumpPercent: options.replaceBumpPercent ?? 10,
+      futureLifetimeMs: options.futureLifetimeMs ?? 3 * 60 * 60_000,
     }
     this.#runtime = components.runtime
     this.#accounts = components.accounts
+    this.#now = components.now ?? Date.now
   }
 
   get size(): number {
@@ -145,7 +153,14 @@ export class Mempool {
     if (tx.nonce > accountNonce + this.#options.maxNonceGap) {
       throw new MempoolError('NONCE_TOO_HIGH', `nonce ${tx.nonce} is more than ${this.#options.maxNonceGap} ahead of the next nonce ${accountNonce}`, { details: { expected: accountNonce } })
     }
+    // cumulative over the sender's queue (a replaced nonce counts once): what each pooled transaction
+    // may be charged must be payable together, or the later ones would only fail in their block
+    let queued = 0n
+    for (const [nonce, other] of this.#senders.get(senderId)?.byNonce ?? []) if (nonce !== tx.nonce) queued += maxCost(other.tx)
     if (balance < maxCost(tx)) throw new MempoolError('INSUFFICIENT_FUNDS', 'balance cannot pay gasLimit x maxFeePerGas')
+    if (balance < queued + maxCost(tx)) {
+      throw new MempoolError('INSUFFICIENT_FUNDS', "balance cannot pay gasLimit x maxFeePerGas on top of the sender's pooled transactions", { details: { pooledCost: queued.toString() } })
+    }
     // the block's rule (runtime/stateTransition.ts): tips only from the unlocked balance; a lock
     // only shrinks as time passes, so one that passes here passes in a later block at this base fee
     const tip = maxTip(tx, baseFee)
@@ -159,7 +174,7 @@ export class Mempool {
       this.#senders.set(senderId, queue)
     }
     queue.nonce = Math.max(queue.nonce, accountNonce)
-    const entry: PooledTransaction = { tx, sender, senderId, hashId, gas, arrival: this.#arrivals++ }
+    const entry: PooledTransaction = { tx, sender, senderId, hashId, gas, arrival: this.#arrivals++, admittedAt: this.#now() }
 
     const existing = queue.byNonce.get(tx.nonce)
     if (existing !== undefined) {
@@ -278,6 +293,25 @@ export class Mempool {
       }
       for (const entry of this.#readyRun(queue)) if (!wasReady.has(entry.tx.nonce)) this.#emit({ type: 'ready', entry })
     }
+    this.dropExpired()
+  }
+
+  /** Drops transactions that waited behind a nonce gap longer than `futureLifetimeMs`; returns how many. */
+  dropExpired(): number {
+    const oldest = this.#now() - this.#options.futureLifetimeMs
+    let dropped = 0
+    for (const queue of [...this.#senders.values()]) {
+      if (queue.byNonce.size === 0) continue
+      let ready = queue.nonce
+      while (queue.byNonce.has(ready)) ready++
+      for (const entry of [...queue.byNonce.values()]) {
+        if (entry.tx.nonce <= ready || entry.admittedAt >= oldest) continue
+        this.#remove(entry)
+        this.#emit({ type: 'dropped', entry, reason: 'stale' })
+        dropped++
+      }
+    }
+    return dropped
   }
 
   /** Removes a transaction that can no longer be included, with everything of its sender after it. */
