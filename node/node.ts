@@ -23,6 +23,7 @@ import type { Logger } from '../lib/logger.ts'
 import { checkStoreFiles } from './db/storeCheck.ts'
 import { pathOf, StorageHealth, type StorageError } from './storage/storageHealth.ts'
 import { Mempool } from './mempool/mempool.ts'
+import { Informant, type InformantOptions } from './informant.ts'
 import { TxSubmission } from './mempool/txSubmission.ts'
 import { TxGossip } from './mempool/txGossip.ts'
 import { TxWatcher } from './mempool/txWatcher.ts'
@@ -88,6 +89,8 @@ export interface NodeOptions {
   /** signature verification threads; 0 verifies on the main thread */
   verifierThreads?: number
   mempool?: { maxTransactions?: number; maxPerAccount?: number }
+  /** the periodic status line (node/informant.ts) */
+  informant?: InformantOptions
   nodeName?: string
   /** the libp2p network: identity, listen addresses, bootnodes */
   network?: { nodeKey: Uint8Array; listen: string[]; bootnodes: string[] }
@@ -295,6 +298,9 @@ export class OpenLedgerNode {
     this.#submission = submission
     const watcher = new TxWatcher({ chain, mempool })
     this.#onStop('transaction watcher', () => watcher.stop())
+    const informant = new Informant(options.informant ?? {}, { chain, mempool, peers: () => this.#network?.peers().length ?? 0, logger: log.child('informant') })
+    informant.start()
+    this.#onStop('informant', () => informant.stop())
     this.#trackMetrics(chain, mempool)
 
     if (options.blobs !== false) {

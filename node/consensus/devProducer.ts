@@ -31,6 +31,7 @@ export class DevBlockProducer {
   #again = false
   #stopped = true
   #unsubscribe: (() => void) | undefined
+  #sealed = 0
   /** when the last block production started (performance.now()), for a steady cadence */
   #lastStart = 0
 
@@ -117,7 +118,9 @@ export class DevBlockProducer {
     const seconds = (performance.now() - started) / 1000
     this.#metrics?.blockBuildDuration.observe(seconds)
     this.#metrics?.blocksProduced.inc()
-    this.#log.info('sealed block', {
+    // the first block says at info that sealing works; after it the informant's status line does
+    const level = this.#sealed++ === 0 ? 'info' : 'debug'
+    this.#log[level]('sealed block', {
       height: imported.header.height,
       txs: imported.transactions.length,
       gas: imported.header.gasUsed,
