@@ -47,7 +47,7 @@ t.test('a bad models section is refused with the reason', async (t) => {
   const withModels = (models: ChainSpec['models']): ChainSpec => ({ ...base, models })
   t.equal(problemOf(withModels(undefined)), undefined, 'the section is optional')
   t.equal(problemOf(withModels({ params: undefined, baseModels: shipped })), undefined, 'default parameters')
-  t.match(problemOf(withModels({ params: { ...TEST_MODELS_PARAMS, verifiers: 0 }, baseModels: [] })), /INVALID_SPEC: models.params: verifiers/)
+  t.match(problemOf(withModels({ params: { ...TEST_MODELS_PARAMS, verifiers: 0 }, baseModels: [] })), /INVALID_SPEC: models.params: models.verifiers must be in \[1, 16\], got 0/)
   t.match(problemOf(withModels({ params: { ...TEST_MODELS_PARAMS, minVerifiers: 3 }, baseModels: [] })), /minVerifiers/)
   t.match(problemOf(withModels({ params: { ...TEST_MODELS_PARAMS, trainerShareBps: 10_001 }, baseModels: [] })), /trainerShareBps/)
   t.match(problemOf(withModels({ params: undefined, baseModels: [shipped[0], baseModelArgs({ name: 'x', architecture: '{"kind":"lm"}' })] as never })), /models.baseModels\[1\]: architecture must have exactly the keys/)
