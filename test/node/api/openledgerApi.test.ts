@@ -7,6 +7,7 @@ import { createRuntime } from '../../../runtime/index.ts'
 import { Format } from '../../../runtime/modules/datanets/formats.ts'
 import { RefundReason } from '../../../runtime/modules/models/events.ts'
 import { MODELS_ACCOUNT } from '../../../runtime/modules/models/state.ts'
+import { RANDOMNESS_LOOKAHEAD } from '../../../runtime/modules/system/randomness.ts'
 import type { RuntimeEvent } from '../../../runtime/module.ts'
 import { signTransaction } from '../../../runtime/transaction.ts'
 import { devAccount, devKey, type DevAccountName } from '../../../genesis/devAccounts.ts'
@@ -71,11 +72,17 @@ t.test('openledger_getBlockEvents serves the events of the end-of-block hooks', 
   await commit(chain, [tx('bob', 'datanets', 'accept', { datanet: 1, contribution: 0 })])
   await commit(chain, [tx('bob', 'datanets', 'publishVersion', { datanet: 1, note: 'v1' })])
   const created = await commit(chain, [tx('eve', 'models', 'createJob', jobArgs({ fee: FEE.toString() }))])
-  const deadline = created.header.height + TRAIN_BLOCKS
+  // the trainer is drawn RANDOMNESS_LOOKAHEAD blocks later (the beacon's lookahead), then trains for TRAIN_BLOCKS
+  const assignedAt = created.header.height + RANDOMNESS_LOOKAHEAD
+  const deadline = assignedAt + TRAIN_BLOCKS
 
   // alice never submits a result: at the deadline she is excluded, nobody is left, eve is refunded
   let expired: ImportedBlock | undefined
-  while (chain.head.header.height < deadline) expired = await commit(chain, [])
+  let assigning: ImportedBlock | undefined
+  while (chain.head.header.height < deadline) {
+    expired = await commit(chain, [])
+    if (expired.header.height === assignedAt) assigning = expired
+  }
   if (expired === undefined) throw new Error('no block was built')
   const eve = toHex(devAccount('eve').address)
   // the escrow going back, then the refund: the order the hook emitted them in
@@ -91,12 +98,15 @@ t.test('openledger_getBlockEvents serves the events of the end-of-block hooks', 
   t.same(await call([`0x${deadline.toString(16)}`]), byHash, 'by 0x-hex number, as chain_getBlockHash takes it')
   t.same(await call({ block: toHex(expired.hash) }), byHash, 'by name')
 
-  // the block that created the job: JobCreated and JobAssigned are the transaction's, in its receipt
+  // the block that created the job: JobCreated is the transaction's, in its receipt; JobAssigned the
+  // hook's of the block RANDOMNESS_LOOKAHEAD later
   const creation = await call([created.header.height]) as { events: Array<Record<string, unknown>> }
   t.same(creation.events.map((e) => `${String(e['module'])}.${String(e['event'])}`), created.blockEvents.map(nameOf), 'the creation block: its hook events only')
   t.notOk(creation.events.some((e) => e['module'] === 'models'), 'no transaction events')
   const receiptEvents = (await chain.chainStore.getReceipts(created.hash))?.receipts[0]?.events.map(nameOf)
-  t.ok(receiptEvents?.includes('models.JobCreated') && receiptEvents.includes('models.JobAssigned'), 'they are in the receipt')
+  t.ok(receiptEvents?.includes('models.JobCreated'), 'JobCreated is in the receipt')
+  const assignment = await call([assignedAt]) as { events: Array<Record<string, unknown>> }
+  t.ok(assigning !== undefined && assignment.events.some((e) => e['module'] === 'models' && e['event'] === 'JobAssigned'), 'JobAssigned is a block event of the drawing block')
   const genesisHash = await chain.chainStore.getHash(0)
   t.same(await call([0]), { blockHash: toHex(genesisHash ?? new Uint8Array()), number: 0, finalized: true, events: [] }, 'genesis: no block events')
 
