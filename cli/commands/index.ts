@@ -24,6 +24,7 @@ export const commands: CommandEntry[] = [
   { name: 'attribution', summary: 'Proof of Attribution: show an inference record\'s receipt and payouts, verify a payout against a finalized header', load: async () => (await import('./attribution.ts')).attributionCommand },
   { name: 'rewards', summary: 'Data contributors\' attribution rewards: show, claim', load: async () => (await import('./attribution.ts')).rewardsCommand },
   { name: 'adapters', summary: 'Adapters of a serving endpoint: list, pin, unpin', load: async () => (await import('./adapters.ts')).adaptersCommand },
+  { name: 'light', summary: 'A light client trusting only the genesis: verify headers by commit certificates, prove balances', load: async () => (await import('./light.ts')).lightCommand },
   { name: 'query', summary: 'Read balances, accounts, blocks, transactions and receipts from a node', load: async () => (await import('./query.ts')).queryCommand },
   { name: 'keys', summary: 'Manage the encrypted keystore: generate, import, list, inspect', load: async () => (await import('./keys.ts')).keysCommand },
   { name: 'genesis', summary: 'Build, inspect and validate chain specs (the genesis hash identifies a chain)', load: async () => (await import('./genesis.ts')).genesisCommand },

@@ -5,6 +5,7 @@ import { chainMethods, chainSubscriptions } from './chainApi.ts'
 import type { ApiComponents } from './context.ts'
 import { ethMethods, ethSubscriptions } from './ethApi.ts'
 import { explorerMethods } from './explorerApi.ts'
+import { lightMethods } from './lightApi.ts'
 import { datanetsMethods } from './datanetsApi.ts'
 import { attributionMethods } from './attributionApi.ts'
 import { inferenceMethods } from './inferenceApi.ts'
@@ -17,7 +18,7 @@ import { systemMethods } from './systemApi.ts'
 
 export function createRpcRegistry(components: ApiComponents): RpcRegistry {
   const registry = new RpcRegistry()
-  for (const method of [...systemMethods(components), ...chainMethods(components), ...stateMethods(components), ...authorMethods(components), ...openledgerMethods(components), ...stakingMethods(components), ...datanetsMethods(components), ...modelsMethods(components), ...governanceMethods(components), ...inferenceMethods(components), ...attributionMethods(components), ...ethMethods(components), ...explorerMethods(components)]) {
+  for (const method of [...systemMethods(components), ...chainMethods(components), ...stateMethods(components), ...authorMethods(components), ...openledgerMethods(components), ...stakingMethods(components), ...datanetsMethods(components), ...modelsMethods(components), ...governanceMethods(components), ...inferenceMethods(components), ...attributionMethods(components), ...ethMethods(components), ...explorerMethods(components), ...lightMethods(components)]) {
     registry.add(method)
   }
   for (const subscription of [...chainSubscriptions(components), ...authorSubscriptions(components), ...ethSubscriptions(components)]) registry.addSubscription(subscription)

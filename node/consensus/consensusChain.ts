@@ -9,6 +9,7 @@ import { sha256, toHex } from '../../runtime/crypto/hash.ts'
 import type { Address } from '../../runtime/crypto/secp256k1.ts'
 import { decodeBody, decodeHeader, encodeBody, encodeHeader, hashHeader, MAX_BLOCK_BYTES, ZERO_HASH, type BlockBody, type BlockHeader } from '../../runtime/block.ts'
 import { beaconChains, validatorByKey } from '../../runtime/modules/staking/state.ts'
+import type { StateReader } from '../../runtime/state/overlay.ts'
 import { decodeTransaction, type Transaction } from '../../runtime/transaction.ts'
 import { validatorSetAt } from '../../runtime/modules/staking/index.ts'
 import { createValidatorSet, decodeCommitCertificate, encodeCommitCertificate, validatorSetHash, verifyCommit, type CommitCertificate, type ValidatorSet } from '../../consensus/types.ts'
@@ -64,7 +65,7 @@ function chainVerdict(cause: unknown): unknown {
 }
 
 /** The validator set that votes on `height`, from the staking module's state. */
-export async function validatorSetFromState(state: StateDb, height: number): Promise<ValidatorSet> {
+export async function validatorSetFromState(state: StateReader, height: number): Promise<ValidatorSet> {
   const members = await validatorSetAt(state, height)
   return createValidatorSet(members.map((m) => ({ publicKey: m.consensusKey, power: m.power, address: m.operator })))
 }
