@@ -36,11 +36,21 @@ export interface LightBlock {
   readonly validators: ValidatorSet
 }
 
-/** A header the client trusts; `validators` is the set that signed it (absent for the genesis header). */
+/**
+ * A header the client trusts; `validators` is the set that signed it (absent for the genesis
+ * header), `nextValidatorsHash` the set it schedules for the next height (the header's own field;
+ * for the genesis, whose header leaves it zero, the hash of the first set computed from the
+ * genesis state).
+ */
 export interface TrustedBlock {
   readonly hash: Uint8Array
   readonly header: BlockHeader
   readonly validators: ValidatorSet | undefined
+  readonly nextValidatorsHash: Uint8Array
+}
+
+function trust(block: LightBlock): TrustedBlock {
+  return { hash: block.hash, header: block.header, validators: block.validators, nextValidatorsHash: block.header.nextValidatorsHash }
 }
 
 /** Decodes what an RPC sent and checks it hangs together (see the header); throws LightClientError. */
@@ -71,12 +81,12 @@ export function verifyAdjacent(chainId: number, trusted: TrustedBlock, block: Li
   if (block.header.height !== trusted.header.height + 1 || !bytesEqual(block.header.parentHash, trusted.hash)) {
     throw new LightClientError('NOT_ADJACENT', `block ${block.header.height} does not follow the trusted block ${trusted.header.height} (${toHex(trusted.hash)})`)
   }
-  if (!bytesEqual(block.header.validatorsHash, trusted.header.nextValidatorsHash)) {
+  if (!bytesEqual(block.header.validatorsHash, trusted.nextValidatorsHash)) {
     throw new LightClientError('VALIDATORS_MISMATCH', `block ${block.header.height} names another validator set than the trusted header scheduled`)
   }
   const result = verifyCommit(chainId, block.validators, block.commit, { height: block.header.height, blockHash: block.hash })
   if (!result.ok) throw new LightClientError('INVALID_COMMIT', `block ${block.header.height}: ${result.reason}`, { details: { reason: result.code } })
-  return { hash: block.hash, header: block.header, validators: block.validators }
+  return trust(block)
 }
 
 /** Verifies a later block against `trusted` by the 1/3 trust rule; INSUFFICIENT_TRUSTED_POWER means: bisect. */
@@ -88,7 +98,7 @@ export function verifySkipping(chainId: number, trusted: TrustedBlock, block: Li
     const code = result.code === 'INSUFFICIENT_TRUSTED_POWER' ? 'INSUFFICIENT_TRUSTED_POWER' : 'INVALID_COMMIT'
     throw new LightClientError(code, `block ${block.header.height}: ${result.reason}`, { details: { reason: result.code } })
   }
-  return { hash: block.hash, header: block.header, validators: block.validators }
+  return trust(block)
 }
 
 /**

@@ -34,7 +34,7 @@ export const lightCommand: Command = {
     const addresses = (values.balance ?? []).map((a) => parseAddress(a, '--balance'))
     const target = values.height === undefined ? undefined : parsePositiveInt(values.height, '--height')
     const interval = values.interval === undefined ? 1000 : parsePositiveInt(values.interval, '--interval')
-    const client = new LightClient(genesis, rpcLightSource(new RpcClient(parseRpcUrl(values.rpc))))
+    const client = await LightClient.fromGenesis(genesis, rpcLightSource(new RpcClient(parseRpcUrl(values.rpc))))
     const report = (value: Record<string, unknown>, line: string) => io.out(values.json === true ? JSON.stringify(value) : line)
     report({ genesis: toHex(genesis.hash), chainId: genesis.header.chainId }, `trusting genesis ${toHex(genesis.hash)} of chain ${genesis.header.chainId}`)
     try {

@@ -21,7 +21,6 @@ import type { Logger } from '../../lib/logger.ts'
 import type { Mempool } from '../mempool/mempool.ts'
 import type { EvidencePool } from './evidencePool.ts'
 import type { SignatureVerifier } from '../workers/signatureVerifier.ts'
-import type { StateDb } from '../state/stateDb.ts'
 import type { BeaconReveals } from './beaconReveals.ts'
 
 /**
@@ -70,7 +69,7 @@ export async function validatorSetFromState(state: StateReader, height: number):
   return createValidatorSet(members.map((m) => ({ publicKey: m.consensusKey, power: m.power, address: m.operator })))
 }
 
-export async function validatorsHashFromState(state: StateDb, height: number): Promise<Uint8Array> {
+export async function validatorsHashFromState(state: StateReader, height: number): Promise<Uint8Array> {
   const members = await validatorSetAt(state, height)
   if (members.length === 0) return new Uint8Array(32)
   return validatorSetHash(createValidatorSet(members.map((m) => ({ publicKey: m.consensusKey, power: m.power, address: m.operator }))))

@@ -10,6 +10,7 @@ import { accounts } from '../../runtime/modules/system/state.ts'
 import { decodeStateProof, verifyStateProof } from '../../runtime/state/proof.ts'
 import { checkLightBlock, LightClientError, verifyTo, type LightBlock, type TrustedBlock } from '../../consensus/lightClient.ts'
 import type { RpcClient } from '../rpc/client.ts'
+import { validatorsHashFromState } from '../consensus/consensusChain.ts'
 
 /** What the light client reads from a full node: raw light blocks and read proofs. */
 export interface LightSource {
@@ -46,11 +47,21 @@ export class LightClient {
   readonly #source: LightSource
   #trusted: TrustedBlock
 
-  /** `genesis`: the header computed from the genesis file the user holds: the only thing trusted. */
-  constructor(genesis: { hash: Uint8Array; header: BlockHeader }, source: LightSource) {
-    this.chainId = genesis.header.chainId
+  /** `anchor`: the one block trusted without checking, and the hash of the set it schedules next. */
+  constructor(anchor: { hash: Uint8Array; header: BlockHeader; nextValidatorsHash: Uint8Array }, source: LightSource) {
+    this.chainId = anchor.header.chainId
     this.#source = source
-    this.#trusted = { hash: genesis.hash, header: genesis.header, validators: undefined }
+    this.#trusted = { hash: anchor.hash, header: anchor.header, validators: undefined, nextValidatorsHash: anchor.nextValidatorsHash }
+  }
+
+  /**
+   * A client anchored on the genesis the user holds (genesisBlock of their chain spec): its hash,
+   * and the first validator set, which the genesis header leaves zero, from the genesis state.
+   */
+  static async fromGenesis(genesis: { hash: Uint8Array; header: BlockHeader; changes: ReadonlyArray<{ key: Uint8Array; value: Uint8Array | undefined }> }, source: LightSource): Promise<LightClient> {
+    const values = new Map(genesis.changes.map(({ key, value }) => [toHex(key), value]))
+    const state = { get: async (key: Uint8Array) => values.get(toHex(key)) }
+    return new LightClient({ hash: genesis.hash, header: genesis.header, nextValidatorsHash: await validatorsHashFromState(state, 1) }, source)
   }
 
   get trusted(): TrustedBlock {

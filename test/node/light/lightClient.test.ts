@@ -49,9 +49,10 @@ async function fixture() {
   state.applied(prepared)
   const base = {
     chainId: CHAIN_ID, timestamp: 1_700_000_000_000, author: new Uint8Array(20), proposer: new Uint8Array(32), txRoot: new Uint8Array(32), stateRoot: prepared.root,
-    receiptsRoot: new Uint8Array(32), lastCommitHash: new Uint8Array(32), evidenceHash: new Uint8Array(32), gasUsed: 0, baseFeePerGas: 0n,
+    receiptsRoot: new Uint8Array(32), lastCommitHash: new Uint8Array(32), evidenceHash: new Uint8Array(32), gasUsed: 0, baseFeePerGas: 0n, randomnessReveal: new Uint8Array(32),
   }
-  const genesis: BlockHeader = { ...base, height: 0, parentHash: new Uint8Array(32), validatorsHash: new Uint8Array(32), nextValidatorsHash: validatorSetHash(A) }
+  // as on the real chain, the genesis header leaves both set hashes zero: the anchor carries set A's
+  const genesis: BlockHeader = { ...base, height: 0, parentHash: new Uint8Array(32), validatorsHash: new Uint8Array(32), nextValidatorsHash: new Uint8Array(32) }
   const headers: BlockHeader[] = [genesis]
   const blocks = new Map<number, Raw>()
   for (let height = 1; height <= HEIGHT; height++) {
@@ -72,7 +73,7 @@ async function fixture() {
       return { value: tamper.value(await state.get(key)), proof: tamper.proof(encodeStateProof(await state.prove(key, 0))) }
     },
   }
-  return { client: new LightClient({ hash: hashHeader(genesis), header: genesis }, source), tamper, asked, headers }
+  return { client: new LightClient({ hash: hashHeader(genesis), header: genesis, nextValidatorsHash: validatorSetHash(A) }, source), tamper, asked, headers }
 }
 
 async function rejects(t: Test, promise: Promise<unknown>, code: string, what: string): Promise<void> {
