@@ -20,9 +20,13 @@ t.test('rewards and attributions with the CLI on a fresh dev chain', async (t) =
   t.equal(shown.code, 0, shown.stderr)
   t.same(JSON.parse(shown.stdout), { address: bob, accrued: '0', claimed: '0', recent: [] })
 
+  // the dry run catches it before any fee is paid; --force sends it and the chain refuses it
   const claimed = await cli('rewards', 'claim', '--from', 'bob')
-  t.equal(claimed.code, 1, 'a failed claim exits 1')
-  t.match(claimed.stdout, /status\s+failed \(attribution\.NothingToClaim\)/)
+  t.equal(claimed.code, 1, 'a refused claim exits 1')
+  t.match(claimed.stderr, /REFUSED.*attribution\.NothingToClaim.*no fee paid/)
+  const forced = await cli('rewards', 'claim', '--from', 'bob', '--force')
+  t.equal(forced.code, 1, 'a failed claim exits 1')
+  t.match(forced.stdout, /status\s+failed \(attribution\.NothingToClaim\)/)
 
   const missing = await cli('attribution', 'show', '1')
   t.not(missing.code, 0)
