@@ -92,7 +92,9 @@ t.test('proposals pass, fail quorum, get vetoed, spend and upgrade on a dev chai
 
   const proposal = (id: number) => node.rpc.call<ProposalView>('openledger_getProposal', [id])
   const final = ['enacted', 'enactmentFailed', 'rejected', 'vetoed', 'failedQuorum', 'expired']
-  await waitFor(async () => (final.includes((await proposal(upgrade)).status) ? true : undefined), 'the proposals decided', 300_000, 250)
+  // each proposal went in its own block, so each has its own deadlines: wait for all of them
+  const decided = async () => (await Promise.all([change, unvoted, vetoed, spend, upgrade].map(proposal))).every((p) => final.includes(p.status))
+  await waitFor(async () => ((await decided()) ? true : undefined), 'the proposals decided', 300_000, 250)
   t.equal((await proposal(upgrade)).status, 'enacted', `the upgrade at ${upgradeHeight} (now ${await head(node)})`)
   const p1 = await proposal(change)
   t.equal(p1.status, 'enacted')
