@@ -83,8 +83,12 @@ t.test('proposals pass, fail quorum, get vetoed, spend and upgrade on a dev chai
   const nonce = await node.rpc.call<number>('system_accountNextIndex', [alice])
   const votes: Array<[number, string]> = [[change, 'yes'], [vetoed, 'yes'], [spend, 'yes'], [upgrade, 'yes'], [vetoed, 'veto']]
   await Promise.all(votes.map(([id, option], i) => cli(['gov', 'vote', String(id), option, '--from', 'alice', '--nonce', String(nonce + i), '--no-wait'])))
-  await waitFor(async () => ((await node.rpc.call<number>('system_accountNextIndex', [alice])) === nonce + votes.length ? true : undefined), 'the votes included', 120_000, 250)
-  const votesOn = await node.rpc.call<{ votes: Array<{ voter: string; option: string }> }>('openledger_getVotes', [vetoed])
+  // included, not only pooled (the next index counts the pool): the last vote is the veto
+  const votesOn = await waitFor(async () => {
+    const seen = await node.rpc.call<{ votes: Array<{ voter: string; option: string }> }>('openledger_getVotes', [vetoed])
+    const counted = await Promise.all([change, spend, upgrade].map((id) => node.rpc.call<{ total: number }>('openledger_getVotes', [id])))
+    return seen.votes[0]?.option === 'veto' && counted.every((v) => v.total === 1) ? seen : undefined
+  }, 'the votes included', 120_000, 250)
   t.same(votesOn.votes.map((v) => [v.voter, v.option]), [[alice, 'veto']], 'the changed vote replaced the first')
   const live = JSON.parse(await cli(['gov', 'tally', String(change), '--json'])) as { final: boolean; tally: Record<string, string> }
   t.equal(live.tally['yes'], live.tally['totalPower'], 'the validator\'s whole stake counts')
