@@ -34,6 +34,7 @@ import { ReceiptStatus } from '../../runtime/receipt.ts'
 import type { CallDefinition } from '../../runtime/module.ts'
 import { sameAddress } from '../../runtime/modules/accounts.ts'
 import type { OperatorTransactions } from '../operator/operatorTransactions.ts'
+import type { JobProgress, JobRole } from '../rpc/contract.ts'
 import { encodeTensors } from '../../ml/model/params.ts'
 import { paramShapes } from '../../ml/model/config.ts'
 import type { BlobFetcher } from '../blobs/blobExchange.ts'
@@ -66,21 +67,8 @@ export interface TrainingServiceComponents {
   logger: Logger
 }
 
-export type JobRole = 'trainer' | 'verifier' | 'arbiter'
-export type JobPhase = 'queued' | 'fetching' | 'training' | 'evaluating' | 'computed' | 'submitted' | 'attested' | 'failed'
-
-export interface JobProgress {
-  job: number
-  role: JobRole
-  phase: JobPhase
-  step: number
-  steps: number
-  loss?: number
-  trainSize?: number
-  heldOutSize?: number
-  error?: { code: string; message: string }
-  outcome?: { weightsHash: string; checkpointRoot: string; baseLoss: number; adaptedLoss: number; baseAccuracy?: number; adaptedAccuracy?: number }
-}
+// a job's progress is what openledger_getTrainingProgress answers: one type, in the RPC contract
+export type { JobPhase, JobProgress, JobRole } from '../rpc/contract.ts'
 
 
 /** The role `me` has in the job's current round, if any. */
