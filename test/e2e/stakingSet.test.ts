@@ -3,7 +3,8 @@
 // funded by a transfer and registered with `tx stake create-validator` using the node's consensus
 // key, a delegation with `tx stake delegate`. At the next epoch boundary every node switches to
 // the same new set (the weakest genesis validator drops out), and the fifth process, whose power
-// the chain now needs to finalize, votes on the blocks.
+// the chain now needs to finalize, votes on the blocks. `openledger light`, trusting only the
+// genesis file, follows the chain across that change and proves a balance the node agrees with.
 import t from 'tap'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -90,6 +91,19 @@ t.test('a validator created and a delegation made over the CLI change the set at
   const votes = (await readFile(node0.voteLog, 'utf8')).split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as { validator: string; height: number; type: string })
   const fromNew = votes.filter((v) => v.validator === newKeys.consensusKey && v.type === 'precommit' && v.height >= switchedAt)
   t.ok(fromNew.length >= 5, `node0 saw ${fromNew.length} precommits of the new validator from height ${switchedAt} on`)
+
+  // the light client, from the genesis file alone, verifies a header the new set signed and proves
+  // bob's balance in its state
+  const bob = toHex(devAccount('bob').address)
+  const light = await runCli(['light', '--genesis', join(net.dir, 'genesis.json'), '--rpc', node0.rpcUrl, '--balance', bob, '--json'])
+  t.equal(light.code, 0, light.stderr)
+  const lines = light.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>)
+  const verified = lines.find((line) => line['verified'] !== undefined) as { height: number; hash: string; verified: number[] } | undefined
+  const proven = lines.find((line) => line['balance'] !== undefined) as { balance: string; height: number } | undefined
+  t.ok(verified !== undefined && verified.height > switchedAt, `the light client verified block ${verified?.height}, past the set change at ${switchedAt}`)
+  t.equal(verified?.hash, await node0.rpc.call<string>('chain_getBlockHash', [verified?.height]), 'the block the node finalized')
+  t.ok(proven !== undefined && proven.height === verified?.height, 'the balance proven at the verified block')
+  t.equal(BigInt(proven?.balance ?? -1), BigInt(await node0.rpc.call<string>('eth_getBalance', [bob, `0x${(proven?.height ?? 0).toString(16)}`])), 'the proven balance is the node\'s at that block')
 
   const upTo = Math.min(...(await Promise.all(all.map(headHeight))))
   t.same((await assertSameChain(all, upTo)).problems, [], `one chain at heights 1..${upTo}`)
