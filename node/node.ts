@@ -54,6 +54,7 @@ import { OperatorTransactions } from './operator/operatorTransactions.ts'
 import { ProviderError, ProviderService, type ProviderServiceOptions } from './market/providerService.ts'
 import { BaseModelResolver, publishShippedModels } from './models/baseModels.ts'
 import { TrainingService, trainingDir, type TrainingFault } from './models/trainingService.ts'
+import { AttributionService, attributionDir, type AttributionFault } from './attribution/attributionService.ts'
 import { loadExplorerSite } from './explorer/site.ts'
 
 export const NODE_VERSION = '0.1.0'
@@ -77,6 +78,8 @@ export interface NodeOptions {
   blobs?: Omit<BlobStoreOptions, 'dir'> | false
   /** ModelFactory workers (needs the blob store): training threads per job; TEST ONLY faults */
   models?: { threads?: number; fault?: TrainingFault } | false
+  /** Proof of Attribution's worker (needs the blob store and an operator key to do anything): TEST ONLY fault */
+  attribution?: { fault?: AttributionFault } | false
   /** state versions kept for historical reads and proofs */
   pruneWindow?: number
   /** free-space thresholds of the home (bytes): warn under `warnFreeBytes`, shut down under `minFreeBytes` (0: never) */
@@ -335,6 +338,7 @@ export class OpenLedgerNode {
       this.#onStop('availability', () => availability.stop())
       const published = await publishShippedModels(this.#blobs)
       if (published > 0) log.debug('shipped base models in the blob store', { files: published })
+      const resolver = new BaseModelResolver({ store: this.#blobs, fetcher })
       if (options.models !== false) {
         // the engine's kernel (WASM SIMD, or the bit-identical scalar build where SIMD does not
         // validate); a bad OPENLEDGER_ML_KERNEL setting fails the start here, not in a job
@@ -346,13 +350,21 @@ export class OpenLedgerNode {
             store: this.#blobs,
             fetcher,
             transactions,
-            resolver: new BaseModelResolver({ store: this.#blobs, fetcher }),
+            resolver,
             logger: log.child('training'),
           },
         )
         const training = this.#training
         training.start()
         this.#onStop('training', () => training.stop())
+      }
+      if (options.attribution !== false) {
+        const attribution = new AttributionService(
+          { dir: attributionDir(options.home), fault: options.attribution?.fault },
+          { chain, store: this.#blobs, fetcher, transactions, resolver, logger: log.child('attribution') },
+        )
+        attribution.start()
+        this.#onStop('attribution', () => attribution.stop())
       }
       if (options.provider !== undefined) {
         if (transactions === undefined) throw new ProviderError('NO_OPERATOR', 'an inference provider needs the operator key that signs its fulfilments')

@@ -32,9 +32,12 @@ export const startCommand: Command = {
     ...STORAGE_USAGE,
   ].join('\n'),
   async run(argv) {
-    const { values } = parseArgs({ args: argv, strict: true, options: { home: { type: 'string' }, 'test-equivocate': { type: 'boolean' }, 'test-model-fault': { type: 'string' }, 'training-threads': { type: 'string' }, 'vote-log': { type: 'string' }, ...rpcOptions, 'clock-offset': { type: 'string' }, 'test-software-version': { type: 'string' }, ...embeddedServeOptions, ...loggingOptions, ...storageOptions } })
+    const { values } = parseArgs({ args: argv, strict: true, options: { home: { type: 'string' }, 'test-equivocate': { type: 'boolean' }, 'test-model-fault': { type: 'string' }, 'test-attribution-fault': { type: 'string' }, 'training-threads': { type: 'string' }, 'vote-log': { type: 'string' }, ...rpcOptions, 'clock-offset': { type: 'string' }, 'test-software-version': { type: 'string' }, ...embeddedServeOptions, ...loggingOptions, ...storageOptions } })
     const fault = values['test-model-fault']
     if (fault !== undefined && fault !== 'wrong-attestation' && fault !== 'skip-training') throw new CliError('BAD_ARGUMENT', '--test-model-fault must be wrong-attestation or skip-training')
+    // TEST ONLY: a node that submits wrong attribution receipts (the flag, or OPENLEDGER_ATTRIBUTION_FAULTY=1)
+    const attributionFault = values['test-attribution-fault'] ?? (process.env['OPENLEDGER_ATTRIBUTION_FAULTY'] === '1' ? 'wrong-receipt' : undefined)
+    if (attributionFault !== undefined && attributionFault !== 'wrong-receipt') throw new CliError('BAD_ARGUMENT', '--test-attribution-fault must be wrong-receipt')
     const rpcFlags = rpcFlagsFrom(values)
     const home = resolveHome(values.home)
     const config = await loadNodeConfig(home)
@@ -69,6 +72,7 @@ export const startCommand: Command = {
           ...(values['training-threads'] === undefined ? {} : { threads: parsePositiveInt(values['training-threads'], '--training-threads') }),
           ...(fault === undefined ? {} : { fault }),
         },
+        ...(attributionFault === undefined ? {} : { attribution: { fault: attributionFault } }),
         network: { nodeKey: await loadOrCreateNodeKey(config.nodeKeyPath), listen: config.p2p.listen, bootnodes: config.p2p.bootnodes },
         consensus: {
           validatorKey,

@@ -1,0 +1,265 @@
+// The node's side of Proof of Attribution. It follows finalized blocks and, for every inference
+// record this node's validator operator is drawn for, does its part off the consensus path:
+//
+//   attributor  reads the record's output by its content id (the local blob store or peers, checked
+//               against the record's output hash), computes the receipt (a language model: the
+//               output's spans over the span index of every datanet version in the model's lineage,
+//               spanReceipt.ts) and submits attribution.submitReceipt before the deadline
+//   verifier    when a receipt is drawn for a re-check, recomputes the receipt itself, commits to its
+//               hash (attribution.commitCheck) and, once the reveal phase opens, reveals it
+//               (attribution.revealCheck); the runtime's majority settles who was wrong
+//
+// Salts are the operator's secret per round (record, attempt), so a restarted node reveals what it
+// committed without storing anything. At start the open attributions are reconciled from the
+// runtime's deadline index (each open phase has exactly one entry there), never a scan of every
+// record. Records are worked on one at a time, in the order their events were finalized; a
+// receipt computed here is kept until its record is final, so a verifier computes it once for
+// its commit and its reveal.
+//
+// Classifier records (method knnShapley) are not computed yet: the record holds the prompt's hash
+// only, not the prompt, and KNN-Shapley needs the input's features. Such a record is skipped with a
+// warning; the runtime reassigns it at the deadline and finally sends its pool to the treasury.
+import { join } from 'node:path'
+import { decode, encode, type Decoded } from '../../runtime/codec/canonical.ts'
+import { bytesEqual } from '../../runtime/codec/canonical.ts'
+import { CommitPhase, commitmentBy, commitmentOf } from '../../runtime/commitReveal.ts'
+import { concatBytes, keccak256, toHex, utf8 } from '../../runtime/crypto/hash.ts'
+import type { Address } from '../../runtime/crypto/secp256k1.ts'
+import { OpenLedgerError } from '../../runtime/errors.ts'
+import type { CallDefinition, RuntimeEvent } from '../../runtime/module.ts'
+import { sameAddress } from '../../runtime/modules/accounts.ts'
+import { commitCheck, revealCheck, submitReceipt } from '../../runtime/modules/attribution/calls.ts'
+import { AttributionFinal, RecordUnattributed } from '../../runtime/modules/attribution/events.ts'
+import { CHECK_COMMIT_DOMAIN, checkScope, lineageOf, receiptHash } from '../../runtime/modules/attribution/lifecycle.ts'
+import { attributions, AttributionStatus, deadlines, type Attribution, type Receipt } from '../../runtime/modules/attribution/state.ts'
+import { records } from '../../runtime/modules/inference/state.ts'
+import { ModuleIndex } from '../../runtime/modules/indices.ts'
+import { BaseModelKind, baseModels } from '../../runtime/modules/models/state.ts'
+import { ReceiptStatus } from '../../runtime/receipt.ts'
+import type { Logger } from '../../lib/logger.ts'
+import type { BlobFetcher } from '../blobs/blobExchange.ts'
+import type { BlobStore } from '../blobs/blobStore.ts'
+import type { Chain, ImportedBlock } from '../chain/chain.ts'
+import type { BaseModelResolver } from '../models/baseModels.ts'
+import type { OperatorTransactions } from '../operator/operatorTransactions.ts'
+import { SpanIndexCache } from './indexCache.ts'
+import { faultyReceipt, spanReceipt, type VersionIndex } from './spanReceipt.ts'
+
+/** TEST ONLY: `wrong-receipt` submits a well-formed wrong receipt as attributor (faultyReceipt), so a re-check can be shown to catch it. */
+export type AttributionFault = 'wrong-receipt'
+
+export type AttributionServiceErrorCode = 'OUTPUT_UNAVAILABLE' | 'OUTPUT_MISMATCH' | 'UNSUPPORTED_METHOD' | 'UNKNOWN_RECORD'
+export class AttributionServiceError extends OpenLedgerError<AttributionServiceErrorCode> {}
+
+export interface AttributionServiceOptions {
+  /** span indexes on disk (<home>/attribution) */
+  readonly dir: string
+  readonly fault?: AttributionFault | undefined
+  /** ms to wait for an output blob from peers */
+  readonly fetchTimeoutMs?: number
+}
+
+export interface AttributionServiceComponents {
+  readonly chain: Chain
+  readonly store: BlobStore
+  readonly fetcher?: BlobFetcher | undefined
+  /** the validator operator's transactions: without them the node attributes nothing */
+  readonly transactions?: OperatorTransactions | undefined
+  readonly resolver: BaseModelResolver
+  readonly logger: Logger
+}
+
+export function attributionDir(home: string): string {
+  return join(home, 'attribution')
+}
+
+/** What this node has to do for an attribution now, if anything. */
+export function dutyIn(entry: Attribution, me: Address): 'receipt' | 'commit' | 'reveal' | undefined {
+  if (entry.status === AttributionStatus.assigned) return sameAddress(entry.attributor, me) ? 'receipt' : undefined
+  if (entry.status !== AttributionStatus.verifying || !entry.verifiers.some((v) => sameAddress(v, me))) return undefined
+  const committed = commitmentBy(entry.commitments, me) !== undefined
+  if (entry.phase === CommitPhase.commit) return committed ? undefined : 'commit'
+  return committed && !entry.reveals.some((r) => sameAddress(r.worker, me)) ? 'reveal' : undefined
+}
+
+export class AttributionService {
+  readonly #o: AttributionServiceOptions
+  readonly #c: AttributionServiceComponents
+  readonly #log: Logger
+  readonly #indexes: SpanIndexCache
+  #queue: Promise<void> = Promise.resolve()
+  #unsubscribe: (() => void) | undefined
+  #abort = new AbortController()
+  /** honest receipts computed here, by record (dropped when the record is final) */
+  readonly #receipts = new Map<number, Receipt>()
+  /** transactions submitted: `${record}/${duty}/${attempt}` */
+  readonly #submitted = new Set<string>()
+  /** receipts submitted by this node, for tests and the log */
+  submittedReceipts = 0
+  /** commitments and reveals submitted by this node */
+  submittedChecks = 0
+
+  constructor(options: AttributionServiceOptions, components: AttributionServiceComponents) {
+    this.#o = options
+    this.#c = components
+    this.#log = components.logger
+    this.#indexes = new SpanIndexCache({ dir: options.dir, sources: { state: components.chain.state, store: components.store, fetcher: components.fetcher, signal: this.#abort.signal } })
+  }
+
+  start(): void {
+    this.#abort = new AbortController()
+    if (this.#c.transactions === undefined) return
+    if (this.#o.fault !== undefined) this.#log.warn('TEST FAULT: this node submits wrong attribution receipts', { fault: this.#o.fault })
+    this.#enqueue(() => this.#reconcile())
+    this.#unsubscribe = this.#c.chain.onBlock((block) => {
+      if (block.finalized) this.#enqueue(() => this.#onFinalized(block))
+    })
+  }
+
+  async stop(): Promise<void> {
+    this.#unsubscribe?.()
+    this.#unsubscribe = undefined
+    this.#abort.abort()
+    await this.#queue
+  }
+
+  /** Resolves once the work queued so far is done (tests). */
+  idle(): Promise<void> {
+    return this.#queue
+  }
+
+  #enqueue(work: () => Promise<void>): void {
+    this.#queue = this.#queue.then(work).catch((error: unknown) => {
+      if (!this.#abort.signal.aborted) this.#log.warn('attribution work failed', { error })
+    })
+  }
+
+  /** The open attributions: every open phase has its one entry in the deadline index, at a height not passed yet. */
+  async #reconcile(): Promise<void> {
+    const open = new Set<number>()
+    for await (const [, value] of this.#c.chain.state.entries(deadlines.prefix)) for (const record of deadlines.decodeValue(value)) open.add(record)
+    for (const record of [...open].sort((a, b) => a - b)) await this.#work(record)
+  }
+
+  async #onFinalized(block: ImportedBlock): Promise<void> {
+    const touched = new Set<number>()
+    for (const receipt of block.receipts) {
+      if (receipt.status !== ReceiptStatus.success) continue
+      for (const event of receipt.events) this.#note(event, touched)
+    }
+    for (const event of block.blockEvents) this.#note(event, touched)
+    for (const record of touched) await this.#work(record)
+  }
+
+  #note(event: RuntimeEvent, touched: Set<number>): void {
+    if (event.module !== ModuleIndex.attribution) return
+    // every attribution event of a record starts with the record id (events.ts); RewardClaimed does not
+    const data = decode(encode(event.data)) as Decoded
+    const record = Array.isArray(data) ? data[0] : undefined
+    if (typeof record !== 'number') return
+    if (event.index === AttributionFinal.index || event.index === RecordUnattributed.index) {
+      this.#receipts.delete(record)
+      return
+    }
+    touched.add(record)
+  }
+
+  async #work(id: number): Promise<void> {
+    const transactions = this.#c.transactions
+    if (transactions === undefined || this.#abort.signal.aborted) return
+    const entry = await attributions.get(this.#c.chain.state, id)
+    if (entry === undefined) return
+    const duty = dutyIn(entry, transactions.address)
+    if (duty === undefined) return
+    const key = `${id}/${duty}/${entry.attempt}`
+    if (this.#submitted.has(key)) return
+    let honest: Receipt
+    try {
+      honest = await this.#receipt(id)
+    } catch (error) {
+      if (this.#abort.signal.aborted) return
+      const code = error instanceof OpenLedgerError ? error.code : 'FAILED'
+      this.#log.warn('could not compute the attribution of a record', { record: id, duty, code, error })
+      return
+    }
+    let sent = false
+    if (duty === 'receipt') {
+      const receipt = this.#o.fault === 'wrong-receipt' ? faultyReceipt(honest, await this.#versions(id)) : honest
+      if (receipt !== honest) this.#log.warn('TEST FAULT: submitting a wrong attribution receipt', { record: id })
+      sent = await this.#send(submitReceipt, receipt, id, 'receipt')
+      if (sent) this.submittedReceipts++
+    } else {
+      const salt = transactions.secret(concatBytes(utf8(CHECK_COMMIT_DOMAIN), checkScope(entry)))
+      const hash = receiptHash(honest)
+      if (duty === 'commit') {
+        const commitment = commitmentOf(CHECK_COMMIT_DOMAIN, checkScope(entry), transactions.address, salt, hash)
+        sent = await this.#send(commitCheck, { record: id, commitment }, id, 'check commitment')
+      } else {
+        if (entry.receiptHash !== undefined && !bytesEqual(entry.receiptHash, hash)) this.#log.warn('the re-computed attribution differs from the submitted receipt', { record: id, submitted: toHex(entry.receiptHash), computed: toHex(hash) })
+        sent = await this.#send(revealCheck, { record: id, receiptHash: hash, salt }, id, 'check reveal')
+      }
+      if (sent) this.submittedChecks++
+    }
+    if (sent) this.#submitted.add(key)
+  }
+
+  /** The honest receipt of a record (computed once here). */
+  async #receipt(id: number): Promise<Receipt> {
+    const known = this.#receipts.get(id)
+    if (known !== undefined) return known
+    const { chain } = this.#c
+    const record = await records.get(chain.state, id)
+    if (record === undefined) throw new AttributionServiceError('UNKNOWN_RECORD', `no inference record ${id}`)
+    const base = await baseModels.get(chain.state, record.base)
+    if (base?.kind !== BaseModelKind.lm) throw new AttributionServiceError('UNSUPPORTED_METHOD', `record ${id} is a classifier's: KNN-Shapley receipts are not computed by this node yet`)
+    const text = new TextDecoder('utf-8', { fatal: false }).decode(await this.#output(record.outputCid, record.outputHash))
+    const { tokenizer } = await this.#c.resolver.resolve(base, this.#abort.signal)
+    const receipt = spanReceipt({ chainId: chain.spec.chainId, record: id, outputHash: record.outputHash, versions: await this.#versions(id), output: tokenizer.encode(text) })
+    this.#receipts.set(id, receipt)
+    this.#log.info('attribution computed', { record: id, contributions: receipt.contributions.length, top: receipt.contributions[0] })
+    return receipt
+  }
+
+  /** The span index of every datanet version in the record's lineage, in the runtime's order. */
+  async #versions(id: number): Promise<VersionIndex[]> {
+    const { chain, resolver } = this.#c
+    const record = await records.get(chain.state, id)
+    const base = record === undefined ? undefined : await baseModels.get(chain.state, record.base)
+    if (record === undefined || base === undefined) throw new AttributionServiceError('UNKNOWN_RECORD', `no inference record ${id} (or its base model)`)
+    const { tokenizer } = await resolver.resolve(base, this.#abort.signal)
+    const versions: VersionIndex[] = []
+    for (const entry of (await lineageOf(chain.state, record)) ?? []) {
+      versions.push({ ...entry, index: await this.#indexes.get(entry.datanet, entry.version, tokenizer, base.tokenizerHash) })
+    }
+    return versions
+  }
+
+  /** The output's bytes by content id, from the local store or peers, checked against the record's output hash. */
+  async #output(cid: Uint8Array, outputHash: Uint8Array): Promise<Uint8Array> {
+    const { store, fetcher } = this.#c
+    if (!(await store.has(cid))) {
+      if (fetcher === undefined) throw new AttributionServiceError('OUTPUT_UNAVAILABLE', `output ${toHex(cid)} is not stored here and the node has no network`)
+      try {
+        await fetcher.fetch(cid, { signal: AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#o.fetchTimeoutMs ?? 60_000)]) })
+      } catch (cause) {
+        throw new AttributionServiceError('OUTPUT_UNAVAILABLE', `output ${toHex(cid)} could not be fetched from peers`, { cause })
+      }
+    }
+    const bytes = await store.read(cid)
+    if (!bytesEqual(keccak256(bytes), outputHash)) throw new AttributionServiceError('OUTPUT_MISMATCH', `output ${toHex(cid)} does not hash to the record's output hash`)
+    return bytes
+  }
+
+  async #send<Args>(call: CallDefinition<Args>, args: Args, record: number, what: string): Promise<boolean> {
+    const transactions = this.#c.transactions
+    if (transactions === undefined) return false
+    try {
+      const tx = await transactions.submit(ModuleIndex.attribution, call, args)
+      this.#log.info(`submitted the attribution ${what}`, { record, tx: toHex(tx.hash) })
+      return true
+    } catch (error) {
+      this.#log.warn(`could not submit the attribution ${what}`, { record, error })
+      return false
+    }
+  }
+}

@@ -1,0 +1,121 @@
+// The attribution service on an in-process dev node (alice validates, so she is every record's
+// attributor; with no other validator no re-check is drawn): a Moby Dick datanet is seeded, a tiny
+// LoRA job trained and published on it, charlie registers as a provider and answers dave's paid
+// request on the adapter with an output quoting one chapter (its bytes in the node's blob store by
+// the content id the record names). The service reads the output, builds the span index of the
+// lineage's version, submits the receipt; once final the quoted chapter's contributor has accrued
+// exactly the record's contributors' pool, sees it with `openledger rewards show` and takes it with
+// `openledger rewards claim` (its key imported into a keystore), and `openledger attribution show`
+// prints the receipt.
+import t from 'tap'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { seedDatanet } from '../../../cli/commands/datanetSeed.ts'
+import type { CliIo } from '../../../cli/io.ts'
+import { eventData, TxBatch } from '../../../cli/txBatch.ts'
+import { devAccount, devKey } from '../../../genesis/devAccounts.ts'
+import { fromHex, keccak256, toHex, utf8 } from '../../../runtime/crypto/hash.ts'
+import { createRuntime } from '../../../runtime/index.ts'
+import type { Hyperparameters } from '../../../runtime/modules/models/state.ts'
+import type { BlobStore } from '../../../node/blobs/blobStore.ts'
+import { found, runCli, waitFor } from '../../e2e/harness.ts'
+import { startDevNode, TINY_HYPER } from '../models/fixtures.ts'
+
+const runtime = createRuntime()
+const quiet: CliIo = { out: () => {}, err: () => {}, secret: async () => '' }
+const OPEN = 10n ** 18n
+const fee = (hyper: Hyperparameters) => (10n ** 15n * BigInt(hyper.steps) * BigInt(hyper.batchSize)).toString()
+
+t.test('a paid inference on an adapter is attributed by the node, and its contributor claims the reward with the CLI', async (t) => {
+  const home = await mkdtemp(join(tmpdir(), 'openledger-attribution-'))
+  const wallet = await mkdtemp(join(tmpdir(), 'openledger-attribution-wallet-'))
+  const dev = await startDevNode(home)
+  t.teardown(async () => {
+    await dev.node.stop()
+    await rm(home, { recursive: true, force: true })
+    await rm(wallet, { recursive: true, force: true })
+  })
+  const batch = new TxBatch(dev.rpc, runtime)
+  const send = async (signer: { address: Uint8Array; privateKey: Uint8Array }, module: string, call: string, args: unknown) => {
+    const [receipt] = await batch.wait([await batch.submit(signer, module, call, args)])
+    if (receipt?.status !== 'success') throw new Error(`${module}.${call}: ${receipt?.error ?? 'no receipt'}`)
+    return receipt
+  }
+
+  const { datanet, version } = await seedDatanet(quiet, dev.rpc, runtime, devAccount('bob'), { corpus: 'moby', contributors: 2, limit: 3 })
+  const created = await send(devAccount('bob'), 'models', 'createJob', { base: 1, datanets: [{ datanet, version }], hyper: TINY_HYPER, fee: fee(TINY_HYPER) })
+  const job = Number(eventData(created, 'models', 'JobCreated')?.['job'])
+  const published = await waitFor(async () => {
+    const record = found(await dev.rpc.call('openledger_getTrainingJob', [job]), `job ${job}`)
+    return record.status === 'published' ? record : undefined
+  }, 'the adapter published', 120_000, 100)
+  const adapter = Number(published.modelVersion)
+
+  // the quoted chapter: the second contribution of the version
+  const contributions = await dev.rpc.call<Array<{ index: number; cid: string; contributor: string }>>('openledger_listVersionContributions', [datanet, version])
+  const quoted = found(contributions[1], 'a second contribution')
+  const store = dev.node.blobs as BlobStore
+  const chapter = new TextDecoder().decode(await store.read(fromHex(quoted.cid) as Uint8Array))
+  const text = (JSON.parse(chapter.split('\n')[0] as string) as { text: string }).text
+  const words = text.split(/\s+/).filter((w) => w !== '')
+  const quote = words.slice(20, 60).join(' ')
+  t.ok(text.includes(quote), 'the quote is verbatim from the chapter')
+  const output = `And so the sailor said: ${quote}`
+
+  // charlie answers dave's request as a provider would: the output in the blob store, fulfil on chain
+  const charlie = devAccount('charlie')
+  await send(charlie, 'inference', 'registerProvider', { bond: (1_000n * OPEN).toString(), endpoint: 'http://127.0.0.1:9', priceIn: (OPEN / 100n).toString(), priceOut: (OPEN / 100n).toString(), models: [1], capacity: 4 })
+  const requested = await send(devAccount('dave'), 'inference', 'request', {
+    provider: toHex(charlie.address), base: 1, adapters: [{ id: adapter, weightMilli: 1000 }], prompt: 'Call me', promptTokens: 2, maxTokens: 24,
+    sampling: { temperatureMilli: 0, topK: 0, topPMilli: 1000, seed: 0 }, escrow: OPEN.toString(),
+  })
+  const request = Number(eventData(requested, 'inference', 'RequestCreated')?.['request'])
+  const bytes = utf8(output)
+  const cid = await store.put(bytes)
+  const fulfilled = await send(charlie, 'inference', 'fulfil', { request, outputHash: toHex(keccak256(bytes)), outputCid: toHex(cid), inputTokens: 2, outputTokens: 24 })
+  const recordId = Number(eventData(fulfilled, 'inference', 'InferenceRecorded')?.['record'])
+  const record = await dev.rpc.call<{ split: { contributors: string } }>('openledger_getInferenceRecord', [recordId])
+  const pool = BigInt(record.split.contributors)
+  t.ok(pool > 0n, `the record holds a contributors' pool of ${pool}`)
+
+  const final = await waitFor(async () => {
+    const entry = await dev.rpc.call<{ status: string } | null>('openledger_getAttribution', [recordId])
+    return entry?.status === 'final' || entry?.status === 'unattributed' ? entry : undefined
+  }, 'the attribution final', 120_000, 100) as unknown as {
+    status: string; attributor: string; receipt: { method: string; datanets: unknown; contributions: Array<{ datanet: number; index: number; score: number }> }; payouts: Array<{ index: number; contributor: string; amount: string }>; paid: string
+  }
+  t.equal(final.status, 'final', 'the receipt the node submitted is final')
+  t.equal(final.attributor, toHex(devAccount('alice').address), 'alice, the only validator, attributed it')
+  t.equal(final.receipt.method, 'spans')
+  t.same(final.receipt.datanets, [{ datanet, version }], 'the adapter\'s lineage')
+  t.equal(final.receipt.contributions[0]?.index, quoted.index, 'the quoted chapter holds the top score')
+  t.ok((final.receipt.contributions[0]?.score ?? 0) > 900_000, `nearly all the credit: ${JSON.stringify(final.receipt.contributions)}`)
+  t.equal(final.payouts.reduce((sum, p) => sum + BigInt(p.amount), 0n), pool, 'the payouts are exactly the pool')
+  const owed = final.payouts.filter((p) => p.contributor === quoted.contributor).reduce((sum, p) => sum + BigInt(p.amount), 0n)
+  t.ok(owed > 0n, 'the quoted chapter\'s contributor was paid')
+
+  // the contributor, with the CLI
+  const contributor = quoted.contributor
+  const shown = await runCli(['rewards', 'show', '--address', contributor, '--rpc', dev.url])
+  t.equal(shown.code, 0, shown.stderr)
+  const rewards = JSON.parse(shown.stdout) as { accrued: string; claimed: string; recent: Array<{ record: number; amount: string }> }
+  t.equal(BigInt(rewards.accrued), owed, 'rewards show: accrued is what the record paid it')
+  t.match(rewards.recent, [{ record: recordId }], 'rewards show lists the inference that credited it')
+  const shownReceipt = await runCli(['attribution', 'show', String(recordId), '--rpc', dev.url])
+  t.equal(shownReceipt.code, 0, shownReceipt.stderr)
+  t.match(shownReceipt.stdout, new RegExp(`"index": ${quoted.index}`), 'attribution show prints the credited contribution')
+
+  // `datanet seed` gives its contributors the dev keys moby/contributor-N
+  const seedKey = found([1, 2].map((i) => devKey(`moby/contributor-${i}`)).find((k) => toHex(k.address) === contributor), 'the contributor\'s dev key')
+  const env = { OPENLEDGER_PASSPHRASE: 'attribution-test' }
+  const imported = await runCli(['keys', 'import', '--name', 'contributor', '--private-key', toHex(seedKey.privateKey), '--home', wallet], env)
+  t.equal(imported.code, 0, imported.stderr)
+  const before = BigInt(await dev.rpc.call<string>('openledger_getBalance', [contributor]))
+  const claimed = await runCli(['rewards', 'claim', '--from', 'contributor', '--home', wallet, '--json', '--rpc', dev.url], env)
+  t.equal(claimed.code, 0, `rewards claim: ${claimed.stderr}`)
+  const claimFee = BigInt((JSON.parse(claimed.stdout) as { fee: string }).fee)
+  t.equal(BigInt(await dev.rpc.call<string>('openledger_getBalance', [contributor])), before + owed - claimFee, 'the claim paid exactly the accrued reward (less its fee)')
+  const after = await dev.rpc.call<{ accrued: string; claimed: string }>('openledger_getRewards', [contributor])
+  t.same(after, { address: contributor, accrued: '0', claimed: owed.toString() })
+})
