@@ -7,6 +7,7 @@ import { cp, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { EXIT_STORAGE_FAULT } from '../../cli/nodeRun.ts'
+import { exitedWithin } from './harness.ts'
 import { canMount, mountTmpfs } from '../node/storage/tmpfs.ts'
 import { assertSameChain, createTestnet, doubleSigns, headHeight, validatorsAt, waitForHeight } from './testnet.ts'
 
@@ -36,7 +37,7 @@ t.test('a validator whose disk fills stops, comes back and never double-signs', 
   if (running === undefined) throw new Error('node3 is not running')
 
   fs.fill()
-  const code = await Promise.race([running.exited, new Promise<'running'>((resolve) => setTimeout(() => resolve('running'), 90_000))])
+  const code = await exitedWithin(running, 90_000)
   t.equal(code, EXIT_STORAGE_FAULT, 'the validator with the full disk exits non-zero')
   t.match(running.log(), /storage fault: stopping the node .*cause=ENOSPC/, 'naming ENOSPC')
   node3.running = undefined

@@ -9,7 +9,7 @@ import { fromHex, toHex } from '../../runtime/crypto/hash.ts'
 import { signTransaction } from '../../runtime/transaction.ts'
 import { ModuleIndex } from '../../runtime/modules/indices.ts'
 import { EXIT_STORAGE_FAULT } from '../../cli/nodeRun.ts'
-import { found, runCli, type RunningNode, startDevNode, stopNode, waitFor } from './harness.ts'
+import { exitedWithin, found, runCli, type RunningNode, startDevNode, stopNode, waitFor } from './harness.ts'
 import { canMount, mountTmpfs } from '../node/storage/tmpfs.ts'
 
 const RECIPIENT = fromHex('0x' + 'cd'.repeat(20)) as Uint8Array
@@ -65,7 +65,7 @@ t.test('a dev chain whose disk fills stops, refuses to run full, and loses nothi
 
   // the disk fills while blocks are being sealed
   fs.fill()
-  const code = await Promise.race([node.exited, new Promise<'running'>((resolve) => setTimeout(() => resolve('running'), 60_000))])
+  const code = await exitedWithin(node, 60_000)
   t.equal(code, EXIT_STORAGE_FAULT, 'the node exits non-zero on its own')
   const output = node.log()
   const faults = output.split('\n').filter((line) => line.includes('storage fault: stopping the node'))

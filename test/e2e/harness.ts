@@ -68,6 +68,16 @@ export async function stopNode(node: RunningNode, signal: NodeJS.Signals = 'SIGT
   return node.exited
 }
 
+/** The node's exit code once it exits, or 'running' if it is still running after `timeoutMs` (the timer never outlives the answer). */
+export async function exitedWithin(node: RunningNode, timeoutMs: number): Promise<number | null | 'running'> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    return await Promise.race([node.exited, new Promise<'running'>((resolve) => (timer = setTimeout(() => resolve('running'), timeoutMs)))])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 /** Runs the CLI to completion; resolves with its exit code and output. */
 export function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

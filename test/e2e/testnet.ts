@@ -167,17 +167,29 @@ export async function headHeight(node: TestnetNode): Promise<number> {
   return (found(await node.rpc.call('chain_getHeader'), 'the head')).number
 }
 
-/** Waits until every given node's finalized head is at least `height`. */
+/** Waits until every given node's finalized head is at least `height`; on timeout the error says where each node stood. */
 export async function waitForHeight(nodes: readonly TestnetNode[], height: number, timeoutMs = 60_000): Promise<void> {
-  await waitFor(
-    async () => {
-      const heights = await Promise.all(nodes.map((node) => headHeight(node).catch(() => -1)))
-      return heights.every((h) => h >= height) ? true : undefined
-    },
-    `${nodes.map((n) => n.name).join(',')} at height ${height}`,
-    timeoutMs,
-    100,
-  )
+  try {
+    await waitFor(
+      async () => {
+        const heights = await Promise.all(nodes.map((node) => headHeight(node).catch(() => -1)))
+        return heights.every((h) => h >= height) ? true : undefined
+      },
+      `${nodes.map((n) => n.name).join(',')} at height ${height}`,
+      timeoutMs,
+      100,
+    )
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\n${(await Promise.all(nodes.map(describeNode))).join('\n')}`, { cause: error })
+  }
+}
+
+/** One node's head, peers and last log lines: what a failed wait needs to be diagnosed from CI output. */
+async function describeNode(node: TestnetNode): Promise<string> {
+  const head = await headHeight(node).catch((error: unknown) => `unreachable (${(error as Error).message})`)
+  const health = await node.rpc.call('system_health').catch(() => null)
+  const tail = node.running?.log().trimEnd().split('\n').slice(-12).map((line) => `    ${line}`).join('\n') ?? '    (not running)'
+  return `  ${node.name}: head ${head}, peers ${health?.peers ?? '?'}, syncing ${health?.isSyncing ?? '?'}\n${tail}`
 }
 
 /** The block hash at every height 1..`upTo` on each node; fails on the first disagreement. */
