@@ -27,6 +27,7 @@ import { Informant, type InformantOptions } from './informant.ts'
 import { TxSubmission } from './mempool/txSubmission.ts'
 import { TxGossip } from './mempool/txGossip.ts'
 import { TxWatcher } from './mempool/txWatcher.ts'
+import { TxJournal } from './mempool/txJournal.ts'
 import { createMetrics, type NodeMetrics } from './metrics/metrics.ts'
 import { MetricsServer } from './metrics/server.ts'
 import { isLoopback, RPC_SERVER_DEFAULTS, RpcServer, RpcServerError, type RpcServerOptions } from './rpc/server.ts'
@@ -292,9 +293,11 @@ export class OpenLedgerNode {
         chainId: () => options.spec.chainId,
       },
     })
+    const journal = new TxJournal({ store, mempool, chain, logger: log.child('journal') })
     const submission = new TxSubmission({
       mempool,
       verifier,
+      journal,
       metrics: this.metrics,
       prefetch: (items) => chain.state.prefetch(items.flatMap(({ tx, sender }) => runtime.accessHints(tx, sender))),
     })
@@ -313,6 +316,9 @@ export class OpenLedgerNode {
       this.#onStop('blob store', () => blobs.stop())
     }
     if (options.network !== undefined) await this.#startNetwork(options.network, chain, mempool, submission)
+    // after the network, so replayed transactions are gossiped again like fresh local ones
+    await journal.start((bytes, source) => submission.submit(bytes, source))
+    this.#onStop('transaction journal', () => journal.stop())
     if (this.#blobs !== undefined) {
       const network = this.#network
       if (network !== undefined) serveBlobs(network, this.#blobs)

@@ -29,6 +29,8 @@ export const Bucket = {
   blobIndex: 0x20,
   /** [blob content id, owner] -> empty: who references a blob (its reference count is the number of owners) */
   blobPin: 0x21,
+  /** [arrival sequence (8-byte big-endian), transaction hash] -> encoded transaction: local transactions not yet in a block (node/mempool/txJournal.ts) */
+  txJournal: 0x30,
 } as const
 export type Bucket = (typeof Bucket)[keyof typeof Bucket]
 

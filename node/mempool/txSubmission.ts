@@ -8,6 +8,7 @@ import type { SignatureVerifier } from '../workers/signatureVerifier.ts'
 import type { NodeMetrics } from '../metrics/metrics.ts'
 import { OpenLedgerError } from '../../runtime/errors.ts'
 import { MempoolError, type Mempool } from './mempool.ts'
+import type { TxJournal } from './txJournal.ts'
 
 /** how many submissions one verification batch holds at most */
 const MAX_BATCH = 512
@@ -30,6 +31,7 @@ export class TxSubmission {
   /** why the node stopped admitting (a storage fault), once it did */
   #closed: string | undefined
 
+  readonly #journal: Pick<TxJournal, 'record'> | undefined
   readonly #prefetch: ((items: ReadonlyArray<{ tx: Transaction; sender: Address }>) => Promise<void>) | undefined
 
   /**
@@ -42,7 +44,10 @@ export class TxSubmission {
     verifier: SignatureVerifier
     metrics?: Pick<NodeMetrics, 'mempoolRejections'>
     prefetch?: (items: ReadonlyArray<{ tx: Transaction; sender: Address }>) => Promise<void>
+    /** where local submissions are made durable before they are acknowledged */
+    journal?: Pick<TxJournal, 'record'>
   }) {
+    this.#journal = components.journal
     this.#mempool = components.mempool
     this.#verifier = components.verifier
     this.#metrics = components.metrics
@@ -66,6 +71,8 @@ export class TxSubmission {
   async submit(bytes: Uint8Array, source: SubmissionSource = 'local'): Promise<{ hash: Uint8Array; status: 'ready' | 'future' }> {
     try {
       const result = await this.#admit(bytes)
+      // a local transaction is acknowledged only once a restart would find it again
+      if (source === 'local' && this.#journal !== undefined) await this.#journal.record(result.hash, bytes)
       for (const listener of this.#admitted) listener(bytes, source)
       return result
     } catch (error) {
