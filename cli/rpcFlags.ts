@@ -23,6 +23,9 @@ export const rpcOptions = {
   'rpc-max-batch-response-size': { type: 'string' },
   'rpc-max-inflight': { type: 'string' },
   'rpc-max-batch': { type: 'string' },
+  'rpc-rate-limit': { type: 'string' },
+  'rpc-rate-limit-burst': { type: 'string' },
+  'rpc-rate-limit-exempt': { type: 'string' },
   'blob-uploads-per-ip': { type: 'string' },
   'blob-upload-timeout': { type: 'string' },
   'blob-max-unreferenced': { type: 'string' },
@@ -43,6 +46,9 @@ export const RPC_USAGE = [
   `--rpc-max-batch-response-size MB  largest answer to one batch (default ${D.maxBatchResponseBytes / MIB})`,
   `--rpc-max-inflight MB          bytes held for requests in flight on all connections (default ${D.maxInFlightBytes / MIB})`,
   `--rpc-max-batch N              calls in one batch (default ${D.maxBatchSize})`,
+  `--rpc-rate-limit N             calls per second one address may make, HTTP and WebSocket together; 0 for none (default ${D.rateLimitPerSecond})`,
+  `--rpc-rate-limit-burst N       calls one address may make at once after a pause (default ${D.rateLimitBurst})`,
+  '--rpc-rate-limit-exempt ADDRS|none  addresses the rate limit spares, comma-separated; loopback names this machine\'s (default loopback)',
   '--blob-uploads-per-ip N        blob uploads one address may have open (default 8; 64 in all)',
   '--blob-upload-timeout S        seconds an upload may take beyond 4 s per 256 KiB chunk received (default 600)',
   '--blob-max-unreferenced MB     finished blobs nothing references plus open uploads (default 1024): BLOB_QUOTA_EXCEEDED past it',
@@ -68,6 +74,7 @@ export function rpcFlagsFrom(values: RpcFlagValues): RpcFlags {
     text === undefined ? undefined : text === 'all' || text === '*' ? '*' : text.split(',').map((item) => item.trim()).filter((item) => item.length > 0)
   const cors = list(values['rpc-cors'])
   const hosts = list(values['rpc-hosts'])
+  const exempt = values['rpc-rate-limit-exempt']
   return {
     blobs: {
       ...(values['blob-uploads-per-ip'] === undefined ? {} : { maxUploadsPerClient: parsePositiveInt(values['blob-uploads-per-ip'], '--blob-uploads-per-ip') }),
@@ -89,6 +96,9 @@ export function rpcFlagsFrom(values: RpcFlagValues): RpcFlags {
       ...int('rpc-max-batch-response-size', 'maxBatchResponseBytes', MIB),
       ...int('rpc-max-inflight', 'maxInFlightBytes', MIB),
       ...int('rpc-max-batch', 'maxBatchSize'),
+      ...int('rpc-rate-limit', 'rateLimitPerSecond', 1, 0),
+      ...int('rpc-rate-limit-burst', 'rateLimitBurst'),
+      ...(exempt === undefined ? {} : { rateLimitExempt: exempt === 'none' ? [] : exempt.split(',').map((item) => item.trim()).filter((item) => item.length > 0) }),
     },
   }
 }

@@ -22,6 +22,7 @@ export type RpcRefusal =
   | 'ORIGIN_NOT_ALLOWED'
   | 'SERVER_BUSY'
   | 'RESPONSE_TOO_LARGE'
+  | 'RATE_LIMITED'
 
 export interface ConnectionLimits {
   /** Most open connections to the port (HTTP and WebSocket). */
@@ -120,5 +121,70 @@ export class ByteBudget {
 
   release(bytes: number): void {
     this.#used = Math.max(0, this.#used - bytes)
+  }
+}
+
+/** Whether a remote address is this machine's (127.0.0.0/8, ::1, and IPv4-mapped 127.x). */
+export function isLoopbackAddress(address: string): boolean {
+  const name = address.startsWith('::ffff:') ? address.slice(7) : address
+  return name === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name)
+}
+
+export interface RateLimits {
+  /** calls per second one remote address may make, sustained; 0 turns the limit off */
+  rateLimitPerSecond: number
+  /** calls one address may make at once after a pause (the bucket's size) */
+  rateLimitBurst: number
+  /** addresses never limited; 'loopback' names this machine's (the operator's tools, or a reverse proxy in front) */
+  rateLimitExempt: readonly string[]
+}
+
+/** Addresses a limiter remembers before it forgets the idle ones (a full bucket is an idle one). */
+const MAX_TRACKED_CLIENTS = 4096
+
+/**
+ * Calls per remote address, over HTTP and WebSocket together: a token bucket per address that
+ * refills at `rateLimitPerSecond` up to `rateLimitBurst`. A message (a call or a whole batch) that
+ * the bucket cannot pay is refused whole with RATE_LIMITED and the wait that would let it through.
+ */
+export class RateLimiter {
+  readonly #limits: RateLimits
+  readonly #now: () => number
+  readonly #buckets = new Map<string, { tokens: number; at: number }>()
+
+  constructor(limits: RateLimits, now: () => number = () => performance.now()) {
+    this.#limits = limits
+    this.#now = now
+  }
+
+  /** Takes `calls` tokens of `client`'s bucket: 0 when they were there, else the ms until they would be. */
+  take(client: string, calls: number): number {
+    const { rateLimitPerSecond: rate, rateLimitBurst: burst, rateLimitExempt: exempt } = this.#limits
+    if (rate <= 0 || exempt.includes(client) || (exempt.includes('loopback') && isLoopbackAddress(client))) return 0
+    const now = this.#now()
+    let bucket = this.#buckets.get(client)
+    if (bucket === undefined) {
+      if (this.#buckets.size >= MAX_TRACKED_CLIENTS) this.#forgetIdle(now)
+      bucket = { tokens: burst, at: now }
+      this.#buckets.set(client, bucket)
+    } else {
+      bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.at) * rate) / 1000)
+      bucket.at = now
+    }
+    if (bucket.tokens >= calls) {
+      bucket.tokens -= calls
+      return 0
+    }
+    return Math.ceil(((Math.min(calls, burst) - bucket.tokens) * 1000) / rate)
+  }
+
+  #forgetIdle(now: number): void {
+    const { rateLimitPerSecond: rate, rateLimitBurst: burst } = this.#limits
+    for (const [client, bucket] of this.#buckets) if (bucket.tokens + ((now - bucket.at) * rate) / 1000 >= burst) this.#buckets.delete(client)
+    // every one of them busy: the oldest go (they get a full bucket back, once)
+    for (const client of this.#buckets.keys()) {
+      if (this.#buckets.size < MAX_TRACKED_CLIENTS) break
+      this.#buckets.delete(client)
+    }
   }
 }

@@ -7,7 +7,7 @@
 import { performance } from 'node:perf_hooks'
 import type { Logger } from '../../lib/logger.ts'
 import type { RpcMetrics } from '../metrics/metrics.ts'
-import type { ByteBudget } from './connections.ts'
+import type { ByteBudget, RateLimiter } from './connections.ts'
 import { RpcError, toRpcError } from './errors.ts'
 import { stringify } from './json.ts'
 import { param, parseParams, type ResolvedMethod, type RpcRegistry, type RpcSubscriptionMethod } from './registry.ts'
@@ -48,11 +48,13 @@ export interface CallSession {
   reserved: number
   /** The remote address of the connection the message came on. */
   client: string
+  /** Set when the message was refused by the rate limit: how long the client should wait (ms). */
+  retryAfterMs: number | undefined
 }
 
 /** A session for one incoming message. */
 export function newSession(transport: RpcTransport, signal: AbortSignal, connection: RpcConnection | undefined, client: string): CallSession {
-  return { transport, signal, connection, started: [], reserved: 0, client }
+  return { transport, signal, connection, started: [], reserved: 0, client, retryAfterMs: undefined }
 }
 
 export interface RpcDispatchOptions {
@@ -77,10 +79,12 @@ export class RpcDispatcher {
   readonly #builtin: ResolvedMethod
 
   readonly #budget: ByteBudget
+  readonly #limiter: RateLimiter | undefined
 
-  constructor(options: RpcDispatchOptions, components: { methods: RpcRegistry; metrics: RpcMetrics | undefined; log: Logger; budget: ByteBudget }) {
+  constructor(options: RpcDispatchOptions, components: { methods: RpcRegistry; metrics: RpcMetrics | undefined; log: Logger; budget: ByteBudget; limiter?: RateLimiter }) {
     this.#options = options
     this.#budget = components.budget
+    this.#limiter = components.limiter
     this.#registry = components.methods
     this.#metrics = components.metrics
     this.#log = components.log
@@ -108,6 +112,13 @@ export class RpcDispatcher {
     if (batch && calls.length === 0) return refuse(new RpcError('INVALID_REQUEST', 'invalid request: empty batch'))
     if (calls.length > this.#options.maxBatchSize) {
       return refuse(new RpcError('LIMIT_EXCEEDED', `batch of ${calls.length} calls exceeds the limit of ${this.#options.maxBatchSize}`, { details: { limit: this.#options.maxBatchSize } }))
+    }
+    // every call counts, a batch's each: the whole message is refused when its address cannot pay
+    const wait = this.#limiter?.take(session.client, calls.length) ?? 0
+    if (wait > 0) {
+      session.retryAfterMs = wait
+      this.#metrics?.rpcRefusals.inc({ reason: 'RATE_LIMITED' })
+      return refuse(new RpcError('RATE_LIMITED', `too many calls from this address: retry in ${wait} ms`, { details: { retryAfterMs: wait } }))
     }
     const connection = session.connection
     if (connection !== undefined) {

@@ -18,6 +18,8 @@
 //   -32008   RESPONSE_TOO_LARGE             one answer over `maxResponseBytes`, or a batch's answers
 //                                           past `maxBatchResponseBytes` (the calls beyond it)
 //   -32009   SERVER_BUSY                    the server's in-flight byte budget is spent: retry later
+//   -32012   RATE_LIMITED                   the caller's address spent its calls per second
+//                                           (`data.retryAfterMs`; HTTP 429 with Retry-After)
 //   -32005   TOO_MANY_CONNECTIONS[_FROM_ADDRESS], REQUEST_TIMEOUT (HTTP 503/408, connection closed)
 //   -32600   HOST_NOT_ALLOWED, ORIGIN_NOT_ALLOWED, HEADERS_TOO_LARGE, BAD_HTTP_REQUEST (HTTP 4xx)
 //   -32010   <the domain error's own code>  a handler threw an OpenLedgerError (bad transaction,
@@ -25,7 +27,7 @@
 //   -32010   INVALID_ENCODING               bytes from the caller that do not decode (a CodecError
 //                                           on any path: the caller's input, never our bug)
 //
-// -32011 … -32099 stay free for domain errors that need a numeric code of their own: a handler
+// -32011, -32013 … -32099 stay free for domain errors that need a numeric code of their own: a handler
 // may throw `new RpcError(code, message, { rpcCode })` directly. Codes are permanent: never
 // renumber or reuse one.
 import { CodecError } from '../../runtime/codec/canonical.ts'
@@ -42,6 +44,7 @@ export const RPC_ERROR_CODES = {
   SUBSCRIPTIONS_NEED_WEBSOCKET: -32007,
   RESPONSE_TOO_LARGE: -32008,
   SERVER_BUSY: -32009,
+  RATE_LIMITED: -32012,
 } as const
 
 export type RpcErrorCode = keyof typeof RPC_ERROR_CODES

@@ -166,6 +166,7 @@ export class RpcHttpHandler {
       session.reserved = 0
     })
     const response = await this.#dispatcher.handleMessage(body.toString('utf8'), session)
+    if (session.retryAfterMs !== undefined) return sendJson(res, 429, response ?? '', { 'retry-after': String(Math.ceil(session.retryAfterMs / 1000)) })
     if (response === undefined) return void res.writeHead(204).end()
     sendJson(res, 200, response)
   }

@@ -18,7 +18,7 @@ import { OpenLedgerError } from '../../runtime/errors.ts'
 import { boundAddress, listenHttp } from '../../lib/httpListen.ts'
 import type { Logger } from '../../lib/logger.ts'
 import type { RpcMetrics } from '../metrics/metrics.ts'
-import { ByteBudget, ConnectionGate } from './connections.ts'
+import { ByteBudget, ConnectionGate, RateLimiter } from './connections.ts'
 import { RpcDispatcher } from './dispatch.ts'
 import { RpcError } from './errors.ts'
 import { RpcHttpHandler, type RpcServerState, type StaticSite } from './http.ts'
@@ -63,6 +63,12 @@ export interface RpcServerOptions {
   maxBatchResponseBytes?: number
   /** Host header names served (DNS-rebinding guard), '*' for any; the listening host is always allowed. */
   allowedHosts?: readonly string[] | '*'
+  /** Calls per second one remote address may make (HTTP and WebSocket together); 0 for no limit. */
+  rateLimitPerSecond?: number
+  /** Calls one address may make at once after a pause. */
+  rateLimitBurst?: number
+  /** Addresses the rate limit spares; 'loopback' for this machine's. */
+  rateLimitExempt?: readonly string[]
 }
 
 export interface RpcServerComponents {
@@ -93,6 +99,9 @@ export const RPC_SERVER_DEFAULTS = {
   maxResponseBytes: 16 * 1024 * 1024,
   maxBatchResponseBytes: 32 * 1024 * 1024,
   allowedHosts: ['localhost', '127.0.0.1', '::1'] as readonly string[],
+  rateLimitPerSecond: 500,
+  rateLimitBurst: 1_000,
+  rateLimitExempt: ['loopback'] as readonly string[],
 } as const
 
 /** How often Node checks connections against the header and request timeouts (ms). */
@@ -126,7 +135,7 @@ export class RpcServer implements RpcServerState {
     this.#log = components.logger.child('rpc')
     this.#metrics = components.metrics
     this.budget = new ByteBudget(this.#options.maxInFlightBytes)
-    this.#dispatcher = new RpcDispatcher(this.#options, { methods: components.methods, metrics: components.metrics, log: this.#log, budget: this.budget })
+    this.#dispatcher = new RpcDispatcher(this.#options, { methods: components.methods, metrics: components.metrics, log: this.#log, budget: this.budget, limiter: new RateLimiter(this.#options) })
     this.#http = new RpcHttpHandler(this.#options, this.#dispatcher, this, this.#metrics, components.site)
   }
 

@@ -1,6 +1,12 @@
 // JSON-RPC over WebSocket: the upgrade on `/` (path, Origin and connection-count checks), one
 // WsConnection per socket with its calls in flight, its subscriptions and backpressure on what it
 // is sent, and the ping that drops sockets which stop answering.
+//
+// A message being received is held by `ws` until its last frame arrives (up to its maxPayload):
+// those bytes are reserved in the server's ByteBudget as they arrive (a socket the budget cannot
+// take is closed with 1013), stay reserved until the message's answer is sent, and a message must
+// be complete within `requestTimeoutMs` of its first byte (closed with 1008 otherwise), so a client
+// trickling half a frame holds neither memory outside the budget nor the socket for long.
 import { randomBytes } from 'node:crypto'
 import { STATUS_CODES, type IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
@@ -11,7 +17,7 @@ import type { RpcMetrics } from '../metrics/metrics.ts'
 import { RpcError } from './errors.ts'
 import { stringify } from './json.ts'
 import type { RpcSubscriptionMethod } from './registry.ts'
-import { refuseRaw } from './connections.ts'
+import { refuseRaw, type ByteBudget } from './connections.ts'
 import { errorResponse, newSession, type ActiveSubscription, type RpcConnection, type RpcDispatcher } from './dispatch.ts'
 import { ABUSIVE_FACTOR, hostAllowed, originAllowed, type RpcServerState } from './http.ts'
 
@@ -26,7 +32,11 @@ export interface RpcWebSocketOptions {
   maxBufferedBytesPerConnection: number
   corsOrigins: readonly string[] | '*'
   pingIntervalMs: number
+  requestTimeoutMs: number
 }
+
+/** How often partial messages are checked against `requestTimeoutMs` (ms). */
+const RECEIVE_CHECK_INTERVAL_MS = 1_000
 
 /** Every WebSocket of one RPC server. */
 export class RpcWebSockets {
@@ -38,6 +48,7 @@ export class RpcWebSockets {
   readonly #connections = new Set<WsConnection>()
   readonly #wss: WebSocketServer
   #pingTimer: NodeJS.Timeout | undefined
+  readonly #receiveTimer: NodeJS.Timeout
 
   constructor(options: RpcWebSocketOptions, dispatcher: RpcDispatcher, server: RpcServerState, components: { log: Logger; metrics: RpcMetrics | undefined }) {
     this.#options = options
@@ -50,6 +61,8 @@ export class RpcWebSockets {
       this.#pingTimer = setInterval(() => this.#pingAll(), options.pingIntervalMs)
       this.#pingTimer.unref()
     }
+    this.#receiveTimer = setInterval(() => this.#checkReceiving(), RECEIVE_CHECK_INTERVAL_MS)
+    this.#receiveTimer.unref()
   }
 
   onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -64,12 +77,13 @@ export class RpcWebSockets {
       return refuseUpgrade(socket, 503, 'too many connections')
     }
     // With no verifyClient, ws completes the upgrade synchronously: the count above cannot race.
-    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#onConnection(ws, req))
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#onConnection(ws, req, socket))
   }
 
   /** Starts the close handshake on every socket (ending their subscriptions); resolves per socket. */
   shutdown(code: number, reason: string): Promise<void>[] {
     clearInterval(this.#pingTimer)
+    clearInterval(this.#receiveTimer)
     return [...this.#connections].map((connection) => connection.shutdown(code, reason))
   }
 
@@ -83,12 +97,16 @@ export class RpcWebSockets {
     this.#wss.close()
   }
 
-  #onConnection(ws: WebSocket, req: IncomingMessage): void {
+  #onConnection(ws: WebSocket, req: IncomingMessage, socket: Duplex): void {
     const connection = new WsConnection(ws, this.#server.signal, {
       maxBufferedBytes: this.#options.maxBufferedBytesPerConnection,
       log: this.#log,
       metrics: this.#metrics,
+      budget: this.#server.budget,
     })
+    // before ws's own listener: a chunk is counted before ws parses it, so the message it
+    // completes takes its bytes along (ws emits 'message' synchronously while parsing)
+    socket.prependListener('data', (chunk: Buffer) => connection.received(chunk.length))
     this.#connections.add(connection)
     this.#metrics?.rpcWsConnections.inc()
     const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`
@@ -97,6 +115,10 @@ export class RpcWebSockets {
     ws.on('message', (data) => this.#onMessage(connection, data, client))
     ws.on('pong', () => {
       connection.alive = true
+      if (receiverIdle(ws)) connection.releaseReceived()
+    })
+    ws.on('ping', () => {
+      if (receiverIdle(ws)) connection.releaseReceived()
     })
     ws.on('error', (error) => this.#log.debug('websocket error', { remote, error }))
     ws.once('close', (code) => {
@@ -108,20 +130,32 @@ export class RpcWebSockets {
   }
 
   #onMessage(connection: WsConnection, data: RawData, client: string): void {
+    // the message's bytes stay reserved until its answer is sent, as an HTTP body's do
+    const held = connection.takeReceived()
+    const budget = this.#server.budget
     const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)
     if (bytes.length > this.#options.maxRequestBytes) {
       this.#dispatcher.count('unknown', 'ws', 'PAYLOAD_TOO_LARGE')
       const error = new RpcError('PAYLOAD_TOO_LARGE', `message exceeds ${this.#options.maxRequestBytes} bytes`, { details: { limit: this.#options.maxRequestBytes } })
-      return connection.send(stringify(errorResponse(null, error)))
+      return connection.send(stringify(errorResponse(null, error)), () => budget.release(held))
     }
     const session = newSession('ws', connection.signal, connection, client)
-    const budget = this.#server.budget
     const handled = this.#dispatcher.handleMessage(bytes.toString('utf8'), session).then((response) => {
-      if (response !== undefined) connection.send(response, () => budget.release(session.reserved))
-      else budget.release(session.reserved)
+      if (response !== undefined) connection.send(response, () => budget.release(session.reserved + held))
+      else budget.release(session.reserved + held)
       for (const subscription of session.started) connection.activate(subscription)
     })
     this.#server.track(handled)
+  }
+
+  #checkReceiving(): void {
+    const now = performance.now()
+    for (const connection of this.#connections) {
+      if (connection.receivingSince === undefined || now - connection.receivingSince <= this.#options.requestTimeoutMs) continue
+      this.#metrics?.rpcRefusals.inc({ reason: 'REQUEST_TIMEOUT' })
+      this.#log.debug('websocket message not completed in time, closing', { limitMs: this.#options.requestTimeoutMs })
+      connection.refuse(1008, 'message not completed in time')
+    }
   }
 
   #pingAll(): void {
@@ -148,10 +182,16 @@ class WsConnection implements RpcConnection {
   readonly #maxBufferedBytes: number
   readonly #log: Logger
   readonly #metrics: RpcMetrics | undefined
+  readonly #budget: ByteBudget
   #closed: Promise<void>
+  /** bytes of the message being received, reserved in the budget */
+  #receiving = 0
+  /** when its first byte came (performance.now()), while one is being received */
+  receivingSince: number | undefined
 
-  constructor(ws: WebSocket, serverSignal: AbortSignal, options: { maxBufferedBytes: number; log: Logger; metrics: RpcMetrics | undefined }) {
+  constructor(ws: WebSocket, serverSignal: AbortSignal, options: { maxBufferedBytes: number; log: Logger; metrics: RpcMetrics | undefined; budget: ByteBudget }) {
     this.#ws = ws
+    this.#budget = options.budget
     this.signal = AbortSignal.any([serverSignal, this.#controller.signal])
     this.#maxBufferedBytes = options.maxBufferedBytes
     this.#log = options.log
@@ -161,6 +201,40 @@ class WsConnection implements RpcConnection {
 
   get subscriptionCount(): number {
     return this.#subscriptions.size
+  }
+
+  /** A chunk of a frame arrived: its bytes are held until the message (or control frame) is whole. */
+  received(bytes: number): void {
+    if (this.#ws.readyState !== WebSocket.OPEN) return
+    if (!this.#budget.tryReserve(bytes)) {
+      this.#metrics?.rpcRefusals.inc({ reason: 'SERVER_BUSY' })
+      this.#log.debug('websocket message refused: the in-flight budget is spent', { receiving: this.#receiving + bytes })
+      return this.refuse(1013, 'server busy: retry later')
+    }
+    this.#receiving += bytes
+    this.receivingSince ??= performance.now()
+  }
+
+  /** A message is whole: what its frames held passes to the caller, to release once it is answered. */
+  takeReceived(): number {
+    const bytes = this.#receiving
+    this.#receiving = 0
+    this.receivingSince = undefined
+    return bytes
+  }
+
+  /** A control frame is whole: nothing is held for it any more. */
+  releaseReceived(): void {
+    this.#budget.release(this.takeReceived())
+  }
+
+  /** Closes the socket for what it sent (1008 policy, 1013 try later); dropped if it does not close at once. */
+  refuse(code: number, reason: string): void {
+    this.releaseReceived()
+    this.end()
+    if (this.#ws.readyState === WebSocket.OPEN) this.#ws.close(code, reason)
+    // a peer that does not answer the close keeps nothing: ws's own close timer (30 s) is too long
+    setTimeout(() => this.#ws.terminate(), 1_000).unref()
   }
 
   /** Checked before sending, so one large answer passes but a peer that does not drain is dropped:
@@ -238,6 +312,7 @@ class WsConnection implements RpcConnection {
 
   /** The socket closed: abort its calls and end every subscription. */
   end(): void {
+    this.releaseReceived()
     this.#controller.abort(new RpcError('INTERNAL_ERROR', 'connection closed'))
     for (const subscription of [...this.#subscriptions.values()]) this.#end(subscription)
   }
@@ -274,6 +349,16 @@ class WsConnection implements RpcConnection {
       this.#log.error('subscription stop failed', { method: subscription.method.subscribe, error, stack: error instanceof Error ? error.stack : undefined })
     }
   }
+}
+
+/**
+ * Whether ws's receiver holds nothing after the control frame it just parsed: no fragments of a
+ * message (control frames may come between them) and no unparsed bytes. Read from ws's internals
+ * (`_receiver`, ws 8); test/node/rpc/websocket.test.ts fails if they change.
+ */
+function receiverIdle(ws: WebSocket): boolean {
+  const receiver = (ws as unknown as { _receiver?: { _fragments?: unknown[]; _bufferedBytes?: number } })._receiver
+  return receiver?._fragments?.length === 0 && receiver._bufferedBytes === 0
 }
 
 function refuseUpgrade(socket: Duplex, status: number, message: string): void {

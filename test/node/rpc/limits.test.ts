@@ -1,10 +1,14 @@
 // Issue 21's limits on the RPC port, against a real RpcServer on loopback: connections (all and per
 // address), header and request read timeouts, answers per call and per batch, the in-flight byte
-// budget, and the Host allowlist. Each refusal carries a stable code and is counted.
+// budget, the Host allowlist, calls per second per address, and WebSocket messages received a
+// trickle at a time. Each refusal carries a stable code and is counted.
+import { randomBytes } from 'node:crypto'
 import { request } from 'node:http'
 import { connect, type Socket } from 'node:net'
 import t from 'tap'
-import { eventually, post, startServer, type Fixture } from './fixtures.ts'
+import { WebSocket } from 'ws'
+import { RateLimiter } from '../../../node/rpc/connections.ts'
+import { eventually, post, startServer, WsProbe, type Fixture } from './fixtures.ts'
 
 /** A raw TCP connection that keeps what the server sends and tells when it closed. */
 function rawConnection(port: number): Promise<{ socket: Socket; received: () => string; closed: Promise<void> }> {
@@ -123,4 +127,102 @@ t.test('only allowed Host names are served (DNS rebinding)', async (t) => {
   t.equal((await withHost(open.url, 'node.example:80')).status, 200, 'a configured name')
   t.equal((await withHost(open.url, 'localhost')).status, 403, 'the list replaces the defaults')
   t.equal((await withHost(open.url, '127.0.0.1')).status, 200, 'the listening host is always served')
+})
+
+t.test('the rate limiter: a bucket per address, refilled in time, loopback spared by default', (t) => {
+  const clock = { now: 0 }
+  const limiter = new RateLimiter({ rateLimitPerSecond: 10, rateLimitBurst: 20, rateLimitExempt: ['loopback', '10.0.0.9'] }, () => clock.now)
+  t.equal(limiter.take('192.0.2.1', 20), 0, 'a burst up to the bucket passes')
+  t.equal(limiter.take('192.0.2.1', 1), 100, 'the next call waits 100 ms (10/s)')
+  t.equal(limiter.take('192.0.2.2', 5), 0, 'another address has its own bucket')
+  clock.now += 500
+  t.equal(limiter.take('192.0.2.1', 5), 0, 'half a second refills five')
+  t.equal(limiter.take('192.0.2.1', 40), 2_000, 'more than the bucket: the wait for a full one')
+  for (const address of ['127.0.0.1', '::1', '::ffff:127.0.0.5', '10.0.0.9']) t.equal(limiter.take(address, 1_000), 0, `${address} is exempt`)
+  const off = new RateLimiter({ rateLimitPerSecond: 0, rateLimitBurst: 0, rateLimitExempt: [] })
+  t.equal(off.take('192.0.2.1', 1_000), 0, '0 turns it off')
+  t.end()
+})
+
+t.test('calls past an address’s rate are refused with RATE_LIMITED, HTTP and WebSocket together', async (t) => {
+  // loopback is exempt by default: this test's client is the stranger
+  const fixture = await startServer(t, { rateLimitPerSecond: 5, rateLimitBurst: 6, rateLimitExempt: [] })
+  const echo = (id: number) => ({ jsonrpc: '2.0', id, method: 'test_echo', params: ['hi'] })
+  t.equal((await post(fixture.url, [echo(1), echo(2), echo(3), echo(4), echo(5)])).status, 200, 'a batch of five within the burst')
+  const ws = await WsProbe.open(fixture.wsUrl)
+  t.teardown(() => ws.close())
+  t.match(await ws.call('test_echo', ['ws'], 6), { result: 'ws' }, 'the sixth, over a WebSocket')
+  const limited = await post(fixture.url, echo(7))
+  t.equal(limited.status, 429)
+  t.ok(Number(limited.headers.get('retry-after')) >= 1, 'Retry-After in seconds')
+  t.match(limited.json, { error: { code: -32012, data: { code: 'RATE_LIMITED', retryAfterMs: Number } } })
+  t.match(await ws.call('test_echo', ['ws'], 8), { error: { code: -32012, data: { code: 'RATE_LIMITED' } } }, 'the WebSocket shares the address’s bucket')
+  t.equal(await refusals(fixture, 'RATE_LIMITED'), 2)
+  const wait = (limited.json as { error: { data: { retryAfterMs: number } } }).error.data.retryAfterMs
+  await new Promise((resolve) => setTimeout(resolve, wait + 50))
+  t.match((await post(fixture.url, echo(9))).json, { result: 'hi' }, 'served again after the wait it named')
+})
+
+/** A client's WebSocket frame header (masked, as clients must send): text, FIN unless `more`. */
+function frameHeader(length: number, options: { opcode?: number; more?: boolean } = {}): Buffer {
+  const first = ((options.more === true ? 0 : 0x80) | (options.opcode ?? 1))
+  const head = length < 126 ? Buffer.from([first, 0x80 | length]) : Buffer.alloc(10)
+  if (length >= 126) {
+    head[0] = first
+    head[1] = 0x80 | 127
+    head.writeBigUInt64BE(BigInt(length), 2)
+  }
+  return Buffer.concat([head, Buffer.alloc(4)]) // a zero mask: the payload goes as is
+}
+
+async function rawWebSocket(url: string): Promise<{ socket: Socket; closed: Promise<number> }> {
+  const ws = new WebSocket(url)
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve())
+    ws.once('error', reject)
+  })
+  ws.on('error', () => {})
+  const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)))
+  return { socket: (ws as unknown as { _socket: Socket })._socket, closed }
+}
+
+t.test('a WebSocket message received a trickle at a time is held in the budget and cut at the request timeout', async (t) => {
+  const fixture = await startServer(t, { maxRequestBytes: 256 * 1024, maxInFlightBytes: 300 * 1024, headersTimeoutMs: 1_000, requestTimeoutMs: 1_500 })
+  const budget = fixture.server.budget
+  // half of a 600 kB frame, then a byte every 200 ms: ws would hold it whole, up to its maxPayload
+  const trickler = await rawWebSocket(fixture.wsUrl)
+  trickler.socket.write(Buffer.concat([frameHeader(600_000), Buffer.alloc(200_000, 0x20)]))
+  await eventually(() => budget.used >= 200_000)
+  t.pass('the partial frame is counted in the in-flight budget')
+  // a second socket's partial frame that the budget cannot take: closed 1013, try again later
+  const second = await rawWebSocket(fixture.wsUrl)
+  second.socket.write(Buffer.concat([frameHeader(600_000), Buffer.alloc(150_000, 0x20)]))
+  t.equal(await second.closed, 1013)
+  t.equal(await refusals(fixture, 'SERVER_BUSY'), 1)
+  const started = Date.now()
+  const timer = setInterval(() => trickler.socket.write(' '), 200)
+  t.teardown(() => clearInterval(timer))
+  t.equal(await trickler.closed, 1008, 'closed for not completing its message in time')
+  clearInterval(timer)
+  t.ok(Date.now() - started < 4_000, 'within the request timeout (and the check interval)')
+  t.equal(await refusals(fixture, 'REQUEST_TIMEOUT'), 1)
+  await eventually(() => budget.used === 0)
+  t.pass('everything they held is returned')
+
+  // control frames between a message's fragments do not release what the fragments hold
+  const fragmented = await rawWebSocket(fixture.wsUrl)
+  fragmented.socket.write(Buffer.concat([frameHeader(100_000, { more: true }), Buffer.alloc(100_000, 0x20)]))
+  await eventually(() => budget.used >= 100_000)
+  const pong = randomBytes(4)
+  fragmented.socket.write(Buffer.concat([frameHeader(pong.length, { opcode: 0xa }), pong]))
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  t.ok(budget.used >= 100_000, 'a pong amid a fragmented message releases nothing')
+  t.equal(await fragmented.closed, 1008)
+  await eventually(() => budget.used === 0)
+
+  // a whole message is answered and its bytes returned; an idle socket that answers pings stays
+  const probe = await WsProbe.open(fixture.wsUrl)
+  t.teardown(() => probe.close())
+  t.match(await probe.call('test_echo', ['x'.repeat(90)], 1), { result: 'x'.repeat(90) })
+  await eventually(() => budget.used === 0)
 })
