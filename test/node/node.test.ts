@@ -32,7 +32,7 @@ t.test('a node stops its services in exactly the reverse order of their start', 
   const started = node.services
   t.same(started, [
     'storage health', 'store', 'upgrade watch', 'verifier', 'transaction watcher', 'informant', 'metrics of blocks', 'blob store',
-    'transaction gossip', 'network', 'clock monitor', 'availability', 'rpc', 'metrics server', 'producer',
+    'transaction gossip', 'network', 'clock monitor', 'transaction journal', 'availability', 'attribution', 'rpc', 'metrics server', 'producer',
   ], 'started bottom up: the free-space watch and the store first (then the software-upgrade watch over it), the producer last')
   await node.stop()
   const stopped = lines.map((line) => JSON.parse(line) as { msg: string; service?: string }).filter((record) => record.msg === 'stopping').map((record) => record.service)
