@@ -9,6 +9,9 @@
 //   skipping (h+k)    more than 2/3 of its own set signed, and validators of the trusted set holding
 //                     more than 1/3 of the trusted power are among the signers (verifyCommitAcrossSets);
 //                     if not, verify a header halfway first (bisection)
+//   trusting period   a trusted header anchors skips only while it is younger than 2/3 of the
+//                     unbonding period: past that its validators may have unbonded, and keys
+//                     nobody can slash any more could sign a whole other chain (a long-range fork)
 //
 // Whatever fails is reported with a typed code and never becomes trusted.
 import { bytesEqual } from '../runtime/codec/canonical.ts'
@@ -27,6 +30,7 @@ export type LightClientErrorCode =
   | 'INSUFFICIENT_TRUSTED_POWER'
   | 'BAD_PROOF'
   | 'UNAVAILABLE'
+  | 'TRUST_EXPIRED'
 export class LightClientError extends OpenLedgerError<LightClientErrorCode> {}
 
 export interface LightBlock {
@@ -49,7 +53,8 @@ export interface TrustedBlock {
   readonly nextValidatorsHash: Uint8Array
 }
 
-function trust(block: LightBlock): TrustedBlock {
+/** A checked light block as the client's trusted block. */
+export function trustedBlock(block: LightBlock): TrustedBlock {
   return { hash: block.hash, header: block.header, validators: block.validators, nextValidatorsHash: block.header.nextValidatorsHash }
 }
 
@@ -76,6 +81,27 @@ export function checkLightBlock(chainId: number, raw: { header: Uint8Array; comm
   return { hash, header, commit, validators }
 }
 
+/**
+ * ms a trusted header may anchor a skip: 2/3 of the unbonding period (CometBFT's default ratio),
+ * the period's blocks taken at `blockTimeMs` each. The margin covers blocks coming faster than
+ * that and the client's clock error.
+ */
+export function trustingPeriodMs(unbondingPeriodBlocks: number, blockTimeMs: number): number {
+  return Math.floor((unbondingPeriodBlocks * 2) / 3) * blockTimeMs
+}
+
+/** Throws TRUST_EXPIRED when `trusted` (its BFT time) is older than `periodMs` at `nowMs`. */
+export function checkTrustingPeriod(trusted: TrustedBlock, nowMs: number, periodMs: number): void {
+  const age = nowMs - trusted.header.timestamp
+  if (age <= periodMs) return
+  throw new LightClientError(
+    'TRUST_EXPIRED',
+    `the trusted block ${trusted.header.height} (${toHex(trusted.hash)}) is ${Math.round(age / 1000)} s old, past the trusting period of ${Math.round(periodMs / 1000)} s ` +
+      '(2/3 of the unbonding period): its validators may have unbonded and could sign another chain unpunished. Start from a recent block you trust (a hash from a node or explorer you trust)',
+    { details: { height: trusted.header.height, ageMs: age, trustingPeriodMs: periodMs } },
+  )
+}
+
 /** Verifies the block right after `trusted`; returns it as trusted. */
 export function verifyAdjacent(chainId: number, trusted: TrustedBlock, block: LightBlock): TrustedBlock {
   if (block.header.height !== trusted.header.height + 1 || !bytesEqual(block.header.parentHash, trusted.hash)) {
@@ -86,7 +112,7 @@ export function verifyAdjacent(chainId: number, trusted: TrustedBlock, block: Li
   }
   const result = verifyCommit(chainId, block.validators, block.commit, { height: block.header.height, blockHash: block.hash })
   if (!result.ok) throw new LightClientError('INVALID_COMMIT', `block ${block.header.height}: ${result.reason}`, { details: { reason: result.code } })
-  return trust(block)
+  return trustedBlock(block)
 }
 
 /** Verifies a later block against `trusted` by the 1/3 trust rule; INSUFFICIENT_TRUSTED_POWER means: bisect. */
@@ -98,7 +124,7 @@ export function verifySkipping(chainId: number, trusted: TrustedBlock, block: Li
     const code = result.code === 'INSUFFICIENT_TRUSTED_POWER' ? 'INSUFFICIENT_TRUSTED_POWER' : 'INVALID_COMMIT'
     throw new LightClientError(code, `block ${block.header.height}: ${result.reason}`, { details: { reason: result.code } })
   }
-  return trust(block)
+  return trustedBlock(block)
 }
 
 /**

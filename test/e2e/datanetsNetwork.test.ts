@@ -2,7 +2,8 @@
 // node; the validators fetch it from the network (libp2p blob protocol), check it and attest its
 // availability; a curator talking to another node accepts it; the owner publishes a version
 // through a third; the inclusion proof and the version's state proof verify against a finalized
-// state root on the fourth, which also serves the bytes (fetched over the network).
+// state root on the fourth, which also serves the bytes (fetched over the network). `openledger
+// light`, trusting only the genesis file, proves the contribution's inclusion through node3 too.
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
@@ -45,6 +46,18 @@ t.test('a contribution uploaded to one node is fetched, attested, accepted and p
   t.equal(proved.code, 0, `datanet proved` + (proved.code === 0 ? '' : `: ${proved.stdout}${proved.stderr}`))
   t.match(proved.stdout, /inclusion .*verified/, 'the inclusion proof verifies against the version root')
   t.match(proved.stdout, /state .*finalized #\d+ .*verified/, 'the version verifies against a finalized state root')
+
+  // the light client checks the headers' certificates itself, then the version record's state
+  // proof and the contribution's path under its root
+  const light = await runCli(['light', '--genesis', join(net.dir, 'genesis.json'), '--rpc', node3.rpcUrl, '--contribution', '1:0', '--json'])
+  t.equal(light.code, 0, light.stderr)
+  const included = light.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line['included'] !== undefined)
+  const record = found(await node3.rpc.call('openledger_getContribution', [1, 0]), 'contribution 0')
+  t.same(
+    { included: included?.['included'], version: included?.['version'], contributor: included?.['contributor'], cid: included?.['cid'] },
+    { included: true, version: 1, contributor: toHex(devAccount('eve').address), cid: record.cid },
+    'the light client proves eve\'s contribution in version 1',
+  )
 
   const copy = join(net.dir, 'copy.jsonl')
   const downloaded = await cli(node3, 'download', '--datanet', '1', '--contribution', '0', '--out', copy)
