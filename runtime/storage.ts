@@ -67,9 +67,19 @@ export function storageMap<K, T>(module: number, item: number, keyBytes: (id: K)
 
 export const bytesKey = (id: Uint8Array): Uint8Array => id
 
-/** 8-byte big-endian height: keys of items indexed by height (queues, the beacon's mixes) */
-export function heightKey(height: number): Uint8Array {
+// The two id encoders every module's keys use, big-endian so that a prefix scan lists ids in order.
+// Which width an id has is fixed by its storage item forever (changing it moves every key).
+
+/** 4 bytes: ids of a space a chain never exhausts (datanets, their contributions and versions, validator ids, chunks) */
+export function u32Key(value: number): Uint8Array {
+  const out = new Uint8Array(4)
+  new DataView(out.buffer).setUint32(0, value)
+  return out
+}
+
+/** 8 bytes: heights, and ids that grow with every transaction (jobs, model versions, requests, records, proposals) */
+export function u64Key(value: number): Uint8Array {
   const out = new Uint8Array(8)
-  new DataView(out.buffer).setBigUint64(0, BigInt(height))
+  new DataView(out.buffer).setBigUint64(0, BigInt(value))
   return out
 }

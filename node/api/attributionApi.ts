@@ -17,7 +17,7 @@ import {
   ATTRIBUTION_STATUS_NAMES, attributionCursor, AttributionStatus, attributionParams, attributions, METHOD_NAMES, penalties, rewards, type Attribution,
 } from '../../runtime/modules/attribution/index.ts'
 import { attributionKind, penaltyKind } from '../../runtime/modules/attribution/state.ts'
-import { u32 } from '../../runtime/modules/datanets/state.ts'
+import { u32Key } from '../../runtime/storage.ts'
 import { sameAddress } from '../../runtime/modules/accounts.ts'
 import { encodeStateProof } from '../../runtime/state/proof.ts'
 import { defineMethod, param, type RpcMethod } from '../rpc/registry.ts'
@@ -73,7 +73,7 @@ export function attributionMethods({ chain }: ApiComponents): RpcMethod[] {
       name: 'openledger_getPenalties',
       params: [id.named('datanet'), count, param.optional(id).named('after')],
       async handler([datanet, n, after], { signal }) {
-        const prefix = concatBytes(penalties.prefix, u32(datanet))
+        const prefix = concatBytes(penalties.prefix, u32Key(datanet))
         const entries = state().entries(prefix, after === undefined ? undefined : penalties.key({ datanet, index: after }))
         return listEntries(entries, { count: n, signal }, ([key, value]) => {
           const index = new DataView(key.buffer, key.byteOffset + key.length - 4, 4).getUint32(0)

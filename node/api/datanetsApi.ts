@@ -19,9 +19,10 @@ import { toJsonOf } from '../../runtime/codec/schema.ts'
 import { checkRows, formatName } from '../../runtime/modules/datanets/formats.ts'
 import { versionLeaves, versionTree, type VersionTree } from '../../runtime/modules/datanets/proofs.ts'
 import {
-  CONTRIBUTION_STATUS_NAMES, contributionKind, contributions, datanetCount, datanetKind, datanets, u32, versionKind, versions,
+  CONTRIBUTION_STATUS_NAMES, contributionKind, contributions, datanetCount, datanetKind, datanets, versionKind, versions,
   type Contribution, type Datanet, type DatanetVersion,
 } from '../../runtime/modules/datanets/state.ts'
+import { u32Key } from '../../runtime/storage.ts'
 import { contributionLeaf } from '../../runtime/modules/datanets/versionTree.ts'
 import { CHUNK_BYTES } from '../blobs/contentId.ts'
 import type { BlobStore } from '../blobs/blobStore.ts'
@@ -223,7 +224,7 @@ class VersionTreeCache {
 
   async #build(version: DatanetVersion) {
     const all: Contribution[] = []
-    const prefix = new Uint8Array([...contributions.prefix, ...u32(version.datanet)])
+    const prefix = new Uint8Array([...contributions.prefix, ...u32Key(version.datanet)])
     for await (const [, value] of this.#chain.state.entries(prefix)) all.push(contributions.decodeValue(value))
     const leaves = versionLeaves(all, version)
     const included = new Map<number, number>()

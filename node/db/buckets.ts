@@ -34,8 +34,5 @@ export const Bucket = {
 } as const
 export type Bucket = (typeof Bucket)[keyof typeof Bucket]
 
-export function heightKey(height: number): Uint8Array {
-  const key = new Uint8Array(8)
-  new DataView(key.buffer).setBigUint64(0, BigInt(height))
-  return key
-}
+/** 8-byte big-endian height: the key of the height-indexed buckets (the runtime's u64 key encoder) */
+export { u64Key as heightKey } from '../../runtime/storage.ts'

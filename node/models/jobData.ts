@@ -10,7 +10,7 @@ import { OpenLedgerError } from '../../runtime/errors.ts'
 import { parseRows, type Row } from '../../runtime/modules/datanets/formats.ts'
 import { inVersion } from '../../runtime/modules/datanets/proofs.ts'
 import { contributions, versions, type Contribution } from '../../runtime/modules/datanets/state.ts'
-import { u32 } from '../../runtime/modules/datanets/state.ts'
+import { u32Key } from '../../runtime/storage.ts'
 import type { StateReader } from '../../runtime/state/overlay.ts'
 import type { BlobFetcher } from '../blobs/blobExchange.ts'
 import type { BlobStore } from '../blobs/blobStore.ts'
@@ -49,7 +49,7 @@ export async function versionContributions(state: JobDataSources['state'], ref: 
   if (!bytesEqual(version.root, ref.root)) {
     throw new JobDataError('VERSION_ROOT_MISMATCH', `version ${ref.version} of datanet ${ref.datanet} has root ${toHex(version.root)}, the job names ${toHex(ref.root)}`)
   }
-  const prefix = new Uint8Array([...contributions.prefix, ...u32(ref.datanet)])
+  const prefix = new Uint8Array([...contributions.prefix, ...u32Key(ref.datanet)])
   const included: Contribution[] = []
   for await (const [, value] of state.entries(prefix)) {
     const contribution = contributions.decodeValue(value)

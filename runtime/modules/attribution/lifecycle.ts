@@ -31,7 +31,8 @@ import { payFromModuleAccount } from '../balances/ledger.ts'
 import { contributions, ContributionStatus, DATANETS_ACCOUNT } from '../datanets/state.ts'
 import { takeContributorsPool } from '../inference/records.ts'
 import { records, type InferenceRecord } from '../inference/state.ts'
-import { modelVersions, u64 } from '../models/state.ts'
+import { modelVersions } from '../models/state.ts'
+import { u64Key } from '../../storage.ts'
 import { SlashReason } from '../staking/events.ts'
 import { slash } from '../staking/stake.ts'
 import { validators } from '../staking/state.ts'
@@ -59,7 +60,7 @@ export function receiptHash(receipt: Receipt): Uint8Array {
 
 /** The scope of a re-check's commitments: the record and the attempt (a reassigned record is a new round). */
 export function checkScope(entry: Pick<Attribution, 'record' | 'attempt'>): Uint8Array {
-  return concatBytes(u64(entry.record), u64(entry.attempt))
+  return concatBytes(u64Key(entry.record), u64Key(entry.attempt))
 }
 
 const includes = (list: readonly Address[], account: Address): boolean => list.some((entry) => sameAddress(entry, account))
@@ -88,7 +89,7 @@ export async function lineageOf(state: StateReader, record: Pick<InferenceRecord
 /** The active operators whose stake counts at this height, in the order drawn by power for (record, attempt) from the mix of `height`. */
 async function ordering(context: ExecutionContext, domain: string, record: number, attempt: number, height: number): Promise<Address[]> {
   const members = (await countedSetAt(context.state, context.block.height)).filter((member) => member.power > 0n)
-  const seed = await drawSeed(context.state, { domain, subject: concatBytes(u64(record), u64(attempt)), height }, context.block.height)
+  const seed = await drawSeed(context.state, { domain, subject: concatBytes(u64Key(record), u64Key(attempt)), height }, context.block.height)
   return drawWeighted(seed, members.map((member) => BigInt(member.power)), members.length).map((index) => members[index]?.operator as Address)
 }
 
@@ -157,7 +158,7 @@ export async function submitted(context: ExecutionContext, entry: Attribution, r
 /** Sampled (or forced after a lost re-check): verifiers drawn by power besides the attributor; else final. */
 async function drawCheck(context: ExecutionContext, entry: Attribution, params: AttributionParams): Promise<Attribution> {
   const height = entry.submittedHeight + RANDOMNESS_LOOKAHEAD
-  const subject = concatBytes(u64(entry.record), u64(entry.attempt))
+  const subject = concatBytes(u64Key(entry.record), u64Key(entry.attempt))
   const seed = await drawSeed(context.state, { domain: CHECK_DOMAIN, subject, height }, context.block.height)
   if (!entry.forceCheck && !isSampled(seed, BigInt(params.sampleRateBps), BPS)) return finalize(context, entry, params)
   const verifiers = without(await ordering(context, CHECK_DOMAIN, entry.record, entry.attempt, height), [...entry.excluded, entry.attributor]).slice(0, Math.min(params.verifiers, MAX_WORKERS))

@@ -9,7 +9,7 @@ import { bytesKey, storageMap, storageValue } from '../../storage.ts'
 import { moduleAccount } from '../accounts.ts'
 import { contributionKey } from '../datanets/state.ts'
 import { ModuleIndex } from '../indices.ts'
-import { idKey, u64 } from '../models/state.ts'
+import { u64Key } from '../../storage.ts'
 
 /** Holds every contributor's accrued, unclaimed reward (taken from the records' contributors' pools). */
 export const ATTRIBUTION_ACCOUNT = moduleAccount('attribution')
@@ -179,9 +179,9 @@ export const params = attributionParams.storage
 /** the last inference record the hook has assigned (or closed) */
 export const cursor = storageValue(M, StorageItem.cursor, k.uint, 0)
 /** record id -> its attribution */
-export const attributions = storageMap(M, StorageItem.attribution, idKey, attributionKind)
+export const attributions = storageMap(M, StorageItem.attribution, u64Key, attributionKind)
 /** height -> records whose phase ends there (stale entries skipped) */
-export const deadlines = storageMap(M, StorageItem.deadline, u64, k.list(k.uint, 1_000_000))
+export const deadlines = storageMap(M, StorageItem.deadline, u64Key, k.list(k.uint, 1_000_000))
 /** contributor address -> accrued and claimed rewards */
 export const rewards = storageMap(M, StorageItem.reward, bytesKey, rewardKind)
 /** (datanet, contribution index) -> penalty */

@@ -5,7 +5,7 @@
 import * as k from '../../codec/schema.ts'
 import { concatBytes } from '../../crypto/hash.ts'
 import { defineParams } from '../../params.ts'
-import { storageMap, storageValue } from '../../storage.ts'
+import { storageMap, storageValue, u32Key } from '../../storage.ts'
 import { moduleAccount } from '../accounts.ts'
 import { ModuleIndex } from '../indices.ts'
 
@@ -154,18 +154,12 @@ export const versionKind = k.struct({
 })
 export type DatanetVersion = k.Infer<typeof versionKind>
 
-export function u32(value: number): Uint8Array {
-  const out = new Uint8Array(4)
-  new DataView(out.buffer).setUint32(0, value)
-  return out
-}
-
-export const datanetKey = (id: number): Uint8Array => u32(id)
-export const contributionKey = ({ datanet, index }: { datanet: number; index: number }): Uint8Array => concatBytes(u32(datanet), u32(index))
-export const cidKey = ({ datanet, cid }: { datanet: number; cid: Uint8Array }): Uint8Array => concatBytes(u32(datanet), cid)
-export const attestationKey = ({ datanet, index, validator }: { datanet: number; index: number; validator: Uint8Array }): Uint8Array => concatBytes(u32(datanet), u32(index), validator)
-export const versionKey = ({ datanet, version }: { datanet: number; version: number }): Uint8Array => concatBytes(u32(datanet), u32(version))
-export const treeNodeKey = ({ datanet, height, index }: { datanet: number; height: number; index: number }): Uint8Array => concatBytes(u32(datanet), Uint8Array.of(height), u32(index))
+export const datanetKey = (id: number): Uint8Array => u32Key(id)
+export const contributionKey = ({ datanet, index }: { datanet: number; index: number }): Uint8Array => concatBytes(u32Key(datanet), u32Key(index))
+export const cidKey = ({ datanet, cid }: { datanet: number; cid: Uint8Array }): Uint8Array => concatBytes(u32Key(datanet), cid)
+export const attestationKey = ({ datanet, index, validator }: { datanet: number; index: number; validator: Uint8Array }): Uint8Array => concatBytes(u32Key(datanet), u32Key(index), validator)
+export const versionKey = ({ datanet, version }: { datanet: number; version: number }): Uint8Array => concatBytes(u32Key(datanet), u32Key(version))
+export const treeNodeKey = ({ datanet, height, index }: { datanet: number; height: number; index: number }): Uint8Array => concatBytes(u32Key(datanet), Uint8Array.of(height), u32Key(index))
 
 const M = ModuleIndex.datanets
 export const params = datanetsParams.storage

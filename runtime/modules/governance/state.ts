@@ -6,7 +6,7 @@ import * as k from '../../codec/schema.ts'
 import { concatBytes } from '../../crypto/hash.ts'
 import type { Address } from '../../crypto/secp256k1.ts'
 import { defineParams, paramChangeKind } from '../../params.ts'
-import { storageMap, storageValue, heightKey as u64 } from '../../storage.ts'
+import { storageMap, storageValue, u64Key } from '../../storage.ts'
 import { moduleAccount } from '../accounts.ts'
 import { ModuleIndex } from '../indices.ts'
 
@@ -153,18 +153,18 @@ export type Vote = k.Infer<typeof voteKind>
 export const upgradeKind = k.struct({ proposal: k.uint, height: k.uint, version: k.string(MAX_VERSION_CHARS) })
 export type ScheduledUpgrade = k.Infer<typeof upgradeKind>
 
-export const proposalVoterKey = ({ proposal, account }: { proposal: number; account: Address }): Uint8Array => concatBytes(u64(proposal), account)
+export const proposalVoterKey = ({ proposal, account }: { proposal: number; account: Address }): Uint8Array => concatBytes(u64Key(proposal), account)
 
 const M = ModuleIndex.governance
 export const proposalCount = storageValue(M, StorageItem.proposalCount, k.uint, 0)
-export const proposals = storageMap(M, StorageItem.proposal, u64, proposalKind)
+export const proposals = storageMap(M, StorageItem.proposal, u64Key, proposalKind)
 /** (proposal, depositor) -> base units deposited */
 export const deposits = storageMap(M, StorageItem.deposit, proposalVoterKey, k.amount)
-export const depositors = storageMap(M, StorageItem.depositors, u64, k.list(k.address, MAX_DEPOSITORS))
+export const depositors = storageMap(M, StorageItem.depositors, u64Key, k.list(k.address, MAX_DEPOSITORS))
 /** (proposal, voter) -> the voter's current vote (a later vote replaces it) */
 export const votes = storageMap(M, StorageItem.vote, proposalVoterKey, voteKind)
-export const voters = storageMap(M, StorageItem.voters, u64, k.list(k.address, MAX_VOTERS))
+export const voters = storageMap(M, StorageItem.voters, u64Key, k.list(k.address, MAX_VOTERS))
 /** height -> proposals with a deadline (deposit end, voting end, enactment) at that height */
-export const queue = storageMap(M, StorageItem.queue, u64, k.list(k.uint, 1_000_000))
+export const queue = storageMap(M, StorageItem.queue, u64Key, k.list(k.uint, 1_000_000))
 /** the upgrade most recently enacted: nodes older than `version` stop before executing `height` */
 export const scheduledUpgrade = storageValue(M, StorageItem.upgrade, k.optional(upgradeKind), undefined)

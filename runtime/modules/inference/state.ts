@@ -6,7 +6,7 @@ import { defineParams } from '../../params.ts'
 import { bytesKey, storageMap, storageValue } from '../../storage.ts'
 import { moduleAccount } from '../accounts.ts'
 import { ModuleIndex } from '../indices.ts'
-import { idKey, u64 } from '../models/state.ts'
+import { u64Key } from '../../storage.ts'
 
 /**
  * Holds every provider bond (bonded and unbonding), every open request's escrow, every channel's
@@ -247,14 +247,14 @@ export const params = inferenceParams.storage
 export const providers = storageMap(M, StorageItem.provider, bytesKey, providerKind)
 export const requestCount = storageValue(M, StorageItem.requestCount, k.uint, 0)
 /** id (from 1) -> on-chain request */
-export const requests = storageMap(M, StorageItem.request, idKey, requestKind)
+export const requests = storageMap(M, StorageItem.request, u64Key, requestKind)
 export const channelCount = storageValue(M, StorageItem.channelCount, k.uint, 0)
 /** id (from 1) -> payment channel */
-export const channels = storageMap(M, StorageItem.channel, idKey, channelKind)
+export const channels = storageMap(M, StorageItem.channel, u64Key, channelKind)
 export const recordCount = storageValue(M, StorageItem.recordCount, k.uint, 0)
 /** id (from 1) -> inference record */
-export const records = storageMap(M, StorageItem.record, idKey, recordKind)
+export const records = storageMap(M, StorageItem.record, u64Key, recordKind)
 /** height -> requests whose deadline it is (stale entries skipped: the request moved on) */
-export const requestDeadlines = storageMap(M, StorageItem.requestDeadline, u64, k.list(k.uint, 1_000_000))
+export const requestDeadlines = storageMap(M, StorageItem.requestDeadline, u64Key, k.list(k.uint, 1_000_000))
 /** height -> channels whose challenge period ends there */
-export const channelClosings = storageMap(M, StorageItem.channelClosing, u64, k.list(k.uint, 1_000_000))
+export const channelClosings = storageMap(M, StorageItem.channelClosing, u64Key, k.list(k.uint, 1_000_000))

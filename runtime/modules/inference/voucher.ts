@@ -5,7 +5,7 @@
 //   keccak256("openledger/voucher/v1" ‖ canonical([chainId, channel, cumulative, requestHash]))
 // where `cumulative` is everything the user has agreed to pay on the channel so far and
 // `requestHash` is the head of the channel's request chain after the request it pays for:
-//   head₀ = keccak256("openledger/channel/v1" ‖ u64 channel)
+//   head₀ = keccak256("openledger/channel/v1" ‖ u64Key channel)
 //   headₙ = keccak256("openledger/channel-request/v1" ‖ headₙ₋₁ ‖ keccak256(canonical(termsₙ, priceₙ)))
 // So the latest voucher alone commits to every request since the channel opened, with its price:
 // the provider redeems a batch with one signature check, the runtime re-chains the batch's terms
@@ -16,7 +16,7 @@ import { encode } from '../../codec/canonical.ts'
 import * as k from '../../codec/schema.ts'
 import { concatBytes, keccak256, keccak256Prefixed, utf8 } from '../../crypto/hash.ts'
 import { recoverAddress, signDigest, type Address } from '../../crypto/secp256k1.ts'
-import { u64 } from '../models/state.ts'
+import { u64Key } from '../../storage.ts'
 import { inferenceTermsFields } from './state.ts'
 
 const VOUCHER_DOMAIN = utf8('openledger/voucher/v1')
@@ -44,7 +44,7 @@ export function voucherSigner(body: VoucherBody, signature: Uint8Array): Address
 }
 
 export function initialChannelHead(channel: number): Uint8Array {
-  return keccak256(concatBytes(HEAD_DOMAIN, u64(channel)))
+  return keccak256(concatBytes(HEAD_DOMAIN, u64Key(channel)))
 }
 
 export function requestDigest(terms: ChannelTerms): Uint8Array {

@@ -38,8 +38,9 @@ import {
   DisputeOpened, DisputeResolved, JobAssigned, JobReassigned, ReassignReason, JobRefunded, ModelPublished, RefundReason, RevealOpened, VerifiersReplaced, WorkerSlashed,
   WorkerSlashReason,
 } from './events.ts'
+import { u64Key } from '../../storage.ts'
 import {
-  baseModels, deadlines, JobStatus, MODELS_ACCOUNT, modelVersionCount, modelVersions, u64, type Job, type ModelsParams,
+  baseModels, deadlines, JobStatus, MODELS_ACCOUNT, modelVersionCount, modelVersions, type Job, type ModelsParams,
 } from './state.ts'
 
 const includes = (list: readonly Address[], account: Address): boolean => list.some((entry) => sameAddress(entry, account))
@@ -55,7 +56,7 @@ export const ASSIGNMENT_DOMAIN = 'openledger/models/assignment/v1'
 async function ordering(context: ExecutionContext, job: number): Promise<{ order: Address[]; setSize: number }> {
   const members = (await countedSetAt(context.state, context.block.height)).filter((member) => member.power > 0n)
   const { height } = context.block
-  const seed = await drawSeed(context.state, { domain: ASSIGNMENT_DOMAIN, subject: u64(job), height }, height)
+  const seed = await drawSeed(context.state, { domain: ASSIGNMENT_DOMAIN, subject: u64Key(job), height }, height)
   const order = drawWeighted(seed, members.map((member) => BigInt(member.power)), members.length).map((index) => members[index]?.operator as Address)
   return { order, setSize: members.length }
 }
@@ -188,7 +189,7 @@ export function agrees(job: Job, vote: { weightsHash: Uint8Array; checkpointRoot
 /** Domain and scope of a round's commitments (runtime/commitReveal.ts): the job, its attempt, and whether a dispute. */
 export const RESULT_COMMIT_DOMAIN = 'openledger/models/result/v1'
 export function commitScope(job: Job): Uint8Array {
-  return concatBytes(u64(job.id), u64(job.attempt), u64(job.status === JobStatus.disputed ? 1 : 0))
+  return concatBytes(u64Key(job.id), u64Key(job.attempt), u64Key(job.status === JobStatus.disputed ? 1 : 0))
 }
 export function resultPayload(result: { weightsHash: Uint8Array; checkpointRoot: Uint8Array }): Uint8Array {
   return concatBytes(result.weightsHash, result.checkpointRoot)

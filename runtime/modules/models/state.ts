@@ -7,7 +7,7 @@ import { concatBytes } from '../../crypto/hash.ts'
 import type { Address } from '../../crypto/secp256k1.ts'
 import { commitmentKind } from '../../commitReveal.ts'
 import { defineParams } from '../../params.ts'
-import { bytesKey, storageMap, storageValue, heightKey as u64 } from '../../storage.ts'
+import { bytesKey, storageMap, storageValue, u64Key } from '../../storage.ts'
 import { moduleAccount } from '../accounts.ts'
 import { ModuleIndex } from '../indices.ts'
 
@@ -272,28 +272,26 @@ export const modelVersionKind = k.struct({
 })
 export type ModelVersion = k.Infer<typeof modelVersionKind>
 
-export { heightKey as u64 } from '../../storage.ts'
 
-export const idKey = (id: number): Uint8Array => u64(id)
-export const ownerJobKey = ({ owner, job }: { owner: Address; job: number }): Uint8Array => concatBytes(owner, u64(job))
+export const ownerJobKey = ({ owner, job }: { owner: Address; job: number }): Uint8Array => concatBytes(owner, u64Key(job))
 
 const M = ModuleIndex.models
 export const params = modelsParams.storage
 export const baseModelCount = storageValue(M, StorageItem.baseModelCount, k.uint, 0)
 /** id (from 1) -> base model */
-export const baseModels = storageMap(M, StorageItem.baseModel, idKey, baseModelKind)
+export const baseModels = storageMap(M, StorageItem.baseModel, u64Key, baseModelKind)
 /** weights hash -> base model id: one registration per set of weights */
 export const baseModelByWeights = storageMap(M, StorageItem.baseModelByWeights, bytesKey, k.uint)
 export const jobCount = storageValue(M, StorageItem.jobCount, k.uint, 0)
 /** id (from 1) -> job */
-export const jobs = storageMap(M, StorageItem.job, idKey, jobKind)
+export const jobs = storageMap(M, StorageItem.job, u64Key, jobKind)
 /** (owner, job) -> job: an owner's jobs sit together and can be listed by prefix off chain */
 export const jobsByOwner = storageMap(M, StorageItem.jobByOwner, ownerJobKey, k.uint)
 export const modelVersionCount = storageValue(M, StorageItem.modelVersionCount, k.uint, 0)
 /** id (from 1) -> published model version with its lineage */
-export const modelVersions = storageMap(M, StorageItem.modelVersion, idKey, modelVersionKind)
+export const modelVersions = storageMap(M, StorageItem.modelVersion, u64Key, modelVersionKind)
 /**
  * height -> jobs whose deadline was set to that height. Entries go stale when a job moves on
  * (the hook skips a job whose deadline is no longer that height); the hook deletes each entry.
  */
-export const deadlines = storageMap(M, StorageItem.deadline, u64, k.list(k.uint, 1_000_000))
+export const deadlines = storageMap(M, StorageItem.deadline, u64Key, k.list(k.uint, 1_000_000))

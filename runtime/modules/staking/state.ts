@@ -12,7 +12,7 @@ import * as k from '../../codec/schema.ts'
 import { concatBytes } from '../../crypto/hash.ts'
 import type { Address } from '../../crypto/secp256k1.ts'
 import { defineParams } from '../../params.ts'
-import { bytesKey, heightKey, storageMap, storageValue } from '../../storage.ts'
+import { bytesKey, storageMap, storageValue, u32Key, u64Key } from '../../storage.ts'
 import { moduleAccount } from '../accounts.ts'
 import { ModuleIndex } from '../indices.ts'
 
@@ -200,13 +200,6 @@ export const epochKind = k.struct({ index: k.uint, startHeight: k.uint })
 export const totalsKind = k.struct({ bonded: k.amount, unbonding: k.amount, rewards: k.amount })
 export type StakingTotals = k.Infer<typeof totalsKind>
 
-export { heightKey } from '../../storage.ts'
-
-function u32Key(value: number): Uint8Array {
-  const out = new Uint8Array(4)
-  new DataView(out.buffer).setUint32(0, value)
-  return out
-}
 
 export const pairKey = ({ delegator, validator }: { delegator: Address; validator: Address }): Uint8Array => concatBytes(delegator, validator)
 export const chunkKey = ({ operator, chunk }: { operator: Address; chunk: number }): Uint8Array => concatBytes(operator, u32Key(chunk))
@@ -222,7 +215,7 @@ export const validatorIds = storageMap(M, StorageItem.validatorId, u32Key, k.add
 export const delegations = storageMap(M, StorageItem.delegation, pairKey, delegationKind)
 export const unbondings = storageMap(M, StorageItem.unbonding, pairKey, k.list(unbondingEntryKind, 100))
 /** completion height -> (delegator, validator) pairs with an entry completing then */
-export const unbondingQueue = storageMap(M, StorageItem.unbondingQueue, heightKey, k.list(pairKind, 1_000_000))
+export const unbondingQueue = storageMap(M, StorageItem.unbondingQueue, u64Key, k.list(pairKind, 1_000_000))
 /** validator -> delegators with live unbonding entries (what a slash walks) */
 export const validatorUnbonders = storageMap(M, StorageItem.validatorUnbonders, bytesKey, k.list(k.address, 10_000_000))
 /** the set in force now and the ones scheduled (effective two heights after their computation) */
@@ -236,7 +229,7 @@ export const missedCounts = storageMap(M, StorageItem.missedCount, bytesKey, k.u
 /** infraction id -> infraction height */
 export const processedEvidence = storageMap(M, StorageItem.processedEvidence, bytesKey, k.uint)
 /** height -> infraction ids whose record is dropped then (they are too old to be submitted again) */
-export const evidenceExpiry = storageMap(M, StorageItem.evidenceExpiry, heightKey, k.list(k.hash, 1_000_000))
+export const evidenceExpiry = storageMap(M, StorageItem.evidenceExpiry, u64Key, k.list(k.hash, 1_000_000))
 /** a validator was jailed, or a set member's power fell, in this block: recompute the set at its end */
 /** heights between the block that computes a set and the height it is in force from */
 export const SET_DELAY = 2

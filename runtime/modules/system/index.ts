@@ -9,6 +9,7 @@ import { ModuleIndex } from '../indices.ts'
 import { calls } from './calls.ts'
 import { SystemError } from './errors.ts'
 import { events } from './events.ts'
+import { applySystemGenesis } from './genesis.ts'
 import { accounts, type AccountInfo } from './state.ts'
 
 export const systemModule: RuntimeModule = {
@@ -17,6 +18,7 @@ export const systemModule: RuntimeModule = {
   calls,
   events,
   errors: SystemError.list,
+  genesis: { apply: applySystemGenesis },
   // first module in dispatch order: every later hook and call of the block sees this block's mix
   async beginBlock(context) {
     await updateMix(context.state, context.block)

@@ -3,7 +3,7 @@
 // Each block's proposer reveals a value it cannot choose (its unique BLS signature of the height,
 // checked on import: ARCHITECTURE.md "Randomness"); the mix folds it in at the start of the block:
 //
-//   mix(h) = sha256(MIX_DOMAIN ‖ mix(h − 1) ‖ sha256(reveal(h)))      mix(0) = 32 zero bytes
+//   mix(h) = sha256(MIX_DOMAIN ‖ mix(h − 1) ‖ sha256(reveal(h)))      mix(0) from the genesis (genesis.ts)
 //
 // A draw for a subject (a job, an inference record, a receipt) reads the mix of a height at least
 // RANDOMNESS_LOOKAHEAD blocks after the subject was fixed, so the proposer that put the subject in
@@ -44,7 +44,7 @@ export async function updateMix(state: StateOverlay, block: BlockInfo): Promise<
   return mix
 }
 
-/** The mix after block `height` (zero before the first block and for a height no longer kept). */
+/** The mix after block `height` (zero for a height no longer kept, or in a state built without the system genesis). */
 export async function mixAt(state: StateReader, height: number): Promise<Uint8Array> {
   return (await randomMixes.get(state, height)) ?? ZERO_HASH
 }

@@ -1,6 +1,6 @@
 // system storage: the account record and the randomness beacon's per-block mix (runtime/modules/system/randomness.ts).
 import * as k from '../../codec/schema.ts'
-import { bytesKey, heightKey, storageMap } from '../../storage.ts'
+import { bytesKey, storageMap, u64Key } from '../../storage.ts'
 import { ModuleIndex } from '../indices.ts'
 
 /** Item 0 held the nonce alone before the account record held it (retired: never reuse). */
@@ -20,4 +20,4 @@ export const accounts = storageMap(ModuleIndex.system, StorageItem.account, byte
  * height -> the beacon's mix after that block (runtime/modules/system/randomness.ts). Kept for MIX_HISTORY
  * heights: a draw reads the mix of a height at most that far back.
  */
-export const randomMixes = storageMap(ModuleIndex.system, StorageItem.randomMix, heightKey, k.hash)
+export const randomMixes = storageMap(ModuleIndex.system, StorageItem.randomMix, u64Key, k.hash)

@@ -12,7 +12,8 @@ import {
   WorkerSlashReason,
 } from '../../../../runtime/modules/models/events.ts'
 import { ASSIGNMENT_DOMAIN } from '../../../../runtime/modules/models/lifecycle.ts'
-import { JobStatus, MODELS_ACCOUNT, u64 } from '../../../../runtime/modules/models/state.ts'
+import { JobStatus, MODELS_ACCOUNT } from '../../../../runtime/modules/models/state.ts'
+import { u64Key } from '../../../../runtime/storage.ts'
 import { countedSetAt } from '../../../../runtime/modules/staking/validatorSet.ts'
 import { drawSeed, drawWeighted, RANDOMNESS_LOOKAHEAD } from '../../../../runtime/modules/system/randomness.ts'
 import { devChainSpec } from '../../../../genesis/devSpec.ts'
@@ -46,7 +47,7 @@ t.test('assignment: drawn by stake from the mix RANDOMNESS_LOOKAHEAD blocks afte
     assigned.push(workers.map((a) => toHex(a)).join(','))
     if (reveal === 'a' && parent === 'p') {
       const members = await countedSetAt(copy.state, copy.height)
-      const seed = await drawSeed(copy.state, { domain: ASSIGNMENT_DOMAIN, subject: u64(1), height: copy.height }, copy.height)
+      const seed = await drawSeed(copy.state, { domain: ASSIGNMENT_DOMAIN, subject: u64Key(1), height: copy.height }, copy.height)
       const expected = drawWeighted(seed, members.map((m) => BigInt(m.power)), members.length).map((i) => members[i]?.operator)
       t.same(workers, expected.slice(0, 1 + P.verifiers), 'trainer first, then the verifiers, in the drawn order')
     }

@@ -4,11 +4,14 @@
 import t from 'tap'
 import { hashHeader, ZERO_HASH, type BlockHeader } from '../../../../runtime/block.ts'
 import { concatBytes, keccak256, sha256, utf8 } from '../../../../runtime/crypto/hash.ts'
-import { u64 } from '../../../../runtime/modules/models/state.ts'
+import { u64Key } from '../../../../runtime/storage.ts'
 import { beaconSeed } from '../../../../runtime/modules/staking/beacon.ts'
 import { StateOverlay } from '../../../../runtime/state/overlay.ts'
 import { DrawError, drawSeed, drawWeighted, isSampled, MIX_HISTORY, mixAt, nextMix, updateMix } from '../../../../runtime/modules/system/randomness.ts'
 import { MapState } from '../../chainFixtures.ts'
+import { buildGenesisState } from '../../../../genesis/build.ts'
+import { devChainSpec } from '../../../../genesis/devSpec.ts'
+import type { ChainSpec } from '../../../../genesis/spec.ts'
 
 const operators = Array.from({ length: 7 }, (_, i) => sha256(utf8(`operator ${i}`)).subarray(0, 20))
 const [grinder, friend] = operators as [Uint8Array, Uint8Array]
@@ -17,7 +20,7 @@ const sameBytes = (a: Uint8Array | undefined, b: Uint8Array): boolean => a !== u
 /** The rule lifecycle.ts used before the beacon, reproduced: operators by keccak256(parentHash ‖ job ‖ operator). */
 function parentHashOrder(parentHash: Uint8Array, job: number, members: readonly Uint8Array[]): Uint8Array[] {
   return members
-    .map((operator) => ({ operator, key: keccak256(concatBytes(parentHash, u64(job), operator)) }))
+    .map((operator) => ({ operator, key: keccak256(concatBytes(parentHash, u64Key(job), operator)) }))
     .sort((a, b) => Buffer.compare(a.key, b.key))
     .map(({ operator }) => operator)
 }
@@ -102,12 +105,12 @@ t.test('the mix: folds each reveal in, ignores the parent hash when a reveal is 
   t.notSame(await mixAt(state, 3), ZERO_HASH)
 
   const now = MIX_HISTORY + 2
-  const seed = await drawSeed(state, { domain: 'a', subject: u64(1), height: now }, now)
-  t.notSame(await drawSeed(state, { domain: 'b', subject: u64(1), height: now }, now), seed, 'the domain takes part')
-  t.notSame(await drawSeed(state, { domain: 'a', subject: u64(2), height: now }, now), seed, 'the subject takes part')
-  t.notSame(await drawSeed(state, { domain: 'a', subject: u64(1), height: now - 1 }, now), seed, 'the height takes part')
-  await t.rejects(drawSeed(state, { domain: 'a', subject: u64(1), height: now + 1 }, now), DrawError, 'a mix not made yet')
-  await t.rejects(drawSeed(state, { domain: 'a', subject: u64(1), height: now - MIX_HISTORY }, now), { code: 'MIX_UNAVAILABLE' }, 'a mix forgotten')
+  const seed = await drawSeed(state, { domain: 'a', subject: u64Key(1), height: now }, now)
+  t.notSame(await drawSeed(state, { domain: 'b', subject: u64Key(1), height: now }, now), seed, 'the domain takes part')
+  t.notSame(await drawSeed(state, { domain: 'a', subject: u64Key(2), height: now }, now), seed, 'the subject takes part')
+  t.notSame(await drawSeed(state, { domain: 'a', subject: u64Key(1), height: now - 1 }, now), seed, 'the height takes part')
+  await t.rejects(drawSeed(state, { domain: 'a', subject: u64Key(1), height: now + 1 }, now), DrawError, 'a mix not made yet')
+  await t.rejects(drawSeed(state, { domain: 'a', subject: u64Key(1), height: now - MIX_HISTORY }, now), { code: 'MIX_UNAVAILABLE' }, 'a mix forgotten')
 })
 
 t.test('with the beacon: block variants leave the mix alone, and withholding at most doubles the grinder\'s share', async (t) => {
@@ -138,7 +141,7 @@ t.test('with the beacon: block variants leave the mix alone, and withholding at 
     const withContent = async (parent: string, chosen: Uint8Array) => {
       const scratch = new StateOverlay(state)
       await updateMix(scratch, { chainId: 1, height, timestamp: height, author: grinder, parentHash: sha256(utf8(parent)), randomnessReveal: chosen })
-      return { scratch, seed: await drawSeed(scratch, { domain: 'test/assignment', subject: u64(height), height }, height) }
+      return { scratch, seed: await drawSeed(scratch, { domain: 'test/assignment', subject: u64Key(height), height }, height) }
     }
     const first = await withContent('variant 0', reveal)
     if (height <= 50) {
@@ -158,4 +161,20 @@ t.test('with the beacon: block variants leave the mix alone, and withholding at 
   const fair = 1 / validators.length
   t.ok(share <= 2 * fair, `the withholding grinder was drawn ${drawn} of ${trials} times: ${(share / fair).toFixed(2)}x its fair share (bound 2x; 1 − (3/4)² = 1.75x expected)`)
   t.ok(share > fair, 'withholding does help it (the bound is not vacuous)')
+})
+
+t.test('the genesis writes the first mix from the chain id and genesis time; the first block folds into it', async (t) => {
+  const genesisOf = async (spec: ChainSpec): Promise<MapState> => {
+    const state = new MapState()
+    state.apply(await buildGenesisState(spec))
+    return state
+  }
+  const dev = devChainSpec()
+  const mix0 = await mixAt(await genesisOf(dev), 0)
+  t.notSame(mix0, ZERO_HASH, 'mix(0) is stored by the genesis')
+  t.notSame(await mixAt(await genesisOf({ ...dev, chainId: dev.chainId + 1 }), 0), mix0, 'another chain id, another first mix')
+  t.notSame(await mixAt(await genesisOf(devChainSpec({ genesisTime: dev.genesisTime + 1 })), 0), mix0, 'another genesis time, another first mix')
+  const overlay = new StateOverlay(await genesisOf(dev))
+  const reveal = sha256(utf8('reveal 1'))
+  t.same(await updateMix(overlay, { ...header(1, dev.genesisTime + 1000), randomnessReveal: reveal }), nextMix(mix0, reveal), 'block 1 folds its reveal into the genesis mix')
 })
