@@ -1,13 +1,12 @@
 // The dev chain spec: the real tokenomics, with the liquidity share partly prefunding the
 // well-known dev accounts (alice, bob, …) so a fresh dev chain can be used at once. Alice also
 // operates the one validator, with its self-bond on top of her spending balance.
-import { DEFAULT_INFERENCE_PARAMS, type InferenceParams } from '../runtime/modules/inference/state.ts'
+import { DEFAULT_INFERENCE_PARAMS, type InferenceParams } from '../runtime/modules/inference/index.ts'
 import { ECOSYSTEM_POOL_ACCOUNT } from '../runtime/modules/accounts.ts'
-import { DEFAULT_FEE_PARAMS } from '../runtime/modules/fees/state.ts'
+import { DEFAULT_FEE_PARAMS } from '../runtime/modules/fees/index.ts'
 import type { GovernanceParams } from '../runtime/modules/governance/index.ts'
-import type { GenesisBaseModel } from '../runtime/modules/models/genesis.ts'
-import { DEFAULT_MODELS_PARAMS, type ModelsParams } from '../runtime/modules/models/state.ts'
-import { DEFAULT_STAKING_PARAMS, type StakingParams } from '../runtime/modules/staking/state.ts'
+import { DEFAULT_MODELS_PARAMS, type GenesisBaseModel, type ModelsParams } from '../runtime/modules/models/index.ts'
+import { DEFAULT_STAKING_PARAMS, type StakingParams } from '../runtime/modules/staking/index.ts'
 import { devAccount, devAccounts, devKey, devValidatorKey } from './devAccounts.ts'
 import type { Allocation, ChainSpec } from './spec.ts'
 import { allocationAmount, ONE_OPEN, VESTING_CLIFF_MS, VESTING_LINEAR_MS } from './tokenomics.ts'

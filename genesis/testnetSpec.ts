@@ -4,10 +4,9 @@
 // active set has equal powers), plus TESTNET_OPERATOR_BALANCE to pay fees.
 import { toHex } from '../runtime/crypto/hash.ts'
 import type { Address } from '../runtime/crypto/secp256k1.ts'
-import type { GenesisBaseModel } from '../runtime/modules/models/genesis.ts'
-import type { InferenceParams } from '../runtime/modules/inference/state.ts'
-import type { ModelsParams } from '../runtime/modules/models/state.ts'
-import type { StakingParams } from '../runtime/modules/staking/state.ts'
+import type { GenesisBaseModel, ModelsParams } from '../runtime/modules/models/index.ts'
+import type { InferenceParams } from '../runtime/modules/inference/index.ts'
+import type { StakingParams } from '../runtime/modules/staking/index.ts'
 import { DEFAULT_TIMELINESS, type TimelinessParams } from '../runtime/consensusParams.ts'
 import type { GovernanceParams } from '../runtime/modules/governance/index.ts'
 import { devKey } from './devAccounts.ts'

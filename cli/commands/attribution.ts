@@ -2,7 +2,7 @@
 // Attribution's reads (openledger_getAttribution, getRewards, getPayoutProof) and the claim call.
 import { parseArgs } from 'node:util'
 import { fromHex, toHex } from '../../runtime/crypto/hash.ts'
-import { attributions } from '../../runtime/modules/attribution/state.ts'
+import { attributions } from '../../runtime/modules/attribution/index.ts'
 import { sameAddress } from '../../runtime/modules/accounts.ts'
 import { decodeStateProof, verifyStateProof } from '../../runtime/state/proof.ts'
 import { RpcClient } from '../../node/rpc/client.ts'

@@ -17,7 +17,7 @@
 // Held-out rows use the training rows' map; a held-out label it does not know is refused.
 // Pure and deterministic.
 import { OpenLedgerError } from '../../runtime/errors.ts'
-import type { Row } from '../../runtime/modules/datanets/formats.ts'
+import type { Row } from '../../runtime/modules/datanets/index.ts'
 import type { ClassifierExample } from '../model/forward.ts'
 import type { TrainingData } from '../train/data.ts'
 import { END_OF_TEXT_ID, type Tokenizer } from '../tokenizer.ts'

@@ -13,10 +13,7 @@
 //                                                             header's state root
 import { concatBytes, toHex } from '../../runtime/crypto/hash.ts'
 import { OpenLedgerError } from '../../runtime/errors.ts'
-import {
-  ATTRIBUTION_STATUS_NAMES, attributionCursor, AttributionStatus, attributionParams, attributions, METHOD_NAMES, penalties, rewards, type Attribution,
-} from '../../runtime/modules/attribution/index.ts'
-import { attributionKind, penaltyKind } from '../../runtime/modules/attribution/state.ts'
+import { type Attribution, ATTRIBUTION_STATUS_NAMES, attributionCursor, attributionKind, attributionParams, attributions, AttributionStatus, METHOD_NAMES, penalties, penaltyKind, rewards } from '../../runtime/modules/attribution/index.ts'
 import { u32Key } from '../../runtime/storage.ts'
 import { sameAddress } from '../../runtime/modules/accounts.ts'
 import { encodeStateProof } from '../../runtime/state/proof.ts'

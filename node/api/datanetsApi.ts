@@ -16,14 +16,8 @@
 import { toHex } from '../../runtime/crypto/hash.ts'
 import { OpenLedgerError } from '../../runtime/errors.ts'
 import { toJsonOf } from '../../runtime/codec/schema.ts'
-import { checkRows, formatName } from '../../runtime/modules/datanets/formats.ts'
-import { versionLeaves, versionTree, type VersionTree } from '../../runtime/modules/datanets/proofs.ts'
-import {
-  CONTRIBUTION_STATUS_NAMES, contributionKind, contributions, datanetCount, datanetKind, datanets, versionKind, versions,
-  type Contribution, type Datanet, type DatanetVersion,
-} from '../../runtime/modules/datanets/state.ts'
+import { checkRows, type Contribution, CONTRIBUTION_STATUS_NAMES, contributionKind, contributionLeaf, contributions, type Datanet, datanetCount, datanetKind, datanets, type DatanetVersion, formatName, versionKind, versionLeaves, versions, versionTree, type VersionTree } from '../../runtime/modules/datanets/index.ts'
 import { u32Key } from '../../runtime/storage.ts'
-import { contributionLeaf } from '../../runtime/modules/datanets/versionTree.ts'
 import { CHUNK_BYTES } from '../blobs/contentId.ts'
 import type { BlobStore } from '../blobs/blobStore.ts'
 import type { Chain } from '../chain/chain.ts'

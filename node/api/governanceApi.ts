@@ -14,7 +14,7 @@ import {
   readTallyInput, scheduledUpgrade, VOTE_OPTION_NAMES, voters, votes, type Proposal, type Tally,
 } from '../../runtime/modules/governance/index.ts'
 import { TREASURY_ACCOUNT, treasuryBalance } from '../../runtime/modules/treasury/index.ts'
-import { balanceOf } from '../../runtime/modules/balances/ledger.ts'
+import { balanceOf } from '../../runtime/modules/balances/index.ts'
 import { paramValueToJson, type ModuleParams } from '../../runtime/params.ts'
 import type { StateReader } from '../../runtime/state/overlay.ts'
 import { defineMethod, param, type RpcMethod } from '../rpc/registry.ts'

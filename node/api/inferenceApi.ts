@@ -7,11 +7,7 @@
 //   getChannel(id)                                           a payment channel: deposit, redeemed,
 //                                                            the request chain's head, status
 //   getInferenceParams()                                     bonds, deadlines, the split's shares
-import {
-  CHANNEL_STATUS_NAMES, channels, inferenceParams, PROVIDER_STATUS_NAMES, providers, recordCount, records, REQUEST_STATUS_NAMES, requests,
-  type Channel, type InferenceRecord, type InferenceRequest, type Provider,
-} from '../../runtime/modules/inference/index.ts'
-import { channelKind, providerKind, recordKind, requestKind } from '../../runtime/modules/inference/state.ts'
+import { type Channel, CHANNEL_STATUS_NAMES, channelKind, channels, inferenceParams, type InferenceRecord, type InferenceRequest, type Provider, PROVIDER_STATUS_NAMES, providerKind, providers, recordCount, recordKind, records, REQUEST_STATUS_NAMES, requestKind, requests } from '../../runtime/modules/inference/index.ts'
 import { defineMethod, param, type RpcMethod } from '../rpc/registry.ts'
 import type { ApiComponents } from './context.ts'
 import { listByIds, listEntries, MAX_LIST } from './pagination.ts'

@@ -13,11 +13,7 @@
 import { CommitPhase } from '../../runtime/commitReveal.ts'
 import { toHex } from '../../runtime/crypto/hash.ts'
 import { OpenLedgerError } from '../../runtime/errors.ts'
-import {
-  baseModelCount, baseModels, JOB_STATUS_NAMES, modelsParams, jobCount, jobs, jobsByOwner, modelVersionCount, modelVersions, parseArchitecture,
-  type BaseModel, type Job, type ModelVersion,
-} from '../../runtime/modules/models/index.ts'
-import { baseModelKind, jobKind, modelsParamsKind, modelVersionKind } from '../../runtime/modules/models/state.ts'
+import { type BaseModel, baseModelCount, baseModelKind, baseModels, type Job, JOB_STATUS_NAMES, jobCount, jobKind, jobs, jobsByOwner, modelsParams, modelsParamsKind, type ModelVersion, modelVersionCount, modelVersionKind, modelVersions, parseArchitecture } from '../../runtime/modules/models/index.ts'
 import { toJsonOf } from '../../runtime/codec/schema.ts'
 import type { BaseModelView, JobView, ModelVersionView } from '../rpc/contract.ts'
 import { defineMethod, param, type RpcMethod } from '../rpc/registry.ts'
@@ -89,7 +85,7 @@ export function modelsMethods({ chain, training }: ApiComponents): RpcMethod[] {
     defineMethod({
       name: 'openledger_getModelsParams',
       params: [],
-      handler: async () => toJsonOf(modelsParamsKind, await modelsParams.get(state())),
+      handler: async () => toJsonOf(modelsParamsKind, await modelsParams.storage.get(state())),
     }),
     defineMethod({
       name: 'openledger_getTrainingJob',

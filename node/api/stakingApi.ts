@@ -7,10 +7,7 @@
 // maxValidators, under the minimum self-bond, or not yet in force).
 import { toHex } from '../../runtime/crypto/hash.ts'
 import type { Address } from '../../runtime/crypto/secp256k1.ts'
-import { delegation, validatorInfo, type ValidatorInfo } from '../../runtime/modules/staking/index.ts'
-import {
-  epoch, params as stakingParams, stakingParamsKind, totals, unbondings, validatorCount, validatorIds, validatorSets, type ScheduledSet,
-} from '../../runtime/modules/staking/state.ts'
+import { delegation, epoch, type ScheduledSet, params as stakingParams, stakingParamsKind, totals, unbondings, validatorCount, validatorIds, validatorInfo, type ValidatorInfo, validatorSets } from '../../runtime/modules/staking/index.ts'
 import type { StateReader } from '../../runtime/state/overlay.ts'
 import type { ValidatorSetView, ValidatorView } from '../rpc/contract.ts'
 import { defineMethod, param, type RpcMethod } from '../rpc/registry.ts'

@@ -11,8 +11,7 @@ import { SpanIndex, type ContributionTokens } from '../../attribution/spanIndex.
 import { rowsToTokenStream } from '../../ml/data/datanetRows.ts'
 import type { Tokenizer } from '../../ml/tokenizer.ts'
 import { toHex } from '../../runtime/crypto/hash.ts'
-import { parseRows } from '../../runtime/modules/datanets/formats.ts'
-import { versions } from '../../runtime/modules/datanets/state.ts'
+import { parseRows, versions } from '../../runtime/modules/datanets/index.ts'
 import { JobDataError, versionContributions, type JobDataSources } from '../models/jobData.ts'
 
 export interface IndexCacheOptions {

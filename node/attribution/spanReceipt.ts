@@ -8,7 +8,7 @@
 import { apportion } from '../../attribution/fixedPoint.ts'
 import type { SpanIndex } from '../../attribution/spanIndex.ts'
 import { findSpans, spanCredits, type SpanOptions } from '../../attribution/spans.ts'
-import { MAX_RECEIPT_CONTRIBUTIONS, Method, SCORE_TOTAL, type LineageEntry, type Receipt, type Scored } from '../../runtime/modules/attribution/state.ts'
+import { type LineageEntry, MAX_RECEIPT_CONTRIBUTIONS, Method, type Receipt, SCORE_TOTAL, type Scored } from '../../runtime/modules/attribution/index.ts'
 
 export interface VersionIndex extends LineageEntry {
   readonly index: SpanIndex

@@ -2,7 +2,7 @@
 // forward. Building a block (proposer) and importing one (everyone else) run the same
 // BlockExecution; committing writes block, receipts, state and head pointers in one atomic,
 // synced batch, so a crash at any point leaves the last committed block whole.
-import { revealProblem, type RevealProblemCode } from '../../runtime/modules/staking/beacon.ts'
+import { revealProblem, type RevealProblemCode } from '../../runtime/modules/staking/index.ts'
 import { scheduledUpgrade, type ScheduledUpgrade } from '../../runtime/modules/governance/index.ts'
 import { toHex } from '../../runtime/crypto/hash.ts'
 import type { Address } from '../../runtime/crypto/secp256k1.ts'

@@ -5,7 +5,7 @@
 // well under a second) keeps each reveal to at most CHECKPOINT_STRIDE hashes.
 import { bytesEqual } from '../../runtime/codec/canonical.ts'
 import { sha256 } from '../../runtime/crypto/hash.ts'
-import { BEACON_CHAIN_LENGTH, beaconSeed, hashChain, type BeaconChain } from '../../runtime/modules/staking/beacon.ts'
+import { BEACON_CHAIN_LENGTH, type BeaconChain, beaconSeed, hashChain } from '../../runtime/modules/staking/index.ts'
 
 /** values between two checkpoints */
 const CHECKPOINT_STRIDE = 1024

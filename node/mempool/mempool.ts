@@ -11,7 +11,7 @@ import { toLatin1 } from '../../runtime/crypto/hash.ts'
 import type { Address } from '../../runtime/crypto/secp256k1.ts'
 import { OpenLedgerError } from '../../runtime/errors.ts'
 import { InvalidTransactionError, type Runtime } from '../../runtime/stateTransition.ts'
-import { maxTip, tipPayable } from '../../runtime/modules/fees/charge.ts'
+import { maxTip, tipPayable } from '../../runtime/modules/fees/index.ts'
 import { maxCost, type Transaction } from '../../runtime/transaction.ts'
 
 export type MempoolErrorCode =

@@ -12,8 +12,8 @@
 //   classifier      every tenth row (index % 10 == 9) is held out; fewer than ten rows hold out
 //                   the last one (and train on all of them).
 // Evaluation reads at most EVAL_TOKENS held-out tokens (EVAL_EXAMPLES examples), the first ones.
-import type { Row } from '../../runtime/modules/datanets/formats.ts'
-import type { Hyperparameters as ChainHyperparameters, Metrics } from '../../runtime/modules/models/state.ts'
+import type { Row } from '../../runtime/modules/datanets/index.ts'
+import type { Hyperparameters as ChainHyperparameters, Metrics } from '../../runtime/modules/models/index.ts'
 import { labelMapOf, rowsToExamples, rowsToTokenStream, type LabelMap } from '../../ml/data/datanetRows.ts'
 import { adapterShapes, type ModelConfig, type Tensors } from '../../ml/model/config.ts'
 import { encodeTensors, tensorsHash } from '../../ml/model/params.ts'

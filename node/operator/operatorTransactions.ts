@@ -10,7 +10,7 @@
 //          to rise for about a dozen full blocks (1/8 each) before the transaction is included
 import { decode, encode } from '../../runtime/codec/canonical.ts'
 import type { CallDefinition } from '../../runtime/module.ts'
-import { intrinsicGas } from '../../runtime/modules/fees/gas.ts'
+import { intrinsicGas } from '../../runtime/modules/fees/index.ts'
 import { concatBytes, keccak256, utf8 } from '../../runtime/crypto/hash.ts'
 import type { Address } from '../../runtime/crypto/secp256k1.ts'
 import { signedLength, signTransaction, MAX_TX_GAS, type Transaction, type UnsignedTransaction } from '../../runtime/transaction.ts'

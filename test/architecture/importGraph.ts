@@ -4,7 +4,8 @@
 //   cli → node → {consensus, p2p, attribution → ml} → genesis → runtime → lib
 //
 // (an import may skip layers downwards, never go up or sideways), and neither the folders nor the
-// parts inside a folder (its subfolders and its root files) may import each other in a loop.
+// parts inside a folder (its subfolders and its root files) may import each other in a loop; code
+// outside a runtime module reaches it through its index.ts only.
 // `checkImportGraph` reads a tree from disk; the layering test runs it on the project and on a
 // fixture with a back edge.
 import { readdirSync, readFileSync, statSync } from 'node:fs'
@@ -41,6 +42,20 @@ export interface ImportGraphReport {
   violations: string[]
   /** loops between the children of one folder (subfolders and files), at any depth: "node/chain ↔ node/mempool" */
   cycles: string[]
+  /** imports of a runtime module's inner file from outside the module: "node/x.ts → runtime/modules/fees/gas.ts (through runtime/modules/fees/index.ts)" */
+  moduleBypasses: string[]
+}
+
+/**
+ * A runtime module is used through its index.ts only, so that what a module offers is one list
+ * and its other files can move: the module folder an import of an inner file reaches from outside,
+ * or undefined.
+ */
+function bypassedModule(from: string, to: string): string | undefined {
+  const match = /^(runtime\/modules\/[^/]+)\/(.+)$/.exec(to)
+  if (match === null || match[2] === 'index.ts') return undefined
+  const module = match[1] as string
+  return from.startsWith(`${module}/`) ? undefined : module
 }
 
 function sourceFiles(root: string, dir: string, out: string[]): string[] {
@@ -122,6 +137,7 @@ export function checkImportGraph(root: string): ImportGraphReport {
   }
   const edges: ImportEdge[] = []
   const violations: string[] = []
+  const moduleBypasses: string[] = []
   const graph = new Map<string, Set<string>>()
   const link = (a: string, b: string): void => {
     if (a === b) return
@@ -142,9 +158,11 @@ export function checkImportGraph(root: string): ImportGraphReport {
         const allowed = ALLOWED_IMPORTS[fromLayer] ?? []
         if (!allowed.includes(toLayer)) violations.push(`${from} → ${to} (${fromLayer} may import ${allowed.length === 0 ? 'nothing of ours' : allowed.join(', ')})`)
       }
+      const bypassed = bypassedModule(from, to)
+      if (bypassed !== undefined) moduleBypasses.push(`${from} → ${to} (through ${bypassed}/index.ts)`)
       const [a, b] = siblings(from, to)
       link(a, b)
     }
   }
-  return { files: files.length, edges, violations, cycles: cyclesIn(graph) }
+  return { files: files.length, edges, violations, cycles: cyclesIn(graph), moduleBypasses }
 }

@@ -3,8 +3,8 @@
 // most maxAssignPerBlock of them; then the attributions whose phase ends at this height, read from
 // the deadline index (never a scan).
 import type { ExecutionContext } from '../../module.ts'
-import { records } from '../inference/state.ts'
-import { RANDOMNESS_LOOKAHEAD } from '../system/randomness.ts'
+import { records } from '../inference/index.ts'
+import { RANDOMNESS_LOOKAHEAD } from '../system/index.ts'
 import { assign, expire } from './lifecycle.ts'
 import { attributions, cursor, deadlines, params as attributionParams } from './state.ts'
 

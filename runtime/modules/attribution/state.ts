@@ -7,7 +7,7 @@ import * as k from '../../codec/schema.ts'
 import { defineParams } from '../../params.ts'
 import { bytesKey, storageMap, storageValue } from '../../storage.ts'
 import { moduleAccount } from '../accounts.ts'
-import { contributionKey } from '../datanets/state.ts'
+import { contributionKey } from '../datanets/index.ts'
 import { ModuleIndex } from '../indices.ts'
 import { u64Key } from '../../storage.ts'
 

@@ -1,7 +1,7 @@
 import * as k from '../../codec/schema.ts'
 import { defineCall } from '../../module.ts'
 import { transfer as transferFunds } from './ledger.ts'
-import { accounts } from '../system/state.ts'
+import { accounts } from '../system/index.ts'
 import { vesting } from './state.ts'
 
 /** gas: two account reads and writes */

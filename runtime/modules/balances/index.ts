@@ -14,3 +14,5 @@ export const balancesModule: RuntimeModule = {
   errors: BalancesError.list,
   genesis: { apply: (state, config: BalancesGenesis | undefined) => void applyBalancesGenesis(state, config ?? { balances: [], vesting: [] }) },
 }
+export { balanceOf, burn, deposit, destroy, lockedAt, lockedOf, payFromModuleAccount, setBalance, transfer } from './ledger.ts'
+export { totalIssuance, vesting } from './state.ts'

@@ -6,8 +6,8 @@ import type { Address } from '../../crypto/secp256k1.ts'
 import { defineCall, type CallContext, type CallResult } from '../../module.ts'
 import type { StateOverlay } from '../../state/overlay.ts'
 import { bpsOf, sameAddress, TREASURY_ACCOUNT } from '../accounts.ts'
-import { payFromModuleAccount, transfer } from '../balances/ledger.ts'
-import { countedSetAt } from '../staking/validatorSet.ts'
+import { payFromModuleAccount, transfer } from '../balances/index.ts'
+import { countedSetAt } from '../staking/index.ts'
 import { DatanetsError } from './errors.ts'
 import {
   AvailabilityAttested, ContributionAccepted, ContributionRejected, ContributionWithdrawn, Contributed, CuratorAdded, CuratorRemoved,

@@ -28,3 +28,8 @@ export {
 } from './state.ts'
 export { buildTreeLevels, contributionLeaf, inclusionProof, treeRoot, verifyInclusionProof, TREE_DEPTH } from './versionTree.ts'
 export { inVersion, versionLeaves, versionTree, type VersionTree } from './proofs.ts'
+export { attestAvailability } from './calls.ts'
+export { Contributed, ContributionRejected, ContributionWithdrawn } from './events.ts'
+export { datanetsGenesisKind } from './genesis.ts'
+export { attestations, contributionKey, contributionKind, datanetKind, datanetsParams, versionKind } from './state.ts'
+export { type LeafFields } from './versionTree.ts'

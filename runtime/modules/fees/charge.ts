@@ -4,7 +4,7 @@
 // n transactions writes the treasury, the author and the issuance once each instead of n times.
 import type { Address } from '../../crypto/secp256k1.ts'
 import type { ExecutionContext, RuntimeEvent } from '../../module.ts'
-import { deposit, destroy } from '../balances/ledger.ts'
+import { deposit, destroy } from '../balances/index.ts'
 import { bpsOf, TREASURY_ACCOUNT } from '../accounts.ts'
 import { FeePaid, FeesSettled } from './events.ts'
 import { effectiveGasPrice } from './gas.ts'

@@ -26,3 +26,6 @@ export const feesModule: RuntimeModule = {
 }
 
 export { baseFeePerGas, feeParams } from './state.ts'
+export { BlockFees, computeFee, feePaidEvent, maxTip, settleFees, tipPayable } from './charge.ts'
+export { intrinsicGas } from './gas.ts'
+export { DEFAULT_FEE_PARAMS, type FeeParams, feeParamsKind, feesParams } from './state.ts'

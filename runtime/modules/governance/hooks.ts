@@ -10,7 +10,7 @@
 import type { ExecutionContext } from '../../module.ts'
 import type { ParamRegistry } from '../../params.ts'
 import { TREASURY_ACCOUNT } from '../accounts.ts'
-import { balanceOf, burn, payFromModuleAccount, setBalance } from '../balances/ledger.ts'
+import { balanceOf, burn, payFromModuleAccount, setBalance } from '../balances/index.ts'
 import { spendFromTreasury } from '../treasury/index.ts'
 import { contentProblem } from './calls.ts'
 import { DepositOutcome, DepositsSettled, EnactmentFailed, ProposalEnacted, ProposalExpired, ProposalTallied, UpgradeScheduled } from './events.ts'

@@ -36,3 +36,4 @@ export {
 } from './state.ts'
 export { GovernanceError } from './errors.ts'
 export { DepositOutcome } from './events.ts'
+export { governanceParams } from './state.ts'

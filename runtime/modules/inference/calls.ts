@@ -6,7 +6,7 @@ import { keccak256, utf8 } from '../../crypto/hash.ts'
 import { defineCall, type CallContext, type CallResult } from '../../module.ts'
 import type { StateReader } from '../../state/overlay.ts'
 import { sameAddress } from '../accounts.ts'
-import { transfer } from '../balances/ledger.ts'
+import { transfer } from '../balances/index.ts'
 import { InferenceError } from './errors.ts'
 import {
   ChannelClosing as ChannelClosingEvent, ChannelOpened, ChannelToppedUp, ProviderRegistered, ProviderUnbonded, ProviderUpdated, ProviderWithdrawn,

@@ -35,3 +35,7 @@ export {
   type Channel, type InferenceParams, type InferenceRecord, type InferenceRequest, type Provider,
 } from './state.ts'
 export { channelTermsKind, initialChannelHead, nextChannelHead, signVoucher, voucherDigest, type ChannelTerms } from './voucher.ts'
+export { fulfil, redeem } from './calls.ts'
+export { RequestCreated } from './events.ts'
+export { channelKind, MAX_REDEEM_VOUCHERS, providerKind, recordKind, requestKind } from './state.ts'
+export { voucherSigner } from './voucher.ts'

@@ -31,6 +31,10 @@ export { applyModelsGenesis, modelsGenesisKind, type GenesisBaseModel, type Mode
 export { ASSIGNMENT_DOMAIN } from './lifecycle.ts'
 export {
   baseModelCount, BaseModelKind, baseModels, DEFAULT_MODELS_PARAMS, JOB_STATUS_NAMES, jobCount, jobs, jobsByOwner, JobStatus, MODELS_ACCOUNT,
-  modelsParamsProblem, modelVersionCount, modelVersions, params as modelsParams,
+  modelsParams, modelsParamsProblem, modelVersionCount, modelVersions,
   type Attestation, type BaseModel, type DatanetInput, type Hyperparameters, type Job, type Metrics, type ModelsParams, type ModelVersion, type TrainingResult,
 } from './state.ts'
+export { baseModelProblem, commit, revealAttestation, revealResult } from './calls.ts'
+export { ModelPublished } from './events.ts'
+export { commitScope, RESULT_COMMIT_DOMAIN, resultPayload, roundWorkers } from './lifecycle.ts'
+export { baseModelKind, jobKind, modelsParamsKind, modelVersionKind } from './state.ts'

@@ -26,14 +26,11 @@ import { CommitPhase, commitmentBy } from '../../commitReveal.ts'
 import { concatBytes, toHex } from '../../crypto/hash.ts'
 import type { Address } from '../../crypto/secp256k1.ts'
 import type { ExecutionContext } from '../../module.ts'
-import { drawSeed, drawWeighted } from '../system/randomness.ts'
+import { drawSeed, drawWeighted } from '../system/index.ts'
 import type { StateOverlay } from '../../state/overlay.ts'
 import { bpsOf, sameAddress } from '../accounts.ts'
-import { payFromModuleAccount } from '../balances/ledger.ts'
-import { SlashReason } from '../staking/events.ts'
-import { slash } from '../staking/stake.ts'
-import { validators } from '../staking/state.ts'
-import { countedSetAt } from '../staking/validatorSet.ts'
+import { payFromModuleAccount } from '../balances/index.ts'
+import { countedSetAt, slash, SlashReason, validators } from '../staking/index.ts'
 import {
   DisputeOpened, DisputeResolved, JobAssigned, JobReassigned, ReassignReason, JobRefunded, ModelPublished, RefundReason, RevealOpened, VerifiersReplaced, WorkerSlashed,
   WorkerSlashReason,

@@ -40,3 +40,8 @@ export { delegation, validatorInfo, type DelegationInfo, type ValidatorInfo } fr
 export { StakingQueryError, validatorSetAt, type ValidatorSetMember } from './validatorSet.ts'
 export { DEFAULT_STAKING_PARAMS, POWER_UNIT, STAKING_ACCOUNT, stakingParamsProblem, type StakingParams } from './state.ts'
 export { BEACON_CHAIN_LENGTH, beaconSeed, hashChain, revealProblem, RevealProblemCode, type BeaconChain } from './beacon.ts'
+export { SlashReason } from './events.ts'
+export { stakingGenesisKind } from './genesis.ts'
+export { slash } from './stake.ts'
+export { beaconChains, epoch, params, type ScheduledSet, stakingParams, stakingParamsKind, totals, unbondings, validatorByKey, validatorCount, validatorIds, validators, validatorSets } from './state.ts'
+export { countedSetAt } from './validatorSet.ts'

@@ -16,7 +16,7 @@ import type { Address } from '../../crypto/secp256k1.ts'
 import type { ExecutionContext, ModuleError } from '../../module.ts'
 import type { StateOverlay, StateReader } from '../../state/overlay.ts'
 import { bpsOf } from '../accounts.ts'
-import { balanceOf, burn, payFromModuleAccount, setBalance, transfer } from '../balances/ledger.ts'
+import { balanceOf, burn, payFromModuleAccount, setBalance, transfer } from '../balances/index.ts'
 import { StakingError } from './errors.ts'
 import { Jailed, Slashed, type SlashReason } from './events.ts'
 import {

@@ -5,7 +5,7 @@ import type { Address } from '../../crypto/secp256k1.ts'
 import type { CallResult, ExecutionContext } from '../../module.ts'
 import type { StateReader } from '../../state/overlay.ts'
 import { TREASURY_ACCOUNT } from '../accounts.ts'
-import { balanceOf, payFromModuleAccount } from '../balances/ledger.ts'
+import { balanceOf, payFromModuleAccount } from '../balances/index.ts'
 import { TreasuryError } from './errors.ts'
 import { Spent } from './events.ts'
 
