@@ -16,7 +16,6 @@ import { WriteBatch, type KeyValueStore } from '../db/store.ts'
 import type { ImportedBlock } from '../chain/chain.ts'
 import type { Logger } from '../../lib/logger.ts'
 import type { Mempool } from './mempool.ts'
-import type { SubmissionSource } from './txSubmission.ts'
 
 /** how many journaled transactions a replay hands the pool at once (one verification batch) */
 const REPLAY_CHUNK = 512
@@ -52,7 +51,7 @@ export class TxJournal {
    * (the node's admission, as a local submission: a replayed transaction is gossiped again).
    * Entries the pool refuses now (already included, out of funds, …) are deleted.
    */
-  async start(submit: (bytes: Uint8Array, source: SubmissionSource) => Promise<{ hash: Uint8Array }>): Promise<{ replayed: number; dropped: number }> {
+  async start(submit: (bytes: Uint8Array, source: 'local') => Promise<{ hash: Uint8Array }>): Promise<{ replayed: number; dropped: number }> {
     const { mempool, chain } = this.#components
     this.#unsubscribe.push(
       mempool.subscribe((event) => {
