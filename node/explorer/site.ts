@@ -13,7 +13,7 @@ const TYPES: Record<string, string> = {
   svg: 'image/svg+xml',
 }
 /** Every file of the site: nothing else is served, so no path from a request reaches the disk. */
-export const EXPLORER_FILES = ['index.html', 'style.css', 'app.js', 'rpc.js', 'views.js', 'charts.js', 'format.js'] as const
+export const EXPLORER_FILES = ['index.html', 'style.css', 'app.js', 'rpc.js', 'views.js', 'charts.js', 'format.js', 'inference.js'] as const
 
 export function loadExplorerSite(): StaticSite {
   const files = new Map<string, { body: Buffer; contentType: string }>()

@@ -1,6 +1,7 @@
 // The explorer the node serves, in a real headless Chromium (@sparticuz/chromium, driven by
 // playwright-core; both arrive with `npm install`): a new block and a transfer appear by
-// themselves within seconds, search finds an account, a datanet and a model, and a phone-sized
+// themselves within seconds, search finds an account, a datanet and a model, a paid inference
+// shows on the inference page with its provider, fee split and attribution, and a phone-sized
 // viewport never scrolls sideways. Screenshots go to .tap/screenshots/explorer/.
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -11,9 +12,12 @@ import { createWalletClient, defineChain, http, parseEther, type Hex } from 'vie
 import { privateKeyToAccount } from 'viem/accounts'
 import { devAccount } from '../../genesis/devAccounts.ts'
 import { encode } from '../../runtime/codec/canonical.ts'
+import type { Kind } from '../../runtime/codec/schema.ts'
 import { toHex } from '../../runtime/crypto/hash.ts'
 import { moduleAddress } from '../../runtime/ethereumTransaction.ts'
 import { create as createDatanet } from '../../runtime/modules/datanets/calls.ts'
+import { fulfil, registerProvider, request } from '../../runtime/modules/inference/calls.ts'
+import { keccak256, utf8 } from '../../runtime/crypto/hash.ts'
 import { ModuleIndex } from '../../runtime/modules/indices.ts'
 import { ROOT, startDevNode, stopNode, tempHome, waitFor } from './harness.ts'
 
@@ -21,6 +25,15 @@ const SCREENSHOTS = join(ROOT, '.tap', 'screenshots', 'explorer')
 const SECONDS = 1000
 const alice = privateKeyToAccount(toHex(devAccount('alice').privateKey) as Hex)
 const bob = toHex(devAccount('bob').address)
+const charlie = privateKeyToAccount(toHex(devAccount('charlie').privateKey) as Hex)
+const dave = privateKeyToAccount(toHex(devAccount('dave').privateKey) as Hex)
+const OPEN = 10n ** 18n
+
+interface Receipt { status: string; error: string | null; events: Array<{ module: string; event: string; data: Record<string, unknown> }> }
+/** calldata of a runtime call sent to its module's address: the call index, then its canonical arguments */
+function calldata<T>(call: { index: number; args: Kind<T> }, args: unknown): Hex {
+  return toHex(Uint8Array.of(call.index, ...encode(call.args.encode(call.args.fromJson(args, 'args'))))) as Hex
+}
 
 async function launch(): Promise<Browser> {
   return playwright.launch({
@@ -54,6 +67,27 @@ t.test('the explorer in headless Chromium', async (t) => {
   const bases = await node.rpc.call<Array<{ id: number; name: string }>>('openledger_listBaseModels', [null, 10])
   const base = bases[0]
   t.ok(base, 'the dev chain ships a base model')
+
+  // a paid inference: charlie registers as a provider, dave requests, charlie answers (the output's
+  // bytes need not be served: a base model without lineage is not attributed, its pool goes to the treasury)
+  const inference = toHex(moduleAddress(ModuleIndex.inference)) as Hex
+  const send = async (from: typeof charlie, data: Hex): Promise<Receipt> => {
+    const hash = await createWalletClient({ chain, transport: http(node.rpcUrl), account: from }).sendTransaction({ to: inference, data })
+    const receipt = await waitFor(async () => (await node.rpc.call<Receipt | null>('openledger_getReceipt', [hash])) ?? undefined, 'the receipt', 30 * SECONDS, 100)
+    if (receipt.status !== 'success') throw new Error(`inference call failed: ${receipt.error}`)
+    return receipt
+  }
+  const eventField = (receipt: Receipt, event: string, field: string) => Number(receipt.events.find((e) => e.event === event)?.data[field])
+  await send(charlie, calldata(registerProvider, { bond: (1_000n * OPEN).toString(), endpoint: 'http://127.0.0.1:9', priceIn: (OPEN / 100n).toString(), priceOut: (OPEN / 100n).toString(), models: [base?.id ?? 1], capacity: 4 }))
+  const requested = await send(dave, calldata(request, {
+    provider: charlie.address.toLowerCase(), base: base?.id ?? 1, adapters: [], prompt: 'Call me', promptTokens: 2, maxTokens: 24,
+    sampling: { temperatureMilli: 0, topK: 0, topPMilli: 1000, seed: 0 }, escrow: OPEN.toString(),
+  }))
+  const output = utf8('Ishmael')
+  const fulfilled = await send(charlie, calldata(fulfil, { request: eventField(requested, 'RequestCreated', 'request'), outputHash: toHex(keccak256(output)), outputCid: toHex(keccak256(output)), inputTokens: 2, outputTokens: 24 }))
+  const record = eventField(fulfilled, 'InferenceRecorded', 'record')
+  t.ok(record > 0, `inference record ${record}`)
+  await waitFor(async () => ((await node.rpc.call<{ status: string } | null>('openledger_getAttribution', [record]))?.status === 'unattributed' ? true : undefined), 'the record\'s attribution decided', 30 * SECONDS, 100)
 
   const started = Date.now()
   const browser = await launch()
@@ -118,12 +152,35 @@ t.test('the explorer in headless Chromium', async (t) => {
   await page.waitForSelector('#stake svg.chart', { timeout: 10 * SECONDS })
   await shot(page, 'validators')
 
+  // the inference market: the record in the latest list, its provider, fee split and attribution
+  await page.click('nav a[href="#/inference"]')
+  await page.waitForSelector(`#records a[href="#/inference/${record}"]`, { timeout: 10 * SECONDS })
+  t.match(await page.textContent('#providers'), /active/, 'the provider listed as active')
+  await page.waitForSelector('#fee-split svg.chart', { timeout: 10 * SECONDS })
+  await shot(page, 'inference')
+  await page.click(`#records a[href="#/inference/${record}"]`)
+  await page.waitForSelector('#attribution-status', { timeout: 10 * SECONDS })
+  t.equal(await page.textContent('#attribution-status'), 'unattributed', 'the record page shows its attribution')
+  t.match(await page.textContent('#record'), new RegExp(`${base?.name ?? ''}`), 'and the model it ran')
+  const split = await node.rpc.call<{ price: string; split: Record<string, string> }>('openledger_getInferenceRecord', [record])
+  t.ok(BigInt(split.price) > 0n, 'a paid record')
+  t.match(await page.textContent('#split'), /Provider/, 'the fee split')
+  await shot(page, 'inference-record')
+  await search(charlie.address)
+  await page.waitForSelector('#provider', { timeout: 10 * SECONDS })
+  t.match(await page.textContent('#provider'), /served\s*1/, 'the account page of a provider shows what it served')
+  await search(`record ${record}`)
+  await page.waitForSelector('#attribution-status', { timeout: 10 * SECONDS })
+  t.pass('search finds an inference record by its id')
+
   // a phone: every page fits its width
   const phone = await browser.newPage({ viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 })
   phone.on('pageerror', (error) => errors.push(error.message))
   const pages: Array<[string, string]> = [
     ['overview', '#activity svg.chart'], [`account/${bob}`, '#balance'], ['validators', '#stake svg.chart'], ['datanets', 'table'],
     ['datanet/1', '#versions-chart'], ['models', 'table'], [`tx/${hash}`, 'text=balances.transfer'], ['block/1', 'table.kv'],
+    ['inference', `#records a[href="#/inference/${record}"]`], [`inference/${record}`, '#attribution-status'], ['providers', '#bonds svg.chart'],
+    [`provider/${charlie.address}`, '#provider'], ['attribution', '#attribution-list table'],
   ]
   for (const [path, ready] of pages) {
     await phone.goto(`${node.rpcUrl}/#/${path}`)
@@ -132,8 +189,9 @@ t.test('the explorer in headless Chromium', async (t) => {
       throw new Error(`${path}: ${String(error)}\n${await phone.locator('main').textContent()}`)
     })
     const { scrollWidth, innerWidth } = await noHorizontalScroll(phone)
-    t.ok(scrollWidth <= innerWidth, `phone: no horizontal scroll on ${path.split('/')[0]} (${scrollWidth} <= ${innerWidth})`)
-    await shot(phone, `phone-${path.split('/')[0]}`)
+    const name = path.replace(/0x[0-9a-fA-F]{64}$/, 'hash').replace(/0x[0-9a-fA-F]{40}$/, 'address').replaceAll('/', '-')
+    t.ok(scrollWidth <= innerWidth, `phone: no horizontal scroll on ${name} (${scrollWidth} <= ${innerWidth})`)
+    await shot(phone, `phone-${name}`)
   }
   t.same(errors, [], 'no script errors on any page')
 })

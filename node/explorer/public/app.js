@@ -3,7 +3,8 @@
 import { Rpc } from './rpc.js'
 import { addressLink, blockLink, callName, html, open, short, toText, txLink } from './format.js'
 import { barChart, shareBar } from './charts.js'
-import { kvTable, table } from './views.js'
+import { card, kvTable, table, update } from './views.js'
+import { inferenceRoutes, providerCard, rewardsCard } from './inference.js'
 
 const main = document.getElementById('main')
 const statusEl = document.getElementById('status')
@@ -20,7 +21,6 @@ const recent = [] // block summaries, newest first
 let stopPage = () => {}
 
 function render(fragment) { main.innerHTML = toText(fragment) }
-function card(title, body, attrs = '') { return html`<section class="card" ${{ __html: attrs }}><h2>${title}</h2>${body}</section>` }
 
 // ---------------------------------------------------------------------------------------------
 // Recent blocks: loaded once, then kept current from the new-heads subscription
@@ -115,16 +115,6 @@ function activityCharts() {
     <h2>Transactions per block</h2>${barChart({ values: txs.map((t) => (t.n === 0 ? 0 : t.sum / t.n)), labels, color: '#37c871', title: 'transactions per block', format: (v) => v.toFixed(1) })}`
 }
 
-/** Replaces a section's content only when it changed, so links under the pointer stay put. */
-function update(id, fragment) {
-  const element = document.getElementById(id)
-  const text = toText(fragment)
-  if (element !== null && element.dataset.html !== text) {
-    element.innerHTML = text
-    element.dataset.html = text
-  }
-}
-
 /** charts are redrawn at most this often (ms): a bucket of the last hour moves slowly */
 const CHART_REFRESH_MS = 5_000
 
@@ -190,7 +180,9 @@ async function txPage(hash) {
 }
 
 async function accountPage(address) {
-  const [account, validator] = await Promise.all([rpc.call('openledger_getAccount', [address]), rpc.tryCall('openledger_getValidator', [address])])
+  const [account, validator, provider, rewards] = await Promise.all([
+    rpc.call('openledger_getAccount', [address]), rpc.tryCall('openledger_getValidator', [address]), rpc.tryCall('openledger_getProvider', [address]), rpc.tryCall('openledger_getRewards', [address]),
+  ])
   await loadRecent()
   const lower = address.toLowerCase()
   const activity = recent.flatMap((b) => (b.transactions ?? []).filter((t) => t.from === lower || JSON.stringify(t.call?.args ?? '').toLowerCase().includes(lower)).map((t) => ({ ...t, block: b.number }))).slice(0, 25)
@@ -199,6 +191,8 @@ async function accountPage(address) {
     <div class="grid">
       ${card('Balance', html`<p class="stat"><span class="value" id="balance">${open(account.free)}</span></p>${kvTable({ nonce: account.nonce, spendable: open(account.spendable), locked: open(account.locked), vesting: account.vesting })}`, 'id="account"')}
       ${validator ? card('Validator', kvTable(validator)) : ''}
+      ${provider ? providerCard(provider) : ''}
+      ${rewards && (rewards.accrued !== '0' || rewards.claimed !== '0') ? rewardsCard(rewards) : ''}
       ${card('Recent activity', table(txColumns, activity, { empty: 'No transactions in the recent blocks.' }))}
     </div>`)
 }
@@ -270,8 +264,9 @@ async function searchPage(query) {
     if (await rpc.tryCall('chain_getHeader', [q])) return void (location.hash = `#/block/${q}`)
   }
   if (/^#?\d+$/.test(q)) return void (location.hash = `#/block/${q.replace('#', '')}`)
-  const numbered = /^(datanet|model|base|job)\s*#?(\d+)$/i.exec(q)
-  if (numbered !== null) return void (location.hash = `#/${numbered[1].toLowerCase()}/${numbered[2]}`)
+  const numbered = /^(datanet|model|base|job|inference|record|attribution)\s*#?(\d+)$/i.exec(q)
+  // an inference record and its attribution share the record's id and its page
+  if (numbered !== null) return void (location.hash = `#/${numbered[1].toLowerCase().replace(/^(record|attribution)$/, 'inference')}/${numbered[2]}`)
   const [datanets, bases, versions] = await Promise.all([rpc.tryCall('openledger_listDatanets', [null, 100]), rpc.tryCall('openledger_listBaseModels', [null, 100]), rpc.tryCall('openledger_listModelVersions', [null, 100])])
   const needle = q.toLowerCase()
   const named = (items) => (items ?? []).filter((item) => String(item.name ?? '').toLowerCase().includes(needle) || (item.tags ?? []).some((t) => String(t).toLowerCase().includes(needle)))
@@ -296,6 +291,7 @@ const routes = [
   [/^#\/base\/(\d+)$/, (id) => recordPage('Base model', 'openledger_getBaseModel', id)],
   [/^#\/model\/(\d+)$/, (id) => recordPage('Model', 'openledger_getModelVersion', id)],
   [/^#\/job\/(\d+)$/, (id) => recordPage('Training job', 'openledger_getTrainingJob', id)],
+  ...inferenceRoutes({ rpc, render, onHead }),
   [/^#\/search\/(.*)$/, (q) => searchPage(decodeURIComponent(q))],
 ]
 
