@@ -29,13 +29,16 @@ function splitChart(records, title) {
 }
 
 const offer = (p) => `${open(p.priceIn, 6)} in / ${open(p.priceOut, 6)} out per 1k tokens`
+const ZERO_ADDRESS = /^0x0{40}$/
+/** no attributor yet (or none drawn: an unattributed record) */
+const attributorLink = (a) => (ZERO_ADDRESS.test(a) ? html`<span class="muted">—</span>` : addressLink(a))
 
 const providerColumns = [
   { title: 'Provider', cell: (p) => html`<a class="mono" href="#/provider/${p.operator}" title="${p.operator}">${short(p.operator)}</a>` },
   { title: 'Status', cell: (p) => String(p.status) },
   { title: 'Bond', cell: (p) => open(p.bond, 0) },
   { title: 'Served', cell: (p) => String(p.served) },
-  { title: 'Price', cell: offer, narrow: false },
+  { title: 'In / out per 1k tokens', cell: (p) => `${open(p.priceIn, 6).replace(' OPEN', '')} / ${open(p.priceOut, 6)}`, narrow: false },
 ]
 
 function recordColumns(names) {
@@ -54,7 +57,7 @@ const attributionColumns = [
   { title: 'Status', cell: (a) => html`<span class="${a.status === 'final' ? 'ok' : a.status === 'unattributed' ? 'muted' : ''}">${a.status}</span>` },
   { title: 'To contributors', cell: (a) => open(a.paid, 6) },
   { title: 'Payouts', cell: (a) => String(a.payouts.length), narrow: false },
-  { title: 'Attributor', cell: (a) => addressLink(a.attributor), narrow: false },
+  { title: 'Attributor', cell: (a) => attributorLink(a.attributor), narrow: false },
 ]
 
 async function namesOf(rpc, records) {
@@ -151,7 +154,7 @@ export function inferenceRoutes({ rpc, render, onHead }) {
           ${record.owners.length > 0 ? table([{ title: 'Model owner', cell: (o) => addressLink(o.owner) }, { title: 'Paid', cell: (o) => open(o.amount, 8) }], record.owners) : ''}`, 'id="split"')}
         ${attribution === null ? card('Attribution', html`<p class="muted">Not assigned yet.</p>`, 'id="attribution"') : card('Attribution', html`
           <p class="${attribution.status === 'final' ? 'ok' : 'muted'}" id="attribution-status">${attribution.status}</p>
-          ${kvTable({ attributor: attribution.attributor, method: receipt?.method ?? null, 'to contributors': open(attribution.paid, 8), 'to treasury': open(attribution.toTreasury, 8), final: attribution.finalHeight || null, receiptHash: attribution.receiptHash })}
+          ${kvTable({ attributor: attributorLink(attribution.attributor), method: receipt?.method ?? null, 'to contributors': open(attribution.paid, 8), 'to treasury': open(attribution.toTreasury, 8), final: attribution.finalHeight || null, receiptHash: attribution.receiptHash })}
           ${receipt && receipt.datanets.length > 0 ? html`<h2>Lineage</h2>${table([{ title: 'Datanet', cell: (d) => html`<a href="#/datanet/${d.datanet}">${d.datanet}</a>` }, { title: 'Version', cell: (d) => `v${d.version}` }], receipt.datanets)}` : ''}`, 'id="attribution"')}
         ${attribution !== null && attribution.payouts.length > 0 ? card('Payouts to contributions', html`
           ${shareBar({ items: attribution.payouts.map((p) => ({ label: `${p.datanet}/${p.index}`, value: openNumber(p.amount) })), title: 'payouts by contribution', format: openLabel })}
