@@ -4,19 +4,22 @@
 // window, then over a window in which `streams` clients keep the embedded OpenAI API saturated
 // with streamed completions. Printed side by side, as ratios to the idle window of the same run.
 import { request } from 'node:http'
+import type { HeaderView } from '../node/rpc/contract.ts'
 import { startDevNode, stopNode, tempHome, waitFor, type RunningNode } from '../test/e2e/harness.ts'
 
 const LM = 'ol-lm-sotu-2m'
 
-interface Header { number: number; timestamp: number }
-
-async function headerAt(node: RunningNode, height: number): Promise<Header> {
-  const hash = await node.rpc.call<string>('chain_getBlockHash', [height])
-  return node.rpc.call<Header>('chain_getHeader', [hash])
+async function headerAt(node: RunningNode, height: number): Promise<HeaderView> {
+  const hash = await node.rpc.call('chain_getBlockHash', [height])
+  const header = hash === null ? null : await node.rpc.call('chain_getHeader', [hash])
+  if (header === null) throw new Error(`no block at height ${height}`)
+  return header
 }
 
 async function bestHeight(node: RunningNode): Promise<number> {
-  return (await node.rpc.call<Header>('chain_getHeader')).number
+  const head = await node.rpc.call('chain_getHeader')
+  if (head === null) throw new Error('the node has no head')
+  return head.number
 }
 
 /** Gaps (ms) between consecutive blocks in (from, to]. */

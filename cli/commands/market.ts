@@ -18,7 +18,7 @@ export async function resolveBaseModels(rpc: string, text: string, flag: string)
       ids.push(Number(part))
       continue
     }
-    bases ??= await new RpcClient(rpc).call<Array<{ id: number; name: string }>>('openledger_listBaseModels')
+    bases ??= await new RpcClient(rpc).call('openledger_listBaseModels')
     const found = bases.find((b) => b.name === part)
     if (found === undefined) throw new CliError('NOT_FOUND', `${flag}: no base model named '${part}' (registered: ${bases.map((b) => b.name).join(', ')})`)
     ids.push(found.id)
@@ -56,7 +56,7 @@ export const providerCommand: Command = {
     const rpc = parseRpcUrl(values.rpc)
     if (sub === 'status') {
       const address = toHex(parseAddress(need(positionals[0], 'the provider\'s ADDRESS'), 'ADDRESS'))
-      const provider = await new RpcClient(rpc).call<unknown>('openledger_getProvider', [address])
+      const provider = await new RpcClient(rpc).call('openledger_getProvider', [address])
       if (provider === null) throw new CliError('NOT_FOUND', `${address} is not a provider`)
       io.out(JSON.stringify(provider, null, 2))
       return 0
@@ -86,11 +86,11 @@ export const providerCommand: Command = {
         // what is not given stays as registered
         const client = new RpcClient(rpc)
         return sendCall(io, options, 'inference', 'updateProvider', async (sender: string) => {
-          const current = await client.call<Record<string, unknown> | null>('openledger_getProvider', [sender])
+          const current = await client.call('openledger_getProvider', [sender])
           if (current === null) throw new CliError('NOT_FOUND', `${sender} is not a provider: register first`)
           return {
-            addBond: fixed.addBond, endpoint: fixed.endpoint ?? current['endpoint'], priceIn: fixed.priceIn ?? current['priceIn'], priceOut: fixed.priceOut ?? current['priceOut'],
-            models: fixed.models ?? current['models'], capacity: fixed.capacity ?? current['capacity'],
+            addBond: fixed.addBond, endpoint: fixed.endpoint ?? current.endpoint, priceIn: fixed.priceIn ?? current.priceIn, priceOut: fixed.priceOut ?? current.priceOut,
+            models: fixed.models ?? current.models, capacity: fixed.capacity ?? current.capacity,
           }
         })
       }
@@ -121,7 +121,7 @@ export const channelCommand: Command = {
     })
     if (sub === 'status') {
       const id = parsePositiveInt(need(positionals[0], 'the channel ID'), 'ID')
-      const channel = await new RpcClient(parseRpcUrl(values.rpc)).call<unknown>('openledger_getChannel', [id])
+      const channel = await new RpcClient(parseRpcUrl(values.rpc)).call('openledger_getChannel', [id])
       if (channel === null) throw new CliError('NOT_FOUND', `no channel ${id}`)
       io.out(JSON.stringify(channel, null, 2))
       return 0

@@ -11,12 +11,14 @@
 //                                                             the record, with a state proof of the
 //                                                             attribution against the finalized
 //                                                             header's state root
+import { toJsonOf } from '../../runtime/codec/schema.ts'
 import { concatBytes, toHex } from '../../runtime/crypto/hash.ts'
 import { OpenLedgerError } from '../../runtime/errors.ts'
 import { type Attribution, ATTRIBUTION_STATUS_NAMES, attributionCursor, attributionKind, attributionParams, attributions, AttributionStatus, METHOD_NAMES, penalties, penaltyKind, rewards } from '../../runtime/modules/attribution/index.ts'
 import { u32Key } from '../../runtime/storage.ts'
 import { sameAddress } from '../../runtime/modules/accounts.ts'
 import { encodeStateProof } from '../../runtime/state/proof.ts'
+import type { AttributionView } from '../rpc/contract.ts'
 import { defineMethod, param, type RpcMethod } from '../rpc/registry.ts'
 import type { ApiComponents } from './context.ts'
 import { listByIds, listEntries, MAX_LIST } from './pagination.ts'
@@ -24,9 +26,9 @@ import { listByIds, listEntries, MAX_LIST } from './pagination.ts'
 export type AttributionApiErrorCode = 'NOT_FINAL' | 'NOT_PAID'
 export class AttributionApiError extends OpenLedgerError<AttributionApiErrorCode> {}
 
-export function attributionToJson(entry: Attribution): Record<string, unknown> {
-  const json = attributionKind.toJson(entry) as Record<string, unknown>
-  const receipt = json.receipt as Record<string, unknown> | null
+export function attributionToJson(entry: Attribution): AttributionView {
+  const json = toJsonOf(attributionKind, entry)
+  const receipt = json.receipt
   return {
     ...json,
     status: ATTRIBUTION_STATUS_NAMES[entry.status] ?? entry.status,
@@ -74,14 +76,14 @@ export function attributionMethods({ chain }: ApiComponents): RpcMethod[] {
         const entries = state().entries(prefix, after === undefined ? undefined : penalties.key({ datanet, index: after }))
         return listEntries(entries, { count: n, signal }, ([key, value]) => {
           const index = new DataView(key.buffer, key.byteOffset + key.length - 4, 4).getUint32(0)
-          return { datanet, index, ...(penaltyKind.toJson(penalties.decodeValue(value)) as Record<string, unknown>) }
+          return { datanet, index, ...toJsonOf(penaltyKind, penalties.decodeValue(value)) }
         })
       },
     }),
     defineMethod({
       name: 'openledger_getAttributionParams',
       params: [],
-      handler: async () => attributionParams.kind.toJson(await attributionParams.storage.get(state())),
+      handler: async () => toJsonOf(attributionParams.kind, await attributionParams.storage.get(state())),
     }),
     defineMethod({
       name: 'openledger_getPayoutProof',

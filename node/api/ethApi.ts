@@ -16,6 +16,7 @@ import type { StateReader } from '../../runtime/state/overlay.ts'
 import { StateOverlay } from '../../runtime/state/overlay.ts'
 import { defineMethod, defineSubscription, param, type ParamSpec, type RpcMethod, type RpcSubscriptionMethod } from '../rpc/registry.ts'
 import { RpcError } from '../rpc/errors.ts'
+import type { EthBlockView } from '../rpc/contract.ts'
 import type { ApiComponents } from './context.ts'
 import { ethTxError, headerNotFound, oversizedError, revertError, ETH_TX_ERROR_RPC_CODE } from './ethErrors.ts'
 import { blockLogs, ethBlock, ethReceipt, ethTransaction, quantity, type BlockData, type BlockLog, type EthLog } from './ethViews.ts'
@@ -154,7 +155,7 @@ export function ethMethods({ chain, mempool, submission, version }: ApiComponent
     return { hash, header: block.header, body: block.body, transactions: block.body.transactions.map((bytes) => decodeTransaction(bytes)), receipts, blockEvents }
   }
 
-  async function blockView(hash: Uint8Array | undefined, full: boolean): Promise<Record<string, unknown> | null> {
+  async function blockView(hash: Uint8Array | undefined, full: boolean): Promise<EthBlockView | null> {
     if (hash === undefined) return null
     const block = await loadBlock(hash)
     if (block === undefined) return null

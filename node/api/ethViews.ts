@@ -15,6 +15,7 @@ import type { RuntimeEvent } from '../../runtime/module.ts'
 import { ReceiptStatus, type Receipt } from '../../runtime/receipt.ts'
 import type { Runtime } from '../../runtime/stateTransition.ts'
 import type { Transaction } from '../../runtime/transaction.ts'
+import type { EthBlockView, EthLogView, EthReceiptView, EthTransactionView } from '../rpc/contract.ts'
 
 /** How native (msgpack-signed) transactions are typed in eth views: 0x4f, "O". Not an Ethereum type. */
 export const NATIVE_TX_TYPE = '0x4f'
@@ -27,17 +28,7 @@ export function quantity(value: number | bigint): string {
   return `0x${value.toString(16)}`
 }
 
-export interface EthLog {
-  address: string
-  topics: string[]
-  data: string
-  blockNumber: string
-  blockHash: string
-  transactionHash: string | null
-  transactionIndex: string | null
-  logIndex: string
-  removed: false
-}
+export type EthLog = EthLogView
 
 /** The topics and data of one event (see the header). */
 export function eventLogFields(runtime: Runtime, event: RuntimeEvent): { address: Uint8Array; topics: Uint8Array[]; data: Uint8Array } {
@@ -150,13 +141,13 @@ export interface TxLocation {
   readonly baseFeePerGas: bigint
 }
 
-export function ethTransaction(tx: Transaction, from: Uint8Array | undefined, location: TxLocation | undefined): Record<string, unknown> {
+export function ethTransaction(tx: Transaction, from: Uint8Array | undefined, location: TxLocation | undefined): EthTransactionView {
   const { to, value, input } = ethereumFields(tx)
   const envelope = tx.ethereum
   const type = envelope === undefined ? NATIVE_TX_TYPE : quantity(envelope.type)
   const gasPrice = location === undefined ? tx.maxFeePerGas : effectivePrice(tx, location.baseFeePerGas)
   const parity = tx.signature[64] ?? 0
-  const view: Record<string, unknown> = {
+  const view: EthTransactionView = {
     type,
     hash: toHex(tx.hash),
     blockHash: location === undefined ? null : toHex(location.blockHash),
@@ -188,7 +179,7 @@ function effectivePrice(tx: Transaction, baseFee: bigint): bigint {
   return withTip < tx.maxFeePerGas ? withTip : tx.maxFeePerGas
 }
 
-export function ethReceipt(block: BlockData, index: number, from: Uint8Array | undefined, logs: readonly BlockLog[]): Record<string, unknown> | undefined {
+export function ethReceipt(block: BlockData, index: number, from: Uint8Array | undefined, logs: readonly BlockLog[]): EthReceiptView | undefined {
   const tx = block.transactions[index]
   const receipt = block.receipts[index]
   if (tx === undefined || receipt === undefined) return undefined
@@ -213,7 +204,7 @@ export function ethReceipt(block: BlockData, index: number, from: Uint8Array | u
   }
 }
 
-export function ethBlock(block: BlockData & { body?: BlockBody }, options: { gasLimit: number; full: boolean; senders?: ReadonlyArray<Uint8Array | undefined>; logs: readonly BlockLog[] }): Record<string, unknown> {
+export function ethBlock(block: BlockData & { body?: BlockBody }, options: { gasLimit: number; full: boolean; senders?: ReadonlyArray<Uint8Array | undefined>; logs: readonly BlockLog[] }): EthBlockView {
   const { header } = block
   const size = block.body === undefined ? undefined : encodeHeader(header).length + encodeBody(block.body).length
   return {

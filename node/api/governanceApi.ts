@@ -7,6 +7,7 @@
 //   getVotes(proposal, start?, count?)       the votes cast (each voter's latest), paged
 //   getParams(module?)                       every governable parameter: declaration and value
 //   getTreasury()                            the treasury account and its balance, the scheduled upgrade
+import { toJsonOf } from '../../runtime/codec/schema.ts'
 import { toHex } from '../../runtime/crypto/hash.ts'
 import { OpenLedgerError } from '../../runtime/errors.ts'
 import {
@@ -17,6 +18,7 @@ import { TREASURY_ACCOUNT, treasuryBalance } from '../../runtime/modules/treasur
 import { balanceOf } from '../../runtime/modules/balances/index.ts'
 import { paramValueToJson, type ModuleParams } from '../../runtime/params.ts'
 import type { StateReader } from '../../runtime/state/overlay.ts'
+import type { ModuleParamsView, ProposalView, TallyView, VotesView } from '../rpc/contract.ts'
 import { defineMethod, param, type RpcMethod } from '../rpc/registry.ts'
 import type { ApiComponents } from './context.ts'
 import { checkAborted, listByIds, MAX_LIST } from './pagination.ts'
@@ -24,12 +26,12 @@ import { checkAborted, listByIds, MAX_LIST } from './pagination.ts'
 export type GovernanceApiErrorCode = 'UNKNOWN_MODULE' | 'UNKNOWN_STATUS'
 export class GovernanceApiError extends OpenLedgerError<GovernanceApiErrorCode> {}
 
-export function tallyToJson(tally: Tally): Record<string, string> {
+export function tallyToJson(tally: Tally): TallyView {
   return { yes: tally.yes.toString(), no: tally.no.toString(), abstain: tally.abstain.toString(), veto: tally.veto.toString(), totalPower: tally.totalPower.toString() }
 }
 
-export function proposalToJson(proposal: Proposal): Record<string, unknown> {
-  const content = proposalContentKind.toJson(proposal.content) as Record<string, unknown>
+export function proposalToJson(proposal: Proposal): ProposalView {
+  const content = toJsonOf(proposalContentKind, proposal.content)
   return {
     id: proposal.id,
     proposer: toHex(proposal.proposer),
@@ -46,7 +48,7 @@ export function proposalToJson(proposal: Proposal): Record<string, unknown> {
   }
 }
 
-export function moduleParamsToJson(params: ModuleParams<object>, current: object): Record<string, unknown> {
+export function moduleParamsToJson(params: ModuleParams<object>, current: object): ModuleParamsView {
   const values = current as Record<string, number | bigint | boolean>
   return {
     module: params.module,
@@ -79,7 +81,7 @@ export function governanceMethods({ chain }: ApiComponents): RpcMethod[] {
         const list = (await depositors.get(view, proposalId)) ?? []
         const depositsJson: Array<{ depositor: string; amount: string }> = []
         for (const depositor of list) depositsJson.push({ depositor: toHex(depositor), amount: ((await deposits.get(view, { proposal: proposalId, account: depositor })) ?? 0n).toString() })
-        let currentTally: Record<string, string> | null = null
+        let currentTally: TallyView | null = null
         if (proposal.status === ProposalStatus.votingPeriod) {
           checkAborted(signal)
           // bounded by the voter list (MAX_VOTERS x MAX_VOTE_VALIDATORS reads), as the tally itself
@@ -110,7 +112,7 @@ export function governanceMethods({ chain }: ApiComponents): RpcMethod[] {
         const view = state()
         const list = (await voters.get(view, proposalId)) ?? []
         const limit = Math.min(n ?? MAX_LIST, MAX_LIST)
-        const out: unknown[] = []
+        const out: VotesView['votes'] = []
         for (let i = from ?? 0; i < list.length && out.length < limit; i++) {
           checkAborted(signal)
           const voter = list[i] as Uint8Array
@@ -131,7 +133,7 @@ export function governanceMethods({ chain }: ApiComponents): RpcMethod[] {
         if (selected.some((m) => m === undefined)) {
           throw new GovernanceApiError('UNKNOWN_MODULE', `no module ${moduleName ?? ''} declares parameters; modules: ${registry.modules.map((m) => m.module).join(', ')}`)
         }
-        const out: unknown[] = []
+        const out: ModuleParamsView[] = []
         for (const params of selected as ModuleParams<object>[]) out.push(moduleParamsToJson(params, await params.storage.get(view)))
         return { height: chain.state.version, modules: out }
       },

@@ -7,26 +7,27 @@
 //   getChannel(id)                                           a payment channel: deposit, redeemed,
 //                                                            the request chain's head, status
 //   getInferenceParams()                                     bonds, deadlines, the split's shares
+import { toJsonOf } from '../../runtime/codec/schema.ts'
 import { type Channel, CHANNEL_STATUS_NAMES, channelKind, channels, inferenceParams, type InferenceRecord, type InferenceRequest, type Provider, PROVIDER_STATUS_NAMES, providerKind, providers, recordCount, recordKind, records, REQUEST_STATUS_NAMES, requestKind, requests } from '../../runtime/modules/inference/index.ts'
+import type { ChannelView, InferenceRecordView, InferenceRequestView, ProviderView } from '../rpc/contract.ts'
 import { defineMethod, param, type RpcMethod } from '../rpc/registry.ts'
 import type { ApiComponents } from './context.ts'
 import { listByIds, listEntries, MAX_LIST } from './pagination.ts'
 
-export function providerToJson(provider: Provider): Record<string, unknown> {
-  return { ...(providerKind.toJson(provider) as Record<string, unknown>), status: PROVIDER_STATUS_NAMES[provider.status] ?? provider.status }
+export function providerToJson(provider: Provider): ProviderView {
+  return { ...toJsonOf(providerKind, provider), status: PROVIDER_STATUS_NAMES[provider.status] ?? provider.status }
 }
 
-export function requestToJson(request: InferenceRequest): Record<string, unknown> {
-  return { ...(requestKind.toJson(request) as Record<string, unknown>), status: REQUEST_STATUS_NAMES[request.status] ?? request.status }
+export function requestToJson(request: InferenceRequest): InferenceRequestView {
+  return { ...toJsonOf(requestKind, request), status: REQUEST_STATUS_NAMES[request.status] ?? request.status }
 }
 
-export function recordToJson(record: InferenceRecord): Record<string, unknown> {
-  return { ...(recordKind.toJson(record) as Record<string, unknown>), source: record.source === 0 ? 'request' : 'channel', status: 'settled' }
+export function recordToJson(record: InferenceRecord): InferenceRecordView {
+  return { ...toJsonOf(recordKind, record), source: record.source === 0 ? 'request' : 'channel', status: 'settled' }
 }
 
-export function channelToJson(channel: Channel): Record<string, unknown> {
-  const json = channelKind.toJson(channel) as Record<string, unknown>
-  return { ...json, status: CHANNEL_STATUS_NAMES[channel.status] ?? channel.status, balance: (channel.deposit - channel.redeemed).toString() }
+export function channelToJson(channel: Channel): ChannelView {
+  return { ...toJsonOf(channelKind, channel), status: CHANNEL_STATUS_NAMES[channel.status] ?? channel.status, balance: (channel.deposit - channel.redeemed).toString() }
 }
 
 export function inferenceMethods({ chain }: ApiComponents): RpcMethod[] {
@@ -88,7 +89,7 @@ export function inferenceMethods({ chain }: ApiComponents): RpcMethod[] {
     defineMethod({
       name: 'openledger_getInferenceParams',
       params: [],
-      handler: async () => inferenceParams.kind.toJson(await inferenceParams.storage.get(state())),
+      handler: async () => toJsonOf(inferenceParams.kind, await inferenceParams.storage.get(state())),
     }),
   ]
 }

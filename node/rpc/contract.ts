@@ -7,11 +7,15 @@
 // hashes and bytes as 0x-hex, amounts as decimal strings, absent as null); a view only names what it
 // adds or renders differently (a status code as its name, a learning rate as a number).
 //
-// A new method adds its entry here, next to the others of its namespace. Methods not listed (blob
-// chunks, peers, operator methods) are served as before and called with an explicit result type.
+// A new method adds its entry here, next to the others of its namespace. Methods not listed
+// (explorer summaries, raw storage reads, the light client's blocks) are served as before and
+// called with an explicit result type.
 import type { Json } from '../../runtime/codec/schema.ts'
 import type { Contribution, ContributionStatus, Datanet, DatanetVersion, FormatName } from '../../runtime/modules/datanets/index.ts'
 import type { BaseModel, Hyperparameters, Job, JobStatus, ModelConfig, ModelsParams, ModelVersion } from '../../runtime/modules/models/index.ts'
+import type { Attribution, AttributionParams, AttributionStatus, Method, Penalty } from '../../runtime/modules/attribution/index.ts'
+import type { Channel, ChannelStatus, InferenceParams, InferenceRecord, InferenceRequest, Provider, ProviderStatus, RequestStatus } from '../../runtime/modules/inference/index.ts'
+import type { GovernanceParams, PROPOSAL_KIND_NAMES, PROPOSAL_STATUS_NAMES, ProposalContent, Tally, VOTE_OPTION_NAMES } from '../../runtime/modules/governance/index.ts'
 
 /** 0x-prefixed hex */
 export type Hex = string
@@ -285,6 +289,171 @@ export interface DelegationView {
 }
 
 // ---------------------------------------------------------------------------------------------
+// blobs (chunked upload and download; chunk data as base64)
+
+export interface BlobUploadView { uploadId: string; chunkBytes: number; chunks: number }
+export interface BlobInfoView { cid: Hex; size: number; chunks: number; chunkBytes: number; refs: number }
+export interface BlobChunkView { size: number; index: number; data: string; siblings: Hex[] }
+
+// ---------------------------------------------------------------------------------------------
+// inference market
+
+export type ProviderView = Omit<Json<Provider>, 'status'> & { status: keyof typeof ProviderStatus | number }
+export type InferenceRequestView = Omit<Json<InferenceRequest>, 'status'> & { status: keyof typeof RequestStatus | number }
+export type InferenceRecordView = Omit<Json<InferenceRecord>, 'source' | 'status'> & { source: 'request' | 'channel'; status: 'settled' }
+export type ChannelView = Omit<Json<Channel>, 'status'> & { status: keyof typeof ChannelStatus | number; balance: AmountString }
+
+// ---------------------------------------------------------------------------------------------
+// attribution
+
+type ReceiptJson = NonNullable<Json<Attribution>['receipt']>
+export type AttributionView = Omit<Json<Attribution>, 'status' | 'receipt'> & {
+  status: keyof typeof AttributionStatus | number
+  receipt: (Omit<ReceiptJson, 'method'> & { method: keyof typeof Method | number | undefined }) | null
+}
+export type PenaltyView = { datanet: number; index: number } & Json<Penalty>
+export interface RewardView { address: Hex; accrued: AmountString; claimed: AmountString }
+export interface PayoutProofView {
+  record: number
+  contributor: Hex
+  amount: AmountString
+  contributions: Array<{ datanet: number; index: number; amount: AmountString }>
+  at: Hex
+  number: number
+  stateRoot: Hex
+  key: Hex
+  value: Hex
+  proof: Hex
+}
+
+// ---------------------------------------------------------------------------------------------
+// governance and the treasury
+
+export type TallyView = Json<Tally>
+type ProposalKindName = (typeof PROPOSAL_KIND_NAMES)[number]
+export interface ProposalView {
+  id: number
+  proposer: Hex
+  kind: ProposalKindName | number
+  status: (typeof PROPOSAL_STATUS_NAMES)[number] | number
+  content: Omit<Json<ProposalContent>, 'kind'> & { kind: ProposalKindName | number }
+  submitHeight: number
+  depositEnd: number
+  votingStart: number | null
+  votingEnd: number | null
+  enactHeight: number | null
+  totalDeposit: AmountString
+  tally: TallyView | null
+}
+export type ProposalDetailView = ProposalView & { deposits: Array<{ depositor: Hex; amount: AmountString }>; currentTally: TallyView | null }
+export interface VotesView {
+  proposal: number
+  total: number
+  votes: Array<{ index: number; voter: Hex; option: (typeof VOTE_OPTION_NAMES)[number] | number; validators: Hex[]; height: number }>
+}
+export interface ModuleParamsView {
+  module: string
+  params: Array<{ name: string; type: string; min: string; max: string; default: string | number | boolean; value: string | number | boolean; description: string }>
+}
+export interface TreasuryView {
+  height: number
+  account: Hex
+  balance: AmountString
+  governanceEscrow: { account: Hex; balance: AmountString }
+  scheduledUpgrade: { proposal: number; height: number; version: string } | null
+}
+
+// ---------------------------------------------------------------------------------------------
+// peers
+
+export interface PeerView { peerId: string; addresses: string[]; direction: string; score: number; connectedSince: number }
+export interface SyncStateView { startingBlock: number; currentBlock: number; highestBlock: number; finalizedBlock: number }
+
+// ---------------------------------------------------------------------------------------------
+// Ethereum JSON-RPC (node/api/ethViews.ts): quantities as 0x-hex without leading zeros
+
+/** 0x-hex quantity, e.g. '0x1a' */
+export type Quantity = string
+
+export interface EthLogView {
+  address: Hex
+  topics: Hex[]
+  data: Hex
+  blockNumber: Quantity
+  blockHash: Hex
+  transactionHash: Hex | null
+  transactionIndex: Quantity | null
+  logIndex: Quantity
+  removed: false
+}
+
+export interface EthTransactionView {
+  type: Quantity
+  hash: Hex
+  blockHash: Hex | null
+  blockNumber: Quantity | null
+  transactionIndex: Quantity | null
+  from: Hex | null
+  to: Hex
+  value: Quantity
+  input: Hex
+  nonce: Quantity
+  gas: Quantity
+  gasPrice: Quantity
+  chainId: Quantity
+  v: Quantity
+  r: Quantity
+  s: Quantity
+  /** typed transactions (EIP-1559 and native) */
+  maxFeePerGas?: Quantity
+  maxPriorityFeePerGas?: Quantity
+  accessList?: []
+  yParity?: Quantity
+}
+
+export interface EthReceiptView {
+  type: Quantity
+  transactionHash: Hex
+  transactionIndex: Quantity
+  blockHash: Hex
+  blockNumber: Quantity
+  from: Hex | null
+  to: Hex
+  cumulativeGasUsed: Quantity
+  gasUsed: Quantity
+  effectiveGasPrice: Quantity
+  contractAddress: null
+  logs: EthLogView[]
+  logsBloom: Hex
+  status: '0x1' | '0x0'
+}
+
+export interface EthBlockView {
+  number: Quantity
+  hash: Hex
+  parentHash: Hex
+  nonce: Hex
+  sha3Uncles: Hex
+  logsBloom: Hex
+  transactionsRoot: Hex
+  stateRoot: Hex
+  receiptsRoot: Hex
+  miner: Hex
+  difficulty: Quantity
+  totalDifficulty: Quantity
+  extraData: Hex
+  size: Quantity | undefined
+  gasLimit: Quantity
+  gasUsed: Quantity
+  timestamp: Quantity
+  baseFeePerGas: Quantity
+  mixHash: Hex
+  uncles: []
+  /** hashes, or the transactions themselves when asked for in full */
+  transactions: Hex[] | EthTransactionView[]
+}
+
+// ---------------------------------------------------------------------------------------------
 // the methods
 
 type Maybe<T> = T | null | undefined
@@ -327,6 +496,56 @@ export interface RpcContract {
   system_properties: { params: []; result: PropertiesView }
   system_health: { params: []; result: HealthView }
   system_accountNextIndex: { params: [address: Hex]; result: number }
+  system_peers: { params: []; result: PeerView[] }
+  system_localPeerId: { params: []; result: string | null }
+  system_blockPeer: { params: [peerId: string]; result: boolean }
+  system_unblockPeer: { params: [peerId: string]; result: boolean }
+  system_blockedPeers: { params: []; result: string[] }
+  system_syncState: { params: []; result: SyncStateView }
+  openledger_beginBlobUpload: { params: [size: number]; result: BlobUploadView }
+  openledger_uploadBlobChunk: { params: [uploadId: string, index: number, data: string]; result: { received: number } }
+  openledger_finishBlobUpload: { params: [uploadId: string, cid?: Maybe<Hex>, format?: Maybe<number>, rows?: Maybe<number>]; result: { cid: Hex; size: number } }
+  openledger_abortBlobUpload: { params: [uploadId: string]; result: boolean }
+  openledger_getBlobInfo: { params: [cid: Hex]; result: BlobInfoView | null }
+  openledger_getBlobChunk: { params: [cid: Hex, index: number]; result: BlobChunkView }
+  openledger_getProvider: { params: [address: Hex]; result: ProviderView | null }
+  openledger_listProviders: { params: [count?: Maybe<number>, after?: Maybe<Hex>]; result: ProviderView[] }
+  openledger_getInferenceRequest: { params: [request: number]; result: InferenceRequestView | null }
+  openledger_getInferenceRecord: { params: [record: number]; result: InferenceRecordView | null }
+  openledger_listInferenceRecords: { params: [start?: Maybe<number>, count?: Maybe<number>]; result: InferenceRecordView[] }
+  openledger_getChannel: { params: [channel: number]; result: ChannelView | null }
+  openledger_getInferenceParams: { params: []; result: Json<InferenceParams> }
+  openledger_getAttribution: { params: [record: number]; result: AttributionView | null }
+  openledger_listAttributions: { params: [start?: Maybe<number>, count?: Maybe<number>]; result: AttributionView[] }
+  openledger_getRewards: { params: [address: Hex]; result: RewardView }
+  openledger_getPenalties: { params: [datanet: number, count?: Maybe<number>, after?: Maybe<number>]; result: PenaltyView[] }
+  openledger_getAttributionParams: { params: []; result: Json<AttributionParams> }
+  openledger_getPayoutProof: { params: [record: number, contributor: Hex]; result: PayoutProofView }
+  openledger_getProposal: { params: [proposal: number]; result: ProposalDetailView | null }
+  openledger_listProposals: { params: [start?: Maybe<number>, count?: Maybe<number>, status?: Maybe<string>]; result: ProposalView[] }
+  openledger_getVotes: { params: [proposal: number, start?: Maybe<number>, count?: Maybe<number>]; result: VotesView }
+  openledger_getParams: { params: [module?: Maybe<string>]; result: { height: number; modules: ModuleParamsView[] } }
+  openledger_getTreasury: { params: []; result: TreasuryView }
+  eth_chainId: { params: []; result: Quantity }
+  net_version: { params: []; result: string }
+  net_listening: { params: []; result: boolean }
+  eth_syncing: { params: []; result: boolean }
+  eth_accounts: { params: []; result: Hex[] }
+  eth_blockNumber: { params: []; result: Quantity }
+  eth_getBalance: { params: [address: Hex, block?: Maybe<string>]; result: Quantity }
+  eth_getTransactionCount: { params: [address: Hex, block?: Maybe<string>]; result: Quantity }
+  eth_getCode: { params: [address: Hex, block?: Maybe<string>]; result: Hex }
+  eth_gasPrice: { params: []; result: Quantity }
+  eth_maxPriorityFeePerGas: { params: []; result: Quantity }
+  eth_estimateGas: { params: [request: Record<string, unknown>, block?: Maybe<string>]; result: Quantity }
+  eth_call: { params: [request: Record<string, unknown>, block?: Maybe<string>]; result: Hex }
+  eth_sendRawTransaction: { params: [transaction: Hex]; result: Hex }
+  eth_getTransactionByHash: { params: [hash: Hex]; result: EthTransactionView | null }
+  eth_getTransactionReceipt: { params: [hash: Hex]; result: EthReceiptView | null }
+  eth_getBlockByNumber: { params: [block: string, full: boolean]; result: EthBlockView | null }
+  eth_getBlockByHash: { params: [hash: Hex, full: boolean]; result: EthBlockView | null }
+  eth_getBlockTransactionCountByNumber: { params: [block: string]; result: Quantity | null }
+  eth_getLogs: { params: [filter: Record<string, unknown>]; result: EthLogView[] }
 }
 
 export type RpcMethodName = keyof RpcContract

@@ -20,7 +20,8 @@ import { inferenceParams } from '../../runtime/modules/inference/state.ts'
 import { decodeTransaction, signTransaction } from '../../runtime/transaction.ts'
 import { devAccount } from '../../genesis/devAccounts.ts'
 import type { RpcClient } from '../../node/rpc/client.ts'
-import { runCli, tempHome, waitFor } from './harness.ts'
+import type { ReceiptView } from '../../node/rpc/contract.ts'
+import { found, runCli, tempHome, waitFor } from './harness.ts'
 import { createTestnet, nodeKeys, type TestnetNode } from './testnet.ts'
 
 t.setTimeout(20 * 60_000)
@@ -28,44 +29,39 @@ const OPEN = 10n ** 18n
 const LM = 'ol-lm-sotu-2m'
 const runtime = createRuntime()
 
-interface Receipt {
-  status: string
-  fee: string
-  error: string | null
-  blockNumber: number
-  events: Array<{ module: string; event: string; data: Record<string, unknown> }>
-}
+type Receipt = ReceiptView
 
 /** Signs `inference.call(args)` with a raw key, submits it to `rpc` and waits for its receipt. */
 async function send(rpc: RpcClient, privateKey: Uint8Array, address: string, call: string, args: unknown): Promise<Receipt> {
   const module = runtime.moduleByName('inference')
   const definition = module?.calls.find((c) => c.name === call)
   if (module === undefined || definition === undefined) throw new Error(call)
-  const { chainId } = await rpc.call<{ chainId: number }>('system_properties')
-  const nonce = await rpc.call<number>('system_accountNextIndex', [address])
+  const { chainId } = await rpc.call('system_properties')
+  const nonce = await rpc.call('system_accountNextIndex', [address])
   const signed = signTransaction({
     chainId, nonce, gasLimit: 200_000, maxFeePerGas: 100_000_000_000n, maxPriorityFeePerGas: 1_000_000_000n,
     call: { module: module.index, call: definition.index, args: definition.args.encode(definition.args.fromJson(args, 'args')) as never },
   }, privateKey)
-  const hash = await rpc.call<string>('author_submitExtrinsic', [toHex(signed.bytes)])
-  return waitFor(async () => (await rpc.call<Receipt | null>('openledger_getReceipt', [hash])) ?? undefined, `${call} included`, 120_000, 200)
+  const hash = await rpc.call('author_submitExtrinsic', [toHex(signed.bytes)])
+  return waitFor(async () => (await rpc.call('openledger_getReceipt', [hash])) ?? undefined, `${call} included`, 120_000, 200)
 }
 
-const balance = async (rpc: RpcClient, address: string): Promise<bigint> => BigInt(await rpc.call<string>('openledger_getBalance', [address]))
+const balance = async (rpc: RpcClient, address: string): Promise<bigint> => BigInt(await rpc.call('openledger_getBalance', [address]))
 
 /** The receipt of the transaction in block `height` whose events hold `event` of the inference module. */
 async function receiptWith(rpc: RpcClient, height: number, event: string): Promise<Receipt> {
-  const hash = await rpc.call<string>('chain_getBlockHash', [height])
-  const block = await rpc.call<{ block: { extrinsics: string[] } }>('chain_getBlock', [hash])
+  const hash = await rpc.call('chain_getBlockHash', [height])
+  const block = await rpc.call('chain_getBlock', [hash])
+  if (block === null) throw new Error(`no block at height ${height}`)
   for (const bytes of block.block.extrinsics) {
-    const receipt = await rpc.call<Receipt>('openledger_getReceipt', [toHex(decodeTransaction(fromHex(bytes) as Uint8Array).hash)])
-    if (receipt.events.some((e) => e.module === 'inference' && e.event === event)) return receipt
+    const receipt = await rpc.call('openledger_getReceipt', [toHex(decodeTransaction(fromHex(bytes) as Uint8Array).hash)])
+    if (receipt?.events.some((e) => e.module === 'inference' && e.event === event)) return receipt
   }
   throw new Error(`no ${event} in block ${height}`)
 }
 
 const transfersFrom = (receipt: Receipt, from: Uint8Array) =>
-  receipt.events.filter((e) => e.module === 'balances' && e.event === 'Transferred' && e.data['from'] === toHex(from)).map((e) => ({ to: String(e.data['to']), amount: BigInt(String(e.data['amount'])) }))
+  receipt.events.filter((e) => e.module === 'balances' && e.event === 'Transferred' && e.data?.['from'] === toHex(from)).map((e) => ({ to: String(e.data?.['to']), amount: BigInt(String(e.data?.['amount'])) }))
 
 t.test('providers serve paid on-chain requests; balances move by the split; a missed deadline is refunded and slashed', async (t) => {
   const net = await createTestnet({ validators: 4, blockTimeMs: 500, audit: false, startTimeoutMs: 240_000 })
@@ -82,8 +78,8 @@ t.test('providers serve paid on-chain requests; balances move by the split; a mi
     net.start(node3, ['--training-threads', '1']),
   ])
   const rpc = node0.rpc
-  await waitFor(async () => ((await rpc.call<{ number: number }>('chain_getHeader')).number >= 2 ? true : undefined), 'blocks', 120_000, 500)
-  const params = inferenceParams.kind.fromJson(await rpc.call<unknown>('openledger_getInferenceParams'), 'params') as InferenceParams
+  await waitFor(async () => (((await rpc.call('chain_getHeader'))?.number ?? 0) >= 2 ? true : undefined), 'blocks', 120_000, 500)
+  const params = inferenceParams.kind.fromJson(await rpc.call('openledger_getInferenceParams'), 'params') as InferenceParams
   const [keys0, keys1] = [await nodeKeys(node0), await nodeKeys(node1)]
   const offer = { endpoint: `http://127.0.0.1:${paidPort}`, priceIn: (OPEN / 100n).toString(), priceOut: (3n * OPEN / 100n).toString(), models: [1], capacity: 4 }
   const bond = 2_000n * OPEN
@@ -118,21 +114,21 @@ t.test('providers serve paid on-chain requests; balances move by the split; a mi
   const escrowed = OPEN
   t.equal(escrowed - paidOut.reduce((sum, p) => sum + p.amount, 0n), split.contributors, 'the module keeps exactly the contributors\' pool of the escrow')
   // held per record until the attribution module pays it out (to contributors, or the treasury when nothing is credited)
-  const pending = BigInt((await rpc.call<{ contributorsPending: string }>('openledger_getInferenceRecord', [answer.record.id])).contributorsPending)
+  const pending = BigInt((await rpc.call('openledger_getInferenceRecord', [answer.record.id]))?.contributorsPending ?? -1)
   t.ok(pending >= 0n && pending <= split.contributors, 'the record\'s pool is what attribution has not paid out yet')
   // the output is in node0's blob store, by the content id the record names
-  const info = await rpc.call<{ size: number } | null>('openledger_getBlobInfo', [answer.record['outputCid']])
+  const info = await rpc.call('openledger_getBlobInfo', [answer.record['outputCid'] as string])
   t.equal(info?.size, utf8(answer.output).length, 'the output blob is stored under the record\'s content id')
 
   // ---- a provider that misses the deadline
-  const provider1Before = await rpc.call<{ bond: string }>('openledger_getProvider', [keys1.operator])
+  const provider1Before = found(await rpc.call('openledger_getProvider', [keys1.operator]), 'provider 1')
   const bobBefore2 = await balance(rpc, bob)
   const missed = await runCli(['infer', '--onchain', '--from', 'bob', '--provider', keys1.operator, '--model', LM, '--max-fee', '1', '--max-tokens', '8', '--json', '--rpc', node0.rpcUrl, 'Hello'])
   t.equal(missed.code, 1, 'the request expired')
   const expired = JSON.parse(missed.stdout) as { status: string; requestTx: { fee: string } }
   t.equal(expired.status, 'expired')
   t.equal(await balance(rpc, bob), bobBefore2 - BigInt(expired.requestTx.fee), 'the escrow came back whole')
-  const provider1After = await rpc.call<{ bond: string; slashedTotal: string }>('openledger_getProvider', [keys1.operator])
+  const provider1After = found(await rpc.call('openledger_getProvider', [keys1.operator]), 'provider 1')
   const slash = (BigInt(provider1Before.bond) * BigInt(params.missedDeadlineSlashBps)) / 10_000n
   t.equal(BigInt(provider1After.bond), BigInt(provider1Before.bond) - slash, 'the silent provider lost missedDeadlineSlashBps of its bond')
   t.equal(provider1After.slashedTotal, slash.toString())
@@ -157,11 +153,11 @@ t.test('providers serve paid on-chain requests; balances move by the split; a mi
     t.ok(paidOver.output.length > 0, `answered at once: ${JSON.stringify(paidOver.output)}`)
   }
   const settled = await waitFor(async () => {
-    const c = await rpc.call<{ redeemed: string; inferences: number }>('openledger_getChannel', [1])
+    const c = found(await rpc.call('openledger_getChannel', [1]), 'channel 1')
     return BigInt(c.redeemed) === cumulative ? c : undefined
   }, 'the provider to redeem its vouchers', 180_000, 500)
   t.equal(settled.inferences, 3, 'three inferences redeemed')
-  const channelRecords = (await rpc.call<Array<{ source: string; sourceId: number; price: string; split: Record<string, string>; height: number }>>('openledger_listInferenceRecords')).filter((r) => r.source === 'channel' && r.sourceId === 1)
+  const channelRecords = (await rpc.call('openledger_listInferenceRecords')).filter((r) => r.source === 'channel' && r.sourceId === 1)
   t.equal(channelRecords.length, 3, 'a record per inference')
   let [toProvider, toTreasury] = [0n, 0n]
   for (const record of channelRecords) {
@@ -186,6 +182,6 @@ t.test('providers serve paid on-chain requests; balances move by the split; a mi
   const daveBefore = await balance(rpc, dave)
   const closing = await runCli(['channel', 'close', '--from', 'dave', '--channel', '1', '--json', '--rpc', node0.rpcUrl])
   const closeFee = BigInt((JSON.parse(closing.stdout) as { fee: string }).fee)
-  await waitFor(async () => ((await rpc.call<{ status: string }>('openledger_getChannel', [1])).status === 'closed' ? true : undefined), 'the challenge period', 180_000, 500)
+  await waitFor(async () => ((await rpc.call('openledger_getChannel', [1]))?.status === 'closed' ? true : undefined), 'the challenge period', 180_000, 500)
   t.equal(await balance(rpc, dave), daveBefore - closeFee + 5n * OPEN - cumulative, 'the unredeemed deposit came back')
 })
