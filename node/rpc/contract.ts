@@ -15,7 +15,7 @@ import type { Contribution, ContributionStatus, Datanet, DatanetVersion, FormatN
 import type { BaseModel, Hyperparameters, Job, JobStatus, ModelConfig, ModelsParams, ModelVersion } from '../../runtime/modules/models/index.ts'
 import type { Attribution, AttributionParams, AttributionStatus, Method, Penalty } from '../../runtime/modules/attribution/index.ts'
 import type { Channel, ChannelStatus, InferenceParams, InferenceRecord, InferenceRequest, Provider, ProviderStatus, RequestStatus } from '../../runtime/modules/inference/index.ts'
-import type { GovernanceParams, PROPOSAL_KIND_NAMES, PROPOSAL_STATUS_NAMES, ProposalContent, Tally, VOTE_OPTION_NAMES } from '../../runtime/modules/governance/index.ts'
+import type { PROPOSAL_KIND_NAMES, PROPOSAL_STATUS_NAMES, ProposalContent, Tally, VOTE_OPTION_NAMES } from '../../runtime/modules/governance/index.ts'
 
 /** 0x-prefixed hex */
 export type Hex = string
