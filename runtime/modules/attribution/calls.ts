@@ -12,7 +12,7 @@ import { records } from '../inference/index.ts'
 import { BaseModelKind, baseModels } from '../models/index.ts'
 import { AttributionError } from './errors.ts'
 import { ReceiptSubmitted, RewardClaimed } from './events.ts'
-import { allRevealed, CHECK_COMMIT_DOMAIN, checkScope, lineageOf, openReveal, settle, submitted } from './lifecycle.ts'
+import { allRevealed, CHECK_COMMIT_DOMAIN, checkScope, lineageOf, openReveal, settleRevealed, submitted } from './lifecycle.ts'
 import {
   ATTRIBUTION_ACCOUNT, AttributionStatus, attributions, Method, params as attributionParams, receiptFields, rewards, SCORE_TOTAL, type Receipt, type Scored,
 } from './state.ts'
@@ -119,7 +119,7 @@ export const commitCheck = defineCall({
   },
 })
 
-/** A verifier that committed reveals its receipt hash and salt; the last reveal settles the check. */
+/** A verifier that committed reveals its receipt hash and salt; the last reveal settles the check (or closes it, lifecycle.ts settleRevealed). */
 export const revealCheck = defineCall({
   index: 2,
   name: 'revealCheck',
@@ -135,7 +135,7 @@ export const revealCheck = defineCall({
     if (context.block.height > entry.deadline) return AttributionError.DeadlinePassed
     if (entry.reveals.some((r) => sameAddress(r.worker, sender)) || !opens(commitment, CHECK_COMMIT_DOMAIN, checkScope(entry), args.salt, args.receiptHash)) return AttributionError.BadReveal
     let next = { ...entry, reveals: [...entry.reveals, { worker: sender, receiptHash: args.receiptHash, height: context.block.height }] }
-    if (allRevealed(next)) next = await settle(context, next, await attributionParams.get(state))
+    if (allRevealed(next)) next = await settleRevealed(context, next, await attributionParams.get(state))
     attributions.set(state, entry.record, next)
     return undefined
   },

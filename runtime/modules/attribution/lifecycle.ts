@@ -40,7 +40,7 @@ import {
 } from './events.ts'
 import {
   ATTRIBUTION_ACCOUNT, AttributionStatus, deadlines, MAX_LINEAGE, MAX_WORKERS, penalties, receiptKind, rewards,
-  type Attribution, type AttributionParams, type LineageEntry, type Payout, type Receipt,
+  type Attribution, type AttributionParams, type LineageEntry, type Payout, type Receipt, type Reveal,
 } from './state.ts'
 
 /** Domains of the draws (system/randomness.ts) and of the re-check commitments (commitReveal.ts). */
@@ -192,13 +192,8 @@ async function slashWorker(context: ExecutionContext, record: number, operator: 
   context.emit(WorkerSlashed.create({ record, worker: operator, reason, slashBps: bps }))
 }
 
-/**
- * The votes: the attributor's receipt hash one, each reveal one. A unique majority for the
- * receipt makes it final (verifiers that voted otherwise slashed); a unique majority against it
- * slashes the attributor and those that voted with it and reassigns the record, the next receipt
- * re-checked whatever the sample; a tie reassigns with nobody slashed.
- */
-export async function settle(context: ExecutionContext, entry: Attribution, params: AttributionParams): Promise<Attribution> {
+/** The votes (the attributor's receipt hash one, each reveal one), their counts by hash, and the unique leader (undefined on a tie). */
+function tally(entry: Attribution): { hash: Uint8Array; votes: Reveal[]; counts: Map<string, number>; winner: string | undefined } {
   const hash = entry.receiptHash
   if (hash === undefined) throw new Error(`attribution: record ${entry.record} settled without a receipt`)
   const votes = [{ worker: entry.attributor, receiptHash: hash, height: entry.submittedHeight }, ...entry.reveals]
@@ -206,7 +201,31 @@ export async function settle(context: ExecutionContext, entry: Attribution, para
   for (const vote of votes) counts.set(toHex(vote.receiptHash), (counts.get(toHex(vote.receiptHash)) ?? 0) + 1)
   const top = Math.max(...counts.values())
   const leaders = [...counts.entries()].filter(([, count]) => count === top)
-  const winner = leaders.length === 1 ? leaders[0]?.[0] : undefined
+  return { hash, votes, counts, winner: leaders.length === 1 ? leaders[0]?.[0] : undefined }
+}
+
+/**
+ * The last reveal (a transaction) completed the check. Upheld, it settles now; otherwise settling
+ * draws the next attributor, and a call must not draw from its own block's mix (its proposer knows
+ * it and chose to include the reveal there): the hook settles it RANDOMNESS_LOOKAHEAD blocks later.
+ */
+export async function settleRevealed(context: ExecutionContext, entry: Attribution, params: AttributionParams): Promise<Attribution> {
+  const { hash, winner } = tally(entry)
+  if (winner === toHex(hash)) return settle(context, entry, params)
+  const next: Attribution = { ...entry, deadline: context.block.height + RANDOMNESS_LOOKAHEAD }
+  await schedule(context.state, next)
+  return next
+}
+
+/**
+ * Counts the votes (tally). A unique majority for the receipt makes it final (verifiers that voted
+ * otherwise slashed); a unique majority against it slashes the attributor and those that voted
+ * with it and reassigns the record, the next receipt re-checked whatever the sample; a tie
+ * reassigns with nobody slashed. Drawing the next attributor from this height's mix: the hook
+ * runs it (a deadline, or RANDOMNESS_LOOKAHEAD blocks after the last reveal: settleRevealed).
+ */
+export async function settle(context: ExecutionContext, entry: Attribution, params: AttributionParams): Promise<Attribution> {
+  const { hash, votes, counts, winner } = tally(entry)
   const upheld = winner === toHex(hash)
   context.emit(CheckSettled.create({ record: entry.record, receiptUpheld: upheld, tie: winner === undefined, votesFor: counts.get(toHex(hash)) ?? 0, totalVotes: votes.length }))
   if (winner === undefined) return nextAttempt(context, { ...entry, forceCheck: true }, context.block.height, ReassignReason.tiedCheck, params)

@@ -26,7 +26,7 @@ import { CommitPhase, commitmentBy } from '../../commitReveal.ts'
 import { concatBytes, toHex } from '../../crypto/hash.ts'
 import type { Address } from '../../crypto/secp256k1.ts'
 import type { ExecutionContext } from '../../module.ts'
-import { drawSeed, drawWeighted } from '../system/index.ts'
+import { drawSeed, drawWeighted, RANDOMNESS_LOOKAHEAD } from '../system/index.ts'
 import type { StateOverlay } from '../../state/overlay.ts'
 import { bpsOf, sameAddress } from '../accounts.ts'
 import { payFromModuleAccount } from '../balances/index.ts'
@@ -37,7 +37,7 @@ import {
 } from './events.ts'
 import { u64Key } from '../../storage.ts'
 import {
-  baseModels, deadlines, JobStatus, MODELS_ACCOUNT, modelVersionCount, modelVersions, type Job, type ModelsParams,
+  baseModels, deadlines, JobStatus, MODELS_ACCOUNT, modelVersionCount, modelVersions, type Attestation, type Job, type ModelsParams,
 } from './state.ts'
 
 const includes = (list: readonly Address[], account: Address): boolean => list.some((entry) => sameAddress(entry, account))
@@ -210,16 +210,35 @@ export async function openReveal(context: ExecutionContext, job: Job, params: Mo
 
 /**
  * Once every committer revealed (the trainer's result first, then each committed verifier or
- * arbiter): verifying publishes if all agree and disputes otherwise; a dispute is resolved.
+ * arbiter): verifying publishes if all agree and disputes otherwise; a dispute is resolved. A
+ * settlement that draws (a dispute's arbiters, the next attempt after a lost dispute) is not made
+ * here: the caller is a transaction, and its block's proposer knows that block's mix and chose to
+ * include it there (or could hold it for a later block of its own). The round closes instead and
+ * the deadline hook settles it RANDOMNESS_LOOKAHEAD blocks later, from a mix nobody knew when the
+ * last reveal was included (ARCHITECTURE.md "Randomness").
  */
 export async function settleIfRevealed(context: ExecutionContext, job: Job, params: ModelsParams): Promise<Job> {
   if (job.phase !== CommitPhase.reveal) return job
-  if (job.status === JobStatus.verifying) {
-    if (job.result === undefined || !committed(job, job.verifiers).every((worker) => attested(job, worker))) return job
-    return settleVerification(context, job, params)
-  }
-  if (job.status === JobStatus.disputed && committed(job, job.arbiters).every((worker) => attested(job, worker))) return resolveDispute(context, job, params)
-  return job
+  const complete = job.status === JobStatus.verifying
+    ? job.result !== undefined && committed(job, job.verifiers).every((worker) => attested(job, worker))
+    : job.status === JobStatus.disputed && committed(job, job.arbiters).every((worker) => attested(job, worker))
+  if (!complete) return job
+  if (settlementDraws(job)) return settleLater(context, job)
+  return job.status === JobStatus.verifying ? settleVerification(context, job, params) : resolveDispute(context, job, params)
+}
+
+/** Whether settling a complete round draws: a disagreeing verifier opens a dispute; a trainer that lost one is reassigned. */
+function settlementDraws(job: Job): boolean {
+  if (job.status === JobStatus.verifying) return job.attestations.some((a) => !agrees(job, a))
+  const { winning } = tally(job)
+  return winning !== undefined && !agrees(job, winning)
+}
+
+/** The round is over (every committer revealed): the hook settles it RANDOMNESS_LOOKAHEAD blocks from now (expire). */
+async function settleLater(context: ExecutionContext, job: Job): Promise<Job> {
+  const next: Job = { ...job, deadline: context.block.height + RANDOMNESS_LOOKAHEAD }
+  await scheduleDeadline(context.state, next)
+  return next
 }
 
 /** The revealed verifier results against the trainer's: none (refund), all agree (publish), or a dispute. */
@@ -239,13 +258,8 @@ export async function openDispute(context: ExecutionContext, job: Job, params: M
   return next
 }
 
-/**
- * Counts the votes (the trainer's result one, each attestation one). A tie refunds the fee and
- * slashes nobody. Otherwise everyone on the losing side is slashed slashBps; if the trainer's
- * result won it is published (the agreeing attesters share the verifiers' part), if it lost the
- * losers are excluded and the training is reassigned.
- */
-export async function resolveDispute(context: ExecutionContext, job: Job, params: ModelsParams): Promise<Job> {
+/** The votes (the trainer's result one, each attestation one), the largest count, and the unique leader (undefined on a tie). */
+function tally(job: Job): { votes: Attestation[]; top: number; winning: Attestation | undefined } {
   const result = job.result
   if (result === undefined) throw new Error(`models: job ${job.id} disputed without a result`)
   const votes = [{ worker: job.trainer, weightsHash: result.weightsHash, checkpointRoot: result.checkpointRoot, height: result.submittedHeight }, ...job.attestations]
@@ -254,6 +268,17 @@ export async function resolveDispute(context: ExecutionContext, job: Job, params
   const top = Math.max(...counts.values())
   const leaders = [...counts.entries()].filter(([, count]) => count === top)
   const winning = leaders.length === 1 ? votes.find((vote) => voteKey(vote) === leaders[0]?.[0]) : undefined
+  return { votes, top, winning }
+}
+
+/**
+ * Counts the votes (tally). A tie refunds the fee and
+ * slashes nobody. Otherwise everyone on the losing side is slashed slashBps; if the trainer's
+ * result won it is published (the agreeing attesters share the verifiers' part), if it lost the
+ * losers are excluded and the training is reassigned.
+ */
+export async function resolveDispute(context: ExecutionContext, job: Job, params: ModelsParams): Promise<Job> {
+  const { votes, top, winning } = tally(job)
   const trainerWon = winning !== undefined && agrees(job, winning)
   context.emit(DisputeResolved.create({
     job: job.id, tie: winning === undefined, trainerWon, weightsHash: winning?.weightsHash ?? new Uint8Array(32), checkpointRoot: winning?.checkpointRoot ?? new Uint8Array(32),

@@ -1,15 +1,18 @@
 // Randomness of the runtime: the beacon's per-block mix and the one way to draw from it.
 //
-// Each block's proposer reveals a value it cannot choose (its unique BLS signature of the height,
-// checked on import: ARCHITECTURE.md "Randomness"); the mix folds it in at the start of the block:
+// Each block's proposer reveals a value it cannot choose (the next value down the hash chain it
+// registered in staking, checked on import: ARCHITECTURE.md "Randomness"); the mix folds it in at
+// the start of the block:
 //
 //   mix(h) = sha256(MIX_DOMAIN ‖ mix(h − 1) ‖ sha256(reveal(h)))      mix(0) from the genesis (genesis.ts)
 //
 // A draw for a subject (a job, an inference record, a receipt) reads the mix of a height at least
 // RANDOMNESS_LOOKAHEAD blocks after the subject was fixed, so the proposer that put the subject in
 // a block did not know the value yet; from then on a proposer can only withhold its block (one bit,
-// at the cost of its block reward). Every module draws through drawSeed, then drawWeighted (k of n
-// by weight) or isSampled (a rate): a domain tag keeps draws of different purposes independent.
+// at the cost of its block reward). So no call draws: a call whose effect needs a draw records it,
+// and the block hook draws RANDOMNESS_LOOKAHEAD blocks later. Every module draws through drawSeed,
+// then drawWeighted (k of n by weight) or isSampled (a rate): a domain tag keeps draws of different
+// purposes independent.
 import { ZERO_HASH } from '../../block.ts'
 import { concatBytes, sha256, toHex, utf8 } from '../../crypto/hash.ts'
 import { OpenLedgerError } from '../../errors.ts'

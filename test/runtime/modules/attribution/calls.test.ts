@@ -139,6 +139,13 @@ t.test('sampled re-check: an honest receipt upheld (a lying verifier slashed); a
   t.same(await refuses(h, checking.verifiers[0] as Address, 'revealCheck', { record, receiptHash: receiptHash(good), salt: saltOf(checking.verifiers[0] as Address) }), { code: 'attribution.NotRevealPhase', unchanged: true })
   const stake = await stakeOf(h, entry.attributor)
   await check(h, record, [good])
+  // the last reveal (a transaction) only closes the check: settling it draws the next attributor,
+  // from the mix RANDOMNESS_LOOKAHEAD blocks on, which the reveal's proposer could not know
+  const closed = await attributionOf(h, record)
+  t.equal(closed.status, AttributionStatus.verifying, 'closed, not settled, by the last reveal')
+  t.equal(closed.deadline, h.height + RANDOMNESS_LOOKAHEAD)
+  t.equal(await stakeOf(h, entry.attributor), stake, 'nothing slashed yet')
+  await h.advanceTo(closed.deadline)
   const after = await attributionOf(h, record)
   t.equal(after.status, AttributionStatus.assigned, 'reassigned')
   t.equal(after.attempt, 2)

@@ -5,7 +5,7 @@
 // balances; every block begins with system's (the beacon's mix) and staking's hooks and ends with
 // the staking and models ones. Each block's beacon reveal is sha256("reveal <height>") unless a
 // test sets it, so assignments vary from block to block.
-import { commitmentOf } from '../../../../runtime/commitReveal.ts'
+import { CommitPhase, commitmentOf } from '../../../../runtime/commitReveal.ts'
 import { commitScope, RESULT_COMMIT_DOMAIN, resultPayload } from '../../../../runtime/modules/models/lifecycle.ts'
 import { decode, encode, type Decoded } from '../../../../runtime/codec/canonical.ts'
 import { concatBytes, sha256, utf8 } from '../../../../runtime/crypto/hash.ts'
@@ -297,8 +297,22 @@ export const revealResultArgs = (job: number, trainer: Address, tag = 'honest') 
 export const revealArgs = (job: number, worker: Address, tag = 'honest') => ({ job, salt: saltOf(worker), ...hashes(tag) })
 
 /**
+ * The last reveal's outcome; if it only closed the round because settling draws (a dispute's
+ * arbiters, a reassignment: lifecycle.ts settleIfRevealed), the blocks up to the settlement
+ * RANDOMNESS_LOOKAHEAD later follow, and their events are added to the reveal's.
+ */
+async function throughSettlement(h: ModelsHarness, job: number, last: CallOutcome & { hookEvents: RuntimeEvent[] }): Promise<CallOutcome & { hookEvents: RuntimeEvent[] }> {
+  const record = await h.job(job)
+  const open = record.status === JobStatus.verifying || record.status === JobStatus.disputed
+  if (!open || record.phase !== CommitPhase.reveal || record.deadline !== h.height + RANDOMNESS_LOOKAHEAD) return last
+  const later = await h.advanceTo(record.deadline)
+  return { ...last, events: [...last.events, ...last.hookEvents, ...later], hookEvents: later }
+}
+
+/**
  * A whole verification round: the trainer commits to `trainer`, each verifier to its tag (one tag
- * per verifier, or the last one repeated), then all reveal, trainer first. Returns the last reveal.
+ * per verifier, or the last one repeated), then all reveal, trainer first. Returns the last reveal
+ * (through the settlement, throughSettlement).
  */
 export async function round(h: ModelsHarness, job: number, trainer: string, verifiers: readonly string[] = [trainer]) {
   const record = await h.job(job)
@@ -307,17 +321,17 @@ export async function round(h: ModelsHarness, job: number, trainer: string, veri
   for (const [i, verifier] of record.verifiers.entries()) await h.ok(verifier, 'commit', await commitArgs(h, job, verifier, tagOf(i)))
   let last = await h.ok(record.trainer, 'revealResult', revealResultArgs(job, record.trainer, trainer))
   for (const [i, verifier] of record.verifiers.entries()) last = await h.ok(verifier, 'revealAttestation', revealArgs(job, verifier, tagOf(i)))
-  return last
+  return throughSettlement(h, job, last)
 }
 
-/** The arbiters of a dispute commit to and reveal their tags (as round()). */
+/** The arbiters of a dispute commit to and reveal their tags (as round(), through the settlement). */
 export async function arbitrate(h: ModelsHarness, job: number, tags: readonly string[]) {
   const record = await h.job(job)
   const tagOf = (i: number): string => tags[Math.min(i, tags.length - 1)] ?? 'honest'
   for (const [i, arbiter] of record.arbiters.entries()) await h.ok(arbiter, 'commit', await commitArgs(h, job, arbiter, tagOf(i)))
   let last
   for (const [i, arbiter] of record.arbiters.entries()) last = await h.ok(arbiter, 'revealAttestation', revealArgs(job, arbiter, tagOf(i)))
-  return last
+  return last === undefined ? undefined : throughSettlement(h, job, last)
 }
 
 /** a chain with a published datanet version and eve's job 1 */

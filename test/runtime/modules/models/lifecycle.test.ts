@@ -56,6 +56,73 @@ t.test('assignment: drawn by stake from the mix RANDOMNESS_LOOKAHEAD blocks afte
   t.ok(new Set(assigned.slice(1)).size > 1, 'different reveals give different assignments')
 })
 
+t.test('a dispute\'s arbiters and a lost dispute\'s next trainer are drawn RANDOMNESS_LOOKAHEAD blocks after the reveal that triggers them: the block that includes it does not decide them', async (t) => {
+  const h = await withJob()
+  const job = await h.job(1)
+  const [honest, wrong] = job.verifiers as [Address, Address]
+  await h.ok(job.trainer, 'commit', await commitArgs(h, 1, job.trainer, 'honest'))
+  await h.ok(honest, 'commit', await commitArgs(h, 1, honest, 'honest'))
+  await h.ok(wrong, 'commit', await commitArgs(h, 1, wrong, 'wrong'))
+  await h.ok(job.trainer, 'revealResult', revealResultArgs(1, job.trainer, 'honest'))
+  await h.ok(honest, 'revealAttestation', revealArgs(1, honest, 'honest'))
+  // the proposer of the next block holds the disagreeing reveal, which opens the dispute: what it
+  // controls is that block (here its parent hash and the other transactions in it) and whether
+  // the reveal is in it; its own beacon reveal is fixed by its hash chain
+  const including = h.height + 1
+  const arbitersAfter = async (variant: { parent: string; extra: boolean }, later: readonly string[]): Promise<string> => {
+    const copy = h.clone()
+    copy.nextParentHash = sha256(utf8(variant.parent))
+    const { outcomes, hookEvents } = await copy.block([
+      { sender: wrong, name: 'revealAttestation', args: revealArgs(1, wrong, 'wrong') },
+      ...(variant.extra ? [{ sender: addressOf('eve'), name: 'commit', args: { job: 1, commitment: sha256(utf8('noise')) } }] : []),
+    ])
+    t.equal(outcomes[0]?.error, undefined)
+    const closed = await copy.job(1)
+    if (eventsNamed(DisputeOpened, [...(outcomes[0]?.events ?? []), ...hookEvents]).length > 0 || closed.status !== JobStatus.verifying) t.fail('a dispute opened in the block that included its trigger')
+    t.equal(closed.deadline, including + RANDOMNESS_LOOKAHEAD)
+    for (const reveal of later) {
+      copy.nextReveal = sha256(utf8(reveal))
+      await copy.advanceTo(copy.height + 1)
+    }
+    const disputed = await copy.job(1)
+    t.equal(disputed.status, JobStatus.disputed)
+    // the arbiters are the first of the order drawn from the mix of including + L, past those on the job
+    const members = (await countedSetAt(copy.state, copy.height)).filter((m) => m.power > 0n)
+    const seed = await drawSeed(copy.state, { domain: ASSIGNMENT_DOMAIN, subject: u64Key(1), height: including + RANDOMNESS_LOOKAHEAD }, copy.height)
+    const involved = new Set([job.trainer, ...job.verifiers].map(toHex))
+    const expected = drawWeighted(seed, members.map((m) => BigInt(m.power)), members.length).map((i) => members[i]?.operator as Address).filter((a) => !involved.has(toHex(a)))
+    t.same(disputed.arbiters, expected.slice(0, P.arbiters), 'drawn from the mix RANDOMNESS_LOOKAHEAD blocks after the including block')
+    return disputed.arbiters.map(toHex).join(',')
+  }
+  const future = ['r1', 'r2']
+  const plain = await arbitersAfter({ parent: 'p', extra: false }, future)
+  t.equal(await arbitersAfter({ parent: 'q', extra: true }, future), plain, 'another parent hash and other transactions in the including block: the same arbiters')
+  const futures = new Set([plain])
+  for (const other of [['s1', 'r2'], ['r1', 's2'], ['u1', 'u2'], ['v1', 'v2']]) futures.add(await arbitersAfter({ parent: 'p', extra: false }, other))
+  t.ok(futures.size > 1, `the later proposers' reveals, unknown to the includer, decide (${futures.size} outcomes over 5 futures)`)
+
+  // the arbiters find the trainer wrong: the last arbiter's reveal closes the dispute, and the next
+  // trainer is drawn RANDOMNESS_LOOKAHEAD blocks later
+  const h2 = await withJob()
+  const job2 = await h2.job(1)
+  await round(h2, 1, 'wrong', ['honest'])
+  const disputed = await h2.job(1)
+  for (const arbiter of disputed.arbiters) await h2.ok(arbiter, 'commit', await commitArgs(h2, 1, arbiter, 'honest'))
+  for (const arbiter of disputed.arbiters.slice(0, -1)) await h2.ok(arbiter, 'revealAttestation', revealArgs(1, arbiter, 'honest'))
+  const last = await h2.ok(disputed.arbiters.at(-1) as Address, 'revealAttestation', revealArgs(1, disputed.arbiters.at(-1) as Address, 'honest'))
+  const closedAt = h2.height
+  t.same(eventsNamed(DisputeResolved, [...last.events, ...last.hookEvents]), [], 'not resolved in the block that included the last reveal')
+  t.equal((await h2.job(1)).deadline, closedAt + RANDOMNESS_LOOKAHEAD)
+  const later = await h2.advanceTo(closedAt + RANDOMNESS_LOOKAHEAD)
+  t.equal(eventsNamed(DisputeResolved, later)[0]?.trainerWon, false)
+  const reassigned = eventsNamed(JobReassigned, later)[0]
+  const members = (await countedSetAt(h2.state, h2.height)).filter((m) => m.power > 0n)
+  const seed = await drawSeed(h2.state, { domain: ASSIGNMENT_DOMAIN, subject: u64Key(1), height: closedAt + RANDOMNESS_LOOKAHEAD }, h2.height)
+  const order = drawWeighted(seed, members.map((m) => BigInt(m.power)), members.length).map((i) => members[i]?.operator as Address).filter((a) => toHex(a) !== toHex(job2.trainer))
+  t.same(reassigned?.trainer, order[0], 'the next trainer drawn from the mix RANDOMNESS_LOOKAHEAD blocks after the last reveal')
+  t.same(await invariantProblems(h2), [])
+})
+
 t.test('dispute: a wrong verifier is slashed and the trainer\'s result published, paid to the agreeing workers', async (t) => {
   const h = await withJob()
   const job = await h.job(1)
