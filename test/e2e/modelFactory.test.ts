@@ -93,8 +93,12 @@ t.test('ModelFactory on four validators: verified training, a replaced trainer, 
       const job = await readJob(node, id)
       return job !== null && (job.status === 'published' || job.status === 'refunded') ? job : undefined
     }, `job ${id} closed on ${node.name}`, timeoutMs, 250)
-  /** the models events in the receipts of the transactions of blocks from..to (what the calls emitted) */
-  const callEvents = async (node: TestnetNode, from: number, to: number): Promise<EventView[]> => {
+  /**
+   * the models events of blocks from..to: in the receipts of their transactions (what the calls
+   * emitted) and the blocks' own (the deadline hook's: assignments, and disputes, which open
+   * RANDOMNESS_LOOKAHEAD blocks after the reveal that triggers them)
+   */
+  const modelEvents = async (node: TestnetNode, from: number, to: number): Promise<EventView[]> => {
     const out: EventView[] = []
     for (let height = from; height <= to; height++) {
       const hash = await node.rpc.call('chain_getBlockHash', [height])
@@ -103,6 +107,7 @@ t.test('ModelFactory on four validators: verified training, a replaced trainer, 
         const receipt = await node.rpc.call('openledger_getReceipt', [toHex(sha256(fromHex(extrinsic) ?? new Uint8Array()))])
         out.push(...(receipt?.events ?? []).filter((e) => e.module === 'models'))
       }
+      out.push(...((await node.rpc.call('openledger_getBlockEvents', [height]))?.events ?? []).filter((e) => e.module === 'models'))
     }
     return out
   }
@@ -193,7 +198,7 @@ t.test('ModelFactory on four validators: verified training, a replaced trainer, 
     if (result === null || result === undefined || job.modelVersion === null || job.modelVersion === undefined) { t.fail('the published job has a result and a model version'); return }
     const bad = job.attestations.find((a) => same(a.worker, wrongOperator))
     t.ok(bad !== undefined && bad.weightsHash !== result.weightsHash, `${wrong.name} attested a wrong weights hash`)
-    const events = await callEvents(nodes[0], job.createdHeight, job.closedHeight)
+    const events = await modelEvents(nodes[0], job.createdHeight, job.closedHeight)
     t.ok(events.some((e) => e.event === 'DisputeOpened' && Number(e.data?.['job']) === created.id), 'a dispute opened')
     t.ok(events.some((e) => e.event === 'DisputeResolved' && Number(e.data?.['job']) === created.id && e.data?.['trainerWon'] === true), 'the trainer\'s result won it')
     const slashed = events.find((e) => e.event === 'WorkerSlashed' && Number(e.data?.['job']) === created.id)
