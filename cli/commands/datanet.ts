@@ -173,12 +173,15 @@ export const datanetCommand: Command = {
     '       openledger datanet show ID | list | contributions ID',
     '       openledger datanet download --datanet ID --contribution N --out FILE',
     '       openledger datanet prove --datanet ID --contribution N [--version V]',
-    '       openledger datanet seed --corpus sotu|moby|spam [--from NAME] [--contributors N]',
+    '       openledger datanet seed --corpus sotu|moby|spam [--from NAME] [--contributors N] [--limit N] [--force]',
     '',
     'Common options: --rpc URL (default http://127.0.0.1:9944), --home DIR (keystore), --json.',
     'A call is simulated on the node before it is sent: one the chain would fail (an unknown contribution, a format',
     'the datanet does not accept, too little balance) is refused here at no fee; --force sends it anyway.',
     'Formats: text (.txt), markdown (.md), documents (.jsonl with "text"), labelled (.jsonl with "text" and "label").',
+    'seed creates, funds, contributes, accepts and publishes a datanet from a corpus shipped with the install:',
+    'sotu (State of the Union addresses, documents), moby (Moby Dick by chapter, documents), spam (SpamAssassin',
+    'e-mails, labelled); --limit N takes the first N documents (quick runs); it prints the new datanet\'s id.',
   ].join('\n'),
   async run(argv, io) {
     const [sub, ...rest] = argv
@@ -288,6 +291,7 @@ export const datanetCommand: Command = {
           corpus,
           contributors: parsePositiveInt(values.contributors ?? '5', '--contributors'),
           ...(values.limit === undefined ? {} : { limit: parsePositiveInt(values.limit, '--limit') }),
+          check: values.force !== true,
         })
         return 0
       }

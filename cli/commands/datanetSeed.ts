@@ -41,6 +41,13 @@ export interface SeedOptions {
   contributors: number
   /** at most this many documents (quick runs and tests) */
   limit?: number
+  /**
+   * simulate each transaction on the node's head state before sending it (openledger_dryRun), as
+   * every other command does: a step that would fail stops the seed at no fee (default true;
+   * false is --force). Every step waits for the ones it depends on, so head state is the state it
+   * will run on.
+   */
+  check?: boolean
 }
 
 function packageDataDir(name: string): string {
@@ -117,10 +124,11 @@ export async function loadCorpus(options: SeedOptions): Promise<{ name: string; 
 export async function seedDatanet(io: CliIo, client: RpcClient, runtime: Runtime, owner: { address: Address; privateKey: Uint8Array }, options: SeedOptions): Promise<{ datanet: number; version: number }> {
   const corpus = await loadCorpus(options)
   const batch = new TxBatch(client, runtime)
+  const check = { check: options.check !== false }
   const [created] = await batch.wait([await batch.submit(owner, 'datanets', 'create', {
     name: corpus.name, description: corpus.description, tags: corpus.tags, licence: corpus.licence, visibility: 0,
     rules: { deposit: DEPOSIT.toString(), feePerByte: '0', formats: [corpus.format], maxBytes: 64 * 1024 * 1024 }, curators: [],
-  })])
+  }, check)])
   const datanet = Number(created === undefined ? undefined : eventData(created, 'datanets', 'DatanetCreated')?.['datanet'])
   io.out(`created datanet #${datanet} "${corpus.name}" (${corpus.contributions.length} contributions to make)`)
 
@@ -129,7 +137,7 @@ export async function seedDatanet(io: CliIo, client: RpcClient, runtime: Runtime
   const perKey = new Map<string, number>()
   for (const { contributor } of corpus.contributions) perKey.set(contributor, (perKey.get(contributor) ?? 0) + 1)
   const funding = []
-  for (const [name, key] of keys) funding.push(await batch.submit(owner, 'balances', 'transfer', { to: toHex(key.address), amount: (FUNDING * BigInt(perKey.get(name) ?? 1)).toString() }))
+  for (const [name, key] of keys) funding.push(await batch.submit(owner, 'balances', 'transfer', { to: toHex(key.address), amount: (FUNDING * BigInt(perKey.get(name) ?? 1)).toString() }, check))
   await batch.wait(funding)
   io.out(`funded ${keys.size} contributors`)
 
@@ -140,7 +148,7 @@ export async function seedDatanet(io: CliIo, client: RpcClient, runtime: Runtime
     const { cid } = await uploadBlob(client, data, { format: corpus.format, rows: rows.length })
     bytes += data.length
     const key = keys.get(contributor) as { address: Address; privateKey: Uint8Array }
-    submitted.push(await batch.submit(key, 'datanets', 'contribute', { datanet, cid, size: data.length, rows: rows.length, format: corpus.format, metadata: JSON.stringify({ contributor }) }))
+    submitted.push(await batch.submit(key, 'datanets', 'contribute', { datanet, cid, size: data.length, rows: rows.length, format: corpus.format, metadata: JSON.stringify({ contributor }) }, check))
   }
   const receipts = await batch.wait(submitted)
   const indices = receipts.map((r) => Number(eventData(r, 'datanets', 'Contributed')?.['contribution']))
@@ -157,9 +165,9 @@ export async function seedDatanet(io: CliIo, client: RpcClient, runtime: Runtime
   }
   io.out('validators attested availability of every contribution')
   const accepts = []
-  for (const index of indices) accepts.push(await batch.submit(owner, 'datanets', 'accept', { datanet, contribution: index }))
+  for (const index of indices) accepts.push(await batch.submit(owner, 'datanets', 'accept', { datanet, contribution: index }, check))
   await batch.wait(accepts)
-  const [published] = await batch.wait([await batch.submit(owner, 'datanets', 'publishVersion', { datanet, note: `seeded from ${options.corpus}` })])
+  const [published] = await batch.wait([await batch.submit(owner, 'datanets', 'publishVersion', { datanet, note: `seeded from ${options.corpus}` }, check)])
   const event = published === undefined ? undefined : eventData(published, 'datanets', 'VersionPublished')
   io.out(`published version ${String(event?.['version'])} of datanet #${datanet}: root ${String(event?.['root'])}, ${String(event?.['contributions'])} contributions`)
   return { datanet, version: Number(event?.['version']) }

@@ -118,4 +118,15 @@ t.test('datanets on a dev chain: contribute, attest, review, accept, publish, pr
   t.equal(await rpcError('openledger_getContributionProof', [1, 0, 2]), 'NOT_IN_VERSION')
   const old = await cli('prove', '--datanet', '1', '--contribution', '0', '--version', '1')
   t.equal(old.code, 0, old.stdout + old.stderr)
+
+  // a seed goes through the dry run like any other transaction: from an account that cannot pay,
+  // it stops before its first transaction, so nothing is created and no fee paid
+  const env = { OPENLEDGER_PASSPHRASE: 'seed test passphrase' }
+  const generated = await runCli(['keys', 'generate', '--name', 'empty', '--home', home.path], env)
+  t.equal(generated.code, 0, generated.stderr)
+  const datanetsBefore = (await node.rpc.call('openledger_listDatanets', [])).length
+  const seed = await runCli(['datanet', 'seed', '--corpus', 'moby', '--limit', '2', '--contributors', '1', '--from', 'empty', '--home', home.path, ...rpc], env)
+  t.equal(seed.code, 1, seed.stdout + seed.stderr)
+  t.match(seed.stderr, /REFUSED.*datanets\.create would be refused.*nothing was sent and no fee paid/)
+  t.equal((await node.rpc.call('openledger_listDatanets', [])).length, datanetsBefore, 'no datanet was created')
 })
