@@ -12,6 +12,8 @@ import { decodeTensors, tensorsHash } from '../../ml/model/params.ts'
 import { toHex } from '../../runtime/crypto/hash.ts'
 import { createRuntime } from '../../runtime/index.ts'
 import { seedDatanet } from '../../cli/commands/datanetSeed.ts'
+import { eventData, TxBatch } from '../../cli/txBatch.ts'
+import { baseModelArgs } from '../runtime/modules/models/harness.ts'
 import { modelCommand } from '../../cli/commands/model/index.ts'
 import type { CliIo } from '../../cli/io.ts'
 import { loadBaseModel } from '../../node/models/assets.ts'
@@ -92,4 +94,21 @@ t.test('model list, train --wait, show, status, download, evaluate and usage err
   t.equal(await code('evaluate', '7'), 'NOT_FOUND')
   t.equal(await code('retrain'), 'USAGE')
   t.same((await dev.rpc.call('openledger_listTrainingJobs')).length, 1, 'no job was created by a refused command')
+
+  // a job that fails on this node (a base model registered with weights nobody uploaded: the
+  // trainer cannot fetch them): --wait ends with the worker's error instead of polling until the
+  // chain's deadline
+  const runtime = createRuntime()
+  const register = runtime.moduleByName('models')?.calls.find((c) => c.name === 'registerBaseModel')
+  if (register === undefined) throw new Error('models.registerBaseModel')
+  const batch = new TxBatch(dev.rpc, runtime)
+  const [registered] = await batch.wait([await batch.submit(devAccount('bob'), 'models', 'registerBaseModel', register.args.toJson(baseModelArgs({ name: 'weights-nowhere' })))])
+  const base = Number(eventData(found(registered, 'the registration receipt'), 'models', 'BaseModelRegistered')?.['model'])
+  t.ok(base > 2, `registered base model ${base}`)
+  const failed = await model('train', '--from', 'bob', '--base', String(base), '--datanet', String(datanet), ...tiny, '--wait', '--timeout', '120').then(
+    (result) => ({ code: `exit ${result.code}`, message: result.lines.join('\n') }),
+    (error: { code?: string; message?: string }) => ({ code: error.code, message: error.message ?? '' }),
+  )
+  t.equal(failed.code, 'FAILED', failed.message)
+  t.match(failed.message, /^job 2 failed on this node as trainer: [A-Z_]+: .+; on chain it stays training until block #\d+, then it is reassigned or refunded$/, 'the worker\'s error, and what the chain will do')
 })
