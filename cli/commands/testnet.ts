@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util'
 import { randomBytes } from 'node:crypto'
 import { chainSpecToJson, parseChainSpec } from '../../genesis/spec.ts'
 import { DEV_STAKING_PARAMS } from '../../genesis/devSpec.ts'
+import { DEFAULT_GOVERNANCE_PARAMS } from '../../runtime/modules/governance/index.ts'
 import { TESTNET_MODELS_PARAMS, testnetChainSpec } from '../../genesis/testnetSpec.ts'
 import { shippedBaseModels } from '../../node/models/baseModels.ts'
 import { generateEd25519FromSeed } from '../../runtime/crypto/ed25519.ts'
@@ -54,6 +55,8 @@ async function init(argv: string[], io: CliIo): Promise<number> {
       'max-validators': { type: 'string' },
       'train-blocks': { type: 'string' },
       'verify-blocks': { type: 'string' },
+      'voting-period': { type: 'string' },
+      timelock: { type: 'string' },
     },
   })
   if (values.out === undefined) throw new CliError('USAGE', 'testnet init needs --out DIR')
@@ -74,6 +77,12 @@ async function init(argv: string[], io: CliIo): Promise<number> {
     ...TESTNET_MODELS_PARAMS,
     trainBlocks: parsePositiveInt(values['train-blocks'] ?? String(TESTNET_MODELS_PARAMS.trainBlocks), '--train-blocks'),
     verifyBlocks: parsePositiveInt(values['verify-blocks'] ?? String(TESTNET_MODELS_PARAMS.verifyBlocks), '--verify-blocks'),
+  }
+  // governance's periods in blocks (default the runtime's, a week's vote): a local testnet votes in minutes
+  const governanceParams = values['voting-period'] === undefined && values.timelock === undefined ? undefined : {
+    ...DEFAULT_GOVERNANCE_PARAMS,
+    votingPeriod: parsePositiveInt(values['voting-period'] ?? String(DEFAULT_GOVERNANCE_PARAMS.votingPeriod), '--voting-period'),
+    timelockBlocks: parsePositiveInt(values.timelock ?? String(DEFAULT_GOVERNANCE_PARAMS.timelockBlocks), '--timelock'),
   }
   if (stakingParams.maxValidators > 1_000) throw new CliError('BAD_ARGUMENT', '--max-validators must be at most 1000')
   const out = resolve(values.out)
@@ -112,6 +121,7 @@ async function init(argv: string[], io: CliIo): Promise<number> {
     chainId: values['chain-id'] === undefined ? 4242 : parsePositiveInt(values['chain-id'], '--chain-id'),
     stakingParams,
     modelsParams,
+    ...(governanceParams === undefined ? {} : { governanceParams }),
     baseModels: await shippedBaseModels(),
   })
   await writeFile(join(out, 'genesis.json'), chainSpecToJson(spec))
@@ -286,7 +296,7 @@ export const testnetCommand: Command = {
   usage: [
     'openledger testnet init --validators N --out DIR [--full-nodes N] [--p2p-port BASE] [--rpc-port BASE] [--metrics-port BASE] [--block-time MS]',
     '                                [--timeout-propose MS] [--chain-id N] [--epoch-length BLOCKS] [--max-validators N]',
-    '                                [--train-blocks BLOCKS] [--verify-blocks BLOCKS]',
+    '                                [--train-blocks BLOCKS] [--verify-blocks BLOCKS] [--voting-period BLOCKS] [--timelock BLOCKS]',
     '       openledger testnet add-node --out DIR --name NAME [--full-node] [--p2p-port P] [--rpc-port P] [--metrics-port P]',
     '       openledger testnet run --out DIR',
   ].join('\n'),

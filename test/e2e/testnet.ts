@@ -66,6 +66,9 @@ export interface TestnetOptions {
   trainBlocks?: number
   /** models: blocks the verifiers have to attest (default: the testnet spec's) */
   verifyBlocks?: number
+  /** governance: blocks a vote lasts and blocks from its end to enactment (default: the runtime's) */
+  votingPeriod?: number
+  timelockBlocks?: number
   /** ms a node may take to answer RPC after it was spawned (default 120 s; a fresh home stores the shipped models first) */
   startTimeoutMs?: number
 }
@@ -88,6 +91,8 @@ export async function createTestnet(options: TestnetOptions): Promise<Testnet> {
     ...(options.maxValidators === undefined ? [] : ['--max-validators', String(options.maxValidators)]),
     ...(options.trainBlocks === undefined ? [] : ['--train-blocks', String(options.trainBlocks)]),
     ...(options.verifyBlocks === undefined ? [] : ['--verify-blocks', String(options.verifyBlocks)]),
+    ...(options.votingPeriod === undefined ? [] : ['--voting-period', String(options.votingPeriod)]),
+    ...(options.timelockBlocks === undefined ? [] : ['--timelock', String(options.timelockBlocks)]),
   ])
   if (init.code !== 0) throw new Error(`testnet init failed: ${init.stderr}`)
   const names = [
