@@ -32,8 +32,8 @@ import { contributions, ContributionStatus, DATANETS_ACCOUNT } from '../datanets
 import { type InferenceRecord, records, takeContributorsPool } from '../inference/index.ts'
 import { modelVersions } from '../models/index.ts'
 import { u64Key } from '../../storage.ts'
-import { countedSetAt, slash, SlashReason, validators } from '../staking/index.ts'
-import { drawSeed, drawWeighted, isSampled, MIX_HISTORY, RANDOMNESS_LOOKAHEAD } from '../system/index.ts'
+import { drawValidators, slashForWork, SlashReason } from '../staking/index.ts'
+import { drawSeed, isSampled, MIX_HISTORY, RANDOMNESS_LOOKAHEAD } from '../system/index.ts'
 import {
   AttributionFinal, AttributionSlashReason, AttributorAssigned, AttributorReassigned, CheckOpened, CheckRevealOpened, CheckSettled, ContributionCutOff,
   ReassignReason, RecordUnattributed, UnattributedReason, WorkerSlashed,
@@ -83,10 +83,8 @@ export async function lineageOf(state: StateReader, record: Pick<InferenceRecord
 }
 
 /** The active operators whose stake counts at this height, in the order drawn by power for (record, attempt) from the mix of `height`. */
-async function ordering(context: ExecutionContext, domain: string, record: number, attempt: number, height: number): Promise<Address[]> {
-  const members = (await countedSetAt(context.state, context.block.height)).filter((member) => member.power > 0n)
-  const seed = await drawSeed(context.state, { domain, subject: concatBytes(u64Key(record), u64Key(attempt)), height }, context.block.height)
-  return drawWeighted(seed, members.map((member) => BigInt(member.power)), members.length).map((index) => members[index]?.operator as Address)
+function ordering(context: ExecutionContext, domain: string, record: number, attempt: number, height: number): Promise<Address[]> {
+  return drawValidators(context, { domain, subject: concatBytes(u64Key(record), u64Key(attempt)), height })
 }
 
 async function schedule(state: StateOverlay, entry: Attribution): Promise<void> {
@@ -183,13 +181,8 @@ export function allRevealed(entry: Attribution): boolean {
 
 /** Burns `bps` of the operator's bonded stake through staking's slash (nothing if it is no validator any more). */
 async function slashWorker(context: ExecutionContext, record: number, operator: Address, bps: number, infractionHeight: number, reason: number): Promise<void> {
-  if (bps === 0) return
-  const validator = await validators.get(context.state, operator)
-  if (validator === undefined) return
   const stakingReason = reason === AttributionSlashReason.missedDeadline ? SlashReason.missedWork : SlashReason.wrongWork
-  await slash(context, validator, bps, infractionHeight, stakingReason)
-  validators.set(context.state, operator, validator)
-  context.emit(WorkerSlashed.create({ record, worker: operator, reason, slashBps: bps }))
+  if (await slashForWork(context, operator, bps, infractionHeight, stakingReason)) context.emit(WorkerSlashed.create({ record, worker: operator, reason, slashBps: bps }))
 }
 
 /** The votes (the attributor's receipt hash one, each reveal one), their counts by hash, and the unique leader (undefined on a tie). */

@@ -2,11 +2,13 @@
 // transition's per-call checkpoint to revert: a failed call changes nothing but its fee.
 import { bytesEqual } from '../../codec/canonical.ts'
 import * as k from '../../codec/schema.ts'
+import { allCommitted, CommitPhase, commitmentBy, opens, SALT_BYTES } from '../../commitReveal.ts'
 import { keccak256, utf8 } from '../../crypto/hash.ts'
 import { defineCall, type CallContext, type CallResult } from '../../module.ts'
 import type { StateReader } from '../../state/overlay.ts'
 import { sameAddress } from '../accounts.ts'
 import { transfer } from '../balances/index.ts'
+import { allRevealed, CHECK_COMMIT_DOMAIN, checkScope, closeRound, openReveal, verdictPayload } from './checks.ts'
 import { InferenceError } from './errors.ts'
 import {
   ChannelClosing as ChannelClosingEvent, ChannelOpened, ChannelToppedUp, ProviderRegistered, ProviderUnbonded, ProviderUpdated, ProviderWithdrawn,
@@ -15,7 +17,7 @@ import {
 import { closeChannel as finishChannel, modelContext, Payouts, recordInference, scheduleIndex, termsProblem } from './records.ts'
 import { inferenceCost } from './pricing.ts'
 import {
-  adapterUseKind, ChannelStatus, channelClosings, channelCount, channels, INFERENCE_ACCOUNT, MAX_PROMPT_CHARS, MAX_REDEEM_VOUCHERS, MAX_REQUEST_ADAPTERS,
+  adapterUseKind, ChannelStatus, checks, CheckStatus, Verdict, channelClosings, channelCount, channels, INFERENCE_ACCOUNT, MAX_PROMPT_CHARS, MAX_REDEEM_VOUCHERS, MAX_REQUEST_ADAPTERS,
   MAX_VOUCHER_INFERENCES, offerFields, params as inferenceParams, ProviderStatus, providers, RecordSource, requestCount, requestDeadlines, requests,
   RequestStatus, samplingKind, type Channel, type InferenceParams, type Offer, type Provider,
 } from './state.ts'
@@ -38,6 +40,9 @@ export const TOP_UP_WEIGHT = 1_500
 /** per voucher: the channel, one secp256k1 recovery, the payouts */
 export const REDEEM_WEIGHT_PER_VOUCHER = 5_000
 export const CLOSE_CHANNEL_WEIGHT = 2_000
+export const COMMIT_CHECK_WEIGHT = 1_500
+/** a reveal may close the round: slash every checker of both rounds and settle the provider's penalty */
+export const REVEAL_CHECK_WEIGHT = 3_000 + 1_000 * 16
 
 const MAX_CAPACITY = 1_000_000
 
@@ -400,4 +405,48 @@ export const closeChannel = defineCall({
   },
 })
 
-export const calls = [registerProvider, updateProvider, unbondProvider, withdrawUnbonded, request, fulfil, openChannel, topUpChannel, redeem, closeChannel]
+/** A drawn checker commits to its verdict on a sampled record (commitReveal.ts: CHECK_COMMIT_DOMAIN, checkScope, itself, a salt, the verdict byte). */
+export const commitCheck = defineCall({
+  index: 10,
+  name: 'commitCheck',
+  args: k.struct({ record: k.uint, commitment: k.hash }),
+  weight: () => COMMIT_CHECK_WEIGHT,
+  async execute(context, args) {
+    const { state, sender } = context
+    const check = await checks.get(state, args.record)
+    if (check === undefined) return InferenceError.UnknownCheck
+    if (check.status !== CheckStatus.checking || check.phase !== CommitPhase.commit) return InferenceError.NotCommitPhase
+    if (!check.checkers.some((c) => sameAddress(c, sender))) return InferenceError.NotChecker
+    if (commitmentBy(check.commitments, sender) !== undefined) return InferenceError.AlreadyCommitted
+    if (context.block.height > check.deadline) return InferenceError.DeadlinePassed
+    let next = { ...check, commitments: [...check.commitments, { worker: sender, commitment: args.commitment, height: context.block.height }] }
+    if (allCommitted(next.commitments, next.checkers)) next = await openReveal(context, next, await inferenceParams.get(state))
+    checks.set(state, check.record, next)
+    return undefined
+  },
+})
+
+/** A checker that committed reveals its verdict (0 ok, 1 wrong, 2 unavailable) and salt; the round's last reveal closes it. */
+export const revealCheck = defineCall({
+  index: 11,
+  name: 'revealCheck',
+  args: k.struct({ record: k.uint, verdict: k.uint, salt: k.bytes(SALT_BYTES) }),
+  weight: () => REVEAL_CHECK_WEIGHT,
+  async execute(context, args) {
+    const { state, sender } = context
+    const check = await checks.get(state, args.record)
+    if (check === undefined) return InferenceError.UnknownCheck
+    if (check.status !== CheckStatus.checking || check.phase !== CommitPhase.reveal) return InferenceError.NotRevealPhase
+    const commitment = commitmentBy(check.commitments, sender)
+    if (commitment === undefined || !check.checkers.some((c) => sameAddress(c, sender))) return InferenceError.NotChecker
+    if (context.block.height > check.deadline) return InferenceError.DeadlinePassed
+    const again = check.votes.some((v) => v.round === check.round && sameAddress(v.worker, sender))
+    if (again || args.verdict > Verdict.unavailable || !opens(commitment, CHECK_COMMIT_DOMAIN, checkScope(check), args.salt, verdictPayload(args.verdict))) return InferenceError.BadReveal
+    let next = { ...check, votes: [...check.votes, { worker: sender, verdict: args.verdict, round: check.round, height: context.block.height }] }
+    if (allRevealed(next)) next = await closeRound(context, next, await inferenceParams.get(state))
+    checks.set(state, check.record, next)
+    return undefined
+  },
+})
+
+export const calls = [registerProvider, updateProvider, unbondProvider, withdrawUnbonded, request, fulfil, openChannel, topUpChannel, redeem, closeChannel, commitCheck, revealCheck]

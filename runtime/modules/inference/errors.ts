@@ -31,4 +31,10 @@ export const InferenceError = defineErrors(ModuleIndex.inference, 'inference', {
   ChannelClosing: { index: 26, message: 'the channel is already closing' },
   ZeroAmount: { index: 27, message: 'the amount must be positive' },
   EmptyBatch: { index: 28, message: 'a redeem holds 1 to 64 vouchers of distinct channels, each covering 1 to 1024 inferences' },
+  UnknownCheck: { index: 29, message: 'this record has no re-check in progress' },
+  NotCommitPhase: { index: 30, message: 'the re-check is not taking commitments' },
+  NotRevealPhase: { index: 31, message: 'the re-check is not taking reveals' },
+  NotChecker: { index: 32, message: 'the sender is not a checker of this round (or did not commit)' },
+  AlreadyCommitted: { index: 33, message: 'the checker has already committed in this round' },
+  BadReveal: { index: 34, message: 'the verdict and salt do not open the commitment, the verdict is not 0..2, or it was revealed already' },
 })

@@ -1,12 +1,14 @@
 import * as k from '../../codec/schema.ts'
 import { defineEvent } from '../../module.ts'
 import { ModuleIndex } from '../indices.ts'
-import { feeSplitKind, MAX_ENDPOINT_CHARS, MAX_PROVIDER_MODELS } from './state.ts'
+import { feeSplitKind, MAX_CHECKERS, MAX_ENDPOINT_CHARS, MAX_PROVIDER_MODELS } from './state.ts'
 
 const M = ModuleIndex.inference
 
 /** why a provider's bond was slashed */
-export const ProviderSlashReason = { missedDeadline: 0 } as const
+export const ProviderSlashReason = { missedDeadline: 0, wrongOutput: 1 } as const
+/** why a re-checker's validator stake was burnt */
+export const CheckerSlashReason = { missedCommit: 0, wrongCheck: 1, unrevealed: 2 } as const
 
 export const ProviderRegistered = defineEvent(M, 0, 'ProviderRegistered', k.struct({ provider: k.address, bond: k.amount, endpoint: k.string(MAX_ENDPOINT_CHARS), priceIn: k.amount, priceOut: k.amount, models: k.list(k.uint, MAX_PROVIDER_MODELS), capacity: k.uint }))
 export const ProviderUpdated = defineEvent(M, 1, 'ProviderUpdated', k.struct({ provider: k.address, bond: k.amount, endpoint: k.string(MAX_ENDPOINT_CHARS), priceIn: k.amount, priceOut: k.amount, models: k.list(k.uint, MAX_PROVIDER_MODELS), capacity: k.uint, status: k.uint }))
@@ -28,7 +30,19 @@ export const ChannelClosed = defineEvent(M, 12, 'ChannelClosed', k.struct({ chan
 /** a paid inference and who got what of its price (the parts sum to it exactly) */
 export const InferenceRecorded = defineEvent(M, 13, 'InferenceRecorded', k.struct({ record: k.uint, provider: k.address, user: k.address, base: k.uint, outputHash: k.hash, outputCid: k.hash, price: k.amount, split: feeSplitKind }))
 
+/** a sampled record's re-check round: the checkers re-score the output (node/serving/verify.ts), commit, then reveal */
+export const CheckOpened = defineEvent(M, 14, 'CheckOpened', k.struct({ record: k.uint, round: k.uint, checkers: k.list(k.address, MAX_CHECKERS), commitDeadline: k.uint }))
+export const CheckRevealOpened = defineEvent(M, 15, 'CheckRevealOpened', k.struct({ record: k.uint, round: k.uint, revealDeadline: k.uint }))
+/** the first round found fault: the dispute's checkers are drawn at `drawHeight` (a mix nobody knew at the trigger) */
+export const CheckDisputed = defineEvent(M, 16, 'CheckDisputed', k.struct({ record: k.uint, drawHeight: k.uint }))
+/** the votes counted: `upheld` the output stands, otherwise it was proven wrong (RecordDisproved) */
+export const CheckSettled = defineEvent(M, 17, 'CheckSettled', k.struct({ record: k.uint, upheld: k.bool, votesOk: k.uint, votesAgainst: k.uint }))
+/** an output proven wrong: `slashed` taken from the provider's bond, `refunded` of it (the price) to the user, the rest to the treasury */
+export const RecordDisproved = defineEvent(M, 18, 'RecordDisproved', k.struct({ record: k.uint, provider: k.address, user: k.address, refunded: k.amount, slashed: k.amount }))
+export const CheckerSlashed = defineEvent(M, 19, 'CheckerSlashed', k.struct({ record: k.uint, checker: k.address, reason: k.uint, slashBps: k.uint }))
+
 export const events = [
   ProviderRegistered, ProviderUpdated, ProviderUnbonded, ProviderWithdrawn, ProviderSlashed, RequestCreated, RequestFulfilled, RequestExpired,
-  ChannelOpened, ChannelToppedUp, VoucherRedeemed, ChannelClosing, ChannelClosed, InferenceRecorded,
+  ChannelOpened, ChannelToppedUp, VoucherRedeemed, ChannelClosing, ChannelClosed, InferenceRecorded, CheckOpened, CheckRevealOpened, CheckDisputed, CheckSettled,
+  RecordDisproved, CheckerSlashed,
 ]

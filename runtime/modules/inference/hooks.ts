@@ -1,10 +1,19 @@
 // The inference end-of-block hook: the requests whose deadline is this height and the channels
 // whose challenge period ends here, read from the height indexes (never a scan). A request still
 // open is expired (escrow refunded, provider slashed); a channel still closing is closed (the
-// unredeemed deposit refunded).
+// unredeemed deposit refunded). Then re-checks (checks.ts): the records written since the cursor
+// that are RANDOMNESS_LOOKAHEAD blocks old are sampled (at most MAX_SAMPLES_PER_BLOCK a block), and
+// the checks whose phase ends here move on.
 import type { ExecutionContext } from '../../module.ts'
+import { RANDOMNESS_LOOKAHEAD } from '../system/index.ts'
+import { expireCheck, sample } from './checks.ts'
 import { closeChannel, expireRequest } from './records.ts'
-import { ChannelStatus, channelClosings, channels, params as inferenceParams, requestDeadlines, requests, RequestStatus } from './state.ts'
+import {
+  ChannelStatus, channelClosings, channels, checkCursor, checkDeadlines, checks, params as inferenceParams, records, requestDeadlines, requests, RequestStatus,
+} from './state.ts'
+
+/** records whose sample is drawn per block at most (one redeem writes up to 65,536: the rest wait) */
+export const MAX_SAMPLES_PER_BLOCK = 256
 
 export async function inferenceEndBlock(context: ExecutionContext): Promise<void> {
   const { state } = context
@@ -27,5 +36,29 @@ export async function inferenceEndBlock(context: ExecutionContext): Promise<void
       if (channel === undefined || channel.status !== ChannelStatus.closing || channel.closesAt !== height) continue
       await closeChannel(context, channel)
     }
+  }
+  await inferenceChecks(context)
+}
+
+async function inferenceChecks(context: ExecutionContext): Promise<void> {
+  const { state } = context
+  const height = context.block.height
+  const params = await inferenceParams.get(state)
+  let last = await checkCursor.get(state)
+  for (let drawn = 0; drawn < MAX_SAMPLES_PER_BLOCK; drawn++) {
+    const record = await records.get(state, last + 1)
+    if (record === undefined || record.height + RANDOMNESS_LOOKAHEAD > height) break
+    const check = await sample(context, record, params)
+    if (check !== undefined) checks.set(state, record.id, check)
+    last = record.id
+  }
+  if (last !== (await checkCursor.get(state))) checkCursor.set(state, last)
+  const due = await checkDeadlines.get(state, height)
+  if (due === undefined) return
+  checkDeadlines.delete(state, height)
+  for (const id of due) {
+    const check = await checks.get(state, id)
+    if (check === undefined || check.deadline !== height) continue
+    checks.set(state, id, await expireCheck(context, check, params))
   }
 }

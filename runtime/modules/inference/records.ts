@@ -163,18 +163,32 @@ export async function closeChannel(context: ExecutionContext, channel: Channel):
   context.emit(ChannelClosed.create({ channel: channel.id, user: channel.user, refunded, redeemed: channel.redeemed }))
 }
 
+/**
+ * Takes up to `amount` of the provider's bond (bonded first, then unbonding) out of its stake, in
+ * the module account, for the caller to pay out; the provider goes inactive below
+ * minProviderBond. Returns what was taken.
+ */
+export async function takeBond(context: ExecutionContext, operator: Address, amount: bigint): Promise<bigint> {
+  const provider = await providers.get(context.state, operator)
+  if (provider === undefined) return 0n
+  const held = provider.bond + provider.unbonding
+  const taken = amount < held ? amount : held
+  if (taken === 0n) return 0n
+  const fromBond = taken < provider.bond ? taken : provider.bond
+  const bond = provider.bond - fromBond
+  const unbonding = provider.unbonding - (taken - fromBond)
+  const { minProviderBond } = await inferenceParams.get(context.state)
+  const status = bond >= minProviderBond ? provider.status : ProviderStatus.inactive
+  providers.set(context.state, operator, { ...provider, bond, unbonding, status, slashedTotal: provider.slashedTotal + taken })
+  return taken
+}
+
 /** Moves `bps` of the provider's bond (bonded first, then unbonding) to the treasury; returns the amount. */
 export async function slashProvider(context: ExecutionContext, operator: Address, bps: number, reason: number, subject: number): Promise<bigint> {
   const provider = await providers.get(context.state, operator)
   if (provider === undefined) return 0n
-  const amount = bpsOf(provider.bond + provider.unbonding, bps)
+  const amount = await takeBond(context, operator, bpsOf(provider.bond + provider.unbonding, bps))
   if (amount === 0n) return 0n
-  const fromBond = amount < provider.bond ? amount : provider.bond
-  const bond = provider.bond - fromBond
-  const unbonding = provider.unbonding - (amount - fromBond)
-  const { minProviderBond } = await inferenceParams.get(context.state)
-  const status = bond >= minProviderBond ? provider.status : ProviderStatus.inactive
-  providers.set(context.state, operator, { ...provider, bond, unbonding, status, slashedTotal: provider.slashedTotal + amount })
   await payFromModuleAccount(context, INFERENCE_ACCOUNT, TREASURY_ACCOUNT, amount, 'inference')
   context.emit(ProviderSlashed.create({ provider: operator, amount, reason, subject }))
   return amount

@@ -1,6 +1,7 @@
 // inference storage: parameters, providers, on-chain requests, payment channels, inference records
 // and the height indexes the end-of-block hook reads (request deadlines, channel closings) instead
 // of scanning. Item indices are permanent. Keys are fixed-width big-endian.
+import { commitmentKind } from '../../commitReveal.ts'
 import * as k from '../../codec/schema.ts'
 import { defineParams } from '../../params.ts'
 import { bytesKey, storageMap, storageValue } from '../../storage.ts'
@@ -25,6 +26,9 @@ export const StorageItem = {
   record: 7,
   requestDeadline: 8,
   channelClosing: 9,
+  check: 10,
+  checkDeadline: 11,
+  checkCursor: 12,
 } as const
 
 export const MAX_ENDPOINT_CHARS = 256
@@ -58,6 +62,20 @@ export const inferenceParamsKind = k.struct({
   modelOwnerShareBps: k.uint,
   contributorsShareBps: k.uint,
   treasuryShareBps: k.uint,
+  /** share of inference records re-checked by drawn validators, in basis points */
+  checkSampleRateBps: k.uint,
+  /** validators drawn to re-check a sampled record */
+  checkers: k.uint,
+  /** validators drawn besides them when a re-check finds the output wrong (the dispute) */
+  disputeCheckers: k.uint,
+  /** blocks of each of the commit and reveal phases of a re-check round */
+  checkBlocks: k.uint,
+  /** bps of a provider's bond (at least the record's price) taken for an output proven wrong; the price goes back to the user */
+  wrongOutputSlashBps: k.uint,
+  /** bps of a checker's validator stake burnt for a check on the losing side or never revealed */
+  checkerSlashBps: k.uint,
+  /** bps of a checker's validator stake burnt for a missed commit */
+  checkerMissedSlashBps: k.uint,
 })
 export type InferenceParams = k.Infer<typeof inferenceParamsKind>
 
@@ -74,6 +92,13 @@ export const DEFAULT_INFERENCE_PARAMS: InferenceParams = Object.freeze({
   modelOwnerShareBps: 1_500,
   contributorsShareBps: 1_000,
   treasuryShareBps: 500,
+  checkSampleRateBps: 500, // 5 %
+  checkers: 2,
+  disputeCheckers: 3,
+  checkBlocks: 50, // 5 minutes
+  wrongOutputSlashBps: 1_000,
+  checkerSlashBps: 500,
+  checkerMissedSlashBps: 10,
 })
 
 /** The governable inference parameters (runtime/params.ts): bonds, deadlines, slashing and the fee split. */
@@ -92,6 +117,13 @@ export const inferenceParams = defineParams(
     modelOwnerShareBps: { type: 'bps', description: "the model owners' share (adapter publishers by weight, else the base model's owner)" },
     contributorsShareBps: { type: 'bps', description: "the data contributors' share, held per record for attribution" },
     treasuryShareBps: { type: 'bps', description: "the treasury's share" },
+    checkSampleRateBps: { type: 'bps', description: 'share of inference records re-checked by drawn validators' },
+    checkers: { type: 'integer', min: 1, max: 16, description: 'validators drawn to re-check a sampled record' },
+    disputeCheckers: { type: 'integer', min: 1, max: 16, description: 'validators drawn besides them when a re-check finds the output wrong' },
+    checkBlocks: { type: 'blocks', min: 1, description: 'blocks of each of the commit and reveal phases of a re-check round' },
+    wrongOutputSlashBps: { type: 'bps', description: "share of a provider's bond taken for an output proven wrong (at least the price, refunded to the user)" },
+    checkerSlashBps: { type: 'bps', description: 'stake burnt for a re-check on the losing side or never revealed' },
+    checkerMissedSlashBps: { type: 'bps', description: 'stake burnt for a missed re-check commit' },
   },
   (params) => {
     const shares = params.providerShareBps + params.modelOwnerShareBps + params.contributorsShareBps + params.treasuryShareBps
@@ -207,7 +239,9 @@ export type FeeSplit = k.Infer<typeof feeSplitKind>
 
 export const ownerPaymentKind = k.struct({ owner: k.address, amount: k.amount })
 
-export const RecordStatus = { settled: 0 } as const
+/** settled: paid (and standing unless a re-check proves it wrong); disproved: a re-check proved the output wrong, the price went back to the user */
+export const RecordStatus = { settled: 0, disproved: 1 } as const
+export const RECORD_STATUS_NAMES = Object.keys(RecordStatus) as Array<keyof typeof RecordStatus>
 
 /**
  * One paid inference. What attribution (issue 18) reads: the model and its adapters (their model
@@ -241,6 +275,45 @@ export const recordKind = k.struct({
 })
 export type InferenceRecord = k.Infer<typeof recordKind>
 
+/** validators on one re-check (checkers of both rounds, the provider excluded) */
+export const MAX_CHECKERS = 64
+
+/** What a re-checker found: the output re-scored as served, not as served, or not obtainable from the provider by the deadline. */
+export const Verdict = { ok: 0, wrong: 1, unavailable: 2 } as const
+export const VERDICT_NAMES = Object.keys(Verdict) as Array<keyof typeof Verdict>
+
+/**
+ * checking: a round's checkers commit, then reveal; drawing: the first round found fault, the
+ * dispute's checkers are drawn RANDOMNESS_LOOKAHEAD blocks later; upheld / disproved: settled.
+ */
+export const CheckStatus = { checking: 0, drawing: 1, upheld: 2, disproved: 3 } as const
+export const CHECK_STATUS_NAMES = Object.keys(CheckStatus) as Array<keyof typeof CheckStatus>
+
+export const checkVoteKind = k.struct({ worker: k.address, verdict: k.uint, round: k.uint, height: k.uint })
+export type CheckVote = k.Infer<typeof checkVoteKind>
+
+/** The re-check of a sampled record (checks.ts). */
+export const checkKind = k.struct({
+  record: k.uint,
+  status: k.uint,
+  /** 0 the sampled check, 1 the dispute */
+  round: k.uint,
+  /** commit or reveal (runtime/commitReveal.ts) */
+  phase: k.uint,
+  /** this round's checkers */
+  checkers: k.list(k.address, MAX_CHECKERS),
+  /** never drawn (again) for this record: the provider and every earlier checker */
+  excluded: k.list(k.address, MAX_CHECKERS),
+  commitments: k.list(commitmentKind, MAX_CHECKERS),
+  /** the revealed verdicts of both rounds */
+  votes: k.list(checkVoteKind, MAX_CHECKERS),
+  /** the height the hook acts at for the current phase */
+  deadline: k.uint,
+  openedHeight: k.uint,
+  finalHeight: k.uint,
+})
+export type Check = k.Infer<typeof checkKind>
+
 const M = ModuleIndex.inference
 export const params = inferenceParams.storage
 /** operator address -> provider */
@@ -258,3 +331,9 @@ export const records = storageMap(M, StorageItem.record, u64Key, recordKind)
 export const requestDeadlines = storageMap(M, StorageItem.requestDeadline, u64Key, k.list(k.uint, 1_000_000))
 /** height -> channels whose challenge period ends there */
 export const channelClosings = storageMap(M, StorageItem.channelClosing, u64Key, k.list(k.uint, 1_000_000))
+/** record id -> its re-check (only sampled records have one) */
+export const checks = storageMap(M, StorageItem.check, u64Key, checkKind)
+/** height -> records whose re-check phase ends there (stale entries skipped) */
+export const checkDeadlines = storageMap(M, StorageItem.checkDeadline, u64Key, k.list(k.uint, 1_000_000))
+/** the last record whose sampling was drawn */
+export const checkCursor = storageValue(M, StorageItem.checkCursor, k.uint, 0)

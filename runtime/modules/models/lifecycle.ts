@@ -26,11 +26,11 @@ import { CommitPhase, commitmentBy } from '../../commitReveal.ts'
 import { concatBytes, toHex } from '../../crypto/hash.ts'
 import type { Address } from '../../crypto/secp256k1.ts'
 import type { ExecutionContext } from '../../module.ts'
-import { drawSeed, drawWeighted, RANDOMNESS_LOOKAHEAD } from '../system/index.ts'
+import { RANDOMNESS_LOOKAHEAD } from '../system/index.ts'
 import type { StateOverlay } from '../../state/overlay.ts'
 import { bpsOf, sameAddress } from '../accounts.ts'
 import { payFromModuleAccount } from '../balances/index.ts'
-import { countedSetAt, slash, SlashReason, validators } from '../staking/index.ts'
+import { countedSetAt, drawValidators, slashForWork, SlashReason } from '../staking/index.ts'
 import {
   DisputeOpened, DisputeResolved, JobAssigned, JobReassigned, ReassignReason, JobRefunded, ModelPublished, RefundReason, RevealOpened, VerifiersReplaced, WorkerSlashed,
   WorkerSlashReason,
@@ -51,11 +51,9 @@ export const ASSIGNMENT_DOMAIN = 'openledger/models/assignment/v1'
  * by power from the mix of this height), and their number.
  */
 async function ordering(context: ExecutionContext, job: number): Promise<{ order: Address[]; setSize: number }> {
-  const members = (await countedSetAt(context.state, context.block.height)).filter((member) => member.power > 0n)
   const { height } = context.block
-  const seed = await drawSeed(context.state, { domain: ASSIGNMENT_DOMAIN, subject: u64Key(job), height }, height)
-  const order = drawWeighted(seed, members.map((member) => BigInt(member.power)), members.length).map((index) => members[index]?.operator as Address)
-  return { order, setSize: members.length }
+  const order = await drawValidators(context, { domain: ASSIGNMENT_DOMAIN, subject: u64Key(job), height })
+  return { order, setSize: order.length }
 }
 
 export interface Round {
@@ -159,12 +157,8 @@ export async function publish(context: ExecutionContext, job: Job, agreeing: rea
 
 /** Burns `bps` of the operator's bonded stake through staking's slash (nothing if it is no validator any more). */
 async function slashWorker(context: ExecutionContext, job: number, operator: Address, bps: number, infractionHeight: number, reason: number): Promise<void> {
-  if (bps === 0) return
-  const validator = await validators.get(context.state, operator)
-  if (validator === undefined) return
-  await slash(context, validator, bps, infractionHeight, reason === WorkerSlashReason.wrongResult ? SlashReason.wrongWork : SlashReason.missedWork)
-  validators.set(context.state, operator, validator)
-  context.emit(WorkerSlashed.create({ job, worker: operator, reason, slashBps: bps }))
+  const stakingReason = reason === WorkerSlashReason.wrongResult ? SlashReason.wrongWork : SlashReason.missedWork
+  if (await slashForWork(context, operator, bps, infractionHeight, stakingReason)) context.emit(WorkerSlashed.create({ job, worker: operator, reason, slashBps: bps }))
 }
 
 /** The next attempt with a fresh trainer and verifiers, or a refund after maxAttempts or when nobody is left. */

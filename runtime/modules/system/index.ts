@@ -43,5 +43,5 @@ export function putAccountInfo(state: StateOverlay, account: Address, info: Acco
 export async function accountNonce(state: StateReader, account: Address): Promise<number> {
   return (await accountInfo(state, account)).nonce
 }
-export { drawSeed, drawWeighted, isSampled, MIX_HISTORY, mixAt, RANDOMNESS_LOOKAHEAD } from './randomness.ts'
+export { drawSeed, drawWeighted, isSampled, MIX_HISTORY, mixAt, RANDOMNESS_LOOKAHEAD, type DrawRequest } from './randomness.ts'
 export { accounts } from './state.ts'

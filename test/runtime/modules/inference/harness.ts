@@ -23,6 +23,14 @@ export const TEST_INFERENCE_PARAMS: InferenceParams = {
   modelOwnerShareBps: 1_500,
   contributorsShareBps: 1_000,
   treasuryShareBps: 500,
+  // re-checks off: checks.test.ts turns them on
+  checkSampleRateBps: 0,
+  checkers: 2,
+  disputeCheckers: 3,
+  checkBlocks: 4,
+  wrongOutputSlashBps: 1_000,
+  checkerSlashBps: 500,
+  checkerMissedSlashBps: 10,
 }
 
 export const PROVIDER: DevAccountName = 'charlie'
@@ -130,7 +138,7 @@ export const addressOfDev = (name: DevAccountName): Address => devKey(name).addr
  * The call fails with `code` and leaves the state exactly as an empty block would have (the
  * block itself moves the randomness mix and may run hooks): it changed nothing but its fee.
  */
-export async function refuses(h: ModelsHarness, sender: DevAccountName, call: string, args: unknown): Promise<{ code: string | undefined; unchanged: boolean }> {
+export async function refuses(h: ModelsHarness, sender: DevAccountName | Address, call: string, args: unknown): Promise<{ code: string | undefined; unchanged: boolean }> {
   const twin = h.clone()
   const outcome = await h.call(sender, call, args, 'inference')
   await twin.block([])
