@@ -225,6 +225,12 @@ export class Tokenizer {
     return out.slice(0, length)
   }
 
+  /** The bytes a model id stands for (empty for <|endoftext|>): what a verifier matches output text against. */
+  tokenBytes(id: number): Uint8Array {
+    if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) throw new TokenizerError('INVALID_TOKEN', `not a model id: ${id}`)
+    return this.#tokenBytes[this.#table[id]!]!
+  }
+
   decode(ids: ArrayLike<number>): string {
     const parts: Uint8Array[] = []
     let length = 0

@@ -53,6 +53,7 @@ import { BlobStore, type BlobStoreOptions } from './blobs/blobStore.ts'
 import { AvailabilityService } from './datanets/availabilityService.ts'
 import { OperatorTransactions } from './operator/operatorTransactions.ts'
 import { ProviderError, ProviderService, type ProviderServiceOptions } from './market/providerService.ts'
+import { RecheckService, type CheckFault } from './market/recheckService.ts'
 import { BaseModelResolver, publishShippedModels } from './models/baseModels.ts'
 import { TrainingService, trainingDir, type TrainingFault } from './models/trainingService.ts'
 import { AttributionService, attributionDir, type AttributionFault } from './attribution/attributionService.ts'
@@ -81,6 +82,8 @@ export interface NodeOptions {
   models?: { threads?: number; fault?: TrainingFault } | false
   /** Proof of Attribution's worker (needs the blob store and an operator key to do anything): TEST ONLY fault */
   attribution?: { fault?: AttributionFault } | false
+  /** inference re-checks by this validator's operator (with the ModelFactory workers: they share the base models); TEST ONLY fault */
+  recheck?: { fault?: CheckFault } | false
   /** state versions kept for historical reads and proofs */
   pruneWindow?: number
   /** free-space thresholds of the home (bytes): warn under `warnFreeBytes`, shut down under `minFreeBytes` (0: never) */
@@ -363,6 +366,14 @@ export class OpenLedgerNode {
         const training = this.#training
         training.start()
         this.#onStop('training', () => training.stop())
+        if (transactions !== undefined && options.recheck !== false) {
+          const recheck = new RecheckService(
+            { ...(options.recheck?.fault === undefined ? {} : { fault: options.recheck.fault }) },
+            { chain, transactions, store: this.#blobs, fetcher, resolver, logger: log.child('recheck') },
+          )
+          recheck.start()
+          this.#onStop('recheck', () => recheck.stop())
+        }
       }
       if (options.attribution !== false) {
         const attribution = new AttributionService(

@@ -27,17 +27,20 @@ export const startCommand: Command = {
     '--training-threads N  threads for ModelFactory training jobs (default: all cores)',
     '--clock-offset=MS     TEST ONLY: run as if this machine\'s clock were MS ms ahead (--clock-offset=-MS: behind)',
     ...RPC_USAGE,
+    '--test-check-fault lie  TEST ONLY: vote against what this validator\'s inference re-checks find',
     '--test-software-version X.Y.Z  TEST ONLY: run as that version (an enacted upgrade stops older versions at its height)',
     ...EMBEDDED_SERVE_USAGE,
     ...STORAGE_USAGE,
   ].join('\n'),
   async run(argv) {
-    const { values } = parseArgs({ args: argv, strict: true, options: { home: { type: 'string' }, 'test-equivocate': { type: 'boolean' }, 'test-model-fault': { type: 'string' }, 'test-attribution-fault': { type: 'string' }, 'training-threads': { type: 'string' }, 'vote-log': { type: 'string' }, ...rpcOptions, 'clock-offset': { type: 'string' }, 'test-software-version': { type: 'string' }, ...embeddedServeOptions, ...loggingOptions, ...storageOptions } })
+    const { values } = parseArgs({ args: argv, strict: true, options: { home: { type: 'string' }, 'test-equivocate': { type: 'boolean' }, 'test-model-fault': { type: 'string' }, 'test-attribution-fault': { type: 'string' }, 'test-check-fault': { type: 'string' }, 'training-threads': { type: 'string' }, 'vote-log': { type: 'string' }, ...rpcOptions, 'clock-offset': { type: 'string' }, 'test-software-version': { type: 'string' }, ...embeddedServeOptions, ...loggingOptions, ...storageOptions } })
     const fault = values['test-model-fault']
     if (fault !== undefined && fault !== 'wrong-attestation' && fault !== 'skip-training') throw new CliError('BAD_ARGUMENT', '--test-model-fault must be wrong-attestation or skip-training')
     // TEST ONLY: a node that submits wrong attribution receipts (the flag, or OPENLEDGER_ATTRIBUTION_FAULTY=1)
     const attributionFault = values['test-attribution-fault'] ?? (process.env['OPENLEDGER_ATTRIBUTION_FAULTY'] === '1' ? 'wrong-receipt' : undefined)
     if (attributionFault !== undefined && attributionFault !== 'wrong-receipt') throw new CliError('BAD_ARGUMENT', '--test-attribution-fault must be wrong-receipt')
+    const checkFault = values['test-check-fault']
+    if (checkFault !== undefined && checkFault !== 'lie') throw new CliError('BAD_ARGUMENT', '--test-check-fault must be lie')
     const rpcFlags = rpcFlagsFrom(values)
     const home = resolveHome(values.home)
     const config = await loadNodeConfig(home)
@@ -73,6 +76,7 @@ export const startCommand: Command = {
           ...(fault === undefined ? {} : { fault }),
         },
         ...(attributionFault === undefined ? {} : { attribution: { fault: attributionFault } }),
+        ...(checkFault === undefined ? {} : { recheck: { fault: checkFault } }),
         network: { nodeKey: await loadOrCreateNodeKey(config.nodeKeyPath), listen: config.p2p.listen, bootnodes: config.p2p.bootnodes },
         consensus: {
           validatorKey,

@@ -7,9 +7,14 @@
 //   getChannel(id)                                           a payment channel: deposit, redeemed,
 //                                                            the request chain's head, status
 //   getInferenceParams()                                     bonds, deadlines, the split's shares
+//   getInferenceCheck(record)                                a sampled record's re-check: round,
+//                                                            checkers, revealed verdicts, status
 import { toJsonOf } from '../../runtime/codec/schema.ts'
-import { type Channel, CHANNEL_STATUS_NAMES, channelKind, channels, inferenceParams, type InferenceRecord, type InferenceRequest, type Provider, PROVIDER_STATUS_NAMES, providerKind, providers, recordCount, recordKind, records, REQUEST_STATUS_NAMES, requestKind, requests } from '../../runtime/modules/inference/index.ts'
-import type { ChannelView, InferenceRecordView, InferenceRequestView, ProviderView } from '../rpc/contract.ts'
+import {
+  type Channel, CHANNEL_STATUS_NAMES, channelKind, channels, type Check, checkKind, CHECK_STATUS_NAMES, checks, inferenceParams, type InferenceRecord, type InferenceRequest, type Provider,
+  PROVIDER_STATUS_NAMES, providerKind, providers, recordCount, recordKind, records, RECORD_STATUS_NAMES, REQUEST_STATUS_NAMES, requestKind, requests, VERDICT_NAMES,
+} from '../../runtime/modules/inference/index.ts'
+import type { ChannelView, InferenceCheckView, InferenceRecordView, InferenceRequestView, ProviderView } from '../rpc/contract.ts'
 import { defineMethod, param, type RpcMethod } from '../rpc/registry.ts'
 import type { ApiComponents } from './context.ts'
 import { listByIds, listEntries, MAX_LIST } from './pagination.ts'
@@ -23,11 +28,19 @@ export function requestToJson(request: InferenceRequest): InferenceRequestView {
 }
 
 export function recordToJson(record: InferenceRecord): InferenceRecordView {
-  return { ...toJsonOf(recordKind, record), source: record.source === 0 ? 'request' : 'channel', status: 'settled' }
+  return { ...toJsonOf(recordKind, record), source: record.source === 0 ? 'request' : 'channel', status: RECORD_STATUS_NAMES[record.status] ?? record.status }
 }
 
 export function channelToJson(channel: Channel): ChannelView {
   return { ...toJsonOf(channelKind, channel), status: CHANNEL_STATUS_NAMES[channel.status] ?? channel.status, balance: (channel.deposit - channel.redeemed).toString() }
+}
+
+export function checkToJson(check: Check): InferenceCheckView {
+  const json = toJsonOf(checkKind, check)
+  return {
+    ...json, status: CHECK_STATUS_NAMES[check.status] ?? check.status, phase: check.phase === 0 ? 'commit' : 'reveal',
+    votes: json.votes.map((vote, i) => ({ ...vote, verdict: VERDICT_NAMES[check.votes[i]?.verdict ?? -1] ?? vote.verdict })),
+  }
 }
 
 export function inferenceMethods({ chain }: ApiComponents): RpcMethod[] {
@@ -84,6 +97,14 @@ export function inferenceMethods({ chain }: ApiComponents): RpcMethod[] {
       async handler([channel]) {
         const found = await channels.get(state(), channel)
         return found === undefined ? null : channelToJson(found)
+      },
+    }),
+    defineMethod({
+      name: 'openledger_getInferenceCheck',
+      params: [id.named('record')],
+      async handler([record]) {
+        const found = await checks.get(state(), record)
+        return found === undefined ? null : checkToJson(found)
       },
     }),
     defineMethod({

@@ -14,7 +14,9 @@ import type { Json } from '../../runtime/codec/schema.ts'
 import type { Contribution, ContributionStatus, Datanet, DatanetVersion, FormatName } from '../../runtime/modules/datanets/index.ts'
 import type { BaseModel, Hyperparameters, Job, JobStatus, ModelConfig, ModelsParams, ModelVersion } from '../../runtime/modules/models/index.ts'
 import type { Attribution, AttributionParams, AttributionStatus, Method, Penalty } from '../../runtime/modules/attribution/index.ts'
-import type { Channel, ChannelStatus, InferenceParams, InferenceRecord, InferenceRequest, Provider, ProviderStatus, RequestStatus } from '../../runtime/modules/inference/index.ts'
+import type {
+  Channel, ChannelStatus, Check, CheckStatus, InferenceParams, InferenceRecord, InferenceRequest, Provider, ProviderStatus, RecordStatus, RequestStatus, Verdict,
+} from '../../runtime/modules/inference/index.ts'
 import type { PROPOSAL_KIND_NAMES, PROPOSAL_STATUS_NAMES, ProposalContent, Tally, VOTE_OPTION_NAMES } from '../../runtime/modules/governance/index.ts'
 
 /** 0x-prefixed hex */
@@ -300,7 +302,13 @@ export interface BlobChunkView { size: number; index: number; data: string; sibl
 
 export type ProviderView = Omit<Json<Provider>, 'status'> & { status: keyof typeof ProviderStatus | number }
 export type InferenceRequestView = Omit<Json<InferenceRequest>, 'status'> & { status: keyof typeof RequestStatus | number }
-export type InferenceRecordView = Omit<Json<InferenceRecord>, 'source' | 'status'> & { source: 'request' | 'channel'; status: 'settled' }
+export type InferenceRecordView = Omit<Json<InferenceRecord>, 'source' | 'status'> & { source: 'request' | 'channel'; status: keyof typeof RecordStatus | number }
+export type InferenceCheckView = Omit<Json<Check>, 'status' | 'phase' | 'votes'> & {
+  status: keyof typeof CheckStatus | number
+  phase: 'commit' | 'reveal'
+  votes: Array<Omit<Json<Check>['votes'][number], 'verdict'> & { verdict: keyof typeof Verdict | number }>
+}
+export interface SettleView { channels: number; inferences: number; tx?: Hex; finalized: boolean }
 export type ChannelView = Omit<Json<Channel>, 'status'> & { status: keyof typeof ChannelStatus | number; balance: AmountString }
 
 // ---------------------------------------------------------------------------------------------
@@ -515,6 +523,7 @@ export interface RpcContract {
   openledger_listInferenceRecords: { params: [start?: Maybe<number>, count?: Maybe<number>]; result: InferenceRecordView[] }
   openledger_getChannel: { params: [channel: number]; result: ChannelView | null }
   openledger_getInferenceParams: { params: []; result: Json<InferenceParams> }
+  openledger_getInferenceCheck: { params: [record: number]; result: InferenceCheckView | null }
   openledger_getAttribution: { params: [record: number]; result: AttributionView | null }
   openledger_listAttributions: { params: [start?: Maybe<number>, count?: Maybe<number>]; result: AttributionView[] }
   openledger_getRewards: { params: [address: Hex]; result: RewardView }

@@ -74,6 +74,72 @@ export function verifyRecord(record: RequestRecord, model: VerifyModel, adapters
   return { accepted: wrong === 0, tokens: verdicts, wrong, uncertain: verdicts.filter((v) => v === 'uncertain').length, epsilon }
 }
 
+export interface TextVerification extends Verification {
+  /** the output's tokens as the verifier parsed them from its bytes */
+  readonly outputTokens: readonly number[]
+}
+
+/**
+ * Verifies an output known only as bytes (what an inference record's blob holds): a BPE model may
+ * emit a tokenization of its text other than the one encode() gives, so the tokens are parsed
+ * back guided by the model. At each position the candidates are the tokens whose bytes begin the
+ * rest of the output; the one judged 'ok' (the argmax, or the seeded draw's token) is taken, else
+ * the likeliest 'uncertain' one; none means the output is rejected there. Costs one forward pass
+ * per output token (over the growing prefix), against one for verifyRecord: tried first with the
+ * canonical encoding (`encoded`), which is accepted in one pass when the model emitted it.
+ */
+export function verifyOutputBytes(
+  input: { promptTokens: readonly number[]; output: Uint8Array; encoded: readonly number[]; maxTokens: number; sampling: RequestRecord['sampling']; adapters: RequestRecord['adapters'] },
+  model: VerifyModel & { tokenBytes(id: number): Uint8Array },
+  adapters: ReadonlyMap<string, AdapterWeights>,
+  epsilon = DEFAULT_EPSILON,
+): TextVerification {
+  const { config } = model
+  const record = (outputTokens: readonly number[]): RequestRecord => ({
+    id: 'output', base: '', adapters: input.adapters, promptTokens: input.promptTokens, outputTokens, sampling: input.sampling, finishReason: 'length', timings: { firstTokenMs: 0, totalMs: 0 },
+  })
+  const fits = (n: number): boolean => n >= 1 && n <= input.maxTokens && input.promptTokens.length + n <= config.context
+  if (fits(input.encoded.length)) {
+    const canonical = verifyRecord(record(input.encoded), model, adapters, epsilon)
+    if (canonical.accepted) return { ...canonical, outputTokens: input.encoded }
+  }
+  const weighted: WeightedAdapter[] = input.adapters.map((use) => {
+    const adapter = adapters.get(use.id)
+    if (adapter === undefined) throw new ServingError('ADAPTER_NOT_FOUND', `adapter ${use.id} of the record is not given`, { details: { id: use.id } })
+    return { rank: adapter.rank, alpha: adapter.alpha, tensors: adapter.tensors, weight: use.weight }
+  })
+  const merged = weighted.length === 0 ? undefined : concatenateAdapters(config, weighted).tensors
+  const tokens: number[] = []
+  const verdicts: TokenVerdict[] = []
+  const rejected = (): TextVerification => ({ accepted: false, tokens: [...verdicts, 'wrong'], wrong: 1, uncertain: verdicts.filter((v) => v === 'uncertain').length, epsilon, outputTokens: tokens })
+  let at = 0
+  while (at < input.output.length) {
+    if (!fits(tokens.length + 1)) return rejected()
+    const ids = Int32Array.from([...input.promptTokens, ...tokens])
+    const logits = forward(config, model.weights, merged, 1, ids, 1, ids.length)
+    const row = logits.subarray((ids.length - 1) * config.vocab, ids.length * config.vocab)
+    let chosen: { token: number; verdict: TokenVerdict } | undefined
+    for (let token = 0; token < config.vocab; token++) {
+      const bytes = model.tokenBytes(token)
+      if (bytes.length === 0 || bytes.length > input.output.length - at || !startsWith(input.output, at, bytes)) continue
+      const verdict = judgeToken(row, token, input.sampling, tokens.length, epsilon)
+      if (verdict === 'wrong') continue
+      if (chosen === undefined || (verdict === 'ok' && chosen.verdict !== 'ok') || (verdict === chosen.verdict && row[token]! > row[chosen.token]!)) chosen = { token, verdict }
+    }
+    if (chosen === undefined) return rejected()
+    tokens.push(chosen.token)
+    verdicts.push(chosen.verdict)
+    at += model.tokenBytes(chosen.token).length
+  }
+  if (tokens.length === 0) return rejected()
+  return { accepted: true, tokens: verdicts, wrong: 0, uncertain: verdicts.filter((v) => v === 'uncertain').length, epsilon, outputTokens: tokens }
+}
+
+function startsWith(haystack: Uint8Array, at: number, needle: Uint8Array): boolean {
+  for (let i = 0; i < needle.length; i++) if (haystack[at + i] !== needle[i]) return false
+  return true
+}
+
 /** The verdict on one served token given the verifier's logits for its position. */
 export function judgeToken(logits: Float32Array, token: number, sampling: RequestRecord['sampling'], index: number, epsilon: number): TokenVerdict {
   let max = -Infinity

@@ -29,8 +29,9 @@ export { ProviderSlashReason } from './events.ts'
 export { applyInferenceGenesis, inferenceGenesisKind, type InferenceGenesis } from './genesis.ts'
 export { inferenceCost, splitFee } from './pricing.ts'
 export { takeContributorsPool } from './records.ts'
+export { CHECK_COMMIT_DOMAIN, checkScope, verdictPayload } from './checks.ts'
 export {
-  CHANNEL_STATUS_NAMES, ChannelStatus, channelCount, channels, DEFAULT_INFERENCE_PARAMS, INFERENCE_ACCOUNT, inferenceParamsProblem, PROVIDER_STATUS_NAMES,
+  CHANNEL_STATUS_NAMES, ChannelStatus, CHECK_STATUS_NAMES, checks, CheckStatus, RECORD_STATUS_NAMES, RecordStatus, VERDICT_NAMES, Verdict, type Check, checkKind, checkDeadlines, checkCursor, channelCount, channels, DEFAULT_INFERENCE_PARAMS, INFERENCE_ACCOUNT, inferenceParamsProblem, PROVIDER_STATUS_NAMES,
   ProviderStatus, providers, inferenceParams, recordCount, records, RecordSource, REQUEST_STATUS_NAMES, requestCount, requests, RequestStatus,
   type Channel, type InferenceParams, type InferenceRecord, type InferenceRequest, type Provider,
 } from './state.ts'

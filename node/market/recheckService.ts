@@ -1,0 +1,224 @@
+// The validator's side of inference re-checks (runtime/modules/inference/checks.ts). It follows
+// finalized blocks and, for every re-check round that drew this node's operator:
+//
+//   1. reads the record and its prompt (an on-chain request's, from the state);
+//   2. fetches the output by the record's content id over the blob protocol (from the provider,
+//      which pinned it) within FETCH_TIMEOUT_MS: not obtainable means the verdict `unavailable`;
+//      bytes whose keccak256 is not the record's output hash mean `wrong`;
+//   3. re-scores prompt + output with the deterministic engine (node/serving/verify.ts
+//      verifyOutputBytes: the output's tokens parsed back from its bytes guided by the model, each
+//      judged by the record's sampling rule): a token no ε-perturbation of the engine's logits
+//      explains means `wrong`, otherwise `ok`;
+//   4. commits to the verdict (inference.commitCheck), and once the round takes reveals reveals it
+//      (inference.revealCheck).
+//
+// Salts are the operator's secret per round, so a restarted node reveals what it committed (the
+// verdict is recomputed: the same bits, except that an output unavailable before may be found
+// now — then the reveal does not open and the checker pays as for a silent one). The re-score of
+// a record is a few forward passes of a small model: it runs here, not in a worker thread.
+//
+// What it cannot judge it does not vote on (logged): a channel record (its prompt is not on chain),
+// a record with adapters (loading them is the serving sources' job; not wired here yet).
+import { decode, encode, bytesEqual, type Decoded } from '../../runtime/codec/canonical.ts'
+import { CommitPhase, commitmentBy, commitmentOf } from '../../runtime/commitReveal.ts'
+import { concatBytes, keccak256, toHex, utf8 } from '../../runtime/crypto/hash.ts'
+import type { Address } from '../../runtime/crypto/secp256k1.ts'
+import type { RuntimeEvent } from '../../runtime/module.ts'
+import { sameAddress } from '../../runtime/modules/accounts.ts'
+import { commitCheck, revealCheck } from '../../runtime/modules/inference/calls.ts'
+import { CHECK_COMMIT_DOMAIN, checkScope, verdictPayload } from '../../runtime/modules/inference/checks.ts'
+import { CheckOpened, CheckRevealOpened } from '../../runtime/modules/inference/events.ts'
+import { checks, CheckStatus, RecordSource, records, requests, Verdict, type Check, type InferenceRecord } from '../../runtime/modules/inference/state.ts'
+import { ModuleIndex } from '../../runtime/modules/indices.ts'
+import { baseModels } from '../../runtime/modules/models/state.ts'
+import { ReceiptStatus } from '../../runtime/receipt.ts'
+import type { CallDefinition } from '../../runtime/module.ts'
+import type { Logger } from '../../lib/logger.ts'
+import type { BlobFetcher } from '../blobs/blobExchange.ts'
+import type { BlobStore } from '../blobs/blobStore.ts'
+import type { Chain, ImportedBlock } from '../chain/chain.ts'
+import type { BaseModelResolver } from '../models/baseModels.ts'
+import type { OperatorTransactions } from '../operator/operatorTransactions.ts'
+import { verifyOutputBytes } from '../serving/verify.ts'
+
+/** ms a checker waits for a record's output from the network before it finds it unavailable */
+export const FETCH_TIMEOUT_MS = 30_000
+
+/** TEST ONLY: `lie` votes the opposite of what the re-check found (ok ↔ wrong). */
+export type CheckFault = 'lie'
+
+export interface RecheckServiceOptions {
+  readonly fault?: CheckFault
+  readonly fetchTimeoutMs?: number
+}
+
+export interface RecheckServiceComponents {
+  readonly chain: Chain
+  readonly transactions: OperatorTransactions
+  readonly store: BlobStore
+  readonly fetcher?: BlobFetcher | undefined
+  readonly resolver: BaseModelResolver
+  readonly logger: Logger
+}
+
+export class RecheckService {
+  readonly #o: RecheckServiceOptions
+  readonly #c: RecheckServiceComponents
+  readonly #log: Logger
+  #queue: Promise<void> = Promise.resolve()
+  #unsubscribe: (() => void) | undefined
+  #abort = new AbortController()
+  /** verdicts found here, by record */
+  readonly #verdicts = new Map<number, number | undefined>()
+  /** `${record}/${round}/${commit|reveal}` submitted */
+  readonly #submitted = new Set<string>()
+
+  constructor(options: RecheckServiceOptions, components: RecheckServiceComponents) {
+    this.#o = options
+    this.#c = components
+    this.#log = components.logger
+  }
+
+  start(): void {
+    this.#abort = new AbortController()
+    this.#enqueue(() => this.#reconcile())
+    this.#unsubscribe = this.#c.chain.onBlock((block) => {
+      if (block.finalized) this.#enqueue(() => this.#onFinalized(block))
+    })
+  }
+
+  async stop(): Promise<void> {
+    this.#unsubscribe?.()
+    this.#abort.abort()
+    await this.#queue
+  }
+
+  /** Resolves once the work queued so far is done (tests). */
+  idle(): Promise<void> {
+    return this.#queue
+  }
+
+  #enqueue(work: () => Promise<void>): void {
+    this.#queue = this.#queue.then(work).catch((error: unknown) => {
+      if (!this.#abort.signal.aborted) this.#log.warn('re-check work failed', { error })
+    })
+  }
+
+  get #me(): Address {
+    return this.#c.transactions.address
+  }
+
+  async #reconcile(): Promise<void> {
+    for await (const [, value] of this.#c.chain.state.entries(checks.prefix)) {
+      if (this.#abort.signal.aborted) return
+      const check = checks.decodeValue(value)
+      if (check.status === CheckStatus.checking && check.checkers.some((c) => sameAddress(c, this.#me))) await this.#work(check.record)
+    }
+  }
+
+  async #onFinalized(block: ImportedBlock): Promise<void> {
+    const touched = new Set<number>()
+    const note = (event: RuntimeEvent): void => {
+      if (event.module !== ModuleIndex.inference || (event.index !== CheckOpened.index && event.index !== CheckRevealOpened.index)) return
+      // both events' data start with the record id
+      const data = decode(encode(event.data)) as Decoded
+      const record = Array.isArray(data) ? data[0] : undefined
+      if (typeof record === 'number') touched.add(record)
+    }
+    for (const receipt of block.receipts) if (receipt.status === ReceiptStatus.success) receipt.events.forEach(note)
+    block.blockEvents.forEach(note)
+    for (const record of touched) await this.#work(record)
+  }
+
+  async #work(id: number): Promise<void> {
+    if (this.#abort.signal.aborted) return
+    const state = this.#c.chain.state
+    const check = await checks.get(state, id)
+    if (check === undefined || check.status !== CheckStatus.checking || !check.checkers.some((c) => sameAddress(c, this.#me))) return
+    const committed = commitmentBy(check.commitments, this.#me) !== undefined
+    if (check.phase === CommitPhase.commit && !committed) {
+      const verdict = await this.#verdict(check)
+      if (verdict === undefined) return
+      const commitment = commitmentOf(CHECK_COMMIT_DOMAIN, checkScope(check), this.#me, this.#salt(check), verdictPayload(verdict))
+      await this.#send(commitCheck, { record: id, commitment }, check, 'commit')
+      return
+    }
+    const revealed = check.votes.some((v) => v.round === check.round && sameAddress(v.worker, this.#me))
+    if (check.phase === CommitPhase.reveal && committed && !revealed) {
+      const verdict = await this.#verdict(check)
+      if (verdict === undefined) return
+      await this.#send(revealCheck, { record: id, verdict, salt: this.#salt(check) }, check, 'reveal')
+    }
+  }
+
+  #salt(check: Check): Uint8Array {
+    return this.#c.transactions.secret(concatBytes(utf8(CHECK_COMMIT_DOMAIN), checkScope(check)))
+  }
+
+  /** The verdict this node stands for (flipped by the `lie` test fault), or undefined when it cannot judge the record. */
+  async #verdict(check: Check): Promise<number | undefined> {
+    let found = this.#verdicts.get(check.record)
+    if (!this.#verdicts.has(check.record)) {
+      const record = await records.get(this.#c.chain.state, check.record)
+      if (record === undefined) return undefined
+      found = await this.#recheck(record)
+      this.#verdicts.set(check.record, found)
+    }
+    if (found === undefined || this.#o.fault !== 'lie') return found
+    const lie = found === Verdict.ok ? Verdict.wrong : Verdict.ok
+    this.#log.warn('TEST FAULT: voting against the re-check', { record: check.record, found, voting: lie })
+    return lie
+  }
+
+  /** Re-checks the record: fetches the output, re-scores it. */
+  async #recheck(record: InferenceRecord): Promise<number | undefined> {
+    const { chain, store, fetcher, resolver } = this.#c
+    const skip = (why: string): undefined => {
+      this.#log.info('re-check skipped: this node cannot judge the record', { record: record.id, why })
+      return undefined
+    }
+    if (record.source !== RecordSource.request) return skip('a channel record\'s prompt is not on chain')
+    if (record.adapters.length > 0) return skip('records with adapters are not re-checked by this node yet')
+    const request = await requests.get(chain.state, record.sourceId)
+    const base = await baseModels.get(chain.state, record.base)
+    if (request === undefined || base === undefined) return skip('the request or base model is gone from state')
+    let bytes: Uint8Array | undefined
+    try {
+      if (!(await store.has(record.outputCid)) && fetcher !== undefined) {
+        await fetcher.fetch(record.outputCid, { signal: AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#o.fetchTimeoutMs ?? FETCH_TIMEOUT_MS)]) })
+      }
+      bytes = (await store.has(record.outputCid)) ? await store.read(record.outputCid) : undefined
+    } catch (error) {
+      if (this.#abort.signal.aborted) return undefined
+      this.#log.info('record output not obtainable', { record: record.id, cid: toHex(record.outputCid), error })
+    }
+    if (bytes === undefined) return this.#found(record, Verdict.unavailable, 'the output could not be fetched')
+    if (!bytesEqual(keccak256(bytes), record.outputHash)) return this.#found(record, Verdict.wrong, 'the output blob does not hash to the record\'s output hash')
+    const model = await resolver.resolve(base, this.#abort.signal)
+    const { sampling } = record
+    const verification = verifyOutputBytes({
+      promptTokens: Array.from(model.tokenizer.encode(request.prompt)), output: bytes, encoded: Array.from(model.tokenizer.encode(new TextDecoder().decode(bytes))),
+      maxTokens: record.maxTokens, adapters: [],
+      sampling: { temperature: sampling.temperatureMilli / 1_000, topK: sampling.topK, topP: sampling.topPMilli / 1_000, seed: sampling.seed },
+    }, { config: model.config, weights: model.weights, tokenBytes: (id) => model.tokenizer.tokenBytes(id) }, new Map())
+    const tokens = verification.outputTokens.length
+    return this.#found(record, verification.accepted ? Verdict.ok : Verdict.wrong, `${verification.uncertain} uncertain of ${tokens} tokens${verification.accepted ? '' : `, rejected at token ${tokens}`}`)
+  }
+
+  #found(record: InferenceRecord, verdict: number, why: string): number {
+    this.#log.info('record re-checked', { record: record.id, provider: toHex(record.provider), verdict: ['ok', 'wrong', 'unavailable'][verdict], why })
+    return verdict
+  }
+
+  async #send<Args>(call: CallDefinition<Args>, args: Args, check: Check, what: 'commit' | 'reveal'): Promise<void> {
+    const key = `${check.record}/${check.round}/${what}`
+    if (this.#submitted.has(key)) return
+    try {
+      const tx = await this.#c.transactions.submit(ModuleIndex.inference, call, args)
+      this.#submitted.add(key)
+      this.#log.info(`submitted the re-check's ${what}`, { record: check.record, round: check.round, tx: toHex(tx.hash) })
+    } catch (error) {
+      this.#log.warn(`could not submit the re-check's ${what}`, { record: check.record, error })
+    }
+  }
+}
