@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { randomBytes } from 'node:crypto'
 import { chainSpecToJson, parseChainSpec } from '../../genesis/spec.ts'
-import { DEV_STAKING_PARAMS } from '../../genesis/devSpec.ts'
+import { DEV_INFERENCE_PARAMS, DEV_STAKING_PARAMS } from '../../genesis/devSpec.ts'
 import { DEFAULT_GOVERNANCE_PARAMS } from '../../runtime/modules/governance/index.ts'
 import { TESTNET_MODELS_PARAMS, testnetChainSpec } from '../../genesis/testnetSpec.ts'
 import { shippedBaseModels } from '../../node/models/baseModels.ts'
@@ -57,6 +57,7 @@ async function init(argv: string[], io: CliIo): Promise<number> {
       'verify-blocks': { type: 'string' },
       'voting-period': { type: 'string' },
       timelock: { type: 'string' },
+      'inference-sample-rate': { type: 'string' },
     },
   })
   if (values.out === undefined) throw new CliError('USAGE', 'testnet init needs --out DIR')
@@ -84,6 +85,8 @@ async function init(argv: string[], io: CliIo): Promise<number> {
     votingPeriod: parsePositiveInt(values['voting-period'] ?? String(DEFAULT_GOVERNANCE_PARAMS.votingPeriod), '--voting-period'),
     timelockBlocks: parsePositiveInt(values.timelock ?? String(DEFAULT_GOVERNANCE_PARAMS.timelockBlocks), '--timelock'),
   }
+  const sampleRate = values['inference-sample-rate'] === undefined ? undefined : parsePositiveInt(values['inference-sample-rate'], '--inference-sample-rate', 0)
+  if (sampleRate !== undefined && sampleRate > 10_000) throw new CliError('BAD_ARGUMENT', '--inference-sample-rate is in basis points: at most 10000')
   if (stakingParams.maxValidators > 1_000) throw new CliError('BAD_ARGUMENT', '--max-validators must be at most 1000')
   const out = resolve(values.out)
   try {
@@ -122,6 +125,7 @@ async function init(argv: string[], io: CliIo): Promise<number> {
     stakingParams,
     modelsParams,
     ...(governanceParams === undefined ? {} : { governanceParams }),
+    ...(sampleRate === undefined ? {} : { inferenceParams: { ...DEV_INFERENCE_PARAMS, checkSampleRateBps: sampleRate } }),
     baseModels: await shippedBaseModels(),
   })
   await writeFile(join(out, 'genesis.json'), chainSpecToJson(spec))
@@ -297,6 +301,7 @@ export const testnetCommand: Command = {
     'openledger testnet init --validators N --out DIR [--full-nodes N] [--p2p-port BASE] [--rpc-port BASE] [--metrics-port BASE] [--block-time MS]',
     '                                [--timeout-propose MS] [--chain-id N] [--epoch-length BLOCKS] [--max-validators N]',
     '                                [--train-blocks BLOCKS] [--verify-blocks BLOCKS] [--voting-period BLOCKS] [--timelock BLOCKS]',
+    '                                [--train-blocks BLOCKS] [--verify-blocks BLOCKS] [--inference-sample-rate BPS]',
     '       openledger testnet add-node --out DIR --name NAME [--full-node] [--p2p-port P] [--rpc-port P] [--metrics-port P]',
     '       openledger testnet run --out DIR',
   ].join('\n'),

@@ -69,6 +69,8 @@ export interface TestnetOptions {
   /** governance: blocks a vote lasts and blocks from its end to enactment (default: the runtime's) */
   votingPeriod?: number
   timelockBlocks?: number
+  /** inference: share of records re-checked, in basis points (default: the dev spec's) */
+  inferenceSampleRateBps?: number
   /** ms a node may take to answer RPC after it was spawned (default 120 s; a fresh home stores the shipped models first) */
   startTimeoutMs?: number
 }
@@ -93,6 +95,7 @@ export async function createTestnet(options: TestnetOptions): Promise<Testnet> {
     ...(options.verifyBlocks === undefined ? [] : ['--verify-blocks', String(options.verifyBlocks)]),
     ...(options.votingPeriod === undefined ? [] : ['--voting-period', String(options.votingPeriod)]),
     ...(options.timelockBlocks === undefined ? [] : ['--timelock', String(options.timelockBlocks)]),
+    ...(options.inferenceSampleRateBps === undefined ? [] : ['--inference-sample-rate', String(options.inferenceSampleRateBps)]),
   ])
   if (init.code !== 0) throw new Error(`testnet init failed: ${init.stderr}`)
   const names = [

@@ -2,7 +2,7 @@
 // settlement. Shared by the calls (commitCheck, revealCheck) and the end-of-block hook, so a check
 // moves the same way whichever of them moves it (the house shape of models/ and attribution/).
 //
-//   record (RANDOMNESS_LOOKAHEAD blocks old) ── isSampled? ── no: nothing (the record stands)
+//   on-chain request's record (RANDOMNESS_LOOKAHEAD blocks old) ── isSampled? ── no: nothing (it stands)
 //        │ yes: `checkers` drawn by power, the provider excluded
 //        ▼
 //   checking round 0: commit ▶ reveal ── every verdict ok ──▶ upheld
@@ -38,7 +38,7 @@ import { drawSeed, isSampled, MIX_HISTORY, RANDOMNESS_LOOKAHEAD } from '../syste
 import { CheckDisputed, CheckerSlashed, CheckerSlashReason, CheckOpened, CheckRevealOpened, CheckSettled, ProviderSlashed, ProviderSlashReason, RecordDisproved } from './events.ts'
 import { scheduleIndex, takeBond } from './records.ts'
 import {
-  checkDeadlines, CheckStatus, INFERENCE_ACCOUNT, MAX_CHECKERS, providers, records, RecordStatus, Verdict,
+  checkDeadlines, CheckStatus, INFERENCE_ACCOUNT, MAX_CHECKERS, providers, RecordSource, records, RecordStatus, Verdict,
   type Check, type InferenceParams, type InferenceRecord,
 } from './state.ts'
 
@@ -80,6 +80,8 @@ async function slashChecker(context: ExecutionContext, record: number, checker: 
  * is sampled and, if so, its first round's checkers; undefined when it is not re-checked.
  */
 export async function sample(context: ExecutionContext, record: InferenceRecord, params: InferenceParams): Promise<Check | undefined> {
+  // a channel inference's prompt is off chain (only its hash is in the record): nothing to re-score it against yet
+  if (record.source !== RecordSource.request) return undefined
   // after a backlog longer than the mix history, the oldest mix kept: still later than the record
   const height = Math.max(record.height + RANDOMNESS_LOOKAHEAD, context.block.height - MIX_HISTORY + 1)
   const seed = await drawSeed(context.state, { domain: CHECK_DRAW_DOMAIN, subject: u64(record.id), height }, context.block.height)
