@@ -1,12 +1,16 @@
 // The inference market on a 4-validator testnet of real `openledger start` processes. node0 runs
-// the serving engine (`--serve`) and the provider service (`--provider`); node1 is a provider that
-// takes requests and never answers (`--provider-test-fault silent`). Both register with their
-// operator keys. A user (bob) pays node0 on chain with `openledger infer --onchain`: the output
+// the serving engine (`--serve`) and the provider service (`--provider`); node1 tampers with its
+// outputs; node2 is a provider that takes requests and never answers (`--provider-test-fault
+// silent`). All three register with their operator keys. A user (bob) pays node0 on chain with `openledger infer --onchain`: the output
 // comes back, its hash and content id are in the record, and every balance moves by exactly the
 // split the runtime's own arithmetic gives (bob by the price and his transaction fee; the provider,
 // the treasury (the genesis base model's owner share goes there) and the contributors' pool by
-// their parts, read from the fulfilment's transfers). bob's request to node1 expires: the escrow
-// comes back whole and node1 loses missedDeadlineSlashBps of its bond. dave opens a channel and
+// their parts, read from the fulfilment's transfers). bob's request to node2 expires: the escrow
+// comes back whole and node2 loses missedDeadlineSlashBps of its bond. Every on-chain record is
+// re-checked (sample rate 100 %): node0's honest output stands; node1 (`--provider-test-fault
+// tamper`, serving through node0's engine) changes its output after serving it: the validators
+// drawn to check fetch it from node1, find it wrong, the dispute agrees, node1 loses
+// wrongOutputSlashBps of its bond and bob gets the price back. dave opens a channel and
 // pays node0 over a channel: three requests answered at once through the provider's paid API, each
 // with a cumulative voucher, redeemed by the provider in one transaction with a record per
 // inference and one payment per recipient; closing refunds the rest after the challenge period.
@@ -64,7 +68,8 @@ const transfersFrom = (receipt: Receipt, from: Uint8Array) =>
   receipt.events.filter((e) => e.module === 'balances' && e.event === 'Transferred' && e.data?.['from'] === toHex(from)).map((e) => ({ to: String(e.data?.['to']), amount: BigInt(String(e.data?.['amount'])) }))
 
 t.test('providers serve paid on-chain requests; balances move by the split; a missed deadline is refunded and slashed', async (t) => {
-  const net = await createTestnet({ validators: 4, blockTimeMs: 500, audit: false, startTimeoutMs: 240_000 })
+  // every on-chain record re-checked, so the tampering provider is caught on its one request
+  const net = await createTestnet({ validators: 4, blockTimeMs: 500, audit: false, startTimeoutMs: 240_000, inferenceSampleRateBps: 10_000 })
   t.teardown(() => net.remove())
   const [node0, node1, node2, node3] = net.nodes as [TestnetNode, TestnetNode, TestnetNode, TestnetNode]
   const servePort = String(20_000 + Math.floor(Math.random() * 10_000))
@@ -73,17 +78,17 @@ t.test('providers serve paid on-chain requests; balances move by the split; a mi
   t.teardown(() => daveHome.remove())
   await Promise.all([
     net.start(node0, ['--serve', '--serve-port', servePort, '--serve-threads', '1', '--provider', '--provider-port', paidPort, '--provider-settle-blocks', '5', '--training-threads', '1']),
-    net.start(node1, ['--provider', '--provider-serving', 'http://127.0.0.1:9', '--provider-test-fault', 'silent', '--training-threads', '1']),
-    net.start(node2, ['--training-threads', '1']),
+    net.start(node1, ['--provider', '--provider-serving', `http://127.0.0.1:${servePort}`, '--provider-test-fault', 'tamper', '--training-threads', '1']),
+    net.start(node2, ['--provider', '--provider-serving', 'http://127.0.0.1:9', '--provider-test-fault', 'silent', '--training-threads', '1']),
     net.start(node3, ['--training-threads', '1']),
   ])
   const rpc = node0.rpc
   await waitFor(async () => (((await rpc.call('chain_getHeader'))?.number ?? 0) >= 2 ? true : undefined), 'blocks', 120_000, 500)
   const params = inferenceParams.kind.fromJson(await rpc.call('openledger_getInferenceParams'), 'params') as InferenceParams
-  const [keys0, keys1] = [await nodeKeys(node0), await nodeKeys(node1)]
+  const [keys0, keys1, keys2] = [await nodeKeys(node0), await nodeKeys(node1), await nodeKeys(node2)]
   const offer = { endpoint: `http://127.0.0.1:${paidPort}`, priceIn: (OPEN / 100n).toString(), priceOut: (3n * OPEN / 100n).toString(), models: [1], capacity: 4 }
   const bond = 2_000n * OPEN
-  for (const keys of [keys0, keys1]) {
+  for (const keys of [keys0, keys1, keys2]) {
     const registered = await send(rpc, fromHex(keys.operatorPrivateKey) as Uint8Array, keys.operator, 'registerProvider', { bond: bond.toString(), ...offer })
     t.equal(registered.status, 'success', `${keys.operator} registered: ${registered.error ?? ''}`)
   }
@@ -121,17 +126,43 @@ t.test('providers serve paid on-chain requests; balances move by the split; a mi
   t.equal(info?.size, utf8(answer.output).length, 'the output blob is stored under the record\'s content id')
 
   // ---- a provider that misses the deadline
-  const provider1Before = found(await rpc.call('openledger_getProvider', [keys1.operator]), 'provider 1')
+  const provider2Before = found(await rpc.call('openledger_getProvider', [keys2.operator]), 'provider 2')
   const bobBefore2 = await balance(rpc, bob)
-  const missed = await runCli(['infer', '--onchain', '--from', 'bob', '--provider', keys1.operator, '--model', LM, '--max-fee', '1', '--max-tokens', '8', '--json', '--rpc', node0.rpcUrl, 'Hello'])
+  const missed = await runCli(['infer', '--onchain', '--from', 'bob', '--provider', keys2.operator, '--model', LM, '--max-fee', '1', '--max-tokens', '8', '--json', '--rpc', node0.rpcUrl, 'Hello'])
   t.equal(missed.code, 1, 'the request expired')
   const expired = JSON.parse(missed.stdout) as { status: string; requestTx: { fee: string } }
   t.equal(expired.status, 'expired')
   t.equal(await balance(rpc, bob), bobBefore2 - BigInt(expired.requestTx.fee), 'the escrow came back whole')
-  const provider1After = found(await rpc.call('openledger_getProvider', [keys1.operator]), 'provider 1')
-  const slash = (BigInt(provider1Before.bond) * BigInt(params.missedDeadlineSlashBps)) / 10_000n
-  t.equal(BigInt(provider1After.bond), BigInt(provider1Before.bond) - slash, 'the silent provider lost missedDeadlineSlashBps of its bond')
-  t.equal(provider1After.slashedTotal, slash.toString())
+  const provider2After = found(await rpc.call('openledger_getProvider', [keys2.operator]), 'provider 2')
+  const slash = (BigInt(provider2Before.bond) * BigInt(params.missedDeadlineSlashBps)) / 10_000n
+  t.equal(BigInt(provider2After.bond), BigInt(provider2Before.bond) - slash, 'the silent provider lost missedDeadlineSlashBps of its bond')
+  t.equal(provider2After.slashedTotal, slash.toString())
+
+  // ---- re-checks: validators drawn after each record re-score its output fetched from the provider
+  const settledCheck = (record: number, label: string) => waitFor(async () => {
+    const check = await rpc.call('openledger_getInferenceCheck', [record])
+    return check !== null && (check.status === 'upheld' || check.status === 'disproved') ? check : undefined
+  }, `the re-check of the ${label} record`, 300_000, 1_000)
+  const honestCheck = await settledCheck(answer.record.id, 'honest')
+  t.equal(honestCheck.status, 'upheld', 'the honest output stands')
+  t.ok(honestCheck.votes.length >= 1 && honestCheck.votes.every((v) => v.verdict === 'ok' && v.worker !== keys0.operator), `checked by others, all ok: ${JSON.stringify(honestCheck.votes)}`)
+  t.equal(found(await rpc.call('openledger_getProvider', [keys0.operator]), 'provider 0').bond, bond.toString(), 'the honest provider keeps its bond')
+  t.equal(found(await rpc.call('openledger_getInferenceRecord', [answer.record.id]), 'record').status, 'settled')
+
+  // a provider that changes its output after serving it: caught, slashed, the user refunded
+  const bobBefore3 = await balance(rpc, bob)
+  const tampered = await runCli(['infer', '--onchain', '--from', 'bob', '--provider', keys1.operator, '--model', LM, '--max-fee', '1', '--max-tokens', '8', '--json', '--rpc', node0.rpcUrl, 'We the people'])
+  t.equal(tampered.code, 0, `infer --onchain from the tampering provider: ${tampered.stderr}`)
+  const bad = JSON.parse(tampered.stdout) as { requestTx: { fee: string }; record: { id: number; price: string } }
+  const badCheck = await settledCheck(bad.record.id, 'tampered')
+  t.equal(badCheck.status, 'disproved', `the tampered output is proven wrong: ${JSON.stringify(badCheck.votes)}`)
+  t.equal(badCheck.round, 1, 'after a dispute')
+  t.ok(badCheck.votes.filter((v) => v.verdict !== 'ok').length > badCheck.votes.length / 2)
+  t.equal(found(await rpc.call('openledger_getInferenceRecord', [bad.record.id]), 'record').status, 'disproved')
+  const penalty = (bond * BigInt(params.wrongOutputSlashBps)) / 10_000n
+  const provider1 = found(await rpc.call('openledger_getProvider', [keys1.operator]), 'provider 1')
+  t.equal(BigInt(provider1.bond), bond - penalty, 'the tampering provider lost wrongOutputSlashBps of its bond')
+  t.equal(await balance(rpc, bob), bobBefore3 - BigInt(bad.requestTx.fee), 'bob got the price back: he paid only his transaction fee')
 
   // ---- the off-chain path: a channel, three requests paid by cumulative vouchers, redeemed in a batch
   const opened = await runCli(['channel', 'open', '--from', 'dave', '--provider', keys0.operator, '--deposit', '5', '--rpc', node0.rpcUrl])
