@@ -133,6 +133,7 @@ export class OpenLedgerNode {
   #blobs: BlobStore | undefined
   #availability: AvailabilityService | undefined
   #training: TrainingService | undefined
+  #provider: ProviderService | undefined
   readonly #health: StorageHealth
   readonly #fatal: Promise<StorageError>
   readonly #upgradeHalt: Promise<ChainError>
@@ -385,7 +386,8 @@ export class OpenLedgerNode {
       }
       if (options.provider !== undefined) {
         if (transactions === undefined) throw new ProviderError('NO_OPERATOR', 'an inference provider needs the operator key that signs its fulfilments')
-        const provider = new ProviderService(options.provider, { chain, transactions, blobs: this.#blobs, logger: log.child('provider') })
+        const provider = new ProviderService({ dir: join(options.home, 'provider'), ...options.provider }, { chain, transactions, blobs: this.#blobs, logger: log.child('provider') })
+        this.#provider = provider
         await provider.start()
         this.#onStop('provider', () => provider.stop())
       }
@@ -408,6 +410,7 @@ export class OpenLedgerNode {
         unsafeMethods: options.rpcMethods === 'unsafe',
         blobs: this.#blobs,
         training: this.#training,
+        provider: this.#provider,
         storage: this.#health,
         clock: this.#clockMonitor,
       })

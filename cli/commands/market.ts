@@ -37,6 +37,8 @@ export const PROVIDER_USAGE = [
   'openledger provider unbond --from NAME --amount OPEN        (released after the unbonding delay; slashable until then)',
   'openledger provider withdraw --from NAME                    (pays out what finished unbonding)',
   'openledger provider status ADDRESS [--rpc URL]',
+  'openledger provider settle --rpc URL                        (the provider node redeems its accepted channel vouchers now;',
+  '                                                             its RPC must serve unsafe methods: --rpc-methods unsafe)',
   '',
   'Prices are OPEN per 1,000 tokens. Models are base model names or ids; every published adapter of each is served.',
   'The provider node answers requests with `openledger start|dev --serve --provider` signed by its operator key.',
@@ -59,6 +61,15 @@ export const providerCommand: Command = {
       const provider = await new RpcClient(rpc).call('openledger_getProvider', [address])
       if (provider === null) throw new CliError('NOT_FOUND', `${address} is not a provider`)
       io.out(JSON.stringify(provider, null, 2))
+      return 0
+    }
+    if (sub === 'settle') {
+      const result = await new RpcClient(rpc).call<{ channels: number; inferences: number; tx?: string; finalized: boolean }>('openledger_settleVouchers', [])
+      io.out(JSON.stringify(result, null, 2))
+      if (result.channels > 0 && !result.finalized) {
+        io.err('the redeem was not finalized: the vouchers are kept for the next settlement')
+        return 1
+      }
       return 0
     }
     const options = sendOptions(values)
@@ -99,7 +110,7 @@ export const providerCommand: Command = {
       case 'withdraw':
         return sendCall(io, options, 'inference', 'withdrawUnbonded', {})
       default:
-        throw new CliError('USAGE', 'provider needs one of: register, update, unbond, withdraw, status')
+        throw new CliError('USAGE', 'provider needs one of: register, update, unbond, withdraw, status, settle')
     }
   },
 }

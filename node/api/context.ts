@@ -8,6 +8,7 @@ import type { TxSubmission } from '../mempool/txSubmission.ts'
 import type { TxWatcher } from '../mempool/txWatcher.ts'
 import type { BlobStore } from '../blobs/blobStore.ts'
 import type { JobProgress } from '../models/trainingService.ts'
+import type { SettleResult } from '../market/providerService.ts'
 
 /** What the RPC reads of the network and consensus, when the node has them (not in dev mode). */
 export interface NetworkView {
@@ -50,13 +51,15 @@ export interface ApiComponents {
   blobs?: BlobStore | undefined
   /** the node's ModelFactory worker, for this node's progress on the jobs it works on */
   training?: { progress(job: number): JobProgress | undefined } | undefined
+  /** the node's inference-market provider (`--provider`): settles its channel vouchers on demand */
+  provider?: { settle(): Promise<SettleResult> } | undefined
   /** the home's storage: whether the node can write (node/storage) */
   storage?: { readonly status: 'ok' | 'low' | 'failed'; readonly lastFreeBytes: number | undefined; readonly fatal: Error | undefined } | undefined
   /** this node's clock against its peers' (validators and full nodes on a network) */
   clock?: { status(): ClockStatus } | undefined
 }
 
-export type ApiErrorCode = 'UNKNOWN_BLOCK' | 'UNKNOWN_TRANSACTION' | 'STATE_UNAVAILABLE' | 'UNSAFE_METHOD' | 'NO_NETWORK'
+export type ApiErrorCode = 'UNKNOWN_BLOCK' | 'UNKNOWN_TRANSACTION' | 'STATE_UNAVAILABLE' | 'UNSAFE_METHOD' | 'NO_NETWORK' | 'NOT_A_PROVIDER'
 export class ApiError extends OpenLedgerError<ApiErrorCode> {}
 
 /** The block a query refers to: a hash, or the head when none is given. */

@@ -7,6 +7,8 @@
 //   getChannel(id)                                           a payment channel: deposit, redeemed,
 //                                                            the request chain's head, status
 //   getInferenceParams()                                     bonds, deadlines, the split's shares
+//   settleVouchers()                 (unsafe)                this node's provider redeems its accepted
+//                                                            channel vouchers now (provider settle)
 //   getInferenceCheck(record)                                a sampled record's re-check: round,
 //                                                            checkers, revealed verdicts, status
 import { toJsonOf } from '../../runtime/codec/schema.ts'
@@ -16,7 +18,7 @@ import {
 } from '../../runtime/modules/inference/index.ts'
 import type { ChannelView, InferenceCheckView, InferenceRecordView, InferenceRequestView, ProviderView } from '../rpc/contract.ts'
 import { defineMethod, param, type RpcMethod } from '../rpc/registry.ts'
-import type { ApiComponents } from './context.ts'
+import { ApiError, type ApiComponents } from './context.ts'
 import { listByIds, listEntries, MAX_LIST } from './pagination.ts'
 
 export function providerToJson(provider: Provider): ProviderView {
@@ -43,7 +45,7 @@ export function checkToJson(check: Check): InferenceCheckView {
   }
 }
 
-export function inferenceMethods({ chain }: ApiComponents): RpcMethod[] {
+export function inferenceMethods({ chain, provider, unsafeMethods }: ApiComponents): RpcMethod[] {
   const state = () => chain.state
   const id = param.uint({ max: Number.MAX_SAFE_INTEGER })
   const count = param.optional(param.uint({ max: MAX_LIST })).named('count')
@@ -97,6 +99,15 @@ export function inferenceMethods({ chain }: ApiComponents): RpcMethod[] {
       async handler([channel]) {
         const found = await channels.get(state(), channel)
         return found === undefined ? null : channelToJson(found)
+      },
+    }),
+    defineMethod({
+      name: 'openledger_settleVouchers',
+      params: [],
+      async handler() {
+        if (unsafeMethods !== true) throw new ApiError('UNSAFE_METHOD', 'openledger_settleVouchers is an unsafe method: start the node with --rpc-methods unsafe')
+        if (provider === undefined) throw new ApiError('NOT_A_PROVIDER', 'this node does not run the inference provider (--provider)')
+        return provider.settle()
       },
     }),
     defineMethod({

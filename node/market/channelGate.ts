@@ -109,14 +109,53 @@ export class ChannelGate {
     return { channel: channel.id, terms, cumulative, requestHash, signature }
   }
 
-  /** The request was served: the voucher becomes the channel's latest, the inference waits for settlement. */
-  served(accepted: AcceptedVoucher, output: { outputHash: Uint8Array; outputCid: Uint8Array; inputTokens: number; outputTokens: number }): void {
+  /** The request was served: the voucher becomes the channel's latest, the inference waits for settlement. Returns the journal's entry for it. */
+  served(accepted: AcceptedVoucher, output: { outputHash: Uint8Array; outputCid: Uint8Array; inputTokens: number; outputTokens: number }): VoucherArgs {
+    const inference = { terms: accepted.terms, ...output }
+    const entry = { channel: accepted.channel, cumulative: accepted.cumulative, requestHash: accepted.requestHash, signature: accepted.signature, inferences: [inference] }
     const session = this.#sessions.get(accepted.channel)
-    if (session === undefined) return
+    if (session === undefined) return entry
     session.head = accepted.requestHash
     session.cumulative = accepted.cumulative
     session.latest = { cumulative: accepted.cumulative, requestHash: accepted.requestHash, signature: accepted.signature }
-    session.inferences.push({ terms: accepted.terms, ...output })
+    session.inferences.push(inference)
+    return entry
+  }
+
+  /**
+   * Sessions back from the journal after a restart: per channel, the entries the chain has not
+   * redeemed (cumulative above the channel's `redeemed`) that chain on from its head; a channel
+   * closed for good, or entries that do not chain (redeemed by another copy of this key), are
+   * dropped. Returns how many inferences wait for settlement.
+   */
+  async resume(state: StateReader, entries: readonly VoucherArgs[]): Promise<number> {
+    const byChannel = new Map<number, VoucherArgs[]>()
+    for (const entry of entries) byChannel.set(entry.channel, [...(byChannel.get(entry.channel) ?? []), entry])
+    let pending = 0
+    for (const [id, list] of byChannel) {
+      const channel = await channels.get(state, id)
+      if (channel === undefined || channel.status === ChannelStatus.closed || !sameAddress(channel.provider, this.#self)) continue
+      // above what the chain redeemed, each above the one before (a line journaled twice, once by a compaction, is skipped)
+      const left: VoucherArgs[] = []
+      for (const entry of list) if (entry.cumulative > (left.at(-1)?.cumulative ?? channel.redeemed)) left.push(entry)
+      let head = channel.head
+      for (const entry of left) for (const inference of entry.inferences) head = nextChannelHead(head, inference.terms)
+      const last = left.at(-1)
+      if (last === undefined || !bytesEqual(head, last.requestHash)) continue
+      this.#sessions.set(id, {
+        head, cumulative: last.cumulative, latest: { cumulative: last.cumulative, requestHash: last.requestHash, signature: last.signature },
+        inferences: left.flatMap((entry) => entry.inferences),
+      })
+      pending += left.reduce((n, entry) => n + entry.inferences.length, 0)
+    }
+    return pending
+  }
+
+  /** What is unredeemed and not being redeemed, one entry per channel (the journal's compacted form). */
+  unredeemed(): VoucherArgs[] {
+    const out: VoucherArgs[] = []
+    for (const [channel, session] of this.#sessions) if (session.latest !== undefined && session.inferences.length > 0) out.push({ channel, ...session.latest, inferences: [...session.inferences] })
+    return out
   }
 
   /** Every channel's latest voucher with its inferences, taken out for a redeem (at most `max` channels). */

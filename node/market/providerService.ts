@@ -11,7 +11,9 @@
 // The off-chain path (`paidApi`): POST /v1/completions with a channel voucher in the
 // x-openledger-voucher header is checked by the channel gate (channelGate.ts) before it is served,
 // its output stored and pinned like an on-chain one; every `settleEveryBlocks` finalized blocks the
-// latest voucher of each channel is redeemed with its inferences in one inference.redeem.
+// latest voucher of each channel is redeemed with its inferences in one inference.redeem (or at
+// once: `settle()`, `openledger provider settle`). Accepted vouchers are journaled on disk
+// (voucherJournal.ts) before the answer goes out, so a restart keeps what was earned.
 //
 // A request that cannot be served (its model gone, the serving process down) is retried with
 // backoff until its deadline; the runtime refunds the user and slashes the bond after that. At
@@ -24,6 +26,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { boundAddress, closeHttp, listenHttp } from '../../lib/httpListen.ts'
 import { fulfil, type InferenceRequest, MAX_REDEEM_VOUCHERS, redeem, RequestCreated, requests, RequestStatus } from '../../runtime/modules/inference/index.ts'
 import { ChannelGate, PaymentError, VOUCHER_HEADER, type CompletionBody } from './channelGate.ts'
+import { join } from 'node:path'
+import { VoucherJournal } from './voucherJournal.ts'
 import { ModuleIndex } from '../../runtime/modules/indices.ts'
 import { baseModels } from '../../runtime/modules/models/index.ts'
 import { ReceiptStatus } from '../../runtime/receipt.ts'
@@ -49,6 +53,16 @@ export interface ProviderServiceOptions {
   readonly paidApi?: { readonly host?: string; readonly port: number }
   /** redeem the accepted vouchers every this many finalized blocks (default 10) */
   readonly settleEveryBlocks?: number
+  /** folder for the voucher journal (<home>/provider): accepted vouchers survive a restart; absent, they are kept in memory only */
+  readonly dir?: string
+}
+
+/** What one settlement did: nothing pending, or a redeem of `channels` channels' `inferences` and whether it was finalized. */
+export interface SettleResult {
+  readonly channels: number
+  readonly inferences: number
+  readonly tx?: string
+  readonly finalized: boolean
 }
 
 export interface ProviderServiceComponents {
@@ -117,13 +131,15 @@ export class ProviderService {
   readonly #fulfilled = new Set<number>()
   readonly #gate: ChannelGate
   #paidServer: Server | undefined
-  #settling: Promise<void> = Promise.resolve()
+  #settling: Promise<unknown> = Promise.resolve()
+  readonly #journal: VoucherJournal | undefined
 
   constructor(options: ProviderServiceOptions, components: ProviderServiceComponents) {
     this.#options = options
     this.#c = components
     this.#log = components.logger
     this.#gate = new ChannelGate(components.transactions.address, components.chain.spec.chainId)
+    this.#journal = options.dir === undefined ? undefined : new VoucherJournal(join(options.dir, 'vouchers.jsonl'))
   }
 
   /** The paid API's address once it listens. */
@@ -132,6 +148,11 @@ export class ProviderService {
   }
 
   async start(): Promise<void> {
+    if (this.#journal !== undefined) {
+      const pending = await this.#gate.resume(this.#c.chain.state, await this.#journal.load())
+      await this.#journal.rewrite(this.#gate.unredeemed())
+      if (pending > 0) this.#log.info('channel vouchers kept from before the restart', { inferences: pending })
+    }
     const paid = this.#options.paidApi
     if (paid !== undefined) {
       const server = createServer((req, res) => void this.#paidRequest(req, res))
@@ -180,7 +201,7 @@ export class ProviderService {
         if (sameAddress(data.provider, self)) work.push({ request: data.request, attempts: 0, notBefore: 0 })
       }
     }
-    if (block.header.height % (this.#options.settleEveryBlocks ?? 10) === 0 && this.#gate.pending() > 0) this.#settle()
+    if (block.header.height % (this.#options.settleEveryBlocks ?? 10) === 0 && this.#gate.pending() > 0) void this.settle()
     const now = Date.now()
     const due = this.#retry.filter((w) => w.notBefore <= now)
     this.#retry = this.#retry.filter((w) => w.notBefore > now)
@@ -207,23 +228,34 @@ export class ProviderService {
     }
   }
 
-  /** Redeems every channel's latest accepted voucher in one transaction, off the serving queue. */
-  #settle(): void {
-    const vouchers = this.#gate.take(MAX_REDEEM_VOUCHERS)
-    this.#settling = this.#settling.then(async () => {
+  /**
+   * Redeems every channel's latest accepted voucher in one transaction (up to 64 channels), off the
+   * serving queue, after any settlement in flight; the journal is compacted once it is finalized.
+   * `openledger provider settle` asks for one at once.
+   */
+  settle(): Promise<SettleResult> {
+    const run = this.#settling.then(async (): Promise<SettleResult> => {
+      const vouchers = this.#gate.take(MAX_REDEEM_VOUCHERS)
+      const inferences = vouchers.reduce((n, v) => n + v.inferences.length, 0)
+      if (vouchers.length === 0) return { channels: 0, inferences: 0, finalized: false }
       try {
         const { tx, status } = await this.#c.transactions.submitAndWatch(ModuleIndex.inference, redeem, { vouchers }, { signal: this.#abort.signal })
-        const inferences = vouchers.reduce((n, v) => n + v.inferences.length, 0)
-        if (typeof status === 'object' && 'finalized' in status) this.#log.info('channel vouchers redeemed', { tx: toHex(tx.hash), channels: vouchers.length, inferences })
-        else {
-          this.#log.warn('channel vouchers not redeemed: kept for the next settlement', { tx: toHex(tx.hash), status })
-          this.#gate.restore(vouchers)
+        if (typeof status === 'object' && 'finalized' in status) {
+          this.#log.info('channel vouchers redeemed', { tx: toHex(tx.hash), channels: vouchers.length, inferences })
+          await this.#journal?.rewrite(this.#gate.unredeemed())
+          return { channels: vouchers.length, inferences, tx: toHex(tx.hash), finalized: true }
         }
+        this.#log.warn('channel vouchers not redeemed: kept for the next settlement', { tx: toHex(tx.hash), status })
+        this.#gate.restore(vouchers)
+        return { channels: vouchers.length, inferences, tx: toHex(tx.hash), finalized: false }
       } catch (error) {
         if (!this.#abort.signal.aborted) this.#log.warn('channel settlement failed: kept for the next', { error })
         this.#gate.restore(vouchers)
+        return { channels: vouchers.length, inferences, finalized: false }
       }
     })
+    this.#settling = run.catch(() => undefined)
+    return run
   }
 
   /** POST /v1/completions with a voucher: checked, served through the serving API, kept for settlement. */
@@ -263,7 +295,9 @@ export class ProviderService {
       const outputCid = await this.#c.blobs.put(bytes)
       await this.#c.blobs.pin(outputCid, `inference/channel/${accepted.channel}/${toHex(accepted.requestHash)}`)
       const outputTokens = Math.max(1, Math.min(body.max_tokens, served.completionTokens))
-      this.#gate.served(accepted, { outputHash: keccak256(bytes), outputCid, inputTokens: Math.max(1, served.promptTokens), outputTokens })
+      const entry = this.#gate.served(accepted, { outputHash: keccak256(bytes), outputCid, inputTokens: Math.max(1, served.promptTokens), outputTokens })
+      // on disk before the answer: a restart must not lose a voucher the user was served for
+      await this.#journal?.append(entry)
       reply(200, {
         object: 'text_completion', model: body.model, choices: [{ index: 0, text: served.text }],
         usage: { prompt_tokens: served.promptTokens, completion_tokens: served.completionTokens, total_tokens: served.promptTokens + served.completionTokens },

@@ -1,0 +1,70 @@
+// The provider's accepted channel vouchers on disk (<home>/provider/vouchers.jsonl), so a restart
+// does not lose what it earned: every served paid request appends its voucher and inference
+// (fsync'd before the answer is sent), and after a redeem is finalized the file is rewritten with
+// what is still unredeemed (written beside it, fsync'd, renamed over it). Each line is a redeem
+// entry (runtime inference.redeem's voucher: channel, cumulative amount, request hash, signature,
+// the inferences since the previous line of that channel) in the call's own JSON form. Reading it
+// back (ChannelGate.resume) drops what the chain says was redeemed meanwhile.
+import { mkdir, open, readFile, rename } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import { voucherArgsKind, type VoucherArgs } from '../../runtime/modules/inference/calls.ts'
+import { OpenLedgerError } from '../../runtime/errors.ts'
+
+export type VoucherJournalErrorCode = 'JOURNAL_CORRUPT'
+export class VoucherJournalError extends OpenLedgerError<VoucherJournalErrorCode> {}
+
+export class VoucherJournal {
+  readonly #path: string
+
+  constructor(path: string) {
+    this.#path = path
+  }
+
+  /** Every line, in order; a torn last line (a crash mid-append) is ignored, any other bad line is JOURNAL_CORRUPT. */
+  async load(): Promise<VoucherArgs[]> {
+    let text: string
+    try {
+      text = await readFile(this.#path, 'utf8')
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return []
+      throw error
+    }
+    const lines = text.split('\n')
+    const entries: VoucherArgs[] = []
+    for (const [i, line] of lines.entries()) {
+      if (line.trim() === '') continue
+      try {
+        entries.push(voucherArgsKind.fromJson(JSON.parse(line), 'voucher'))
+      } catch (cause) {
+        if (i === lines.length - 1) break
+        throw new VoucherJournalError('JOURNAL_CORRUPT', `${this.#path} line ${i + 1} is not a voucher`, { cause })
+      }
+    }
+    return entries
+  }
+
+  async append(entry: VoucherArgs): Promise<void> {
+    await mkdir(dirname(this.#path), { recursive: true })
+    const file = await open(this.#path, 'a', 0o600)
+    try {
+      await file.appendFile(`${JSON.stringify(voucherArgsKind.toJson(entry))}\n`)
+      await file.sync()
+    } finally {
+      await file.close()
+    }
+  }
+
+  /** Replaces the journal with `entries` (what is unredeemed now). */
+  async rewrite(entries: readonly VoucherArgs[]): Promise<void> {
+    await mkdir(dirname(this.#path), { recursive: true })
+    const next = `${this.#path}.next`
+    const file = await open(next, 'w', 0o600)
+    try {
+      await file.writeFile(entries.map((entry) => `${JSON.stringify(voucherArgsKind.toJson(entry))}\n`).join(''))
+      await file.sync()
+    } finally {
+      await file.close()
+    }
+    await rename(next, this.#path)
+  }
+}

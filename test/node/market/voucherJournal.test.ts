@@ -1,0 +1,59 @@
+// The provider's voucher journal (node/market/voucherJournal.ts) and ChannelGate.resume: vouchers
+// accepted before a restart are read back and redeemed on chain (the runtime's own redeem over the
+// inference harness); what the chain already redeemed, a line journaled twice and a torn last line
+// are dropped; a corrupt line in the middle is refused.
+import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t, { type Test } from 'tap'
+import type { VoucherArgs } from '../../../runtime/modules/inference/calls.ts'
+import { channels } from '../../../runtime/modules/inference/state.ts'
+import { ChannelGate } from '../../../node/market/channelGate.ts'
+import { VoucherJournal } from '../../../node/market/voucherJournal.ts'
+import { addressOfDev, market, OPEN, output, PROVIDER, Session } from '../../runtime/modules/inference/harness.ts'
+
+async function setting(t: Test) {
+  const dir = await mkdtemp(join(tmpdir(), 'openledger-journal-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const h = await market()
+  await h.ok('dave', 'openChannel', { provider: addressOfDev(PROVIDER), deposit: 10n * OPEN }, 'inference')
+  const session = new Session(h.spec.chainId, 1, 'dave')
+  // what the gate journals per served request: its voucher and its one inference
+  const entries: VoucherArgs[] = []
+  for (let i = 0; i < 3; i++) {
+    const voucher = session.pay(1_000n)
+    const { terms, tag } = session.pending[i]!
+    entries.push({ ...voucher, inferences: [{ terms, ...output(tag), inputTokens: terms.promptTokens, outputTokens: terms.maxTokens }] })
+  }
+  return { h, path: join(dir, 'provider', 'vouchers.jsonl'), entries }
+}
+
+t.test('journaled vouchers survive a restart and are redeemed on chain', async (t) => {
+  const { h, path, entries } = await setting(t)
+  const journal = new VoucherJournal(path)
+  t.same(await journal.load(), [], 'no journal yet: nothing')
+  for (const entry of entries) await journal.append(entry)
+  t.same(await journal.load(), entries, 'read back as written')
+  const gate = new ChannelGate(addressOfDev(PROVIDER), h.spec.chainId)
+  t.equal(await gate.resume(h.state, await journal.load()), 3)
+  t.same(gate.unredeemed().map((v) => [v.channel, v.cumulative, v.inferences.length]), [[1, 3_000n, 3]], 'compacted: one entry per channel')
+  await h.ok(PROVIDER, 'redeem', { vouchers: gate.take(64) }, 'inference')
+  t.equal((await channels.get(h.state, 1))?.redeemed, 3_000n, 'the resumed voucher redeemed all three')
+})
+
+t.test('what the chain redeemed, a duplicated line and a torn last line are dropped; a corrupt line is refused', async (t) => {
+  const { h, path, entries } = await setting(t)
+  const journal = new VoucherJournal(path)
+  // the first two redeemed before the restart
+  const first = new ChannelGate(addressOfDev(PROVIDER), h.spec.chainId)
+  await first.resume(h.state, entries.slice(0, 2))
+  await h.ok(PROVIDER, 'redeem', { vouchers: first.take(64) }, 'inference')
+  await journal.rewrite([entries[0]!, entries[1]!, entries[2]!, entries[2]!])
+  await appendFile(path, '{"channel": 1, "cumu')
+  const gate = new ChannelGate(addressOfDev(PROVIDER), h.spec.chainId)
+  t.equal(await gate.resume(h.state, await journal.load()), 1, 'only the third is left')
+  await h.ok(PROVIDER, 'redeem', { vouchers: gate.take(64) }, 'inference')
+  t.equal((await channels.get(h.state, 1))?.redeemed, 3_000n)
+  await writeFile(path, 'not json\n{}\n')
+  await t.rejects(journal.load(), { code: 'JOURNAL_CORRUPT' })
+})
