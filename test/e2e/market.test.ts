@@ -10,10 +10,11 @@
 // re-checked (sample rate 100 %): node0's honest output stands; node1 (`--provider-test-fault
 // tamper`, serving through node0's engine) changes its output after serving it: the validators
 // drawn to check fetch it from node1, find it wrong, the dispute agrees, node1 loses
-// wrongOutputSlashBps of its bond and bob gets the price back. dave opens a channel and
-// pays node0 over a channel: three requests answered at once through the provider's paid API, each
-// with a cumulative voucher, redeemed on demand (`openledger provider settle`) in one transaction with a record per
-// inference and one payment per recipient; closing refunds the rest after the challenge period.
+// wrongOutputSlashBps of its bond and bob gets the price back. dave opens a channel and pays
+// node0 over it: three requests answered at once through the provider's paid API, each with a
+// cumulative voucher, redeemed on demand (`openledger provider settle`) in one transaction with a
+// record per inference and one payment per recipient; closing refunds the rest after the
+// challenge period.
 import t from 'tap'
 import { keccak256, toHex, utf8, fromHex } from '../../runtime/crypto/hash.ts'
 import { createRuntime } from '../../runtime/index.ts'
