@@ -1,6 +1,6 @@
 // `npm run bench`: every benchmark of the node, each figure printed next to the reference it is
 // measured against in the same run. `--quick` shortens every part; `--only NAME[,NAME]` picks parts
-// (signatures, stateTransition, stateRoot, devChain, bftNetwork, blobs, storage, modelForward, training, attribution).
+// (signatures, stateTransition, stateRoot, devChain, bftNetwork, blobs, storage, modelForward, training, market, attribution).
 import { benchBftNetwork } from './bftNetwork.ts'
 import { benchBlobs } from './blobs.ts'
 import { benchDevChain } from './devChain.ts'
@@ -90,6 +90,12 @@ if (wanted('serving')) {
   console.log('== OpenLoRA serving: multi-adapter throughput, naive baseline, streams vs bare steps, decode cost vs position, cold loads, TTFT')
   const { benchServing } = await import('./serving.ts')
   await benchServing({ log, quick })
+  console.log()
+}
+if (wanted('market')) {
+  console.log('== inference market: node CPU per paid inference on chain, over one channel, over many; a re-check next to serving')
+  const { benchMarket } = await import('./market.ts')
+  await benchMarket({ log, quick })
   console.log()
 }
 if (wanted('attribution')) {

@@ -197,10 +197,10 @@ export class RecheckService {
     const model = await resolver.resolve(base, this.#abort.signal)
     const { sampling } = record
     const verification = verifyOutputBytes({
-      promptTokens: Array.from(model.tokenizer.encode(request.prompt)), output: bytes, encoded: Array.from(model.tokenizer.encode(new TextDecoder().decode(bytes))),
+      promptTokens: Array.from(model.tokenizer.encode(request.prompt)), output: bytes,
       maxTokens: record.maxTokens, adapters: [],
       sampling: { temperature: sampling.temperatureMilli / 1_000, topK: sampling.topK, topP: sampling.topPMilli / 1_000, seed: sampling.seed },
-    }, { config: model.config, weights: model.weights, tokenBytes: (id) => model.tokenizer.tokenBytes(id) }, new Map())
+    }, { config: model.config, weights: model.weights, tokenBytes: (id) => model.tokenizer.tokenBytes(id), encode: (text) => model.tokenizer.encode(text) }, new Map())
     const tokens = verification.outputTokens.length
     return this.#found(record, verification.accepted ? Verdict.ok : Verdict.wrong, `${verification.uncertain} uncertain of ${tokens} tokens${verification.accepted ? '' : `, rejected at token ${tokens}`}`)
   }

@@ -82,57 +82,74 @@ export interface TextVerification extends Verification {
 /**
  * Verifies an output known only as bytes (what an inference record's blob holds): a BPE model may
  * emit a tokenization of its text other than the one encode() gives, so the tokens are parsed
- * back guided by the model. At each position the candidates are the tokens whose bytes begin the
- * rest of the output; the one judged 'ok' (the argmax, or the seeded draw's token) is taken, else
- * the likeliest 'uncertain' one; none means the output is rejected there. Costs one forward pass
- * per output token (over the growing prefix), against one for verifyRecord: tried first with the
- * canonical encoding (`encoded`), which is accepted in one pass when the model emitted it.
+ * back guided by the model. The rest of the output is encoded canonically as a hypothesis and
+ * teacher-forced in one pass; its tokens are taken while each matches the bytes and is judged
+ * 'ok'. At the first that is not, the same pass's logits choose among the tokens whose bytes begin
+ * the rest of the output: the one judged 'ok' (the argmax, or the seeded draw's token), else the
+ * likeliest 'uncertain' one; none means the output is rejected there. Then the rest is encoded
+ * again and the next pass starts from there: one pass per place where the model's tokenization
+ * leaves the canonical one, plus one.
  */
 export function verifyOutputBytes(
-  input: { promptTokens: readonly number[]; output: Uint8Array; encoded: readonly number[]; maxTokens: number; sampling: RequestRecord['sampling']; adapters: RequestRecord['adapters'] },
-  model: VerifyModel & { tokenBytes(id: number): Uint8Array },
+  input: { promptTokens: readonly number[]; output: Uint8Array; maxTokens: number; sampling: RequestRecord['sampling']; adapters: RequestRecord['adapters'] },
+  model: VerifyModel & { tokenBytes(id: number): Uint8Array; encode(text: string): ArrayLike<number> },
   adapters: ReadonlyMap<string, AdapterWeights>,
   epsilon = DEFAULT_EPSILON,
 ): TextVerification {
   const { config } = model
-  const record = (outputTokens: readonly number[]): RequestRecord => ({
-    id: 'output', base: '', adapters: input.adapters, promptTokens: input.promptTokens, outputTokens, sampling: input.sampling, finishReason: 'length', timings: { firstTokenMs: 0, totalMs: 0 },
-  })
-  const fits = (n: number): boolean => n >= 1 && n <= input.maxTokens && input.promptTokens.length + n <= config.context
-  if (fits(input.encoded.length)) {
-    const canonical = verifyRecord(record(input.encoded), model, adapters, epsilon)
-    if (canonical.accepted) return { ...canonical, outputTokens: input.encoded }
-  }
   const weighted: WeightedAdapter[] = input.adapters.map((use) => {
     const adapter = adapters.get(use.id)
     if (adapter === undefined) throw new ServingError('ADAPTER_NOT_FOUND', `adapter ${use.id} of the record is not given`, { details: { id: use.id } })
     return { rank: adapter.rank, alpha: adapter.alpha, tensors: adapter.tensors, weight: use.weight }
   })
   const merged = weighted.length === 0 ? undefined : concatenateAdapters(config, weighted).tensors
+  const limit = Math.min(input.maxTokens, config.context - input.promptTokens.length)
+  const decoder = new TextDecoder()
   const tokens: number[] = []
   const verdicts: TokenVerdict[] = []
-  const rejected = (): TextVerification => ({ accepted: false, tokens: [...verdicts, 'wrong'], wrong: 1, uncertain: verdicts.filter((v) => v === 'uncertain').length, epsilon, outputTokens: tokens })
+  const result = (accepted: boolean): TextVerification => ({
+    accepted, tokens: accepted ? verdicts : [...verdicts, 'wrong'], wrong: accepted ? 0 : 1, uncertain: verdicts.filter((v) => v === 'uncertain').length, epsilon, outputTokens: tokens,
+  })
   let at = 0
   while (at < input.output.length) {
-    if (!fits(tokens.length + 1)) return rejected()
-    const ids = Int32Array.from([...input.promptTokens, ...tokens])
+    if (tokens.length >= limit) return result(false)
+    const hypothesis = Array.from(model.encode(decoder.decode(input.output.subarray(at)))).slice(0, limit - tokens.length)
+    // the pass needs at least the position predicting the next token
+    const ids = Int32Array.from([...input.promptTokens, ...tokens, ...hypothesis.slice(0, Math.max(0, hypothesis.length - 1))])
     const logits = forward(config, model.weights, merged, 1, ids, 1, ids.length)
-    const row = logits.subarray((ids.length - 1) * config.vocab, ids.length * config.vocab)
-    let chosen: { token: number; verdict: TokenVerdict } | undefined
-    for (let token = 0; token < config.vocab; token++) {
-      const bytes = model.tokenBytes(token)
-      if (bytes.length === 0 || bytes.length > input.output.length - at || !startsWith(input.output, at, bytes)) continue
-      const verdict = judgeToken(row, token, input.sampling, tokens.length, epsilon)
-      if (verdict === 'wrong') continue
-      if (chosen === undefined || (verdict === 'ok' && chosen.verdict !== 'ok') || (verdict === chosen.verdict && row[token]! > row[chosen.token]!)) chosen = { token, verdict }
+    let diverged = false
+    for (let j = 0; j <= hypothesis.length && !diverged && at < input.output.length; j++) {
+      const position = input.promptTokens.length + tokens.length - 1
+      if (position >= ids.length) break
+      const row = logits.subarray(position * config.vocab, (position + 1) * config.vocab)
+      const guess = hypothesis[j]
+      if (guess !== undefined && j < hypothesis.length && matches(input.output, at, model.tokenBytes(guess)) && judgeToken(row, guess, input.sampling, tokens.length, epsilon) === 'ok') {
+        tokens.push(guess)
+        verdicts.push('ok')
+        at += model.tokenBytes(guess).length
+        continue
+      }
+      let chosen: { token: number; verdict: TokenVerdict } | undefined
+      for (let token = 0; token < config.vocab; token++) {
+        if (!matches(input.output, at, model.tokenBytes(token))) continue
+        const verdict = judgeToken(row, token, input.sampling, tokens.length, epsilon)
+        if (verdict === 'wrong') continue
+        if (chosen === undefined || (verdict === 'ok' && chosen.verdict !== 'ok') || (verdict === chosen.verdict && row[token]! > row[chosen.token]!)) chosen = { token, verdict }
+      }
+      if (chosen === undefined) return result(false)
+      tokens.push(chosen.token)
+      verdicts.push(chosen.verdict)
+      at += model.tokenBytes(chosen.token).length
+      diverged = true
+      if (tokens.length >= limit && at < input.output.length) return result(false)
     }
-    if (chosen === undefined) return rejected()
-    tokens.push(chosen.token)
-    verdicts.push(chosen.verdict)
-    at += model.tokenBytes(chosen.token).length
   }
-  if (tokens.length === 0) return rejected()
-  return { accepted: true, tokens: verdicts, wrong: 0, uncertain: verdicts.filter((v) => v === 'uncertain').length, epsilon, outputTokens: tokens }
+  return result(tokens.length > 0)
+}
+
+/** Whether `bytes` (a token's, non-empty) occur in `output` at `at`. */
+function matches(output: Uint8Array, at: number, bytes: Uint8Array): boolean {
+  return bytes.length > 0 && bytes.length <= output.length - at && startsWith(output, at, bytes)
 }
 
 function startsWith(haystack: Uint8Array, at: number, needle: Uint8Array): boolean {

@@ -92,7 +92,7 @@ export const DEFAULT_INFERENCE_PARAMS: InferenceParams = Object.freeze({
   modelOwnerShareBps: 1_500,
   contributorsShareBps: 1_000,
   treasuryShareBps: 500,
-  checkSampleRateBps: 500, // 5 %
+  checkSampleRateBps: 300, // 3 %: the network re-checks at under 1/4 of the serving CPU (bench/market.ts)
   checkers: 2,
   disputeCheckers: 3,
   checkBlocks: 50, // 5 minutes

@@ -11,7 +11,7 @@ import { LM, PROMPTS } from './verifyFixture.ts'
 
 const loaded = await loadBaseModel(LM)
 const config = loaded.entry.config
-const model = { config, weights: loaded.weights, tokenBytes: (id: number) => loaded.tokenizer.tokenBytes(id) }
+const model = { config, weights: loaded.weights, tokenBytes: (id: number) => loaded.tokenizer.tokenBytes(id), encode: (text: string) => loaded.tokenizer.encode(text) }
 const GREEDY = { temperature: 0, topK: 0, topP: 1, seed: 0 }
 const MAX_TOKENS = 12
 
@@ -31,7 +31,7 @@ function generate(prompt: number[]): number[] {
 
 const check = (prompt: number[], text: string) => {
   const output = new TextEncoder().encode(text)
-  return verifyOutputBytes({ promptTokens: prompt, output, encoded: Array.from(loaded.tokenizer.encode(text)), maxTokens: MAX_TOKENS + 4, sampling: GREEDY, adapters: [] }, model, new Map())
+  return verifyOutputBytes({ promptTokens: prompt, output, maxTokens: MAX_TOKENS + 4, sampling: GREEDY, adapters: [] }, model, new Map())
 }
 
 t.test('honest greedy outputs are accepted from their bytes, their tokens recovered; tampered text rejected', async (t) => {
@@ -54,7 +54,7 @@ t.test('honest greedy outputs are accepted from their bytes, their tokens recove
 t.test('an output longer than maxTokens or empty is rejected', async (t) => {
   const prompt = Array.from(loaded.tokenizer.encode(PROMPTS[0]!))
   const long = loaded.tokenizer.decode(generate(prompt))
-  const verdict = verifyOutputBytes({ promptTokens: prompt, output: new TextEncoder().encode(long), encoded: Array.from(loaded.tokenizer.encode(long)), maxTokens: 2, sampling: GREEDY, adapters: [] }, model, new Map())
+  const verdict = verifyOutputBytes({ promptTokens: prompt, output: new TextEncoder().encode(long), maxTokens: 2, sampling: GREEDY, adapters: [] }, model, new Map())
   t.notOk(verdict.accepted)
   t.notOk(check(prompt, '').accepted)
 })
