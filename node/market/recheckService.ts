@@ -25,12 +25,12 @@ import { concatBytes, keccak256, toHex, utf8 } from '../../runtime/crypto/hash.t
 import type { Address } from '../../runtime/crypto/secp256k1.ts'
 import type { RuntimeEvent } from '../../runtime/module.ts'
 import { sameAddress } from '../../runtime/modules/accounts.ts'
-import { commitCheck, revealCheck } from '../../runtime/modules/inference/calls.ts'
-import { CHECK_COMMIT_DOMAIN, checkScope, verdictPayload } from '../../runtime/modules/inference/checks.ts'
-import { CheckOpened, CheckRevealOpened } from '../../runtime/modules/inference/events.ts'
-import { checks, CheckStatus, RecordSource, records, requests, Verdict, type Check, type InferenceRecord } from '../../runtime/modules/inference/state.ts'
+import {
+  CHECK_COMMIT_DOMAIN, CheckOpened, CheckRevealOpened, checks, checkScope, CheckStatus, commitCheck, RecordSource, records, requests, revealCheck, Verdict, verdictPayload,
+  type Check, type InferenceRecord,
+} from '../../runtime/modules/inference/index.ts'
 import { ModuleIndex } from '../../runtime/modules/indices.ts'
-import { baseModels } from '../../runtime/modules/models/state.ts'
+import { baseModels } from '../../runtime/modules/models/index.ts'
 import { ReceiptStatus } from '../../runtime/receipt.ts'
 import type { CallDefinition } from '../../runtime/module.ts'
 import type { Logger } from '../../lib/logger.ts'

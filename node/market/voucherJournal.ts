@@ -7,7 +7,7 @@
 // back (ChannelGate.resume) drops what the chain says was redeemed meanwhile.
 import { mkdir, open, readFile, rename } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { voucherArgsKind, type VoucherArgs } from '../../runtime/modules/inference/calls.ts'
+import { voucherArgsKind, type VoucherArgs } from '../../runtime/modules/inference/index.ts'
 import { OpenLedgerError } from '../../runtime/errors.ts'
 
 export type VoucherJournalErrorCode = 'JOURNAL_CORRUPT'

@@ -36,7 +36,7 @@ export {
   type Channel, type InferenceParams, type InferenceRecord, type InferenceRequest, type Provider,
 } from './state.ts'
 export { channelTermsKind, initialChannelHead, nextChannelHead, signVoucher, voucherDigest, type ChannelTerms } from './voucher.ts'
-export { fulfil, redeem } from './calls.ts'
-export { RequestCreated } from './events.ts'
+export { commitCheck, fulfil, redeem, revealCheck } from './calls.ts'
+export { CheckOpened, CheckRevealOpened, RequestCreated } from './events.ts'
 export { channelKind, MAX_REDEEM_VOUCHERS, providerKind, recordKind, requestKind } from './state.ts'
 export { voucherSigner } from './voucher.ts'
