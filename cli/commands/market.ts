@@ -64,7 +64,7 @@ export const providerCommand: Command = {
       return 0
     }
     if (sub === 'settle') {
-      const result = await new RpcClient(rpc).call<{ channels: number; inferences: number; tx?: string; finalized: boolean }>('openledger_settleVouchers', [])
+      const result = await new RpcClient(rpc).call('openledger_settleVouchers', [])
       io.out(JSON.stringify(result, null, 2))
       if (result.channels > 0 && !result.finalized) {
         io.err('the redeem was not finalized: the vouchers are kept for the next settlement')

@@ -524,6 +524,7 @@ export interface RpcContract {
   openledger_getChannel: { params: [channel: number]; result: ChannelView | null }
   openledger_getInferenceParams: { params: []; result: Json<InferenceParams> }
   openledger_getInferenceCheck: { params: [record: number]; result: InferenceCheckView | null }
+  openledger_settleVouchers: { params: []; result: SettleView }
   openledger_getAttribution: { params: [record: number]; result: AttributionView | null }
   openledger_listAttributions: { params: [start?: Maybe<number>, count?: Maybe<number>]; result: AttributionView[] }
   openledger_getRewards: { params: [address: Hex]; result: RewardView }
