@@ -1,11 +1,12 @@
 // `npm run bench`: every benchmark of the node, each figure printed next to the reference it is
 // measured against in the same run. `--quick` shortens every part; `--only NAME[,NAME]` picks parts
-// (signatures, stateTransition, stateRoot, devChain, bftNetwork, blobs, storage, modelForward, training, market, attribution).
+// (signatures, stateTransition, stateRoot, devChain, bftNetwork, blobs, storage, modelForward, training, market, attribution, rpcAttack).
 import { benchBftNetwork } from './bftNetwork.ts'
 import { benchBlobs } from './blobs.ts'
 import { benchDevChain } from './devChain.ts'
 import { benchModelForward } from './modelForward.ts'
 import { benchReexecution } from './reexecution.ts'
+import { benchRpcAttack } from './rpcAttack.ts'
 import { benchSignatures } from './signatures.ts'
 import { benchStateRoot } from './stateRoot.ts'
 import { benchStateTransition } from './stateTransition.ts'
@@ -72,6 +73,11 @@ if (wanted('blobs')) {
 if (wanted('storage')) {
   console.log('== storage durability: fail-stop writes and the checks at start')
   await benchStorage({ log, quick })
+  console.log()
+}
+if (wanted('rpcAttack')) {
+  console.log('== a stranger on the RPC port: peak RSS and block gaps under attack vs idle')
+  await benchRpcAttack({ log, quick })
   console.log()
 }
 if (wanted('modelForward')) {
