@@ -8,8 +8,10 @@
 //   npm run bench -- --only rpcAttack [--quick]
 //   node bench/rpcAttack.ts --attack partialBodies,wsPartialFrames   (a subset)
 //   BENCH_NODE_ENV="MALLOC_ARENA_MAX=8" …                             (environment for the node only)
+//   BENCH_NODE_ARGS="--log-level debug" BENCH_NODE_LOG=/tmp/node.log … (its arguments, its log)
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { createWriteStream } from 'node:fs'
 import { readFile, mkdtemp, rm } from 'node:fs/promises'
 import { connect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -182,13 +184,20 @@ async function startNode(home: string): Promise<{ child: ChildProcess; url: stri
   const extraEnv = Object.fromEntries((process.env['BENCH_NODE_ENV'] ?? '').split(' ').filter((item) => item.includes('=')).map((item) => item.split('=', 2) as [string, string]))
   // BENCH_NODE_FLAGS passes Node flags to the dev node only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
   const nodeFlags = (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter((flag) => flag !== '')
-  const child = spawn(process.execPath, [...nodeFlags, BIN, 'dev', '--home', home, '--rpc-port', '0', '--no-metrics', '--block-time', String(BLOCK_TIME_MS)], {
+  const child = spawn(process.execPath, [...nodeFlags, BIN, 'dev', '--home', home, '--rpc-port', '0', '--no-metrics', '--block-time', String(BLOCK_TIME_MS), ...(process.env['BENCH_NODE_ARGS'] ?? '').split(' ').filter((arg) => arg !== '')], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...extraEnv },
   })
   let output = ''
   child.stdout?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-20_000)))
   child.stderr?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-20_000)))
+  // BENCH_NODE_LOG names a file the node's whole log goes to (with BENCH_NODE_ARGS="--log-level debug": every sealed block's timings)
+  const logFile = process.env['BENCH_NODE_LOG']
+  if (logFile !== undefined) {
+    const file = createWriteStream(logFile)
+    child.stdout?.pipe(file)
+    child.stderr?.pipe(file)
+  }
   const started = Date.now()
   for (;;) {
     const match = /JSON-RPC listening url=(http:\/\/[\d.:]+)/.exec(output) ?? /"url":"(http:\/\/[\d.:]+)"/.exec(output)

@@ -72,8 +72,8 @@ function startLoad(net: Testnet, chainId: number, acknowledged: Set<string>): ()
     let target = i
     while (!stopped) {
       const node = net.nodes[target++ % net.nodes.length] as TestnetNode
-      if (node.running === undefined) continue
       try {
+        if (node.running === undefined) throw new Error('down')
         const nonce = await node.rpc.call('system_accountNextIndex', [toHex(account.address)])
         const fees = await node.rpc.call('openledger_estimateFee')
         const tx = signTransaction({ chainId, nonce, gasLimit: 10_000, maxFeePerGas: BigInt(fees.suggestedMaxFeePerGas) * 2n, maxPriorityFeePerGas: 1n, call: { module: ModuleIndex.balances, call: 0, args: [Uint8Array.from(Buffer.from(RECIPIENT.slice(2), 'hex')), 1n] } }, account.privateKey)
@@ -159,6 +159,10 @@ export async function runChaos(options: { cycles: number; seed: number; log: (li
     violations: [],
   }
   const net = await createTestnet({ validators: 4, blockTimeMs: 500, startTimeoutMs: 240_000 })
+  // interrupted: the validators and their homes go with the program
+  const interrupted = (): void => void net.remove().finally(() => process.exit(130))
+  process.once('SIGINT', interrupted)
+  process.once('SIGTERM', interrupted)
   const start = async (node: TestnetNode): Promise<void> => {
     await net.start(node, ['--rpc-methods', 'unsafe'])
   }
@@ -210,6 +214,8 @@ export async function runChaos(options: { cycles: number; seed: number; log: (li
     if (issuance.size !== 1) report.violations.push(`supply differs: ${net.nodes.map((n, i) => `${n.name}=${supplies[i]?.totalIssuance}`).join(' ')}`)
     return report
   } finally {
+    process.off('SIGINT', interrupted)
+    process.off('SIGTERM', interrupted)
     await net.remove()
   }
 }
