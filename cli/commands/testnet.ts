@@ -301,7 +301,7 @@ export const testnetCommand: Command = {
     'openledger testnet init --validators N --out DIR [--full-nodes N] [--p2p-port BASE] [--rpc-port BASE] [--metrics-port BASE] [--block-time MS]',
     '                                [--timeout-propose MS] [--chain-id N] [--epoch-length BLOCKS] [--max-validators N]',
     '                                [--train-blocks BLOCKS] [--verify-blocks BLOCKS] [--voting-period BLOCKS] [--timelock BLOCKS]',
-    '                                [--train-blocks BLOCKS] [--verify-blocks BLOCKS] [--inference-sample-rate BPS]',
+    '                                [--inference-sample-rate BPS]',
     '       openledger testnet add-node --out DIR --name NAME [--full-node] [--p2p-port P] [--rpc-port P] [--metrics-port P]',
     '       openledger testnet run --out DIR',
   ].join('\n'),
