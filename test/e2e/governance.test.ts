@@ -14,8 +14,11 @@ import { chainSpecToJson } from '../../genesis/spec.ts'
 import { ONE_OPEN } from '../../genesis/tokenomics.ts'
 import { runCli, startDevNode, stopNode, tempHome, waitFor, type RunningNode } from './harness.ts'
 
-const VOTING = 120
+/** blocks (500 ms): room for five CLI votes to be included on a loaded machine */
+const VOTING = 60
 const TIMELOCK = 5
+/** blocks between the earliest possible enactment of the upgrade and its height: room for the proposals' inclusion and the checks that need the chain running after the enactments */
+const UPGRADE_MARGIN = 60
 const RECIPIENT = '0x' + 'ab'.repeat(20)
 
 interface ProposalView { id: number; status: string; votingEnd: number | null; enactHeight: number | null; tally: Record<string, string> | null }
@@ -61,7 +64,7 @@ t.test('proposals pass, fail quorum, get vetoed, spend and upgrade on a dev chai
   t.equal(refused.code, 2)
   t.match(refused.stderr, /OUT_OF_BOUNDS/)
 
-  const upgradeHeight = (await head(node)) + VOTING + TIMELOCK + 150
+  const upgradeHeight = (await head(node)) + VOTING + TIMELOCK + UPGRADE_MARGIN
   // five proposers at once (one transaction each, so no nonce races)
   const submitted = await Promise.all([
     cli(['gov', 'propose', '--from', 'dave', '--title', 'burn less', '--deposit', '10', '--param', 'fees.burnShareBps=1000', '--json']),
@@ -92,7 +95,7 @@ t.test('proposals pass, fail quorum, get vetoed, spend and upgrade on a dev chai
   t.same(votesOn.votes.map((v) => [v.voter, v.option]), [[alice, 'veto']], 'the changed vote replaced the first')
   const live = JSON.parse(await cli(['gov', 'tally', String(change), '--json'])) as { final: boolean; tally: Record<string, string> }
   t.equal(live.tally['yes'], live.tally['totalPower'], 'the validator\'s whole stake counts')
-  t.match(await cli(['gov', 'params', 'governance']), /governance\.votingPeriod\s+blocks\s+120/)
+  t.match(await cli(['gov', 'params', 'governance']), new RegExp(`governance\\.votingPeriod\\s+blocks\\s+${VOTING}`))
 
   const proposal = (id: number) => node.rpc.call<ProposalView>('openledger_getProposal', [id])
   const final = ['enacted', 'enactmentFailed', 'rejected', 'vetoed', 'failedQuorum', 'expired']

@@ -5,6 +5,9 @@
 // the same new set (the weakest genesis validator drops out), and the fifth process, whose power
 // the chain now needs to finalize, votes on the blocks. `openledger light`, trusting only the
 // genesis file, follows the chain across that change and proves a balance the node agrees with.
+// Meanwhile governance runs on the same network: dave proposes a lower burn share, three of the four
+// genesis validators vote yes with their operator keys, and at the enactment height every node
+// enacts it (the event in the same block, the parameter, and the next transfer's fee settlement).
 import t from 'tap'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -19,14 +22,26 @@ const PASSPHRASE = { OPENLEDGER_PASSPHRASE: 'staking e2e' }
 /** the other three members of the new set then hold less than two thirds of its power: the chain cannot finalize without the new node */
 const NEW_SELF_BOND = 160_000n
 const DELEGATION = 5_000n
+const VOTING_PERIOD = 30
+const TIMELOCK = 2
+
+interface BlockEvents { events: Array<{ module: string; event: string; data: Record<string, unknown> }> }
+/** the burn share (bps) of block `n`'s fee settlement on `node`, undefined without one */
+async function burnShareAt(node: TestnetNode, n: number): Promise<number | undefined> {
+  const block = await node.rpc.call<BlockEvents | null>('openledger_getBlockEvents', [n])
+  const settled = block?.events.find((e) => e.module === 'fees' && e.event === 'FeesSettled')
+  if (settled === undefined) return undefined
+  const burned = BigInt(settled.data['burned'] as string)
+  return Number((burned * 10_000n) / (burned + BigInt(settled.data['treasury'] as string)))
+}
 
 t.test('a validator created and a delegation made over the CLI change the set at the next epoch; the new node votes', async (t) => {
-  const net = await createTestnet({ validators: 4, blockTimeMs: 500, epochLength: 10, maxValidators: 4 })
+  const net = await createTestnet({ validators: 4, blockTimeMs: 500, epochLength: 10, maxValidators: 4, votingPeriod: VOTING_PERIOD, timelockBlocks: TIMELOCK })
   t.teardown(net.remove)
   const genesisNodes = net.nodes.slice() as TestnetNode[]
   await Promise.all(genesisNodes.map((node) => net.start(node)))
   await waitForHeight(genesisNodes, 2)
-  const [node0, node1] = genesisNodes as [TestnetNode, TestnetNode]
+  const [node0, node1, node2, node3] = genesisNodes as [TestnetNode, TestnetNode, TestnetNode, TestnetNode]
   const cli = (args: string[], node: TestnetNode, env: Record<string, string> = {}) => runCli([...args, '--rpc', node.rpcUrl], env)
 
   // a new node home, its operator key imported into that home's keystore and funded by bob; at
@@ -37,20 +52,33 @@ t.test('a validator created and a delegation made over the CLI change the set at
   await net.start(node4)
   const keys = await Promise.all(genesisNodes.map(nodeKeys))
   const delegatedTo = keys[1]?.operator as string
-  const [imported, funded, delegated] = await Promise.all([
+  // and dave proposes; the voters' operator keys go into their nodes' keystores
+  const voters = genesisNodes.slice(0, 3)
+  const [imported, funded, delegated, proposed, ...votersImported] = await Promise.all([
     runCli(['keys', 'import', '--name', 'operator', '--private-key', newKeys.operatorPrivateKey, '--home', node4.home], PASSPHRASE),
     cli(['tx', 'transfer', '--from', 'bob', '--to', newKeys.operator, '--amount', String(NEW_SELF_BOND + 1_000n)], node0),
     cli(['tx', 'stake', 'delegate', '--from', 'charlie', '--validator', delegatedTo, '--amount', String(DELEGATION)], node1),
+    cli(['gov', 'propose', '--from', 'dave', '--title', 'burn less', '--deposit', '10000', '--param', 'fees.burnShareBps=1000'], node2),
+    ...voters.map((node, i) => runCli(['keys', 'import', '--name', 'operator', '--private-key', keys[i]?.operatorPrivateKey as string, '--home', node.home], PASSPHRASE)),
   ])
   t.equal(imported.code, 0, imported.stderr)
   t.equal(funded.code, 0, funded.stderr + funded.stdout)
   t.equal(delegated.code, 0, delegated.stderr + delegated.stdout)
+  t.equal(proposed.code, 0, proposed.stderr + proposed.stdout)
+  t.same(votersImported.map((r) => r.code), [0, 0, 0], votersImported.map((r) => r.stderr).join(''))
+  const proposal = found((await node0.rpc.call<Array<{ id: number; content: { title: string } }>>('openledger_listProposals', [null, 10])).find((p) => p.content.title === 'burn less'), 'the proposal')
+  // each of three validators votes through its own node, while the staking change goes on
+  const voting = Promise.all(voters.map((node) => cli(['gov', 'vote', String(proposal.id), 'yes', '--from', 'operator', '--home', node.home], node, PASSPHRASE)))
   const delegation = found(await node0.rpc.call('openledger_getDelegation', [toHex(devAccount('charlie').address), delegatedTo]), 'the delegation')
   t.equal(delegation.amount, (DELEGATION * ONE_OPEN).toString(), 'the delegation, over RPC')
 
   // the new operator registers the node's consensus key with enough self-bond to enter the top four
   const created = await cli(['tx', 'stake', 'create-validator', '--from', 'operator', '--home', node4.home, '--consensus-key', join(node4.home, 'validator_key.json'), '--self-bond', String(NEW_SELF_BOND), '--commission', '5'], node1, PASSPHRASE)
   t.equal(created.code, 0, created.stderr + created.stdout)
+  const voted = await voting
+  t.same(voted.map((r) => r.code), [0, 0, 0], voted.map((r) => r.stderr + r.stdout).join(''))
+  const ballots = await node0.rpc.call<{ votes: Array<{ voter: string; option: string }> }>('openledger_getVotes', [proposal.id])
+  t.same(ballots.votes.map((v) => [v.voter, v.option]).sort(), keys.slice(0, 3).map((k) => [k.operator, 'yes']).sort(), 'three validators voted yes')
 
   // expected at the boundary: node4, node1 (with the delegation) and the two genesis validators of
   // 100,000 with the lowest consensus keys; the one with the highest key drops out
@@ -104,6 +132,29 @@ t.test('a validator created and a delegation made over the CLI change the set at
   t.equal(verified?.hash, await node0.rpc.call<string>('chain_getBlockHash', [verified?.height]), 'the block the node finalized')
   t.ok(proven !== undefined && proven.height === verified?.height, 'the balance proven at the verified block')
   t.equal(BigInt(proven?.balance ?? -1), BigInt(await node0.rpc.call<string>('eth_getBalance', [bob, `0x${(proven?.height ?? 0).toString(16)}`])), 'the proven balance is the node\'s at that block')
+
+  // the proposal, decided at the end of its vote, is enacted by every node at the same height
+  const decided = await waitFor(async () => {
+    const view = await node0.rpc.call<{ status: string; enactHeight: number | null; votingEnd: number | null }>('openledger_getProposal', [proposal.id])
+    return view.status === 'enacted' || view.status === 'rejected' || view.status === 'failedQuorum' || view.status === 'vetoed' || view.status === 'enactmentFailed' ? view : undefined
+  }, 'the proposal decided', 120_000, 250)
+  t.equal(decided.status, 'enacted', 'three of four validators passed it')
+  const enactedAt = decided.enactHeight ?? 0
+  t.equal(enactedAt, (decided.votingEnd ?? 0) + TIMELOCK, 'enacted after the timelock')
+  await waitForHeight(all, enactedAt, 60_000)
+  for (const node of all) {
+    const block = await node.rpc.call<BlockEvents>('openledger_getBlockEvents', [enactedAt])
+    t.ok(block.events.some((e) => e.event === 'ProposalEnacted' && e.data['proposal'] === proposal.id), `${node.name}: enacted in block ${enactedAt}`)
+    const params = await node.rpc.call<{ modules: Array<{ module: string; params: Array<{ name: string; value: unknown }> }> }>('openledger_getParams', ['fees'])
+    t.equal(String(params.modules[0]?.params.find((p) => p.name === 'burnShareBps')?.value), '1000', `${node.name}: the new burn share in force`)
+  }
+  // behaviour: the next transfer's fees are settled with the new share on every node
+  const after = await cli(['tx', 'transfer', '--from', 'bob', '--to', newKeys.operator, '--amount', '1', '--json'], node3)
+  t.equal(after.code, 0, after.stderr)
+  const settledIn = (JSON.parse(after.stdout) as { blockNumber: number }).blockNumber
+  t.ok(settledIn > enactedAt, `the transfer in block ${settledIn}, after the enactment`)
+  await waitForHeight(all, settledIn, 60_000)
+  t.same(await Promise.all(all.map((node) => burnShareAt(node, settledIn))), all.map(() => 1_000), 'every node settled it burning 10 %')
 
   const upTo = Math.min(...(await Promise.all(all.map(headHeight))))
   t.same((await assertSameChain(all, upTo)).problems, [], `one chain at heights 1..${upTo}`)
