@@ -5,7 +5,10 @@ import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { KeystoreError, Keystore, isValidKeyName } from '../../node/keystore/keystore.ts'
 import { readValidatorKey } from '../../node/keyFiles.ts'
+import { join } from 'node:path'
+import { RpcClient } from '../../node/rpc/client.ts'
 import { toHex } from '../../runtime/crypto/hash.ts'
+import { BEACON_CHAIN_LENGTH, beaconTip } from '../../runtime/modules/staking/index.ts'
 import { keystoreDir } from '../home.ts'
 import { CliError, type CliIo } from '../io.ts'
 import { parseAddress, parseOpenAmount } from '../parse.ts'
@@ -18,12 +21,16 @@ export const STAKE_USAGE = [
   '       openledger tx stake set-commission --from NAME --commission PERCENT [common options]',
   '       openledger tx stake unjail --from NAME [common options]',
   '       openledger tx stake claim-rewards --from NAME [--validator ADDRESS] [common options]',
+  '       openledger tx stake set-beacon --from NAME [--consensus-key FILE] [--generation N] [common options]',
   '',
   'KEY is a 0x-prefixed ed25519 public key, a validator key file (validator_key.json of a node home) or the name of a',
   'validator key in the keystore. PERCENT has at most two decimals (10 = 1000 basis points; default 10).',
+  'set-beacon registers (or rotates to) the validator\'s randomness beacon hash chain, derived from its consensus key',
+  'FILE (default: validator_key.json of --home) at generation N (default: the one after the chain in force, else 0);',
+  'it comes into force a few blocks later. create-validator given a key file registers generation 0 itself.',
 ].join('\n')
 
-const SUBCOMMANDS = ['create-validator', 'bond', 'unbond', 'delegate', 'undelegate', 'set-commission', 'unjail', 'claim-rewards'] as const
+const SUBCOMMANDS = ['create-validator', 'bond', 'unbond', 'delegate', 'undelegate', 'set-commission', 'unjail', 'claim-rewards', 'set-beacon'] as const
 
 /** "12.5" (percent) -> 1250 basis points */
 export function parseCommission(text: string, flag: string): number {
@@ -51,6 +58,19 @@ export async function resolveConsensusKey(text: string, home: string): Promise<s
   throw new CliError('BAD_ARGUMENT', `--consensus-key must be a 0x-prefixed 32-byte ed25519 public key, a validator key file or a validator key in the keystore; '${text}' is none`)
 }
 
+function parseGeneration(text: string): number {
+  if (!/^[0-9]{1,9}$/.test(text)) throw new CliError('BAD_ARGUMENT', '--generation must be a whole number')
+  return Number(text)
+}
+
+/** setBeaconChain's arguments: the tip of BEACON_CHAIN_LENGTH values from the key file's seed `generation` (what the node will reveal). */
+async function beaconChainArgs(keyFile: string, generation: number): Promise<{ tip: string; length: number; generation: number }> {
+  const { secretKey } = await readValidatorKey(keyFile).catch((cause: unknown) => {
+    throw new CliError('BAD_ARGUMENT', `the beacon chain derives from the validator's consensus secret: ${keyFile} is no validator key file`, { cause })
+  })
+  return { tip: toHex(beaconTip(secretKey, generation, BEACON_CHAIN_LENGTH)), length: BEACON_CHAIN_LENGTH, generation }
+}
+
 export async function stakeSubcommand(argv: string[], io: CliIo): Promise<number> {
   const [sub, ...rest] = argv
   if (sub === undefined || !(SUBCOMMANDS as readonly string[]).includes(sub)) throw new CliError('USAGE', `tx stake needs one of: ${SUBCOMMANDS.join(', ')}`)
@@ -64,6 +84,7 @@ export async function stakeSubcommand(argv: string[], io: CliIo): Promise<number
       'consensus-key': { type: 'string' },
       'self-bond': { type: 'string' },
       commission: { type: 'string' },
+      generation: { type: 'string' },
     },
   })
   const options = sendOptions(values)
@@ -80,7 +101,24 @@ export async function stakeSubcommand(argv: string[], io: CliIo): Promise<number
       const consensusKey = await resolveConsensusKey(need(values['consensus-key'], '--consensus-key KEY'), options.home)
       const selfBond = parseOpenAmount(need(values['self-bond'], '--self-bond OPEN'), '--self-bond').toString()
       const commissionBps = parseCommission(values.commission ?? '10', '--commission')
-      return sendCall(io, options, 'staking', 'createValidator', { consensusKey, commissionBps, selfBond })
+      const created = await sendCall(io, options, 'staking', 'createValidator', { consensusKey, commissionBps, selfBond })
+      // with the key file at hand, the new validator's beacon chain too: until one is registered its blocks reveal nothing
+      const keyFile = values['consensus-key'] as string
+      const isFile = await readFile(keyFile).then(() => true, () => false)
+      if (created !== 0 || !isFile) {
+        if (created === 0) io.err('the validator reveals nothing to the randomness beacon until it registers a chain: openledger tx stake set-beacon --consensus-key <its validator_key.json>')
+        return created
+      }
+      return sendCall(io, options, 'staking', 'setBeaconChain', beaconChainArgs(keyFile, 0))
+    }
+    case 'set-beacon': {
+      const keyFile = values['consensus-key'] ?? join(options.home, 'validator_key.json')
+      const generation = values.generation === undefined ? undefined : parseGeneration(values.generation)
+      return sendCall(io, options, 'staking', 'setBeaconChain', async (sender: string) => {
+        const view = await new RpcClient(options.rpc).call('openledger_getValidator', [sender])
+        if (view === null) throw new CliError('NOT_FOUND', `${sender} operates no validator`)
+        return beaconChainArgs(keyFile, generation ?? (view.beacon === null ? 0 : view.beacon.generation + 1))
+      })
     }
     case 'bond':
     case 'unbond': {

@@ -57,6 +57,8 @@ function validatorToJson(info: ValidatorInfo, active: ScheduledSet | undefined, 
     unclaimedCommission: info.commission.toString(),
     outstandingRewards: info.outstanding.toString(),
     createdHeight: info.createdHeight,
+    beacon: info.beacon === undefined ? null : { ...info.beacon, tip: toHex(info.beacon.tip) },
+    beaconRotation: info.beaconRotation === undefined ? null : { ...info.beaconRotation, tip: toHex(info.beaconRotation.tip) },
   }
 }
 

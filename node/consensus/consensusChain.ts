@@ -8,7 +8,7 @@ import { bytesEqual } from '../../runtime/codec/canonical.ts'
 import { sha256, toHex } from '../../runtime/crypto/hash.ts'
 import type { Address } from '../../runtime/crypto/secp256k1.ts'
 import { decodeBody, decodeHeader, encodeBody, encodeHeader, hashHeader, MAX_BLOCK_BYTES, ZERO_HASH, type BlockBody, type BlockHeader } from '../../runtime/block.ts'
-import { beaconChains, validatorByKey, validatorSetAt } from '../../runtime/modules/staking/index.ts'
+import { beaconChains, beaconGenerations, validatorByKey, validatorSetAt } from '../../runtime/modules/staking/index.ts'
 import type { StateReader } from '../../runtime/state/overlay.ts'
 import { decodeTransaction, type Transaction } from '../../runtime/transaction.ts'
 import { createValidatorSet, decodeCommitCertificate, encodeCommitCertificate, validatorSetHash, verifyCommit, type CommitCertificate, type ValidatorSet } from '../../consensus/types.ts'
@@ -175,9 +175,10 @@ export class NodeConsensusChain implements ConsensusChain {
     const state = this.#chain.state
     const operator = await validatorByKey.get(state, proposerKey)
     const chain = operator === undefined ? undefined : await beaconChains.get(state, operator)
-    if (chain === undefined || chain.remaining === 0) return ZERO_HASH
-    const reveal = this.#beacon?.revealFor(chain)
-    if (reveal === undefined) this.#log.error('our validator\'s beacon chain is not derived from our consensus key: our blocks will be refused (MISSING_REVEAL)', { remaining: chain.remaining })
+    if (operator === undefined || chain === undefined || chain.remaining === 0) return ZERO_HASH
+    const generation = (await beaconGenerations.get(state, operator)) ?? 0
+    const reveal = this.#beacon?.revealFor(chain, generation)
+    if (reveal === undefined) this.#log.error('our validator\'s beacon chain is not derived from our consensus key: our blocks will be refused (MISSING_REVEAL)', { remaining: chain.remaining, generation })
     return reveal ?? ZERO_HASH
   }
 

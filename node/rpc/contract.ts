@@ -272,6 +272,10 @@ export interface ValidatorView {
   unclaimedCommission: AmountString
   outstandingRewards: AmountString
   createdHeight: number
+  /** its randomness beacon hash chain in force (tip, values left, seed generation); null: it reveals nothing */
+  beacon: { tip: Hex; remaining: number; generation: number } | null
+  /** a chain it registered (setBeaconChain) that comes into force at effectiveHeight */
+  beaconRotation: { tip: Hex; remaining: number; generation: number; effectiveHeight: number } | null
 }
 
 export interface ValidatorsView {

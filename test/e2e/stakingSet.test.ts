@@ -3,7 +3,9 @@
 // funded by a transfer and registered with `tx stake create-validator` using the node's consensus
 // key, a delegation with `tx stake delegate`. At the next epoch boundary every node switches to
 // the same new set (the weakest genesis validator drops out), and the fifth process, whose power
-// the chain now needs to finalize, votes on the blocks. `openledger light`, trusting only the
+// the chain now needs to finalize, votes on the blocks. The new validator's beacon chain, registered
+// by create-validator from its key file, gives its blocks their reveals; it rotates to generation 1
+// with `tx stake set-beacon`, in force a few blocks later. `openledger light`, trusting only the
 // genesis file, follows the chain across that change and proves a balance the node agrees with.
 // Meanwhile governance runs on the same network: dave proposes a lower burn share, three of the four
 // genesis validators vote yes with their operator keys, and at the enactment height every node
@@ -15,6 +17,7 @@ import { devAccount } from '../../genesis/devAccounts.ts'
 import { ONE_OPEN } from '../../genesis/tokenomics.ts'
 import { TESTNET_VALIDATOR_SELF_BOND } from '../../genesis/testnetSpec.ts'
 import { toHex } from '../../runtime/crypto/hash.ts'
+import { BEACON_CHAIN_LENGTH } from '../../runtime/modules/staking/index.ts'
 import { found, runCli, waitFor } from './harness.ts'
 import { assertSameChain, consensusValidators, createTestnet, doubleSigns, headHeight, nodeKeys, validatorsAt, waitForHeight, type TestnetNode } from './testnet.ts'
 
@@ -79,6 +82,11 @@ t.test('a validator created and a delegation made over the CLI change the set at
   t.same(voted.map((r) => r.code), [0, 0, 0], voted.map((r) => r.stderr + r.stdout).join(''))
   const ballots = await node0.rpc.call<{ votes: Array<{ voter: string; option: string }> }>('openledger_getVotes', [proposal.id])
   t.same(ballots.votes.map((v) => [v.voter, v.option]).sort(), keys.slice(0, 3).map((k) => [k.operator, 'yes']).sort(), 'three validators voted yes')
+
+  // given the key file, create-validator registered the validator's beacon chain too (generation 0)
+  const registered = found(await node0.rpc.call('openledger_getValidator', [newKeys.operator]), 'the new validator')
+  const coming = registered.beaconRotation ?? registered.beacon
+  t.ok(coming !== null && coming.generation === 0, 'its beacon chain registered at generation 0')
 
   // expected at the boundary: node4, node1 (with the delegation) and the two genesis validators of
   // 100,000 with the lowest consensus keys; the one with the highest key drops out
@@ -155,6 +163,37 @@ t.test('a validator created and a delegation made over the CLI change the set at
   t.ok(settledIn > enactedAt, `the transfer in block ${settledIn}, after the enactment`)
   await waitForHeight(all, settledIn, 60_000)
   t.same(await Promise.all(all.map((node) => burnShareAt(node, settledIn))), all.map(() => 1_000), 'every node settled it burning 10 %')
+
+  // its blocks carry reveals down the registered chain (a wrong one would be refused, and the
+  // chain, which needs its power, would stop); then it rotates to the next generation by the CLI
+  const revealsOfNew = async (from: number, to: number): Promise<string[]> => {
+    const out: string[] = []
+    for (let height = from; height <= to; height++) {
+      const header = await node0.rpc.call('chain_getHeader', [await node0.rpc.call('chain_getBlockHash', [height])])
+      if (header?.proposer === newKeys.consensusKey) out.push(header.randomnessReveal)
+    }
+    return out
+  }
+  const revealed = await waitFor(async () => {
+    const reveals = await revealsOfNew(switchedAt, await headHeight(node0))
+    return reveals.length > 0 ? reveals : undefined
+  }, 'a block proposed by the new validator', 60_000, 500)
+  t.ok(revealed.every((reveal) => !/^0x0+$/.test(reveal)), `its ${revealed.length} block(s) carry beacon reveals`)
+  const inForce = found(await node0.rpc.call('openledger_getValidator', [newKeys.operator]), 'the new validator').beacon
+  t.ok(inForce !== null && inForce.generation === 0 && inForce.remaining < BEACON_CHAIN_LENGTH, `its chain moved down (${inForce?.remaining} values left)`)
+  const rotated = await cli(['tx', 'stake', 'set-beacon', '--from', 'operator', '--home', node4.home], node1, PASSPHRASE)
+  t.equal(rotated.code, 0, rotated.stderr + rotated.stdout)
+  const rotation = found(await node0.rpc.call('openledger_getValidator', [newKeys.operator]), 'the new validator').beaconRotation
+  t.equal(rotation?.generation, 1, 'a rotation to generation 1 registered')
+  const effective = rotation?.effectiveHeight ?? 0
+  // a block of its own after that is imported only with the first value of the new chain
+  const laterReveals = await waitFor(async () => {
+    const reveals = await revealsOfNew(effective, await headHeight(node0))
+    return reveals.length > 0 ? reveals : undefined
+  }, 'a block proposed by the new validator after the rotation', 90_000, 500)
+  const rotatedChain = found(await node0.rpc.call('openledger_getValidator', [newKeys.operator]), 'the new validator').beacon
+  t.equal(rotatedChain?.generation, 1, `generation 1 in force from height ${effective}`)
+  t.ok(rotatedChain !== null && rotatedChain !== undefined && rotatedChain.remaining <= BEACON_CHAIN_LENGTH - laterReveals.length, `its ${laterReveals.length} block(s) since revealed down the new chain (${rotatedChain?.remaining} values left)`)
 
   const upTo = Math.min(...(await Promise.all(all.map(headHeight))))
   t.same((await assertSameChain(all, upTo)).problems, [], `one chain at heights 1..${upTo}`)

@@ -5,11 +5,14 @@ import type { StateOverlay } from '../../state/overlay.ts'
 import { StakingError } from './errors.ts'
 import { punishEquivocation, type EvidenceVerifier } from './evidence.ts'
 import { computeActiveSet, inAnySet } from './validatorSet.ts'
-import { Bonded, CommissionChanged, RewardsClaimed, Unbonded, Unjailed, ValidatorCreated } from './events.ts'
+import { BeaconChainRegistered, Bonded, CommissionChanged, RewardsClaimed, Unbonded, Unjailed, ValidatorCreated } from './events.ts'
 import { addStake, adjustTotals, payOut, powerOf, selfBondOf, settleRewards, sharesValue } from './stake.ts'
 import { sameAddress } from '../accounts.ts'
+import { BEACON_ROTATION_DELAY, MAX_BEACON_CHAIN_LENGTH } from './beacon.ts'
+import { ZERO_HASH } from '../../block.ts'
+import { bytesEqual } from '../../codec/canonical.ts'
 import {
-  delegations, epoch, params as stakingParams, setDirty, unbondingQueue, unbondings, validatorByKey, validatorCount, validatorIds, validators,
+  beaconChains, beaconGenerations, beaconRotationQueue, beaconRotations, delegations, epoch, params as stakingParams, setDirty, unbondingQueue, unbondings, validatorByKey, validatorCount, validatorIds, validators,
   validatorUnbonders, type Validator,
 } from './state.ts'
 
@@ -30,6 +33,8 @@ export const EVIDENCE_GAS_PER_BYTE = 16
 /** bytes: two signed votes fit easily */
 export const MAX_EVIDENCE_BYTES = 4 * 1024
 export const MAX_COMMISSION_BPS = 10_000
+/** a few reads and writes */
+export const SET_BEACON_CHAIN_WEIGHT = 1_500
 
 export const createValidator = defineCall({
   index: 0,
@@ -233,6 +238,35 @@ export function submitEvidenceCall(verify: EvidenceVerifier): CallDefinition<{ e
   })
 }
 
+/**
+ * The sender's validator registers a beacon hash chain (beacon.ts): `tip` = sha256^length(seed of
+ * `generation`). It comes into force BEACON_ROTATION_DELAY blocks later, replacing the chain in
+ * force (or none: a validator created by createValidator reveals nothing until then). The
+ * generation only tells the validator's node which seed to reveal from; it must rise with each
+ * registration, so an old chain, whose values below its tip are public, is never registered again.
+ */
+export const setBeaconChain = defineCall({
+  index: 7,
+  name: 'setBeaconChain',
+  args: k.struct({ tip: k.hash, length: k.uint, generation: k.uint }),
+  weight: () => SET_BEACON_CHAIN_WEIGHT,
+  async execute(context, { tip, length, generation }) {
+    const { state, sender } = context
+    if ((await validators.get(state, sender)) === undefined) return StakingError.UnknownValidator
+    if ((await beaconRotations.get(state, sender)) !== undefined) return StakingError.BeaconRotationPending
+    const current = await beaconChains.get(state, sender)
+    const currentGeneration = (await beaconGenerations.get(state, sender)) ?? 0
+    if (length < 1 || length > MAX_BEACON_CHAIN_LENGTH || bytesEqual(tip, ZERO_HASH)) return StakingError.InvalidBeaconChain
+    if (current !== undefined && (generation <= currentGeneration || bytesEqual(tip, current.tip))) return StakingError.InvalidBeaconChain
+    const effectiveHeight = context.block.height + BEACON_ROTATION_DELAY
+    beaconRotations.set(state, sender, { tip, remaining: length, generation, effectiveHeight })
+    const queued = (await beaconRotationQueue.get(state, effectiveHeight - 1)) ?? []
+    beaconRotationQueue.set(state, effectiveHeight - 1, [...queued, sender])
+    context.emit(BeaconChainRegistered.create({ validator: sender, tip, length, generation, effectiveHeight }))
+    return undefined
+  },
+})
+
 export function createCalls(verify: EvidenceVerifier) {
-  return [createValidator, bond, unbond, setCommission, unjail, submitEvidenceCall(verify), claimRewards]
+  return [createValidator, bond, unbond, setCommission, unjail, submitEvidenceCall(verify), claimRewards, setBeaconChain]
 }

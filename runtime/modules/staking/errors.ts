@@ -24,4 +24,6 @@ export const StakingError = defineErrors(ModuleIndex.staking, 'staking', {
   AmountTooSmall: { index: 19, message: 'the amount buys no share of the validator' },
   AlreadySlashed: { index: 20, message: 'the validator was already slashed and jailed for double signing up to this height' },
   LastValidator: { index: 21, message: 'no other validator is eligible for the set: the last one cannot take its self-bond below the minimum' },
+  InvalidBeaconChain: { index: 22, message: 'a beacon chain needs a non-zero tip not in use, 1 to 2^24 values and a generation above the one in force' },
+  BeaconRotationPending: { index: 23, message: 'a beacon chain registered earlier has not come into force yet' },
 })

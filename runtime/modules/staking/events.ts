@@ -25,4 +25,10 @@ export const CommissionChanged = defineEvent(M, 9, 'CommissionChanged', k.struct
 /** the block reward credited to the proposer's validator, of which `commission` to its operator */
 export const BlockRewarded = defineEvent(M, 10, 'BlockRewarded', k.struct({ validator: k.address, amount: k.amount, commission: k.amount }))
 
-export const events = [ValidatorCreated, Bonded, Unbonded, UnbondingReleased, Slashed, Jailed, Unjailed, RewardsClaimed, ValidatorSetChanged, CommissionChanged, BlockRewarded]
+/** a validator registered a beacon hash chain: its blocks reveal from it from effectiveHeight on */
+export const BeaconChainRegistered = defineEvent(M, 11, 'BeaconChainRegistered', k.struct({ validator: k.address, tip: k.hash, length: k.uint, generation: k.uint, effectiveHeight: k.uint }))
+
+export const events = [
+  ValidatorCreated, Bonded, Unbonded, UnbondingReleased, Slashed, Jailed, Unjailed, RewardsClaimed, ValidatorSetChanged, CommissionChanged, BlockRewarded,
+  BeaconChainRegistered,
+]

@@ -14,6 +14,7 @@ import type { ExecutionContext } from '../../module.ts'
 import type { StateOverlay } from '../../state/overlay.ts'
 import { ECOSYSTEM_POOL_ACCOUNT } from '../accounts.ts'
 import { balanceOf, deposit, setBalance } from '../balances/index.ts'
+import { rotateBeacons } from './beacon.ts'
 import { punishEquivocation, type EvidenceVerifier } from './evidence.ts'
 import { BlockRewarded, SlashReason, UnbondingReleased } from './events.ts'
 import { adjustTotals, creditReward, jail, payOut, slash } from './stake.ts'
@@ -36,6 +37,7 @@ export async function stakingEndBlock(context: ExecutionContext): Promise<void> 
   await recordCommitSignatures(context, params)
   await rewardProposer(context, params)
   await updateValidatorSet(context, params)
+  await rotateBeacons(context)
 }
 
 async function releaseUnbondings(context: ExecutionContext): Promise<void> {

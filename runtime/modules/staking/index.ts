@@ -39,10 +39,14 @@ export { rejectAllEvidence, infractionId, punishEquivocation, type Equivocation,
 export { delegation, validatorInfo, type DelegationInfo, type ValidatorInfo } from './stake.ts'
 export { StakingQueryError, validatorSetAt, type ValidatorSetMember } from './validatorSet.ts'
 export { DEFAULT_STAKING_PARAMS, POWER_UNIT, STAKING_ACCOUNT, stakingParamsProblem, type StakingParams } from './state.ts'
-export { BEACON_CHAIN_LENGTH, beaconSeed, hashChain, revealProblem, RevealProblemCode, type BeaconChain } from './beacon.ts'
+export { BEACON_CHAIN_LENGTH, BEACON_ROTATION_DELAY, beaconSeed, beaconTip, hashChain, MAX_BEACON_CHAIN_LENGTH, revealProblem, RevealProblemCode, type BeaconChain } from './beacon.ts'
+export { setBeaconChain } from './calls.ts'
 export { SlashReason } from './events.ts'
 export { stakingGenesisKind } from './genesis.ts'
 export { slash } from './stake.ts'
-export { beaconChains, epoch, params, type ScheduledSet, stakingParams, stakingParamsKind, totals, unbondings, validatorByKey, validatorCount, validatorIds, validators, validatorSets } from './state.ts'
+export {
+  beaconChains, beaconGenerations, beaconRotations, epoch, params, type ScheduledSet, stakingParams, stakingParamsKind, totals, unbondings, validatorByKey, validatorCount,
+  validatorIds, validators, validatorSets,
+} from './state.ts'
 export { countedSetAt } from './validatorSet.ts'
 export { drawValidators, slashForWork } from './work.ts'

@@ -20,7 +20,7 @@ import { balanceOf, burn, payFromModuleAccount, setBalance, transfer } from '../
 import { StakingError } from './errors.ts'
 import { Jailed, Slashed, type SlashReason } from './events.ts'
 import {
-  delegations, missedBlocks, missedCounts, MISSED_CHUNK_BITS, POWER_UNIT, REWARD_PRECISION, SET_DELAY, setDirty, slashedTotals, STAKING_ACCOUNT, totals,
+  beaconChains, beaconGenerations, beaconRotations, delegations, missedBlocks, missedCounts, MISSED_CHUNK_BITS, POWER_UNIT, REWARD_PRECISION, SET_DELAY, setDirty, slashedTotals, STAKING_ACCOUNT, totals,
   unbondings, validators, validatorUnbonders, type Delegation, type StakingTotals, type Validator,
 } from './state.ts'
 
@@ -203,17 +203,24 @@ export interface ValidatorInfo extends Validator {
   readonly missedBlocks: number
   /** consensus power the validator would have (whole OPEN bonded) */
   readonly power: bigint
+  /** its beacon hash chain in force and its seed's generation (beacon.ts); undefined: it reveals nothing */
+  readonly beacon: { readonly tip: Uint8Array; readonly remaining: number; readonly generation: number } | undefined
+  /** a chain it registered that is not in force yet */
+  readonly beaconRotation: { readonly tip: Uint8Array; readonly remaining: number; readonly generation: number; readonly effectiveHeight: number } | undefined
 }
 
 export async function validatorInfo(state: StateReader, operator: Address): Promise<ValidatorInfo | undefined> {
   const validator = await validators.get(state, operator)
   if (validator === undefined) return undefined
+  const chain = await beaconChains.get(state, operator)
   return {
     ...validator,
     selfBond: await selfBondOf(state, validator),
     power: powerOf(validator.tokens),
     slashed: (await slashedTotals.get(state, operator)) ?? 0n,
     missedBlocks: (await missedCounts.get(state, operator)) ?? 0,
+    beacon: chain === undefined ? undefined : { ...chain, generation: (await beaconGenerations.get(state, operator)) ?? 0 },
+    beaconRotation: await beaconRotations.get(state, operator),
   }
 }
 

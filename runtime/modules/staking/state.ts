@@ -48,6 +48,9 @@ export const StorageItem = {
   slashedTotal: 17,
   doubleSignCovered: 18,
   beaconChain: 19,
+  beaconRotation: 20,
+  beaconRotationQueue: 21,
+  beaconGeneration: 22,
 } as const
 
 /** Non-negative integers up to 2^256 - 1 (shares, scaled accumulators): minimal big-endian bytes. */
@@ -245,3 +248,14 @@ export const doubleSignCovered = storageMap(M, StorageItem.doubleSignCovered, by
 export const beaconChainKind = k.struct({ tip: k.hash, remaining: k.uint })
 /** operator -> its randomness beacon hash chain (beacon.ts); absent: it reveals nothing */
 export const beaconChains = storageMap(M, StorageItem.beaconChain, bytesKey, beaconChainKind)
+/** a chain registered by setBeaconChain, in force from effectiveHeight (beacon.ts BEACON_ROTATION_DELAY) */
+export const beaconRotationKind = k.struct({ tip: k.hash, remaining: k.uint, generation: k.uint, effectiveHeight: k.uint })
+/** operator -> its registered chain not yet in force (one at a time) */
+export const beaconRotations = storageMap(M, StorageItem.beaconRotation, bytesKey, beaconRotationKind)
+/** height -> operators whose registered chain comes into force at the end of that block (for the next one) */
+export const beaconRotationQueue = storageMap(M, StorageItem.beaconRotationQueue, u64Key, k.list(k.address, 1_000_000))
+/**
+ * operator -> the generation of the seed its chain in force derives from (beacon.ts beaconSeed), so
+ * its node knows which values to reveal; absent: 0 (genesis chains)
+ */
+export const beaconGenerations = storageMap(M, StorageItem.beaconGeneration, bytesKey, k.uint)

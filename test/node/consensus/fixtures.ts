@@ -56,7 +56,7 @@ export function beaconSpec(): ChainSpec {
   return { ...spec, staking: { ...staking, validators: staking.validators.map((v) => ({ ...v, beacon: { tip, remaining: BEACON_TEST_LENGTH } })) } }
 }
 
-/** `beacon`: alice's beacon chain registered at genesis, and the node holds her reveals. */
+/** `beacon`: alice's beacon chain registered at genesis. */
 export async function consensusParts(options: { beacon?: boolean } = {}): Promise<ConsensusParts> {
   const store = new FailingStore()
   const runtime = createRuntime({ verifyEvidence: createEvidenceVerifier() })
@@ -79,8 +79,8 @@ export async function consensusParts(options: { beacon?: boolean } = {}): Promis
     nextHeight: () => chain.head.header.height + 1,
     isValidator: () => Promise.resolve(true),
   })
-  const beacon = options.beacon === true ? new BeaconReveals(validatorKey.secretKey, BEACON_TEST_LENGTH) : undefined
-  const consensusChain = new NodeConsensusChain({ chain, mempool, verifier, evidence, logger: silentLogger, beacon })
+  // the node holds its reveals as a validator's does (node.ts): whether it has a chain is the state's
+  const consensusChain = new NodeConsensusChain({ chain, mempool, verifier, evidence, logger: silentLogger, beacon: new BeaconReveals(validatorKey.secretKey) })
   return { store, chain, mempool, consensusChain }
 }
 
