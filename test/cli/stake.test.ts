@@ -2,12 +2,15 @@
 // dev chain process, as a user would run them.
 import t from 'tap'
 import { randomBytes } from 'node:crypto'
+import { join } from 'node:path'
 import { devAccount } from '../../genesis/devAccounts.ts'
 import { ONE_OPEN } from '../../genesis/tokenomics.ts'
 import { DEV_VALIDATOR_SELF_BOND } from '../../genesis/devSpec.ts'
 import { generateEd25519FromSeed } from '../../runtime/crypto/ed25519.ts'
 import { toHex } from '../../runtime/crypto/hash.ts'
 import { parseCommission } from '../../cli/commands/stake.ts'
+import { writeValidatorKey } from '../../node/keyFiles.ts'
+import { BEACON_CHAIN_LENGTH, beaconTip } from '../../runtime/modules/staking/index.ts'
 import { found, runCli, startDevNode, stopNode, tempHome } from '../e2e/harness.ts'
 
 const alice = toHex(devAccount('alice').address)
@@ -33,10 +36,29 @@ t.test('create a validator, delegate, unbond and query it with the CLI', async (
   const rpc = ['--rpc', node.rpcUrl]
   const cli = async (...args: string[]) => runCli([...args, ...rpc])
 
-  const key = toHex(generateEd25519FromSeed(new Uint8Array(randomBytes(32))).publicKey)
+  const pair = generateEd25519FromSeed(new Uint8Array(randomBytes(32)))
+  const key = toHex(pair.publicKey)
   const created = await cli('tx', 'stake', 'create-validator', '--from', 'bob', '--consensus-key', key, '--self-bond', '20000', '--commission', '5')
   t.equal(created.code, 0, created.stderr + created.stdout)
   t.match(created.stdout, /status\s+success/)
+  t.match(created.stderr, /reveals nothing to the randomness beacon until it registers a chain: openledger tx stake set-beacon/, 'a bare public key: no beacon chain, and the command says how to register one')
+  t.equal(found(await node.rpc.call('openledger_getValidator', [bob]), 'bob\'s validator').beacon, null)
+  // from the validator's key file, as its node reads it: generation 0, then a rotation to 1
+  const keyFile = join(home.path, 'bob_validator_key.json')
+  await writeValidatorKey(keyFile, { secretKey: pair.secretKey, publicKey: pair.publicKey })
+  for (const generation of [0, 1]) {
+    const registered = await cli('tx', 'stake', 'set-beacon', '--from', 'bob', '--consensus-key', keyFile)
+    t.equal(registered.code, 0, registered.stderr + registered.stdout)
+    const coming = found(await node.rpc.call('openledger_getValidator', [bob]), 'bob\'s validator').beaconRotation
+    t.same({ generation: coming?.generation, tip: coming?.tip }, { generation, tip: toHex(beaconTip(pair.secretKey, generation, BEACON_CHAIN_LENGTH)) }, `generation ${generation} registered`)
+    // instant seal: a block per transaction; bob's transfers to himself move the chain to the rotation's height
+    while (found(await node.rpc.call('openledger_getValidator', [bob]), 'bob\'s validator').beaconRotation !== null) {
+      t.equal((await cli('tx', 'transfer', '--from', 'bob', '--to', bob, '--amount', '1')).code, 0)
+    }
+    t.equal(found(await node.rpc.call('openledger_getValidator', [bob]), 'bob\'s validator').beacon?.generation, generation, `generation ${generation} in force`)
+  }
+  const stale = await cli('tx', 'stake', 'set-beacon', '--from', 'bob', '--consensus-key', keyFile, '--generation', '1')
+  t.match(stale.stderr, /REFUSED.*staking\.InvalidBeaconChain/, 'a generation already used is refused by the dry run')
 
   const nonceBefore = await node.rpc.call('system_accountNextIndex', [bob])
   const refused = await cli('tx', 'stake', 'create-validator', '--from', 'bob', '--consensus-key', key, '--self-bond', '20000')
