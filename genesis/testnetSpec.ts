@@ -7,6 +7,7 @@ import type { Address } from '../runtime/crypto/secp256k1.ts'
 import type { GenesisBaseModel, ModelsParams } from '../runtime/modules/models/index.ts'
 import type { InferenceParams } from '../runtime/modules/inference/index.ts'
 import type { StakingParams } from '../runtime/modules/staking/index.ts'
+import type { AttributionParams } from '../runtime/modules/attribution/index.ts'
 import { DEFAULT_TIMELINESS, type TimelinessParams } from '../runtime/consensusParams.ts'
 import type { GovernanceParams } from '../runtime/modules/governance/index.ts'
 import { devKey } from './devAccounts.ts'
@@ -43,6 +44,7 @@ export interface TestnetSpecOptions {
   readonly modelsParams?: ModelsParams
   /** default: the dev parameters (DEV_INFERENCE_PARAMS) */
   readonly inferenceParams?: InferenceParams
+  readonly attributionParams?: AttributionParams
   /** the proposer-based timestamps' bounds (default DEFAULT_TIMELINESS) */
   readonly timeliness?: TimelinessParams
   /** governance's periods and shares (default: the runtime's, a week's vote) */
@@ -85,6 +87,7 @@ export function testnetChainSpec(options: TestnetSpecOptions): ChainSpec {
     models: { params: options.modelsParams ?? TESTNET_MODELS_PARAMS, baseModels: [...(options.baseModels ?? [])] },
     consensus: { timeliness: { ...(options.timeliness ?? DEFAULT_TIMELINESS) } },
     ...(options.inferenceParams === undefined ? {} : { inference: { params: options.inferenceParams } }),
+    ...(options.attributionParams === undefined ? {} : { attribution: { params: options.attributionParams } }),
     staking: {
       params: options.stakingParams ?? DEV_STAKING_PARAMS,
       validators: options.validators.map(({ operator, consensusKey, beacon }) => ({ operator, consensusKey, selfBond: TESTNET_VALIDATOR_SELF_BOND, commissionBps: TESTNET_COMMISSION_BPS, beacon })),

@@ -134,6 +134,7 @@ export class OpenLedgerNode {
   #availability: AvailabilityService | undefined
   #training: TrainingService | undefined
   #provider: ProviderService | undefined
+  #attribution: AttributionService | undefined
   readonly #health: StorageHealth
   readonly #fatal: Promise<StorageError>
   readonly #upgradeHalt: Promise<ChainError>
@@ -381,6 +382,7 @@ export class OpenLedgerNode {
           { dir: attributionDir(options.home), fault: options.attribution?.fault },
           { chain, store: this.#blobs, fetcher, transactions, resolver, logger: log.child('attribution') },
         )
+        this.#attribution = attribution
         attribution.start()
         this.#onStop('attribution', () => attribution.stop())
       }
@@ -411,6 +413,7 @@ export class OpenLedgerNode {
         blobs: this.#blobs,
         training: this.#training,
         provider: this.#provider,
+        attribution: this.#attribution,
         storage: this.#health,
         clock: this.#clockMonitor,
       })

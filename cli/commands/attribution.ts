@@ -60,12 +60,12 @@ export const attributionCommand: Command = {
 }
 
 export const REWARDS_USAGE = [
-  'openledger rewards show --address A [--rpc URL]     accrued (claimable) and claimed rewards, and the recent records that paid A',
+  'openledger rewards show --address A [--rpc URL]     accrued (claimable) and claimed rewards, and every record that credited A (its contributions, scores, OPEN)',
   'openledger rewards claim --from NAME [common options]',
 ].join('\n')
 
-/** records scanned for `rewards show`'s recent payouts (one bounded list call) */
-const RECENT = 100
+/** payouts listed by `rewards show` at most (pages of the per-contributor index) */
+const MAX_SHOWN = 1_000
 
 export const rewardsCommand: Command = {
   usage: REWARDS_USAGE,
@@ -78,9 +78,14 @@ export const rewardsCommand: Command = {
         const address = toHex(parseAddress(values.address, '--address'))
         const rpc = new RpcClient(parseRpcUrl(values.rpc))
         const rewards = await rpc.call<{ accrued: string; claimed: string }>('openledger_getRewards', [address])
-        const recent = await rpc.call<Array<{ record: number; payouts: Array<{ contributor: string; datanet: number; index: number; amount: string }> }>>('openledger_listAttributions', [null, RECENT])
-        const credits = recent.flatMap((a) => a.payouts.filter((p) => p.contributor === address).map((p) => ({ record: a.record, datanet: p.datanet, contribution: p.index, amount: p.amount })))
-        io.out(JSON.stringify({ address, accrued: rewards.accrued, claimed: rewards.claimed, recent: credits }, null, 2))
+        const credits: Array<{ record: number; datanet: number; contribution: number; score: number; amount: string }> = []
+        for (let after: number | null = null; credits.length < MAX_SHOWN;) {
+          const page: Array<{ record: number; contributions: Array<{ datanet: number; index: number; score: number; amount: string }> }> = await rpc.call('openledger_listRewards', [address, 100, after])
+          for (const entry of page) credits.push(...entry.contributions.map((c) => ({ record: entry.record, datanet: c.datanet, contribution: c.index, score: c.score, amount: c.amount })))
+          if (page.length < 100) break
+          after = page[page.length - 1]?.record ?? null
+        }
+        io.out(JSON.stringify({ address, accrued: rewards.accrued, claimed: rewards.claimed, credits: credits.slice(0, MAX_SHOWN) }, null, 2))
         return 0
       }
       case 'claim':

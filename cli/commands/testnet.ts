@@ -17,6 +17,7 @@ import { DEV_INFERENCE_PARAMS, DEV_STAKING_PARAMS } from '../../genesis/devSpec.
 import { DEFAULT_GOVERNANCE_PARAMS } from '../../runtime/modules/governance/index.ts'
 import { TESTNET_MODELS_PARAMS, testnetChainSpec } from '../../genesis/testnetSpec.ts'
 import { shippedBaseModels } from '../../node/models/baseModels.ts'
+import { DEFAULT_ATTRIBUTION_PARAMS } from '../../runtime/modules/attribution/index.ts'
 import { generateEd25519FromSeed } from '../../runtime/crypto/ed25519.ts'
 import { toHex } from '../../runtime/crypto/hash.ts'
 import { privateKeyToAddress, isValidPrivateKey } from '../../runtime/crypto/secp256k1.ts'
@@ -58,6 +59,7 @@ async function init(argv: string[], io: CliIo): Promise<number> {
       'voting-period': { type: 'string' },
       timelock: { type: 'string' },
       'inference-sample-rate': { type: 'string' },
+      'attribution-sample-rate': { type: 'string' },
     },
   })
   if (values.out === undefined) throw new CliError('USAGE', 'testnet init needs --out DIR')
@@ -87,6 +89,9 @@ async function init(argv: string[], io: CliIo): Promise<number> {
   }
   const sampleRate = values['inference-sample-rate'] === undefined ? undefined : parsePositiveInt(values['inference-sample-rate'], '--inference-sample-rate', 0)
   if (sampleRate !== undefined && sampleRate > 10_000) throw new CliError('BAD_ARGUMENT', '--inference-sample-rate is in basis points: at most 10000')
+  const sampleBps = values['attribution-sample-rate']
+  const attributionParams = sampleBps === undefined ? undefined : { ...DEFAULT_ATTRIBUTION_PARAMS, sampleRateBps: parsePositiveInt(sampleBps, '--attribution-sample-rate', 0) }
+  if (attributionParams !== undefined && attributionParams.sampleRateBps > 10_000) throw new CliError('BAD_ARGUMENT', '--attribution-sample-rate must be at most 10000')
   if (stakingParams.maxValidators > 1_000) throw new CliError('BAD_ARGUMENT', '--max-validators must be at most 1000')
   const out = resolve(values.out)
   try {
@@ -126,6 +131,7 @@ async function init(argv: string[], io: CliIo): Promise<number> {
     modelsParams,
     ...(governanceParams === undefined ? {} : { governanceParams }),
     ...(sampleRate === undefined ? {} : { inferenceParams: { ...DEV_INFERENCE_PARAMS, checkSampleRateBps: sampleRate } }),
+    ...(attributionParams === undefined ? {} : { attributionParams }),
     baseModels: await shippedBaseModels(),
   })
   await writeFile(join(out, 'genesis.json'), chainSpecToJson(spec))
@@ -301,7 +307,7 @@ export const testnetCommand: Command = {
     'openledger testnet init --validators N --out DIR [--full-nodes N] [--p2p-port BASE] [--rpc-port BASE] [--metrics-port BASE] [--block-time MS]',
     '                                [--timeout-propose MS] [--chain-id N] [--epoch-length BLOCKS] [--max-validators N]',
     '                                [--train-blocks BLOCKS] [--verify-blocks BLOCKS] [--voting-period BLOCKS] [--timelock BLOCKS]',
-    '                                [--inference-sample-rate BPS]',
+    '                                [--inference-sample-rate BPS] [--attribution-sample-rate BPS]',
     '       openledger testnet add-node --out DIR --name NAME [--full-node] [--p2p-port P] [--rpc-port P] [--metrics-port P]',
     '       openledger testnet run --out DIR',
   ].join('\n'),

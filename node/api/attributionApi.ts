@@ -4,9 +4,17 @@
 //                                                             attributor, receipt and its hash,
 //                                                             re-check, payouts; newest first
 //   getRewards(address)                                       accrued (claimable) and claimed
+//   listRewards(address, count?, afterRecord?)                every final record that credited the
+//                                                             address, in record order: its credited
+//                                                             contributions, scores and amounts (a
+//                                                             prefix read of the per-contributor index)
 //   getPenalties(datanet, count?, after?)                     penalty scores of the datanet's
 //                                                             contributions, cut-off ones marked
 //   getAttributionParams()
+//   getCitations(base, adapters, text)                        the spans of `text` found in the
+//                                                             training data of the adapters' lineage,
+//                                                             each with its datanet, version and
+//                                                             contributions (node/attribution/citations.ts)
 //   getPayoutProof(record, contributor)                       what the contributor was paid for
 //                                                             the record, with a state proof of the
 //                                                             attribution against the finalized
@@ -14,16 +22,21 @@
 import { toJsonOf } from '../../runtime/codec/schema.ts'
 import { concatBytes, toHex } from '../../runtime/crypto/hash.ts'
 import { OpenLedgerError } from '../../runtime/errors.ts'
-import { type Attribution, ATTRIBUTION_STATUS_NAMES, attributionCursor, attributionKind, attributionParams, attributions, AttributionStatus, METHOD_NAMES, penalties, penaltyKind, rewards } from '../../runtime/modules/attribution/index.ts'
+import {
+  type Attribution, ATTRIBUTION_STATUS_NAMES, attributionCursor, attributionKind, attributionParams, attributions, AttributionStatus, contributorPayouts, creditKind, METHOD_NAMES,
+  penalties, penaltyKind, rewards,
+} from '../../runtime/modules/attribution/index.ts'
 import { u32Key } from '../../runtime/storage.ts'
 import { sameAddress } from '../../runtime/modules/accounts.ts'
 import { encodeStateProof } from '../../runtime/state/proof.ts'
 import type { AttributionView } from '../rpc/contract.ts'
 import { defineMethod, param, type RpcMethod } from '../rpc/registry.ts'
+import { MAX_CITED_CHARS } from '../attribution/attributionService.ts'
+import { MAX_REQUEST_ADAPTERS } from '../../runtime/modules/inference/index.ts'
 import type { ApiComponents } from './context.ts'
 import { listByIds, listEntries, MAX_LIST } from './pagination.ts'
 
-export type AttributionApiErrorCode = 'NOT_FINAL' | 'NOT_PAID'
+export type AttributionApiErrorCode = 'NOT_FINAL' | 'NOT_PAID' | 'NO_ATTRIBUTION_SERVICE'
 export class AttributionApiError extends OpenLedgerError<AttributionApiErrorCode> {}
 
 export function attributionToJson(entry: Attribution): AttributionView {
@@ -36,7 +49,7 @@ export function attributionToJson(entry: Attribution): AttributionView {
   }
 }
 
-export function attributionMethods({ chain }: ApiComponents): RpcMethod[] {
+export function attributionMethods({ chain, attribution }: ApiComponents): RpcMethod[] {
   const state = () => chain.state
   const id = param.uint({ max: Number.MAX_SAFE_INTEGER })
   const count = param.optional(param.uint({ max: MAX_LIST })).named('count')
@@ -69,6 +82,22 @@ export function attributionMethods({ chain }: ApiComponents): RpcMethod[] {
       },
     }),
     defineMethod({
+      name: 'openledger_listRewards',
+      params: [param.address().named('address'), count, param.optional(id).named('afterRecord')],
+      async handler([address, n, after], { signal }) {
+        const prefix = concatBytes(contributorPayouts.prefix, address)
+        const entries = state().entries(prefix, after === undefined ? undefined : contributorPayouts.key({ contributor: address, record: after }))
+        return listEntries(entries, { count: n, signal }, ([key, value]) => {
+          const record = Number(new DataView(key.buffer, key.byteOffset + key.length - 8, 8).getBigUint64(0))
+          const credits = contributorPayouts.decodeValue(value)
+          return {
+            record, amount: credits.reduce((sum, c) => sum + c.amount, 0n).toString(),
+            contributions: credits.map((c) => creditKind.toJson(c)),
+          }
+        })
+      },
+    }),
+    defineMethod({
       name: 'openledger_getPenalties',
       params: [id.named('datanet'), count, param.optional(id).named('after')],
       async handler([datanet, n, after], { signal }) {
@@ -78,6 +107,14 @@ export function attributionMethods({ chain }: ApiComponents): RpcMethod[] {
           const index = new DataView(key.buffer, key.byteOffset + key.length - 4, 4).getUint32(0)
           return { datanet, index, ...toJsonOf(penaltyKind, penalties.decodeValue(value)) }
         })
+      },
+    }),
+    defineMethod({
+      name: 'openledger_getCitations',
+      params: [id.named('base'), param.array(id, { maxLength: MAX_REQUEST_ADAPTERS }).named('adapters'), param.string({ maxLength: MAX_CITED_CHARS }).named('text')],
+      async handler([base, adapters, text], { signal }) {
+        if (attribution === undefined) throw new AttributionApiError('NO_ATTRIBUTION_SERVICE', 'this node runs no attribution service (it has no blob store)')
+        return attribution.citations(base, adapters, text, signal)
       },
     }),
     defineMethod({

@@ -9,6 +9,7 @@ import type { TxWatcher } from '../mempool/txWatcher.ts'
 import type { BlobStore } from '../blobs/blobStore.ts'
 import type { JobProgress } from '../models/trainingService.ts'
 import type { SettleResult } from '../market/providerService.ts'
+import type { AttributionService } from '../attribution/attributionService.ts'
 
 /** What the RPC reads of the network and consensus, when the node has them (not in dev mode). */
 export interface NetworkView {
@@ -53,6 +54,8 @@ export interface ApiComponents {
   training?: { progress(job: number): JobProgress | undefined } | undefined
   /** the node's inference-market provider (`--provider`): settles its channel vouchers on demand */
   provider?: { settle(): Promise<SettleResult> } | undefined
+  /** the node's Proof of Attribution worker: citations of an output (openledger_getCitations) */
+  attribution?: Pick<AttributionService, 'citations'> | undefined
   /** the home's storage: whether the node can write (node/storage) */
   storage?: { readonly status: 'ok' | 'low' | 'failed'; readonly lastFreeBytes: number | undefined; readonly fatal: Error | undefined } | undefined
   /** this node's clock against its peers' (validators and full nodes on a network) */

@@ -14,7 +14,8 @@
 // runtime's deadline index (each open phase has exactly one entry there), never a scan of every
 // record. Records are worked on one at a time, in the order their events were finalized; a
 // receipt computed here is kept until its record is final, so a verifier computes it once for
-// its commit and its reveal.
+// its commit and its reveal. A receipt that cannot be computed yet (the output not reachable yet)
+// is tried again at every finalized block while the duty lasts.
 //
 // Classifier records (method knnShapley) are not computed yet: the record holds the prompt's hash
 // only, not the prompt, and KNN-Shapley needs the input's features. Such a record is skipped with a
@@ -31,7 +32,7 @@ import { sameAddress } from '../../runtime/modules/accounts.ts'
 import { type Attribution, AttributionFinal, attributions, AttributionStatus, CHECK_COMMIT_DOMAIN, checkScope, commitCheck, deadlines, lineageOf, type Receipt, receiptHash, RecordUnattributed, revealCheck, submitReceipt } from '../../runtime/modules/attribution/index.ts'
 import { records } from '../../runtime/modules/inference/index.ts'
 import { ModuleIndex } from '../../runtime/modules/indices.ts'
-import { BaseModelKind, baseModels } from '../../runtime/modules/models/index.ts'
+import { BaseModelKind, baseModels, modelVersions } from '../../runtime/modules/models/index.ts'
 import { ReceiptStatus } from '../../runtime/receipt.ts'
 import type { Logger } from '../../lib/logger.ts'
 import type { BlobFetcher } from '../blobs/blobExchange.ts'
@@ -39,14 +40,18 @@ import type { BlobStore } from '../blobs/blobStore.ts'
 import type { Chain, ImportedBlock } from '../chain/chain.ts'
 import type { BaseModelResolver } from '../models/baseModels.ts'
 import type { OperatorTransactions } from '../operator/operatorTransactions.ts'
+import { citationsOf, type Citation } from './citations.ts'
 import { SpanIndexCache } from './indexCache.ts'
 import { faultyReceipt, spanReceipt, type VersionIndex } from './spanReceipt.ts'
 
 /** TEST ONLY: `wrong-receipt` submits a well-formed wrong receipt as attributor (faultyReceipt), so a re-check can be shown to catch it. */
 export type AttributionFault = 'wrong-receipt'
 
-export type AttributionServiceErrorCode = 'OUTPUT_UNAVAILABLE' | 'OUTPUT_MISMATCH' | 'UNSUPPORTED_METHOD' | 'UNKNOWN_RECORD'
+export type AttributionServiceErrorCode = 'OUTPUT_UNAVAILABLE' | 'OUTPUT_MISMATCH' | 'UNSUPPORTED_METHOD' | 'UNKNOWN_RECORD' | 'UNKNOWN_MODEL' | 'TEXT_TOO_LONG'
 export class AttributionServiceError extends OpenLedgerError<AttributionServiceErrorCode> {}
+
+/** characters of a text `citations` takes at most (a completion is at most a context of tokens) */
+export const MAX_CITED_CHARS = 64 * 1024
 
 export interface AttributionServiceOptions {
   /** span indexes on disk (<home>/attribution) */
@@ -89,6 +94,8 @@ export class AttributionService {
   #abort = new AbortController()
   /** honest receipts computed here, by record (dropped when the record is final) */
   readonly #receipts = new Map<number, Receipt>()
+  /** records whose receipt could not be computed yet (an output not fetched yet, say): tried again at every finalized block while the duty lasts, by failures so far */
+  readonly #retry = new Map<number, number>()
   /** transactions submitted: `${record}/${duty}/${attempt}` */
   readonly #submitted = new Set<string>()
   /** receipts submitted by this node, for tests and the log */
@@ -120,6 +127,29 @@ export class AttributionService {
     await this.#queue
   }
 
+  /**
+   * The citations of `text` as the output of base model `base` with these adapters (model version
+   * ids): its spans found in the datanet versions of the adapters' lineage (citations.ts). The
+   * lineage's span indexes are built on first use, as for receipts.
+   */
+  async citations(base: number, adapters: readonly number[], text: string, signal?: AbortSignal): Promise<{ lineage: Array<{ datanet: number; version: number }>; tokens: number; citations: Citation[] }> {
+    if (text.length > MAX_CITED_CHARS) throw new AttributionServiceError('TEXT_TOO_LONG', `at most ${MAX_CITED_CHARS} characters are cited`)
+    const { chain, resolver } = this.#c
+    const model = await baseModels.get(chain.state, base)
+    if (model === undefined) throw new AttributionServiceError('UNKNOWN_MODEL', `no base model ${base}`)
+    if (model.kind !== BaseModelKind.lm) throw new AttributionServiceError('UNSUPPORTED_METHOD', `base model ${base} is a classifier: citations are spans of a language model's output`)
+    for (const id of adapters) {
+      const version = await modelVersions.get(chain.state, id)
+      if (version?.base !== base) throw new AttributionServiceError('UNKNOWN_MODEL', `model version ${id} is not a published adapter of base model ${base}`)
+    }
+    const lineage = (await lineageOf(chain.state, { adapters: adapters.map((id) => ({ id, weightMilli: 1_000 })) })) ?? []
+    const { tokenizer } = await resolver.resolve(model, signal ?? this.#abort.signal)
+    const versions: VersionIndex[] = []
+    for (const entry of lineage) versions.push({ ...entry, index: await this.#indexes.get(entry.datanet, entry.version, tokenizer, model.tokenizerHash) })
+    const tokens = Array.from(tokenizer.encode(text))
+    return { lineage, tokens: tokens.length, citations: citationsOf(versions, tokens, tokenizer) }
+  }
+
   /** Resolves once the work queued so far is done (tests). */
   idle(): Promise<void> {
     return this.#queue
@@ -145,6 +175,7 @@ export class AttributionService {
       for (const event of receipt.events) this.#note(event, touched)
     }
     for (const event of block.blockEvents) this.#note(event, touched)
+    for (const record of this.#retry.keys()) touched.add(record)
     for (const record of touched) await this.#work(record)
   }
 
@@ -167,16 +198,23 @@ export class AttributionService {
     const entry = await attributions.get(this.#c.chain.state, id)
     if (entry === undefined) return
     const duty = dutyIn(entry, transactions.address)
-    if (duty === undefined) return
     const key = `${id}/${duty}/${entry.attempt}`
-    if (this.#submitted.has(key)) return
+    if (duty === undefined || this.#submitted.has(key)) {
+      this.#retry.delete(id)
+      return
+    }
     let honest: Receipt
     try {
       honest = await this.#receipt(id)
+      this.#retry.delete(id)
     } catch (error) {
       if (this.#abort.signal.aborted) return
       const code = error instanceof OpenLedgerError ? error.code : 'FAILED'
-      this.#log.warn('could not compute the attribution of a record', { record: id, duty, code, error })
+      const failures = (this.#retry.get(id) ?? 0) + 1
+      // a classifier's record cannot be computed here at all; anything else may be (the output reaches this node later)
+      if (code === 'UNSUPPORTED_METHOD') this.#retry.delete(id)
+      else this.#retry.set(id, failures)
+      if (failures === 1 || failures % 20 === 0) this.#log.warn('could not compute the attribution of a record', { record: id, duty, code, failures, error })
       return
     }
     let sent = false

@@ -17,7 +17,7 @@ import { OpenLedgerError } from '../../runtime/errors.ts'
 import { ServingHttpServer, type ServedModelInfo, type ServingHttpOptions, type ServingModels } from './http/server.ts'
 import { createServingMetrics, observeReads, type ServingMetrics } from './metrics.ts'
 import { homeBlobReader, ModelSources, rpcBlobReader, RpcChainModels, type BlobReader } from './sources.ts'
-import type { ServingEngine } from './types.ts'
+import type { AdapterUse, ServingEngine } from './types.ts'
 
 export interface ServingServiceOptions {
   /** the node's JSON-RPC */
@@ -59,6 +59,7 @@ export class ServingService {
   #http: ServingHttpServer | undefined
   #timer: NodeJS.Timeout | undefined
   readonly #served = new Map<string, ServedModelInfo>()
+  #client: RpcClient
 
   constructor(options: ServingServiceOptions, components: ServingServiceComponents) {
     this.#options = options
@@ -66,6 +67,7 @@ export class ServingService {
     this.#log = components.logger.child('serving')
     this.metrics = createServingMetrics()
     const client = new RpcClient(options.rpcUrl)
+    this.#client = client
     const readers: BlobReader[] = [...(options.home === undefined ? [] : [homeBlobReader(join(options.home, 'blobs'))]), rpcBlobReader(client)]
     this.#sources = new ModelSources({ chain: new RpcChainModels(client), readers, logger: this.#log, observeRead: observeReads(this.metrics) })
   }
@@ -120,7 +122,7 @@ export class ServingService {
     await engine.start()
     this.#engine = engine
     this.metrics.setEngineStats(() => engine.stats())
-    const http = new ServingHttpServer(o.http ?? {}, { engine, models: this.#catalog(), metrics: this.metrics, logger: this.#log })
+    const http = new ServingHttpServer(o.http ?? {}, { engine, models: this.#catalog(), metrics: this.metrics, logger: this.#log, citations: (base, adapters, text) => this.#citations(base, adapters, text) })
     try {
       await http.start()
     } catch (error) {
@@ -143,6 +145,13 @@ export class ServingService {
     this.#http = undefined
     await this.#engine?.stop()
     this.#engine = undefined
+  }
+
+  /** The node's citations of an output (openledger_getCitations: its spans in the training data of the adapters' lineage). */
+  async #citations(base: string, adapters: readonly AdapterUse[], text: string): Promise<unknown> {
+    const served = this.#sources.base(base)
+    if (served === undefined) throw new ServingServiceError('UNKNOWN_MODEL', `no base model named ${base}`)
+    return this.#client.call('openledger_getCitations', [served.id, adapters.map((a) => Number(a.id)), text])
   }
 
   #catalog(): ServingModels {

@@ -18,7 +18,7 @@ t.test('rewards and attributions with the CLI on a fresh dev chain', async (t) =
 
   const shown = await cli('rewards', 'show', '--address', bob)
   t.equal(shown.code, 0, shown.stderr)
-  t.same(JSON.parse(shown.stdout), { address: bob, accrued: '0', claimed: '0', recent: [] })
+  t.same(JSON.parse(shown.stdout), { address: bob, accrued: '0', claimed: '0', credits: [] })
 
   // the dry run catches it before any fee is paid; --force sends it and the chain refuses it
   const claimed = await cli('rewards', 'claim', '--from', 'bob')

@@ -71,6 +71,8 @@ export interface TestnetOptions {
   timelockBlocks?: number
   /** inference: share of records re-checked, in basis points (default: the dev spec's) */
   inferenceSampleRateBps?: number
+  /** attribution: share of receipts re-checked, in bps (default: the module's) */
+  attributionSampleRateBps?: number
   /** ms a node may take to answer RPC after it was spawned (default 120 s; a fresh home stores the shipped models first) */
   startTimeoutMs?: number
 }
@@ -96,6 +98,7 @@ export async function createTestnet(options: TestnetOptions): Promise<Testnet> {
     ...(options.votingPeriod === undefined ? [] : ['--voting-period', String(options.votingPeriod)]),
     ...(options.timelockBlocks === undefined ? [] : ['--timelock', String(options.timelockBlocks)]),
     ...(options.inferenceSampleRateBps === undefined ? [] : ['--inference-sample-rate', String(options.inferenceSampleRateBps)]),
+    ...(options.attributionSampleRateBps === undefined ? [] : ['--attribution-sample-rate', String(options.attributionSampleRateBps)]),
   ])
   if (init.code !== 0) throw new Error(`testnet init failed: ${init.stderr}`)
   const names = [

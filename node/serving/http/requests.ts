@@ -84,6 +84,8 @@ export interface CompletionBody extends SamplingFields {
   readonly prompt: string | readonly number[]
   /** legacy `logprobs`: how many (only the chosen token's are known; see README) */
   readonly logprobs: number | undefined
+  /** the `citations` extension: the output's spans found in the model's training data, with their sources */
+  readonly citations: boolean
 }
 
 export interface ChatMessage {
@@ -96,6 +98,7 @@ export interface ChatBody extends SamplingFields {
   readonly adapters: readonly AdapterUse[]
   readonly messages: readonly ChatMessage[]
   readonly logprobs: boolean
+  readonly citations: boolean
 }
 
 export interface ClassifyBody {
@@ -201,7 +204,7 @@ export function parseCompletion(raw: unknown): CompletionBody {
   else if (Array.isArray(value) && value.length > 1) throw invalid('prompt', 'one prompt per request: send several requests (they are batched together)', 'unsupported_parameter')
   else throw invalid('prompt', 'prompt must be a string or an array of token ids')
   const logprobs = integer(body, 'logprobs', 0, 5)
-  return { ...samplingFields(body, 'max_tokens'), model, adapters: adapterUses(model, parseAdapters(body, model)), prompt, logprobs }
+  return { ...samplingFields(body, 'max_tokens'), model, adapters: adapterUses(model, parseAdapters(body, model)), prompt, logprobs, citations: boolean(body, 'citations') }
 }
 
 function messageContent(value: unknown, index: number): string {
@@ -232,7 +235,7 @@ export function parseChat(raw: unknown): ChatBody {
   const logprobs = boolean(body, 'logprobs')
   const top = integer(body, 'top_logprobs', 0, 20)
   if (top !== undefined && top > 0) throw invalid('top_logprobs', 'top_logprobs is not supported: only the chosen tokens\' log-probabilities are computed', 'unsupported_parameter')
-  return { ...samplingFields(body, 'max_completion_tokens'), model, adapters: adapterUses(model, parseAdapters(body, model)), messages, logprobs }
+  return { ...samplingFields(body, 'max_completion_tokens'), model, adapters: adapterUses(model, parseAdapters(body, model)), messages, logprobs, citations: boolean(body, 'citations') }
 }
 
 export function parseClassify(raw: unknown): ClassifyBody {

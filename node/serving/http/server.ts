@@ -64,6 +64,12 @@ export interface ServingHttpComponents {
   models: ServingModels
   metrics: ServingMetrics
   logger: Logger
+  /**
+   * The `citations` extension: the spans of an output found in the training data of the adapters'
+   * lineage, with their datanet, version and contribution (the node's openledger_getCitations).
+   * Absent, a request asking for citations is refused.
+   */
+  citations?: ((base: string, adapters: readonly AdapterUse[], text: string, signal: AbortSignal) => Promise<unknown>) | undefined
 }
 
 export const SERVING_HTTP_DEFAULTS = { host: '127.0.0.1', port: 8000, maxBodyBytes: 1024 * 1024, maxInFlight: 256, retryAfterSeconds: 1 } as const
@@ -121,6 +127,7 @@ interface GenerationPlan {
   readonly stops: readonly string[]
   readonly maxTokens: number
   readonly logprobs: boolean
+  readonly citations?: boolean
 }
 
 interface Outcome {
@@ -301,12 +308,16 @@ export class ServingHttpServer {
         if (body.prompt.some((id) => id >= model.config.vocab)) throw invalid('prompt', `token ids must be below the vocabulary size ${model.config.vocab}`)
         promptTokens = [...body.prompt]
       }
-      plan = this.#plan(endpoint, body.model, body.adapters, model, promptTokens, body, body.stop, body.logprobs !== undefined, 'prompt', DEFAULT_COMPLETION_TOKENS)
+      plan = { ...this.#plan(endpoint, body.model, body.adapters, model, promptTokens, body, body.stop, body.logprobs !== undefined, 'prompt', DEFAULT_COMPLETION_TOKENS), citations: body.citations }
     } else {
       const body = parseChat(raw)
       const model = this.#served(body.model, 'lm')
       const promptTokens = this.#encode(model, renderChat(body.messages), 'messages')
-      plan = this.#plan(endpoint, body.model, body.adapters, model, promptTokens, body, [...body.stop, CHAT_STOP], body.logprobs, 'messages', undefined)
+      plan = { ...this.#plan(endpoint, body.model, body.adapters, model, promptTokens, body, [...body.stop, CHAT_STOP], body.logprobs, 'messages', undefined), citations: body.citations }
+    }
+    if (plan.citations === true) {
+      if (this.#c.citations === undefined) throw invalid('citations', 'this server cites nothing: it runs without a node to read the training data from', 'unsupported_parameter')
+      if (plan.fields.stream) throw invalid('citations', 'citations come with a completion that is not streamed', 'unsupported_parameter')
     }
     for (const use of plan.adapters) await this.#c.models.checkAdapter(plan.ref.base, use.id)
     await this.#run(plan, req, res)
@@ -369,7 +380,18 @@ export class ServingHttpServer {
       plan.endpoint === 'chat'
         ? { index: 0, message: { role: 'assistant', content: outcome.text }, logprobs, finish_reason: outcome.finishReason }
         : { index: 0, text: outcome.text, logprobs, finish_reason: outcome.finishReason }
-    this.#sendJson(res, 200, { id, object: plan.endpoint === 'chat' ? 'chat.completion' : 'text_completion', created, model: name, choices: [choice], usage })
+    const citations = plan.citations === true ? await this.#cite(plan, outcome.text, abort.signal) : undefined
+    this.#sendJson(res, 200, { id, object: plan.endpoint === 'chat' ? 'chat.completion' : 'text_completion', created, model: name, choices: [choice], usage, ...citations })
+  }
+
+  /** The citations of a finished completion; a failure to get them is reported beside the completion, which is not lost. */
+  async #cite(plan: GenerationPlan, text: string, signal: AbortSignal): Promise<{ citations: unknown } | { citations: null; citations_error: string }> {
+    try {
+      return { citations: await (this.#c.citations as NonNullable<ServingHttpComponents['citations']>)(plan.ref.base, plan.adapters, text, signal) }
+    } catch (error) {
+      this.#log.warn('citations failed', { error: (error as Error).message })
+      return { citations: null, citations_error: (error as Error).message }
+    }
   }
 
   /** Reads the generation to its end, applying stop strings; streams each piece when `stream` is given. */

@@ -19,8 +19,8 @@ import {
 
 // Weights (gas): about 150 per state read or write.
 export const SUBMIT_WEIGHT = 4_000
-/** per credited or harmful contribution: its contribution read, later its penalty and reward */
-export const SUBMIT_WEIGHT_PER_CONTRIBUTION = 500
+/** per credited or harmful contribution: its contribution read, later its penalty, its reward and its payout index entry */
+export const SUBMIT_WEIGHT_PER_CONTRIBUTION = 650
 export const COMMIT_WEIGHT = 1_500
 /** a reveal may settle the check: up to the whole payout of the record */
 export const REVEAL_WEIGHT = 3_000 + 64 * SUBMIT_WEIGHT_PER_CONTRIBUTION

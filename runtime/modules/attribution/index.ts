@@ -34,7 +34,7 @@ export {
   DEFAULT_ATTRIBUTION_PARAMS, MAX_RECEIPT_CONTRIBUTIONS, METHOD_NAMES, Method, penalties, rewards, SCORE_TOTAL,
   type Attribution, type AttributionParams, type LineageEntry, type Payout, type Penalty, type Receipt, type Reward, type Scored,
 } from './state.ts'
-export { attributionKind, penaltyKind } from './state.ts'
+export { attributionKind, contributorPayouts, creditKind, penaltyKind, type Credit } from './state.ts'
 export { commitCheck, revealCheck, submitReceipt } from './calls.ts'
 export { AttributionFinal, RecordUnattributed } from './events.ts'
 export { deadlines } from './state.ts'

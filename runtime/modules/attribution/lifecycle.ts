@@ -39,8 +39,8 @@ import {
   ReassignReason, RecordUnattributed, UnattributedReason, WorkerSlashed,
 } from './events.ts'
 import {
-  ATTRIBUTION_ACCOUNT, AttributionStatus, deadlines, MAX_LINEAGE, MAX_WORKERS, penalties, receiptKind, rewards,
-  type Attribution, type AttributionParams, type LineageEntry, type Payout, type Receipt, type Reveal,
+  ATTRIBUTION_ACCOUNT, AttributionStatus, contributorPayouts, deadlines, MAX_LINEAGE, MAX_WORKERS, penalties, receiptKind, rewards,
+  type Attribution, type AttributionParams, type Credit, type LineageEntry, type Payout, type Receipt, type Reveal,
 } from './state.ts'
 
 /** Domains of the draws (system/randomness.ts) and of the re-check commitments (commitReveal.ts). */
@@ -259,6 +259,14 @@ export async function finalize(context: ExecutionContext, entry: Attribution, pa
     const left = await takeContributorsPool(context, entry.record, [{ to: ATTRIBUTION_ACCOUNT, amount: paid }, { to: TREASURY_ACCOUNT, amount: toTreasury }])
     if (left !== 0n) throw new Error(`attribution: record ${entry.record}'s pool could not be taken: bug`)
   }
+  const byContributor = new Map<string, { contributor: Address; credits: Credit[] }>()
+  for (const [i, payout] of payouts.entries()) {
+    const key = toHex(payout.contributor)
+    const entry = byContributor.get(key) ?? { contributor: payout.contributor, credits: [] }
+    entry.credits.push({ datanet: payout.datanet, index: payout.index, score: Number(credited[i]?.score ?? 0n), amount: payout.amount })
+    byContributor.set(key, entry)
+  }
+  for (const { contributor, credits } of byContributor.values()) contributorPayouts.set(state, { contributor, record: entry.record }, credits)
   for (const payout of payouts) {
     if (payout.amount === 0n) continue
     const reward = (await rewards.get(state, payout.contributor)) ?? { accrued: 0n, claimed: 0n }

@@ -5,6 +5,7 @@
 import { commitmentKind } from '../../commitReveal.ts'
 import * as k from '../../codec/schema.ts'
 import { defineParams } from '../../params.ts'
+import { concatBytes } from '../../crypto/hash.ts'
 import { bytesKey, storageMap, storageValue } from '../../storage.ts'
 import { moduleAccount } from '../accounts.ts'
 import { contributionKey } from '../datanets/index.ts'
@@ -21,6 +22,7 @@ export const StorageItem = {
   deadline: 3,
   reward: 4,
   penalty: 5,
+  contributorPayout: 6,
 } as const
 
 /** The fixed total the positive shares of a receipt sum to (attribution/spans.ts apportions to it). */
@@ -174,6 +176,13 @@ export const penaltyKind = k.struct({
 })
 export type Penalty = k.Infer<typeof penaltyKind>
 
+/** What one final record paid one contributor, per credited contribution of theirs. */
+export const creditKind = k.struct({ datanet: k.uint, index: k.uint, score: k.uint, amount: k.amount })
+export type Credit = k.Infer<typeof creditKind>
+
+/** (contributor, record): the contributor's 20 bytes then the record id big-endian, so a contributor's entries list in record order by prefix */
+export const contributorPayoutKey = ({ contributor, record }: { contributor: Uint8Array; record: number }): Uint8Array => concatBytes(contributor, u64Key(record))
+
 const M = ModuleIndex.attribution
 export const params = attributionParams.storage
 /** the last inference record the hook has assigned (or closed) */
@@ -186,3 +195,9 @@ export const deadlines = storageMap(M, StorageItem.deadline, u64Key, k.list(k.ui
 export const rewards = storageMap(M, StorageItem.reward, bytesKey, rewardKind)
 /** (datanet, contribution index) -> penalty */
 export const penalties = storageMap(M, StorageItem.penalty, contributionKey, penaltyKind)
+/**
+ * (contributor, record) -> the contributor's credited contributions in that final record, with
+ * their scores and amounts: the per-contributor index `openledger_listRewards` reads by prefix
+ * (every inference that credited a contributor, without a scan of the attributions)
+ */
+export const contributorPayouts = storageMap(M, StorageItem.contributorPayout, contributorPayoutKey, k.list(creditKind, MAX_RECEIPT_CONTRIBUTIONS))

@@ -38,5 +38,5 @@ export {
 export { channelTermsKind, initialChannelHead, nextChannelHead, signVoucher, voucherDigest, type ChannelTerms } from './voucher.ts'
 export { commitCheck, fulfil, redeem, revealCheck } from './calls.ts'
 export { CheckOpened, CheckRevealOpened, RequestCreated } from './events.ts'
-export { channelKind, MAX_REDEEM_VOUCHERS, providerKind, recordKind, requestKind } from './state.ts'
+export { channelKind, MAX_REDEEM_VOUCHERS, MAX_REQUEST_ADAPTERS, providerKind, recordKind, requestKind } from './state.ts'
 export { voucherSigner } from './voucher.ts'

@@ -72,6 +72,9 @@ t.test('attributions, rewards and a payout proof over openledger_*', async (t) =
   t.same(await call('openledger_getRewards', [eve]), { address: eve, accrued: eveShare, claimed: '0' })
   t.same(await call('openledger_getRewards', [toHex(devAccount('bob').address)]), { address: toHex(devAccount('bob').address), accrued: '0', claimed: '0' })
   t.same(await call('openledger_getPenalties', [1]), [])
+  t.same(await call('openledger_listRewards', [eve]), [{ record: 1, amount: eveShare, contributions: [{ datanet: 1, index: 1, score: 700_000, amount: eveShare }] }], 'the per-contributor index: the record, its credited contribution, score and amount')
+  t.same(await call('openledger_listRewards', [eve, null, 1]), [], 'nothing after record 1')
+  t.same(await call('openledger_listRewards', [toHex(devAccount('bob').address)]), [])
 
   const proof = await call('openledger_getPayoutProof', [1, eve])
   t.equal(proof.amount, eveShare)

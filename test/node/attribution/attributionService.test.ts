@@ -3,7 +3,8 @@
 // LoRA job trained and published on it, charlie registers as a provider and answers dave's paid
 // request on the adapter with an output quoting one chapter (its bytes in the node's blob store by
 // the content id the record names). The service reads the output, builds the span index of the
-// lineage's version, submits the receipt; once final the quoted chapter's contributor has accrued
+// lineage's version (trying again at each block while the output is not in its store yet),
+// submits the receipt; once final the quoted chapter's contributor has accrued
 // exactly the record's contributors' pool, sees it with `openledger rewards show` and takes it with
 // `openledger rewards claim` (its key imported into a keystore), and `openledger attribution show`
 // prints the receipt.
@@ -19,6 +20,7 @@ import { fromHex, keccak256, toHex, utf8 } from '../../../runtime/crypto/hash.ts
 import { createRuntime } from '../../../runtime/index.ts'
 import type { Hyperparameters } from '../../../runtime/modules/models/state.ts'
 import type { BlobStore } from '../../../node/blobs/blobStore.ts'
+import { contentId } from '../../../node/blobs/contentId.ts'
 import { found, runCli, waitFor } from '../../e2e/harness.ts'
 import { startDevNode, TINY_HYPER } from '../models/fixtures.ts'
 
@@ -63,6 +65,15 @@ t.test('a paid inference on an adapter is attributed by the node, and its contri
   t.ok(text.includes(quote), 'the quote is verbatim from the chapter')
   const output = `And so the sailor said: ${quote}`
 
+  // what a user of the serving API sees beside the completion: the quote cited, with its source
+  const cited = await dev.rpc.call<{ lineage: unknown; citations: Array<{ text: string; start: number; end: number; count: number; sources: Array<{ datanet: number; version: number; contribution: number }> }> }>('openledger_getCitations', [1, [adapter], output])
+  t.same(cited.lineage, [{ datanet, version }])
+  const main = cited.citations.find((c) => c.sources.some((s) => s.contribution === quoted.index))
+  t.ok(main !== undefined && main.end - main.start >= 30 && quote.includes(main.text.trim().slice(0, 40)), `the quote is cited from contribution ${quoted.index}: ${JSON.stringify(main?.text)}`)
+  t.same(main?.sources[0], { datanet, version, contribution: quoted.index, occurrences: 1 }, 'its source: datanet, version, contribution')
+  t.same((await dev.rpc.call<{ citations: unknown[] }>('openledger_getCitations', [1, [adapter], 'zebra quantum xylophone'])).citations, [], 'nothing quoted, nothing cited')
+  await t.rejects(dev.rpc.call('openledger_getCitations', [1, [adapter + 100], output]), /UNKNOWN_MODEL|not a published adapter/, 'an unknown adapter is refused')
+
   // charlie answers dave's request as a provider would: the output in the blob store, fulfil on chain
   const charlie = devAccount('charlie')
   await send(charlie, 'inference', 'registerProvider', { bond: (1_000n * OPEN).toString(), endpoint: 'http://127.0.0.1:9', priceIn: (OPEN / 100n).toString(), priceOut: (OPEN / 100n).toString(), models: [1], capacity: 4 })
@@ -71,10 +82,16 @@ t.test('a paid inference on an adapter is attributed by the node, and its contri
     sampling: { temperatureMilli: 0, topK: 0, topPMilli: 1000, seed: 0 }, escrow: OPEN.toString(),
   })
   const request = Number(eventData(requested, 'inference', 'RequestCreated')?.['request'])
+  // the output reaches the node's store only after the record was assigned: the service tries again at each finalized block
   const bytes = utf8(output)
-  const cid = await store.put(bytes)
+  const cid = contentId(bytes)
   const fulfilled = await send(charlie, 'inference', 'fulfil', { request, outputHash: toHex(keccak256(bytes)), outputCid: toHex(cid), inputTokens: 2, outputTokens: 24 })
   const recordId = Number(eventData(fulfilled, 'inference', 'InferenceRecorded')?.['record'])
+  await waitFor(async () => ((await dev.rpc.call<{ status: string } | null>('openledger_getAttribution', [recordId]))?.status === 'assigned' ? true : undefined), 'the record assigned', 60_000, 100)
+  const assignedAt = (await dev.rpc.call<{ number: number }>('chain_getHeader')).number
+  await waitFor(async () => ((await dev.rpc.call<{ number: number }>('chain_getHeader')).number >= assignedAt + 2 ? true : undefined), 'two blocks without the output', 60_000, 100)
+  t.equal((await dev.rpc.call<{ status: string }>('openledger_getAttribution', [recordId])).status, 'assigned', 'no receipt while the output is missing')
+  t.same(await store.put(bytes), cid, 'the output arrives')
   const record = await dev.rpc.call<{ split: { contributors: string } }>('openledger_getInferenceRecord', [recordId])
   const pool = BigInt(record.split.contributors)
   t.ok(pool > 0n, `the record holds a contributors' pool of ${pool}`)
@@ -99,9 +116,10 @@ t.test('a paid inference on an adapter is attributed by the node, and its contri
   const contributor = quoted.contributor
   const shown = await runCli(['rewards', 'show', '--address', contributor, '--rpc', dev.url])
   t.equal(shown.code, 0, shown.stderr)
-  const rewards = JSON.parse(shown.stdout) as { accrued: string; claimed: string; recent: Array<{ record: number; amount: string }> }
+  const rewards = JSON.parse(shown.stdout) as { accrued: string; claimed: string; credits: Array<{ record: number; contribution: number; score: number; amount: string }> }
   t.equal(BigInt(rewards.accrued), owed, 'rewards show: accrued is what the record paid it')
-  t.match(rewards.recent, [{ record: recordId }], 'rewards show lists the inference that credited it')
+  t.ok(rewards.credits.some((c) => c.record === recordId && c.contribution === quoted.index && c.score === final.receipt.contributions[0]?.score), 'rewards show lists the inference that credited it, with its contribution and score')
+  t.equal(rewards.credits.reduce((sum, c) => sum + BigInt(c.amount), 0n), owed, 'and the OPEN it earned')
   const shownReceipt = await runCli(['attribution', 'show', String(recordId), '--rpc', dev.url])
   t.equal(shownReceipt.code, 0, shownReceipt.stderr)
   t.match(shownReceipt.stdout, new RegExp(`"index": ${quoted.index}`), 'attribution show prints the credited contribution')
