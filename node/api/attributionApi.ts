@@ -23,7 +23,7 @@ import { toJsonOf } from '../../runtime/codec/schema.ts'
 import { concatBytes, toHex } from '../../runtime/crypto/hash.ts'
 import { OpenLedgerError } from '../../runtime/errors.ts'
 import {
-  type Attribution, ATTRIBUTION_STATUS_NAMES, attributionCursor, attributionKind, attributionParams, attributions, AttributionStatus, contributorPayouts, creditKind, METHOD_NAMES,
+  type Attribution, ATTRIBUTION_STATUS_NAMES, attributionCursor, attributionKind, attributionParams, attributions, AttributionStatus, contributorPayouts, METHOD_NAMES,
   penalties, penaltyKind, rewards,
 } from '../../runtime/modules/attribution/index.ts'
 import { u32Key } from '../../runtime/storage.ts'
@@ -92,7 +92,7 @@ export function attributionMethods({ chain, attribution }: ApiComponents): RpcMe
           const credits = contributorPayouts.decodeValue(value)
           return {
             record, amount: credits.reduce((sum, c) => sum + c.amount, 0n).toString(),
-            contributions: credits.map((c) => creditKind.toJson(c)),
+            contributions: credits.map((c) => ({ datanet: c.datanet, index: c.index, score: c.score, amount: c.amount.toString() })),
           }
         })
       },

@@ -17,6 +17,7 @@ import type { Attribution, AttributionParams, AttributionStatus, Method, Penalty
 import type {
   Channel, ChannelStatus, Check, CheckStatus, InferenceParams, InferenceRecord, InferenceRequest, Provider, ProviderStatus, RecordStatus, RequestStatus, Verdict,
 } from '../../runtime/modules/inference/index.ts'
+import type { Citation } from '../attribution/citations.ts'
 import type { PROPOSAL_KIND_NAMES, PROPOSAL_STATUS_NAMES, ProposalContent, Tally, VOTE_OPTION_NAMES } from '../../runtime/modules/governance/index.ts'
 
 /** 0x-prefixed hex */
@@ -325,6 +326,10 @@ export type AttributionView = Omit<Json<Attribution>, 'status' | 'receipt'> & {
 }
 export type PenaltyView = { datanet: number; index: number } & Json<Penalty>
 export interface RewardView { address: Hex; accrued: AmountString; claimed: AmountString }
+/** one final record that credited an address (openledger_listRewards): its credited contributions, scores and amounts */
+export interface RewardCreditView { record: number; amount: AmountString; contributions: Array<{ datanet: number; index: number; score: number; amount: AmountString }> }
+/** an output's spans in its lineage's training data (node/attribution/citations.ts) */
+export interface CitationsView { lineage: Array<{ datanet: number; version: number }>; tokens: number; citations: Citation[] }
 export interface PayoutProofView {
   record: number
   contributor: Hex
@@ -533,6 +538,8 @@ export interface RpcContract {
   openledger_listAttributions: { params: [start?: Maybe<number>, count?: Maybe<number>]; result: AttributionView[] }
   openledger_getRewards: { params: [address: Hex]; result: RewardView }
   openledger_getPenalties: { params: [datanet: number, count?: Maybe<number>, after?: Maybe<number>]; result: PenaltyView[] }
+  openledger_listRewards: { params: [address: Hex, count?: Maybe<number>, afterRecord?: Maybe<number>]; result: RewardCreditView[] }
+  openledger_getCitations: { params: [base: number, adapters: number[], text: string]; result: CitationsView }
   openledger_getAttributionParams: { params: []; result: Json<AttributionParams> }
   openledger_getPayoutProof: { params: [record: number, contributor: Hex]; result: PayoutProofView }
   openledger_getProposal: { params: [proposal: number]; result: ProposalDetailView | null }
