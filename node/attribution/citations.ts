@@ -5,6 +5,7 @@
 // receipt credits (same minimum length and occurrence bound), so what a user sees is what paid.
 import { findSpans, type SpanOptions } from '../../attribution/spans.ts'
 import type { Tokenizer } from '../../ml/tokenizer.ts'
+import type { Citation, CitationSource } from '../rpc/contract.ts'
 import type { VersionIndex } from './spanReceipt.ts'
 
 /** sources listed per citation at most (the most occurrences first); `sourceCount` says how many there are */
@@ -12,25 +13,7 @@ export const MAX_CITATION_SOURCES = 16
 /** citations returned at most (the heaviest first) */
 export const MAX_CITATIONS = 64
 
-export interface CitationSource {
-  readonly datanet: number
-  readonly version: number
-  readonly contribution: number
-  readonly occurrences: number
-}
-
-export interface Citation {
-  /** output token offsets [start, end) */
-  readonly start: number
-  readonly end: number
-  readonly text: string
-  /** occurrences in the lineage's corpora */
-  readonly count: number
-  /** the span's weight in bits (its Q16 weight / 2^16): longer and rarer spans weigh more */
-  readonly bits: number
-  readonly sources: readonly CitationSource[]
-  readonly sourceCount: number
-}
+export type { Citation, CitationSource } from '../rpc/contract.ts'
 
 /**
  * The output's spans over each version of the lineage, merged per (start, end), the heaviest

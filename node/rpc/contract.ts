@@ -17,7 +17,6 @@ import type { Attribution, AttributionParams, AttributionStatus, Method, Penalty
 import type {
   Channel, ChannelStatus, Check, CheckStatus, InferenceParams, InferenceRecord, InferenceRequest, Provider, ProviderStatus, RecordStatus, RequestStatus, Verdict,
 } from '../../runtime/modules/inference/index.ts'
-import type { Citation } from '../attribution/citations.ts'
 import type { PROPOSAL_KIND_NAMES, PROPOSAL_STATUS_NAMES, ProposalContent, Tally, VOTE_OPTION_NAMES } from '../../runtime/modules/governance/index.ts'
 
 /** 0x-prefixed hex */
@@ -328,7 +327,23 @@ export type PenaltyView = { datanet: number; index: number } & Json<Penalty>
 export interface RewardView { address: Hex; accrued: AmountString; claimed: AmountString }
 /** one final record that credited an address (openledger_listRewards): its credited contributions, scores and amounts */
 export interface RewardCreditView { record: number; amount: AmountString; contributions: Array<{ datanet: number; index: number; score: number; amount: AmountString }> }
-/** an output's spans in its lineage's training data (node/attribution/citations.ts) */
+/** a contribution holding a cited span */
+export interface CitationSource { datanet: number; version: number; contribution: number; occurrences: number }
+/** a span of an output found in its lineage's training data (node/attribution/citations.ts) */
+export interface Citation {
+  /** output token offsets [start, end) */
+  start: number
+  end: number
+  text: string
+  /** occurrences in the lineage's corpora */
+  count: number
+  /** the span's weight in bits (its Q16 weight / 2^16): longer and rarer spans weigh more */
+  bits: number
+  sources: CitationSource[]
+  /** every source holding it (sources lists at most MAX_CITATION_SOURCES) */
+  sourceCount: number
+}
+/** an output's spans in its lineage's training data */
 export interface CitationsView { lineage: Array<{ datanet: number; version: number }>; tokens: number; citations: Citation[] }
 export interface PayoutProofView {
   record: number
