@@ -177,7 +177,17 @@ export async function runChaos(options: { cycles: number; seed: number; log: (li
       for (let cycle = 1; cycle <= options.cycles; cycle++) {
         const kind = FAULTS[Math.floor(draw() * FAULTS.length)] as FaultKind
         const before = await highest(net.nodes)
-        const what = await inject(net, kind, draw, start)
+        let what: string
+        try {
+          what = await inject(net, kind, draw, start)
+        } catch (error) {
+          // a validator that will not start again (a store it calls damaged, …) ends the run
+          report.faults[kind]++
+          report.cycles = cycle
+          report.violations.push(`cycle ${cycle} (${kind}): ${String((error as Error).message).split('\n').filter((line) => /error|exited/i.test(line)).join(' / ')}`)
+          log(`cycle ${cycle}/${options.cycles}: ${kind} FAILED: ${(error as Error).message}`)
+          break
+        }
         report.faults[kind]++
         report.cycles = cycle
         const healedAt = Date.now()
@@ -190,28 +200,30 @@ export async function runChaos(options: { cycles: number; seed: number; log: (li
       await stopLoad()
     }
 
-    // the chain settles: everything submitted had its chance, every node at one height
-    const settled = (await highest(net.nodes)) + 3
-    if (!(await reach(net.nodes, settled, HEAL_DEADLINE_MS))) report.violations.push(`the nodes did not all reach height ${settled} after the load stopped`)
-    const upTo = Math.min(...(await Promise.all(net.nodes.map((node) => headHeight(node).catch(() => 0)))))
-    const chain = await assertSameChain(net.nodes, upTo)
+    // the chain settles: everything submitted had its chance, every node at one height (the
+    // checks read the nodes that run: one that would not start again is a violation already)
+    const live = net.nodes.filter((node) => node.running !== undefined)
+    const settled = (await highest(live)) + 3
+    if (!(await reach(live, settled, HEAL_DEADLINE_MS))) report.violations.push(`the nodes did not all reach height ${settled} after the load stopped`)
+    const upTo = Math.min(...(await Promise.all(live.map((node) => headHeight(node).catch(() => 0)))))
+    const chain = await assertSameChain(live, upTo)
     report.heightsChecked = chain.heights
     report.violations.push(...chain.problems.map((problem) => `fork at ${problem}`))
 
     for (const hash of acknowledged) {
-      const seen = await Promise.all(net.nodes.map((node) => node.rpc.call('openledger_getTransaction', [hash]).catch(() => null)))
+      const seen = await Promise.all(live.map((node) => node.rpc.call('openledger_getTransaction', [hash]).catch(() => null)))
       report.transactionsChecked++
       const blocks = seen.map((status) => (status?.status === 'included' && status.blockNumber <= upTo ? status.blockHash : null))
       if (blocks.every((block) => block === null)) continue
       report.transactionsIncluded++
-      if (new Set(blocks).size !== 1) report.violations.push(`transaction ${hash} included as ${net.nodes.map((n, i) => `${n.name}=${blocks[i] ?? 'absent'}`).join(' ')}`)
+      if (new Set(blocks).size !== 1) report.violations.push(`transaction ${hash} included as ${live.map((n, i) => `${n.name}=${blocks[i] ?? 'absent'}`).join(' ')}`)
     }
 
     const signs = await doubleSigns(net.nodes)
     report.violations.push(...signs.conflicts.map((conflict) => `double sign ${conflict}`))
-    const supplies = await Promise.all(net.nodes.map((node) => node.rpc.call('openledger_getSupply')))
+    const supplies = await Promise.all(live.map((node) => node.rpc.call('openledger_getSupply')))
     const issuance = new Set(supplies.map((supply) => `${supply.totalIssuance}/${supply.burned}`))
-    if (issuance.size !== 1) report.violations.push(`supply differs: ${net.nodes.map((n, i) => `${n.name}=${supplies[i]?.totalIssuance}`).join(' ')}`)
+    if (issuance.size !== 1) report.violations.push(`supply differs: ${live.map((n, i) => `${n.name}=${supplies[i]?.totalIssuance}`).join(' ')}`)
     return report
   } finally {
     process.off('SIGINT', interrupted)
