@@ -109,7 +109,7 @@ export async function stakeSubcommand(argv: string[], io: CliIo): Promise<number
         if (created === 0) io.err('the validator reveals nothing to the randomness beacon until it registers a chain: openledger tx stake set-beacon --consensus-key <its validator_key.json>')
         return created
       }
-      return sendCall(io, options, 'staking', 'setBeaconChain', beaconChainArgs(keyFile, 0))
+      return sendCall(io, options, 'staking', 'setBeaconChain', await beaconChainArgs(keyFile, 0))
     }
     case 'set-beacon': {
       const keyFile = values['consensus-key'] ?? join(options.home, 'validator_key.json')
