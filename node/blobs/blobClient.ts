@@ -24,13 +24,13 @@ export class BlobClientError extends OpenLedgerError<BlobClientErrorCode> {}
 /** Uploads `bytes`; the node checks the content id (and, with `format`, the rows) before keeping them. */
 export async function uploadBlob(client: RpcClient, bytes: Uint8Array, check: { format?: number; rows?: number } = {}): Promise<{ cid: string; size: number }> {
   const cid = toHex(contentId(bytes))
-  const { uploadId } = await client.call<{ uploadId: string }>('openledger_beginBlobUpload', [bytes.length])
+  const { uploadId } = await client.call('openledger_beginBlobUpload', [bytes.length])
   try {
     await inParallel(chunkCount(bytes.length), async (index) => {
       const chunk = bytes.subarray(index * CHUNK_BYTES, (index + 1) * CHUNK_BYTES)
       await client.call('openledger_uploadBlobChunk', [uploadId, index, Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString('base64')])
     })
-    return await client.call<{ cid: string; size: number }>('openledger_finishBlobUpload', [uploadId, cid, check.format ?? null, check.rows ?? null])
+    return await client.call('openledger_finishBlobUpload', [uploadId, cid, check.format ?? null, check.rows ?? null])
   } catch (error) {
     await client.call('openledger_abortBlobUpload', [uploadId]).catch(() => undefined)
     throw error
@@ -42,7 +42,7 @@ export async function downloadBlob(client: RpcClient, cid: string): Promise<Uint
   const id = fromHex(cid)
   if (id === undefined || id.length !== 32) throw new BlobClientError('CHUNK_INVALID', 'a content id is 32 bytes of 0x-hex')
   const fetchChunk = async (index: number) => {
-    const { size, data, siblings } = await client.call<{ size: number; data: string; siblings: string[] }>('openledger_getBlobChunk', [cid, index])
+    const { size, data, siblings } = await client.call('openledger_getBlobChunk', [cid, index])
     const chunk = new Uint8Array(Buffer.from(data, 'base64'))
     if (!verifyChunk(id, size, index, chunk, siblings.map((s) => fromHex(s) ?? new Uint8Array(0)))) throw new BlobClientError('CHUNK_INVALID', `chunk ${index} does not match content id ${cid}`)
     return { size, chunk }

@@ -19,7 +19,8 @@ import { create as createDatanet } from '../../runtime/modules/datanets/calls.ts
 import { fulfil, registerProvider, request } from '../../runtime/modules/inference/calls.ts'
 import { keccak256, utf8 } from '../../runtime/crypto/hash.ts'
 import { ModuleIndex } from '../../runtime/modules/indices.ts'
-import { ROOT, startDevNode, stopNode, tempHome, waitFor } from './harness.ts'
+import type { ReceiptView } from '../../node/rpc/contract.ts'
+import { found, ROOT, startDevNode, stopNode, tempHome, waitFor } from './harness.ts'
 
 const SCREENSHOTS = join(ROOT, '.tap', 'screenshots', 'explorer')
 const SECONDS = 1000
@@ -29,7 +30,6 @@ const charlie = privateKeyToAccount(toHex(devAccount('charlie').privateKey) as H
 const dave = privateKeyToAccount(toHex(devAccount('dave').privateKey) as Hex)
 const OPEN = 10n ** 18n
 
-interface Receipt { status: string; error: string | null; events: Array<{ module: string; event: string; data: Record<string, unknown> }> }
 /** calldata of a runtime call sent to its module's address: the call index, then its canonical arguments */
 function calldata<T>(call: { index: number; args: Kind<T> }, args: unknown): Hex {
   return toHex(Uint8Array.of(call.index, ...encode(call.args.encode(call.args.fromJson(args, 'args'))))) as Hex
@@ -71,13 +71,13 @@ t.test('the explorer in headless Chromium', async (t) => {
   // a paid inference: charlie registers as a provider, dave requests, charlie answers (the output's
   // bytes need not be served: a base model without lineage is not attributed, its pool goes to the treasury)
   const inference = toHex(moduleAddress(ModuleIndex.inference)) as Hex
-  const send = async (from: typeof charlie, data: Hex): Promise<Receipt> => {
+  const send = async (from: typeof charlie, data: Hex): Promise<ReceiptView> => {
     const hash = await createWalletClient({ chain, transport: http(node.rpcUrl), account: from }).sendTransaction({ to: inference, data })
-    const receipt = await waitFor(async () => (await node.rpc.call<Receipt | null>('openledger_getReceipt', [hash])) ?? undefined, 'the receipt', 30 * SECONDS, 100)
+    const receipt = await waitFor(async () => (await node.rpc.call('openledger_getReceipt', [hash])) ?? undefined, 'the receipt', 30 * SECONDS, 100)
     if (receipt.status !== 'success') throw new Error(`inference call failed: ${receipt.error}`)
     return receipt
   }
-  const eventField = (receipt: Receipt, event: string, field: string) => Number(receipt.events.find((e) => e.event === event)?.data[field])
+  const eventField = (receipt: ReceiptView, event: string, field: string) => Number(receipt.events.find((e) => e.event === event)?.data?.[field])
   await send(charlie, calldata(registerProvider, { bond: (1_000n * OPEN).toString(), endpoint: 'http://127.0.0.1:9', priceIn: (OPEN / 100n).toString(), priceOut: (OPEN / 100n).toString(), models: [base?.id ?? 1], capacity: 4 }))
   const requested = await send(dave, calldata(request, {
     provider: charlie.address.toLowerCase(), base: base?.id ?? 1, adapters: [], prompt: 'Call me', promptTokens: 2, maxTokens: 24,
@@ -87,7 +87,7 @@ t.test('the explorer in headless Chromium', async (t) => {
   const fulfilled = await send(charlie, calldata(fulfil, { request: eventField(requested, 'RequestCreated', 'request'), outputHash: toHex(keccak256(output)), outputCid: toHex(keccak256(output)), inputTokens: 2, outputTokens: 24 }))
   const record = eventField(fulfilled, 'InferenceRecorded', 'record')
   t.ok(record > 0, `inference record ${record}`)
-  await waitFor(async () => ((await node.rpc.call<{ status: string } | null>('openledger_getAttribution', [record]))?.status === 'unattributed' ? true : undefined), 'the record\'s attribution decided', 30 * SECONDS, 100)
+  await waitFor(async () => ((await node.rpc.call('openledger_getAttribution', [record]))?.status === 'unattributed' ? true : undefined), 'the record\'s attribution decided', 30 * SECONDS, 100)
 
   const started = Date.now()
   const browser = await launch()
@@ -162,7 +162,7 @@ t.test('the explorer in headless Chromium', async (t) => {
   await page.waitForSelector('#attribution-status', { timeout: 10 * SECONDS })
   t.equal(await page.textContent('#attribution-status'), 'unattributed', 'the record page shows its attribution')
   t.match(await page.textContent('#record'), new RegExp(`${base?.name ?? ''}`), 'and the model it ran')
-  const split = await node.rpc.call<{ price: string; split: Record<string, string> }>('openledger_getInferenceRecord', [record])
+  const split = found(await node.rpc.call('openledger_getInferenceRecord', [record]), `record ${record}`)
   t.ok(BigInt(split.price) > 0n, 'a paid record')
   t.match(await page.textContent('#split'), /Provider/, 'the fee split')
   await shot(page, 'inference-record')
