@@ -130,4 +130,14 @@ t.test('create a validator, delegate, unbond and query it with the CLI', async (
   const atGenesis = await node.rpc.call('openledger_getValidators', [genesis])
   t.same(atGenesis.validators.map((v) => v.operator), [alice])
   t.equal(atGenesis.active?.effectiveHeight, 0)
+
+  // create-validator given the key file registers the beacon chain (generation 0) right after
+  const davePair = generateEd25519FromSeed(new Uint8Array(randomBytes(32)))
+  const daveKeyFile = join(home.path, 'dave_validator_key.json')
+  await writeValidatorKey(daveKeyFile, davePair)
+  const daveCreated = await cli('tx', 'stake', 'create-validator', '--from', 'dave', '--consensus-key', daveKeyFile, '--self-bond', '20000')
+  t.equal(daveCreated.code, 0, daveCreated.stderr + daveCreated.stdout)
+  const dave = toHex(devAccount('dave').address)
+  const daveBeacon = found(await node.rpc.call('openledger_getValidator', [dave]), 'dave\'s validator').beaconRotation
+  t.same({ generation: daveBeacon?.generation, tip: daveBeacon?.tip }, { generation: 0, tip: toHex(beaconTip(davePair.secretKey, 0, BEACON_CHAIN_LENGTH)) }, 'its beacon chain registered by create-validator')
 })
