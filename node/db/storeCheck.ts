@@ -11,8 +11,13 @@
 //   *.ldb, *.sst       footer -> index block -> data blocks; each block carries [type u8][masked
 //                      crc32c u32] after its contents (snappy-compressed when type is 1).
 //
-// Reading every table costs one sequential read of the store per start: `npm run bench -- --only
-// storeCheck` has the figures.
+// Only the files LevelDB will read are checked: the manifest CURRENT names, the logs it will
+// replay and the tables that manifest lists as live. A kill -9 during a compaction or a flush
+// leaves a half-written table the manifest never named (LevelDB syncs a table before it records
+// it); LevelDB deletes such files at open, and calling them damage would keep a healthy node down.
+//
+// Reading every live table costs one sequential read of the store per start: `npm run bench --
+// --only storeCheck` has the figures.
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CORRUPT_STORE_WAY_OUT, DatabaseError } from './errors.ts'
@@ -255,9 +260,123 @@ export function checkTableFile(file: Uint8Array): { offset: number; reason: stri
   }
 }
 
+// ---- the manifest: which files are live
+
+/** The payloads of a log-format file's records, fragments joined (up to a torn or bad tail). */
+function logRecords(bytes: Uint8Array): Uint8Array[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const records: Uint8Array[] = []
+  let parts: Uint8Array[] = []
+  let offset = 0
+  while (offset + LOG_HEADER_BYTES <= bytes.length) {
+    const blockEnd = (Math.floor(offset / LOG_BLOCK_BYTES) + 1) * LOG_BLOCK_BYTES
+    if (blockEnd - offset < LOG_HEADER_BYTES) {
+      offset = blockEnd
+      continue
+    }
+    const masked = view.getUint32(offset, true)
+    const length = view.getUint16(offset + 4, true)
+    const type = bytes[offset + 6] as number
+    const end = offset + LOG_HEADER_BYTES + length
+    if (type === 0 || end > Math.min(blockEnd, bytes.length) || unmask(masked) !== crc32c(bytes, offset + 6, end)) break
+    const payload = bytes.subarray(offset + LOG_HEADER_BYTES, end)
+    if (type === 1) records.push(payload) // full
+    else if (type === 2) parts = [payload] // first
+    else if (type === 3) parts.push(payload) // middle
+    else if (type === 4) records.push(Buffer.concat([...parts, payload])) // last
+    offset = end
+  }
+  return records
+}
+
+export interface LiveFiles {
+  /** logs numbered at least this are replayed at open */
+  readonly logNumber: number
+  readonly prevLogNumber: number
+  /** table file numbers the current version holds */
+  readonly tables: ReadonlySet<number>
+}
+
 /**
- * Verifies every log, manifest and table file of the LevelDB folder `dir` (absent: nothing to
- * check). Throws DB_CORRUPT naming the first damaged file; returns the bytes checked.
+ * The live files a manifest describes, from its version edits (LevelDB's version_edit.cc: tags 1
+ * comparator, 2 log number, 3 next file, 4 last sequence, 5 compact pointer, 6 deleted file,
+ * 7 new file, 9 previous log number). Undefined for anything it cannot read: the caller then checks
+ * every file, as if it knew nothing.
+ */
+export function liveFiles(manifest: Uint8Array): LiveFiles | undefined {
+  let logNumber = 0
+  let prevLogNumber = 0
+  const tables = new Set<number>()
+  try {
+    for (const edit of logRecords(manifest)) {
+      const at = { offset: 0 }
+      const slice = () => {
+        const length = readVarint(edit, at) // (read first: it moves at.offset)
+        at.offset += length
+      }
+      while (at.offset < edit.length) {
+        const tag = readVarint(edit, at)
+        if (tag === 1) slice()
+        else if (tag === 2) logNumber = readVarint(edit, at)
+        else if (tag === 3 || tag === 4) readVarint(edit, at)
+        else if (tag === 5) {
+          readVarint(edit, at) // level
+          slice() // key
+        } else if (tag === 6) {
+          readVarint(edit, at) // level
+          tables.delete(readVarint(edit, at))
+        }
+        else if (tag === 7) {
+          readVarint(edit, at) // level
+          tables.add(readVarint(edit, at))
+          readVarint(edit, at) // size
+          slice() // smallest key
+          slice() // largest key
+        } else if (tag === 9) prevLogNumber = readVarint(edit, at)
+        else return undefined
+        if (at.offset > edit.length) return undefined
+      }
+    }
+  } catch {
+    return undefined
+  }
+  return { logNumber, prevLogNumber, tables }
+}
+
+/** The live set of the folder's current manifest, or undefined when there is none to read. */
+async function currentLiveFiles(dir: string): Promise<{ manifest: string; live: LiveFiles } | undefined> {
+  let manifest: string
+  try {
+    manifest = (await readFile(join(dir, 'CURRENT'), 'utf8')).trim()
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw error
+  }
+  if (!/^MANIFEST-\d+$/.test(manifest)) return undefined
+  let bytes: Uint8Array
+  try {
+    bytes = await readFile(join(dir, manifest))
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw error
+  }
+  const live = liveFiles(bytes)
+  return live === undefined ? undefined : { manifest, live }
+}
+
+/** Whether LevelDB will read the file `name` at open (everything, when the manifest is unknown). */
+function isRead(name: string, current: { manifest: string; live: LiveFiles } | undefined): boolean {
+  if (current === undefined) return true
+  if (name.startsWith('MANIFEST-')) return name === current.manifest
+  const number = Number.parseInt(name, 10)
+  if (!Number.isSafeInteger(number)) return true
+  if (name.endsWith('.log')) return number >= current.live.logNumber || number === current.live.prevLogNumber
+  return current.live.tables.has(number)
+}
+
+/**
+ * Verifies the log, manifest and table files LevelDB will read from the folder `dir` (absent:
+ * nothing to check). Throws DB_CORRUPT naming the first damaged file; returns the bytes checked.
  */
 export async function checkStoreFiles(dir: string): Promise<{ files: number; bytes: number }> {
   let names: string[]
@@ -267,12 +386,13 @@ export async function checkStoreFiles(dir: string): Promise<{ files: number; byt
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { files: 0, bytes: 0 }
     throw error
   }
+  const current = await currentLiveFiles(dir)
   let files = 0
   let bytes = 0
   for (const name of names.sort()) {
     const isLog = name.endsWith('.log') || name.startsWith('MANIFEST-')
     const isTable = name.endsWith('.ldb') || name.endsWith('.sst')
-    if (!isLog && !isTable) continue
+    if ((!isLog && !isTable) || !isRead(name, current)) continue
     let contents: Uint8Array
     try {
       contents = await readFile(join(dir, name))

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Bucket, heightKey } from '../../../node/db/buckets.ts'
 import { LevelStore } from '../../../node/db/levelStore.ts'
-import { checkLogFile, checkStoreFiles, crc32c, snappyDecompress } from '../../../node/db/storeCheck.ts'
+import { checkLogFile, checkStoreFiles, crc32c, liveFiles, snappyDecompress } from '../../../node/db/storeCheck.ts'
 import { WriteBatch } from '../../../node/db/store.ts'
 import { MemoryStore } from '../../../node/db/memoryStore.ts'
 import { Chain } from '../../../node/chain/chain.ts'
@@ -61,6 +61,40 @@ t.test('an intact store passes; a torn log tail (a write that never returned) is
   t.equal((await store.get(Bucket.meta, text('b0')))?.length, 'later 0 '.length * 40, 'and LevelDB opens it')
   await store.close()
   t.equal(await checkStoreFiles(join(dir, 'absent')).then((r) => r.files), 0, 'no folder: nothing to check (a new node)')
+})
+
+t.test('files LevelDB will not read are not checked: a half-written table a kill -9 left, an old manifest', async (t) => {
+  const dir = await levelFolder(t)
+  const names = await readdir(dir)
+  const manifest = (await readFile(join(dir, 'CURRENT'), 'utf8')).trim()
+  const live = liveFiles(await readFile(join(dir, manifest)))
+  const tables = names.filter((n) => n.endsWith('.ldb')).map((n) => Number.parseInt(n, 10)).sort((a, b) => a - b)
+  t.same([...(live?.tables ?? [])].sort((a, b) => a - b), tables, `the manifest lists the folder's tables (${tables.join(', ')})`)
+  const checked = await checkStoreFiles(dir)
+
+  // a compaction killed mid-write: the first half of a real table under the next file number
+  const table = await readFile(join(dir, names.find((n) => n.endsWith('.ldb')) as string))
+  const orphan = `${String(Math.max(...tables, ...names.map((n) => Number.parseInt(n, 10)).filter(Number.isSafeInteger)) + 1).padStart(6, '0')}.ldb`
+  await writeFile(join(dir, orphan), table.subarray(0, Math.floor(table.length / 2)))
+  await writeFile(join(dir, 'MANIFEST-000000'), Buffer.alloc(64, 0x41))
+  t.same(await checkStoreFiles(dir), checked, `${orphan} (torn, named by no manifest) and a stale MANIFEST-000000 are passed over`)
+  const store = await LevelStore.open(dir)
+  t.equal((await store.get(Bucket.meta, text('a7')))?.length, 'value 7 '.length * 40, 'and LevelDB opens the store')
+  await store.close()
+  t.notOk((await readdir(dir)).includes(orphan), 'deleting the torn table itself')
+
+  // the same bytes as a table the manifest does list are damage
+  const listed = names.find((n) => n.endsWith('.ldb')) as string
+  await writeFile(join(dir, listed), table.subarray(0, Math.floor(table.length / 2)))
+  t.equal((await damageOf(checkStoreFiles(dir)))?.code, 'DB_CORRUPT', `a torn ${listed}, which the manifest lists, is refused`)
+  await writeFile(join(dir, listed), table)
+
+  // a manifest it cannot read: every file is checked, as before it knew which are live
+  await writeFile(join(dir, orphan), table.subarray(0, Math.floor(table.length / 2)))
+  const current = await readFile(join(dir, 'CURRENT'))
+  await writeFile(join(dir, 'CURRENT'), 'MANIFEST-999999\n')
+  t.match((await damageOf(checkStoreFiles(dir)))?.message, new RegExp(orphan), 'no manifest to go by: the torn table is refused')
+  await writeFile(join(dir, 'CURRENT'), current)
 })
 
 t.test('eight bytes overwritten in the middle of the log or of a table: DB_CORRUPT naming the file and offset', async (t) => {
