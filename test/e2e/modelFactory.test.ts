@@ -6,15 +6,22 @@
 // is published; the killed node restarts (attesting wrong hashes from then on) and catches up.
 // Finally jobs are created until that faulty node is a verifier of one: it attests a wrong hash,
 // a dispute opens, it is slashed and the job is still published with the honest hashes.
+// Between them, Proof of Attribution on the same network (every receipt re-checked: sample 10,000
+// bps): paid inferences on the first published adapter, each output quoting one chapter, until one
+// draws node3 (started to write wrong attribution receipts) as attributor. Every receipt is
+// recomputed by the drawn verifiers to the same hash; the lying one loses its re-check, its author
+// is slashed and excluded, an honest attributor's receipt is final, and the quoted chapter's
+// contributor accrues exactly the payouts.
 import t from 'tap'
 import { devAccount } from '../../genesis/devAccounts.ts'
 import { adapterShapes } from '../../ml/model/config.ts'
 import { decodeTensors, tensorsHash } from '../../ml/model/params.ts'
-import { downloadBlob } from '../../node/blobs/blobClient.ts'
-import { fromHex, sha256, toHex } from '../../runtime/crypto/hash.ts'
+import { downloadBlob, uploadBlob } from '../../node/blobs/blobClient.ts'
+import { fromHex, keccak256, sha256, toHex, utf8 } from '../../runtime/crypto/hash.ts'
+import { createRuntime } from '../../runtime/index.ts'
 import { found, runCli, waitFor } from './harness.ts'
 import { createTestnet, headHeight, nodeKeys, waitForHeight, type TestnetNode } from './testnet.ts'
-import { eventData } from '../../cli/txBatch.ts'
+import { eventData, TxBatch } from '../../cli/txBatch.ts'
 import type { EventView, JobDetailView, ModelVersionView, ReceiptView } from '../../node/rpc/contract.ts'
 
 /**
@@ -34,15 +41,19 @@ const VERIFY_BLOCKS = 120
 /** jobs created at most while waiting for one that assigns the faulty node as a verifier (each does with probability 1/2) */
 const MAX_FAULT_JOBS = 20
 const FEE = '1000000000000000000'
+/** rounds of four paid inferences at most while waiting for one whose drawn attributor is the lying node (each is with probability 1/4) */
+const MAX_ATTRIBUTION_ROUNDS = 6
+const OPEN = 10n ** 18n
 // a trainer killed in the second subtest is only replaced at its deadline (TRAIN_BLOCKS)
-t.setTimeout(10 * 60_000)
+t.setTimeout(14 * 60_000)
 const BOB = toHex(devAccount('bob').address)
 
 
 const same = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase()
 
 t.test('ModelFactory on four validators: verified training, a replaced trainer, a slashed verifier', async (t) => {
-  const net = await createTestnet({ validators: 4, blockTimeMs: 500, audit: false, trainBlocks: TRAIN_BLOCKS, verifyBlocks: VERIFY_BLOCKS })
+  // every attribution receipt re-checked, so the lying attributor of the last test is caught whenever it is drawn
+  const net = await createTestnet({ validators: 4, blockTimeMs: 500, audit: false, trainBlocks: TRAIN_BLOCKS, verifyBlocks: VERIFY_BLOCKS, attributionSampleRateBps: 10_000, startTimeoutMs: 240_000 })
   t.teardown(net.remove)
   const nodes = net.nodes as [TestnetNode, TestnetNode, TestnetNode, TestnetNode]
   const operators = await Promise.all(nodes.map(async (node) => (await nodeKeys(node)).operator))
@@ -50,7 +61,10 @@ t.test('ModelFactory on four validators: verified training, a replaced trainer, 
   const operatorOf = (node: TestnetNode): string => operators[nodes.indexOf(node)] as string
   const running = () => nodes.filter((node) => node.running !== undefined)
   const threads = ['--training-threads', '1']
-  await Promise.all(nodes.map((node) => net.start(node, threads)))
+  // node3 writes wrong attribution receipts throughout (TEST ONLY), restarts included
+  const liarNode = nodes[3]
+  const argsOf = (node: TestnetNode): string[] => (node === liarNode ? [...threads, '--test-attribution-fault', 'wrong-receipt'] : threads)
+  await Promise.all(nodes.map((node) => net.start(node, argsOf(node))))
   await waitForHeight(nodes, 2)
 
   const seeded = await runCli(['datanet', 'seed', '--corpus', 'moby', '--limit', '9', '--contributors', '3', '--rpc', nodes[0].rpcUrl])
@@ -94,18 +108,18 @@ t.test('ModelFactory on four validators: verified training, a replaced trainer, 
       return job !== null && (job.status === 'published' || job.status === 'refunded') ? job : undefined
     }, `job ${id} closed on ${node.name}`, timeoutMs, 250)
   /**
-   * the models events of blocks from..to: in the receipts of their transactions (what the calls
+   * the module's events (default models) of blocks from..to: in the receipts of their transactions (what the calls
    * emitted) and the blocks' own (the deadline hook's: assignments, and disputes, which open
    * RANDOMNESS_LOOKAHEAD blocks after the reveal that triggers them)
    */
-  const modelEvents = async (node: TestnetNode, from: number, to: number): Promise<EventView[]> => {
+  const modelEvents = async (node: TestnetNode, from: number, to: number, module = 'models'): Promise<EventView[]> => {
     const out: EventView[] = []
     for (let height = from; height <= to; height++) {
       const hash = await node.rpc.call('chain_getBlockHash', [height])
       const block = await node.rpc.call('chain_getBlock', [hash])
       for (const extrinsic of block?.block.extrinsics ?? []) {
         const receipt = await node.rpc.call('openledger_getReceipt', [toHex(sha256(fromHex(extrinsic) ?? new Uint8Array()))])
-        out.push(...(receipt?.events ?? []).filter((e) => e.module === 'models'))
+        out.push(...(receipt?.events ?? []).filter((e) => e.module === module))
       }
       out.push(...((await node.rpc.call('openledger_getBlockEvents', [height]))?.events ?? []).filter((e) => e.module === 'models'))
     }
@@ -120,6 +134,7 @@ t.test('ModelFactory on four validators: verified training, a replaced trainer, 
     return Promise.all(running().map(async (node) => (await node.rpc.call('openledger_getModelVersion', [version])) as ModelVersionView))
   }
 
+  let adapter: number | undefined
   await t.test('an adapter trained on the Moby Dick datanet is re-executed by two validators to the same hashes and published', async (t) => {
     const created = await createJob(nodes[0])
     t.equal(created.verifiers.length, 2, 'a trainer and two verifiers assigned')
@@ -130,6 +145,7 @@ t.test('ModelFactory on four validators: verified training, a replaced trainer, 
     t.comment(`job ${job.id}: created at #${job.createdHeight}, result at #${result.submittedHeight}, published at #${job.closedHeight} (train deadline ${TRAIN_BLOCKS} blocks)`)
     const versions = await sameVersionEverywhere(job.modelVersion)
     const version = versions[0] as ModelVersionView
+    adapter = job.modelVersion
     t.same(versions.map((v) => v.weightsHash), versions.map(() => result.weightsHash), 'every node reports the model version with the result\'s weights hash')
     t.same(versions.map((v) => JSON.stringify(v)), versions.map(() => JSON.stringify(version)), 'and the same record')
     t.same(version.lineage.datanets.map((d) => [d.datanet, d.version]), [[1, 1]], 'its lineage names the seeded datanet version')
@@ -148,6 +164,85 @@ t.test('ModelFactory on four validators: verified training, a replaced trainer, 
     if (base === null) { t.fail('base model 1 registered'); return }
     const shapes = adapterShapes(found(base.config, 'the base model\'s architecture'), { rank: version.hyper.rank, alpha: version.hyper.alpha })
     t.equal(toHex(tensorsHash(shapes, decodeTensors(bytes, shapes))), version.weightsHash, `the adapter downloaded from ${other.name} (${bytes.length} bytes) decodes to the weights hash`)
+  })
+
+  await t.test('attribution on four validators: every receipt re-checked to the same bytes; a lying attributor caught, slashed and replaced; the quoted contributor paid', async (t) => {
+    if (adapter === undefined) { t.fail('the first test published an adapter'); return }
+    const faulty = liarNode
+    const liar = operatorOf(faulty)
+    const node = nodes.find((n) => n !== faulty) as TestnetNode
+    const runtime = createRuntime()
+    const batch = new TxBatch(node.rpc, runtime)
+    const [charlie, dave] = [devAccount('charlie'), devAccount('dave')]
+    const ok = async (hashes: string[]) => {
+      const receipts = await batch.wait(hashes)
+      for (const receipt of receipts) if (receipt.status !== 'success') throw new Error(`transaction failed: ${receipt.error ?? ''}`)
+      return receipts
+    }
+    // the quoted chapter: the datanet version's second contribution
+    const contributions = await node.rpc.call<Array<{ index: number; cid: string; contributor: string }>>('openledger_listVersionContributions', [1, 1])
+    const quoted = found(contributions[1], 'a second contribution')
+    const chapter = (JSON.parse(new TextDecoder().decode(await downloadBlob(node.rpc, quoted.cid)).split('\n')[0] as string) as { text: string }).text
+    const quote = chapter.split(/\s+/).filter((w) => w !== '').slice(20, 60).join(' ')
+    // charlie is the provider; the test answers for it: the output uploaded to a node, fulfil on chain
+    await ok([await batch.submit(charlie, 'inference', 'registerProvider', { bond: (1_000n * OPEN).toString(), endpoint: 'http://127.0.0.1:9', priceIn: (OPEN / 100n).toString(), priceOut: (OPEN / 100n).toString(), models: [1], capacity: 16 })])
+    const stakeBefore = BigInt(found(await node.rpc.call('openledger_getValidator', [liar]), 'the liar\'s validator').tokens)
+    const rewardsBefore = BigInt((await node.rpc.call<{ accrued: string }>('openledger_getRewards', [quoted.contributor])).accrued)
+    const records: number[] = []
+    let caught: number | undefined
+    for (let round = 0; round < MAX_ATTRIBUTION_ROUNDS && caught === undefined; round++) {
+      const requested = await ok(await Promise.all([0, 1, 2, 3].map(async () => batch.submit(dave, 'inference', 'request', {
+        provider: toHex(charlie.address), base: 1, adapters: [{ id: adapter, weightMilli: 1000 }], prompt: 'Call me', promptTokens: 2, maxTokens: 24,
+        sampling: { temperatureMilli: 0, topK: 0, topPMilli: 1000, seed: 0 }, escrow: OPEN.toString(),
+      }))))
+      const fulfils: string[] = []
+      for (const [i, receipt] of requested.entries()) {
+        const output = utf8(`Answer ${round}.${i}: ${quote}`)
+        const { cid } = await uploadBlob(node.rpc, output)
+        fulfils.push(await batch.submit(charlie, 'inference', 'fulfil', { request: Number(eventData(receipt, 'inference', 'RequestCreated')?.['request']), outputHash: toHex(keccak256(output)), outputCid: cid, inputTokens: 2, outputTokens: 24 }))
+      }
+      const ids = (await ok(fulfils)).map((receipt) => Number(eventData(receipt, 'inference', 'InferenceRecorded')?.['record']))
+      records.push(...ids)
+      // each attributor is drawn RANDOMNESS_LOOKAHEAD blocks after its record
+      for (const id of ids) {
+        const entry = await waitFor(async () => (await node.rpc.call<{ attributor: string } | null>('openledger_getAttribution', [id])) ?? undefined, `record ${id} assigned`, 60_000, 250)
+        if (caught === undefined && same(entry.attributor, liar)) caught = id
+      }
+    }
+    if (caught === undefined) { t.fail(`none of ${records.length} records drew ${faulty.name} as attributor`); return }
+    t.pass(`record ${caught} drew ${faulty.name} (which writes wrong receipts) as attributor, after ${records.length} records`)
+
+    type Entry = { status: string; attempt: number; attributor: string; excluded: string[]; verifiers: string[]; receiptHash: string; reveals: Array<{ worker: string; receiptHash: string }>; receipt: { contributions: Array<{ index: number; score: number }> }; payouts: Array<{ contributor: string; amount: string }>; paid: string; submittedHeight: number; finalHeight: number }
+    const finals = new Map<number, Entry>()
+    for (const id of records) {
+      finals.set(id, await waitFor(async () => {
+        const entry = await node.rpc.call<Entry | null>('openledger_getAttribution', [id])
+        return entry?.status === 'final' || entry?.status === 'unattributed' ? entry : undefined
+      }, `record ${id} final`, 240_000, 500))
+    }
+    for (const [id, entry] of finals) {
+      t.equal(entry.status, 'final', `record ${id} final`)
+      t.equal(entry.receipt.contributions[0]?.index, quoted.index, `record ${id}: the quoted chapter holds the top score`)
+      t.ok(entry.verifiers.length >= 2 && entry.reveals.length === entry.verifiers.length, `record ${id}: re-checked by ${entry.verifiers.length} verifiers`)
+      t.ok(entry.reveals.every((r) => r.receiptHash === entry.receiptHash), `record ${id}: every verifier recomputed the attributor's receipt hash`)
+      if (id !== caught) t.equal(entry.attempt, 1, `record ${id}: its first receipt upheld`)
+    }
+    const lied = finals.get(caught) as Entry
+    t.ok(lied.attempt >= 2, `the lying receipt lost its re-check: the record was reassigned (attempt ${lied.attempt})`)
+    t.ok(lied.excluded.some((o) => same(o, liar)) && !same(lied.attributor, liar), `${faulty.name} excluded; an honest attributor's receipt is final`)
+    // the lost re-check settled (by the last reveal, or at the reveal deadline's end of block) before the second receipt
+    const from = Math.max(1, lied.submittedHeight - 120)
+    const events = await modelEvents(node, from, lied.submittedHeight, 'attribution')
+    const slashed = events.filter((e) => e.event === 'WorkerSlashed' && Number(e.data?.['record']) === caught)
+    t.ok(slashed.some((e) => same(String(e.data?.['worker']), liar) && Number(e.data?.['reason']) === 1), `${faulty.name}'s operator got WorkerSlashed for a wrong receipt`)
+    t.ok(slashed.every((e) => same(String(e.data?.['worker']), liar)), 'nobody else was slashed for it')
+    const stakeAfter = BigInt(found(await node.rpc.call('openledger_getValidator', [liar]), 'the liar\'s validator').tokens)
+    t.ok(stakeAfter < stakeBefore, `its stake dropped: ${stakeBefore} → ${stakeAfter}`)
+    // the quoted contributor accrued exactly what the records paid it
+    const owed = [...finals.values()].flatMap((e) => e.payouts).filter((p) => same(p.contributor, quoted.contributor)).reduce((sum, p) => sum + BigInt(p.amount), 0n)
+    t.ok(owed > 0n, `the quoted chapter's contributor was paid ${owed}`)
+    const rewardsAfter = BigInt((await node.rpc.call<{ accrued: string }>('openledger_getRewards', [quoted.contributor])).accrued)
+    t.equal(rewardsAfter - rewardsBefore, owed, 'its accrued rewards grew by exactly the payouts')
   })
 
   let faulty: TestnetNode | undefined
@@ -171,7 +266,7 @@ t.test('ModelFactory on four validators: verified training, a replaced trainer, 
 
     // the killed node comes back (from now on attesting wrong hashes, for the next test) and catches up
     faulty = trainer
-    await net.start(trainer, [...threads, '--test-model-fault', 'wrong-attestation'])
+    await net.start(trainer, [...argsOf(trainer), '--test-model-fault', 'wrong-attestation'])
     const height = Math.max(...(await Promise.all(nodes.filter((n) => n !== trainer).map(headHeight))))
     await waitForHeight(nodes, height, 60_000)
     const hashes = await Promise.all(nodes.map((node) => node.rpc.call('chain_getBlockHash', [height])))
