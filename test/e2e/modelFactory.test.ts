@@ -6,8 +6,8 @@
 // is published; the killed node restarts (attesting wrong hashes from then on) and catches up.
 // Finally jobs are created until that faulty node is a verifier of one: it attests a wrong hash,
 // a dispute opens, it is slashed and the job is still published with the honest hashes.
-// Between them, Proof of Attribution on the same network (every receipt re-checked: sample 10,000
-// bps): paid inferences on the first published adapter, each output quoting one chapter, until one
+// Last, Proof of Attribution on the same network (every receipt re-checked: sample 10,000
+// bps): paid inferences on a published adapter, each output quoting one chapter, until one
 // draws node3 (started to write wrong attribution receipts) as attributor. Every receipt is
 // recomputed by the drawn verifiers to the same hash; the lying one loses its re-check, its author
 // is slashed and excluded, an honest attributor's receipt is final, and the quoted chapter's
@@ -134,7 +134,6 @@ t.test('ModelFactory on four validators: verified training, a replaced trainer, 
     return Promise.all(running().map(async (node) => (await node.rpc.call('openledger_getModelVersion', [version])) as ModelVersionView))
   }
 
-  let adapter: number | undefined
   await t.test('an adapter trained on the Moby Dick datanet is re-executed by two validators to the same hashes and published', async (t) => {
     const created = await createJob(nodes[0])
     t.equal(created.verifiers.length, 2, 'a trainer and two verifiers assigned')
@@ -145,7 +144,6 @@ t.test('ModelFactory on four validators: verified training, a replaced trainer, 
     t.comment(`job ${job.id}: created at #${job.createdHeight}, result at #${result.submittedHeight}, published at #${job.closedHeight} (train deadline ${TRAIN_BLOCKS} blocks)`)
     const versions = await sameVersionEverywhere(job.modelVersion)
     const version = versions[0] as ModelVersionView
-    adapter = job.modelVersion
     t.same(versions.map((v) => v.weightsHash), versions.map(() => result.weightsHash), 'every node reports the model version with the result\'s weights hash')
     t.same(versions.map((v) => JSON.stringify(v)), versions.map(() => JSON.stringify(version)), 'and the same record')
     t.same(version.lineage.datanets.map((d) => [d.datanet, d.version]), [[1, 1]], 'its lineage names the seeded datanet version')
@@ -166,8 +164,76 @@ t.test('ModelFactory on four validators: verified training, a replaced trainer, 
     t.equal(toHex(tensorsHash(shapes, decodeTensors(bytes, shapes))), version.weightsHash, `the adapter downloaded from ${other.name} (${bytes.length} bytes) decodes to the weights hash`)
   })
 
+
+  let faulty: TestnetNode | undefined
+  await t.test('a trainer killed after its assignment is replaced at the deadline; it restarts and catches up', async (t) => {
+    const created = await createJob(nodes[1])
+    const trainer = nodeOf(created.trainer)
+    await net.kill(trainer, 'SIGKILL')
+    t.pass(`${trainer.name}, the trainer of job ${created.id}, killed -9`)
+    const witness = nodes.find((node) => node !== trainer) as TestnetNode
+    t.equal((await knownJob(witness, created.id)).result ?? null, null, 'it had not submitted a result')
+    const reassigned = await waitFor(async () => {
+      const job = await getJob(witness, created.id)
+      return job.attempt >= 2 || job.status !== 'training' ? job : undefined
+    }, `job ${created.id} reassigned`, 150_000, 250)
+    t.equal(reassigned.attempt, 2, 'the training was reassigned: attempt 2')
+    t.ok(!same(reassigned.trainer, created.trainer), `to another trainer (${nodeOf(reassigned.trainer).name})`)
+    t.ok(reassigned.excluded.some((o) => same(o, created.trainer)), 'the killed trainer is excluded from the job')
+    const job = await waitClosed(witness, created.id)
+    t.equal(job.status, 'published', `job ${created.id} published after the reassignment`)
+    t.ok(job.modelVersion !== null && job.modelVersion !== undefined && same((await sameVersionEverywhere(job.modelVersion))[0]?.trainer ?? '', reassigned.trainer), 'the version names the second trainer')
+
+    // the killed node comes back (from now on attesting wrong hashes, for the next test) and catches up
+    faulty = trainer
+    await net.start(trainer, [...argsOf(trainer), '--test-model-fault', 'wrong-attestation'])
+    const height = Math.max(...(await Promise.all(nodes.filter((n) => n !== trainer).map(headHeight))))
+    await waitForHeight(nodes, height, 60_000)
+    const hashes = await Promise.all(nodes.map((node) => node.rpc.call('chain_getBlockHash', [height])))
+    t.same(hashes, nodes.map(() => hashes[0]), `${trainer.name} caught up: the same block ${height} on all four nodes`)
+  })
+
+  await t.test('a verifier attesting a wrong hash is slashed; the job is published with the honest hashes', async (t) => {
+    if (faulty === undefined) { t.fail('the previous test chose the faulty node'); return }
+    const wrong = faulty
+    const wrongOperator = operatorOf(wrong)
+    const stakeBefore = (found(await nodes[0].rpc.call('openledger_getValidator', [wrongOperator]), 'the validator')).tokens
+    const honest = nodes.filter((node) => node !== wrong)
+    let created: { id: number; trainer: string; verifiers: string[] } | undefined
+    for (let n = 0; n < MAX_FAULT_JOBS && created === undefined; n++) {
+      const next = await createJob(honest[n % honest.length] as TestnetNode)
+      if (next.verifiers.some((v) => same(v, wrongOperator))) created = next
+      else await waitClosed(nodes[0], next.id) // one job at a time: no queueing behind the deadlines
+    }
+    if (created === undefined) { t.fail(`none of ${MAX_FAULT_JOBS} jobs assigned ${wrong.name} as a verifier`); return }
+    t.pass(`job ${created.id} assigned ${wrong.name} (which attests wrong hashes) as a verifier`)
+    const job = await waitClosed(nodes[0], created.id)
+    t.equal(job.status, 'published', `job ${created.id} still published`)
+    const result = job.result
+    if (result === null || result === undefined || job.modelVersion === null || job.modelVersion === undefined) { t.fail('the published job has a result and a model version'); return }
+    const bad = job.attestations.find((a) => same(a.worker, wrongOperator))
+    t.ok(bad !== undefined && bad.weightsHash !== result.weightsHash, `${wrong.name} attested a wrong weights hash`)
+    const events = await modelEvents(nodes[0], job.createdHeight, job.closedHeight)
+    t.ok(events.some((e) => e.event === 'DisputeOpened' && Number(e.data?.['job']) === created.id), 'a dispute opened')
+    t.ok(events.some((e) => e.event === 'DisputeResolved' && Number(e.data?.['job']) === created.id && e.data?.['trainerWon'] === true), 'the trainer\'s result won it')
+    const slashed = events.find((e) => e.event === 'WorkerSlashed' && Number(e.data?.['job']) === created.id)
+    t.ok(slashed !== undefined && same(String(slashed.data?.['worker']), wrongOperator), `${wrong.name}'s operator got WorkerSlashed`)
+    t.equal(events.filter((e) => e.event === 'WorkerSlashed' && Number(e.data?.['job']) === created.id).length, 1, 'nobody else was slashed')
+    const stakeAfter = (found(await nodes[0].rpc.call('openledger_getValidator', [wrongOperator]), 'the validator')).tokens
+    t.ok(BigInt(stakeAfter) < BigInt(stakeBefore), `its stake dropped: ${stakeBefore} → ${stakeAfter}`)
+
+    const version = (await sameVersionEverywhere(job.modelVersion))[0] as ModelVersionView
+    t.equal(version.weightsHash, result.weightsHash, 'the version holds the trainer\'s (honest) weights hash')
+    t.notOk(version.verifiers.some((v) => same(v, wrongOperator)), 'the faulty verifier is not among the version\'s verifiers')
+    t.ok(version.verifiers.length >= 1, `${version.verifiers.length} honest attester(s) on the version`)
+    for (const verifier of version.verifiers) t.equal(job.attestations.find((a) => same(a.worker, verifier))?.weightsHash, result.weightsHash, `${nodeOf(verifier).name} attested the honest hash`)
+    const owned = await nodes[0].rpc.call('openledger_listTrainingJobs', [null, null, BOB])
+    t.ok(owned.every((j) => j.status === 'published'), `every one of bob's ${owned.length} jobs was published`)
+  })
   await t.test('attribution on four validators: every receipt re-checked to the same bytes; a lying attributor caught, slashed and replaced; the quoted contributor paid', async (t) => {
-    if (adapter === undefined) { t.fail('the first test published an adapter'); return }
+    // any adapter published on the datanet (the first test's, or a later one's if that one was slow)
+    const adapter = (await nodes[0].rpc.call('openledger_listModelVersions', [null, 100]))[0]?.id
+    if (adapter === undefined) { t.fail('an adapter was published'); return }
     const faulty = liarNode
     const liar = operatorOf(faulty)
     const node = nodes.find((n) => n !== faulty) as TestnetNode
@@ -243,71 +309,5 @@ t.test('ModelFactory on four validators: verified training, a replaced trainer, 
     t.ok(owed > 0n, `the quoted chapter's contributor was paid ${owed}`)
     const rewardsAfter = BigInt((await node.rpc.call<{ accrued: string }>('openledger_getRewards', [quoted.contributor])).accrued)
     t.equal(rewardsAfter - rewardsBefore, owed, 'its accrued rewards grew by exactly the payouts')
-  })
-
-  let faulty: TestnetNode | undefined
-  await t.test('a trainer killed after its assignment is replaced at the deadline; it restarts and catches up', async (t) => {
-    const created = await createJob(nodes[1])
-    const trainer = nodeOf(created.trainer)
-    await net.kill(trainer, 'SIGKILL')
-    t.pass(`${trainer.name}, the trainer of job ${created.id}, killed -9`)
-    const witness = nodes.find((node) => node !== trainer) as TestnetNode
-    t.equal((await knownJob(witness, created.id)).result ?? null, null, 'it had not submitted a result')
-    const reassigned = await waitFor(async () => {
-      const job = await getJob(witness, created.id)
-      return job.attempt >= 2 || job.status !== 'training' ? job : undefined
-    }, `job ${created.id} reassigned`, 150_000, 250)
-    t.equal(reassigned.attempt, 2, 'the training was reassigned: attempt 2')
-    t.ok(!same(reassigned.trainer, created.trainer), `to another trainer (${nodeOf(reassigned.trainer).name})`)
-    t.ok(reassigned.excluded.some((o) => same(o, created.trainer)), 'the killed trainer is excluded from the job')
-    const job = await waitClosed(witness, created.id)
-    t.equal(job.status, 'published', `job ${created.id} published after the reassignment`)
-    t.ok(job.modelVersion !== null && job.modelVersion !== undefined && same((await sameVersionEverywhere(job.modelVersion))[0]?.trainer ?? '', reassigned.trainer), 'the version names the second trainer')
-
-    // the killed node comes back (from now on attesting wrong hashes, for the next test) and catches up
-    faulty = trainer
-    await net.start(trainer, [...argsOf(trainer), '--test-model-fault', 'wrong-attestation'])
-    const height = Math.max(...(await Promise.all(nodes.filter((n) => n !== trainer).map(headHeight))))
-    await waitForHeight(nodes, height, 60_000)
-    const hashes = await Promise.all(nodes.map((node) => node.rpc.call('chain_getBlockHash', [height])))
-    t.same(hashes, nodes.map(() => hashes[0]), `${trainer.name} caught up: the same block ${height} on all four nodes`)
-  })
-
-  await t.test('a verifier attesting a wrong hash is slashed; the job is published with the honest hashes', async (t) => {
-    if (faulty === undefined) { t.fail('the previous test chose the faulty node'); return }
-    const wrong = faulty
-    const wrongOperator = operatorOf(wrong)
-    const stakeBefore = (found(await nodes[0].rpc.call('openledger_getValidator', [wrongOperator]), 'the validator')).tokens
-    const honest = nodes.filter((node) => node !== wrong)
-    let created: { id: number; trainer: string; verifiers: string[] } | undefined
-    for (let n = 0; n < MAX_FAULT_JOBS && created === undefined; n++) {
-      const next = await createJob(honest[n % honest.length] as TestnetNode)
-      if (next.verifiers.some((v) => same(v, wrongOperator))) created = next
-      else await waitClosed(nodes[0], next.id) // one job at a time: no queueing behind the deadlines
-    }
-    if (created === undefined) { t.fail(`none of ${MAX_FAULT_JOBS} jobs assigned ${wrong.name} as a verifier`); return }
-    t.pass(`job ${created.id} assigned ${wrong.name} (which attests wrong hashes) as a verifier`)
-    const job = await waitClosed(nodes[0], created.id)
-    t.equal(job.status, 'published', `job ${created.id} still published`)
-    const result = job.result
-    if (result === null || result === undefined || job.modelVersion === null || job.modelVersion === undefined) { t.fail('the published job has a result and a model version'); return }
-    const bad = job.attestations.find((a) => same(a.worker, wrongOperator))
-    t.ok(bad !== undefined && bad.weightsHash !== result.weightsHash, `${wrong.name} attested a wrong weights hash`)
-    const events = await modelEvents(nodes[0], job.createdHeight, job.closedHeight)
-    t.ok(events.some((e) => e.event === 'DisputeOpened' && Number(e.data?.['job']) === created.id), 'a dispute opened')
-    t.ok(events.some((e) => e.event === 'DisputeResolved' && Number(e.data?.['job']) === created.id && e.data?.['trainerWon'] === true), 'the trainer\'s result won it')
-    const slashed = events.find((e) => e.event === 'WorkerSlashed' && Number(e.data?.['job']) === created.id)
-    t.ok(slashed !== undefined && same(String(slashed.data?.['worker']), wrongOperator), `${wrong.name}'s operator got WorkerSlashed`)
-    t.equal(events.filter((e) => e.event === 'WorkerSlashed' && Number(e.data?.['job']) === created.id).length, 1, 'nobody else was slashed')
-    const stakeAfter = (found(await nodes[0].rpc.call('openledger_getValidator', [wrongOperator]), 'the validator')).tokens
-    t.ok(BigInt(stakeAfter) < BigInt(stakeBefore), `its stake dropped: ${stakeBefore} → ${stakeAfter}`)
-
-    const version = (await sameVersionEverywhere(job.modelVersion))[0] as ModelVersionView
-    t.equal(version.weightsHash, result.weightsHash, 'the version holds the trainer\'s (honest) weights hash')
-    t.notOk(version.verifiers.some((v) => same(v, wrongOperator)), 'the faulty verifier is not among the version\'s verifiers')
-    t.ok(version.verifiers.length >= 1, `${version.verifiers.length} honest attester(s) on the version`)
-    for (const verifier of version.verifiers) t.equal(job.attestations.find((a) => same(a.worker, verifier))?.weightsHash, result.weightsHash, `${nodeOf(verifier).name} attested the honest hash`)
-    const owned = await nodes[0].rpc.call('openledger_listTrainingJobs', [null, null, BOB])
-    t.ok(owned.every((j) => j.status === 'published'), `every one of bob's ${owned.length} jobs was published`)
   })
 })
