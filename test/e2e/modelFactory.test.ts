@@ -257,15 +257,20 @@ t.test('ModelFactory on four validators: verified training, a replaced trainer, 
     const records: number[] = []
     let caught: number | undefined
     for (let round = 0; round < MAX_ATTRIBUTION_ROUNDS && caught === undefined; round++) {
-      const requested = await ok(await Promise.all([0, 1, 2, 3].map(async () => batch.submit(dave, 'inference', 'request', {
-        provider: toHex(charlie.address), base: 1, adapters: [{ id: adapter, weightMilli: 1000 }], prompt: 'Call me', promptTokens: 2, maxTokens: 24,
-        sampling: { temperatureMilli: 0, topK: 0, topPMilli: 1000, seed: 0 }, escrow: OPEN.toString(),
-      }))))
+      // one at a time: the batch numbers each submission from the pool's next nonce
+      const requests: string[] = []
+      for (const i of [0, 1, 2, 3]) {
+        requests.push(await batch.submit(dave, 'inference', 'request', {
+          provider: toHex(charlie.address), base: 1, adapters: [{ id: adapter, weightMilli: 1000 }], prompt: `Call me ${round}.${i}`, promptTokens: 4, maxTokens: 24,
+          sampling: { temperatureMilli: 0, topK: 0, topPMilli: 1000, seed: 0 }, escrow: OPEN.toString(),
+        }))
+      }
+      const requested = await ok(requests)
       const fulfils: string[] = []
       for (const [i, receipt] of requested.entries()) {
         const output = utf8(`Answer ${round}.${i}: ${quote}`)
         const { cid } = await uploadBlob(node.rpc, output)
-        fulfils.push(await batch.submit(charlie, 'inference', 'fulfil', { request: Number(eventData(receipt, 'inference', 'RequestCreated')?.['request']), outputHash: toHex(keccak256(output)), outputCid: cid, inputTokens: 2, outputTokens: 24 }))
+        fulfils.push(await batch.submit(charlie, 'inference', 'fulfil', { request: Number(eventData(receipt, 'inference', 'RequestCreated')?.['request']), outputHash: toHex(keccak256(output)), outputCid: cid, inputTokens: 4, outputTokens: 24 }))
       }
       const ids = (await ok(fulfils)).map((receipt) => Number(eventData(receipt, 'inference', 'InferenceRecorded')?.['record']))
       records.push(...ids)
