@@ -87,6 +87,9 @@ t.test('a validator created and a delegation made over the CLI change the set at
   const registered = found(await node0.rpc.call('openledger_getValidator', [newKeys.operator]), 'the new validator')
   const coming = registered.beaconRotation ?? registered.beacon
   t.ok(coming !== null && coming.generation === 0, 'its beacon chain registered at generation 0')
+  // (a second transaction after createValidator: if the epoch ends first, the validator's first
+  // blocks come before its chain is in force and rightly reveal nothing)
+  const chainFrom = registered.beaconRotation?.effectiveHeight ?? 0
 
   // expected at the boundary: node4, node1 (with the delegation) and the two genesis validators of
   // 100,000 with the lowest consensus keys; the one with the highest key drops out
@@ -170,15 +173,17 @@ t.test('a validator created and a delegation made over the CLI change the set at
     const out: string[] = []
     for (let height = from; height <= to; height++) {
       const header = await node0.rpc.call('chain_getHeader', [await node0.rpc.call('chain_getBlockHash', [height])])
-      if (header?.proposer === newKeys.consensusKey) out.push(header.randomnessReveal)
+      if (header?.proposer === newKeys.consensusKey) out.push(`${height}:${header.randomnessReveal}`)
     }
     return out
   }
   const revealed = await waitFor(async () => {
-    const reveals = await revealsOfNew(switchedAt, await headHeight(node0))
+    const reveals = await revealsOfNew(Math.max(switchedAt, chainFrom), await headHeight(node0))
     return reveals.length > 0 ? reveals : undefined
   }, 'a block proposed by the new validator', 60_000, 500)
-  t.ok(revealed.every((reveal) => !/^0x0+$/.test(reveal)), `its ${revealed.length} block(s) carry beacon reveals`)
+  const zero = revealed.filter((reveal) => /:0x0+$/.test(reveal)).map((reveal) => reveal.split(':')[0])
+  if (zero.length > 0) t.comment(`reveals ${revealed.join(' ')}\n${all.map((n) => (n.running?.log() ?? '').split('\n').filter((l) => /reveal|beacon/i.test(l)).slice(0, 20).map((l) => `${n.name}: ${l}`).join('\n')).join('\n')}`)
+  t.same(zero, [], `its ${revealed.length} block(s) carry beacon reveals (from height ${Math.max(switchedAt, chainFrom)}: in the set from ${switchedAt}, its chain in force from ${chainFrom})`)
   const inForce = found(await node0.rpc.call('openledger_getValidator', [newKeys.operator]), 'the new validator').beacon
   t.ok(inForce !== null && inForce.generation === 0 && inForce.remaining < BEACON_CHAIN_LENGTH, `its chain moved down (${inForce?.remaining} values left)`)
   const rotated = await cli(['tx', 'stake', 'set-beacon', '--from', 'operator', '--home', node4.home], node1, PASSPHRASE)
