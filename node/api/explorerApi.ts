@@ -6,6 +6,7 @@ import { decodeTransaction, recoverSender } from '../../runtime/transaction.ts'
 import { defineMethod, param, type RpcMethod } from '../rpc/registry.ts'
 import { checkAborted } from './pagination.ts'
 import type { ApiComponents } from './context.ts'
+import type { BlockSummaryView } from '../rpc/contract.ts'
 import { callToJson } from './views.ts'
 
 /** summaries one call answers at most */
@@ -23,7 +24,7 @@ export function explorerMethods({ chain }: ApiComponents): RpcMethod[] {
       name: 'openledger_getBlockSummaries',
       params: [param.optional(param.uint()).named('from'), param.optional(param.uint({ max: MAX_BLOCK_SUMMARIES })).named('count'), param.optional(param.boolean()).named('transactions')],
       async handler([from, count, withTransactions], { signal }) {
-        const out: Array<Record<string, unknown>> = []
+        const out: BlockSummaryView[] = []
         const top = Math.min(from ?? chain.head.header.height, chain.head.header.height)
         for (let height = top; height >= 0 && out.length < (count ?? DEFAULT_BLOCK_SUMMARIES); height--) {
           checkAborted(signal)
@@ -31,7 +32,7 @@ export function explorerMethods({ chain }: ApiComponents): RpcMethod[] {
           const block = hash === undefined ? undefined : await chain.chainStore.getBlock(hash)
           if (block === undefined) break
           const { header, body } = block
-          const summary: Record<string, unknown> = {
+          const summary: BlockSummaryView = {
             number: header.height,
             hash: toHex(block.hash),
             timestamp: header.timestamp,

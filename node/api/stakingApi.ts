@@ -6,6 +6,7 @@
 // the queried block (it signs blocks); else `unbonded` (registered, but below the top
 // maxValidators, under the minimum self-bond, or not yet in force).
 import { toHex } from '../../runtime/crypto/hash.ts'
+import { toJsonOf } from '../../runtime/codec/schema.ts'
 import type { Address } from '../../runtime/crypto/secp256k1.ts'
 import { delegation, epoch, type ScheduledSet, params as stakingParams, stakingParamsKind, totals, unbondings, validatorCount, validatorIds, validatorInfo, type ValidatorInfo, validatorSets } from '../../runtime/modules/staking/index.ts'
 import type { StateReader } from '../../runtime/state/overlay.ts'
@@ -131,7 +132,7 @@ export function stakingMethods({ chain }: ApiComponents): RpcMethod[] {
         const next = scheduled.at(-1)
         return {
           height,
-          params: stakingParamsKind.toJson(params),
+          params: toJsonOf(stakingParamsKind, params),
           epoch: { index: current.index, startHeight: current.startHeight, nextBoundary: current.startHeight + params.epochLength },
           activeSet: active === undefined ? null : { effectiveHeight: active.effectiveHeight, epoch: active.epoch, size: active.validators.length },
           nextSet: next === undefined ? null : setToJson(next),

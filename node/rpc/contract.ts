@@ -7,10 +7,10 @@
 // hashes and bytes as 0x-hex, amounts as decimal strings, absent as null); a view only names what it
 // adds or renders differently (a status code as its name, a learning rate as a number).
 //
-// A new method adds its entry here, next to the others of its namespace. Methods not listed
-// (explorer summaries, raw storage reads, the light client's blocks) are served as before and
-// called with an explicit result type.
+// A new method adds its entry here, next to the others of its namespace. Every method the node
+// serves is listed; a client calls one without naming a result type (test/architecture checks it).
 import type { Json } from '../../runtime/codec/schema.ts'
+import type { StakingParams } from '../../runtime/modules/staking/index.ts'
 import type { Contribution, ContributionStatus, Datanet, DatanetVersion, FormatName } from '../../runtime/modules/datanets/index.ts'
 import type { BaseModel, Hyperparameters, Job, JobStatus, ModelConfig, ModelsParams, ModelVersion } from '../../runtime/modules/models/index.ts'
 import type { Attribution, AttributionParams, AttributionStatus, Method, Penalty } from '../../runtime/modules/attribution/index.ts'
@@ -152,6 +152,41 @@ export interface HealthView {
   clockSkewed: boolean
 }
 
+/** one block as the explorer lists it (openledger_getBlockSummaries); timestamp in ms */
+export interface BlockSummaryView {
+  number: number
+  hash: Hex
+  timestamp: number
+  author: Hex
+  gasUsed: number
+  baseFeePerGas: AmountString
+  txCount: number
+  /** with `transactions` asked for */
+  transactions?: Array<{ hash: Hex; from: Hex | null; call: CallView }>
+}
+
+/**
+ * What a light client checks itself (consensus/lightClient.ts): the header, the commit
+ * certificate and the validator set that signed it, as the hex of the bytes they are hashed in.
+ */
+export interface LightBlockView {
+  height: number
+  hash: Hex
+  header: Hex
+  commit: Hex
+  validators: Hex
+}
+
+/** the randomness beacon's mix after block `height`; the proposer and its reveal at the head */
+export interface RandomnessView {
+  height: number
+  mix: Hex
+  lookahead: number
+  history: number
+  proposer?: Hex
+  randomnessReveal?: Hex
+}
+
 export interface ReadProofView {
   at: Hex
   number: number
@@ -285,6 +320,16 @@ export interface ValidatorsView {
   validators: ValidatorView[]
 }
 
+export interface StakingInfoView {
+  height: number
+  params: Json<StakingParams>
+  epoch: { index: number; startHeight: number; nextBoundary: number }
+  activeSet: { effectiveHeight: number; epoch: number; size: number } | null
+  nextSet: ValidatorSetView | null
+  validatorCount: number
+  totals: { bonded: AmountString; unbonding: AmountString; unclaimedRewards: AmountString }
+}
+
 export interface DelegationView {
   delegator: Hex
   validator: Hex
@@ -407,6 +452,14 @@ export interface SyncStateView { startingBlock: number; currentBlock: number; hi
 /** 0x-hex quantity, e.g. '0x1a' */
 export type Quantity = string
 
+export interface EthFeeHistoryView {
+  oldestBlock: Quantity
+  baseFeePerGas: Quantity[]
+  gasUsedRatio: number[]
+  /** with percentiles asked for: each block's tips at them */
+  reward?: Quantity[][]
+}
+
 export interface EthLogView {
   address: Hex
   topics: Hex[]
@@ -497,6 +550,11 @@ export interface RpcContract {
   chain_getBlockHash: { params: [number?: Maybe<number>]; result: Hex | null }
   chain_getFinalizedHead: { params: []; result: Hex }
   author_submitExtrinsic: { params: [extrinsic: Hex]; result: Hex }
+  /** the ready transactions in block order, at most 1,000 */
+  author_pendingExtrinsics: { params: []; result: Hex[] }
+  openledger_getBlockSummaries: { params: [from?: Maybe<number>, count?: Maybe<number>, transactions?: Maybe<boolean>]; result: BlockSummaryView[] }
+  openledger_getLightBlock: { params: [height?: Maybe<number>]; result: LightBlockView | null }
+  openledger_getRandomness: { params: [height?: Maybe<number>]; result: RandomnessView }
   openledger_consensusState: { params: []; result: ConsensusStateView }
   openledger_getBalance: { params: [address: Hex]; result: AmountString }
   openledger_getAccount: { params: [address: Hex]; result: AccountView }
@@ -523,8 +581,15 @@ export interface RpcContract {
   openledger_listModelVersions: { params: [start?: Maybe<number>, count?: Maybe<number>]; result: ModelVersionView[] }
   openledger_getValidators: { params: [at?: Maybe<Hex>]; result: ValidatorsView }
   openledger_getValidator: { params: [address: Hex, at?: Maybe<Hex>]; result: ValidatorView | null }
+  openledger_getStakingInfo: { params: [at?: Maybe<Hex>]; result: StakingInfoView }
   openledger_getDelegation: { params: [delegator: Hex, validator: Hex, at?: Maybe<Hex>]; result: DelegationView | null }
+  state_getStorage: { params: [key: Hex, at?: Maybe<Hex>]; result: Hex | null }
+  state_getKeysPaged: { params: [prefix: Hex, count: number, startKey?: Maybe<Hex>]; result: Hex[] }
   state_getReadProof: { params: [keys: Hex[], at?: Maybe<Hex>]; result: ReadProofView }
+  system_name: { params: []; result: string }
+  system_version: { params: []; result: string }
+  system_chain: { params: []; result: string }
+  system_chainType: { params: []; result: 'Development' | 'Live' }
   system_properties: { params: []; result: PropertiesView }
   system_health: { params: []; result: HealthView }
   system_accountNextIndex: { params: [address: Hex]; result: number }
@@ -573,6 +638,7 @@ export interface RpcContract {
   eth_getCode: { params: [address: Hex, block?: Maybe<string>]; result: Hex }
   eth_gasPrice: { params: []; result: Quantity }
   eth_maxPriorityFeePerGas: { params: []; result: Quantity }
+  eth_feeHistory: { params: [blockCount: number | Quantity, newest: string, percentiles?: Maybe<number[]>]; result: EthFeeHistoryView }
   eth_estimateGas: { params: [request: Record<string, unknown>, block?: Maybe<string>]; result: Quantity }
   eth_call: { params: [request: Record<string, unknown>, block?: Maybe<string>]; result: Hex }
   eth_sendRawTransaction: { params: [transaction: Hex]; result: Hex }
