@@ -370,7 +370,7 @@ export class OpenLedgerNode {
         this.#onStop('training', () => training.stop())
         if (transactions !== undefined && options.recheck !== false) {
           const recheck = new RecheckService(
-            { ...(options.recheck?.fault === undefined ? {} : { fault: options.recheck.fault }) },
+            { dir: join(options.home, 'recheck'), ...(options.recheck?.fault === undefined ? {} : { fault: options.recheck.fault }) },
             { chain, transactions, store: this.#blobs, fetcher, resolver, logger: log.child('recheck') },
           )
           recheck.start()

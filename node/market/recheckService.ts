@@ -12,15 +12,17 @@
 //   4. commits to the verdict (inference.commitCheck), and once the round takes reveals reveals it
 //      (inference.revealCheck).
 //
-// Salts are the operator's secret per round, so a restarted node reveals what it committed (the
-// verdict is recomputed: the same bits, except that an output unavailable before may be found
-// now — then the reveal does not open and the checker pays as for a silent one). The re-score of
-// a record is a few forward passes of a small model: it runs here, not in a worker thread.
+// The verdict and salt (the operator's secret per round) are saved before the commit is sent
+// (checkCommits.ts), and the reveal is exactly that: a verdict recomputed after a restart could
+// differ (an output unavailable then may be found now) and would not open the commitment. Without
+// the file (lost with the disk) the reveal is the verdict whose commitment with the derived salt
+// is the one on chain. The re-score of a record is a few forward passes of a small model: it runs
+// here, not in a worker thread.
 //
 // What it cannot judge it does not vote on (logged): a channel record (its prompt is not on chain),
 // a record with adapters (loading them is the serving sources' job; not wired here yet).
 import { decode, encode, bytesEqual, type Decoded } from '../../runtime/codec/canonical.ts'
-import { CommitPhase, commitmentBy, commitmentOf } from '../../runtime/commitReveal.ts'
+import { CommitPhase, type Commitment, commitmentBy, commitmentOf, opens } from '../../runtime/commitReveal.ts'
 import { concatBytes, keccak256, toHex, utf8 } from '../../runtime/crypto/hash.ts'
 import type { Address } from '../../runtime/crypto/secp256k1.ts'
 import type { RuntimeEvent } from '../../runtime/module.ts'
@@ -40,6 +42,7 @@ import type { Chain, ImportedBlock } from '../chain/chain.ts'
 import type { BaseModelResolver } from '../models/baseModels.ts'
 import type { OperatorTransactions } from '../operator/operatorTransactions.ts'
 import { verifyOutputBytes } from '../serving/verify.ts'
+import { CheckCommits, type CommittedVerdict } from './checkCommits.ts'
 
 /** ms a checker waits for a record's output from the network before it finds it unavailable */
 export const FETCH_TIMEOUT_MS = 30_000
@@ -48,6 +51,8 @@ export const FETCH_TIMEOUT_MS = 30_000
 export type CheckFault = 'lie'
 
 export interface RecheckServiceOptions {
+  /** where the committed verdicts are kept (<home>/recheck) */
+  readonly dir: string
   readonly fault?: CheckFault
   readonly fetchTimeoutMs?: number
 }
@@ -65,6 +70,7 @@ export class RecheckService {
   readonly #o: RecheckServiceOptions
   readonly #c: RecheckServiceComponents
   readonly #log: Logger
+  readonly #commits: CheckCommits
   #queue: Promise<void> = Promise.resolve()
   #unsubscribe: (() => void) | undefined
   #abort = new AbortController()
@@ -77,6 +83,7 @@ export class RecheckService {
     this.#o = options
     this.#c = components
     this.#log = components.logger
+    this.#commits = new CheckCommits(options.dir)
   }
 
   start(): void {
@@ -109,6 +116,7 @@ export class RecheckService {
   }
 
   async #reconcile(): Promise<void> {
+    await this.#prune()
     for await (const [, value] of this.#c.chain.state.entries(checks.prefix)) {
       if (this.#abort.signal.aborted) return
       const check = checks.decodeValue(value)
@@ -135,20 +143,43 @@ export class RecheckService {
     const state = this.#c.chain.state
     const check = await checks.get(state, id)
     if (check === undefined || check.status !== CheckStatus.checking || !check.checkers.some((c) => sameAddress(c, this.#me))) return
-    const committed = commitmentBy(check.commitments, this.#me) !== undefined
-    if (check.phase === CommitPhase.commit && !committed) {
+    const commitment = commitmentBy(check.commitments, this.#me)
+    if (check.phase === CommitPhase.commit && commitment === undefined) {
       const verdict = await this.#verdict(check)
       if (verdict === undefined) return
-      const commitment = commitmentOf(CHECK_COMMIT_DOMAIN, checkScope(check), this.#me, this.#salt(check), verdictPayload(verdict))
-      await this.#send(commitCheck, { record: id, commitment }, check, 'commit')
+      const salt = this.#salt(check)
+      // on disk before it can be on chain: the reveal must open it whatever is found later
+      await this.#commits.save(check.record, check.round, { verdict, salt })
+      await this.#send(commitCheck, { record: id, commitment: commitmentOf(CHECK_COMMIT_DOMAIN, checkScope(check), this.#me, salt, verdictPayload(verdict)) }, check, 'commit')
       return
     }
     const revealed = check.votes.some((v) => v.round === check.round && sameAddress(v.worker, this.#me))
-    if (check.phase === CommitPhase.reveal && committed && !revealed) {
-      const verdict = await this.#verdict(check)
-      if (verdict === undefined) return
-      await this.#send(revealCheck, { record: id, verdict, salt: this.#salt(check) }, check, 'reveal')
+    if (check.phase === CommitPhase.reveal && commitment !== undefined && !revealed) {
+      const committed = await this.#committed(check, commitment)
+      if (committed === undefined) {
+        this.#log.error('no verdict opens this node\'s commitment: not revealing', { record: id, round: check.round })
+        return
+      }
+      if (await this.#send(revealCheck, { record: id, verdict: committed.verdict, salt: committed.salt }, check, 'reveal')) await this.#commits.remove(check.record, check.round)
     }
+  }
+
+  /** Removes the saved verdicts of rounds that are over (a crash between commit and reveal, a round that ended without this node's reveal). */
+  async #prune(): Promise<void> {
+    for (const { record, round } of await this.#commits.list()) {
+      const check = await checks.get(this.#c.chain.state, record)
+      if (check === undefined || check.status !== CheckStatus.checking || check.round !== round) await this.#commits.remove(record, round)
+    }
+  }
+
+  /** The verdict and salt that open this node's commitment of the round: the saved ones, else the verdict whose commitment with the derived salt is the one on chain. */
+  async #committed(check: Check, commitment: Commitment): Promise<CommittedVerdict | undefined> {
+    const scope = checkScope(check)
+    const saved = await this.#commits.load(check.record, check.round)
+    if (saved !== undefined && opens(commitment, CHECK_COMMIT_DOMAIN, scope, saved.salt, verdictPayload(saved.verdict))) return saved
+    const salt = this.#salt(check)
+    const verdict = Object.values(Verdict).find((v) => opens(commitment, CHECK_COMMIT_DOMAIN, scope, salt, verdictPayload(v)))
+    return verdict === undefined ? undefined : { verdict, salt }
   }
 
   #salt(check: Check): Uint8Array {
@@ -210,15 +241,18 @@ export class RecheckService {
     return verdict
   }
 
-  async #send<Args>(call: CallDefinition<Args>, args: Args, check: Check, what: 'commit' | 'reveal'): Promise<void> {
+  /** Whether the call was submitted now. */
+  async #send<Args>(call: CallDefinition<Args>, args: Args, check: Check, what: 'commit' | 'reveal'): Promise<boolean> {
     const key = `${check.record}/${check.round}/${what}`
-    if (this.#submitted.has(key)) return
+    if (this.#submitted.has(key)) return false
     try {
       const tx = await this.#c.transactions.submit(ModuleIndex.inference, call, args)
       this.#submitted.add(key)
       this.#log.info(`submitted the re-check's ${what}`, { record: check.record, round: check.round, tx: toHex(tx.hash) })
+      return true
     } catch (error) {
       this.#log.warn(`could not submit the re-check's ${what}`, { record: check.record, error })
+      return false
     }
   }
 }
