@@ -38,6 +38,7 @@ import type { Logger } from '../../lib/logger.ts'
 import type { BlobFetcher } from '../blobs/blobExchange.ts'
 import type { BlobStore } from '../blobs/blobStore.ts'
 import type { Chain, ImportedBlock } from '../chain/chain.ts'
+import { FinalizedFollower } from '../chain/finalizedFollower.ts'
 import type { BaseModelResolver } from '../models/baseModels.ts'
 import type { OperatorTransactions } from '../operator/operatorTransactions.ts'
 import { citationsOf, type Citation } from './citations.ts'
@@ -89,9 +90,7 @@ export class AttributionService {
   readonly #c: AttributionServiceComponents
   readonly #log: Logger
   readonly #indexes: SpanIndexCache
-  #queue: Promise<void> = Promise.resolve()
-  #unsubscribe: (() => void) | undefined
-  #abort = new AbortController()
+  readonly #follower: FinalizedFollower
   /** honest receipts computed here, by record (dropped when the record is final) */
   readonly #receipts = new Map<number, Receipt>()
   /** records whose receipt could not be computed yet (an output not fetched yet, say): tried again at every finalized block while the duty lasts, by failures so far */
@@ -107,24 +106,18 @@ export class AttributionService {
     this.#o = options
     this.#c = components
     this.#log = components.logger
-    this.#indexes = new SpanIndexCache({ dir: options.dir, sources: { state: components.chain.state, store: components.store, fetcher: components.fetcher, signal: this.#abort.signal } })
+    this.#follower = new FinalizedFollower({ what: 'attribution work', reconcile: () => this.#reconcile(), onFinalized: (block) => this.#onFinalized(block) }, components)
+    this.#indexes = new SpanIndexCache({ dir: options.dir, sources: { state: components.chain.state, store: components.store, fetcher: components.fetcher, signal: this.#follower.signal } })
   }
 
   start(): void {
-    this.#abort = new AbortController()
     if (this.#c.transactions === undefined) return
     if (this.#o.fault !== undefined) this.#log.warn('TEST FAULT: this node submits wrong attribution receipts', { fault: this.#o.fault })
-    this.#enqueue(() => this.#reconcile())
-    this.#unsubscribe = this.#c.chain.onBlock((block) => {
-      if (block.finalized) this.#enqueue(() => this.#onFinalized(block))
-    })
+    this.#follower.start()
   }
 
-  async stop(): Promise<void> {
-    this.#unsubscribe?.()
-    this.#unsubscribe = undefined
-    this.#abort.abort()
-    await this.#queue
+  stop(): Promise<void> {
+    return this.#follower.stop()
   }
 
   /**
@@ -143,7 +136,7 @@ export class AttributionService {
       if (version?.base !== base) throw new AttributionServiceError('UNKNOWN_MODEL', `model version ${id} is not a published adapter of base model ${base}`)
     }
     const lineage = (await lineageOf(chain.state, { adapters: adapters.map((id) => ({ id, weightMilli: 1_000 })) })) ?? []
-    const { tokenizer } = await resolver.resolve(model, signal ?? this.#abort.signal)
+    const { tokenizer } = await resolver.resolve(model, signal ?? this.#follower.signal)
     const versions: VersionIndex[] = []
     for (const entry of lineage) versions.push({ ...entry, index: await this.#indexes.get(entry.datanet, entry.version, tokenizer, model.tokenizerHash) })
     const tokens = Array.from(tokenizer.encode(text))
@@ -152,13 +145,7 @@ export class AttributionService {
 
   /** Resolves once the work queued so far is done (tests). */
   idle(): Promise<void> {
-    return this.#queue
-  }
-
-  #enqueue(work: () => Promise<void>): void {
-    this.#queue = this.#queue.then(work).catch((error: unknown) => {
-      if (!this.#abort.signal.aborted) this.#log.warn('attribution work failed', { error })
-    })
+    return this.#follower.idle()
   }
 
   /** The open attributions: every open phase has its one entry in the deadline index, at a height not passed yet. */
@@ -194,7 +181,7 @@ export class AttributionService {
 
   async #work(id: number): Promise<void> {
     const transactions = this.#c.transactions
-    if (transactions === undefined || this.#abort.signal.aborted) return
+    if (transactions === undefined || this.#follower.signal.aborted) return
     const entry = await attributions.get(this.#c.chain.state, id)
     if (entry === undefined) return
     const duty = dutyIn(entry, transactions.address)
@@ -208,7 +195,7 @@ export class AttributionService {
       honest = await this.#receipt(id)
       this.#retry.delete(id)
     } catch (error) {
-      if (this.#abort.signal.aborted) return
+      if (this.#follower.signal.aborted) return
       const code = error instanceof OpenLedgerError ? error.code : 'FAILED'
       const failures = (this.#retry.get(id) ?? 0) + 1
       // a classifier's record cannot be computed here at all; anything else may be (the output reaches this node later)
@@ -248,7 +235,7 @@ export class AttributionService {
     const base = await baseModels.get(chain.state, record.base)
     if (base?.kind !== BaseModelKind.lm) throw new AttributionServiceError('UNSUPPORTED_METHOD', `record ${id} is a classifier's: KNN-Shapley receipts are not computed by this node yet`)
     const text = new TextDecoder('utf-8', { fatal: false }).decode(await this.#output(record.outputCid, record.outputHash))
-    const { tokenizer } = await this.#c.resolver.resolve(base, this.#abort.signal)
+    const { tokenizer } = await this.#c.resolver.resolve(base, this.#follower.signal)
     const receipt = spanReceipt({ chainId: chain.spec.chainId, record: id, outputHash: record.outputHash, versions: await this.#versions(id), output: tokenizer.encode(text) })
     this.#receipts.set(id, receipt)
     this.#log.info('attribution computed', { record: id, contributions: receipt.contributions.length, top: receipt.contributions[0] })
@@ -261,7 +248,7 @@ export class AttributionService {
     const record = await records.get(chain.state, id)
     const base = record === undefined ? undefined : await baseModels.get(chain.state, record.base)
     if (record === undefined || base === undefined) throw new AttributionServiceError('UNKNOWN_RECORD', `no inference record ${id} (or its base model)`)
-    const { tokenizer } = await resolver.resolve(base, this.#abort.signal)
+    const { tokenizer } = await resolver.resolve(base, this.#follower.signal)
     const versions: VersionIndex[] = []
     for (const entry of (await lineageOf(chain.state, record)) ?? []) {
       versions.push({ ...entry, index: await this.#indexes.get(entry.datanet, entry.version, tokenizer, base.tokenizerHash) })
@@ -275,7 +262,7 @@ export class AttributionService {
     if (!(await store.has(cid))) {
       if (fetcher === undefined) throw new AttributionServiceError('OUTPUT_UNAVAILABLE', `output ${toHex(cid)} is not stored here and the node has no network`)
       try {
-        await fetcher.fetch(cid, { signal: AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#o.fetchTimeoutMs ?? 60_000)]) })
+        await fetcher.fetch(cid, { signal: AbortSignal.any([this.#follower.signal, AbortSignal.timeout(this.#o.fetchTimeoutMs ?? 60_000)]) })
       } catch (cause) {
         throw new AttributionServiceError('OUTPUT_UNAVAILABLE', `output ${toHex(cid)} could not be fetched from peers`, { cause })
       }

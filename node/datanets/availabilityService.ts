@@ -22,6 +22,7 @@ import type { OperatorTransactions } from '../operator/operatorTransactions.ts'
 import type { BlobFetcher } from '../blobs/blobExchange.ts'
 import type { BlobStore } from '../blobs/blobStore.ts'
 import type { Chain, ImportedBlock } from '../chain/chain.ts'
+import { FinalizedFollower } from '../chain/finalizedFollower.ts'
 import type { Logger } from '../../lib/logger.ts'
 
 const MAX_ATTEMPTS = 8
@@ -59,36 +60,28 @@ function eventsOf<Data>(definition: EventDefinition<Data>, events: readonly Runt
 export class AvailabilityService {
   readonly #c: AvailabilityServiceComponents
   readonly #log: Logger
-  #queue: Promise<void> = Promise.resolve()
+  readonly #follower: FinalizedFollower
   #retry: Work[] = []
-  #unsubscribe: (() => void) | undefined
-  #abort = new AbortController()
   /** attestations this node has submitted (datanet/contribution), so it never submits twice */
   readonly #submitted = new Set<string>()
 
   constructor(components: AvailabilityServiceComponents) {
     this.#c = components
     this.#log = components.logger
+    this.#follower = new FinalizedFollower({ what: 'availability work', reconcile: () => this.#catchUp(), onFinalized: (block) => this.#onFinalized(block) }, components)
   }
 
   start(): void {
-    this.#abort = new AbortController()
-    this.#queue = this.#queue.then(() => this.#catchUp()).catch((error: unknown) => this.#log.warn('availability catch-up failed', { error }))
-    this.#unsubscribe = this.#c.chain.onBlock((block) => {
-      if (!block.finalized) return
-      this.#queue = this.#queue.then(() => this.#onFinalized(block)).catch((error: unknown) => this.#log.warn('availability work failed', { error }))
-    })
+    this.#follower.start()
   }
 
   async stop(): Promise<void> {
-    this.#unsubscribe?.()
-    this.#abort.abort()
-    await this.#queue
+    await this.#follower.stop()
   }
 
   /** Resolves once every finalized block seen so far has been handled (tests). */
   idle(): Promise<void> {
-    return this.#queue
+    return this.#follower.idle()
   }
 
   /**
@@ -99,7 +92,7 @@ export class AvailabilityService {
   async #catchUp(): Promise<void> {
     let live = 0
     for await (const [, value] of this.#c.chain.state.entries(contributions.prefix)) {
-      if (this.#abort.signal.aborted) return
+      if (this.#follower.signal.aborted) return
       const c = contributions.decodeValue(value)
       if (c.status <= ContributionStatus.accepted) {
         live++
@@ -138,9 +131,9 @@ export class AvailabilityService {
     if (!(await store.has(work.cid))) {
       try {
         if (fetcher === undefined) throw new Error('the blob is not in the local store and the node has no network')
-        await fetcher.fetch(work.cid, { signal: AbortSignal.any([this.#abort.signal, AbortSignal.timeout(60_000)]) })
+        await fetcher.fetch(work.cid, { signal: AbortSignal.any([this.#follower.signal, AbortSignal.timeout(60_000)]) })
       } catch (error) {
-        if (this.#abort.signal.aborted) return
+        if (this.#follower.signal.aborted) return
         if (++work.attempts >= MAX_ATTEMPTS) {
           this.#log.warn('giving up on a contribution\'s blob', { contribution: id, cid: toHex(work.cid), error })
           return

@@ -35,6 +35,7 @@ import { OpenLedgerError } from '../../runtime/errors.ts'
 import type { Logger } from '../../lib/logger.ts'
 import type { BlobStore } from '../blobs/blobStore.ts'
 import type { Chain, ImportedBlock } from '../chain/chain.ts'
+import { FinalizedFollower } from '../chain/finalizedFollower.ts'
 import type { OperatorTransactions } from '../operator/operatorTransactions.ts'
 
 export interface ProviderServiceOptions {
@@ -123,10 +124,8 @@ export class ProviderService {
   readonly #options: ProviderServiceOptions
   readonly #c: ProviderServiceComponents
   readonly #log: Logger
-  #queue: Promise<void> = Promise.resolve()
+  readonly #follower: FinalizedFollower
   #retry: Work[] = []
-  #unsubscribe: (() => void) | undefined
-  #abort = new AbortController()
   /** requests this node has submitted a fulfilment for */
   readonly #fulfilled = new Set<number>()
   readonly #gate: ChannelGate
@@ -138,6 +137,7 @@ export class ProviderService {
     this.#options = options
     this.#c = components
     this.#log = components.logger
+    this.#follower = new FinalizedFollower({ what: 'provider work', reconcile: () => this.#catchUp(), onFinalized: (block) => this.#onFinalized(block) }, components)
     this.#gate = new ChannelGate(components.transactions.address, components.chain.spec.chainId)
     this.#journal = options.dir === undefined ? undefined : new VoucherJournal(join(options.dir, 'vouchers.jsonl'))
   }
@@ -160,31 +160,26 @@ export class ProviderService {
       this.#paidServer = server
       this.#log.info('paid inference API listening', { url: `http://${paid.host ?? '127.0.0.1'}:${this.paidAddress?.port ?? paid.port}` })
     }
-    this.#abort = new AbortController()
-    this.#queue = this.#queue.then(() => this.#catchUp()).catch((error: unknown) => this.#log.warn('provider catch-up failed', { error }))
-    this.#unsubscribe = this.#c.chain.onBlock((block) => {
-      if (!block.finalized) return
-      this.#queue = this.#queue.then(() => this.#onFinalized(block)).catch((error: unknown) => this.#log.warn('provider work failed', { error }))
-    })
+    this.#follower.start()
     this.#log.info('inference provider started', { operator: toHex(this.#c.transactions.address), serving: this.#options.servingUrl })
   }
 
   async stop(): Promise<void> {
-    this.#unsubscribe?.()
-    this.#abort.abort()
+    // unsubscribed and aborted at once; the paid API closes while the queue drains
+    const stopping = this.#follower.stop()
     if (this.#paidServer !== undefined) await closeHttp(this.#paidServer)
-    await this.#queue
+    await stopping
     await this.#settling
   }
 
   /** Resolves once every finalized block seen so far has been handled (tests). */
   idle(): Promise<void> {
-    return this.#queue
+    return this.#follower.idle()
   }
 
   async #catchUp(): Promise<void> {
     for await (const [, value] of this.#c.chain.state.entries(requests.prefix)) {
-      if (this.#abort.signal.aborted) return
+      if (this.#follower.signal.aborted) return
       const request = requests.decodeValue(value)
       if (request.status === RequestStatus.open && sameAddress(request.provider, this.#c.transactions.address)) await this.#handle({ request: request.id, attempts: 0, notBefore: 0 })
     }
@@ -217,7 +212,7 @@ export class ProviderService {
       await this.#serve(request)
       this.#fulfilled.add(request.id)
     } catch (error) {
-      if (this.#abort.signal.aborted) return
+      if (this.#follower.signal.aborted) return
       work.attempts++
       const unsupported = error instanceof ProviderError && error.code === 'UNSUPPORTED_REQUEST'
       this.#log.warn('inference request not served', { request: request.id, attempt: work.attempts, error })
@@ -239,7 +234,7 @@ export class ProviderService {
       const inferences = vouchers.reduce((n, v) => n + v.inferences.length, 0)
       if (vouchers.length === 0) return { channels: 0, inferences: 0, finalized: false }
       try {
-        const { tx, status } = await this.#c.transactions.submitAndWatch(ModuleIndex.inference, redeem, { vouchers }, { signal: this.#abort.signal })
+        const { tx, status } = await this.#c.transactions.submitAndWatch(ModuleIndex.inference, redeem, { vouchers }, { signal: this.#follower.signal })
         if (typeof status === 'object' && 'finalized' in status) {
           this.#log.info('channel vouchers redeemed', { tx: toHex(tx.hash), channels: vouchers.length, inferences })
           await this.#journal?.rewrite(this.#gate.unredeemed())
@@ -249,7 +244,7 @@ export class ProviderService {
         this.#gate.restore(vouchers)
         return { channels: vouchers.length, inferences, tx: toHex(tx.hash), finalized: false }
       } catch (error) {
-        if (!this.#abort.signal.aborted) this.#log.warn('channel settlement failed: kept for the next', { error })
+        if (!this.#follower.signal.aborted) this.#log.warn('channel settlement failed: kept for the next', { error })
         this.#gate.restore(vouchers)
         return { channels: vouchers.length, inferences, finalized: false }
       }
@@ -290,7 +285,7 @@ export class ProviderService {
         if (error instanceof PaymentError) return reply(402, { error: { code: error.code, message: error.message } })
         throw error
       }
-      const served = await complete(this.#options.servingUrl, { model: body.model, prompt: body.prompt, max_tokens: body.max_tokens, temperature: body.temperature, top_p: body.top_p, seed: body.seed }, this.#abort.signal)
+      const served = await complete(this.#options.servingUrl, { model: body.model, prompt: body.prompt, max_tokens: body.max_tokens, temperature: body.temperature, top_p: body.top_p, seed: body.seed }, this.#follower.signal)
       const bytes = utf8(served.text)
       const outputCid = await this.#c.blobs.put(bytes)
       await this.#c.blobs.pin(outputCid, `inference/channel/${accepted.channel}/${toHex(accepted.requestHash)}`)
@@ -317,7 +312,7 @@ export class ProviderService {
     const { sampling } = request
     const served = await complete(this.#options.servingUrl, {
       model, prompt: request.prompt, max_tokens: request.maxTokens, temperature: sampling.temperatureMilli / 1_000, top_p: sampling.topPMilli / 1_000, seed: sampling.seed,
-    }, this.#abort.signal)
+    }, this.#follower.signal)
     const text = this.#options.tamper === true ? `${served.text} [tampered]` : served.text
     const bytes = utf8(text)
     const outputCid = await blobs.put(bytes)

@@ -39,6 +39,7 @@ import type { Logger } from '../../lib/logger.ts'
 import type { BlobFetcher } from '../blobs/blobExchange.ts'
 import type { BlobStore } from '../blobs/blobStore.ts'
 import type { Chain, ImportedBlock } from '../chain/chain.ts'
+import { FinalizedFollower } from '../chain/finalizedFollower.ts'
 import type { BaseModelResolver } from '../models/baseModels.ts'
 import type { OperatorTransactions } from '../operator/operatorTransactions.ts'
 import { verifyOutputBytes } from '../serving/verify.ts'
@@ -71,9 +72,7 @@ export class RecheckService {
   readonly #c: RecheckServiceComponents
   readonly #log: Logger
   readonly #commits: CheckCommits
-  #queue: Promise<void> = Promise.resolve()
-  #unsubscribe: (() => void) | undefined
-  #abort = new AbortController()
+  readonly #follower: FinalizedFollower
   /** verdicts found here, by record */
   readonly #verdicts = new Map<number, number | undefined>()
   /** `${record}/${round}/${commit|reveal}` submitted */
@@ -84,31 +83,20 @@ export class RecheckService {
     this.#c = components
     this.#log = components.logger
     this.#commits = new CheckCommits(options.dir)
+    this.#follower = new FinalizedFollower({ what: 're-check work', reconcile: () => this.#reconcile(), onFinalized: (block) => this.#onFinalized(block) }, components)
   }
 
   start(): void {
-    this.#abort = new AbortController()
-    this.#enqueue(() => this.#reconcile())
-    this.#unsubscribe = this.#c.chain.onBlock((block) => {
-      if (block.finalized) this.#enqueue(() => this.#onFinalized(block))
-    })
+    this.#follower.start()
   }
 
-  async stop(): Promise<void> {
-    this.#unsubscribe?.()
-    this.#abort.abort()
-    await this.#queue
+  stop(): Promise<void> {
+    return this.#follower.stop()
   }
 
   /** Resolves once the work queued so far is done (tests). */
   idle(): Promise<void> {
-    return this.#queue
-  }
-
-  #enqueue(work: () => Promise<void>): void {
-    this.#queue = this.#queue.then(work).catch((error: unknown) => {
-      if (!this.#abort.signal.aborted) this.#log.warn('re-check work failed', { error })
-    })
+    return this.#follower.idle()
   }
 
   get #me(): Address {
@@ -118,7 +106,7 @@ export class RecheckService {
   async #reconcile(): Promise<void> {
     await this.#prune()
     for await (const [, value] of this.#c.chain.state.entries(checks.prefix)) {
-      if (this.#abort.signal.aborted) return
+      if (this.#follower.signal.aborted) return
       const check = checks.decodeValue(value)
       if (check.status === CheckStatus.checking && check.checkers.some((c) => sameAddress(c, this.#me))) await this.#work(check.record)
     }
@@ -139,7 +127,7 @@ export class RecheckService {
   }
 
   async #work(id: number): Promise<void> {
-    if (this.#abort.signal.aborted) return
+    if (this.#follower.signal.aborted) return
     const state = this.#c.chain.state
     const check = await checks.get(state, id)
     if (check === undefined || check.status !== CheckStatus.checking || !check.checkers.some((c) => sameAddress(c, this.#me))) return
@@ -216,16 +204,16 @@ export class RecheckService {
     let bytes: Uint8Array | undefined
     try {
       if (!(await store.has(record.outputCid)) && fetcher !== undefined) {
-        await fetcher.fetch(record.outputCid, { signal: AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#o.fetchTimeoutMs ?? FETCH_TIMEOUT_MS)]) })
+        await fetcher.fetch(record.outputCid, { signal: AbortSignal.any([this.#follower.signal, AbortSignal.timeout(this.#o.fetchTimeoutMs ?? FETCH_TIMEOUT_MS)]) })
       }
       bytes = (await store.has(record.outputCid)) ? await store.read(record.outputCid) : undefined
     } catch (error) {
-      if (this.#abort.signal.aborted) return undefined
+      if (this.#follower.signal.aborted) return undefined
       this.#log.info('record output not obtainable', { record: record.id, cid: toHex(record.outputCid), error })
     }
     if (bytes === undefined) return this.#found(record, Verdict.unavailable, 'the output could not be fetched')
     if (!bytesEqual(keccak256(bytes), record.outputHash)) return this.#found(record, Verdict.wrong, 'the output blob does not hash to the record\'s output hash')
-    const model = await resolver.resolve(base, this.#abort.signal)
+    const model = await resolver.resolve(base, this.#follower.signal)
     const { sampling } = record
     const verification = verifyOutputBytes({
       promptTokens: Array.from(model.tokenizer.encode(request.prompt)), output: bytes,

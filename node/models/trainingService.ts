@@ -37,6 +37,7 @@ import { paramShapes } from '../../ml/model/config.ts'
 import type { BlobFetcher } from '../blobs/blobExchange.ts'
 import type { BlobStore } from '../blobs/blobStore.ts'
 import type { Chain, ImportedBlock } from '../chain/chain.ts'
+import { FinalizedFollower } from '../chain/finalizedFollower.ts'
 import type { Logger } from '../../lib/logger.ts'
 import type { BaseModelResolver } from './baseModels.ts'
 import { loadJobRows, versionContributions } from './jobData.ts'
@@ -80,9 +81,7 @@ export class TrainingService {
   readonly #o: TrainingServiceOptions
   readonly #c: TrainingServiceComponents
   readonly #log: Logger
-  #queue: Promise<void> = Promise.resolve()
-  #unsubscribe: (() => void) | undefined
-  #abort = new AbortController()
+  readonly #follower: FinalizedFollower
   /** outcomes computed here, by job id */
   readonly #outcomes = new Map<number, JobOutcome>()
   readonly #progress = new Map<number, JobProgress>()
@@ -98,37 +97,28 @@ export class TrainingService {
     this.#o = options
     this.#c = components
     this.#log = components.logger
+    this.#follower = new FinalizedFollower({ what: 'training work', reconcile: () => this.#reconcile(), onFinalized: (block) => this.#onFinalized(block) }, components)
   }
 
   start(): void {
-    this.#abort = new AbortController()
-    this.#enqueue(() => this.#reconcile())
-    this.#unsubscribe = this.#c.chain.onBlock((block) => {
-      if (block.finalized) this.#enqueue(() => this.#onFinalized(block))
-    })
+    this.#follower.start()
   }
 
   async stop(): Promise<void> {
-    this.#unsubscribe?.()
-    this.#abort.abort()
-    await this.#queue
+    await this.#follower.stop()
     // a job's work runs beside the queue: let it settle before the store and chain close under it
     await Promise.all(this.#working)
   }
 
   /** Resolves once the work queued so far is done (tests). */
   idle(): Promise<void> {
-    return this.#queue
+    return this.#follower.idle()
   }
 
   /** This node's view of a job it works on, or undefined. */
   progress(job: number): JobProgress | undefined {
     const entry = this.#progress.get(job)
     return entry === undefined ? undefined : { ...entry }
-  }
-
-  #enqueue(work: () => Promise<void>): void {
-    this.#queue = this.#queue.then(work).catch((error: unknown) => this.#log.warn('training work failed', { error }))
   }
 
   async #reconcile(): Promise<void> {
@@ -173,12 +163,12 @@ export class TrainingService {
     this.#pending.add(id)
     const work: Promise<void> = this.#work(id)
       .catch((error: unknown) => {
-        if (!this.#abort.signal.aborted) this.#log.warn('training job work failed', { job: id, error })
+        if (!this.#follower.signal.aborted) this.#log.warn('training job work failed', { job: id, error })
       })
       .finally(() => {
         this.#pending.delete(id)
         this.#working.delete(work)
-        if (this.#again.delete(id) && !this.#abort.signal.aborted) this.#schedule(id)
+        if (this.#again.delete(id) && !this.#follower.signal.aborted) this.#schedule(id)
       })
     this.#working.add(work)
   }
@@ -226,7 +216,7 @@ export class TrainingService {
     await previous
     try {
       const { chain, store, fetcher, resolver } = this.#c
-      const signal = this.#abort.signal
+      const signal = this.#follower.signal
       progress.phase = 'fetching'
       const base = await baseModels.get(chain.state, job.base)
       if (base === undefined) throw new OpenLedgerError('UNKNOWN_BASE_MODEL', `job ${job.id} names base model ${job.base}, which is not registered`)
@@ -268,7 +258,7 @@ export class TrainingService {
       })
       return outcome
     } catch (error) {
-      if (this.#abort.signal.aborted) return undefined
+      if (this.#follower.signal.aborted) return undefined
       const code = error instanceof OpenLedgerError ? error.code : 'JOB_FAILED'
       progress.phase = 'failed'
       progress.error = { code, message: error instanceof Error ? error.message : String(error) }
@@ -351,11 +341,11 @@ export class TrainingService {
     try {
       if (!(await store.has(cid))) {
         if (fetcher === undefined) return
-        await fetcher.fetch(cid, { signal: AbortSignal.any([this.#abort.signal, AbortSignal.timeout(60_000)]) })
+        await fetcher.fetch(cid, { signal: AbortSignal.any([this.#follower.signal, AbortSignal.timeout(60_000)]) })
       }
       await store.pin(cid, owner)
     } catch (error) {
-      if (!this.#abort.signal.aborted) this.#log.info('could not fetch an adapter', { cid: toHex(cid), error })
+      if (!this.#follower.signal.aborted) this.#log.info('could not fetch an adapter', { cid: toHex(cid), error })
     }
   }
 
