@@ -19,8 +19,12 @@
 // is the one on chain. The re-score of a record is a few forward passes of a small model: it runs
 // here, not in a worker thread.
 //
+// A record's adapters are loaded as the serving engine loads them (node/serving/sources.ts
+// adapterWeights: the published version's artifact from the blob store, fetched from peers if
+// missing, checked against its weights hash) and merged by the record's weights.
+//
 // What it cannot judge it does not vote on (logged): a channel record (its prompt is not on chain),
-// a record with adapters (loading them is the serving sources' job; not wired here yet).
+// a record whose adapter cannot be obtained (the network's fault, not the provider's).
 import { decode, encode, bytesEqual, type Decoded } from '../../runtime/codec/canonical.ts'
 import { CommitPhase, type Commitment, commitmentBy, commitmentOf, opens } from '../../runtime/commitReveal.ts'
 import { concatBytes, keccak256, toHex, utf8 } from '../../runtime/crypto/hash.ts'
@@ -32,7 +36,8 @@ import {
   type Check, type InferenceRecord,
 } from '../../runtime/modules/inference/index.ts'
 import { ModuleIndex } from '../../runtime/modules/indices.ts'
-import { baseModels } from '../../runtime/modules/models/index.ts'
+import { type BaseModel, baseModels, modelVersions } from '../../runtime/modules/models/index.ts'
+import type { ModelConfig } from '../../ml/model/config.ts'
 import { ReceiptStatus } from '../../runtime/receipt.ts'
 import type { CallDefinition } from '../../runtime/module.ts'
 import type { Logger } from '../../lib/logger.ts'
@@ -42,8 +47,13 @@ import type { Chain, ImportedBlock } from '../chain/chain.ts'
 import { FinalizedFollower } from '../chain/finalizedFollower.ts'
 import type { BaseModelResolver } from '../models/baseModels.ts'
 import type { OperatorTransactions } from '../operator/operatorTransactions.ts'
+import { adapterWeights } from '../serving/sources.ts'
+import type { AdapterWeights } from '../serving/types.ts'
 import { verifyOutputBytes } from '../serving/verify.ts'
 import { CheckCommits, type CommittedVerdict } from './checkCommits.ts'
+
+/** adapters kept loaded between re-checks (a rank-8 adapter of the shipped LM is ~100 KiB) */
+const MAX_CACHED_ADAPTERS = 16
 
 /** ms a checker waits for a record's output from the network before it finds it unavailable */
 export const FETCH_TIMEOUT_MS = 30_000
@@ -75,6 +85,8 @@ export class RecheckService {
   readonly #follower: FinalizedFollower
   /** verdicts found here, by record */
   readonly #verdicts = new Map<number, number | undefined>()
+  /** adapters loaded for re-checks, by model version (LRU) */
+  readonly #adapters = new Map<number, AdapterWeights>()
   /** `${record}/${round}/${commit|reveal}` submitted */
   readonly #submitted = new Set<string>()
 
@@ -191,22 +203,18 @@ export class RecheckService {
 
   /** Re-checks the record: fetches the output, re-scores it. */
   async #recheck(record: InferenceRecord): Promise<number | undefined> {
-    const { chain, store, fetcher, resolver } = this.#c
+    const { chain, resolver } = this.#c
     const skip = (why: string): undefined => {
       this.#log.info('re-check skipped: this node cannot judge the record', { record: record.id, why })
       return undefined
     }
     if (record.source !== RecordSource.request) return skip('a channel record\'s prompt is not on chain')
-    if (record.adapters.length > 0) return skip('records with adapters are not re-checked by this node yet')
     const request = await requests.get(chain.state, record.sourceId)
     const base = await baseModels.get(chain.state, record.base)
     if (request === undefined || base === undefined) return skip('the request or base model is gone from state')
     let bytes: Uint8Array | undefined
     try {
-      if (!(await store.has(record.outputCid)) && fetcher !== undefined) {
-        await fetcher.fetch(record.outputCid, { signal: AbortSignal.any([this.#follower.signal, AbortSignal.timeout(this.#o.fetchTimeoutMs ?? FETCH_TIMEOUT_MS)]) })
-      }
-      bytes = (await store.has(record.outputCid)) ? await store.read(record.outputCid) : undefined
+      bytes = await this.#obtain(record.outputCid)
     } catch (error) {
       if (this.#follower.signal.aborted) return undefined
       this.#log.info('record output not obtainable', { record: record.id, cid: toHex(record.outputCid), error })
@@ -214,14 +222,52 @@ export class RecheckService {
     if (bytes === undefined) return this.#found(record, Verdict.unavailable, 'the output could not be fetched')
     if (!bytesEqual(keccak256(bytes), record.outputHash)) return this.#found(record, Verdict.wrong, 'the output blob does not hash to the record\'s output hash')
     const model = await resolver.resolve(base, this.#follower.signal)
+    // the record's adapters as the serving engine loads them (published versions of its base, from
+    // the blob store, checked against their weights hash): not obtainable is not the provider's
+    // fault, so this node does not vote then
+    const adapters = new Map<string, AdapterWeights>()
+    for (const use of record.adapters) {
+      const adapter = await this.#adapter(use.id, base, model.config)
+      if (typeof adapter === 'string') return skip(adapter)
+      adapters.set(adapter.id, adapter)
+    }
     const { sampling } = record
     const verification = verifyOutputBytes({
       promptTokens: Array.from(model.tokenizer.encode(request.prompt)), output: bytes,
-      maxTokens: record.maxTokens, adapters: [],
+      maxTokens: record.maxTokens, adapters: record.adapters.map((use) => ({ id: String(use.id), weight: use.weightMilli / 1_000 })),
       sampling: { temperature: sampling.temperatureMilli / 1_000, topK: sampling.topK, topP: sampling.topPMilli / 1_000, seed: sampling.seed },
-    }, { config: model.config, weights: model.weights, tokenBytes: (id) => model.tokenizer.tokenBytes(id), encode: (text) => model.tokenizer.encode(text) }, new Map())
+    }, { config: model.config, weights: model.weights, tokenBytes: (id) => model.tokenizer.tokenBytes(id), encode: (text) => model.tokenizer.encode(text) }, adapters)
     const tokens = verification.outputTokens.length
     return this.#found(record, verification.accepted ? Verdict.ok : Verdict.wrong, `${verification.uncertain} uncertain of ${tokens} tokens${verification.accepted ? '' : `, rejected at token ${tokens}`}`)
+  }
+
+  /** A blob's bytes from the local store, fetched from peers first if missing (within the fetch timeout); undefined if not obtained. */
+  async #obtain(cid: Uint8Array): Promise<Uint8Array | undefined> {
+    const { store, fetcher } = this.#c
+    if (!(await store.has(cid)) && fetcher !== undefined) {
+      await fetcher.fetch(cid, { signal: AbortSignal.any([this.#follower.signal, AbortSignal.timeout(this.#o.fetchTimeoutMs ?? FETCH_TIMEOUT_MS)]) })
+    }
+    return (await store.has(cid)) ? await store.read(cid) : undefined
+  }
+
+  /** Published version `id` of `base` as the serving engine loads it (cached: versions never change), or why it cannot be. */
+  async #adapter(id: number, base: BaseModel, config: ModelConfig): Promise<AdapterWeights | string> {
+    const cached = this.#adapters.get(id)
+    if (cached !== undefined) return cached
+    const version = await modelVersions.get(this.#c.chain.state, id)
+    if (version?.base !== base.id) return `adapter ${id} is not a published version of base ${base.id}`
+    let bytes: Uint8Array | undefined
+    try {
+      bytes = await this.#obtain(version.adapter)
+    } catch (error) {
+      if (this.#follower.signal.aborted) return 'stopping'
+      this.#log.info('adapter not obtainable', { adapter: id, cid: toHex(version.adapter), error })
+    }
+    if (bytes === undefined) return `adapter ${id}'s weights could not be fetched`
+    const adapter = adapterWeights(bytes, version, config, base.name, String(id))
+    if (this.#adapters.size >= MAX_CACHED_ADAPTERS) this.#adapters.delete(this.#adapters.keys().next().value as number)
+    this.#adapters.set(id, adapter)
+    return adapter
   }
 
   #found(record: InferenceRecord, verdict: number, why: string): number {

@@ -279,19 +279,28 @@ export class ModelSources implements AdapterSource {
   async fetch(base: string, id: string, signal?: AbortSignal): Promise<AdapterWeights> {
     const { served, version } = await this.version(base, id, signal)
     const bytes = await readBlob(this.#c.readers, version.adapter, `adapter ${base}:${id}`, signal, this.#c.observeRead)
-    // the canonical tensor file's keccak256 is the weights hash the quorum attested
-    if (!bytesEqual(keccak256(bytes), version.weightsHash)) {
-      throw new ServingError('ADAPTER_HASH_MISMATCH', `adapter ${base}:${id}'s bytes do not hash to its weights hash on chain`, { details: { model: `${base}:${id}`, cid: toHex(version.adapter), weightsHash: toHex(version.weightsHash) } })
-    }
-    const lora = { rank: version.hyper.rank, alpha: version.hyper.alpha }
-    let tensors: Map<string, Float32Array>
-    try {
-      tensors = decodeTensors(bytes, adapterShapes(served.config, lora))
-    } catch (cause) {
-      throw new ServingError('ADAPTER_INVALID', `adapter ${base}:${id} is not an adapter of ${base}'s shape`, { cause, details: { model: `${base}:${id}` } })
-    }
-    let total = 0
-    for (const tensor of tensors.values()) total += tensor.byteLength
-    return { base, id, rank: lora.rank, alpha: lora.alpha, tensors, bytes: total }
+    return adapterWeights(bytes, version, served.config, base, id)
   }
+}
+
+/**
+ * A published version's adapter from its artifact's bytes: keccak256 checked against the version's
+ * weights hash (the canonical tensor file the quorum attested; ADAPTER_HASH_MISMATCH otherwise),
+ * decoded with adapterShapes of the base's config (ADAPTER_INVALID otherwise). The serving engine
+ * and the validators' re-checks load adapters through this one function.
+ */
+export function adapterWeights(bytes: Uint8Array, version: ModelVersion, config: ModelConfig, base: string, id: string): AdapterWeights {
+  if (!bytesEqual(keccak256(bytes), version.weightsHash)) {
+    throw new ServingError('ADAPTER_HASH_MISMATCH', `adapter ${base}:${id}'s bytes do not hash to its weights hash on chain`, { details: { model: `${base}:${id}`, cid: toHex(version.adapter), weightsHash: toHex(version.weightsHash) } })
+  }
+  const lora = { rank: version.hyper.rank, alpha: version.hyper.alpha }
+  let tensors: Map<string, Float32Array>
+  try {
+    tensors = decodeTensors(bytes, adapterShapes(config, lora))
+  } catch (cause) {
+    throw new ServingError('ADAPTER_INVALID', `adapter ${base}:${id} is not an adapter of ${base}'s shape`, { cause, details: { model: `${base}:${id}` } })
+  }
+  let total = 0
+  for (const tensor of tensors.values()) total += tensor.byteLength
+  return { base, id, rank: lora.rank, alpha: lora.alpha, tensors, bytes: total }
 }

@@ -21,11 +21,20 @@ import type { BlobStore } from '../../../node/blobs/blobStore.ts'
 import type { Chain } from '../../../node/chain/chain.ts'
 import { CheckCommits } from '../../../node/market/checkCommits.ts'
 import { RecheckService } from '../../../node/market/recheckService.ts'
-import type { BaseModelResolver } from '../../../node/models/baseModels.ts'
 import type { OperatorTransactions } from '../../../node/operator/operatorTransactions.ts'
 import { createBlobStore } from '../blobs/fixtures.ts'
-import { saltOf, type ModelsHarness } from '../../runtime/modules/models/harness.ts'
-import { market, PROVIDER, requestArgs, TEST_INFERENCE_PARAMS } from '../../runtime/modules/inference/harness.ts'
+import { HYPER, ModelsHarness, modelsSpec, saltOf } from '../../runtime/modules/models/harness.ts'
+import { addressOfDev, BOND, market, offer, PROVIDER, requestArgs, TEST_INFERENCE_PARAMS } from '../../runtime/modules/inference/harness.ts'
+import { LM, seededAdapter } from '../serving/verifyFixture.ts'
+import { adapterShapes } from '../../../ml/model/config.ts'
+import { encodeTensors } from '../../../ml/model/params.ts'
+import { ENGINE_VERSION } from '../../../ml/index.ts'
+import { StateOverlay } from '../../../runtime/state/overlay.ts'
+import { baseModels, modelVersions } from '../../../runtime/modules/models/state.ts'
+import { loadBaseModel } from '../../../node/models/assets.ts'
+import { BaseModelResolver, shippedBaseModels } from '../../../node/models/baseModels.ts'
+import { createServingEngine } from '../../../node/serving/engine/engine.ts'
+import { ServingError } from '../../../node/serving/errors.ts'
 
 const CHECKED: InferenceParams = { ...TEST_INFERENCE_PARAMS, checkSampleRateBps: 10_000, checkBlocks: 20 }
 const BYTES = utf8('the output the provider kept back until the restart')
@@ -55,7 +64,7 @@ function operatorOf(h: ModelsHarness, worker: Address, outcomes: Array<{ call: s
 }
 
 // never reached: the blob does not hash to the record's output hash, so nothing is re-scored
-const resolver = { resolve: () => Promise.reject(new Error('no model needed')) } as unknown as BaseModelResolver
+const noResolver = { resolve: () => Promise.reject(new Error('no model needed')) } as unknown as BaseModelResolver
 
 async function setting(t: Test) {
   const dir = await mkdtemp(join(tmpdir(), 'openledger-recheck-'))
@@ -70,7 +79,7 @@ async function setting(t: Test) {
   if (check === undefined) throw new Error('record 1 was not sampled')
   const [me, other] = check.checkers as [Address, Address]
   const outcomes: Array<{ call: string; args: unknown; error: string | undefined }> = []
-  const service = (store: BlobStore) => new RecheckService({ dir: join(dir, 'recheck'), fetchTimeoutMs: 100 }, { chain: chainOf(h), transactions: operatorOf(h, me, outcomes), store, resolver, logger: silentLogger })
+  const service = (store: BlobStore) => new RecheckService({ dir: join(dir, 'recheck'), fetchTimeoutMs: 100 }, { chain: chainOf(h), transactions: operatorOf(h, me, outcomes), store, resolver: noResolver, logger: silentLogger })
   return { h, dir, store, me, other, outcomes, service }
 }
 
@@ -108,3 +117,65 @@ async function saltOfService(h: ModelsHarness, worker: Address): Promise<Uint8Ar
   const check = await checks.get(h.state, 1)
   return keccak256(concatBytes(utf8('test operator secret'), worker, concatBytes(utf8(CHECK_COMMIT_DOMAIN), checkScope(check!))))
 }
+
+/**
+ * Records on a published adapter of the shipped LM (its real tensor file in the blob store, the
+ * version's weights hash its keccak256), served by the real serving engine: the checker loads the
+ * adapter as serving does and re-scores with it. The engine's output with the adapter is `ok`; the
+ * base's own output recorded as the adapter's is `wrong` (so the adapter is what was scored).
+ */
+t.test('a record on an adapter is re-scored with the adapter loaded from the blob store', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'openledger-recheck-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const { store } = await createBlobStore(t)
+  const h = await ModelsHarness.create(modelsSpec({ inferenceParams: CHECKED, baseModels: await shippedBaseModels() }))
+  await h.ok(PROVIDER, 'registerProvider', { bond: BOND, ...offer() }, 'inference')
+  const lm = await loadBaseModel(LM)
+  const config = lm.entry.config
+  const adapter = seededAdapter(config, '2')
+  const lora = { rank: adapter.rank, alpha: adapter.alpha }
+  const file = encodeTensors(adapterShapes(config, lora), adapter.tensors)
+  const cid = await store.put(file)
+  // model version 1 of base 1, published with that file (as the models module writes it)
+  const overlay = new StateOverlay(h.committed)
+  modelVersions.set(overlay, 1, {
+    id: 1, job: 1, owner: addressOfDev('eve'), base: 1, baseWeightsHash: (await baseModels.get(h.state, 1))!.weightsHash, engineVersion: ENGINE_VERSION, datanets: [],
+    hyper: { ...HYPER, ...lora }, adapter: cid, weightsHash: keccak256(file), checkpointRoot: keccak256(utf8('checkpoints')),
+    metrics: { baseLossMicro: 4_000_000, adaptedLossMicro: 3_000_000, baseAccuracyBps: 0, adaptedAccuracyBps: 0 }, trainer: addressOfDev('eve'), verifiers: [], publishedHeight: h.height, publishedAt: 0,
+  })
+  h.committed.apply(overlay.changes())
+
+  const engine = createServingEngine({
+    bases: [{ name: LM, config, weights: lm.weights }],
+    adapterSource: { fetch: (_base, id) => (id === '2' ? Promise.resolve(adapter) : Promise.reject(new ServingError('ADAPTER_NOT_FOUND', id))) },
+  })
+  await engine.start()
+  t.teardown(() => engine.stop())
+  const prompt = 'The state of the Union is'
+  const promptTokens = Array.from(lm.tokenizer.encode(prompt))
+  const served = async (uses: Array<{ id: string; weight: number }>) => {
+    const record = await engine.generate({ base: LM, adapters: uses, promptTokens, maxTokens: 16, sampling: { temperature: 0, topK: 0, topP: 1, seed: 0 }, logprobs: false }).done
+    return utf8(lm.tokenizer.decode(record.outputTokens))
+  }
+  const withAdapter = await served([{ id: '2', weight: 1 }])
+  const baseOnly = await served([])
+  t.notSame(withAdapter, baseOnly, 'the adapter changes the greedy output')
+
+  const verdicts: number[] = []
+  for (const [i, output] of [withAdapter, baseOnly].entries()) {
+    const id = i + 1
+    await h.ok('bob', 'request', requestArgs({ adapters: [{ id: 1, weightMilli: 1_000 }], prompt, promptTokens: promptTokens.length, maxTokens: 16 }), 'inference')
+    await store.put(output)
+    await h.ok(PROVIDER, 'fulfil', { request: id, outputHash: keccak256(output), outputCid: contentId(output), inputTokens: promptTokens.length, outputTokens: 16 }, 'inference')
+    await h.advanceTo(h.height + RANDOMNESS_LOOKAHEAD)
+    const check = await checks.get(h.state, id)
+    if (check === undefined) throw new Error(`record ${id} was not sampled`)
+    const outcomes: Array<{ call: string; args: unknown; error: string | undefined }> = []
+    const me = check.checkers[0] as Address
+    const resolver = new BaseModelResolver({ store })
+    await pass(new RecheckService({ dir: join(dir, `recheck-${id}`), fetchTimeoutMs: 100 }, { chain: chainOf(h), transactions: operatorOf(h, me, outcomes), store, resolver, logger: silentLogger }))
+    t.same(outcomes.map((o) => [o.call, o.error]), [['commitCheck', undefined]], `record ${id}: the checker committed`)
+    verdicts.push((await new CheckCommits(join(dir, `recheck-${id}`)).load(id, 0))?.verdict ?? -1)
+  }
+  t.same(verdicts, [Verdict.ok, Verdict.wrong], 'the adapter\'s output ok; the base\'s output under the adapter\'s name wrong')
+})
