@@ -8,12 +8,13 @@ import { commitmentOf } from '../../../../runtime/commitReveal.ts'
 import type { Address } from '../../../../runtime/crypto/secp256k1.ts'
 import { CHECK_COMMIT_DOMAIN, checkScope, verdictPayload } from '../../../../runtime/modules/inference/checks.ts'
 import { CheckDisputed, CheckerSlashed, CheckOpened, CheckSettled, ProviderSlashed, RecordDisproved } from '../../../../runtime/modules/inference/events.ts'
-import { checks, CheckStatus, providers, records, RecordStatus, Verdict, type InferenceParams } from '../../../../runtime/modules/inference/state.ts'
+import { checkCursor, checks, CheckStatus, providers, records, RecordStatus, Verdict, type InferenceParams } from '../../../../runtime/modules/inference/state.ts'
 import { ModuleIndex } from '../../../../runtime/modules/indices.ts'
 import { validators } from '../../../../runtime/modules/staking/state.ts'
 import { RANDOMNESS_LOOKAHEAD } from '../../../../runtime/modules/system/randomness.ts'
 import { eventsNamed, saltOf } from '../models/harness.ts'
-import { addressOfDev, BOND, invariantProblems, market, OPEN, output, PROVIDER, refuses, requestArgs, Session, TEST_INFERENCE_PARAMS, treasury } from './harness.ts'
+import { MAX_SAMPLES_PER_BLOCK } from '../../../../runtime/modules/inference/hooks.ts'
+import { addressOfDev, BOND, invariantProblems, market, offer, OPEN, output, PROVIDER, refuses, requestArgs, Session, TEST_INFERENCE_PARAMS, treasury } from './harness.ts'
 
 const I = ModuleIndex.inference
 const inf = 'inference'
@@ -165,5 +166,33 @@ t.test('channel records are not sampled (their prompt is off chain)', async (t) 
   await h.ok(PROVIDER, 'redeem', { vouchers: [session.take()] }, inf)
   t.same(eventsNamed(CheckOpened, await h.advanceTo(h.height + RANDOMNESS_LOOKAHEAD + 1), I), [])
   t.equal(await checks.get(h.state, 3), undefined)
+  t.same(await invariantProblems(h), [])
+})
+
+t.test('at most MAX_SAMPLES_PER_BLOCK records are sampled a block: the rest wait for the next, drawn from their own mix all the same', async (t) => {
+  const count = MAX_SAMPLES_PER_BLOCK + 44
+  const h = await market({ params: CHECKED })
+  await h.ok(PROVIDER, 'updateProvider', { addBond: 0n, ...offer({ capacity: count }) }, inf)
+  const requested = await h.block(Array.from({ length: count }, () => ({ sender: 'bob' as const, module: inf, name: 'request', args: requestArgs({ escrow: OPEN / 10n }) })))
+  t.same(requested.outcomes.filter((o) => o.error !== undefined).map((o) => o.error?.code), [], `${count} requests in one block`)
+  const fulfilled = await h.block(Array.from({ length: count }, (_, i) => ({ sender: PROVIDER, module: inf, name: 'fulfil', args: { request: i + 1, ...output(`r${i}`), inputTokens: 6, outputTokens: 13 } })))
+  t.same(fulfilled.outcomes.filter((o) => o.error !== undefined).map((o) => o.error?.code), [], `${count} records in one block`)
+  const recordsAt = h.height
+  await h.advanceTo(recordsAt + RANDOMNESS_LOOKAHEAD - 1)
+  t.equal(await checkCursor.get(h.state), 0, 'nothing sampled before the mix after the records exists')
+  const first = eventsNamed(CheckOpened, await h.advanceTo(recordsAt + RANDOMNESS_LOOKAHEAD), I)
+  t.equal(first.length, MAX_SAMPLES_PER_BLOCK, 'the first block samples the cap (every record is sampled at this rate)')
+  t.same(first.map((e) => e.record), Array.from({ length: MAX_SAMPLES_PER_BLOCK }, (_, i) => i + 1), 'the oldest records first')
+  t.equal(await checkCursor.get(h.state), MAX_SAMPLES_PER_BLOCK)
+  t.equal(await checks.get(h.state, MAX_SAMPLES_PER_BLOCK + 1), undefined, 'the next record waits')
+  // what the waiting records' draw would have been in the first block: the same checkers a block later
+  const twin = h.clone()
+  const second = eventsNamed(CheckOpened, await h.advanceTo(h.height + 1), I)
+  t.same(second.map((e) => e.record), Array.from({ length: count - MAX_SAMPLES_PER_BLOCK }, (_, i) => MAX_SAMPLES_PER_BLOCK + i + 1), 'the rest in the next block')
+  t.equal(await checkCursor.get(h.state), count)
+  twin.nextReveal = new Uint8Array(32).fill(9)
+  const reordered = eventsNamed(CheckOpened, await twin.advanceTo(twin.height + 1), I)
+  t.same(reordered.map((e) => e.checkers), second.map((e) => e.checkers), 'their checkers come from the mix of the record\'s height + RANDOMNESS_LOOKAHEAD, not of the block that samples them')
+  t.same(eventsNamed(CheckOpened, await h.advanceTo(h.height + 1), I), [], 'nothing left')
   t.same(await invariantProblems(h), [])
 })
