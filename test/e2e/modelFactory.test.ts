@@ -255,6 +255,7 @@ t.test('ModelFactory on four validators: verified training, a replaced trainer, 
     const stakeBefore = BigInt(found(await node.rpc.call('openledger_getValidator', [liar]), 'the liar\'s validator').tokens)
     const rewardsBefore = BigInt((await node.rpc.call<{ accrued: string }>('openledger_getRewards', [quoted.contributor])).accrued)
     const records: number[] = []
+    const firstAttributor = new Map<number, string>()
     let caught: number | undefined
     for (let round = 0; round < MAX_ATTRIBUTION_ROUNDS && caught === undefined; round++) {
       // one at a time: the batch numbers each submission from the pool's next nonce
@@ -276,7 +277,9 @@ t.test('ModelFactory on four validators: verified training, a replaced trainer, 
       records.push(...ids)
       // each attributor is drawn RANDOMNESS_LOOKAHEAD blocks after its record
       for (const id of ids) {
-        const entry = await waitFor(async () => (await node.rpc.call<{ attributor: string } | null>('openledger_getAttribution', [id])) ?? undefined, `record ${id} assigned`, 60_000, 250)
+        const entry = await waitFor(async () => (await node.rpc.call<{ attributor: string; attempt: number } | null>('openledger_getAttribution', [id])) ?? undefined, `record ${id} assigned`, 60_000, 250)
+        // the first attempt's attributor (a lost check reassigns within RANDOMNESS_LOOKAHEAD + the check's blocks: far later)
+        if (entry.attempt === 1) firstAttributor.set(id, entry.attributor)
         if (caught === undefined && same(entry.attributor, liar)) caught = id
       }
     }
@@ -296,17 +299,32 @@ t.test('ModelFactory on four validators: verified training, a replaced trainer, 
       t.equal(entry.receipt.contributions[0]?.index, quoted.index, `record ${id}: the quoted chapter holds the top score`)
       t.ok(entry.verifiers.length >= 2 && entry.reveals.length === entry.verifiers.length, `record ${id}: re-checked by ${entry.verifiers.length} verifiers`)
       t.ok(entry.reveals.every((r) => r.receiptHash === entry.receiptHash), `record ${id}: every verifier recomputed the attributor's receipt hash`)
-      // (in one CI run every record of the round was reassigned once and the liar slashed four
-      // times: whether it drew all four or missed checks is not established, so the honest end is
-      // what is asserted for each record, and the caught one's reassignment below)
       t.notOk(same(entry.attributor, liar), `record ${id}: the final receipt is an honest attributor's (attempt ${entry.attempt})`)
+      // reassigned once when the liar was its first attributor, never for the liar otherwise (a CI
+      // run saw all four of a round drawn to the liar, (1/4)^4 of rounds: the runtime's
+      // test/runtime/modules/attribution/reassignment.test.ts); an honest first attributor that
+      // missed its receipt deadline under load is excluded itself
+      const first = firstAttributor.get(id)
+      if (first !== undefined && same(first, liar)) t.equal(entry.attempt, 2, `record ${id}: first drawn ${faulty.name}, reassigned once`)
+      else if (first !== undefined) {
+        t.ok(entry.attempt === 1 || (entry.excluded.some((o) => same(o, first)) && !entry.excluded.some((o) => same(o, liar))), `record ${id}: first drawn ${nodeOf(first).name}, final at attempt ${entry.attempt}`)
+      }
     }
+    const lies = [...firstAttributor.values()].filter((a) => same(a, liar)).length
+    t.comment(`${faulty.name} was the first attributor of ${lies} of ${records.length} records`)
     const lied = finals.get(caught) as Entry
     t.ok(lied.attempt >= 2, `the lying receipt lost its re-check: the record was reassigned (attempt ${lied.attempt})`)
     t.ok(lied.excluded.some((o) => same(o, liar)) && !same(lied.attributor, liar), `${faulty.name} excluded; an honest attributor's receipt is final`)
-    // the slash shows as the exact stake drop (the WorkerSlashed event lookup by block range missed it in a run: not yet understood)
+    // the slashes show as the exact stake drop: slashBps (5 %) once per record it lied on
+    // (the WorkerSlashed event lookup by block range missed it in a run: not yet understood)
     const stakeAfter = BigInt(found(await node.rpc.call('openledger_getValidator', [liar]), 'the liar\'s validator').tokens)
-    t.ok(stakeAfter <= stakeBefore - (stakeBefore * 500n) / 10_000n, `its stake dropped by at least slashBps (5 %): ${stakeBefore} → ${stakeAfter}`)
+    // (a missed check deadline as a verifier, 10 bps, may come on top under load; another 5 % slash may not)
+    const slashed = (times: number): bigint => {
+      let stake = stakeBefore
+      for (let i = 0; i < times; i++) stake -= (stake * 500n) / 10_000n
+      return stake
+    }
+    t.ok(stakeAfter <= slashed(lies) && stakeAfter > slashed(lies + 1), `its stake dropped by slashBps once per lie (${lies}): ${stakeBefore} → ${stakeAfter}`)
     // the quoted contributor accrued exactly what the records paid it
     const owed = [...finals.values()].flatMap((e) => e.payouts).filter((p) => same(p.contributor, quoted.contributor)).reduce((sum, p) => sum + BigInt(p.amount), 0n)
     t.ok(owed > 0n, `the quoted chapter's contributor was paid ${owed}`)

@@ -37,10 +37,10 @@ export const DEPOSIT = 10n * OPEN
 
 /**
  * A chain where ferdie's datanet 1 holds one contribution of each of CONTRIBUTORS (index i, a
- * deposit each; content ids `cids` if given) in version 1, eve's adapter (model version 1) is trained on it, and charlie serves.
+ * deposit each; content ids `cids` if given) in version 1, on `validators` equal validators, eve's adapter (model version 1) is trained on it, and charlie serves.
  */
-export async function attributionChain(params: Partial<AttributionParams> = {}, cids?: readonly Uint8Array[]): Promise<ModelsHarness> {
-  const h = await ModelsHarness.create(modelsSpec({ inferenceParams: TEST_INFERENCE_PARAMS, attributionParams: { ...TEST_ATTRIBUTION_PARAMS, ...params } }))
+export async function attributionChain(params: Partial<AttributionParams> = {}, cids?: readonly Uint8Array[], validators = 7): Promise<ModelsHarness> {
+  const h = await ModelsHarness.create(modelsSpec({ validators, inferenceParams: TEST_INFERENCE_PARAMS, attributionParams: { ...TEST_ATTRIBUTION_PARAMS, ...params } }))
   const format = Format.documents
   await h.ok('ferdie', 'create', { name: 'corpus', description: '', tags: [], licence: 'CC0-1.0', visibility: 0, rules: { deposit: DEPOSIT, feePerByte: 0n, formats: [format], maxBytes: 10_000 }, curators: [] }, 'datanets')
   const datanet = await datanetCount.get(h.state)
