@@ -216,6 +216,25 @@ t.test('adapters published by ModelFactory, served over the OpenAI API to the op
     for await (const chunk of chatStream) streamed += chunk.choices[0]?.delta.content ?? ''
     t.equal(streamed, chat.choices[0]?.message.content, 'chat streams the same text')
 
+    // the citations extension from this standalone server: the node's openledger_getCitations of the
+    // finished text, beside a whole completion and in a streamed one's last chunk (choices empty)
+    type Cited = { citations?: { lineage: unknown; tokens: number; citations: unknown[] } | null; citations_error?: string }
+    const asked = { model: adapterA, prompt: 'Call me Ishmael. Some years ago', max_tokens: 24, temperature: 0, citations: true }
+    const cited = (await client.completions.create(asked as OpenAI.CompletionCreateParamsNonStreaming)) as OpenAI.Completion & Cited
+    const citedText = cited.choices[0]?.text ?? ''
+    t.same(cited.citations, await node.rpc.call('openledger_getCitations', [1, [first.id], citedText]), 'a completion carries the node\'s citations of its text')
+    t.same(cited.citations?.lineage, [{ datanet: 1, version: 1 }], 'over the adapter\'s lineage')
+    const citedStream = await client.completions.create({ ...asked, stream: true } as OpenAI.CompletionCreateParamsStreaming)
+    let citedStreamed = ''
+    const last: Cited[] = []
+    for await (const chunk of citedStream) {
+      citedStreamed += chunk.choices[0]?.text ?? ''
+      if ((chunk as unknown as Cited).citations !== undefined) last.push(chunk as unknown as Cited)
+    }
+    t.equal(citedStreamed, citedText, 'streamed, the same text')
+    t.equal(last.length, 1, 'one citations chunk')
+    t.same(last[0]?.citations, cited.citations, 'streamed, the same citations in the last chunk')
+
     const nearlyFull = Array.from({ length: config.context - 3 }, (_, i) => promptIds[i % promptIds.length] as number)
     const long = await client.completions.create({ model: LM, prompt: nearlyFull, max_tokens: 1000, temperature: 0, logprobs: 1 })
     t.equal(long.choices[0]?.finish_reason, 'length', 'generation stops at the context')

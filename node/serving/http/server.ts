@@ -317,7 +317,6 @@ export class ServingHttpServer {
     }
     if (plan.citations === true) {
       if (this.#c.citations === undefined) throw invalid('citations', 'this server cites nothing: it runs without a node to read the training data from', 'unsupported_parameter')
-      if (plan.fields.stream) throw invalid('citations', 'citations come with a completion that is not streamed', 'unsupported_parameter')
     }
     for (const use of plan.adapters) await this.#c.models.checkAdapter(plan.ref.base, use.id)
     await this.#run(plan, req, res)
@@ -372,7 +371,10 @@ export class ServingHttpServer {
     if (abort.signal.aborted) return
     const usage = { prompt_tokens: plan.promptTokens.length, completion_tokens: outcome.tokens.length, total_tokens: plan.promptTokens.length + outcome.tokens.length }
     if (stream !== undefined) {
-      await stream.finish(outcome.finishReason, fields.includeUsage ? usage : undefined)
+      // streamed, the citations come in a last chunk of their own (choices empty), as OpenAI's usage chunk
+      const citations = plan.citations === true ? await this.#cite(plan, outcome.text, abort.signal) : undefined
+      if (abort.signal.aborted) return
+      await stream.finish(outcome.finishReason, fields.includeUsage ? usage : undefined, citations)
       return
     }
     const logprobs = plan.logprobs ? logprobsJson(plan.endpoint, outcome.tokens, model.tokenizer) : null
@@ -575,10 +577,12 @@ class SseWriter {
     await this.#write(JSON.stringify({ ...this.#head, object: this.#object(), choices: [choice] }))
   }
 
-  async finish(finishReason: string, usage: Record<string, number> | undefined): Promise<void> {
+  /** The finish chunk, the usage chunk if asked, the citations chunk if asked (choices empty in both), then [DONE]. */
+  async finish(finishReason: string, usage: Record<string, number> | undefined, citations: Record<string, unknown> | undefined): Promise<void> {
     const choice = this.#endpoint === 'chat' ? { index: 0, delta: {}, logprobs: null, finish_reason: finishReason } : { index: 0, text: '', logprobs: null, finish_reason: finishReason }
     await this.#write(JSON.stringify({ ...this.#head, object: this.#object(), choices: [choice] }))
     if (usage !== undefined) await this.#write(JSON.stringify({ ...this.#head, object: this.#object(), choices: [], usage }))
+    if (citations !== undefined) await this.#write(JSON.stringify({ ...this.#head, object: this.#object(), choices: [], ...citations }))
     await this.#write('[DONE]')
     this.#res.end()
   }

@@ -1,7 +1,9 @@
 // The `citations` extension of the serving API over an in-process fake engine: a completion asked
 // with `citations: true` carries what the node's citations source answered for its exact text
-// (the node side is test/node/attribution/attributionService.test.ts); a failing source leaves the
-// completion whole and says why; a server without a source, or a streamed request, refuses it.
+// (the node side is test/node/attribution/attributionService.test.ts); streamed (through the real
+// `openai` client), they come in a last chunk of their own with empty choices, after the usage
+// chunk; a failing source leaves the completion whole and says why; a server without one refuses.
+import OpenAI from 'openai'
 import t, { type Test } from 'tap'
 import { silentLogger } from '../../../../lib/logger.ts'
 import { END_OF_TEXT_ID } from '../../../../ml/tokenizer.ts'
@@ -24,8 +26,12 @@ async function serve(t: Test, citations: ServingHttpComponents['citations']) {
   const server = new ServingHttpServer({ port: 0 }, { engine, models, metrics: createServingMetrics({ defaultMetrics: false }), logger: silentLogger, citations })
   await server.start()
   t.teardown(() => server.stop())
-  return (path: string, body: unknown) => fetch(`${server.address.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  const post = (path: string, body: unknown) => fetch(`${server.address.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  return Object.assign(post, { client: new OpenAI({ baseURL: `${server.address.url}/v1`, apiKey: 'unused', maxRetries: 0 }) })
 }
+
+/** The extension's fields on a chunk (the openai client passes unknown fields through). */
+type Cited = { citations?: { citations: Array<{ text: string }> } | null; citations_error?: string }
 
 t.test('a completion with citations carries the source\'s answer for its text', async (t) => {
   const asked: unknown[] = []
@@ -46,9 +52,40 @@ t.test('a completion with citations carries the source\'s answer for its text', 
   t.notOk('citations' in plain, 'not asked, not cited')
   t.equal(asked.length, 2)
 
-  const streamed = await post('/v1/completions', { model: LM, prompt: 'Hello', stream: true, citations: true })
-  t.equal(streamed.status, 400)
-  t.match(await streamed.json(), { error: { param: 'citations', code: 'unsupported_parameter' } })
+
+  // streamed through the openai client: the text in pieces, then the usage chunk, then the citations chunk
+  const stream = await post.client.completions.create({ model: `${LM}:7`, prompt: 'Hello', max_tokens: 40, stream: true, stream_options: { include_usage: true }, citations: true } as OpenAI.CompletionCreateParamsStreaming)
+  let text = ''
+  const tail: string[] = []
+  let cited: Cited['citations']
+  for await (const chunk of stream) {
+    text += chunk.choices[0]?.text ?? ''
+    if (chunk.usage !== undefined && chunk.usage !== null) tail.push('usage')
+    const extension = chunk as unknown as Cited
+    if (extension.citations !== undefined) {
+      tail.push('citations')
+      t.same(chunk.choices, [], 'the citations chunk has no choices')
+      cited = extension.citations
+    }
+  }
+  t.equal(text, REPLY, 'the streamed text is the completion')
+  t.same(tail, ['usage', 'citations'], 'the usage chunk, then the citations chunk, last before [DONE]')
+  t.equal(cited?.citations[0]?.text, REPLY.slice(0, 20), 'the streamed citations are the source\'s answer')
+  t.same(asked.at(-1), { base: LM, adapters: [{ id: '7', weight: 1 }], text: REPLY }, 'asked about the whole streamed text')
+  const chatStream = await post.client.chat.completions.create({ model: `${LM}:7`, messages: [{ role: 'user', content: 'Hi' }], stream: true, citations: true } as OpenAI.ChatCompletionCreateParamsStreaming)
+  let chatCited = false
+  let chatText = ''
+  for await (const chunk of chatStream) {
+    chatText += chunk.choices[0]?.delta.content ?? ''
+    if ((chunk as unknown as Cited).citations !== undefined) chatCited = true
+  }
+  t.ok(chatCited && chatText.length > 0, 'streamed chat completions cite too')
+  const plainStream = await post.client.completions.create({ model: LM, prompt: 'Hello', max_tokens: 4, stream: true })
+  let plainCited = false
+  for await (const chunk of plainStream) if ((chunk as unknown as Cited).citations !== undefined) plainCited = true
+  t.notOk(plainCited, 'a stream not asking is not cited')
+  t.equal(asked.length, 4)
+
   const bad = await post('/v1/completions', { model: LM, prompt: 'Hello', citations: 'yes' })
   t.equal(bad.status, 400, 'citations must be a boolean')
 })
@@ -60,6 +97,15 @@ t.test('a failing source leaves the completion whole; a server without one refus
   const response = await post('/v1/completions', { model: LM, prompt: 'Hello', max_tokens: 40, citations: true })
   t.equal(response.status, 200)
   t.match(await response.json(), { choices: [{ text: REPLY }], citations: null, citations_error: 'node unreachable' })
+  const stream = await post.client.completions.create({ model: LM, prompt: 'Hello', max_tokens: 40, stream: true, citations: true } as OpenAI.CompletionCreateParamsStreaming)
+  let text = ''
+  let last: Cited | undefined
+  for await (const chunk of stream) {
+    text += chunk.choices[0]?.text ?? ''
+    if ((chunk as unknown as Cited).citations !== undefined) last = chunk as unknown as Cited
+  }
+  t.equal(text, REPLY, 'streamed, the completion is whole too')
+  t.match(last, { citations: null, citations_error: 'node unreachable' }, 'and its last chunk says why it has no citations')
   const without = await serve(t, undefined)
   const refused = await without('/v1/completions', { model: LM, prompt: 'Hello', citations: true })
   t.equal(refused.status, 400)
