@@ -1,5 +1,6 @@
-// `openledger attribution show|verify RECORD` and `openledger rewards show|claim`: Proof of
-// Attribution's reads (openledger_getAttribution, getRewards, getPayoutProof) and the claim call.
+// `openledger attribution show|verify RECORD`, `attribution penalties --datanet N` and
+// `openledger rewards show|claim`: Proof of Attribution's reads (openledger_getAttribution,
+// getPenalties, getRewards, getPayoutProof) and the claim call.
 import { parseArgs } from 'node:util'
 import { fromHex, toHex } from '../../runtime/crypto/hash.ts'
 import { attributions } from '../../runtime/modules/attribution/index.ts'
@@ -19,14 +20,45 @@ const bytes = (hex: string, what: string): Uint8Array => {
 export const ATTRIBUTION_USAGE = [
   'openledger attribution show RECORD [--rpc URL]                  the receipt, its re-check and the payouts of an inference record',
   'openledger attribution verify RECORD --address A [--rpc URL]    check what A was paid for RECORD against the finalized header\'s state root',
+  'openledger attribution penalties --datanet N [--rpc URL]        a datanet owner\'s view: every contribution with a harmful score, its contributor, whether it is cut off and the deposit slashed',
 ].join('\n')
+
+/** penalised contributions listed by `attribution penalties` at most */
+const MAX_PENALTIES = 1_000
+
+/** A datanet's penalised contributions (openledger_getPenalties pages), each with its contributor and deposit, and the thresholds in force. */
+async function penaltiesOf(rpc: RpcClient, datanet: number): Promise<unknown> {
+  if ((await rpc.call<unknown>('openledger_getDatanet', [datanet])) === null) throw new CliError('NOT_FOUND', `no datanet ${datanet}`)
+  const params = await rpc.call<{ penaltyThreshold: number; penaltySlashBps: number }>('openledger_getAttributionParams', [])
+  const listed: Array<{ index: number; score: number; cutOff: boolean; slashed: string; cutOffHeight: number }> = []
+  for (let after: number | null = null; listed.length < MAX_PENALTIES;) {
+    const page: typeof listed = await rpc.call('openledger_getPenalties', [datanet, 100, after])
+    listed.push(...page)
+    if (page.length < 100) break
+    after = page[page.length - 1]?.index ?? null
+  }
+  const contributions = []
+  for (const entry of listed.slice(0, MAX_PENALTIES)) {
+    const contribution = await rpc.call<{ contributor: string; deposit: string; status: string } | null>('openledger_getContribution', [datanet, entry.index])
+    contributions.push({
+      contribution: entry.index, contributor: contribution?.contributor ?? null, status: contribution?.status ?? null, score: entry.score, cutOff: entry.cutOff,
+      ...(entry.cutOff ? { cutOffHeight: entry.cutOffHeight, slashed: entry.slashed } : {}), depositLeft: contribution?.deposit ?? null,
+    })
+  }
+  return { datanet, penaltyThreshold: params.penaltyThreshold, penaltySlashBps: params.penaltySlashBps, cutOff: contributions.filter((c) => c.cutOff).length, contributions }
+}
 
 export const attributionCommand: Command = {
   usage: ATTRIBUTION_USAGE,
   async run(argv, io) {
     const [sub, ...rest] = argv
-    const { values, positionals } = parseArgs({ args: rest, strict: true, allowPositionals: true, options: { rpc: { type: 'string' }, address: { type: 'string' } } })
+    const { values, positionals } = parseArgs({ args: rest, strict: true, allowPositionals: true, options: { rpc: { type: 'string' }, address: { type: 'string' }, datanet: { type: 'string' } } })
     const rpc = new RpcClient(parseRpcUrl(values.rpc))
+    if (sub === 'penalties') {
+      if (values.datanet === undefined) throw new CliError('USAGE', 'attribution penalties needs --datanet N')
+      io.out(JSON.stringify(await penaltiesOf(rpc, parsePositiveInt(values.datanet, '--datanet')), null, 2))
+      return 0
+    }
     if (positionals[0] === undefined) throw new CliError('USAGE', `attribution ${sub ?? ''} needs the inference RECORD id`)
     const record = parsePositiveInt(positionals[0], 'RECORD')
     switch (sub) {
@@ -54,7 +86,7 @@ export const attributionCommand: Command = {
         return 0
       }
       default:
-        throw new CliError('USAGE', 'attribution needs one of: show, verify')
+        throw new CliError('USAGE', 'attribution needs one of: show, verify, penalties')
     }
   },
 }

@@ -7,7 +7,10 @@
 // submits the receipt; once final the quoted chapter's contributor has accrued
 // exactly the record's contributors' pool, sees it with `openledger rewards show` and takes it with
 // `openledger rewards claim` (its key imported into a keystore), and `openledger attribution show`
-// prints the receipt.
+// prints the receipt. Before that, a receipt reporting harm (written by the test as the drawn
+// attributor: spans never harm) cuts one chapter off: `openledger attribution penalties` shows
+// the datanet owner each harmed contribution's score, contributor, cut-off and slashed deposit,
+// and the cut-off chapter earns nothing from the later record.
 import t from 'tap'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -19,6 +22,7 @@ import { devAccount, devKey } from '../../../genesis/devAccounts.ts'
 import { fromHex, keccak256, toHex, utf8 } from '../../../runtime/crypto/hash.ts'
 import { createRuntime } from '../../../runtime/index.ts'
 import type { Hyperparameters } from '../../../runtime/modules/models/state.ts'
+import { DEFAULT_ATTRIBUTION_PARAMS, SCORE_TOTAL } from '../../../runtime/modules/attribution/index.ts'
 import type { BlobStore } from '../../../node/blobs/blobStore.ts'
 import { contentId } from '../../../node/blobs/contentId.ts'
 import { found, runCli, waitFor } from '../../e2e/harness.ts'
@@ -32,7 +36,8 @@ const fee = (hyper: Hyperparameters) => (10n ** 15n * BigInt(hyper.steps) * BigI
 t.test('a paid inference on an adapter is attributed by the node, and its contributor claims the reward with the CLI', async (t) => {
   const home = await mkdtemp(join(tmpdir(), 'openledger-attribution-'))
   const wallet = await mkdtemp(join(tmpdir(), 'openledger-attribution-wallet-'))
-  const dev = await startDevNode(home)
+  // a contribution is cut off once its harmful scores reach one full share (SCORE_TOTAL)
+  const dev = await startDevNode(home, { attribution: { params: { ...DEFAULT_ATTRIBUTION_PARAMS, penaltyThreshold: SCORE_TOTAL } } })
   t.teardown(async () => {
     await dev.node.stop()
     await rm(home, { recursive: true, force: true })
@@ -77,11 +82,42 @@ t.test('a paid inference on an adapter is attributed by the node, and its contri
   // charlie answers dave's request as a provider would: the output in the blob store, fulfil on chain
   const charlie = devAccount('charlie')
   await send(charlie, 'inference', 'registerProvider', { bond: (1_000n * OPEN).toString(), endpoint: 'http://127.0.0.1:9', priceIn: (OPEN / 100n).toString(), priceOut: (OPEN / 100n).toString(), models: [1], capacity: 4 })
-  const requested = await send(devAccount('dave'), 'inference', 'request', {
-    provider: toHex(charlie.address), base: 1, adapters: [{ id: adapter, weightMilli: 1000 }], prompt: 'Call me', promptTokens: 2, maxTokens: 24,
+  const paidRequest = async (prompt: string) => Number(eventData(await send(devAccount('dave'), 'inference', 'request', {
+    provider: toHex(charlie.address), base: 1, adapters: [{ id: adapter, weightMilli: 1000 }], prompt, promptTokens: 2, maxTokens: 24,
     sampling: { temperatureMilli: 0, topK: 0, topPMilli: 1000, seed: 0 }, escrow: OPEN.toString(),
+  }), 'inference', 'RequestCreated')?.['request'])
+
+  // Penalties, as a datanet owner sees them. Spans credit and never harm (harm comes from a
+  // classifier's negative Shapley values), so alice, the drawn attributor, reports harm herself on a
+  // record whose output this node never holds (its service computes nothing for it): the other
+  // chapter reaches the threshold and is cut off, part of its deposit slashed; the quoted one gets a
+  // penalty score below it and keeps earning.
+  const cut = found(contributions.find((c) => c.index !== quoted.index), 'another contribution')
+  const harmedLess = quoted
+  const depositBefore = BigInt(found(await dev.rpc.call('openledger_getContribution', [datanet, cut.index]), 'the contribution').deposit)
+  const harmOutput = utf8('an output this node never stores')
+  const harmRecord = Number(eventData(await send(charlie, 'inference', 'fulfil', {
+    request: await paidRequest('Harm'), outputHash: toHex(keccak256(harmOutput)), outputCid: toHex(contentId(harmOutput)), inputTokens: 2, outputTokens: 24,
+  }), 'inference', 'InferenceRecorded')?.['record'])
+  await waitFor(async () => ((await dev.rpc.call<{ status: string } | null>('openledger_getAttribution', [harmRecord]))?.status === 'assigned' ? true : undefined), 'the harmful record assigned', 60_000, 100)
+  await send(devAccount('alice'), 'attribution', 'submitReceipt', {
+    chainId: dev.node.chain.spec.chainId, record: harmRecord, method: 0, datanets: [{ datanet, version }], outputHash: toHex(keccak256(harmOutput)), contributions: [],
+    harmful: [{ datanet, index: cut.index, score: SCORE_TOTAL }, { datanet, index: harmedLess.index, score: 400_000 }],
   })
-  const request = Number(eventData(requested, 'inference', 'RequestCreated')?.['request'])
+  await waitFor(async () => ((await dev.rpc.call<{ status: string } | null>('openledger_getAttribution', [harmRecord]))?.status === 'final' ? true : undefined), 'the harmful receipt final', 60_000, 100)
+  const penalties = await runCli(['attribution', 'penalties', '--datanet', String(datanet), '--rpc', dev.url])
+  t.equal(penalties.code, 0, penalties.stderr)
+  const view = JSON.parse(penalties.stdout) as { penaltyThreshold: number; penaltySlashBps: number; cutOff: number; contributions: Array<{ contribution: number; contributor: string; score: number; cutOff: boolean; slashed?: string; depositLeft: string }> }
+  const slashed = (depositBefore * BigInt(view.penaltySlashBps)) / 10_000n
+  t.equal(view.penaltyThreshold, SCORE_TOTAL, 'attribution penalties: the threshold in force')
+  t.same(view.contributions.map((c) => [c.contribution, c.contributor, c.score, c.cutOff, c.slashed ?? null, c.depositLeft]), [
+    [cut.index, cut.contributor, SCORE_TOTAL, true, slashed.toString(), (depositBefore - slashed).toString()],
+    [harmedLess.index, harmedLess.contributor, 400_000, false, null, found(await dev.rpc.call('openledger_getContribution', [datanet, harmedLess.index]), 'the contribution').deposit],
+  ].sort((a, b) => (a[0] as number) - (b[0] as number)), 'each harmed contribution with its contributor and score; the one past the threshold cut off, penaltySlashBps of its deposit slashed')
+  t.ok(slashed > 0n, `the cut-off contribution lost ${slashed} of its ${depositBefore} deposit`)
+  t.equal(view.cutOff, 1, 'one contribution cut off')
+
+  const request = await paidRequest('Call me')
   // the output reaches the node's store only after the record was assigned: the service tries again at each finalized block
   const bytes = utf8(output)
   const cid = contentId(bytes)
@@ -111,6 +147,7 @@ t.test('a paid inference on an adapter is attributed by the node, and its contri
   t.equal(final.payouts.reduce((sum, p) => sum + BigInt(p.amount), 0n), pool, 'the payouts are exactly the pool')
   const owed = final.payouts.filter((p) => p.contributor === quoted.contributor).reduce((sum, p) => sum + BigInt(p.amount), 0n)
   t.ok(owed > 0n, 'the quoted chapter\'s contributor was paid')
+  t.notOk(final.payouts.some((p) => p.index === cut.index), 'the cut-off contribution is paid nothing, credited or not')
 
   // the contributor, with the CLI
   const contributor = quoted.contributor

@@ -6,6 +6,7 @@ import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { devAccount, devKey } from '../../../genesis/devAccounts.ts'
 import { devChainSpec } from '../../../genesis/devSpec.ts'
+import type { ChainSpec } from '../../../genesis/spec.ts'
 import type { Row } from '../../../runtime/modules/datanets/formats.ts'
 import type { Hyperparameters } from '../../../runtime/modules/models/state.ts'
 import { silentLogger } from '../../../lib/logger.ts'
@@ -33,12 +34,12 @@ export interface DevNode {
   readonly url: string
 }
 
-/** Starts an in-process dev node on `home` (instant seal and a block a second, one training thread, no metrics server). */
-export async function startDevNode(home: string): Promise<DevNode> {
+/** Starts an in-process dev node on `home` (instant seal and a block a second, one training thread, no metrics server); `spec` replaces sections of the dev chain spec. */
+export async function startDevNode(home: string, spec: Partial<ChainSpec> = {}): Promise<DevNode> {
   const node = new OpenLedgerNode(
     {
       home,
-      spec: devChainSpec({ baseModels: await shippedBaseModels() }),
+      spec: { ...devChainSpec({ baseModels: await shippedBaseModels() }), ...spec },
       rpc: { host: '127.0.0.1', port: 0 },
       metrics: false,
       verifierThreads: 0,
