@@ -17,9 +17,10 @@
 // its commit and its reveal. A receipt that cannot be computed yet (the output not reachable yet)
 // is tried again at every finalized block while the duty lasts.
 //
-// Classifier records (method knnShapley) are not computed yet: the record holds the prompt's hash
-// only, not the prompt, and KNN-Shapley needs the input's features. Such a record is skipped with a
-// warning; the runtime reassigns it at the deadline and finally sends its pool to the treasury.
+// Classifier records (method knnShapley) are not computed yet (ARCHITECTURE.md, "The attribution
+// service", lists what they need: the prompt from the on-chain request, the model's own label, the
+// lineage's labelled rows and their features). Such a record is skipped with a warning; the
+// runtime reassigns it at the deadline and finally sends its pool to the treasury.
 import { join } from 'node:path'
 import { decode, encode, type Decoded } from '../../runtime/codec/canonical.ts'
 import { bytesEqual } from '../../runtime/codec/canonical.ts'
