@@ -30,7 +30,7 @@ export function requestToJson(request: InferenceRequest): InferenceRequestView {
 }
 
 export function recordToJson(record: InferenceRecord): InferenceRecordView {
-  return { ...toJsonOf(recordKind, record), source: record.source === 0 ? 'request' : 'channel', status: RECORD_STATUS_NAMES[record.status] ?? record.status }
+  return { ...toJsonOf(recordKind, record), source: (['request', 'channel', 'apiKey'] as const)[record.source] ?? record.source, status: RECORD_STATUS_NAMES[record.status] ?? record.status }
 }
 
 export function channelToJson(channel: Channel): ChannelView {

@@ -351,7 +351,7 @@ export interface BlobChunkView { size: number; index: number; data: string; sibl
 
 export type ProviderView = Omit<Json<Provider>, 'status'> & { status: keyof typeof ProviderStatus | number }
 export type InferenceRequestView = Omit<Json<InferenceRequest>, 'status'> & { status: keyof typeof RequestStatus | number }
-export type InferenceRecordView = Omit<Json<InferenceRecord>, 'source' | 'status'> & { source: 'request' | 'channel'; status: keyof typeof RecordStatus | number }
+export type InferenceRecordView = Omit<Json<InferenceRecord>, 'source' | 'status'> & { source: 'request' | 'channel' | 'apiKey' | number; status: keyof typeof RecordStatus | number }
 export type InferenceCheckView = Omit<Json<Check>, 'status' | 'phase' | 'votes'> & {
   status: keyof typeof CheckStatus | number
   phase: 'commit' | 'reveal'

@@ -8,6 +8,7 @@ import { defineCall, type CallContext, type CallResult } from '../../module.ts'
 import type { StateReader } from '../../state/overlay.ts'
 import { sameAddress } from '../accounts.ts'
 import { transfer } from '../balances/index.ts'
+import { chargeApiKey, createApiKey, revokeApiKey } from './apiKeys.ts'
 import { allRevealed, CHECK_COMMIT_DOMAIN, checkScope, closeRound, openReveal, verdictPayload } from './checks.ts'
 import { InferenceError } from './errors.ts'
 import {
@@ -449,4 +450,4 @@ export const revealCheck = defineCall({
   },
 })
 
-export const calls = [registerProvider, updateProvider, unbondProvider, withdrawUnbonded, request, fulfil, openChannel, topUpChannel, redeem, closeChannel, commitCheck, revealCheck]
+export const calls = [registerProvider, updateProvider, unbondProvider, withdrawUnbonded, request, fulfil, openChannel, topUpChannel, redeem, closeChannel, commitCheck, revealCheck, createApiKey, revokeApiKey, chargeApiKey]

@@ -37,4 +37,10 @@ export const InferenceError = defineErrors(ModuleIndex.inference, 'inference', {
   NotChecker: { index: 32, message: 'the sender is not a checker of this round (or did not commit)' },
   AlreadyCommitted: { index: 33, message: 'the checker has already committed in this round' },
   BadReveal: { index: 34, message: 'the verdict and salt do not open the commitment, the verdict is not 0..2, or it was revealed already' },
+  UnknownApiKey: { index: 35, message: 'no such API key' },
+  ApiKeyExists: { index: 36, message: 'an API key with this hash exists already' },
+  NotKeyOwner: { index: 37, message: 'only the key\'s user may revoke it' },
+  ApiKeyClosed: { index: 38, message: 'the API key is closed (revoked or expired, its challenge period over), or already revoked' },
+  CapExceeded: { index: 39, message: 'the charges exceed what is left of the key\'s cap' },
+  InvalidExpiry: { index: 40, message: 'an expiry must be 0 (none) or a height after this block' },
 })

@@ -41,8 +41,16 @@ export const CheckSettled = defineEvent(M, 17, 'CheckSettled', k.struct({ record
 export const RecordDisproved = defineEvent(M, 18, 'RecordDisproved', k.struct({ record: k.uint, provider: k.address, user: k.address, refunded: k.amount, slashed: k.amount }))
 export const CheckerSlashed = defineEvent(M, 19, 'CheckerSlashed', k.struct({ record: k.uint, checker: k.address, reason: k.uint, slashBps: k.uint }))
 
+/** an API key for `provider` with `cap` escrowed (only its hash is on chain) */
+export const ApiKeyCreated = defineEvent(M, 20, 'ApiKeyCreated', k.struct({ key: k.uint, user: k.address, provider: k.address, cap: k.amount, expiresAt: k.uint }))
+/** the provider charged the key for `inferences` inferences (records from `firstRecord`) */
+export const ApiKeyCharged = defineEvent(M, 21, 'ApiKeyCharged', k.struct({ key: k.uint, amount: k.amount, spent: k.amount, firstRecord: k.uint, inferences: k.uint }))
+/** the user revoked the key: not served from now, chargeable until `closesAt` */
+export const ApiKeyRevoked = defineEvent(M, 22, 'ApiKeyRevoked', k.struct({ key: k.uint, closesAt: k.uint }))
+export const ApiKeyClosed = defineEvent(M, 23, 'ApiKeyClosed', k.struct({ key: k.uint, user: k.address, refunded: k.amount, spent: k.amount }))
+
 export const events = [
   ProviderRegistered, ProviderUpdated, ProviderUnbonded, ProviderWithdrawn, ProviderSlashed, RequestCreated, RequestFulfilled, RequestExpired,
   ChannelOpened, ChannelToppedUp, VoucherRedeemed, ChannelClosing, ChannelClosed, InferenceRecorded, CheckOpened, CheckRevealOpened, CheckDisputed, CheckSettled,
-  RecordDisproved, CheckerSlashed,
+  RecordDisproved, CheckerSlashed, ApiKeyCreated, ApiKeyCharged, ApiKeyRevoked, ApiKeyClosed,
 ]

@@ -1,11 +1,13 @@
 // The inference end-of-block hook: the requests whose deadline is this height and the channels
 // whose challenge period ends here, read from the height indexes (never a scan). A request still
 // open is expired (escrow refunded, provider slashed); a channel still closing is closed (the
-// unredeemed deposit refunded). Then re-checks (checks.ts): the records written since the cursor
+// unredeemed deposit refunded), and the API keys whose closing is due (apiKeys.ts: the rest of the
+// cap refunded). Then re-checks (checks.ts): the records written since the cursor
 // that are RANDOMNESS_LOOKAHEAD blocks old are sampled (at most MAX_SAMPLES_PER_BLOCK a block), and
 // the checks whose phase ends here move on.
 import type { ExecutionContext } from '../../module.ts'
 import { RANDOMNESS_LOOKAHEAD } from '../system/index.ts'
+import { closeDueApiKeys } from './apiKeys.ts'
 import { expireCheck, sample } from './checks.ts'
 import { closeChannel, expireRequest } from './records.ts'
 import {
@@ -37,6 +39,7 @@ export async function inferenceEndBlock(context: ExecutionContext): Promise<void
       await closeChannel(context, channel)
     }
   }
+  await closeDueApiKeys(context)
   await inferenceChecks(context)
 }
 

@@ -3,7 +3,8 @@
 // and capacity; on-chain requests with escrow, deadline and refund; payment channels redeemed
 // with cumulative vouchers in batches (voucher.ts); an inference record per paid inference with
 // its exact fee split (pricing.ts) among provider, model owners, the contributors' pool (held per
-// record for attribution) and the treasury.
+// record for attribution) and the treasury; spending-capped API keys for OpenAI clients
+// (apiKeys.ts).
 import type { RuntimeModule } from '../../module.ts'
 import { ModuleIndex } from '../indices.ts'
 import { calls } from './calls.ts'
@@ -37,6 +38,8 @@ export {
 } from './state.ts'
 export { channelTermsKind, initialChannelHead, nextChannelHead, signVoucher, voucherDigest, type ChannelTerms } from './voucher.ts'
 export { commitCheck, fulfil, redeem, revealCheck } from './calls.ts'
+export { chargeApiKey, createApiKey, keyInferenceKind, keyServable, revokeApiKey, type KeyInference } from './apiKeys.ts'
+export { API_KEY_STATUS_NAMES, apiKeyByHash, apiKeyCount, apiKeys, ApiKeyStatus, type ApiKey } from './state.ts'
 export { CheckOpened, CheckRevealOpened, RequestCreated } from './events.ts'
 export { channelKind, MAX_REDEEM_VOUCHERS, MAX_REQUEST_ADAPTERS, providerKind, recordKind, requestKind } from './state.ts'
 export { voucherSigner } from './voucher.ts'

@@ -29,6 +29,10 @@ export const StorageItem = {
   check: 10,
   checkDeadline: 11,
   checkCursor: 12,
+  apiKeyCount: 13,
+  apiKey: 14,
+  apiKeyByHash: 15,
+  apiKeyClosing: 16,
 } as const
 
 export const MAX_ENDPOINT_CHARS = 256
@@ -231,7 +235,37 @@ export const channelKind = k.struct({
 })
 export type Channel = k.Infer<typeof channelKind>
 
-export const RecordSource = { request: 0, channel: 1 } as const
+export const ApiKeyStatus = { active: 0, closing: 1, closed: 2 } as const
+export const API_KEY_STATUS_NAMES = Object.keys(ApiKeyStatus) as Array<keyof typeof ApiKeyStatus>
+
+/**
+ * A spending-capped API key for one provider (apiKeys.ts): the user escrows `cap`; the provider
+ * charges it for what it served under the key (its registered prices), at most `cap` in all; the
+ * rest goes back to the user when the key closes (revoked or expired, after challengeBlocks). On
+ * chain only the key's hash: the key itself is the Bearer token an OpenAI client sends.
+ */
+export const apiKeyKind = k.struct({
+  id: k.uint,
+  user: k.address,
+  provider: k.address,
+  /** keccak256 of the key's UTF-8 text */
+  keyHash: k.hash,
+  /** base units escrowed: the most the provider can ever charge */
+  cap: k.amount,
+  /** base units charged */
+  spent: k.amount,
+  /** inferences charged */
+  inferences: k.uint,
+  /** the first height at which the key is no longer served (0: no expiry) */
+  expiresAt: k.uint,
+  status: k.uint,
+  /** the height the hook closes it at (the provider may charge until then; 0: not scheduled) */
+  closesAt: k.uint,
+  createdHeight: k.uint,
+})
+export type ApiKey = k.Infer<typeof apiKeyKind>
+
+export const RecordSource = { request: 0, channel: 1, apiKey: 2 } as const
 
 /** Who was paid what out of a record's fee. The four parts sum to the fee exactly. */
 export const feeSplitKind = k.struct({ provider: k.amount, modelOwner: k.amount, contributors: k.amount, treasury: k.amount })
@@ -253,9 +287,9 @@ export const recordKind = k.struct({
   id: k.uint,
   provider: k.address,
   user: k.address,
-  /** 0 on-chain request, 1 channel */
+  /** 0 on-chain request, 1 channel, 2 API key */
   source: k.uint,
-  /** the request or channel id */
+  /** the request, channel or API key id */
   sourceId: k.uint,
   ...inferenceTermsFields,
   outputHash: k.hash,
@@ -337,3 +371,10 @@ export const checks = storageMap(M, StorageItem.check, u64Key, checkKind)
 export const checkDeadlines = storageMap(M, StorageItem.checkDeadline, u64Key, k.list(k.uint, 1_000_000))
 /** the last record whose sampling was drawn */
 export const checkCursor = storageValue(M, StorageItem.checkCursor, k.uint, 0)
+export const apiKeyCount = storageValue(M, StorageItem.apiKeyCount, k.uint, 0)
+/** id (from 1) -> API key */
+export const apiKeys = storageMap(M, StorageItem.apiKey, u64Key, apiKeyKind)
+/** keccak256 of a key -> its id (a key's hash is used once) */
+export const apiKeyByHash = storageMap(M, StorageItem.apiKeyByHash, bytesKey, k.uint)
+/** height -> API keys whose closing is due there (stale entries skipped) */
+export const apiKeyClosings = storageMap(M, StorageItem.apiKeyClosing, u64Key, k.list(k.uint, 1_000_000))

@@ -5,7 +5,7 @@ import type { Address } from '../../../../runtime/crypto/secp256k1.ts'
 import { TREASURY_ACCOUNT } from '../../../../runtime/modules/accounts.ts'
 import { balanceOf } from '../../../../runtime/modules/balances/ledger.ts'
 import {
-  channels, ChannelStatus, INFERENCE_ACCOUNT, providers, records, requests, RequestStatus, type InferenceParams,
+  apiKeys, ApiKeyStatus, channels, ChannelStatus, INFERENCE_ACCOUNT, providers, records, requests, RequestStatus, type InferenceParams,
 } from '../../../../runtime/modules/inference/state.ts'
 import { initialChannelHead, nextChannelHead, signVoucher, type ChannelTerms } from '../../../../runtime/modules/inference/voucher.ts'
 import { devKey, type DevAccountName } from '../../../../genesis/devAccounts.ts'
@@ -103,7 +103,7 @@ export class Session {
 
 /**
  * The models invariants (supply conserved) and the inference module account's: it holds exactly
- * the bonds (bonded and unbonding), open requests' escrows, channels' unredeemed deposits and the
+ * the bonds (bonded and unbonding), open requests' escrows, channels' unredeemed deposits, API keys' unspent caps and the
  * records' pending contributors' pools.
  */
 export async function invariantProblems(h: ModelsHarness): Promise<string[]> {
@@ -120,6 +120,10 @@ export async function invariantProblems(h: ModelsHarness): Promise<string[]> {
   for (const { value } of h.committed.withPrefix(channels.prefix)) {
     const c = channels.decodeValue(value)
     if (c.status !== ChannelStatus.closed) owed += c.deposit - c.redeemed
+  }
+  for (const { value } of h.committed.withPrefix(apiKeys.prefix)) {
+    const key = apiKeys.decodeValue(value)
+    if (key.status !== ApiKeyStatus.closed) owed += key.cap - key.spent
   }
   for (const { value } of h.committed.withPrefix(records.prefix)) {
     const r = records.decodeValue(value)
