@@ -13,7 +13,11 @@
 // its output stored and pinned like an on-chain one; every `settleEveryBlocks` finalized blocks the
 // latest voucher of each channel is redeemed with its inferences in one inference.redeem (or at
 // once: `settle()`, `openledger provider settle`). Accepted vouchers are journaled on disk
-// (voucherJournal.ts) before the answer goes out, so a restart keeps what was earned.
+// (voucherJournal.ts) before the answer goes out, so a restart keeps what was earned. The same
+// endpoint serves OpenAI clients with a spending-capped API key (`Authorization: Bearer olk_…`,
+// keyGate.ts): checked and reserved against the key's cap before serving, charged at settlement
+// (inference.chargeApiKey, one per key); what was served and not yet charged is kept in memory
+// only (a crash loses the provider that revenue, never the user money).
 //
 // A request that cannot be served (its model gone, the serving process down) is retried with
 // backoff until its deadline; the runtime refunds the user and slashes the bond after that. At
@@ -24,9 +28,10 @@ import { keccak256, toHex, utf8 } from '../../runtime/crypto/hash.ts'
 import { sameAddress } from '../../runtime/modules/accounts.ts'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { boundAddress, closeHttp, listenHttp } from '../../lib/httpListen.ts'
-import { fulfil, type InferenceRequest, MAX_REDEEM_VOUCHERS, redeem, RequestCreated, requests, RequestStatus } from '../../runtime/modules/inference/index.ts'
+import { chargeApiKey, fulfil, type InferenceRequest, MAX_REDEEM_VOUCHERS, providers, redeem, RequestCreated, requests, RequestStatus } from '../../runtime/modules/inference/index.ts'
 import { ChannelGate, PaymentError, VOUCHER_HEADER, type CompletionBody } from './channelGate.ts'
 import { join } from 'node:path'
+import { KeyError, KeyGate, type KeyCompletionBody } from './keyGate.ts'
 import { VoucherJournal } from './voucherJournal.ts'
 import { ModuleIndex } from '../../runtime/modules/indices.ts'
 import { baseModels } from '../../runtime/modules/models/index.ts'
@@ -64,6 +69,9 @@ export interface SettleResult {
   readonly inferences: number
   readonly tx?: string
   readonly finalized: boolean
+  /** API keys charged (chargeApiKey, one transaction each) and their inferences, finalized */
+  readonly keys?: number
+  readonly keyInferences?: number
 }
 
 export interface ProviderServiceComponents {
@@ -129,6 +137,7 @@ export class ProviderService {
   /** requests this node has submitted a fulfilment for */
   readonly #fulfilled = new Set<number>()
   readonly #gate: ChannelGate
+  readonly #keys: KeyGate
   #paidServer: Server | undefined
   #settling: Promise<unknown> = Promise.resolve()
   readonly #journal: VoucherJournal | undefined
@@ -139,6 +148,7 @@ export class ProviderService {
     this.#log = components.logger
     this.#follower = new FinalizedFollower({ what: 'provider work', reconcile: () => this.#catchUp(), onFinalized: (block) => this.#onFinalized(block) }, components)
     this.#gate = new ChannelGate(components.transactions.address, components.chain.spec.chainId)
+    this.#keys = new KeyGate(components.transactions.address)
     this.#journal = options.dir === undefined ? undefined : new VoucherJournal(join(options.dir, 'vouchers.jsonl'))
   }
 
@@ -196,7 +206,7 @@ export class ProviderService {
         if (sameAddress(data.provider, self)) work.push({ request: data.request, attempts: 0, notBefore: 0 })
       }
     }
-    if (block.header.height % (this.#options.settleEveryBlocks ?? 10) === 0 && this.#gate.pending() > 0) void this.settle()
+    if (block.header.height % (this.#options.settleEveryBlocks ?? 10) === 0 && this.#gate.pending() + this.#keys.pending() > 0) void this.settle()
     const now = Date.now()
     const due = this.#retry.filter((w) => w.notBefore <= now)
     this.#retry = this.#retry.filter((w) => w.notBefore > now)
@@ -229,28 +239,53 @@ export class ProviderService {
    * `openledger provider settle` asks for one at once.
    */
   settle(): Promise<SettleResult> {
-    const run = this.#settling.then(async (): Promise<SettleResult> => {
-      const vouchers = this.#gate.take(MAX_REDEEM_VOUCHERS)
-      const inferences = vouchers.reduce((n, v) => n + v.inferences.length, 0)
-      if (vouchers.length === 0) return { channels: 0, inferences: 0, finalized: false }
-      try {
-        const { tx, status } = await this.#c.transactions.submitAndWatch(ModuleIndex.inference, redeem, { vouchers }, { signal: this.#follower.signal })
-        if (typeof status === 'object' && 'finalized' in status) {
-          this.#log.info('channel vouchers redeemed', { tx: toHex(tx.hash), channels: vouchers.length, inferences })
-          await this.#journal?.rewrite(this.#gate.unredeemed())
-          return { channels: vouchers.length, inferences, tx: toHex(tx.hash), finalized: true }
-        }
-        this.#log.warn('channel vouchers not redeemed: kept for the next settlement', { tx: toHex(tx.hash), status })
-        this.#gate.restore(vouchers)
-        return { channels: vouchers.length, inferences, tx: toHex(tx.hash), finalized: false }
-      } catch (error) {
-        if (!this.#follower.signal.aborted) this.#log.warn('channel settlement failed: kept for the next', { error })
-        this.#gate.restore(vouchers)
-        return { channels: vouchers.length, inferences, finalized: false }
-      }
-    })
+    const run = this.#settling.then(async (): Promise<SettleResult> => ({ ...(await this.#redeemVouchers()), ...(await this.#chargeKeys()) }))
     this.#settling = run.catch(() => undefined)
     return run
+  }
+
+  async #redeemVouchers(): Promise<SettleResult> {
+    const vouchers = this.#gate.take(MAX_REDEEM_VOUCHERS)
+    const inferences = vouchers.reduce((n, v) => n + v.inferences.length, 0)
+    if (vouchers.length === 0) return { channels: 0, inferences: 0, finalized: false }
+    try {
+      const { tx, status } = await this.#c.transactions.submitAndWatch(ModuleIndex.inference, redeem, { vouchers }, { signal: this.#follower.signal })
+      if (typeof status === 'object' && 'finalized' in status) {
+        this.#log.info('channel vouchers redeemed', { tx: toHex(tx.hash), channels: vouchers.length, inferences })
+        await this.#journal?.rewrite(this.#gate.unredeemed())
+        return { channels: vouchers.length, inferences, tx: toHex(tx.hash), finalized: true }
+      }
+      this.#log.warn('channel vouchers not redeemed: kept for the next settlement', { tx: toHex(tx.hash), status })
+      this.#gate.restore(vouchers)
+      return { channels: vouchers.length, inferences, tx: toHex(tx.hash), finalized: false }
+    } catch (error) {
+      if (!this.#follower.signal.aborted) this.#log.warn('channel settlement failed: kept for the next', { error })
+      this.#gate.restore(vouchers)
+      return { channels: vouchers.length, inferences, finalized: false }
+    }
+  }
+
+  /** Charges each API key for what was served under it (one chargeApiKey per key); a charge not finalized waits for the next settlement. */
+  async #chargeKeys(): Promise<{ keys: number; keyInferences: number }> {
+    let keys = 0
+    let keyInferences = 0
+    for (const charge of this.#keys.take(MAX_REDEEM_VOUCHERS)) {
+      try {
+        const { tx, status } = await this.#c.transactions.submitAndWatch(ModuleIndex.inference, chargeApiKey, { key: charge.key, inferences: charge.items.map((item) => item.inference) }, { signal: this.#follower.signal })
+        if (typeof status === 'object' && 'finalized' in status) {
+          this.#keys.charged(charge)
+          keys++
+          keyInferences += charge.items.length
+          this.#log.info('API key charged', { key: charge.key, tx: toHex(tx.hash), inferences: charge.items.length })
+          continue
+        }
+        this.#log.warn('API key charge not finalized: kept for the next settlement', { key: charge.key, tx: toHex(tx.hash), status })
+      } catch (error) {
+        if (!this.#follower.signal.aborted) this.#log.warn('API key charge failed: kept for the next settlement', { key: charge.key, error })
+      }
+      this.#keys.restore(charge)
+    }
+    return { keys, keyInferences }
   }
 
   /** POST /v1/completions with a voucher: checked, served through the serving API, kept for settlement. */
@@ -274,10 +309,11 @@ export class ProviderService {
       } catch {
         return reply(400, { error: { code: 'invalid_json', message: 'the body is not JSON' } })
       }
+      const header = req.headers[VOUCHER_HEADER]
+      if (header === undefined && req.headers.authorization !== undefined) return await this.#keyRequest(req.headers.authorization, body as unknown as Record<string, unknown>, reply)
       if (typeof body.model !== 'string' || typeof body.prompt !== 'string' || !Number.isSafeInteger(body.max_tokens) || typeof body.temperature !== 'number' || typeof body.top_p !== 'number' || !Number.isSafeInteger(body.seed)) {
         return reply(400, { error: { code: 'invalid_request', message: 'a paid request names model, prompt, max_tokens, temperature, top_p and seed (what its voucher signs)' } })
       }
-      const header = req.headers[VOUCHER_HEADER]
       let accepted
       try {
         accepted = await this.#gate.check(this.#c.chain.state, typeof header === 'string' ? header : undefined, body)
@@ -302,6 +338,51 @@ export class ProviderService {
       this.#log.warn('paid request failed', { error })
       if (!res.headersSent) reply(502, { error: { code: 'serving_failed', message: 'the request could not be served' } })
     }
+  }
+
+  /**
+   * A completion paid by an API key (keyGate.ts): OpenAI's body (model, prompt, max_tokens 16 by
+   * default; temperature 0, top_p 1 and seed 0 unless given: greedy, so it can be re-checked),
+   * errors in OpenAI's shape. The most it can cost is reserved against the key's cap before it is
+   * served; its real cost waits for the key's next charge.
+   */
+  async #keyRequest(authorization: string, raw: Record<string, unknown>, reply: (status: number, body: unknown) => void): Promise<void> {
+    const number = (value: unknown, fallback: number): number | undefined => (value === undefined || value === null ? fallback : typeof value === 'number' && Number.isFinite(value) ? value : undefined)
+    const body = { model: raw['model'], prompt: raw['prompt'], max_tokens: number(raw['max_tokens'], 16), temperature: number(raw['temperature'], 0), top_p: number(raw['top_p'], 1), seed: number(raw['seed'], 0) }
+    if (typeof body.model !== 'string' || typeof body.prompt !== 'string' || body.prompt.length === 0 || raw['stream'] === true
+      || body.max_tokens === undefined || !Number.isSafeInteger(body.max_tokens) || body.max_tokens < 1 || body.temperature === undefined || body.temperature < 0 || body.temperature > 100
+      || body.top_p === undefined || body.top_p <= 0 || body.top_p > 1 || body.seed === undefined || !Number.isSafeInteger(body.seed) || body.seed < 0) {
+      return reply(400, new KeyError('invalid_request_error', 'a completion names model and a non-empty prompt; max_tokens ≥ 1, temperature 0..100, top_p in (0, 1], seed ≥ 0 when given; no streaming').toOpenAi())
+    }
+    const asked = body as KeyCompletionBody
+    const { chain, blobs } = this.#c
+    let reservation
+    try {
+      reservation = await this.#keys.reserve(chain.state, chain.head.header.height, authorization, asked)
+    } catch (error) {
+      if (error instanceof KeyError) return reply(error.status, error.toOpenAi())
+      throw error
+    }
+    let served: ServedOutput
+    try {
+      served = await complete(this.#options.servingUrl, { model: asked.model, prompt: asked.prompt, max_tokens: asked.max_tokens, temperature: asked.temperature, top_p: asked.top_p, seed: asked.seed }, this.#follower.signal)
+    } catch (error) {
+      this.#keys.release(reservation)
+      throw error
+    }
+    const bytes = utf8(served.text)
+    const outputHash = keccak256(bytes)
+    const outputCid = await blobs.put(bytes)
+    await blobs.pin(outputCid, `inference/key/${reservation.key.id}/${toHex(outputHash)}`)
+    const prices = (await providers.get(chain.state, this.#c.transactions.address)) ?? { priceIn: 0n, priceOut: 0n }
+    const outputTokens = Math.max(1, Math.min(asked.max_tokens, served.completionTokens))
+    const cost = this.#keys.served(reservation, { outputHash, outputCid, inputTokens: Math.max(1, served.promptTokens), outputTokens }, prices)
+    reply(200, {
+      id: `cmpl-${toHex(outputHash).slice(2, 26)}`, object: 'text_completion', created: Math.floor(Date.now() / 1000), model: asked.model,
+      choices: [{ index: 0, text: served.text, finish_reason: served.completionTokens >= asked.max_tokens ? 'length' : 'stop', logprobs: null }],
+      usage: { prompt_tokens: served.promptTokens, completion_tokens: served.completionTokens, total_tokens: served.promptTokens + served.completionTokens },
+      openledger: { apiKey: reservation.key.id, cost: cost.toString(), outputCid: toHex(outputCid) },
+    })
   }
 
   async #serve(request: InferenceRequest): Promise<void> {
