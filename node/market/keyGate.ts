@@ -16,6 +16,7 @@ import { sameAddress } from '../../runtime/modules/accounts.ts'
 import { type ApiKey, apiKeyByHash, apiKeys, ApiKeyStatus, inferenceCost, type KeyInference, keyServable, MAX_VOUCHER_INFERENCES, providers } from '../../runtime/modules/inference/index.ts'
 import { baseModels, BaseModelKind, modelVersions, parseArchitecture } from '../../runtime/modules/models/index.ts'
 import type { StateReader } from '../../runtime/state/overlay.ts'
+import type { CompletionBody } from './channelGate.ts'
 
 export const API_KEY_PREFIX = 'olk_'
 
@@ -41,16 +42,6 @@ export class KeyError extends OpenLedgerError<KeyErrorCode> {
     const type = this.code === 'insufficient_quota' ? 'insufficient_quota' : this.code === 'invalid_request_error' || this.code === 'model_not_found' ? 'invalid_request_error' : 'authentication_error'
     return { error: { message: this.message, type, param: null, code: this.code } }
   }
-}
-
-/** A key request's body: OpenAI's completion fields; sampling defaults to greedy (re-checkable). */
-export interface KeyCompletionBody {
-  readonly model: string
-  readonly prompt: string
-  readonly max_tokens: number
-  readonly temperature: number
-  readonly top_p: number
-  readonly seed: number
 }
 
 export interface Reservation {
@@ -81,7 +72,7 @@ export class KeyGate {
   }
 
   /** The key of `authorization` at `height` with this request's most cost reserved, or a KeyError. Release or serve it. */
-  async reserve(state: StateReader, height: number, authorization: string | undefined, body: KeyCompletionBody): Promise<Reservation> {
+  async reserve(state: StateReader, height: number, authorization: string | undefined, body: CompletionBody): Promise<Reservation> {
     const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1]
     if (token === undefined || !token.startsWith(API_KEY_PREFIX) || token.length > 200) throw new KeyError('invalid_api_key', 'the request carries no OpenLedger API key (Authorization: Bearer olk_…)')
     const id = await apiKeyByHash.get(state, apiKeyHash(token))

@@ -31,7 +31,7 @@ import { boundAddress, closeHttp, listenHttp } from '../../lib/httpListen.ts'
 import { chargeApiKey, fulfil, type InferenceRequest, MAX_REDEEM_VOUCHERS, providers, redeem, RequestCreated, requests, RequestStatus } from '../../runtime/modules/inference/index.ts'
 import { ChannelGate, PaymentError, VOUCHER_HEADER, type CompletionBody } from './channelGate.ts'
 import { join } from 'node:path'
-import { KeyError, KeyGate, type KeyCompletionBody } from './keyGate.ts'
+import { KeyError, KeyGate } from './keyGate.ts'
 import { VoucherJournal } from './voucherJournal.ts'
 import { ModuleIndex } from '../../runtime/modules/indices.ts'
 import { baseModels } from '../../runtime/modules/models/index.ts'
@@ -354,7 +354,7 @@ export class ProviderService {
       || body.top_p === undefined || body.top_p <= 0 || body.top_p > 1 || body.seed === undefined || !Number.isSafeInteger(body.seed) || body.seed < 0) {
       return reply(400, new KeyError('invalid_request_error', 'a completion names model and a non-empty prompt; max_tokens ≥ 1, temperature 0..100, top_p in (0, 1], seed ≥ 0 when given; no streaming').toOpenAi())
     }
-    const asked = body as KeyCompletionBody
+    const asked = body as CompletionBody
     const { chain, blobs } = this.#c
     let reservation
     try {
