@@ -21,6 +21,7 @@ export const commands: CommandEntry[] = [
   { name: 'infer', summary: 'Stream a completion from a serving endpoint, or pay a provider on chain for one (--onchain)', load: async () => (await import('./infer.ts')).inferCommand },
   { name: 'provider', summary: 'Inference market providers: register, update, unbond, withdraw, status', load: async () => (await import('./market.ts')).providerCommand },
   { name: 'channel', summary: 'Payment channels to a provider: open, top up, close, status', load: async () => (await import('./market.ts')).channelCommand },
+  { name: 'apikey', summary: 'Spending-capped API keys for OpenAI clients of a provider: create, revoke, status', load: async () => (await import('./market.ts')).apikeyCommand },
   { name: 'attribution', summary: 'Proof of Attribution: show an inference record\'s receipt and payouts, verify a payout against a finalized header', load: async () => (await import('./attribution.ts')).attributionCommand },
   { name: 'rewards', summary: 'Data contributors\' attribution rewards: show, claim', load: async () => (await import('./attribution.ts')).rewardsCommand },
   { name: 'adapters', summary: 'Adapters of a serving endpoint: list, pin, unpin', load: async () => (await import('./adapters.ts')).adaptersCommand },

@@ -1,11 +1,13 @@
-// `openledger provider …` and `openledger channel …`: the inference market's calls with amounts in
+// `openledger provider …`, `openledger channel …` and `openledger apikey …`: the inference market's calls with amounts in
 // OPEN and models by name, and its reads (openledger_getProvider, openledger_getChannel).
 import { parseArgs } from 'node:util'
 import { toHex } from '../../runtime/crypto/hash.ts'
 import { RpcClient } from '../../node/rpc/client.ts'
 import { CliError, type CliIo, type Command } from '../io.ts'
 import { parseAddress, parseOpenAmount, parsePositiveInt, parseRpcUrl } from '../parse.ts'
-import { common, sendCall, sendOptions } from '../send.ts'
+import { common, sendCall, sendCallForReceipt, sendOptions } from '../send.ts'
+import { eventData } from '../txBatch.ts'
+import { apiKeyHash, newApiKey } from '../../node/market/keyGate.ts'
 
 /** Base model ids from names or ids, comma-separated ("ol-lm-sotu-2m,3"). */
 export async function resolveBaseModels(rpc: string, text: string, flag: string): Promise<number[]> {
@@ -150,6 +152,53 @@ export const channelCommand: Command = {
         return sendCall(io, options, 'inference', 'closeChannel', { channel: channel() })
       default:
         throw new CliError('USAGE', 'channel needs one of: open, topup, close, status')
+    }
+  },
+}
+
+export const APIKEY_USAGE = [
+  'openledger apikey create --from NAME --provider ADDRESS --cap OPEN [--expires-at HEIGHT]',
+  '                          prints the new key (olk_…) once: only its hash goes on chain; the cap is escrowed',
+  'openledger apikey revoke --from NAME --key ID   (the provider stops serving it; the rest of the cap comes back after the challenge period)',
+  'openledger apikey status ID [--rpc URL]',
+  '',
+  'An OpenAI client uses the key as its API key against the provider\'s endpoint (base URL <endpoint>/v1);',
+  'the provider charges what it served, never more than the cap in all.',
+].join('\n')
+
+export const apikeyCommand: Command = {
+  usage: APIKEY_USAGE,
+  async run(argv, io: CliIo) {
+    const [sub, ...rest] = argv
+    const { values, positionals } = parseArgs({
+      args: rest, strict: true, allowPositionals: true,
+      options: { ...common, provider: { type: 'string' }, cap: { type: 'string' }, 'expires-at': { type: 'string' }, key: { type: 'string' } },
+    })
+    if (sub === 'status') {
+      const id = parsePositiveInt(need(positionals[0], 'the key ID'), 'ID')
+      const key = await new RpcClient(parseRpcUrl(values.rpc)).call('openledger_getApiKey', [id])
+      if (key === null) throw new CliError('NOT_FOUND', `no API key ${id}`)
+      io.out(JSON.stringify(key, null, 2))
+      return 0
+    }
+    const options = sendOptions(values)
+    switch (sub) {
+      case 'create': {
+        const secret = newApiKey()
+        const { receipt } = await sendCallForReceipt(io, options, 'inference', 'createApiKey', {
+          provider: toHex(parseAddress(need(values.provider, '--provider ADDRESS'), '--provider')), keyHash: toHex(apiKeyHash(secret)),
+          cap: parseOpenAmount(need(values.cap, '--cap OPEN'), '--cap').toString(),
+          expiresAt: values['expires-at'] === undefined ? 0 : parsePositiveInt(values['expires-at'], '--expires-at'),
+        })
+        if (receipt !== null && receipt.status !== 'success') return 1
+        const id = receipt === null ? undefined : eventData(receipt, 'inference', 'ApiKeyCreated')?.['key']
+        io.out(JSON.stringify({ key: secret, ...(id === undefined ? {} : { id }) }, null, 2))
+        return 0
+      }
+      case 'revoke':
+        return sendCall(io, options, 'inference', 'revokeApiKey', { key: parsePositiveInt(need(values.key, '--key ID'), '--key') })
+      default:
+        throw new CliError('USAGE', 'apikey needs one of: create, revoke, status')
     }
   },
 }

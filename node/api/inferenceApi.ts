@@ -11,12 +11,14 @@
 //                                                            channel vouchers now (provider settle)
 //   getInferenceCheck(record)                                a sampled record's re-check: round,
 //                                                            checkers, revealed verdicts, status
+//   getApiKey(id)                                            a spending-capped API key: cap, spent,
+//                                                            left, expiry, status (its hash only)
 import { toJsonOf } from '../../runtime/codec/schema.ts'
 import {
-  type Channel, CHANNEL_STATUS_NAMES, channelKind, channels, type Check, checkKind, CHECK_STATUS_NAMES, checks, inferenceParams, type InferenceRecord, type InferenceRequest, type Provider,
+  type ApiKey, API_KEY_STATUS_NAMES, apiKeyKind, apiKeys, type Channel, CHANNEL_STATUS_NAMES, channelKind, channels, type Check, checkKind, CHECK_STATUS_NAMES, checks, inferenceParams, type InferenceRecord, type InferenceRequest, type Provider,
   PROVIDER_STATUS_NAMES, providerKind, providers, recordCount, recordKind, records, RECORD_STATUS_NAMES, REQUEST_STATUS_NAMES, requestKind, requests, VERDICT_NAMES,
 } from '../../runtime/modules/inference/index.ts'
-import type { ChannelView, InferenceCheckView, InferenceRecordView, InferenceRequestView, ProviderView } from '../rpc/contract.ts'
+import type { ApiKeyView, ChannelView, InferenceCheckView, InferenceRecordView, InferenceRequestView, ProviderView } from '../rpc/contract.ts'
 import { defineMethod, param, type RpcMethod } from '../rpc/registry.ts'
 import { ApiError, type ApiComponents } from './context.ts'
 import { listByIds, listEntries, MAX_LIST } from './pagination.ts'
@@ -31,6 +33,10 @@ export function requestToJson(request: InferenceRequest): InferenceRequestView {
 
 export function recordToJson(record: InferenceRecord): InferenceRecordView {
   return { ...toJsonOf(recordKind, record), source: (['request', 'channel', 'apiKey'] as const)[record.source] ?? record.source, status: RECORD_STATUS_NAMES[record.status] ?? record.status }
+}
+
+export function apiKeyToJson(key: ApiKey): ApiKeyView {
+  return { ...toJsonOf(apiKeyKind, key), status: API_KEY_STATUS_NAMES[key.status] ?? key.status, left: (key.cap - key.spent).toString() }
 }
 
 export function channelToJson(channel: Channel): ChannelView {
@@ -91,6 +97,14 @@ export function inferenceMethods({ chain, provider, unsafeMethods }: ApiComponen
           const found = await records.get(state(), i)
           return found === undefined ? undefined : recordToJson(found)
         })
+      },
+    }),
+    defineMethod({
+      name: 'openledger_getApiKey',
+      params: [id.named('key')],
+      async handler([key]) {
+        const found = await apiKeys.get(state(), key)
+        return found === undefined ? null : apiKeyToJson(found)
       },
     }),
     defineMethod({

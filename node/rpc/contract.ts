@@ -15,7 +15,7 @@ import type { Contribution, ContributionStatus, Datanet, DatanetVersion, FormatN
 import type { BaseModel, Hyperparameters, Job, JobStatus, ModelConfig, ModelsParams, ModelVersion } from '../../runtime/modules/models/index.ts'
 import type { Attribution, AttributionParams, AttributionStatus, Method, Penalty } from '../../runtime/modules/attribution/index.ts'
 import type {
-  Channel, ChannelStatus, Check, CheckStatus, InferenceParams, InferenceRecord, InferenceRequest, Provider, ProviderStatus, RecordStatus, RequestStatus, Verdict,
+  ApiKey, ApiKeyStatus, Channel, ChannelStatus, Check, CheckStatus, InferenceParams, InferenceRecord, InferenceRequest, Provider, ProviderStatus, RecordStatus, RequestStatus, Verdict,
 } from '../../runtime/modules/inference/index.ts'
 import type { PROPOSAL_KIND_NAMES, PROPOSAL_STATUS_NAMES, ProposalContent, Tally, VOTE_OPTION_NAMES } from '../../runtime/modules/governance/index.ts'
 
@@ -358,6 +358,7 @@ export type InferenceCheckView = Omit<Json<Check>, 'status' | 'phase' | 'votes'>
   votes: Array<Omit<Json<Check>['votes'][number], 'verdict'> & { verdict: keyof typeof Verdict | number }>
 }
 export interface SettleView { channels: number; inferences: number; tx?: Hex; finalized: boolean }
+export type ApiKeyView = Omit<Json<ApiKey>, 'status'> & { status: keyof typeof ApiKeyStatus | number; left: AmountString }
 export type ChannelView = Omit<Json<Channel>, 'status'> & { status: keyof typeof ChannelStatus | number; balance: AmountString }
 
 // ---------------------------------------------------------------------------------------------
@@ -611,6 +612,7 @@ export interface RpcContract {
   openledger_getInferenceRecord: { params: [record: number]; result: InferenceRecordView | null }
   openledger_listInferenceRecords: { params: [start?: Maybe<number>, count?: Maybe<number>]; result: InferenceRecordView[] }
   openledger_getChannel: { params: [channel: number]; result: ChannelView | null }
+  openledger_getApiKey: { params: [key: number]; result: ApiKeyView | null }
   openledger_getInferenceParams: { params: []; result: Json<InferenceParams> }
   openledger_getInferenceCheck: { params: [record: number]; result: InferenceCheckView | null }
   openledger_settleVouchers: { params: []; result: SettleView }

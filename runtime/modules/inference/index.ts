@@ -39,7 +39,7 @@ export {
 export { channelTermsKind, initialChannelHead, nextChannelHead, signVoucher, voucherDigest, type ChannelTerms } from './voucher.ts'
 export { commitCheck, fulfil, redeem, revealCheck } from './calls.ts'
 export { chargeApiKey, createApiKey, keyInferenceKind, keyServable, revokeApiKey, type KeyInference } from './apiKeys.ts'
-export { API_KEY_STATUS_NAMES, apiKeyByHash, apiKeyCount, apiKeys, ApiKeyStatus, type ApiKey } from './state.ts'
+export { API_KEY_STATUS_NAMES, apiKeyByHash, apiKeyKind, apiKeyCount, apiKeys, ApiKeyStatus, type ApiKey } from './state.ts'
 export { CheckOpened, CheckRevealOpened, RequestCreated } from './events.ts'
 export { channelKind, MAX_REDEEM_VOUCHERS, MAX_REQUEST_ADAPTERS, MAX_VOUCHER_INFERENCES, providerKind, recordKind, requestKind } from './state.ts'
 export { voucherSigner } from './voucher.ts'

@@ -1,18 +1,18 @@
 // A spending-capped API key used by the real `openai` npm client against a provider's paid API,
 // on an in-process dev node (alice is its operator and registers as the provider; the serving
-// engine runs in this process on the shipped LM). dave creates the key on chain (only its hash
-// there, his cap escrowed); the client completes with it as its Bearer key until the provider's
+// engine runs in this process on the shipped LM). dave creates the key with `openledger apikey
+// create` (only its hash on chain, his cap escrowed; `apikey status` shows it); the client completes with it as its Bearer key until the provider's
 // reservation against the cap fails with OpenAI's quota error (429 insufficient_quota); the
 // provider's settlement charges the key on chain (records of source apiKey, exactly what the
 // answers said they cost, never past the cap); a key of nobody is 401 invalid_api_key; once dave
-// revokes the key it is 401 api_key_revoked.
+// revokes it (`apikey revoke`) it is 401 api_key_revoked.
 import { createServer } from 'node:net'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import OpenAI from 'openai'
 import t from 'tap'
-import { eventData, TxBatch } from '../../../cli/txBatch.ts'
+import { TxBatch } from '../../../cli/txBatch.ts'
 import { devAccount } from '../../../genesis/devAccounts.ts'
 import { devChainSpec } from '../../../genesis/devSpec.ts'
 import { silentLogger } from '../../../lib/logger.ts'
@@ -23,11 +23,14 @@ import { shippedBaseModels } from '../../../node/models/baseModels.ts'
 import { OpenLedgerNode } from '../../../node/node.ts'
 import { RpcClient } from '../../../node/rpc/client.ts'
 import { ServingService } from '../../../node/serving/service.ts'
+import { runCli } from '../../e2e/harness.ts'
 
 const LM = 'ol-lm-sotu-2m'
 const OPEN = 10n ** 18n
 const PRICE = OPEN / 1_000n // per 1,000 tokens, in and out
 const runtime = createRuntime()
+/** base units as the CLI's OPEN amount (18 decimals) */
+const formatOpen = (units: bigint): string => `${units / OPEN}.${(units % OPEN).toString().padStart(18, '0')}`
 
 async function freePort(): Promise<number> {
   const server = createServer()
@@ -67,9 +70,12 @@ t.test('an OpenAI client pays with a capped API key: served until the cap, charg
   const prompt = 'The state of the Union is'
   const reserve = (BigInt(prompt.length + 8) * PRICE + 999n) / 1_000n
   const cap = 2n * reserve
-  const key = newApiKey()
-  const created = await send(devAccount('dave'), 'createApiKey', { provider: toHex(alice.address), keyHash: toHex(apiKeyHash(key)), cap: cap.toString(), expiresAt: 0 })
-  const id = Number(eventData(created, 'inference', 'ApiKeyCreated')?.['key'])
+  const created = await runCli(['apikey', 'create', '--from', 'dave', '--provider', toHex(alice.address), '--cap', formatOpen(cap), '--rpc', rpcUrl])
+  t.equal(created.code, 0, `apikey create: ${created.stderr}`)
+  const { key, id } = JSON.parse(created.stdout.slice(created.stdout.lastIndexOf('{'))) as { key: string; id: number }
+  t.match(key, /^olk_[0-9a-f]{64}$/, 'the key is printed once')
+  const status = await runCli(['apikey', 'status', String(id), '--rpc', rpcUrl])
+  t.match(JSON.parse(status.stdout), { id, user: toHex(devAccount('dave').address), provider: toHex(alice.address), keyHash: toHex(apiKeyHash(key)), cap: cap.toString(), spent: '0', status: 'active' }, 'on chain: its hash and the cap')
 
   const client = new OpenAI({ apiKey: key, baseURL: `http://127.0.0.1:${paidPort}/v1`, maxRetries: 0 })
   const costs: bigint[] = []
@@ -101,7 +107,9 @@ t.test('an OpenAI client pays with a capped API key: served until the cap, charg
   const stranger = new OpenAI({ apiKey: newApiKey(), baseURL: `http://127.0.0.1:${paidPort}/v1`, maxRetries: 0 })
   await t.rejects(stranger.completions.create({ model: LM, prompt, max_tokens: 1 }), { status: 401, code: 'invalid_api_key' }, 'a key nobody created')
 
-  await send(devAccount('dave'), 'revokeApiKey', { key: id })
+  t.match(JSON.parse((await runCli(['apikey', 'status', String(id), '--rpc', rpcUrl])).stdout), { spent: served.toString(), left: (cap - served).toString() }, 'apikey status: spent and left')
+  const revoked = await runCli(['apikey', 'revoke', '--from', 'dave', '--key', String(id), '--rpc', rpcUrl])
+  t.equal(revoked.code, 0, `apikey revoke: ${revoked.stderr}`)
   const refused = await client.completions.create({ model: LM, prompt: 'Hi', max_tokens: 1 }).then(() => undefined, (error: unknown) => error)
   t.ok(refused instanceof OpenAI.AuthenticationError, 'a revoked key is an authentication error')
   t.match(refused, { status: 401, code: 'api_key_revoked' })
