@@ -31,7 +31,7 @@ export { applyAttributionGenesis, attributionGenesisKind, type AttributionGenesi
 export { CHECK_COMMIT_DOMAIN, checkScope, lineageOf, receiptHash } from './lifecycle.ts'
 export {
   ATTRIBUTION_ACCOUNT, ATTRIBUTION_STATUS_NAMES, attributionParams, attributionParamsProblem, attributions, AttributionStatus, cursor as attributionCursor,
-  DEFAULT_ATTRIBUTION_PARAMS, MAX_RECEIPT_CONTRIBUTIONS, METHOD_NAMES, Method, penalties, rewards, SCORE_TOTAL,
+  DEFAULT_ATTRIBUTION_PARAMS, MAX_RECEIPT_CONTRIBUTIONS, MAX_RECEIPT_HARMFUL, METHOD_NAMES, Method, penalties, rewards, SCORE_TOTAL,
   type Attribution, type AttributionParams, type LineageEntry, type Payout, type Penalty, type Receipt, type Reward, type Scored,
 } from './state.ts'
 export { attributionKind, contributorPayouts, creditKind, penaltyKind, type Credit } from './state.ts'
