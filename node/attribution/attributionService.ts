@@ -17,10 +17,12 @@
 // its commit and its reveal. A receipt that cannot be computed yet (the output not reachable yet)
 // is tried again at every finalized block while the duty lasts.
 //
-// Classifier records (method knnShapley) are not computed yet (ARCHITECTURE.md, "The attribution
-// service", lists what they need: the prompt from the on-chain request, the model's own label, the
-// lineage's labelled rows and their features). Such a record is skipped with a warning; the
-// runtime reassigns it at the deadline and finally sends its pool to the treasury.
+// Classifier records (method knnShapley): the input is the on-chain request's prompt, the label the
+// model's own answer, the training points the lineage's labelled rows (knnReceipt.ts). No such
+// record exists yet: the inference module serves language models only (modelContext), so this
+// path waits for classifier requests and has no end-to-end test. A channel's classifier record
+// (its prompt off chain) is skipped with a warning; the runtime reassigns it at the deadline and
+// finally sends its pool to the treasury.
 import { join } from 'node:path'
 import { decode, encode, type Decoded } from '../../runtime/codec/canonical.ts'
 import { bytesEqual } from '../../runtime/codec/canonical.ts'
@@ -31,9 +33,10 @@ import { OpenLedgerError } from '../../runtime/errors.ts'
 import type { CallDefinition, RuntimeEvent } from '../../runtime/module.ts'
 import { sameAddress } from '../../runtime/modules/accounts.ts'
 import { type Attribution, AttributionFinal, attributions, AttributionStatus, CHECK_COMMIT_DOMAIN, checkScope, commitCheck, deadlines, lineageOf, type Receipt, receiptHash, RecordUnattributed, revealCheck, submitReceipt } from '../../runtime/modules/attribution/index.ts'
-import { records } from '../../runtime/modules/inference/index.ts'
+import { type InferenceRecord, RecordSource, records, requests } from '../../runtime/modules/inference/index.ts'
 import { ModuleIndex } from '../../runtime/modules/indices.ts'
-import { BaseModelKind, baseModels, modelVersions } from '../../runtime/modules/models/index.ts'
+import { type BaseModel, BaseModelKind, baseModels, modelVersions } from '../../runtime/modules/models/index.ts'
+import { labelMapOf, rowsToExamples, textToClassifierIds } from '../../ml/data/datanetRows.ts'
 import { ReceiptStatus } from '../../runtime/receipt.ts'
 import type { Logger } from '../../lib/logger.ts'
 import type { BlobFetcher } from '../blobs/blobExchange.ts'
@@ -43,7 +46,10 @@ import { FinalizedFollower } from '../chain/finalizedFollower.ts'
 import type { BaseModelResolver } from '../models/baseModels.ts'
 import type { OperatorTransactions } from '../operator/operatorTransactions.ts'
 import { citationsOf, type Citation } from './citations.ts'
-import { SpanIndexCache } from './indexCache.ts'
+import { SpanIndexCache, versionRows } from './indexCache.ts'
+import { knnReceipt, type LabelledVersion } from './knnReceipt.ts'
+import { mergeAdapters, type WeightedAdapter } from '../serving/engine/merge.ts'
+import { adapterWeights } from '../serving/sources.ts'
 import { faultyReceipt, spanReceipt, type VersionIndex } from './spanReceipt.ts'
 
 /** TEST ONLY: `wrong-receipt` submits a well-formed wrong receipt as attributor (faultyReceipt), so a re-check can be shown to catch it. */
@@ -234,13 +240,65 @@ export class AttributionService {
     const record = await records.get(chain.state, id)
     if (record === undefined) throw new AttributionServiceError('UNKNOWN_RECORD', `no inference record ${id}`)
     const base = await baseModels.get(chain.state, record.base)
-    if (base?.kind !== BaseModelKind.lm) throw new AttributionServiceError('UNSUPPORTED_METHOD', `record ${id} is a classifier's: KNN-Shapley receipts are not computed by this node yet`)
+    if (base === undefined) throw new AttributionServiceError('UNKNOWN_MODEL', `record ${id}'s base model ${record.base} is not registered`)
+    if (base.kind === BaseModelKind.classifier) {
+      const receipt = await this.#classifierReceipt(record, base)
+      this.#receipts.set(id, receipt)
+      this.#log.info('attribution computed', { record: id, method: 'knnShapley', contributions: receipt.contributions.length, harmful: receipt.harmful.length, top: receipt.contributions[0] })
+      return receipt
+    }
     const text = new TextDecoder('utf-8', { fatal: false }).decode(await this.#output(record.outputCid, record.outputHash))
     const { tokenizer } = await this.#c.resolver.resolve(base, this.#follower.signal)
     const receipt = spanReceipt({ chainId: chain.spec.chainId, record: id, outputHash: record.outputHash, versions: await this.#versions(id), output: tokenizer.encode(text) })
     this.#receipts.set(id, receipt)
     this.#log.info('attribution computed', { record: id, contributions: receipt.contributions.length, top: receipt.contributions[0] })
     return receipt
+  }
+
+  /**
+   * A classifier record's KNN-Shapley receipt (knnReceipt.ts): the input is the on-chain request's
+   * prompt (checked against the record's prompt hash; a channel's prompt is off chain: unsupported),
+   * the weights the base with the record's adapters merged in by their weights (as serving's
+   * deterministic engine merges them; each adapter's bytes checked against its weights hash), the
+   * training points every row of the lineage's versions, labelled by the label map of all of them.
+   */
+  async #classifierReceipt(record: InferenceRecord, base: BaseModel): Promise<Receipt> {
+    const { chain, resolver, store } = this.#c
+    if (record.source !== RecordSource.request) throw new AttributionServiceError('UNSUPPORTED_METHOD', `record ${record.id} came through a payment channel: its input is off chain`)
+    const request = await requests.get(chain.state, record.sourceId)
+    if (request === undefined || !bytesEqual(keccak256(utf8(request.prompt)), record.promptHash)) throw new AttributionServiceError('UNKNOWN_RECORD', `record ${record.id}'s request ${record.sourceId} does not hold its prompt`)
+    const { config, weights, tokenizer } = await resolver.resolve(base, this.#follower.signal)
+    const adapters: WeightedAdapter[] = []
+    for (const use of record.adapters) {
+      const version = await modelVersions.get(chain.state, use.id)
+      if (version === undefined) throw new AttributionServiceError('UNKNOWN_MODEL', `record ${record.id}'s adapter ${use.id} is not published`)
+      const loaded = adapterWeights(await this.#blob(version.adapter), version, config, String(base.id), String(use.id))
+      adapters.push({ rank: loaded.rank, alpha: loaded.alpha, tensors: loaded.tensors, weight: use.weightMilli / 1_000 })
+    }
+    const merged = adapters.length === 0 ? weights : mergeAdapters(config, weights, adapters)
+    const lineage = (await lineageOf(chain.state, record)) ?? []
+    const sources = { state: chain.state, store, fetcher: this.#c.fetcher, signal: this.#follower.signal }
+    const perVersion = []
+    for (const entry of lineage) perVersion.push({ ...entry, contributions: await versionRows(sources, entry.datanet, entry.version) })
+    const labels = labelMapOf(perVersion.flatMap((v) => v.contributions.flatMap((c) => c.rows)), config.classes)
+    const versions: LabelledVersion[] = perVersion.map(({ datanet, version, contributions }) => ({
+      datanet, version,
+      examples: contributions.flatMap(({ index, rows }) => rowsToExamples(rows, tokenizer, labels, config.context).map((example) => ({ contribution: index, ids: example.ids, label: example.label }))),
+    }))
+    return knnReceipt({
+      chainId: chain.spec.chainId, record: record.id, outputHash: record.outputHash, config, base: merged, adapter: undefined, scale: 1, versions,
+      input: textToClassifierIds(request.prompt, tokenizer, config.context),
+    })
+  }
+
+  /** A blob by content id from the local store or peers (checked by the store against its content id). */
+  async #blob(cid: Uint8Array): Promise<Uint8Array> {
+    const { store, fetcher } = this.#c
+    if (!(await store.has(cid))) {
+      if (fetcher === undefined) throw new AttributionServiceError('OUTPUT_UNAVAILABLE', `blob ${toHex(cid)} is not stored here and the node has no network`)
+      await fetcher.fetch(cid, { signal: AbortSignal.any([this.#follower.signal, AbortSignal.timeout(this.#o.fetchTimeoutMs ?? 60_000)]) })
+    }
+    return store.read(cid)
   }
 
   /** The span index of every datanet version in the record's lineage, in the runtime's order. */

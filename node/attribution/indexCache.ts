@@ -11,7 +11,7 @@ import { SpanIndex, type ContributionTokens } from '../../attribution/spanIndex.
 import { rowsToTokenStream } from '../../ml/data/datanetRows.ts'
 import type { Tokenizer } from '../../ml/tokenizer.ts'
 import { toHex } from '../../runtime/crypto/hash.ts'
-import { parseRows, versions } from '../../runtime/modules/datanets/index.ts'
+import { parseRows, type Row, versions } from '../../runtime/modules/datanets/index.ts'
 import { JobDataError, versionContributions, type JobDataSources } from '../models/jobData.ts'
 
 export interface IndexCacheOptions {
@@ -74,24 +74,29 @@ export class SpanIndexCache {
   }
 
   async #build(datanet: number, version: number, tokenizer: Tokenizer): Promise<SpanIndex> {
-    const { state, store, fetcher, signal } = this.#options.sources
-    const published = await versions.get(state, { datanet, version })
-    if (published === undefined) throw new JobDataError('UNKNOWN_DATANET_VERSION', `datanet ${datanet} has no version ${version}`)
     const contributions: ContributionTokens[] = []
-    for (const contribution of await versionContributions(state, { datanet, version, root: published.root })) {
-      const { cid } = contribution
-      if (!(await store.has(cid))) {
-        if (fetcher === undefined) throw new JobDataError('DATA_UNAVAILABLE', `blob ${toHex(cid)} is not stored here and the node has no network`)
-        await fetcher.fetch(cid, signal === undefined ? {} : { signal })
-      }
-      let rows
-      try {
-        rows = parseRows(await store.read(cid), contribution.format)
-      } catch (cause) {
-        throw new JobDataError('INVALID_DATA', `contribution ${datanet}/${contribution.index} does not parse as its format`, { cause })
-      }
-      contributions.push({ id: contribution.index, tokens: rowsToTokenStream(rows, tokenizer) })
-    }
+    for (const { index, rows } of await versionRows(this.#options.sources, datanet, version)) contributions.push({ id: index, tokens: rowsToTokenStream(rows, tokenizer) })
     return SpanIndex.build(contributions, tokenizer.vocabSize)
   }
+}
+
+/** The rows of each contribution of a published version, in version order (blobs from the store or peers, parsed by their format). */
+export async function versionRows(sources: Omit<JobDataSources, 'pinOwner'>, datanet: number, version: number): Promise<Array<{ index: number; rows: Row[] }>> {
+  const { state, store, fetcher, signal } = sources
+  const published = await versions.get(state, { datanet, version })
+  if (published === undefined) throw new JobDataError('UNKNOWN_DATANET_VERSION', `datanet ${datanet} has no version ${version}`)
+  const out: Array<{ index: number; rows: Row[] }> = []
+  for (const contribution of await versionContributions(state, { datanet, version, root: published.root })) {
+    const { cid } = contribution
+    if (!(await store.has(cid))) {
+      if (fetcher === undefined) throw new JobDataError('DATA_UNAVAILABLE', `blob ${toHex(cid)} is not stored here and the node has no network`)
+      await fetcher.fetch(cid, signal === undefined ? {} : { signal })
+    }
+    try {
+      out.push({ index: contribution.index, rows: parseRows(await store.read(cid), contribution.format) })
+    } catch (cause) {
+      throw new JobDataError('INVALID_DATA', `contribution ${datanet}/${contribution.index} does not parse as its format`, { cause })
+    }
+  }
+  return out
 }
