@@ -16,7 +16,7 @@ import { devAccount } from '../genesis/devAccounts.ts'
 import { toHex } from '../runtime/crypto/hash.ts'
 import { ModuleIndex } from '../runtime/modules/indices.ts'
 import { signTransaction } from '../runtime/transaction.ts'
-import { assertSameChain, createTestnet, doubleSigns, headHeight, type Testnet, type TestnetNode } from '../test/e2e/testnet.ts'
+import { assertSameChain, createTestnet, doubleSigns, headHeight, peerIdOf, type Testnet, type TestnetNode } from '../test/e2e/testnet.ts'
 
 const HEAL_DEADLINE_MS = 45_000
 const SENDERS = ['alice', 'bob', 'charlie', 'dave'] as const
@@ -91,7 +91,7 @@ function startLoad(net: Testnet, chainId: number, acknowledged: Set<string>): ()
 }
 
 async function peerIds(nodes: readonly TestnetNode[]): Promise<Map<TestnetNode, string>> {
-  return new Map(await Promise.all(nodes.map(async (node) => [node, await node.rpc.call<string>('system_localPeerId')] as const)))
+  return new Map(await Promise.all(nodes.map(async (node) => [node, await peerIdOf(node)] as const)))
 }
 
 async function cut(sides: readonly [TestnetNode[], TestnetNode[]], ids: Map<TestnetNode, string>, method: 'system_blockPeer' | 'system_unblockPeer'): Promise<void> {

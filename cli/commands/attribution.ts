@@ -7,6 +7,7 @@ import { attributions } from '../../runtime/modules/attribution/index.ts'
 import { sameAddress } from '../../runtime/modules/accounts.ts'
 import { decodeStateProof, verifyStateProof } from '../../runtime/state/proof.ts'
 import { RpcClient } from '../../node/rpc/client.ts'
+import type { PenaltyView } from '../../node/rpc/contract.ts'
 import { CliError, type Command } from '../io.ts'
 import { parseAddress, parsePositiveInt, parseRpcUrl } from '../parse.ts'
 import { common, sendCall, sendOptions } from '../send.ts'
@@ -28,18 +29,18 @@ const MAX_PENALTIES = 1_000
 
 /** A datanet's penalised contributions (openledger_getPenalties pages), each with its contributor and deposit, and the thresholds in force. */
 async function penaltiesOf(rpc: RpcClient, datanet: number): Promise<unknown> {
-  if ((await rpc.call<unknown>('openledger_getDatanet', [datanet])) === null) throw new CliError('NOT_FOUND', `no datanet ${datanet}`)
-  const params = await rpc.call<{ penaltyThreshold: number; penaltySlashBps: number }>('openledger_getAttributionParams', [])
-  const listed: Array<{ index: number; score: number; cutOff: boolean; slashed: string; cutOffHeight: number }> = []
+  if ((await rpc.call('openledger_getDatanet', [datanet])) === null) throw new CliError('NOT_FOUND', `no datanet ${datanet}`)
+  const params = await rpc.call('openledger_getAttributionParams', [])
+  const listed: PenaltyView[] = []
   for (let after: number | null = null; listed.length < MAX_PENALTIES;) {
-    const page: typeof listed = await rpc.call('openledger_getPenalties', [datanet, 100, after])
+    const page: PenaltyView[] = await rpc.call('openledger_getPenalties', [datanet, 100, after])
     listed.push(...page)
     if (page.length < 100) break
     after = page[page.length - 1]?.index ?? null
   }
   const contributions = []
   for (const entry of listed.slice(0, MAX_PENALTIES)) {
-    const contribution = await rpc.call<{ contributor: string; deposit: string; status: string } | null>('openledger_getContribution', [datanet, entry.index])
+    const contribution = await rpc.call('openledger_getContribution', [datanet, entry.index])
     contributions.push({
       contribution: entry.index, contributor: contribution?.contributor ?? null, status: contribution?.status ?? null, score: entry.score, cutOff: entry.cutOff,
       ...(entry.cutOff ? { cutOffHeight: entry.cutOffHeight, slashed: entry.slashed } : {}), depositLeft: contribution?.deposit ?? null,
@@ -63,7 +64,7 @@ export const attributionCommand: Command = {
     const record = parsePositiveInt(positionals[0], 'RECORD')
     switch (sub) {
       case 'show': {
-        const entry = await rpc.call<unknown>('openledger_getAttribution', [record])
+        const entry = await rpc.call('openledger_getAttribution', [record])
         if (entry === null) throw new CliError('NOT_FOUND', `record ${record} has no attribution (unknown, or not yet picked up)`)
         io.out(JSON.stringify(entry, null, 2))
         return 0
@@ -71,9 +72,9 @@ export const attributionCommand: Command = {
       case 'verify': {
         if (values.address === undefined) throw new CliError('USAGE', 'attribution verify needs --address A')
         const address = parseAddress(values.address, '--address')
-        const proof = await rpc.call<{ amount: string; at: string; number: number; key: string; value: string; proof: string }>('openledger_getPayoutProof', [record, toHex(address)])
+        const proof = await rpc.call('openledger_getPayoutProof', [record, toHex(address)])
         // the state root from the header itself (by its hash), not from the proof's answer
-        const header = await rpc.call<{ stateRoot: string; number: number } | null>('chain_getHeader', [proof.at])
+        const header = await rpc.call('chain_getHeader', [proof.at])
         if (header === null) throw new CliError('FAILED', `the node does not know the block ${proof.at} it proved against`)
         const key = bytes(proof.key, 'key')
         const value = bytes(proof.value, 'value')
@@ -109,7 +110,7 @@ export const rewardsCommand: Command = {
         if (values.address === undefined) throw new CliError('USAGE', 'rewards show needs --address A')
         const address = toHex(parseAddress(values.address, '--address'))
         const rpc = new RpcClient(parseRpcUrl(values.rpc))
-        const rewards = await rpc.call<{ accrued: string; claimed: string }>('openledger_getRewards', [address])
+        const rewards = await rpc.call('openledger_getRewards', [address])
         const credits: Array<{ record: number; datanet: number; contribution: number; score: number; amount: string }> = []
         for (let after: number | null = null; credits.length < MAX_SHOWN;) {
           const page: Array<{ record: number; contributions: Array<{ datanet: number; index: number; score: number; amount: string }> }> = await rpc.call('openledger_listRewards', [address, 100, after])

@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util'
 import { downloadBlob } from '../../node/blobs/blobClient.ts'
 import { RpcClient } from '../../node/rpc/client.ts'
+import type { InferenceRequestView } from '../../node/rpc/contract.ts'
 import { toHex } from '../../runtime/crypto/hash.ts'
 import { formatOpen } from '../../genesis/tokenomics.ts'
 import { CliError, type CliIo, type Command } from '../io.ts'
@@ -145,13 +146,6 @@ const POLL_MS = 500
 /** how long `infer --onchain` waits for the provider's answer (the runtime refunds at the deadline) */
 const ANSWER_TIMEOUT_MS = 300_000
 
-interface RequestJson {
-  id: number
-  status: string
-  deadline: number
-  record: number | null
-}
-
 /** `infer --onchain`: escrow a request for a provider, wait for its fulfilment, print the output. */
 async function inferOnChain(values: Record<string, unknown>, positionals: string[], io: CliIo): Promise<number> {
   const text = (flag: string): string | undefined => (typeof values[flag] === 'string' ? values[flag] : undefined)
@@ -183,18 +177,24 @@ async function inferOnChain(values: Record<string, unknown>, positionals: string
   io.err(`request ${id} escrowed; waiting for the provider (deadline: block #${String(created?.['deadline'])})`)
   const client = new RpcClient(options.rpc)
   const until = Date.now() + ANSWER_TIMEOUT_MS
-  let request = await client.call<RequestJson>('openledger_getInferenceRequest', [id])
+  const getRequest = async (): Promise<InferenceRequestView> => {
+    const request = await client.call('openledger_getInferenceRequest', [id])
+    if (request === null) throw new CliError('NOT_FOUND', `request ${id} is not on chain`)
+    return request
+  }
+  let request = await getRequest()
   while (request.status === 'open') {
     if (Date.now() > until) throw new CliError('FAILED', `request ${id} is still open after ${ANSWER_TIMEOUT_MS / 1000} s; the escrow comes back at its deadline`)
     await new Promise((resolve) => setTimeout(resolve, POLL_MS))
-    request = await client.call<RequestJson>('openledger_getInferenceRequest', [id])
+    request = await getRequest()
   }
   if (request.status !== 'fulfilled' || request.record === null) {
     io.err(`request ${id} ${request.status}: the provider missed its deadline, the escrow was refunded`)
     if (options.json) io.out(JSON.stringify({ request: id, requestTx: { hash, fee: receipt.fee }, status: request.status, record: null, output: null }))
     return 1
   }
-  const record = await client.call<{ id: number; outputCid: string; outputHash: string; price: string; inputTokens: number; outputTokens: number }>('openledger_getInferenceRecord', [request.record])
+  const record = await client.call('openledger_getInferenceRecord', [request.record])
+  if (record === null) throw new CliError('NOT_FOUND', `record ${request.record} of request ${id} is not on chain`)
   const output = await downloadBlob(client, record.outputCid).then((bytes) => new TextDecoder().decode(bytes), () => undefined)
   if (options.json) io.out(JSON.stringify({ request: id, requestTx: { hash, fee: receipt.fee }, record, output: output ?? null }))
   else {
@@ -236,14 +236,14 @@ async function inferOverChannel(values: Record<string, unknown>, positionals: st
   const channelId = parsePositiveInt(values['channel'], '--channel')
   const options = sendOptions(values as Parameters<typeof sendOptions>[0])
   const client = new RpcClient(options.rpc)
-  const provider = await client.call<{ operator: string; endpoint: string; priceIn: string; priceOut: string } | null>('openledger_getProvider', [toHex(parseAddress(values['provider'] as string, '--provider'))])
+  const provider = await client.call('openledger_getProvider', [toHex(parseAddress(values['provider'] as string, '--provider'))])
   if (provider === null) throw new CliError('NOT_FOUND', 'no such provider')
-  const channel = await client.call<{ user: string; provider: string; head: string; redeemed: string; status: string } | null>('openledger_getChannel', [channelId])
+  const channel = await client.call('openledger_getChannel', [channelId])
   if (channel === null || channel.provider !== provider.operator) throw new CliError('NOT_FOUND', `channel ${channelId} is not a channel to ${provider.operator}`)
   if (channel.status !== 'open') throw new CliError('FAILED', `channel ${channelId} is ${channel.status}`)
   const signer = await resolveAccountSigner(options.from, options.home, io)
   if (channel.user !== toHex(signer.address)) throw new CliError('BAD_ARGUMENT', `channel ${channelId} belongs to ${channel.user}, not ${toHex(signer.address)}`)
-  const { chainId } = await client.call<{ chainId: number }>('system_properties')
+  const { chainId } = await client.call('system_properties')
   const sessionPath = join(options.home, 'channels', `${chainId}-${channelId}.json`)
   const saved = await readFile(sessionPath, 'utf8').then((text) => JSON.parse(text) as SessionFile, () => undefined)
   const head = fromHex(saved?.head ?? channel.head) as Uint8Array

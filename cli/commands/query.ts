@@ -2,23 +2,12 @@
 import { parseArgs } from 'node:util'
 import { formatOpen } from '../../genesis/tokenomics.ts'
 import { RpcClient } from '../../node/rpc/client.ts'
+import type { ValidatorView } from '../../node/rpc/contract.ts'
 import { CliError, type Command } from '../io.ts'
 import { parseAddress, parsePositiveInt, parseRpcUrl } from '../parse.ts'
 import { toHex } from '../../runtime/crypto/hash.ts'
 
 const SUBCOMMANDS = ['balance', 'account', 'block', 'tx', 'receipt', 'supply', 'head', 'validators', 'validator', 'delegation', 'staking'] as const
-
-interface ValidatorView {
-  operator: string
-  status: string
-  power: string
-  tokens: string
-  selfBond: string
-  commissionBps: number
-  slashed: string
-  jailedUntil: number
-  missedBlocks: number
-}
 
 /** One line per validator: what an operator scans for. */
 function validatorTable(validators: readonly ValidatorView[]): string[] {

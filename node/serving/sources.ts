@@ -34,6 +34,7 @@ import type { Logger } from '../../lib/logger.ts'
 import { BaseModelResolver } from '../models/baseModels.ts'
 import type { AssetsOptions } from '../models/assets.ts'
 import { RpcClientError, type RpcClient } from '../rpc/client.ts'
+import type { BaseModelView, ModelVersionView, RpcMethodName, RpcParamsOf, RpcResult } from '../rpc/contract.ts'
 import { ServingError } from './errors.ts'
 import type { AdapterSource, AdapterWeights, BaseModel } from './types.ts'
 
@@ -48,13 +49,14 @@ export interface ChainModels {
 /** RPC pages (the node's MAX_LIST) */
 const PAGE = 100
 
-function versionFromJson(json: unknown): ModelVersion {
-  const { lineage: _lineage, evaluation: _evaluation, ...fields } = json as Record<string, unknown>
+// the views are checked again by the runtime's schemas: a node's JSON is input like any other
+function versionFromJson(json: ModelVersionView): ModelVersion {
+  const { lineage: _lineage, evaluation: _evaluation, ...fields } = json
   return modelVersionKind.fromJson(fields, 'modelVersion')
 }
 
-function baseFromJson(json: unknown): BaseModelRecord {
-  const { config: _config, kind, ...fields } = json as Record<string, unknown>
+function baseFromJson(json: BaseModelView): BaseModelRecord {
+  const { config: _config, kind, ...fields } = json
   return baseModelKind.fromJson({ ...fields, kind: kind === 'classifier' ? 1 : 0 }, 'baseModel')
 }
 
@@ -68,14 +70,14 @@ export class RpcChainModels implements ChainModels {
   async baseModels(signal?: AbortSignal): Promise<BaseModelRecord[]> {
     const out: BaseModelRecord[] = []
     for (let start = 1; ; start += PAGE) {
-      const page = await this.#call<unknown[]>('openledger_listBaseModels', [start, PAGE], signal)
+      const page = await this.#call('openledger_listBaseModels', [start, PAGE], signal)
       out.push(...page.map(baseFromJson))
       if (page.length < PAGE) return out
     }
   }
 
   async modelVersion(id: number, signal?: AbortSignal): Promise<ModelVersion | undefined> {
-    const json = await this.#call<unknown>('openledger_getModelVersion', [id], signal)
+    const json = await this.#call('openledger_getModelVersion', [id], signal)
     return json === null ? undefined : versionFromJson(json)
   }
 
@@ -83,7 +85,7 @@ export class RpcChainModels implements ChainModels {
     const out: ModelVersion[] = []
     let start: number | null = null // newest first
     for (;;) {
-      const page: ModelVersion[] = (await this.#call<unknown[]>('openledger_listModelVersions', [start, PAGE], signal)).map(versionFromJson)
+      const page: ModelVersion[] = (await this.#call('openledger_listModelVersions', [start, PAGE], signal)).map(versionFromJson)
       for (const version of page) {
         if (version.id <= after) return out.reverse()
         out.push(version)
@@ -94,9 +96,9 @@ export class RpcChainModels implements ChainModels {
     }
   }
 
-  async #call<T>(method: string, params: unknown[], signal: AbortSignal | undefined): Promise<T> {
+  async #call<M extends RpcMethodName>(method: M, params: RpcParamsOf<M>, signal: AbortSignal | undefined): Promise<RpcResult<M>> {
     try {
-      return await this.#client.call<T>(method, params, signal === undefined ? {} : { signal })
+      return await this.#client.call(method, params, signal === undefined ? {} : { signal })
     } catch (cause) {
       throw new ServingError('ADAPTER_UNAVAILABLE', `the chain's RPC did not answer ${method}`, { cause, details: { url: this.#client.url } })
     }

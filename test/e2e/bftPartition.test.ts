@@ -1,7 +1,7 @@
 // Network partitions between validator processes (cut with the operator's peer blocking RPC):
 // a side with at most 2/3 of the power finalizes nothing; after healing every node agrees.
 import t from 'tap'
-import { assertSameChain, createTestnet, headHeight, waitForHeight, type TestnetNode } from './testnet.ts'
+import { assertSameChain, createTestnet, headHeight, peerIdOf, waitForHeight, type TestnetNode } from './testnet.ts'
 
 /** Cuts every link between the two sides (each node refuses the other side's peers). */
 async function partition(sides: ReadonlyArray<readonly TestnetNode[]>, peerIds: Map<TestnetNode, string>, method: 'system_blockPeer' | 'system_unblockPeer'): Promise<void> {
@@ -18,7 +18,7 @@ t.test('a partitioned minority finalizes nothing; after healing all agree', asyn
   const [node0, node1, node2, node3] = nodes as [TestnetNode, TestnetNode, TestnetNode, TestnetNode]
   await Promise.all(nodes.map((node) => net.start(node, ['--rpc-methods', 'unsafe'])))
   await waitForHeight(nodes, 3)
-  const peerIds = new Map(await Promise.all(nodes.map(async (node) => [node, await node.rpc.call<string>('system_localPeerId')] as const)))
+  const peerIds = new Map(await Promise.all(nodes.map(async (node) => [node, await peerIdOf(node)] as const)))
 
   // 1 | 3: the three (75% of the power) go on, the one is stuck
   await partition([[node0], [node1, node2, node3]], peerIds, 'system_blockPeer')
@@ -26,7 +26,7 @@ t.test('a partitioned minority finalizes nothing; after healing all agree', asyn
   const majorityAt = await headHeight(node1)
   await waitForHeight([node1, node2, node3], majorityAt + 4)
   t.ok((await headHeight(node0)) <= cutAt + 1, 'the isolated validator finalized nothing new while the majority did')
-  t.same((await node0.rpc.call<unknown[]>('system_peers')).length, 0, 'the isolated validator has no peers')
+  t.same((await node0.rpc.call('system_peers')).length, 0, 'the isolated validator has no peers')
 
   await partition([[node0], [node1, node2, node3]], peerIds, 'system_unblockPeer')
   const healedAt = await headHeight(node1)

@@ -14,12 +14,8 @@ import { Topic } from '../../p2p/interface.ts'
 import { generateNodeKey } from '../../p2p/nodeKey.ts'
 import { P2pNetwork } from '../../p2p/p2pNetwork.ts'
 import { found, waitFor } from './harness.ts'
-import { createTestnet, headHeight, waitForHeight, type TestnetNode } from './testnet.ts'
-
-interface PeerView {
-  peerId: string
-  score: number
-}
+import { createTestnet, headHeight, peerIdOf, waitForHeight, type TestnetNode } from './testnet.ts'
+import type { PeerView } from '../../node/rpc/contract.ts'
 
 t.test('a hostile peer is rejected, scored down and banned; the validator keeps finalizing', async (t) => {
   const net = await createTestnet({ validators: 1, blockTimeMs: 500 })
@@ -30,7 +26,7 @@ t.test('a hostile peer is rejected, scored down and banned; the validator keeps 
   const { chainId } = await node.rpc.call('system_properties')
   const genesisHash = fromHex(found(await node.rpc.call('chain_getBlockHash', [0]), 'the genesis hash')) as Uint8Array
   const config = JSON.parse(await readFile(join(node.home, 'config.json'), 'utf8')) as { p2p: { listen: string[] } }
-  const address = `${config.p2p.listen[0]}/p2p/${await node.rpc.call<string>('system_localPeerId')}`
+  const address = `${config.p2p.listen[0]}/p2p/${await peerIdOf(node)}`
   const validatorKey = await readValidatorKey(join(node.home, 'validator_key.json'))
 
   // the rogue speaks the chain's protocol, but allows itself oversized votes
@@ -46,7 +42,7 @@ t.test('a hostile peer is rejected, scored down and banned; the validator keeps 
   t.teardown(() => rogue.stop())
   await rogue.start()
   await waitFor(async () => (rogue.subscribers(Topic.votes).length > 0 && captured.length > 0 ? true : undefined), 'the rogue hears votes')
-  const roguePeer = async (): Promise<PeerView | undefined> => (await node.rpc.call<PeerView[]>('system_peers')).find((peer) => peer.peerId === rogue.peerId)
+  const roguePeer = async (): Promise<PeerView | undefined> => (await node.rpc.call('system_peers')).find((peer) => peer.peerId === rogue.peerId)
   const scoreOf = async (): Promise<number> => (await roguePeer())?.score ?? Number.NaN
 
   const height = (await node.rpc.call('openledger_consensusState')).height

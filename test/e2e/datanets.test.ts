@@ -75,12 +75,12 @@ t.test('datanets on a dev chain: contribute, attest, review, accept, publish, pr
 
   // bad input: nothing is stored, stable codes
   const invalidUtf8 = Uint8Array.of(0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d, 0x0a)
-  const { uploadId } = await node.rpc.call<{ uploadId: string }>('openledger_beginBlobUpload', [invalidUtf8.length])
+  const { uploadId } = await node.rpc.call('openledger_beginBlobUpload', [invalidUtf8.length])
   await node.rpc.call('openledger_uploadBlobChunk', [uploadId, 0, Buffer.from(invalidUtf8).toString('base64')])
   t.equal(await rpcError('openledger_finishBlobUpload', [uploadId, toHex(contentId(invalidUtf8)), 3, 1]), 'INVALID_UTF8')
   t.equal(await node.rpc.call('openledger_getBlobInfo', [toHex(contentId(invalidUtf8))]), null, 'invalid UTF-8 is not kept')
   t.equal(await rpcError('openledger_beginBlobUpload', [65 * 1024 * 1024]), 'BLOB_TOO_LARGE')
-  const other = await node.rpc.call<{ uploadId: string }>('openledger_beginBlobUpload', [3])
+  const other = await node.rpc.call('openledger_beginBlobUpload', [3])
   await node.rpc.call('openledger_uploadBlobChunk', [other.uploadId, 0, Buffer.from('abc').toString('base64')])
   t.equal(await rpcError('openledger_finishBlobUpload', [other.uploadId, toHex(contentId(Buffer.from('abd')))]), 'CID_MISMATCH')
   t.equal(await node.rpc.call('openledger_getBlobInfo', [toHex(contentId(Buffer.from('abc')))]), null, 'mismatching bytes are not kept')

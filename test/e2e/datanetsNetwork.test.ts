@@ -34,7 +34,7 @@ t.test('a contribution uploaded to one node is fetched, attested, accepted and p
     return views.every((view) => view?.status === 'available') ? true : undefined
   }, 'the contribution available on every node', 90_000, 250)
   t.pass('validators fetched the blob over the network and attested its availability')
-  const blob = await node3.rpc.call<{ size: number } | null>('openledger_getBlobInfo', [(found(await node3.rpc.call('openledger_getContribution', [1, 0]), 'contribution 0')).cid])
+  const blob = await node3.rpc.call('openledger_getBlobInfo', [(found(await node3.rpc.call('openledger_getContribution', [1, 0]), 'contribution 0')).cid])
   t.ok(blob !== null, 'node3 holds a copy it fetched from its peers')
 
   const accepted = await cli(node2, 'accept', '--datanet', '1', '--contribution', '0', '--from', 'dave')

@@ -12,7 +12,8 @@ import { devChainSpec } from '../../genesis/devSpec.ts'
 import { toHex } from '../../runtime/crypto/hash.ts'
 import { chainSpecToJson } from '../../genesis/spec.ts'
 import { ONE_OPEN } from '../../genesis/tokenomics.ts'
-import { runCli, startDevNode, stopNode, tempHome, waitFor, type RunningNode } from './harness.ts'
+import { found, runCli, startDevNode, stopNode, tempHome, waitFor, type RunningNode } from './harness.ts'
+import type { ProposalView } from '../../node/rpc/contract.ts'
 
 /** blocks (500 ms): room for five CLI votes to be included on a loaded machine */
 const VOTING = 60
@@ -21,20 +22,18 @@ const TIMELOCK = 5
 const UPGRADE_MARGIN = 60
 const RECIPIENT = '0x' + 'ab'.repeat(20)
 
-interface ProposalView { id: number; status: string; votingEnd: number | null; enactHeight: number | null; tally: Record<string, string> | null }
-interface BlockEvents { number: number; events: Array<{ module: string; event: string; data: Record<string, unknown> }> }
-
 async function head(node: RunningNode): Promise<number> {
-  return (await node.rpc.call<{ number: number }>('chain_getHeader')).number
+  return found(await node.rpc.call('chain_getHeader'), 'the head').number
 }
 
 /** The fee settlement of block `n` (a block with transactions), as its burn share in basis points. */
 async function burnShareAt(node: RunningNode, n: number): Promise<number | undefined> {
-  const block = await node.rpc.call<BlockEvents | null>('openledger_getBlockEvents', [n])
+  const block = await node.rpc.call('openledger_getBlockEvents', [n])
   const settled = block?.events.find((e) => e.module === 'fees' && e.event === 'FeesSettled')
-  if (settled === undefined) return undefined
-  const burned = BigInt(settled.data['burned'] as string)
-  const treasury = BigInt(settled.data['treasury'] as string)
+  const data = settled?.data
+  if (data === undefined || data === null) return undefined
+  const burned = BigInt(data['burned'] as string)
+  const treasury = BigInt(data['treasury'] as string)
   return Number((burned * 10_000n) / (burned + treasury))
 }
 
@@ -56,7 +55,7 @@ t.test('proposals pass, fail quorum, get vetoed, spend and upgrade on a dev chai
   }
 
   // the treasury gets something to spend besides its fee share
-  const treasury = (await node.rpc.call<{ account: string }>('openledger_getTreasury')).account
+  const treasury = (await node.rpc.call('openledger_getTreasury')).account
   await cli(['tx', 'transfer', '--from', 'ferdie', '--to', treasury, '--amount', '5'])
 
   // refused at once, nothing but the fee taken: an out-of-bounds value never reaches the chain
@@ -77,19 +76,19 @@ t.test('proposals pass, fail quorum, get vetoed, spend and upgrade on a dev chai
   t.equal(await burnShareAt(node, proposalBlock), 5_000, 'the genesis burn share before enactment')
   const listed = JSON.parse(await cli(['gov', 'list', '--json'])) as ProposalView[]
   t.same(listed.map((p) => p.status), ['votingPeriod', 'votingPeriod', 'votingPeriod', 'votingPeriod', 'votingPeriod'])
-  const idOf = (title: string) => (listed.find((p) => (p as unknown as { content: { title: string } }).content.title === title) as ProposalView).id
+  const idOf = (title: string) => found(listed.find((p) => p.content.title === title), title).id
   const [change, unvoted, vetoed, spend, upgrade] = ['burn less', 'nobody cares', 'a bad idea', 'pay the auditor', 'v0.2.0'].map(idOf) as [number, number, number, number, number]
 
   // alice holds all the stake: yes on the change, the spend and the upgrade, yes then veto (a
   // vote change, the later nonce) on the bad idea, nothing on the unvoted one
   const alice = toHex(devAccount('alice').address)
-  const nonce = await node.rpc.call<number>('system_accountNextIndex', [alice])
+  const nonce = await node.rpc.call('system_accountNextIndex', [alice])
   const votes: Array<[number, string]> = [[change, 'yes'], [vetoed, 'yes'], [spend, 'yes'], [upgrade, 'yes'], [vetoed, 'veto']]
   await Promise.all(votes.map(([id, option], i) => cli(['gov', 'vote', String(id), option, '--from', 'alice', '--nonce', String(nonce + i), '--no-wait'])))
   // included, not only pooled (the next index counts the pool): the last vote is the veto
   const votesOn = await waitFor(async () => {
-    const seen = await node.rpc.call<{ votes: Array<{ voter: string; option: string }> }>('openledger_getVotes', [vetoed])
-    const counted = await Promise.all([change, spend, upgrade].map((id) => node.rpc.call<{ total: number }>('openledger_getVotes', [id])))
+    const seen = await node.rpc.call('openledger_getVotes', [vetoed])
+    const counted = await Promise.all([change, spend, upgrade].map((id) => node.rpc.call('openledger_getVotes', [id])))
     return seen.votes[0]?.option === 'veto' && counted.every((v) => v.total === 1) ? seen : undefined
   }, 'the votes included', 120_000, 250)
   t.same(votesOn.votes.map((v) => [v.voter, v.option]), [[alice, 'veto']], 'the changed vote replaced the first')
@@ -97,10 +96,10 @@ t.test('proposals pass, fail quorum, get vetoed, spend and upgrade on a dev chai
   t.equal(live.tally['yes'], live.tally['totalPower'], 'the validator\'s whole stake counts')
   t.match(await cli(['gov', 'params', 'governance']), new RegExp(`governance\\.votingPeriod\\s+blocks\\s+${VOTING}`))
 
-  const proposal = (id: number) => node.rpc.call<ProposalView>('openledger_getProposal', [id])
+  const proposal = async (id: number) => found(await node.rpc.call('openledger_getProposal', [id]), `proposal ${id}`)
   const final = ['enacted', 'enactmentFailed', 'rejected', 'vetoed', 'failedQuorum', 'expired']
   // each proposal went in its own block, so each has its own deadlines: wait for all of them
-  const decided = async () => (await Promise.all([change, unvoted, vetoed, spend, upgrade].map(proposal))).every((p) => final.includes(p.status))
+  const decided = async () => (await Promise.all([change, unvoted, vetoed, spend, upgrade].map(proposal))).every((p) => final.includes(String(p.status)))
   await waitFor(async () => ((await decided()) ? true : undefined), 'the proposals decided', 300_000, 250)
   t.equal((await proposal(upgrade)).status, 'enacted', `the upgrade at ${upgradeHeight} (now ${await head(node)})`)
   const p1 = await proposal(change)
@@ -112,8 +111,8 @@ t.test('proposals pass, fail quorum, get vetoed, spend and upgrade on a dev chai
   const settled: unknown[] = []
   for (const id of [change, unvoted, vetoed, spend, upgrade]) {
     const end = (await proposal(id)).votingEnd ?? 0
-    const block = await node.rpc.call<BlockEvents>('openledger_getBlockEvents', [end])
-    for (const e of block.events) if (e.event === 'DepositsSettled' && e.data['proposal'] === id) settled.push([id, e.data['outcome']])
+    const block = found(await node.rpc.call('openledger_getBlockEvents', [end]), `block ${end}`)
+    for (const e of block.events) if (e.event === 'DepositsSettled' && e.data?.['proposal'] === id) settled.push([id, e.data['outcome']])
   }
   t.same(settled, [[change, 0], [unvoted, 1], [vetoed, 1], [spend, 0], [upgrade, 0]], 'under-quorum and vetoed deposits burned (1), the others returned (0)')
 
@@ -122,7 +121,7 @@ t.test('proposals pass, fail quorum, get vetoed, spend and upgrade on a dev chai
   t.ok(after.blockNumber > (p1.enactHeight ?? 0))
   t.equal(await burnShareAt(node, after.blockNumber), 1_000, 'the enacted burn share')
   t.match(await cli(['gov', 'params', 'fees']), /fees\.burnShareBps\s+bps\s+1000/)
-  t.equal(await node.rpc.call<string>('openledger_getBalance', [RECIPIENT]), String(2n * ONE_OPEN), 'the spend (1 OPEN) and the transfer (1 OPEN)')
+  t.equal(await node.rpc.call('openledger_getBalance', [RECIPIENT]), String(2n * ONE_OPEN), 'the spend (1 OPEN) and the transfer (1 OPEN)')
 
   // the upgrade: the old binary stops with the parent of the upgrade height as its head
   const code = await waitFor(async () => (node.process.exitCode === null ? undefined : node.process.exitCode), 'the old binary to stop', 240_000, 250)
@@ -134,10 +133,10 @@ t.test('proposals pass, fail quorum, get vetoed, spend and upgrade on a dev chai
   t.match(again.stderr, /UPGRADE_REQUIRED/)
   // the new version goes on from the same state
   node = await startDevNode(join(home.path, 'node'), ['--spec', specPath, '--block-time', '500', '--test-software-version', '0.2.0'])
-  const parent = await node.rpc.call<{ number: number; stateRoot: string }>('chain_getHeader')
+  const parent = found(await node.rpc.call('chain_getHeader'), 'the head')
   t.equal(parent.number, upgradeHeight - 1, 'the old binary stopped just before the upgrade height')
   await waitFor(async () => ((await head(node)) > upgradeHeight + 2 ? true : undefined), 'blocks past the upgrade height', 60_000, 250)
-  const hash = await node.rpc.call<string>('chain_getBlockHash', [upgradeHeight - 1])
-  t.equal((await node.rpc.call<{ stateRoot: string }>('chain_getHeader', [hash])).stateRoot, parent.stateRoot, 'the same state root')
+  const hash = await node.rpc.call('chain_getBlockHash', [upgradeHeight - 1])
+  t.equal((await node.rpc.call('chain_getHeader', [hash]))?.stateRoot, parent.stateRoot, 'the same state root')
   t.equal(await stopNode(node), 0)
 })

@@ -22,7 +22,7 @@ import { createRuntime } from '../../runtime/index.ts'
 import { found, runCli, waitFor } from './harness.ts'
 import { createTestnet, headHeight, nodeKeys, waitForHeight, type TestnetNode } from './testnet.ts'
 import { eventData, TxBatch } from '../../cli/txBatch.ts'
-import type { EventView, JobDetailView, ModelVersionView, ReceiptView } from '../../node/rpc/contract.ts'
+import type { AttributionView, EventView, JobDetailView, ModelVersionView, ReceiptView } from '../../node/rpc/contract.ts'
 
 /**
  * blocks (of ~0.5 s) a trainer has to submit, short enough to wait out when a trainer is killed.
@@ -131,7 +131,7 @@ t.test('ModelFactory on four validators: verified training, a replaced trainer, 
       const views = await Promise.all(running().map((node) => node.rpc.call('openledger_getModelVersion', [version])))
       return views.every((v) => v !== null) ? true : undefined
     }, `model version ${version} on every node`, 30_000, 250)
-    return Promise.all(running().map(async (node) => (await node.rpc.call('openledger_getModelVersion', [version])) as ModelVersionView))
+    return Promise.all(running().map(async (node) => found(await node.rpc.call('openledger_getModelVersion', [version]), `model version ${version}`)))
   }
 
   await t.test('an adapter trained on the Moby Dick datanet is re-executed by two validators to the same hashes and published', async (t) => {
@@ -157,7 +157,7 @@ t.test('ModelFactory on four validators: verified training, a replaced trainer, 
 
     // the adapter from a node that did not train it (it fetched and pinned it from its peers)
     const other = nodes.find((node) => !same(operatorOf(node), job.trainer)) as TestnetNode
-    await waitFor(async () => (await other.rpc.call<unknown>('openledger_getBlobInfo', [version.adapter])) ?? undefined, `the adapter on ${other.name}`, 30_000, 250)
+    await waitFor(async () => (await other.rpc.call('openledger_getBlobInfo', [version.adapter])) ?? undefined, `the adapter on ${other.name}`, 30_000, 250)
     const bytes = await downloadBlob(other.rpc, version.adapter)
     if (base === null) { t.fail('base model 1 registered'); return }
     const shapes = adapterShapes(found(base.config, 'the base model\'s architecture'), { rank: version.hyper.rank, alpha: version.hyper.alpha })
@@ -246,14 +246,14 @@ t.test('ModelFactory on four validators: verified training, a replaced trainer, 
       return receipts
     }
     // the quoted chapter: the datanet version's second contribution
-    const contributions = await node.rpc.call<Array<{ index: number; cid: string; contributor: string }>>('openledger_listVersionContributions', [1, 1])
+    const contributions = await node.rpc.call('openledger_listVersionContributions', [1, 1])
     const quoted = found(contributions[1], 'a second contribution')
     const chapter = (JSON.parse(new TextDecoder().decode(await downloadBlob(node.rpc, quoted.cid)).split('\n')[0] as string) as { text: string }).text
     const quote = chapter.split(/\s+/).filter((w) => w !== '').slice(20, 60).join(' ')
     // charlie is the provider; the test answers for it: the output uploaded to a node, fulfil on chain
     await ok([await batch.submit(charlie, 'inference', 'registerProvider', { bond: (1_000n * OPEN).toString(), endpoint: 'http://127.0.0.1:9', priceIn: (OPEN / 100n).toString(), priceOut: (OPEN / 100n).toString(), models: [1], capacity: 16 })])
     const stakeBefore = BigInt(found(await node.rpc.call('openledger_getValidator', [liar]), 'the liar\'s validator').tokens)
-    const rewardsBefore = BigInt((await node.rpc.call<{ accrued: string }>('openledger_getRewards', [quoted.contributor])).accrued)
+    const rewardsBefore = BigInt((await node.rpc.call('openledger_getRewards', [quoted.contributor])).accrued)
     const records: number[] = []
     const firstAttributor = new Map<number, string>()
     let caught: number | undefined
@@ -277,7 +277,7 @@ t.test('ModelFactory on four validators: verified training, a replaced trainer, 
       records.push(...ids)
       // each attributor is drawn RANDOMNESS_LOOKAHEAD blocks after its record
       for (const id of ids) {
-        const entry = await waitFor(async () => (await node.rpc.call<{ attributor: string; attempt: number } | null>('openledger_getAttribution', [id])) ?? undefined, `record ${id} assigned`, 60_000, 250)
+        const entry = await waitFor(async () => (await node.rpc.call('openledger_getAttribution', [id])) ?? undefined, `record ${id} assigned`, 60_000, 250)
         // the first attempt's attributor (a lost check reassigns within RANDOMNESS_LOOKAHEAD + the check's blocks: far later)
         if (entry.attempt === 1) firstAttributor.set(id, entry.attributor)
         if (caught === undefined && same(entry.attributor, liar)) caught = id
@@ -286,17 +286,16 @@ t.test('ModelFactory on four validators: verified training, a replaced trainer, 
     if (caught === undefined) { t.fail(`none of ${records.length} records drew ${faulty.name} as attributor`); return }
     t.pass(`record ${caught} drew ${faulty.name} (which writes wrong receipts) as attributor, after ${records.length} records`)
 
-    type Entry = { status: string; attempt: number; attributor: string; excluded: string[]; verifiers: string[]; receiptHash: string; reveals: Array<{ worker: string; receiptHash: string }>; receipt: { contributions: Array<{ index: number; score: number }> }; payouts: Array<{ contributor: string; amount: string }>; paid: string; submittedHeight: number; finalHeight: number }
-    const finals = new Map<number, Entry>()
+    const finals = new Map<number, AttributionView>()
     for (const id of records) {
       finals.set(id, await waitFor(async () => {
-        const entry = await node.rpc.call<Entry | null>('openledger_getAttribution', [id])
+        const entry = await node.rpc.call('openledger_getAttribution', [id])
         return entry?.status === 'final' || entry?.status === 'unattributed' ? entry : undefined
       }, `record ${id} final`, 240_000, 500))
     }
     for (const [id, entry] of finals) {
       t.equal(entry.status, 'final', `record ${id} final`)
-      t.equal(entry.receipt.contributions[0]?.index, quoted.index, `record ${id}: the quoted chapter holds the top score`)
+      t.equal(entry.receipt?.contributions[0]?.index, quoted.index, `record ${id}: the quoted chapter holds the top score`)
       t.ok(entry.verifiers.length >= 2 && entry.reveals.length === entry.verifiers.length, `record ${id}: re-checked by ${entry.verifiers.length} verifiers`)
       t.ok(entry.reveals.every((r) => r.receiptHash === entry.receiptHash), `record ${id}: every verifier recomputed the attributor's receipt hash`)
       t.notOk(same(entry.attributor, liar), `record ${id}: the final receipt is an honest attributor's (attempt ${entry.attempt})`)
@@ -312,7 +311,7 @@ t.test('ModelFactory on four validators: verified training, a replaced trainer, 
     }
     const lies = [...firstAttributor.values()].filter((a) => same(a, liar)).length
     t.comment(`${faulty.name} was the first attributor of ${lies} of ${records.length} records`)
-    const lied = finals.get(caught) as Entry
+    const lied = found(finals.get(caught), `record ${caught}`)
     t.ok(lied.attempt >= 2, `the lying receipt lost its re-check: the record was reassigned (attempt ${lied.attempt})`)
     t.ok(lied.excluded.some((o) => same(o, liar)) && !same(lied.attributor, liar), `${faulty.name} excluded; an honest attributor's receipt is final`)
     // the slashes show as the exact stake drop: slashBps (5 %) once per record it lied on
@@ -328,7 +327,7 @@ t.test('ModelFactory on four validators: verified training, a replaced trainer, 
     // the quoted contributor accrued exactly what the records paid it
     const owed = [...finals.values()].flatMap((e) => e.payouts).filter((p) => same(p.contributor, quoted.contributor)).reduce((sum, p) => sum + BigInt(p.amount), 0n)
     t.ok(owed > 0n, `the quoted chapter's contributor was paid ${owed}`)
-    const rewardsAfter = BigInt((await node.rpc.call<{ accrued: string }>('openledger_getRewards', [quoted.contributor])).accrued)
+    const rewardsAfter = BigInt((await node.rpc.call('openledger_getRewards', [quoted.contributor])).accrued)
     t.equal(rewardsAfter - rewardsBefore, owed, 'its accrued rewards grew by exactly the payouts')
   })
 })

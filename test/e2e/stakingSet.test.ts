@@ -28,14 +28,14 @@ const DELEGATION = 5_000n
 const VOTING_PERIOD = 30
 const TIMELOCK = 2
 
-interface BlockEvents { events: Array<{ module: string; event: string; data: Record<string, unknown> }> }
 /** the burn share (bps) of block `n`'s fee settlement on `node`, undefined without one */
 async function burnShareAt(node: TestnetNode, n: number): Promise<number | undefined> {
-  const block = await node.rpc.call<BlockEvents | null>('openledger_getBlockEvents', [n])
+  const block = await node.rpc.call('openledger_getBlockEvents', [n])
   const settled = block?.events.find((e) => e.module === 'fees' && e.event === 'FeesSettled')
-  if (settled === undefined) return undefined
-  const burned = BigInt(settled.data['burned'] as string)
-  return Number((burned * 10_000n) / (burned + BigInt(settled.data['treasury'] as string)))
+  const data = settled?.data
+  if (data === undefined || data === null) return undefined
+  const burned = BigInt(data['burned'] as string)
+  return Number((burned * 10_000n) / (burned + BigInt(data['treasury'] as string)))
 }
 
 t.test('a validator created and a delegation made over the CLI change the set at the next epoch; the new node votes', async (t) => {
@@ -69,7 +69,7 @@ t.test('a validator created and a delegation made over the CLI change the set at
   t.equal(delegated.code, 0, delegated.stderr + delegated.stdout)
   t.equal(proposed.code, 0, proposed.stderr + proposed.stdout)
   t.same(votersImported.map((r) => r.code), [0, 0, 0], votersImported.map((r) => r.stderr).join(''))
-  const proposal = found((await node0.rpc.call<Array<{ id: number; content: { title: string } }>>('openledger_listProposals', [null, 10])).find((p) => p.content.title === 'burn less'), 'the proposal')
+  const proposal = found((await node0.rpc.call('openledger_listProposals', [null, 10])).find((p) => p.content.title === 'burn less'), 'the proposal')
   // each of three validators votes through its own node, while the staking change goes on
   const voting = Promise.all(voters.map((node) => cli(['gov', 'vote', String(proposal.id), 'yes', '--from', 'operator', '--home', node.home], node, PASSPHRASE)))
   const delegation = found(await node0.rpc.call('openledger_getDelegation', [toHex(devAccount('charlie').address), delegatedTo]), 'the delegation')
@@ -80,7 +80,7 @@ t.test('a validator created and a delegation made over the CLI change the set at
   t.equal(created.code, 0, created.stderr + created.stdout)
   const voted = await voting
   t.same(voted.map((r) => r.code), [0, 0, 0], voted.map((r) => r.stderr + r.stdout).join(''))
-  const ballots = await node0.rpc.call<{ votes: Array<{ voter: string; option: string }> }>('openledger_getVotes', [proposal.id])
+  const ballots = await node0.rpc.call('openledger_getVotes', [proposal.id])
   t.same(ballots.votes.map((v) => [v.voter, v.option]).sort(), keys.slice(0, 3).map((k) => [k.operator, 'yes']).sort(), 'three validators voted yes')
 
   // given the key file, create-validator registered the validator's beacon chain too (generation 0)
@@ -103,7 +103,7 @@ t.test('a validator created and a delegation made over the CLI change the set at
     return view.active?.validators.some((m) => m.operator === newKeys.operator) === true ? view.active.effectiveHeight : undefined
   }, 'the new validator in the set in force', 120_000, 250)
   t.pass(`the new set took effect at height ${switchedAt}`)
-  const info = await node0.rpc.call<{ epoch: { startHeight: number }; params: { epochLength: number } }>('openledger_getStakingInfo')
+  const info = await node0.rpc.call('openledger_getStakingInfo')
   t.equal((switchedAt - 2) % info.params.epochLength, 0, 'two heights after an epoch boundary')
 
   // every node, at the same height past the change, reports the same set
@@ -140,13 +140,13 @@ t.test('a validator created and a delegation made over the CLI change the set at
   const verified = lines.find((line) => line['verified'] !== undefined) as { height: number; hash: string; verified: number[] } | undefined
   const proven = lines.find((line) => line['balance'] !== undefined) as { balance: string; height: number } | undefined
   t.ok(verified !== undefined && verified.height > switchedAt, `the light client verified block ${verified?.height}, past the set change at ${switchedAt}`)
-  t.equal(verified?.hash, await node0.rpc.call<string>('chain_getBlockHash', [verified?.height]), 'the block the node finalized')
+  t.equal(verified?.hash, await node0.rpc.call('chain_getBlockHash', [verified?.height]), 'the block the node finalized')
   t.ok(proven !== undefined && proven.height === verified?.height, 'the balance proven at the verified block')
-  t.equal(BigInt(proven?.balance ?? -1), BigInt(await node0.rpc.call<string>('eth_getBalance', [bob, `0x${(proven?.height ?? 0).toString(16)}`])), 'the proven balance is the node\'s at that block')
+  t.equal(BigInt(proven?.balance ?? -1), BigInt(await node0.rpc.call('eth_getBalance', [bob, `0x${(proven?.height ?? 0).toString(16)}`])), 'the proven balance is the node\'s at that block')
 
   // the proposal, decided at the end of its vote, is enacted by every node at the same height
   const decided = await waitFor(async () => {
-    const view = await node0.rpc.call<{ status: string; enactHeight: number | null; votingEnd: number | null }>('openledger_getProposal', [proposal.id])
+    const view = found(await node0.rpc.call('openledger_getProposal', [proposal.id]), `proposal ${proposal.id}`)
     return view.status === 'enacted' || view.status === 'rejected' || view.status === 'failedQuorum' || view.status === 'vetoed' || view.status === 'enactmentFailed' ? view : undefined
   }, 'the proposal decided', 120_000, 250)
   t.equal(decided.status, 'enacted', 'three of four validators passed it')
@@ -154,9 +154,9 @@ t.test('a validator created and a delegation made over the CLI change the set at
   t.equal(enactedAt, (decided.votingEnd ?? 0) + TIMELOCK, 'enacted after the timelock')
   await waitForHeight(all, enactedAt, 60_000)
   for (const node of all) {
-    const block = await node.rpc.call<BlockEvents>('openledger_getBlockEvents', [enactedAt])
-    t.ok(block.events.some((e) => e.event === 'ProposalEnacted' && e.data['proposal'] === proposal.id), `${node.name}: enacted in block ${enactedAt}`)
-    const params = await node.rpc.call<{ modules: Array<{ module: string; params: Array<{ name: string; value: unknown }> }> }>('openledger_getParams', ['fees'])
+    const block = found(await node.rpc.call('openledger_getBlockEvents', [enactedAt]), `block ${enactedAt}`)
+    t.ok(block.events.some((e) => e.event === 'ProposalEnacted' && e.data?.['proposal'] === proposal.id), `${node.name}: enacted in block ${enactedAt}`)
+    const params = await node.rpc.call('openledger_getParams', ['fees'])
     t.equal(String(params.modules[0]?.params.find((p) => p.name === 'burnShareBps')?.value), '1000', `${node.name}: the new burn share in force`)
   }
   // behaviour: the next transfer's fees are settled with the new share on every node

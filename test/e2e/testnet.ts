@@ -174,6 +174,11 @@ export interface Header {
   parentHash: string
 }
 
+/** The node's libp2p peer id (every node of a testnet has a network). */
+export async function peerIdOf(node: TestnetNode): Promise<string> {
+  return found(await node.rpc.call('system_localPeerId'), `${node.name}'s peer id`)
+}
+
 export async function headHeight(node: TestnetNode): Promise<number> {
   return (found(await node.rpc.call('chain_getHeader'), 'the head')).number
 }
@@ -220,11 +225,11 @@ export async function assertSameChain(nodes: readonly TestnetNode[], upTo: numbe
 export async function blocksWithoutReveal(node: TestnetNode, upTo: number): Promise<{ missing: number[]; mix: string }> {
   const missing: number[] = []
   for (let height = 1; height <= upTo; height++) {
-    const hash = await node.rpc.call<string>('chain_getBlockHash', [height])
-    const header = await node.rpc.call<{ randomnessReveal: string }>('chain_getHeader', [hash])
+    const hash = await node.rpc.call('chain_getBlockHash', [height])
+    const header = found(await node.rpc.call('chain_getHeader', [hash]), `block ${height}`)
     if (/^0x0+$/.test(header.randomnessReveal)) missing.push(height)
   }
-  const { mix } = await node.rpc.call<{ mix: string }>('openledger_getRandomness', [])
+  const { mix } = await node.rpc.call('openledger_getRandomness', [])
   return { missing, mix }
 }
 

@@ -4,16 +4,11 @@ import { RpcClient } from '../../../node/rpc/client.ts'
 import type { CliIo } from '../../io.ts'
 import { parseRpcUrl } from '../../parse.ts'
 
-interface ParamsView {
-  height: number
-  modules: Array<{ module: string; params: Array<{ name: string; type: string; min: string; max: string; value: unknown; default: unknown }> }>
-}
-
 export const paramsSubcommand = {
   async run(argv: string[], io: CliIo): Promise<number> {
     const { values, positionals } = parseArgs({ args: argv, strict: true, allowPositionals: true, options: { rpc: { type: 'string' }, json: { type: 'boolean' } } })
     const [module] = positionals
-    const view = await new RpcClient(parseRpcUrl(values.rpc)).call<ParamsView>('openledger_getParams', module === undefined ? [] : [module])
+    const view = await new RpcClient(parseRpcUrl(values.rpc)).call('openledger_getParams', module === undefined ? [] : [module])
     if (values.json === true) {
       io.out(JSON.stringify(view))
       return 0

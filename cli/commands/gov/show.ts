@@ -9,7 +9,7 @@ export const showSubcommand = {
     const { values, positionals } = parseArgs({ args: argv, strict: true, allowPositionals: true, options: { rpc: { type: 'string' }, json: { type: 'boolean' } } })
     const [id] = positionals
     if (id === undefined) throw new CliError('USAGE', 'gov show needs ID')
-    const proposal = await new RpcClient(parseRpcUrl(values.rpc)).call<unknown>('openledger_getProposal', [parsePositiveInt(id, 'ID')])
+    const proposal = await new RpcClient(parseRpcUrl(values.rpc)).call('openledger_getProposal', [parsePositiveInt(id, 'ID')])
     if (proposal === null) throw new CliError('NOT_FOUND', `no proposal ${id}`)
     io.out(JSON.stringify(proposal, null, values.json === true ? undefined : 2))
     return 0

@@ -2,10 +2,9 @@
 // taken at the current head, with each option's share and the quorum reached.
 import { parseArgs } from 'node:util'
 import { RpcClient } from '../../../node/rpc/client.ts'
+import type { TallyView } from '../../../node/rpc/contract.ts'
 import { CliError, type CliIo } from '../../io.ts'
 import { parsePositiveInt, parseRpcUrl } from '../../parse.ts'
-
-type TallyView = Record<'yes' | 'no' | 'abstain' | 'veto' | 'totalPower', string>
 
 function percent(part: bigint, whole: bigint): string {
   return whole === 0n ? '0.00%' : `${(Number((part * 10_000n) / whole) / 100).toFixed(2)}%`
@@ -16,7 +15,7 @@ export const tallySubcommand = {
     const { values, positionals } = parseArgs({ args: argv, strict: true, allowPositionals: true, options: { rpc: { type: 'string' }, json: { type: 'boolean' } } })
     const [id] = positionals
     if (id === undefined) throw new CliError('USAGE', 'gov tally needs ID')
-    const proposal = await new RpcClient(parseRpcUrl(values.rpc)).call<{ status: string; tally: TallyView | null; currentTally: TallyView | null } | null>('openledger_getProposal', [parsePositiveInt(id, 'ID')])
+    const proposal = await new RpcClient(parseRpcUrl(values.rpc)).call('openledger_getProposal', [parsePositiveInt(id, 'ID')])
     if (proposal === null) throw new CliError('NOT_FOUND', `no proposal ${id}`)
     const tally = proposal.tally ?? proposal.currentTally
     if (values.json === true) {

@@ -30,11 +30,11 @@ export const voteSubcommand = {
 /** The validators `delegator` holds a delegation to now (its own validator's self-bond excluded: its vote covers it). */
 async function delegatedTo(rpc: string, delegator: string): Promise<string[]> {
   const client = new RpcClient(rpc)
-  const { validators } = await client.call<{ validators: Array<{ operator: string }> }>('openledger_getValidators')
+  const { validators } = await client.call('openledger_getValidators')
   const found: string[] = []
   for (const { operator } of validators) {
     if (operator === delegator.toLowerCase()) continue
-    const held = await client.call<{ shares: string } | null>('openledger_getDelegation', [delegator, operator])
+    const held = await client.call('openledger_getDelegation', [delegator, operator])
     if (held !== null && BigInt(held.shares) > 0n) found.push(operator)
     if (found.length === MAX_LISTED) break
   }

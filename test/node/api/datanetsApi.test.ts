@@ -16,6 +16,7 @@ import { contentId } from '../../../node/blobs/contentId.ts'
 import { Chain, type BlockCandidate } from '../../../node/chain/chain.ts'
 import { MemoryStore } from '../../../node/db/memoryStore.ts'
 import { silentLogger } from '../../../lib/logger.ts'
+import type { RpcMethodName, RpcResult } from '../../../node/rpc/contract.ts'
 import { parseParams, type RpcMethod } from '../../../node/rpc/registry.ts'
 import { createBlobStore } from '../blobs/fixtures.ts'
 
@@ -42,12 +43,14 @@ t.test('datanet queries, proofs and blob methods', async (t) => {
   const { store } = await createBlobStore(t)
   const methods = datanetsMethods({ chain, blobs: store } as unknown as ApiComponents)
   const disabled = datanetsMethods({ chain } as unknown as ApiComponents)
-  const call = async (name: string, params: unknown[], list: RpcMethod[] = methods): Promise<unknown> => {
+  const invoke = async (name: string, params: unknown[], list: RpcMethod[] = methods): Promise<unknown> => {
     const method = list.find((m) => m.name === name)
     if (method === undefined) throw new Error(name)
     return method.handler(parseParams(method.params, params), { signal: new AbortController().signal, transport: 'http' })
   }
-  const codeOf = async (name: string, params: unknown[], list?: RpcMethod[]) => call(name, params, list).then(() => 'no error', (error: { code?: string }) => error.code ?? String(error))
+  // the handler's answer is the contract's view of the method (defineMethod checks it)
+  const call = async <M extends RpcMethodName>(name: M, params: unknown[]): Promise<RpcResult<M>> => (await invoke(name, params)) as RpcResult<M>
+  const codeOf = async (name: string, params: unknown[], list?: RpcMethod[]) => invoke(name, params, list).then(() => 'no error', (error: { code?: string }) => error.code ?? String(error))
 
   const rows = (n: number) => new TextEncoder().encode(Array.from({ length: n }, (_, i) => JSON.stringify({ text: `doc ${n}/${i}` })).join('\n') + '\n')
   const blobs = [rows(1), rows(2), rows(3)]
@@ -59,14 +62,14 @@ t.test('datanet queries, proofs and blob methods', async (t) => {
   await commit(chain, [0, 2].map((i, nonce) => datanetsTx('bob', 1 + nonce, 'accept', { datanet: 1, contribution: i })))
   await commit(chain, [datanetsTx('bob', 3, 'publishVersion', { datanet: 1, note: 'v1' })])
 
-  const datanet = await call('openledger_getDatanet', [1]) as { name: string; formats: string[]; live: number }
+  const datanet = await call('openledger_getDatanet', [1])
   t.match(datanet, { name: 'docs', formats: ['documents'], live: 2, visibility: 'public' })
   t.equal(await call('openledger_getDatanet', [7]), null)
-  t.equal((await call('openledger_listDatanets', []) as unknown[]).length, 1)
+  t.equal((await call('openledger_listDatanets', [])).length, 1)
   t.match(await call('openledger_getContribution', [1, 1]), { status: 'available', format: 'documents', rows: 2 })
-  t.equal((await call('openledger_listContributions', [1]) as unknown[]).length, 3)
+  t.equal((await call('openledger_listContributions', [1])).length, 3)
 
-  const proof = await call('openledger_getContributionProof', [1, 2]) as { root: string; leaf: string; position: number; siblings: string[]; versionStateKey: string }
+  const proof = await call('openledger_getContributionProof', [1, 2])
   t.equal(proof.position, 1, 'accepted second')
   t.ok(verifyInclusionProof(fromHex(proof.root) as Uint8Array, fromHex(proof.leaf) as Uint8Array, proof.position, proof.siblings.map((s) => fromHex(s) as Uint8Array)))
   const key = fromHex(proof.versionStateKey) as Uint8Array
@@ -81,7 +84,7 @@ t.test('datanet queries, proofs and blob methods', async (t) => {
   t.equal(await codeOf('openledger_getContributionProof', [1, 9]), 'UNKNOWN_CONTRIBUTION')
 
   // blobs
-  const { uploadId } = await call('openledger_beginBlobUpload', [3]) as { uploadId: string }
+  const { uploadId } = await call('openledger_beginBlobUpload', [3])
   t.equal(await codeOf('openledger_uploadBlobChunk', [uploadId, 0, 'YWJj=']), 'INVALID_PARAMS', 'non-canonical base64')
   t.equal(await codeOf('openledger_uploadBlobChunk', [uploadId, 0, 'Y*Jj']), 'INVALID_PARAMS', 'not base64')
   await call('openledger_uploadBlobChunk', [uploadId, 0, 'YWJj'])
@@ -89,9 +92,9 @@ t.test('datanet queries, proofs and blob methods', async (t) => {
   t.equal(await codeOf('openledger_finishBlobUpload', [uploadId, null, Format.documents, 1]), 'INVALID_JSON', 'checked as its format')
   t.equal(await codeOf('openledger_getBlobInfo', [toHex(contentId(new TextEncoder().encode('abc')))], disabled), 'BLOBS_DISABLED')
   const text = new TextEncoder().encode('hello')
-  const begun = await call('openledger_beginBlobUpload', [text.length]) as { uploadId: string }
+  const begun = await call('openledger_beginBlobUpload', [text.length])
   await call('openledger_uploadBlobChunk', [begun.uploadId, 0, Buffer.from(text).toString('base64')])
-  const finished = await call('openledger_finishBlobUpload', [begun.uploadId, toHex(contentId(text)), Format.text, 1]) as { cid: string }
+  const finished = await call('openledger_finishBlobUpload', [begun.uploadId, toHex(contentId(text)), Format.text, 1])
   t.match(await call('openledger_getBlobInfo', [finished.cid]), { size: 5, chunks: 1 })
   t.match(await call('openledger_getBlobChunk', [finished.cid, 0]), { size: 5, data: Buffer.from(text).toString('base64'), siblings: [] })
   t.equal(await codeOf('openledger_getBlobChunk', [finished.cid, 1]), 'CHUNK_OUT_OF_RANGE')

@@ -60,7 +60,7 @@ t.test('a paid inference on an adapter is attributed by the node, and its contri
   const adapter = Number(published.modelVersion)
 
   // the quoted chapter: the second contribution of the version
-  const contributions = await dev.rpc.call<Array<{ index: number; cid: string; contributor: string }>>('openledger_listVersionContributions', [datanet, version])
+  const contributions = await dev.rpc.call('openledger_listVersionContributions', [datanet, version])
   const quoted = found(contributions[1], 'a second contribution')
   const store = dev.node.blobs as BlobStore
   const chapter = new TextDecoder().decode(await store.read(fromHex(quoted.cid) as Uint8Array))
@@ -71,12 +71,12 @@ t.test('a paid inference on an adapter is attributed by the node, and its contri
   const output = `And so the sailor said: ${quote}`
 
   // what a user of the serving API sees beside the completion: the quote cited, with its source
-  const cited = await dev.rpc.call<{ lineage: unknown; citations: Array<{ text: string; start: number; end: number; count: number; sources: Array<{ datanet: number; version: number; contribution: number }> }> }>('openledger_getCitations', [1, [adapter], output])
+  const cited = await dev.rpc.call('openledger_getCitations', [1, [adapter], output])
   t.same(cited.lineage, [{ datanet, version }])
   const main = cited.citations.find((c) => c.sources.some((s) => s.contribution === quoted.index))
   t.ok(main !== undefined && main.end - main.start >= 30 && quote.includes(main.text.trim().slice(0, 40)), `the quote is cited from contribution ${quoted.index}: ${JSON.stringify(main?.text)}`)
   t.same(main?.sources[0], { datanet, version, contribution: quoted.index, occurrences: 1 }, 'its source: datanet, version, contribution')
-  t.same((await dev.rpc.call<{ citations: unknown[] }>('openledger_getCitations', [1, [adapter], 'zebra quantum xylophone'])).citations, [], 'nothing quoted, nothing cited')
+  t.same((await dev.rpc.call('openledger_getCitations', [1, [adapter], 'zebra quantum xylophone'])).citations, [], 'nothing quoted, nothing cited')
   await t.rejects(dev.rpc.call('openledger_getCitations', [1, [adapter + 100], output]), /UNKNOWN_MODEL|not a published adapter/, 'an unknown adapter is refused')
 
   // charlie answers dave's request as a provider would: the output in the blob store, fulfil on chain
@@ -99,12 +99,12 @@ t.test('a paid inference on an adapter is attributed by the node, and its contri
   const harmRecord = Number(eventData(await send(charlie, 'inference', 'fulfil', {
     request: await paidRequest('Harm'), outputHash: toHex(keccak256(harmOutput)), outputCid: toHex(contentId(harmOutput)), inputTokens: 2, outputTokens: 24,
   }), 'inference', 'InferenceRecorded')?.['record'])
-  await waitFor(async () => ((await dev.rpc.call<{ status: string } | null>('openledger_getAttribution', [harmRecord]))?.status === 'assigned' ? true : undefined), 'the harmful record assigned', 60_000, 100)
+  await waitFor(async () => ((await dev.rpc.call('openledger_getAttribution', [harmRecord]))?.status === 'assigned' ? true : undefined), 'the harmful record assigned', 60_000, 100)
   await send(devAccount('alice'), 'attribution', 'submitReceipt', {
     chainId: dev.node.chain.spec.chainId, record: harmRecord, method: 0, datanets: [{ datanet, version }], outputHash: toHex(keccak256(harmOutput)), contributions: [],
     harmful: [{ datanet, index: cut.index, score: SCORE_TOTAL }, { datanet, index: harmedLess.index, score: 400_000 }],
   })
-  await waitFor(async () => ((await dev.rpc.call<{ status: string } | null>('openledger_getAttribution', [harmRecord]))?.status === 'final' ? true : undefined), 'the harmful receipt final', 60_000, 100)
+  await waitFor(async () => ((await dev.rpc.call('openledger_getAttribution', [harmRecord]))?.status === 'final' ? true : undefined), 'the harmful receipt final', 60_000, 100)
   const penalties = await runCli(['attribution', 'penalties', '--datanet', String(datanet), '--rpc', dev.url])
   t.equal(penalties.code, 0, penalties.stderr)
   const view = JSON.parse(penalties.stdout) as { penaltyThreshold: number; penaltySlashBps: number; cutOff: number; contributions: Array<{ contribution: number; contributor: string; score: number; cutOff: boolean; slashed?: string; depositLeft: string }> }
@@ -123,17 +123,17 @@ t.test('a paid inference on an adapter is attributed by the node, and its contri
   const cid = contentId(bytes)
   const fulfilled = await send(charlie, 'inference', 'fulfil', { request, outputHash: toHex(keccak256(bytes)), outputCid: toHex(cid), inputTokens: 2, outputTokens: 24 })
   const recordId = Number(eventData(fulfilled, 'inference', 'InferenceRecorded')?.['record'])
-  await waitFor(async () => ((await dev.rpc.call<{ status: string } | null>('openledger_getAttribution', [recordId]))?.status === 'assigned' ? true : undefined), 'the record assigned', 60_000, 100)
-  const assignedAt = (await dev.rpc.call<{ number: number }>('chain_getHeader')).number
-  await waitFor(async () => ((await dev.rpc.call<{ number: number }>('chain_getHeader')).number >= assignedAt + 2 ? true : undefined), 'two blocks without the output', 60_000, 100)
-  t.equal((await dev.rpc.call<{ status: string }>('openledger_getAttribution', [recordId])).status, 'assigned', 'no receipt while the output is missing')
+  await waitFor(async () => ((await dev.rpc.call('openledger_getAttribution', [recordId]))?.status === 'assigned' ? true : undefined), 'the record assigned', 60_000, 100)
+  const assignedAt = found(await dev.rpc.call('chain_getHeader'), 'the head').number
+  await waitFor(async () => (((await dev.rpc.call('chain_getHeader'))?.number ?? 0) >= assignedAt + 2 ? true : undefined), 'two blocks without the output', 60_000, 100)
+  t.equal((await dev.rpc.call('openledger_getAttribution', [recordId]))?.status, 'assigned', 'no receipt while the output is missing')
   t.same(await store.put(bytes), cid, 'the output arrives')
-  const record = await dev.rpc.call<{ split: { contributors: string } }>('openledger_getInferenceRecord', [recordId])
+  const record = found(await dev.rpc.call('openledger_getInferenceRecord', [recordId]), `record ${recordId}`)
   const pool = BigInt(record.split.contributors)
   t.ok(pool > 0n, `the record holds a contributors' pool of ${pool}`)
 
   const final = await waitFor(async () => {
-    const entry = await dev.rpc.call<{ status: string } | null>('openledger_getAttribution', [recordId])
+    const entry = await dev.rpc.call('openledger_getAttribution', [recordId])
     return entry?.status === 'final' || entry?.status === 'unattributed' ? entry : undefined
   }, 'the attribution final', 120_000, 100) as unknown as {
     status: string; attributor: string; receipt: { method: string; datanets: unknown; contributions: Array<{ datanet: number; index: number; score: number }> }; payouts: Array<{ index: number; contributor: string; amount: string }>; paid: string
@@ -166,11 +166,11 @@ t.test('a paid inference on an adapter is attributed by the node, and its contri
   const env = { OPENLEDGER_PASSPHRASE: 'attribution-test' }
   const imported = await runCli(['keys', 'import', '--name', 'contributor', '--private-key', toHex(seedKey.privateKey), '--home', wallet], env)
   t.equal(imported.code, 0, imported.stderr)
-  const before = BigInt(await dev.rpc.call<string>('openledger_getBalance', [contributor]))
+  const before = BigInt(await dev.rpc.call('openledger_getBalance', [contributor]))
   const claimed = await runCli(['rewards', 'claim', '--from', 'contributor', '--home', wallet, '--json', '--rpc', dev.url], env)
   t.equal(claimed.code, 0, `rewards claim: ${claimed.stderr}`)
   const claimFee = BigInt((JSON.parse(claimed.stdout) as { fee: string }).fee)
-  t.equal(BigInt(await dev.rpc.call<string>('openledger_getBalance', [contributor])), before + owed - claimFee, 'the claim paid exactly the accrued reward (less its fee)')
-  const after = await dev.rpc.call<{ accrued: string; claimed: string }>('openledger_getRewards', [contributor])
+  t.equal(BigInt(await dev.rpc.call('openledger_getBalance', [contributor])), before + owed - claimFee, 'the claim paid exactly the accrued reward (less its fee)')
+  const after = await dev.rpc.call('openledger_getRewards', [contributor])
   t.same(after, { address: contributor, accrued: '0', claimed: owed.toString() })
 })
