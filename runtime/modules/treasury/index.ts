@@ -5,6 +5,7 @@ import type { RuntimeModule } from '../../module.ts'
 import { ModuleIndex } from '../indices.ts'
 import { TreasuryError } from './errors.ts'
 import { events } from './events.ts'
+import { applyTreasuryGenesis } from './genesis.ts'
 
 export const treasuryModule: RuntimeModule = {
   index: ModuleIndex.treasury,
@@ -12,8 +13,10 @@ export const treasuryModule: RuntimeModule = {
   calls: [],
   events,
   errors: TreasuryError.list,
+  genesis: { apply: applyTreasuryGenesis },
 }
 
 export { TREASURY_ACCOUNT } from '../accounts.ts'
-export { spendFromTreasury, spendProblem, treasuryBalance } from './spend.ts'
+export { spendFromTreasury, spendProblem } from './spend.ts'
+export { treasuryBalance } from './state.ts'
 export { TreasuryError } from './errors.ts'

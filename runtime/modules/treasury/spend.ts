@@ -5,13 +5,10 @@ import type { Address } from '../../crypto/secp256k1.ts'
 import type { CallResult, ExecutionContext } from '../../module.ts'
 import type { StateReader } from '../../state/overlay.ts'
 import { TREASURY_ACCOUNT } from '../accounts.ts'
-import { balanceOf, payFromModuleAccount } from '../balances/index.ts'
+import { payFromModuleAccount } from '../balances/index.ts'
 import { TreasuryError } from './errors.ts'
 import { Spent } from './events.ts'
-
-export function treasuryBalance(state: StateReader): Promise<bigint> {
-  return balanceOf(state, TREASURY_ACCOUNT)
-}
+import { treasuryBalance } from './state.ts'
 
 /** Whether the treasury can pay `amount` now: the error, or undefined. */
 export async function spendProblem(state: StateReader, amount: bigint): Promise<CallResult> {
