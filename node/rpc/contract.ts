@@ -357,7 +357,15 @@ export type InferenceCheckView = Omit<Json<Check>, 'status' | 'phase' | 'votes'>
   phase: 'commit' | 'reveal'
   votes: Array<Omit<Json<Check>['votes'][number], 'verdict'> & { verdict: keyof typeof Verdict | number }>
 }
-export interface SettleView { channels: number; inferences: number; tx?: Hex; finalized: boolean }
+export interface SettleView {
+  channels: number
+  inferences: number
+  tx?: Hex
+  finalized: boolean
+  /** API keys charged (chargeApiKey, one transaction each) and their inferences */
+  keys?: number
+  keyInferences?: number
+}
 export type ApiKeyView = Omit<Json<ApiKey>, 'status'> & { status: keyof typeof ApiKeyStatus | number; left: AmountString }
 export type ChannelView = Omit<Json<Channel>, 'status'> & { status: keyof typeof ChannelStatus | number; balance: AmountString }
 

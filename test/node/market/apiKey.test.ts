@@ -95,9 +95,9 @@ t.test('an OpenAI client pays with a capped API key: served until the cap, charg
   const served = costs.reduce((a, b) => a + b, 0n)
   t.ok(served <= cap, `served ${served} of a cap of ${cap}`)
 
-  const settled = await rpc.call<{ keys?: number; keyInferences?: number }>('openledger_settleVouchers', [])
+  const settled = await rpc.call('openledger_settleVouchers', [])
   t.match(settled, { keys: 1, keyInferences: costs.length }, 'the settlement charged the key for every completion')
-  const records = await rpc.call<Array<{ source: string; sourceId: number; price: string; user: string }>>('openledger_listInferenceRecords', [null, 20])
+  const records = await rpc.call('openledger_listInferenceRecords', [null, 20])
   const charged = records.filter((r) => r.source === 'apiKey' && r.sourceId === id)
   t.equal(charged.length, costs.length, 'a record per completion')
   t.same(charged.map((r) => BigInt(r.price)).sort(), [...costs].sort(), 'each priced as its answer said')
