@@ -364,16 +364,19 @@ export class ProviderService {
       throw error
     }
     let served: ServedOutput
+    let outputCid: Uint8Array
+    let outputHash: Uint8Array
     try {
       served = await complete(this.#options.servingUrl, { model: asked.model, prompt: asked.prompt, max_tokens: asked.max_tokens, temperature: asked.temperature, top_p: asked.top_p, seed: asked.seed }, this.#follower.signal)
+      const bytes = utf8(served.text)
+      outputHash = keccak256(bytes)
+      outputCid = await blobs.put(bytes)
+      await blobs.pin(outputCid, `inference/key/${reservation.key.id}/${toHex(outputHash)}`)
     } catch (error) {
+      // not served: the reservation must not keep holding the key's cap
       this.#keys.release(reservation)
       throw error
     }
-    const bytes = utf8(served.text)
-    const outputHash = keccak256(bytes)
-    const outputCid = await blobs.put(bytes)
-    await blobs.pin(outputCid, `inference/key/${reservation.key.id}/${toHex(outputHash)}`)
     const prices = (await providers.get(chain.state, this.#c.transactions.address)) ?? { priceIn: 0n, priceOut: 0n }
     const outputTokens = Math.max(1, Math.min(asked.max_tokens, served.completionTokens))
     const cost = this.#keys.served(reservation, { outputHash, outputCid, inputTokens: Math.max(1, served.promptTokens), outputTokens }, prices)
