@@ -124,6 +124,81 @@ export class ByteBudget {
   }
 }
 
+/** A stream the pacer may hold back: an HTTP request's body, a WebSocket's socket. */
+export interface PacedStream {
+  pause(): unknown
+  resume(): unknown
+  isPaused(): boolean
+  readonly destroyed: boolean
+}
+
+/**
+ * Request bytes read per event-loop turn, across every connection. In one poll phase libuv drains
+ * each readable socket (up to 32 reads of 64 KiB), so a few hundred clients uploading bodies at
+ * once make a single turn read hundreds of MiB, and whatever else waits on I/O (block production
+ * awaits one turn per store read) waits that long per step: partial 2 MiB bodies on 1,200
+ * connections stalled a dev node's blocks 7–14 s. A stream that delivers a chunk once the turn's
+ * allowance is spent is paused and resumed in a later turn, oldest first, as many as the allowance
+ * covers; TCP flow control keeps the rest of its data in the peer's buffers at no cost to us.
+ * What is paused is the stream its reader reads (an HTTP body, not its socket: Node resumes a
+ * body's socket whenever the body wants data).
+ */
+export class ReadPacer {
+  readonly #perTurn: number
+  readonly #waiting: PacedStream[] = []
+  #used = 0
+  #scheduled = false
+
+  constructor(perTurnBytes: number) {
+    this.#perTurn = perTurnBytes
+  }
+
+  /** Streams paused for a later turn. */
+  get waiting(): number {
+    return this.#waiting.length
+  }
+
+  /** Counts `bytes` just read from `stream`; pauses it when this turn's allowance is spent. */
+  onRead(stream: PacedStream, bytes: number): void {
+    this.#used += bytes
+    this.#schedule()
+    if (this.#used <= this.#perTurn || stream.isPaused()) return
+    stream.pause()
+    this.#waiting.push(stream)
+  }
+
+  /** Forgets `stream`: its reader stopped reading it on purpose, it is not to be resumed. */
+  forget(stream: PacedStream): void {
+    const at = this.#waiting.indexOf(stream)
+    if (at !== -1) this.#waiting.splice(at, 1)
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return
+    this.#scheduled = true
+    // the check phase right after this poll phase: the next turn's reads start from zero
+    setImmediate(() => this.#nextTurn())
+  }
+
+  #nextTurn(): void {
+    this.#scheduled = false
+    this.#used = 0
+    // each resumed stream reads at least one chunk (64 KiB) before it can be paused again
+    let allowance = this.#perTurn
+    while (allowance > 0) {
+      const stream = this.#waiting.shift()
+      if (stream === undefined) break
+      if (stream.destroyed) continue
+      stream.resume()
+      allowance -= PACER_CHUNK_BYTES
+    }
+    if (this.#waiting.length > 0) this.#schedule()
+  }
+}
+
+/** What one socket read delivers at most (libuv's read buffer). */
+const PACER_CHUNK_BYTES = 64 * 1024
+
 /** Whether a remote address is this machine's (127.0.0.0/8, ::1, and IPv4-mapped 127.x). */
 export function isLoopbackAddress(address: string): boolean {
   const name = address.startsWith('::ffff:') ? address.slice(7) : address

@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { RpcError } from './errors.ts'
 import { stringify } from './json.ts'
 import type { RpcMetrics } from '../metrics/metrics.ts'
-import type { ByteBudget } from './connections.ts'
+import type { ByteBudget, ReadPacer } from './connections.ts'
 import { errorResponse, newSession, type JsonRpcId, type RpcDispatcher } from './dispatch.ts'
 
 /** Beyond this many times `maxRequestBytes` a peer is not mistaken but abusive: it is cut off. */
@@ -23,6 +23,8 @@ export interface RpcServerState {
   track(promise: Promise<unknown>): void
   /** Bytes in flight on every connection (bodies read, answers unsent). */
   readonly budget: ByteBudget
+  /** Request bytes read per event-loop turn, across every connection. */
+  readonly pacer: ReadPacer
 }
 
 export interface RpcHttpOptions {
@@ -136,7 +138,7 @@ export class RpcHttpHandler {
     }
     const limit = this.#options.maxRequestBytes
     const budget = this.#server.budget
-    const read = await readBody(req, limit, ABUSIVE_FACTOR * limit, budget)
+    const read = await readBody(req, limit, ABUSIVE_FACTOR * limit, budget, this.#server.pacer)
     const body = read.body
     // the body's bytes stay reserved until its answer is sent
     let reserved = read.reserved
@@ -192,7 +194,7 @@ function sendError(res: ServerResponse, status: number, id: JsonRpcId, error: Rp
  * client can read our 413; past that (or when Content-Length says so) it is left unread and the
  * connection is to be closed.
  */
-function readBody(req: IncomingMessage, limit: number, hardLimit: number, budget: ByteBudget): Promise<{ body: Buffer | 'too-large' | 'too-large-unread' | 'aborted' | 'busy'; reserved: number }> {
+function readBody(req: IncomingMessage, limit: number, hardLimit: number, budget: ByteBudget, pacer: ReadPacer): Promise<{ body: Buffer | 'too-large' | 'too-large-unread' | 'aborted' | 'busy'; reserved: number }> {
   return new Promise((resolve) => {
     const declared = Number(req.headers['content-length'])
     if (declared > hardLimit) return resolve({ body: 'too-large-unread', reserved: 0 })
@@ -202,9 +204,11 @@ function readBody(req: IncomingMessage, limit: number, hardLimit: number, budget
     const stop = (body: 'too-large-unread' | 'busy'): void => {
       req.off('data', onData)
       req.pause()
+      pacer.forget(req)
       resolve({ body, reserved })
     }
     const onData = (chunk: Buffer): void => {
+      pacer.onRead(req, chunk.length)
       total += chunk.length
       if (total > hardLimit) return stop('too-large-unread')
       if (total <= limit) {

@@ -18,7 +18,7 @@ import { OpenLedgerError } from '../../runtime/errors.ts'
 import { boundAddress, listenHttp } from '../../lib/httpListen.ts'
 import type { Logger } from '../../lib/logger.ts'
 import type { RpcMetrics } from '../metrics/metrics.ts'
-import { ByteBudget, ConnectionGate, RateLimiter } from './connections.ts'
+import { ByteBudget, ConnectionGate, RateLimiter, ReadPacer } from './connections.ts'
 import { RpcDispatcher } from './dispatch.ts'
 import { RpcError } from './errors.ts'
 import { RpcHttpHandler, type RpcServerState, type StaticSite } from './http.ts'
@@ -58,6 +58,8 @@ export interface RpcServerOptions {
   requestTimeoutMs?: number
   /** Bytes held for requests in flight on all connections (bodies read, answers unsent). */
   maxInFlightBytes?: number
+  /** Request bytes read from all connections in one event-loop turn; past it sockets wait a turn (ReadPacer). */
+  readBytesPerTurn?: number
   /** Largest answer to one call, and to one batch, in bytes. */
   maxResponseBytes?: number
   maxBatchResponseBytes?: number
@@ -96,6 +98,7 @@ export const RPC_SERVER_DEFAULTS = {
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
   maxInFlightBytes: 512 * 1024 * 1024,
+  readBytesPerTurn: 1024 * 1024,
   maxResponseBytes: 16 * 1024 * 1024,
   maxBatchResponseBytes: 32 * 1024 * 1024,
   allowedHosts: ['localhost', '127.0.0.1', '::1'] as readonly string[],
@@ -124,6 +127,7 @@ export class RpcServer implements RpcServerState {
   readonly #metrics: RpcMetrics | undefined
   readonly #inflight = new Set<Promise<unknown>>()
   readonly budget: ByteBudget
+  readonly pacer: ReadPacer
   #controller = new AbortController()
   #server: Server | undefined
   #webSockets: RpcWebSockets | undefined
@@ -135,6 +139,7 @@ export class RpcServer implements RpcServerState {
     this.#log = components.logger.child('rpc')
     this.#metrics = components.metrics
     this.budget = new ByteBudget(this.#options.maxInFlightBytes)
+    this.pacer = new ReadPacer(this.#options.readBytesPerTurn)
     this.#dispatcher = new RpcDispatcher(this.#options, { methods: components.methods, metrics: components.metrics, log: this.#log, budget: this.budget, limiter: new RateLimiter(this.#options) })
     this.#http = new RpcHttpHandler(this.#options, this.#dispatcher, this, this.#metrics, components.site)
   }
