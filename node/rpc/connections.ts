@@ -158,11 +158,15 @@ export class ReadPacer {
     return this.#waiting.length
   }
 
-  /** Counts `bytes` just read from `stream`; pauses it when this turn's allowance is spent. */
-  onRead(stream: PacedStream, bytes: number): void {
+  /**
+   * Counts `bytes` just read from `stream`; pauses it when this turn's allowance is spent, unless
+   * `pausable` is false (the first chunk of a message: a small call is never made to wait behind
+   * the uploads, and what it adds to a turn is bounded by the connection count).
+   */
+  onRead(stream: PacedStream, bytes: number, pausable = true): void {
     this.#used += bytes
     this.#schedule()
-    if (this.#used <= this.#perTurn || stream.isPaused()) return
+    if (!pausable || this.#used <= this.#perTurn || stream.isPaused()) return
     stream.pause()
     this.#waiting.push(stream)
   }

@@ -208,7 +208,8 @@ function readBody(req: IncomingMessage, limit: number, hardLimit: number, budget
       resolve({ body, reserved })
     }
     const onData = (chunk: Buffer): void => {
-      pacer.onRead(req, chunk.length)
+      // a body's first chunk is never held back (most calls are one chunk: they go straight on)
+      pacer.onRead(req, chunk.length, total > 0)
       total += chunk.length
       if (total > hardLimit) return stop('too-large-unread')
       if (total <= limit) {

@@ -1,5 +1,6 @@
 // A real RpcServer on 127.0.0.1:0 with test methods, and raw HTTP/WebSocket probes that talk to it
 // the way an outside client would.
+import { createHash } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { WebSocket } from 'ws'
 import { OpenLedgerError } from '../../../runtime/errors.ts'
@@ -48,6 +49,8 @@ export interface Fixture {
 
 export function testRegistry(ticker: Ticker, seen: Fixture['seen']): RpcRegistry {
   const registry = new RpcRegistry()
+  // what a large body carried: its text's length and SHA-256
+  registry.add(defineMethod({ name: 'test_digest', params: [param.string({ maxLength: 2_000_000 }).named('text')], handler: ([text]) => `${text.length}:${createHash('sha256').update(text).digest('hex')}` }))
   registry.add(defineMethod({ name: 'test_echo', params: [param.string({ maxLength: 100 }).named('text')], handler: ([text]) => text }))
   registry.add(defineMethod({
     name: 'test_add',

@@ -2,12 +2,12 @@
 // address), header and request read timeouts, answers per call and per batch, the in-flight byte
 // budget, the Host allowlist, calls per second per address, and WebSocket messages received a
 // trickle at a time. Each refusal carries a stable code and is counted.
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { request } from 'node:http'
 import { connect, type Socket } from 'node:net'
 import t from 'tap'
 import { WebSocket } from 'ws'
-import { RateLimiter } from '../../../node/rpc/connections.ts'
+import { RateLimiter, ReadPacer, type PacedStream } from '../../../node/rpc/connections.ts'
 import { eventually, post, startServer, WsProbe, type Fixture } from './fixtures.ts'
 
 /** A raw TCP connection that keeps what the server sends and tells when it closed. */
@@ -115,6 +115,70 @@ t.test('the in-flight byte budget refuses what would pass it, and is returned', 
   t.match((await post(fixture.url, { jsonrpc: '2.0', id: 9, method: 'test_big', params: [20_000] })).json, { result: String }, 'the budget is returned once answers are sent')
 })
 
+t.test('the read pacer: past a turn\'s allowance streams wait for a later turn, oldest first', async (t) => {
+  const pacer = new ReadPacer(128 * 1024)
+  const stream = (): PacedStream & { resumed: number } => {
+    let paused = false
+    return { resumed: 0, destroyed: false, pause: () => (paused = true), resume() { paused = false; this.resumed++ }, isPaused: () => paused }
+  }
+  const [a, b, c, d, e] = [stream(), stream(), stream(), stream(), stream()]
+  pacer.onRead(a, 64 * 1024)
+  pacer.onRead(b, 64 * 1024)
+  t.notOk(a.isPaused() || b.isPaused(), 'within the allowance nothing waits')
+  for (const late of [c, d, e]) pacer.onRead(late, 64 * 1024)
+  t.ok(c.isPaused() && d.isPaused() && e.isPaused(), 'past it each stream that reads is paused')
+  const first = stream()
+  pacer.onRead(first, 64 * 1024, false)
+  t.notOk(first.isPaused(), 'but not for a message\'s first chunk')
+  t.equal(pacer.waiting, 3)
+  ;(d as { destroyed: boolean }).destroyed = true
+  pacer.forget(e)
+  await new Promise((resolve) => setImmediate(resolve))
+  t.equal(c.resumed, 1, 'resumed a turn later')
+  t.equal(d.resumed, 0, 'a destroyed stream is not resumed')
+  t.equal(e.resumed, 0, 'nor a forgotten one')
+  t.equal(pacer.waiting, 0)
+  // a turn resumes only as many as its allowance covers (two 64 KiB reads here), oldest first
+  const many = Array.from({ length: 5 }, stream)
+  pacer.onRead(a, 128 * 1024)
+  for (const s of many) pacer.onRead(s, 1)
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(many.map((s) => s.resumed), [1, 1, 0, 0, 0])
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(many.map((s) => s.resumed), [1, 1, 1, 1, 0])
+})
+
+t.test('bodies uploaded at once are read a bounded amount per event-loop turn, and arrive whole', async (t) => {
+  const perTurn = 128 * 1024
+  const fixture = await startServer(t, { readBytesPerTurn: perTurn })
+  // the most bytes any one turn read (the turn ends at the next check phase)
+  let turnBytes = 0
+  let mostInATurn = 0
+  let mostWaiting = 0
+  const onRead = fixture.server.pacer.onRead.bind(fixture.server.pacer)
+  fixture.server.pacer.onRead = (stream, bytes) => {
+    turnBytes += bytes
+    mostInATurn = Math.max(mostInATurn, turnBytes)
+    onRead(stream, bytes)
+    mostWaiting = Math.max(mostWaiting, fixture.server.pacer.waiting)
+  }
+  let counting = true
+  const turns = (): void => {
+    turnBytes = 0
+    if (counting) setImmediate(turns)
+  }
+  turns()
+  const texts = Array.from({ length: 12 }, () => randomBytes(500_000).toString('hex'))
+  const answers = await Promise.all(texts.map((text, i) => post(fixture.url, { jsonrpc: '2.0', id: i, method: 'test_digest', params: [text] })))
+  counting = false
+  for (const [i, answer] of answers.entries()) t.equal((answer.json as { result?: string }).result, `${1_000_000}:${createHash('sha256').update(texts[i] as string).digest('hex')}`, `body ${i} arrived whole`)
+  t.ok(mostWaiting > 0, `streams waited for a later turn (at most ${mostWaiting} at once)`)
+  // a body's first chunk is never held back, and a stream is paused after the chunk that passed the
+  // allowance: two 64 KiB reads per stream beyond it at worst
+  t.ok(mostInATurn <= perTurn + 2 * 12 * 64 * 1024, `at most ${mostInATurn} bytes read in one turn`)
+  await eventually(() => fixture.server.pacer.waiting === 0 && fixture.server.budget.used === 0)
+})
+
 t.test('only allowed Host names are served (DNS rebinding)', async (t) => {
   const fixture = await startServer(t)
   const port = fixture.server.address.port
@@ -145,8 +209,9 @@ t.test('the rate limiter: a bucket per address, refilled in time, loopback spare
 })
 
 t.test('calls past an address’s rate are refused with RATE_LIMITED, HTTP and WebSocket together', async (t) => {
-  // loopback is exempt by default: this test's client is the stranger
-  const fixture = await startServer(t, { rateLimitPerSecond: 5, rateLimitBurst: 6, rateLimitExempt: [] })
+  // loopback is exempt by default: this test's client is the stranger. One token a second: a
+  // loaded machine's pauses between these calls refill none (at 5/s a 200 ms pause did)
+  const fixture = await startServer(t, { rateLimitPerSecond: 1, rateLimitBurst: 6, rateLimitExempt: [] })
   const echo = (id: number) => ({ jsonrpc: '2.0', id, method: 'test_echo', params: ['hi'] })
   t.equal((await post(fixture.url, [echo(1), echo(2), echo(3), echo(4), echo(5)])).status, 200, 'a batch of five within the burst')
   const ws = await WsProbe.open(fixture.wsUrl)
