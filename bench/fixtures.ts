@@ -1,4 +1,5 @@
-// Shared set-up for benchmarks: funded senders and pre-signed transfers.
+// Shared set-up for benchmarks: funded senders, pre-signed transfers, and a funded chain executed
+// in process as a node imports blocks.
 import { devKey } from '../genesis/devAccounts.ts'
 import { devChainSpec } from '../genesis/devSpec.ts'
 import type { ChainSpec } from '../genesis/spec.ts'
@@ -8,6 +9,11 @@ import { privateKeyToAddress } from '../runtime/crypto/secp256k1.ts'
 import { createRuntime } from '../runtime/index.ts'
 import { ModuleIndex } from '../runtime/modules/indices.ts'
 import { signTransaction, type Transaction } from '../runtime/transaction.ts'
+import { BlockExecution, type BlockExecutionResult, type Runtime } from '../runtime/stateTransition.ts'
+import { genesisBlock } from '../node/chain/chain.ts'
+import { MemoryStore } from '../node/db/memoryStore.ts'
+import { WriteBatch } from '../node/db/store.ts'
+import { StateDb } from '../node/state/stateDb.ts'
 
 export interface BenchAccount {
   privateKey: Uint8Array
@@ -26,9 +32,8 @@ export function specWithSenders(senders: readonly BenchAccount[]): ChainSpec {
   return withFundedSenders(devChainSpec(), senders)
 }
 
-/** `spec` (the dev spec or a testnet spec made from it) with `senders` funded from the liquidity remainder. */
-export function withFundedSenders(spec: ChainSpec, senders: readonly BenchAccount[]): ChainSpec {
-  const each = 1_000n * ONE_OPEN
+/** `spec` (the dev spec or a testnet spec made from it) with `senders` funded with `each` (1,000 OPEN) from the liquidity remainder. */
+export function withFundedSenders(spec: ChainSpec, senders: readonly BenchAccount[], each = 1_000n * ONE_OPEN): ChainSpec {
   const allocations = spec.allocations.map((a) => ({ ...a }))
   const pool = devKey('liquidity').address
   const liquidity = allocations.find((a) => a.address.every((b, i) => b === pool[i]))
@@ -122,5 +127,57 @@ export class FinalizedCount {
       if (block === undefined) throw new Error(`block ${hash} is not on the node`)
       if (block.extrinsics.length !== transfers) throw new Error(`block ${hash} holds ${block.extrinsics.length} extrinsics, counted ${transfers} from its gas`)
     }
+  }
+}
+
+/**
+ * A chain executed in process the way a node imports blocks, without consensus or a network: the
+ * genesis of `spec` committed to an in-memory store, then each block executed on the committed
+ * state (`begin`, the bench applies its transactions, `finish`) and committed (`commit`: prepare,
+ * one batch, applied), so a bench can time execution apart from the commit.
+ */
+export class InProcessChain {
+  readonly runtime: Runtime
+  readonly spec: ChainSpec
+  readonly genesisHash: Uint8Array
+  readonly store: MemoryStore
+  readonly state: StateDb
+  /** the last committed block's height */
+  height = 0
+
+  private constructor(spec: ChainSpec, genesisHash: Uint8Array, store: MemoryStore, state: StateDb) {
+    this.runtime = createRuntime()
+    this.spec = spec
+    this.genesisHash = genesisHash
+    this.store = store
+    this.state = state
+  }
+
+  static async open(spec: ChainSpec): Promise<InProcessChain> {
+    const genesis = await genesisBlock(spec)
+    const store = new MemoryStore()
+    const chain = new InProcessChain(spec, genesis.hash, store, await StateDb.open(store))
+    await chain.#write(genesis.changes, 0)
+    return chain
+  }
+
+  /** The next block's execution on the committed state (a second each, authored by 0x0101…). */
+  begin(): Promise<BlockExecution> {
+    const height = this.height + 1
+    return BlockExecution.begin(this.runtime, this.state, { chainId: this.spec.chainId, height, timestamp: this.spec.genesisTime + height * 1000, author: new Uint8Array(20).fill(1), parentHash: this.genesisHash })
+  }
+
+  /** Commits a finished block's changes as the next height. */
+  async commit(result: BlockExecutionResult): Promise<void> {
+    await this.#write(result.changes, this.height + 1)
+    this.height++
+  }
+
+  async #write(changes: BlockExecutionResult['changes'], height: number): Promise<void> {
+    const prepared = await this.state.prepare(changes, height)
+    const batch = new WriteBatch()
+    this.state.commit(prepared, batch)
+    await this.store.write(batch)
+    this.state.applied(prepared)
   }
 }

@@ -11,10 +11,6 @@
 // memory: no disk). Signing (the clients' work) happens before the clock starts. The channel
 // figures also show the provider's own check of each voucher (one signature recovery per paid
 // request), which the on-chain path does not have. Ratios compare figures of this run.
-import { genesisBlock } from '../node/chain/chain.ts'
-import { MemoryStore } from '../node/db/memoryStore.ts'
-import { WriteBatch } from '../node/db/store.ts'
-import { StateDb } from '../node/state/stateDb.ts'
 import { devChainSpec, DEV_INFERENCE_PARAMS } from '../genesis/devSpec.ts'
 import { ONE_OPEN } from '../genesis/tokenomics.ts'
 import { shippedBaseModels } from '../node/models/baseModels.ts'
@@ -23,15 +19,13 @@ import { createServingEngine } from '../node/serving/engine/index.ts'
 import { verifyOutputBytes } from '../node/serving/verify.ts'
 import { keccak256, sha256, utf8 } from '../runtime/crypto/hash.ts'
 import type { Address } from '../runtime/crypto/secp256k1.ts'
-import { createRuntime } from '../runtime/index.ts'
 import { ModuleIndex } from '../runtime/modules/indices.ts'
 import { initialChannelHead, nextChannelHead, signVoucher, voucherSigner, type ChannelTerms } from '../runtime/modules/inference/voucher.ts'
 import { MAX_REDEEM_VOUCHERS } from '../runtime/modules/inference/state.ts'
 import type { CallDefinition } from '../runtime/module.ts'
 import { ReceiptStatus } from '../runtime/receipt.ts'
-import { BlockExecution } from '../runtime/stateTransition.ts'
 import { recoverSender, signTransaction, type Transaction } from '../runtime/transaction.ts'
-import { benchAccounts, type BenchAccount } from './fixtures.ts'
+import { benchAccounts, InProcessChain, withFundedSenders, type BenchAccount } from './fixtures.ts'
 
 const GREEDY = { temperatureMilli: 0, topK: 0, topPMilli: 1_000, seed: 0 }
 const PROMPT = 'The state of the union is'
@@ -51,7 +45,6 @@ export interface MarketResult {
 export async function benchMarket(options: { log: (line: string) => void; quick?: boolean }): Promise<MarketResult> {
   const { log } = options
   const n = options.quick === true ? 200 : 1_000
-  const runtime = createRuntime()
   const users = benchAccounts(n, 'market user')
   const [provider] = benchAccounts(1, 'market provider') as [BenchAccount]
   const base = devChainSpec({ baseModels: await shippedBaseModels() })
@@ -59,22 +52,9 @@ export async function benchMarket(options: { log: (line: string) => void; quick?
   if (lm < 0) throw new Error(`the shipped ${LM} is not in the genesis`)
   const baseId = lm + 1
   // users and the provider funded out of the liquidity remainder
-  const each = 100n * ONE_OPEN
-  const allocations = base.allocations.map((a) => ({ ...a }))
-  const liquidity = allocations.find((a) => a.category === 'liquidity')
-  if (liquidity === undefined) throw new Error('no liquidity allocation')
-  liquidity.amount -= each * BigInt(n) + 100_000n * ONE_OPEN
-  for (const user of users) allocations.push({ category: 'liquidity', address: user.address, amount: each, vesting: undefined })
-  allocations.push({ category: 'liquidity', address: provider.address, amount: 100_000n * ONE_OPEN, vesting: undefined })
-  const spec = { ...base, allocations, inference: { params: DEV_INFERENCE_PARAMS } }
-  const genesis = await genesisBlock(spec)
-  const store = new MemoryStore()
-  const state = await StateDb.open(store)
-  const genesisPrepared = await state.prepare(genesis.changes, 0)
-  const genesisBatch = new WriteBatch()
-  state.commit(genesisPrepared, genesisBatch)
-  await store.write(genesisBatch)
-  state.applied(genesisPrepared)
+  const funded = withFundedSenders(withFundedSenders(base, users, 100n * ONE_OPEN), [provider], 100_000n * ONE_OPEN)
+  const chain = await InProcessChain.open({ ...funded, inference: { params: DEV_INFERENCE_PARAMS } })
+  const { runtime, spec } = chain
 
   const nonces = new Map<BenchAccount, number>()
   const call = <Args>(from: BenchAccount, name: string, args: Args, gasLimit = 300_000): Transaction => {
@@ -85,23 +65,16 @@ export async function benchMarket(options: { log: (line: string) => void; quick?
     nonces.set(from, nonce + 1)
     return signTransaction({ chainId: spec.chainId, nonce, gasLimit, maxFeePerGas: 100_000_000_000n, maxPriorityFeePerGas: 1n, call: { module: ModuleIndex.inference, call: definition.index, args: definition.args.encode(args) as never } }, from.privateKey)
   }
-  let height = 0
   /** Executes the blocks as a node imports them (senders recovered, block executed, state committed); returns the CPU seconds. */
   const blocks = async (groups: readonly Transaction[][]): Promise<number> => {
     const started = cpuSeconds()
     for (const txs of groups) {
-      height++
-      const execution = await BlockExecution.begin(runtime, state, { chainId: spec.chainId, height, timestamp: spec.genesisTime + height * 1000, author: new Uint8Array(20).fill(1), parentHash: genesis.hash })
+      const execution = await chain.begin()
       for (const tx of txs) {
         const receipt = await execution.apply(tx, recoverSender(tx) as Address)
-        if (receipt.status !== ReceiptStatus.success) throw new Error(`bench transaction failed at height ${height}: error ${JSON.stringify(receipt.error)}`)
+        if (receipt.status !== ReceiptStatus.success) throw new Error(`bench transaction failed at height ${chain.height + 1}: error ${JSON.stringify(receipt.error)}`)
       }
-      const result = await execution.finish()
-      const prepared = await state.prepare(result.changes, height)
-      const batch = new WriteBatch()
-      state.commit(prepared, batch)
-      await store.write(batch)
-      state.applied(prepared)
+      await chain.commit(await execution.finish())
     }
     return cpuSeconds() - started
   }

@@ -2,15 +2,9 @@
 // committed state (execution alone), then with the authenticated-state commit of each block
 // (prepare + commit + write). Warm-up blocks run first (JIT, caches), and each figure is the median
 // over the measured blocks, so one slow block on a shared machine does not move it.
-import { genesisBlock } from '../node/chain/chain.ts'
-import { MemoryStore } from '../node/db/memoryStore.ts'
-import { WriteBatch } from '../node/db/store.ts'
-import { StateDb } from '../node/state/stateDb.ts'
-import { createRuntime } from '../runtime/index.ts'
 import { recoverSender } from '../runtime/transaction.ts'
-import { BlockExecution } from '../runtime/stateTransition.ts'
 import type { Address } from '../runtime/crypto/secp256k1.ts'
-import { benchAccounts, signTransfers, specWithSenders } from './fixtures.ts'
+import { benchAccounts, InProcessChain, signTransfers, specWithSenders } from './fixtures.ts'
 
 export interface StateTransitionResult {
   executePerSecond: number
@@ -33,33 +27,20 @@ export async function benchStateTransition(options: { log: (line: string) => voi
   // each sender sends blockSize / senders transfers per block, nonces in order
   const perSender = ((WARM_UP_BLOCKS + measuredBlocks) * blockSize) / senders.length
   const spec = specWithSenders(senders)
-  const genesis = await genesisBlock(spec)
   const txs = signTransfers(spec.chainId, senders, perSender, 10n ** 10n)
   const signers = txs.map((tx) => recoverSender(tx) as Address)
-  const runtime = createRuntime()
-
-  const store = new MemoryStore()
-  const state = await StateDb.open(store)
-  const genesisPrepared = await state.prepare(genesis.changes, 0)
-  const genesisBatch = new WriteBatch()
-  state.commit(genesisPrepared, genesisBatch)
-  await store.write(genesisBatch)
-  state.applied(genesisPrepared)
+  const chain = await InProcessChain.open(spec)
 
   const executeMs: number[] = []
   const blockMs: number[] = []
   for (let height = 1; height <= WARM_UP_BLOCKS + measuredBlocks; height++) {
     const first = (height - 1) * blockSize
     const started = performance.now()
-    const execution = await BlockExecution.begin(runtime, state, { chainId: spec.chainId, height, timestamp: spec.genesisTime + height * 1000, author: new Uint8Array(20).fill(1), parentHash: genesis.hash })
+    const execution = await chain.begin()
     for (let j = first; j < first + blockSize; j++) await execution.apply(txs[j]!, signers[j]!)
     const result = await execution.finish()
     const executed = performance.now()
-    const prepared = await state.prepare(result.changes, height)
-    const batch = new WriteBatch()
-    state.commit(prepared, batch)
-    await store.write(batch)
-    state.applied(prepared)
+    await chain.commit(result)
     if (height > WARM_UP_BLOCKS) {
       executeMs.push(executed - started)
       blockMs.push(performance.now() - started)
