@@ -7,13 +7,16 @@
 // that the answer is OpenAI's quota error (429 insufficient_quota), so a client stops as it would
 // at OpenAI. Served requests wait per key until settlement charges them (`chargeApiKey`, up to
 // 1,024 a call). A charge not yet finalized counts twice (state and pending) for a few blocks:
-// the gate errs towards refusing, never towards serving past the cap.
+// the gate errs towards refusing, never towards serving past the cap. Served inferences are
+// journaled (<home>/provider/keycharges.jsonl, before the answer) with their ordinal, so a restart
+// charges what was not charged and nothing twice.
 import { randomBytes } from 'node:crypto'
+import * as k from '../../runtime/codec/schema.ts'
 import { keccak256, utf8 } from '../../runtime/crypto/hash.ts'
 import type { Address } from '../../runtime/crypto/secp256k1.ts'
 import { OpenLedgerError } from '../../runtime/errors.ts'
 import { sameAddress } from '../../runtime/modules/accounts.ts'
-import { type ApiKey, apiKeyByHash, apiKeys, ApiKeyStatus, inferenceCost, type KeyInference, keyServable, MAX_VOUCHER_INFERENCES, providers } from '../../runtime/modules/inference/index.ts'
+import { type ApiKey, apiKeyByHash, apiKeys, ApiKeyStatus, inferenceCost, type KeyInference, keyInferenceKind, keyServable, MAX_VOUCHER_INFERENCES, providers } from '../../runtime/modules/inference/index.ts'
 import { baseModels, BaseModelKind, modelVersions, parseArchitecture } from '../../runtime/modules/models/index.ts'
 import type { StateReader } from '../../runtime/state/overlay.ts'
 import type { CompletionBody } from './channelGate.ts'
@@ -50,17 +53,27 @@ export interface Reservation {
   readonly terms: KeyInference['terms']
 }
 
-/** One key's served inferences and what each costs, as one chargeApiKey takes them. */
+/**
+ * A served inference waiting to be charged, as journaled: `ordinal` is its place among every
+ * inference ever charged to the key (charges go in order, so after a restart an entry whose
+ * ordinal is at most the key's on-chain `inferences` was charged already).
+ */
+export const keyChargeKind = k.struct({ key: k.uint, ordinal: k.uint, cost: k.amount, inference: keyInferenceKind })
+export type KeyChargeEntry = k.Infer<typeof keyChargeKind>
+
+/** One key's served inferences, as one chargeApiKey takes them. */
 export interface KeyCharge {
   readonly key: number
-  readonly items: Array<{ inference: KeyInference; cost: bigint }>
+  readonly items: KeyChargeEntry[]
 }
 
 interface Pending {
   reserved: bigint
   /** served and not yet seen charged on chain */
   served: bigint
-  inferences: Array<{ inference: KeyInference; cost: bigint }>
+  inferences: KeyChargeEntry[]
+  /** the next served inference's ordinal */
+  next: number
 }
 
 export class KeyGate {
@@ -97,7 +110,7 @@ export class KeyGate {
     // BPE tokens are at least one byte each: the prompt has at most as many tokens as bytes
     const promptBound = Math.min(utf8(body.prompt).length, base.context - body.max_tokens)
     const amount = inferenceCost(provider, Math.max(1, promptBound), body.max_tokens)
-    const pending = this.#of(key.id)
+    const pending = this.#of(key.id, key.inferences)
     const left = key.cap - key.spent - pending.served - pending.reserved
     if (amount > left) throw new KeyError('insufficient_quota', `API key ${key.id} has ${left > 0n ? left : 0n} of its cap of ${key.cap} left; this request may cost ${amount}`)
     pending.reserved += amount
@@ -110,18 +123,42 @@ export class KeyGate {
 
   /** The request was not served: its reservation is released. */
   release(reservation: Reservation): void {
-    this.#of(reservation.key.id).reserved -= reservation.amount
+    this.#of(reservation.key.id, reservation.key.inferences).reserved -= reservation.amount
   }
 
-  /** The request was served: its actual cost (at most the reservation) waits for settlement. */
-  served(reservation: Reservation, output: { outputHash: Uint8Array; outputCid: Uint8Array; inputTokens: number; outputTokens: number }, prices: { priceIn: bigint; priceOut: bigint }): bigint {
-    const pending = this.#of(reservation.key.id)
+  /** The request was served: its actual cost (at most the reservation) waits for settlement. Returns the journal's entry for it. */
+  served(reservation: Reservation, output: { outputHash: Uint8Array; outputCid: Uint8Array; inputTokens: number; outputTokens: number }, prices: { priceIn: bigint; priceOut: bigint }): KeyChargeEntry {
+    const pending = this.#of(reservation.key.id, reservation.key.inferences)
     pending.reserved -= reservation.amount
     const inference: KeyInference = { terms: { ...reservation.terms, promptTokens: output.inputTokens }, ...output }
-    const cost = inferenceCost(prices, output.inputTokens, output.outputTokens)
-    pending.served += cost
-    pending.inferences.push({ inference, cost })
-    return cost
+    const entry = { key: reservation.key.id, ordinal: pending.next++, cost: inferenceCost(prices, output.inputTokens, output.outputTokens), inference }
+    pending.served += entry.cost
+    pending.inferences.push(entry)
+    return entry
+  }
+
+  /**
+   * Served inferences back from the journal after a restart: those of this provider's keys not
+   * closed for good whose ordinal is above the key's charged count. Returns how many wait.
+   */
+  async resume(state: StateReader, entries: readonly KeyChargeEntry[]): Promise<number> {
+    let count = 0
+    for (const entry of entries) {
+      const key = await apiKeys.get(state, entry.key)
+      if (key === undefined || key.status === ApiKeyStatus.closed || !sameAddress(key.provider, this.#self) || entry.ordinal <= key.inferences) continue
+      const pending = this.#of(key.id, key.inferences)
+      if (entry.ordinal < pending.next) continue
+      pending.inferences.push(entry)
+      pending.served += entry.cost
+      pending.next = entry.ordinal + 1
+      count++
+    }
+    return count
+  }
+
+  /** Everything served and not yet charged (the journal's compacted form). */
+  uncharged(): KeyChargeEntry[] {
+    return [...this.#pending.values()].flatMap((pending) => pending.inferences)
   }
 
   /** Up to `max` keys' served inferences (1,024 each), taken out for their charges. */
@@ -136,12 +173,13 @@ export class KeyGate {
 
   /** A charge was finalized: the chain's `spent` holds it now. */
   charged(charge: KeyCharge): void {
-    this.#of(charge.key).served -= charge.items.reduce((sum, item) => sum + item.cost, 0n)
+    const pending = this.#pending.get(charge.key)
+    if (pending !== undefined) pending.served -= charge.items.reduce((sum, item) => sum + item.cost, 0n)
   }
 
   /** A charge failed: its inferences wait again, in front. */
   restore(charge: KeyCharge): void {
-    this.#of(charge.key).inferences.unshift(...charge.items)
+    this.#pending.get(charge.key)?.inferences.unshift(...charge.items)
   }
 
   pending(): number {
@@ -150,10 +188,11 @@ export class KeyGate {
     return count
   }
 
-  #of(key: number): Pending {
+  /** The key's pending work; a key first seen here continues from its charged count on chain. */
+  #of(key: number, chargedOnChain: number): Pending {
     let pending = this.#pending.get(key)
     if (pending === undefined) {
-      pending = { reserved: 0n, served: 0n, inferences: [] }
+      pending = { reserved: 0n, served: 0n, inferences: [], next: chargedOnChain + 1 }
       this.#pending.set(key, pending)
     }
     return pending

@@ -16,8 +16,8 @@
 // (voucherJournal.ts) before the answer goes out, so a restart keeps what was earned. The same
 // endpoint serves OpenAI clients with a spending-capped API key (`Authorization: Bearer olk_…`,
 // keyGate.ts): checked and reserved against the key's cap before serving, charged at settlement
-// (inference.chargeApiKey, one per key); what was served and not yet charged is kept in memory
-// only (a crash loses the provider that revenue, never the user money).
+// (inference.chargeApiKey, one per key); what was served and not yet charged is journaled
+// (keycharges.jsonl) like the vouchers.
 //
 // A request that cannot be served (its model gone, the serving process down) is retried with
 // backoff until its deadline; the runtime refunds the user and slashes the bond after that. At
@@ -28,11 +28,11 @@ import { keccak256, toHex, utf8 } from '../../runtime/crypto/hash.ts'
 import { sameAddress } from '../../runtime/modules/accounts.ts'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { boundAddress, closeHttp, listenHttp } from '../../lib/httpListen.ts'
-import { chargeApiKey, fulfil, type InferenceRequest, MAX_REDEEM_VOUCHERS, providers, redeem, RequestCreated, requests, RequestStatus } from '../../runtime/modules/inference/index.ts'
+import { apiKeys, chargeApiKey, fulfil, type InferenceRequest, MAX_REDEEM_VOUCHERS, providers, redeem, RequestCreated, requests, RequestStatus } from '../../runtime/modules/inference/index.ts'
 import { ChannelGate, PaymentError, VOUCHER_HEADER, type CompletionBody } from './channelGate.ts'
 import { join } from 'node:path'
-import { KeyError, KeyGate } from './keyGate.ts'
-import { VoucherJournal } from './voucherJournal.ts'
+import { KeyError, KeyGate, keyChargeKind, type KeyChargeEntry } from './keyGate.ts'
+import { JsonlJournal, VoucherJournal } from './voucherJournal.ts'
 import { ModuleIndex } from '../../runtime/modules/indices.ts'
 import { baseModels } from '../../runtime/modules/models/index.ts'
 import { ReceiptStatus } from '../../runtime/receipt.ts'
@@ -141,6 +141,7 @@ export class ProviderService {
   #paidServer: Server | undefined
   #settling: Promise<unknown> = Promise.resolve()
   readonly #journal: VoucherJournal | undefined
+  readonly #keyJournal: JsonlJournal<KeyChargeEntry> | undefined
 
   constructor(options: ProviderServiceOptions, components: ProviderServiceComponents) {
     this.#options = options
@@ -150,6 +151,7 @@ export class ProviderService {
     this.#gate = new ChannelGate(components.transactions.address, components.chain.spec.chainId)
     this.#keys = new KeyGate(components.transactions.address)
     this.#journal = options.dir === undefined ? undefined : new VoucherJournal(join(options.dir, 'vouchers.jsonl'))
+    this.#keyJournal = options.dir === undefined ? undefined : new JsonlJournal(join(options.dir, 'keycharges.jsonl'), keyChargeKind)
   }
 
   /** The paid API's address once it listens. */
@@ -162,6 +164,11 @@ export class ProviderService {
       const pending = await this.#gate.resume(this.#c.chain.state, await this.#journal.load())
       await this.#journal.rewrite(this.#gate.unredeemed())
       if (pending > 0) this.#log.info('channel vouchers kept from before the restart', { inferences: pending })
+    }
+    if (this.#keyJournal !== undefined) {
+      const pending = await this.#keys.resume(this.#c.chain.state, await this.#keyJournal.load())
+      await this.#keyJournal.rewrite(this.#keys.uncharged())
+      if (pending > 0) this.#log.info('API key charges kept from before the restart', { inferences: pending })
     }
     const paid = this.#options.paidApi
     if (paid !== undefined) {
@@ -265,13 +272,19 @@ export class ProviderService {
     }
   }
 
-  /** Charges each API key for what was served under it (one chargeApiKey per key); a charge not finalized waits for the next settlement. */
+  /**
+   * Charges each API key for what was served under it (one chargeApiKey per key, from the key's
+   * next ordinal: sent again after inclusion it is refused, never charged twice). A charge not
+   * finalized waits for the next settlement, unless the chain shows it charged meanwhile.
+   */
   async #chargeKeys(): Promise<{ keys: number; keyInferences: number }> {
     let keys = 0
     let keyInferences = 0
     for (const charge of this.#keys.take(MAX_REDEEM_VOUCHERS)) {
+      const first = charge.items[0]?.ordinal ?? 0
+      const last = charge.items.at(-1)?.ordinal ?? 0
       try {
-        const { tx, status } = await this.#c.transactions.submitAndWatch(ModuleIndex.inference, chargeApiKey, { key: charge.key, inferences: charge.items.map((item) => item.inference) }, { signal: this.#follower.signal })
+        const { tx, status } = await this.#c.transactions.submitAndWatch(ModuleIndex.inference, chargeApiKey, { key: charge.key, first, inferences: charge.items.map((item) => item.inference) }, { signal: this.#follower.signal })
         if (typeof status === 'object' && 'finalized' in status) {
           this.#keys.charged(charge)
           keys++
@@ -279,12 +292,15 @@ export class ProviderService {
           this.#log.info('API key charged', { key: charge.key, tx: toHex(tx.hash), inferences: charge.items.length })
           continue
         }
-        this.#log.warn('API key charge not finalized: kept for the next settlement', { key: charge.key, tx: toHex(tx.hash), status })
+        this.#log.warn('API key charge not finalized', { key: charge.key, tx: toHex(tx.hash), status })
       } catch (error) {
-        if (!this.#follower.signal.aborted) this.#log.warn('API key charge failed: kept for the next settlement', { key: charge.key, error })
+        if (!this.#follower.signal.aborted) this.#log.warn('API key charge failed', { key: charge.key, error })
       }
-      this.#keys.restore(charge)
+      const onChain = await apiKeys.get(this.#c.chain.state, charge.key)
+      if (onChain !== undefined && onChain.inferences >= last) this.#keys.charged(charge)
+      else this.#keys.restore(charge)
     }
+    await this.#keyJournal?.rewrite(this.#keys.uncharged())
     return { keys, keyInferences }
   }
 
@@ -379,7 +395,10 @@ export class ProviderService {
     }
     const prices = (await providers.get(chain.state, this.#c.transactions.address)) ?? { priceIn: 0n, priceOut: 0n }
     const outputTokens = Math.max(1, Math.min(asked.max_tokens, served.completionTokens))
-    const cost = this.#keys.served(reservation, { outputHash, outputCid, inputTokens: Math.max(1, served.promptTokens), outputTokens }, prices)
+    const entry = this.#keys.served(reservation, { outputHash, outputCid, inputTokens: Math.max(1, served.promptTokens), outputTokens }, prices)
+    // on disk before the answer: a restart must not lose what the key owes
+    await this.#keyJournal?.append(entry)
+    const cost = entry.cost
     reply(200, {
       id: `cmpl-${toHex(outputHash).slice(2, 26)}`, object: 'text_completion', created: Math.floor(Date.now() / 1000), model: asked.model,
       choices: [{ index: 0, text: served.text, finish_reason: served.completionTokens >= asked.max_tokens ? 'length' : 'stop', logprobs: null }],

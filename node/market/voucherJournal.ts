@@ -4,24 +4,29 @@
 // what is still unredeemed (written beside it, fsync'd, renamed over it). Each line is a redeem
 // entry (runtime inference.redeem's voucher: channel, cumulative amount, request hash, signature,
 // the inferences since the previous line of that channel) in the call's own JSON form. Reading it
-// back (ChannelGate.resume) drops what the chain says was redeemed meanwhile.
+// back (ChannelGate.resume) drops what the chain says was redeemed meanwhile. The API-key path
+// journals its served inferences the same way (JsonlJournal over keyGate.ts keyChargeKind).
 import { mkdir, open, readFile, rename } from 'node:fs/promises'
 import { dirname } from 'node:path'
+import type { Kind } from '../../runtime/codec/schema.ts'
 import { voucherArgsKind, type VoucherArgs } from '../../runtime/modules/inference/index.ts'
 import { OpenLedgerError } from '../../runtime/errors.ts'
 
 export type VoucherJournalErrorCode = 'JOURNAL_CORRUPT'
 export class VoucherJournalError extends OpenLedgerError<VoucherJournalErrorCode> {}
 
-export class VoucherJournal {
+/** Entries of `kind`, one JSON line each, appended fsync'd and compacted by rewriting beside and renaming. */
+export class JsonlJournal<T> {
   readonly #path: string
+  readonly #kind: Kind<T>
 
-  constructor(path: string) {
+  constructor(path: string, kind: Kind<T>) {
     this.#path = path
+    this.#kind = kind
   }
 
   /** Every line, in order; a torn last line (a crash mid-append) is ignored, any other bad line is JOURNAL_CORRUPT. */
-  async load(): Promise<VoucherArgs[]> {
+  async load(): Promise<T[]> {
     let text: string
     try {
       text = await readFile(this.#path, 'utf8')
@@ -30,24 +35,24 @@ export class VoucherJournal {
       throw error
     }
     const lines = text.split('\n')
-    const entries: VoucherArgs[] = []
+    const entries: T[] = []
     for (const [i, line] of lines.entries()) {
       if (line.trim() === '') continue
       try {
-        entries.push(voucherArgsKind.fromJson(JSON.parse(line), 'voucher'))
+        entries.push(this.#kind.fromJson(JSON.parse(line), 'entry'))
       } catch (cause) {
         if (i === lines.length - 1) break
-        throw new VoucherJournalError('JOURNAL_CORRUPT', `${this.#path} line ${i + 1} is not a voucher`, { cause })
+        throw new VoucherJournalError('JOURNAL_CORRUPT', `${this.#path} line ${i + 1} is not a journal entry`, { cause })
       }
     }
     return entries
   }
 
-  async append(entry: VoucherArgs): Promise<void> {
+  async append(entry: T): Promise<void> {
     await mkdir(dirname(this.#path), { recursive: true })
     const file = await open(this.#path, 'a', 0o600)
     try {
-      await file.appendFile(`${JSON.stringify(voucherArgsKind.toJson(entry))}\n`)
+      await file.appendFile(`${JSON.stringify(this.#kind.toJson(entry))}\n`)
       await file.sync()
     } finally {
       await file.close()
@@ -55,16 +60,23 @@ export class VoucherJournal {
   }
 
   /** Replaces the journal with `entries` (what is unredeemed now). */
-  async rewrite(entries: readonly VoucherArgs[]): Promise<void> {
+  async rewrite(entries: readonly T[]): Promise<void> {
     await mkdir(dirname(this.#path), { recursive: true })
     const next = `${this.#path}.next`
     const file = await open(next, 'w', 0o600)
     try {
-      await file.writeFile(entries.map((entry) => `${JSON.stringify(voucherArgsKind.toJson(entry))}\n`).join(''))
+      await file.writeFile(entries.map((entry) => `${JSON.stringify(this.#kind.toJson(entry))}\n`).join(''))
       await file.sync()
     } finally {
       await file.close()
     }
     await rename(next, this.#path)
+  }
+}
+
+/** The provider's accepted channel vouchers (<home>/provider/vouchers.jsonl). */
+export class VoucherJournal extends JsonlJournal<VoucherArgs> {
+  constructor(path: string) {
+    super(path, voucherArgsKind)
   }
 }

@@ -97,11 +97,16 @@ export const revokeApiKey = defineCall({
   },
 })
 
-/** The key's provider charges it for inferences it served under it (1 to 1024), each a record; in all at most what is left of the cap. */
+/**
+ * The key's provider charges it for inferences it served under it (1 to 1024), each a record; in
+ * all at most what is left of the cap. `first` is the ordinal of the first of them among the key's
+ * charged inferences (its `inferences` + 1): a charge sent again after it was included is refused
+ * (StaleCharge), so a retry never charges twice.
+ */
 export const chargeApiKey = defineCall({
   index: 14,
   name: 'chargeApiKey',
-  args: k.struct({ key: k.uint, inferences: k.list(keyInferenceKind, MAX_VOUCHER_INFERENCES) }),
+  args: k.struct({ key: k.uint, first: k.uint, inferences: k.list(keyInferenceKind, MAX_VOUCHER_INFERENCES) }),
   weight: ({ inferences }) => CHARGE_API_KEY_WEIGHT + inferences.reduce((sum, i) => sum + CHARGED_RECORD_WEIGHT + CHARGED_ADAPTER_WEIGHT * i.terms.adapters.length, 0),
   async execute(context, args) {
     const { state, sender } = context
@@ -110,6 +115,7 @@ export const chargeApiKey = defineCall({
     if (key === undefined) return InferenceError.UnknownApiKey
     if (!sameAddress(key.provider, sender)) return InferenceError.WrongProvider
     if (key.status === ApiKeyStatus.closed) return InferenceError.ApiKeyClosed
+    if (args.first !== key.inferences + 1) return InferenceError.StaleCharge
     const provider = await providers.get(state, sender)
     if (provider === undefined) return InferenceError.UnknownProvider
     const prices = args.inferences.map((i) => inferenceCost(provider, i.inputTokens, i.outputTokens))

@@ -43,4 +43,5 @@ export const InferenceError = defineErrors(ModuleIndex.inference, 'inference', {
   ApiKeyClosed: { index: 38, message: 'the API key is closed (revoked or expired, its challenge period over), or already revoked' },
   CapExceeded: { index: 39, message: 'the charges exceed what is left of the key\'s cap' },
   InvalidExpiry: { index: 40, message: 'an expiry must be 0 (none) or a height after this block' },
+  StaleCharge: { index: 41, message: 'the charge does not start right after the key\'s charged inferences (sent again, or out of order)' },
 })

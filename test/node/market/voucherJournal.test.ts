@@ -1,16 +1,19 @@
 // The provider's voucher journal (node/market/voucherJournal.ts) and ChannelGate.resume: vouchers
 // accepted before a restart are read back and redeemed on chain (the runtime's own redeem over the
 // inference harness); what the chain already redeemed, a line journaled twice and a torn last line
-// are dropped; a corrupt line in the middle is refused.
+// are dropped; a corrupt line in the middle is refused. The API key's served inferences the same:
+// journaled with their ordinal, charged once across restarts.
 import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import type { VoucherArgs } from '../../../runtime/modules/inference/calls.ts'
-import { channels } from '../../../runtime/modules/inference/state.ts'
 import { ChannelGate } from '../../../node/market/channelGate.ts'
-import { VoucherJournal } from '../../../node/market/voucherJournal.ts'
-import { addressOfDev, market, OPEN, output, PROVIDER, Session } from '../../runtime/modules/inference/harness.ts'
+import { JsonlJournal, VoucherJournal } from '../../../node/market/voucherJournal.ts'
+import { apiKeyHash, keyChargeKind, KeyGate, newApiKey } from '../../../node/market/keyGate.ts'
+import { inferenceCost } from '../../../runtime/modules/inference/pricing.ts'
+import { apiKeys, channels } from '../../../runtime/modules/inference/state.ts'
+import { addressOfDev, market, OPEN, output, PRICE_IN, PRICE_OUT, PROVIDER, Session } from '../../runtime/modules/inference/harness.ts'
 
 async function setting(t: Test) {
   const dir = await mkdtemp(join(tmpdir(), 'openledger-journal-'))
@@ -56,4 +59,36 @@ t.test('what the chain redeemed, a duplicated line and a torn last line are drop
   t.equal((await channels.get(h.state, 1))?.redeemed, 3_000n)
   await writeFile(path, 'not json\n{}\n')
   await t.rejects(journal.load(), { code: 'JOURNAL_CORRUPT' })
+})
+
+t.test('API-key charges journaled before a restart are charged once: those the chain charged meanwhile are dropped', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'openledger-journal-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const h = await market()
+  const key = newApiKey()
+  await h.ok('dave', 'createApiKey', { provider: addressOfDev(PROVIDER), keyHash: apiKeyHash(key), cap: OPEN, expiresAt: 0 }, 'inference')
+  const journal = new JsonlJournal(join(dir, 'keycharges.jsonl'), keyChargeKind)
+  const prices = { priceIn: PRICE_IN, priceOut: PRICE_OUT }
+  const serve = async (gate: KeyGate, tag: string) => {
+    const reservation = await gate.reserve(h.state, h.height, `Bearer ${key}`, { model: 'tiny-lm', prompt: `prompt ${tag}`, max_tokens: 10, temperature: 0, top_p: 1, seed: 0 })
+    await journal.append(gate.served(reservation, { ...output(tag), inputTokens: 4, outputTokens: 10 }, prices))
+  }
+  const charge = async (gate: KeyGate) => {
+    for (const { key: id, items } of gate.take(64)) await h.ok(PROVIDER, 'chargeApiKey', { key: id, first: items[0]!.ordinal, inferences: items.map((i) => i.inference) }, 'inference')
+  }
+  const first = new KeyGate(addressOfDev(PROVIDER))
+  for (const tag of ['a', 'b', 'c']) await serve(first, tag)
+  // charged on chain, then a crash before the journal was compacted
+  await charge(first)
+  const second = new KeyGate(addressOfDev(PROVIDER))
+  t.equal(await second.resume(h.state, await journal.load()), 0, 'the charged three are not charged again')
+  await journal.rewrite(second.uncharged())
+  // two more served, a crash before their charge was included
+  for (const tag of ['d', 'e']) await serve(second, tag)
+  const third = new KeyGate(addressOfDev(PROVIDER))
+  t.equal(await third.resume(h.state, await journal.load()), 2, 'the two uncharged ones wait')
+  await charge(third)
+  const charged = await apiKeys.get(h.state, 1)
+  t.equal(charged?.inferences, 5, 'five inferences charged in all')
+  t.equal(charged?.spent, 5n * inferenceCost(prices, 4, 10), 'each once')
 })

@@ -34,20 +34,21 @@ t.test('create escrows the cap; charges record and split each inference at the p
   await h.ok('dave', 'createApiKey', { provider: addressOfDev(PROVIDER), keyHash: KEY_HASH, cap: CAP, expiresAt: 0 }, inf)
   t.equal(await h.balance('dave'), dave - CAP, 'the cap escrowed (fees are not charged by the harness)')
   const provider = await h.balance(PROVIDER)
-  const charged = await h.ok(PROVIDER, 'chargeApiKey', { key: 1, inferences: [served('a'), served('b', 20)] }, inf)
+  const charged = await h.ok(PROVIDER, 'chargeApiKey', { key: 1, first: 1, inferences: [served('a'), served('b', 20)] }, inf)
   const total = price() + price(20)
   t.same(eventsNamed(ApiKeyCharged, charged.events, I), [{ key: 1, amount: total, spent: total, firstRecord: 1, inferences: 2 }])
   const [first, second] = [await records.get(h.state, 1), await records.get(h.state, 2)]
   t.same([first?.source, first?.sourceId, first?.price, second?.price], [RecordSource.apiKey, 1, price(), price(20)], 'records from the key, priced by the runtime')
   t.equal(await h.balance(PROVIDER), provider + (first?.split.provider ?? 0n) + (second?.split.provider ?? 0n), 'the provider paid its share')
   t.equal((await apiKeys.get(h.state, 1))?.spent, total)
+  t.equal((await refuses(h, PROVIDER, 'chargeApiKey', { key: 1, first: 1, inferences: [served('a'), served('b', 20)] })).code, 'inference.StaleCharge', 'the same charge sent again is refused')
   t.same(await invariantProblems(h), [])
 
   // what is left of the cap, and no more
   const left = CAP - total
   const many = Math.floor(Number(left / price()))
-  t.equal((await refuses(h, PROVIDER, 'chargeApiKey', { key: 1, inferences: Array.from({ length: many + 1 }, (_, i) => served(`m${i}`)) })).code, 'inference.CapExceeded')
-  await h.ok(PROVIDER, 'chargeApiKey', { key: 1, inferences: Array.from({ length: many }, (_, i) => served(`m${i}`)) }, inf)
+  t.equal((await refuses(h, PROVIDER, 'chargeApiKey', { key: 1, first: 3, inferences: Array.from({ length: many + 1 }, (_, i) => served(`m${i}`)) })).code, 'inference.CapExceeded')
+  await h.ok(PROVIDER, 'chargeApiKey', { key: 1, first: 3, inferences: Array.from({ length: many }, (_, i) => served(`m${i}`)) }, inf)
   t.ok(((await apiKeys.get(h.state, 1))?.spent ?? 0n) <= CAP, 'never past the cap')
   t.same(await invariantProblems(h), [])
 })
@@ -57,13 +58,13 @@ t.test('revoked: chargeable for challengeBlocks, then closed with the rest refun
   await h.ok('dave', 'revokeApiKey', { key: 1 }, inf)
   t.equal((await apiKeys.get(h.state, 1))?.status, ApiKeyStatus.closing)
   t.equal((await refuses(h, 'dave', 'revokeApiKey', { key: 1 })).code, 'inference.ApiKeyClosed', 'revoked once')
-  await h.ok(PROVIDER, 'chargeApiKey', { key: 1, inferences: [served('late')] }, inf)
+  await h.ok(PROVIDER, 'chargeApiKey', { key: 1, first: 1, inferences: [served('late')] }, inf)
   const dave = await h.balance('dave')
   const closesAt = (await apiKeys.get(h.state, 1))?.closesAt ?? 0
   const closed = eventsNamed(ApiKeyClosed, await h.advanceTo(closesAt), I)
   t.same(closed, [{ key: 1, user: addressOfDev('dave'), refunded: CAP - price(), spent: price() }])
   t.equal(await h.balance('dave'), dave + CAP - price())
-  t.equal((await refuses(h, PROVIDER, 'chargeApiKey', { key: 1, inferences: [served('after')] })).code, 'inference.ApiKeyClosed')
+  t.equal((await refuses(h, PROVIDER, 'chargeApiKey', { key: 1, first: 2, inferences: [served('after')] })).code, 'inference.ApiKeyClosed')
   t.same(await invariantProblems(h), [])
 
   const expiring = await keyed(5)
@@ -81,10 +82,11 @@ t.test('bad calls are refused and change nothing', async (t) => {
     ['dave', 'createApiKey', { provider: addressOfDev(PROVIDER), keyHash: keccak256(utf8('z')), cap: CAP, expiresAt: 1 }, 'inference.InvalidExpiry'],
     ['bob', 'revokeApiKey', { key: 1 }, 'inference.NotKeyOwner'],
     ['dave', 'revokeApiKey', { key: 9 }, 'inference.UnknownApiKey'],
-    ['eve', 'chargeApiKey', { key: 1, inferences: [served('a')] }, 'inference.WrongProvider'],
-    [PROVIDER, 'chargeApiKey', { key: 1, inferences: [] }, 'inference.EmptyBatch'],
-    [PROVIDER, 'chargeApiKey', { key: 1, inferences: [{ ...served('a'), outputTokens: 21 }] }, 'inference.InvalidFulfilment'],
-    [PROVIDER, 'chargeApiKey', { key: 1, inferences: [{ ...served('a'), terms: { ...served('a').terms, base: 9 } }] }, 'inference.ModelNotServed'],
+    ['eve', 'chargeApiKey', { key: 1, first: 1, inferences: [served('a')] }, 'inference.WrongProvider'],
+    [PROVIDER, 'chargeApiKey', { key: 1, first: 1, inferences: [] }, 'inference.EmptyBatch'],
+    [PROVIDER, 'chargeApiKey', { key: 1, first: 1, inferences: [{ ...served('a'), outputTokens: 21 }] }, 'inference.InvalidFulfilment'],
+    [PROVIDER, 'chargeApiKey', { key: 1, first: 1, inferences: [{ ...served('a'), terms: { ...served('a').terms, base: 9 } }] }, 'inference.ModelNotServed'],
+    [PROVIDER, 'chargeApiKey', { key: 1, first: 2, inferences: [served('a')] }, 'inference.StaleCharge'],
   ]
   for (const [sender, call, args, code] of cases) {
     const outcome = await refuses(h, sender as never, call, args)
