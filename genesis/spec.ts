@@ -11,7 +11,8 @@
 //                "validators": [ { "operator": "0x…", "consensusKey": "0x…32 bytes",
 //                                  "selfBond": "…", "commissionBps": 500 }, … ] },
 //   "datanets": { "params": { … } },                                           // optional
-//   "consensus": { "timeliness": { "precisionMs": 500, "messageDelayMs": 3000 } },  // optional
+//   "consensus": { "timeliness": { "precisionMs": 500, "messageDelayMs": 3000 },   // optional
+//                  "blockTimeMs": 1000 },                                          // optional
 //   "governance": { "params": { "votingPeriod": 100800, "quorumBps": 3340, … } },   // optional
 //   "attribution": { "params": { "receiptBlocks": 100, "sampleRateBps": 500, … } },  // optional
 //   "models": { "params": { "verifiers": 2, … },                               // optional
@@ -33,7 +34,7 @@ import { attributionGenesisKind, attributionParams } from '../runtime/modules/at
 import { inferenceGenesisKind, inferenceParams } from '../runtime/modules/inference/index.ts'
 import { governanceGenesisKind, governanceParams } from '../runtime/modules/governance/index.ts'
 import { DEFAULT_STAKING_PARAMS, stakingGenesisKind, stakingParams, type StakingParams } from '../runtime/modules/staking/index.ts'
-import { DEFAULT_TIMELINESS, timelinessParamsKind, timelinessParamsProblem, type TimelinessParams } from '../runtime/consensusParams.ts'
+import { DEFAULT_BLOCK_TIME_MS, DEFAULT_TIMELINESS, MAX_BLOCK_TIME_MS, timelinessParamsKind, timelinessParamsProblem, type TimelinessParams } from '../runtime/consensusParams.ts'
 import { allocationAmount, AllocationCategory, TOTAL_SUPPLY, VESTED_CATEGORIES, VESTING_CLIFF_MS, VESTING_LINEAR_MS } from './tokenomics.ts'
 
 export type GenesisErrorCode = 'INVALID_SPEC' | 'SUPPLY_MISMATCH' | 'ALLOCATION_MISMATCH' | 'VESTING_MISMATCH' | 'INVALID_STAKING' | 'STAKE_NOT_COVERED'
@@ -72,8 +73,12 @@ export const chainSpecKind = k.struct({
   attribution: k.optional(attributionGenesisKind),
   /** governance parameters (deposit and voting periods, quorum, threshold, veto, timelock) */
   governance: k.optional(governanceGenesisKind),
-  /** BFT consensus parameters (governance will own them): the proposer-based timestamps' bounds */
-  consensus: k.optional(k.struct({ timeliness: timelinessParamsKind })),
+  /**
+   * BFT consensus parameters (governance will own them): the proposer-based timestamps' bounds and
+   * the target block time. Neither is in the genesis state, so neither changes the genesis hash: no
+   * block's validity depends on them, and a spec written before blockTimeMs existed keeps its chain.
+   */
+  consensus: k.optional(k.struct({ timeliness: timelinessParamsKind, blockTimeMs: k.optional(k.uint) })),
 })
 
 export type ChainSpec = k.Infer<typeof chainSpecKind>
@@ -92,6 +97,14 @@ export function stakingParamsOf(spec: ChainSpec): StakingParams {
 /** The timeliness rule's parameters (consensus/timeliness.ts); the defaults when the spec has none. */
 export function timelinessParamsOf(spec: ChainSpec): TimelinessParams {
   return spec.consensus?.timeliness ?? DEFAULT_TIMELINESS
+}
+
+/**
+ * ms per block the chain targets (`consensus.blockTimeMs`, DEFAULT_BLOCK_TIME_MS when absent): the
+ * nodes' default pace, and the light client's clock for the unbonding period's blocks.
+ */
+export function blockTimeMsOf(spec: ChainSpec): number {
+  return spec.consensus?.blockTimeMs ?? DEFAULT_BLOCK_TIME_MS
 }
 
 /** Parses a spec from JSON text and checks every rule; throws GenesisError naming the problem. */
@@ -125,6 +138,8 @@ export function validateChainSpec(spec: ChainSpec): void {
   if (fees !== undefined) throw paramsError('INVALID_SPEC', 'fees', fees)
   const timeliness = timelinessParamsProblem(timelinessParamsOf(spec))
   if (timeliness !== undefined) throw new GenesisError('INVALID_SPEC', `consensus.timeliness.${timeliness}`)
+  const blockTime = blockTimeMsOf(spec)
+  if (!Number.isSafeInteger(blockTime) || blockTime < 1 || blockTime > MAX_BLOCK_TIME_MS) throw new GenesisError('INVALID_SPEC', `consensus.blockTimeMs: expected an integer number of ms in [1, ${MAX_BLOCK_TIME_MS}]`)
 
   const sums = new Map<AllocationCategory, bigint>()
   const seen = new Set<string>()

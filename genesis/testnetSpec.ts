@@ -49,6 +49,8 @@ export interface TestnetSpecOptions {
   readonly timeliness?: TimelinessParams
   /** governance's periods and shares (default: the runtime's, a week's vote) */
   readonly governanceParams?: GovernanceParams
+  /** ms per block the chain targets (absent: DEFAULT_BLOCK_TIME_MS) */
+  readonly blockTimeMs?: number
 }
 
 export const TESTNET_MODELS_PARAMS: ModelsParams = { ...DEV_MODELS_PARAMS, minVerifiers: 1 }
@@ -85,7 +87,7 @@ export function testnetChainSpec(options: TestnetSpecOptions): ChainSpec {
     ...base,
     allocations,
     models: { params: options.modelsParams ?? TESTNET_MODELS_PARAMS, baseModels: [...(options.baseModels ?? [])] },
-    consensus: { timeliness: { ...(options.timeliness ?? DEFAULT_TIMELINESS) } },
+    consensus: { timeliness: { ...(options.timeliness ?? DEFAULT_TIMELINESS) }, blockTimeMs: options.blockTimeMs },
     ...(options.inferenceParams === undefined ? {} : { inference: { params: options.inferenceParams } }),
     ...(options.attributionParams === undefined ? {} : { attribution: { params: options.attributionParams } }),
     staking: {

@@ -17,7 +17,7 @@
 //   "nodeKey": "node_key.json",
 //   "operatorKey": "operator_key.json",                        // optional: tips, evidence submission
 //   "pruneWindow": 256,
-//   "consensus": { "timeoutProposeMs": 1000, "timeoutVoteMs": 500, "timeoutDeltaMs": 500, "blockTimeMs": 1000 }
+//   "consensus": { "timeoutProposeMs": 1000, "timeoutVoteMs": 500, "timeoutDeltaMs": 500 }  // "blockTimeMs": overrides the spec's
 // }
 import { readFile } from 'node:fs/promises'
 import { isAbsolute, join } from 'node:path'
@@ -33,11 +33,11 @@ export interface ConsensusTimeouts {
   timeoutVoteMs: number
   /** ms added to every timeout per round */
   timeoutDeltaMs: number
-  /** ms between a commit and the next height's proposal: the target block time */
-  blockTimeMs: number
+  /** ms between a commit and the next height's proposal: absent, the chain spec's target block time (blockTimeMsOf) */
+  blockTimeMs: number | undefined
 }
 
-export const DEFAULT_CONSENSUS_TIMEOUTS: ConsensusTimeouts = { timeoutProposeMs: 1000, timeoutVoteMs: 500, timeoutDeltaMs: 500, blockTimeMs: 1000 }
+export const DEFAULT_CONSENSUS_TIMEOUTS: ConsensusTimeouts = { timeoutProposeMs: 1000, timeoutVoteMs: 500, timeoutDeltaMs: 500, blockTimeMs: undefined }
 
 export interface NodeConfig {
   moniker: string
@@ -116,7 +116,7 @@ export function parseNodeConfig(text: string, home: string): NodeConfig {
       timeoutProposeMs: ms(consensus['timeoutProposeMs'], 'consensus.timeoutProposeMs', DEFAULT_CONSENSUS_TIMEOUTS.timeoutProposeMs),
       timeoutVoteMs: ms(consensus['timeoutVoteMs'], 'consensus.timeoutVoteMs', DEFAULT_CONSENSUS_TIMEOUTS.timeoutVoteMs),
       timeoutDeltaMs: ms(consensus['timeoutDeltaMs'], 'consensus.timeoutDeltaMs', DEFAULT_CONSENSUS_TIMEOUTS.timeoutDeltaMs),
-      blockTimeMs: ms(consensus['blockTimeMs'], 'consensus.blockTimeMs', DEFAULT_CONSENSUS_TIMEOUTS.blockTimeMs),
+      blockTimeMs: consensus['blockTimeMs'] === undefined ? undefined : ms(consensus['blockTimeMs'], 'consensus.blockTimeMs', 0),
     },
   }
 }

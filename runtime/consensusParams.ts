@@ -16,6 +16,15 @@ export type TimelinessParams = k.Infer<typeof timelinessParamsKind>
 /** A few NTP-synchronised machines on one continent; a block built in under 1 s, gossiped in under 2 s. */
 export const DEFAULT_TIMELINESS: TimelinessParams = Object.freeze({ precisionMs: 500, messageDelayMs: 3_000 })
 
+/**
+ * ms between a commit and the next height's proposal when the spec names none: the target block
+ * time. Not a validity rule (a block is valid however long it took); a light client turns the
+ * unbonding period's blocks into time with it.
+ */
+export const DEFAULT_BLOCK_TIME_MS = 1_000
+/** ms: the largest accepted target block time (ten minutes) */
+export const MAX_BLOCK_TIME_MS = 600_000
+
 /** ms: the largest accepted value of either parameter (an hour: beyond it the rule bounds nothing useful) */
 export const MAX_TIMELINESS_MS = 3_600_000
 

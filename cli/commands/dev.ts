@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { readFile } from 'node:fs/promises'
 import { devChainSpec } from '../../genesis/devSpec.ts'
 import { shippedBaseModels } from '../../node/models/baseModels.ts'
-import { parseChainSpec } from '../../genesis/spec.ts'
+import { blockTimeMsOf, parseChainSpec } from '../../genesis/spec.ts'
 import { devAccount, devKey } from '../../genesis/devAccounts.ts'
 import { OpenLedgerNode } from '../../node/node.ts'
 import { resolveHome } from '../home.ts'
@@ -43,10 +43,11 @@ export const devCommand: Command = {
     const logger = loggerFrom(values)
     const home = resolveHome(values.home ?? join(resolveHome(undefined), 'dev'))
     const rpcFlags = rpcFlagsFrom(values)
+    const spec = values.spec === undefined ? devChainSpec({ baseModels: await shippedBaseModels() }) : parseChainSpec(await readSpecFile(values.spec))
     const node = new OpenLedgerNode(
       {
         home,
-        spec: values.spec === undefined ? devChainSpec({ baseModels: await shippedBaseModels() }) : parseChainSpec(await readSpecFile(values.spec)),
+        spec,
         rpc: { ...rpcFlags.options, host: values['rpc-host'] ?? '127.0.0.1', port: parsePort(values['rpc-port'] ?? '9944', '--rpc-port') },
         rpcMethods: rpcFlags.methods,
         unsafeRpcExternal: rpcFlags.unsafeExternal,
@@ -55,7 +56,7 @@ export const devCommand: Command = {
         storage: storageFrom(values),
         ...providerOptionsFrom(values),
         ...(values['test-software-version'] === undefined ? {} : { softwareVersion: values['test-software-version'] }),
-        dev: { blockTime: parsePositiveInt(values['block-time'] ?? '1000', '--block-time'), instantSeal: values['instant-seal'] === true, author: devAccount('alice').address, operator: devKey('alice') },
+        dev: { blockTime: values['block-time'] === undefined ? blockTimeMsOf(spec) : parsePositiveInt(values['block-time'], '--block-time'), instantSeal: values['instant-seal'] === true, author: devAccount('alice').address, operator: devKey('alice') },
         ...(values['prune-window'] === undefined ? {} : { pruneWindow: parsePositiveInt(values['prune-window'], '--prune-window') }),
         ...(values['verifier-threads'] === undefined ? {} : { verifierThreads: parsePositiveInt(values['verifier-threads'], '--verifier-threads', 0) }),
         ...(values['training-threads'] === undefined ? {} : { models: { threads: parsePositiveInt(values['training-threads'], '--training-threads') } }),

@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { LightClientError } from '../../consensus/lightClient.ts'
 import { formatOpen } from '../../genesis/tokenomics.ts'
-import { parseChainSpec } from '../../genesis/spec.ts'
+import { blockTimeMsOf, parseChainSpec } from '../../genesis/spec.ts'
 import { genesisBlock } from '../../node/chain/chain.ts'
 import { LightClient, rpcLightSource } from '../../node/light/lightClient.ts'
 import { RpcClient } from '../../node/rpc/client.ts'
@@ -25,8 +25,8 @@ export const lightCommand: Command = {
     '  follows the chain from the genesis FILE (the chain spec), or from the block HEIGHT whose hash you trust, verifying',
     '  every header it uses by its commit certificate; then proves against the verified state root: --balance an account,',
     '  --contribution a contribution\'s inclusion in a datanet version (default the latest), --payout what attribution RECORD',
-    '  paid ADDRESS. The trusted block must be younger than the trusting period: 2/3 of the unbonding period at --block-time',
-    '  ms per block (default 1000), or --trusting-period. --follow keeps verifying new heads',
+    '  paid ADDRESS. The trusted block must be younger than the trusting period: 2/3 of the unbonding period at the genesis',
+    '  file\'s consensus.blockTimeMs per block (or --block-time MS; default 1000), or --trusting-period. --follow keeps verifying new heads',
   ].join('\n'),
   async run(argv, io) {
     const { values } = parseArgs({
@@ -41,7 +41,8 @@ export const lightCommand: Command = {
     const text = await readFile(values.genesis, 'utf8').catch((cause: unknown) => {
       throw new CliError('NOT_FOUND', `cannot read genesis ${values.genesis}`, { cause })
     })
-    const genesis = await genesisBlock(parseChainSpec(text))
+    const spec = parseChainSpec(text)
+    const genesis = await genesisBlock(spec)
     const addresses = (values.balance ?? []).map((a) => parseAddress(a, '--balance'))
     const target = values.height === undefined ? undefined : parsePositiveInt(values.height, '--height')
     const contributions = (values.contribution ?? []).map(parseContribution)
@@ -49,7 +50,8 @@ export const lightCommand: Command = {
     const interval = values.interval === undefined ? 1000 : parsePositiveInt(values.interval, '--interval')
     if (values['block-time'] !== undefined && values['trusting-period'] !== undefined) throw new CliError('USAGE', '--block-time and --trusting-period exclude each other')
     const options = {
-      ...(values['block-time'] === undefined ? {} : { blockTimeMs: parsePositiveInt(values['block-time'], '--block-time') }),
+      // the chain's target block time, from the genesis file the client trusts anyway (not from the RPC it does not)
+      blockTimeMs: values['block-time'] === undefined ? blockTimeMsOf(spec) : parsePositiveInt(values['block-time'], '--block-time'),
       ...(values['trusting-period'] === undefined ? {} : { trustingPeriodMs: parsePositiveInt(values['trusting-period'], '--trusting-period') }),
     }
     const trusted = values.trust === undefined ? undefined : parseTrust(values.trust)
@@ -59,10 +61,10 @@ export const lightCommand: Command = {
       let client: LightClient
       if (trusted === undefined) {
         client = await LightClient.fromGenesis(genesis, source, options)
-        report({ genesis: toHex(genesis.hash), chainId: genesis.header.chainId }, `trusting genesis ${toHex(genesis.hash)} of chain ${genesis.header.chainId}`)
+        report({ genesis: toHex(genesis.hash), chainId: genesis.header.chainId, trustingPeriodMs: client.trustingPeriodMs }, `trusting genesis ${toHex(genesis.hash)} of chain ${genesis.header.chainId} for ${client.trustingPeriodMs} ms`)
       } else {
         client = await LightClient.fromTrustedBlock(genesis.header.chainId, trusted, source, options)
-        report({ trusted: trusted.height, hash: toHex(trusted.hash), chainId: genesis.header.chainId }, `trusting block ${trusted.height} ${toHex(trusted.hash)} of chain ${genesis.header.chainId}`)
+        report({ trusted: trusted.height, hash: toHex(trusted.hash), chainId: genesis.header.chainId, trustingPeriodMs: client.trustingPeriodMs }, `trusting block ${trusted.height} ${toHex(trusted.hash)} of chain ${genesis.header.chainId} for ${client.trustingPeriodMs} ms`)
       }
       const stop = new AbortController()
       const onSignal = () => stop.abort()

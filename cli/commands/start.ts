@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises'
 import { toHex } from '../../runtime/crypto/hash.ts'
 import type { SignedVote } from '../../consensus/types.ts'
 import { parseArgs } from 'node:util'
-import { parseChainSpec } from '../../genesis/spec.ts'
+import { blockTimeMsOf, parseChainSpec } from '../../genesis/spec.ts'
 import { loadNodeConfig } from '../../node/config.ts'
 import { readOperatorKey, readValidatorKey } from '../../node/keyFiles.ts'
 import { OpenLedgerNode } from '../../node/node.ts'
@@ -81,7 +81,8 @@ export const startCommand: Command = {
         consensus: {
           validatorKey,
           operator,
-          blockTimeMs: config.consensus.blockTimeMs,
+          // config.json may pace this node otherwise; by default it keeps the chain's target
+          blockTimeMs: config.consensus.blockTimeMs ?? blockTimeMsOf(spec),
           timeouts: {
             proposeMs: config.consensus.timeoutProposeMs,
             proposeDeltaMs: config.consensus.timeoutDeltaMs,

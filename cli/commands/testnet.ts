@@ -130,6 +130,7 @@ async function init(argv: string[], io: CliIo): Promise<number> {
     stakingParams,
     modelsParams,
     ...(governanceParams === undefined ? {} : { governanceParams }),
+    blockTimeMs,
     ...(sampleRate === undefined ? {} : { inferenceParams: { ...DEV_INFERENCE_PARAMS, checkSampleRateBps: sampleRate } }),
     ...(attributionParams === undefined ? {} : { attributionParams }),
     baseModels: await shippedBaseModels(),
@@ -149,7 +150,8 @@ async function init(argv: string[], io: CliIo): Promise<number> {
       listen: node.listen,
       bootnodes: nodes.filter((other) => other !== node && other.validator).map((other) => other.bootnode),
       validator: node.validator,
-      consensus: { blockTimeMs, timeoutProposeMs },
+      // the block time is the chain's (the spec's): every node paces itself by it
+      consensus: { timeoutProposeMs },
     })
   }
   const genesis = await genesisBlock(spec)
@@ -168,7 +170,7 @@ interface HomeConfig {
   listen: string
   bootnodes: string[]
   validator: boolean
-  consensus: { blockTimeMs: number; timeoutProposeMs: number }
+  consensus: { blockTimeMs?: number | undefined; timeoutProposeMs: number }
 }
 
 async function writeConfig(home: string, node: HomeConfig): Promise<void> {
@@ -229,7 +231,7 @@ async function addNode(argv: string[], io: CliIo): Promise<number> {
   const rpcPort = values['rpc-port'] === undefined ? Math.max(...rpcPorts) + 1 : parsePort(values['rpc-port'], '--rpc-port')
   const metricsPort = values['metrics-port'] === undefined ? Math.max(...metricsPorts) + 1 : parsePort(values['metrics-port'], '--metrics-port')
   const validator = values['full-node'] !== true
-  const first = peers[0]?.config.consensus ?? { blockTimeMs: 1000, timeoutProposeMs: 1000 }
+  const first = peers[0]?.config.consensus ?? { blockTimeMs: undefined, timeoutProposeMs: 1000 }
 
   const nodeKey = generateNodeKey()
   const consensusKey = generateEd25519FromSeed(new Uint8Array(randomBytes(32)))

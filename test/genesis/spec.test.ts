@@ -6,10 +6,11 @@ import { lockedAt } from '../../runtime/modules/balances/ledger.ts'
 import { DEFAULT_FEE_PARAMS } from '../../runtime/modules/fees/state.ts'
 import { devAccounts, devKey } from '../../genesis/devAccounts.ts'
 import { DEV_ACCOUNT_BALANCE, DEV_CHAIN_ID, DEV_GENESIS_TIME, DEV_VALIDATOR_SELF_BOND, devChainSpec } from '../../genesis/devSpec.ts'
-import { chainSpecToJson, GenesisError, parseChainSpec, validateChainSpec, type Allocation, type ChainSpec, type GenesisErrorCode } from '../../genesis/spec.ts'
+import { blockTimeMsOf, chainSpecToJson, GenesisError, parseChainSpec, validateChainSpec, type Allocation, type ChainSpec, type GenesisErrorCode } from '../../genesis/spec.ts'
 import { allocationAmount, formatOpen, ONE_OPEN, parseOpen, TOTAL_SUPPLY, VESTING_CLIFF_MS, VESTING_LINEAR_MS, YEAR_MS } from '../../genesis/tokenomics.ts'
 import { buildGenesisState } from '../../genesis/build.ts'
 import { genesisBlock } from '../../node/chain/chain.ts'
+import { DEFAULT_BLOCK_TIME_MS, DEFAULT_TIMELINESS, MAX_BLOCK_TIME_MS } from '../../runtime/consensusParams.ts'
 
 const spec = devChainSpec()
 
@@ -149,6 +150,23 @@ t.test('a different chain id, genesis time, allocation or fee parameter gives a 
   }
   // name and id are labels: the same chain under another name has the same genesis
   t.equal(toHex((await genesisBlock(devChainSpec({ name: 'Renamed', id: 'renamed' }))).hash), base)
+})
+
+t.test('the target block time: in the spec, round-tripped, defaulted, bounded, and outside the genesis hash', async (t) => {
+  const base = toHex((await genesisBlock(spec)).hash)
+  t.equal(blockTimeMsOf(spec), DEFAULT_BLOCK_TIME_MS, 'a spec without it: the default')
+  const timed: ChainSpec = { ...spec, consensus: { timeliness: DEFAULT_TIMELINESS, blockTimeMs: 500 } }
+  const parsed = parseChainSpec(chainSpecToJson(timed))
+  t.equal(blockTimeMsOf(parsed), 500, 'read back from JSON')
+  t.match(chainSpecToJson(timed), /"blockTimeMs": 500/)
+  // a pace, not a validity rule: the same chain (an older spec file without it keeps its genesis)
+  t.equal(toHex((await genesisBlock(parsed)).hash), base, 'the genesis hash does not depend on it')
+  const old = JSON.parse(chainSpecToJson(timed)) as { consensus: Record<string, unknown> }
+  delete old.consensus['blockTimeMs']
+  t.equal(blockTimeMsOf(parseChainSpec(JSON.stringify(old))), DEFAULT_BLOCK_TIME_MS, 'a consensus section written before it existed parses')
+  for (const bad of [0, MAX_BLOCK_TIME_MS + 1]) {
+    t.equal(genesisErrorOf(() => parseChainSpec(chainSpecToJson({ ...spec, consensus: { timeliness: DEFAULT_TIMELINESS, blockTimeMs: bad } }))), 'INVALID_SPEC', `${bad} ms refused`)
+  }
 })
 
 t.test('broken specs throw GenesisError with the right code', async (t) => {

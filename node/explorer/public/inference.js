@@ -1,3 +1,4 @@
+// @ts-check (the views are the node's RPC contract's, node/rpc/contract.ts: tsconfig.explorer.json)
 // The inference market and Proof of Attribution in the explorer: providers (bond, offer, what they
 // served), paid inference records with their fee split, and each record's attribution (receipt,
 // payouts to contributions, what went to the treasury). The lists stay live: they are read again
@@ -6,13 +7,22 @@ import { addressLink, blockLink, html, open, short } from './format.js'
 import { shareBar } from './charts.js'
 import { card, kvTable, table, update } from './views.js'
 
+/** @typedef {import('./rpc.js').Rpc} Rpc */
+/** @typedef {import('../../rpc/contract.ts').InferenceRecordView} InferenceRecordView */
+/** @typedef {import('../../rpc/contract.ts').ProviderView} ProviderView */
+/** @typedef {import('../../rpc/contract.ts').AttributionView} AttributionView */
+/** @typedef {import('../../rpc/contract.ts').RewardView} RewardView */
+/** @template T @typedef {{ title: string, cell: (row: T) => unknown, narrow?: boolean }} Column */
+
 /** lists are read again at most this often (ms) while new blocks arrive */
 const REFRESH_MS = 2_000
 /** rows a list page reads */
 const LIST = 50
+/** @type {Array<[keyof InferenceRecordView['split'], string]>} */
 const SPLIT_PARTS = [['provider', 'Provider'], ['modelOwner', 'Model owners'], ['contributors', 'Data contributors'], ['treasury', 'Treasury']]
 
 const baseNames = new Map()
+/** @param {Rpc} rpc @param {InferenceRecordView} record */
 async function modelName(rpc, record) {
   if (!baseNames.has(record.base)) baseNames.set(record.base, (await rpc.tryCall('openledger_getBaseModel', [record.base]))?.name ?? `base ${record.base}`)
   const adapters = record.adapters.map((a) => html`<a href="#/model/${a.id}">v${a.id}</a>${a.weightMilli === 1000 ? '' : ` ×${a.weightMilli / 1000}`}`)
@@ -23,16 +33,19 @@ async function modelName(rpc, record) {
 function openNumber(amount) { return Number(BigInt(amount) / 10n ** 12n) / 1e6 }
 const openLabel = (v) => `${v.toLocaleString('en-US', { maximumFractionDigits: 6 })} OPEN`
 
+/** @param {InferenceRecordView[]} records @param {string} title */
 function splitChart(records, title) {
   const totals = SPLIT_PARTS.map(([key, label]) => ({ label, value: records.reduce((sum, r) => sum + openNumber(r.split[key]), 0) }))
   return shareBar({ items: totals, title, format: openLabel })
 }
 
+/** @param {ProviderView} p */
 const offer = (p) => `${open(p.priceIn, 6)} in / ${open(p.priceOut, 6)} out per 1k tokens`
 const ZERO_ADDRESS = /^0x0{40}$/
 /** no attributor yet (or none drawn: an unattributed record) */
 const attributorLink = (a) => (ZERO_ADDRESS.test(a) ? html`<span class="muted">—</span>` : addressLink(a))
 
+/** @type {Array<Column<ProviderView>>} */
 const providerColumns = [
   { title: 'Provider', cell: (p) => html`<a class="mono" href="#/provider/${p.operator}" title="${p.operator}">${short(p.operator)}</a>` },
   { title: 'Status', cell: (p) => String(p.status) },
@@ -41,6 +54,7 @@ const providerColumns = [
   { title: 'In / out per 1k tokens', cell: (p) => `${open(p.priceIn, 6).replace(' OPEN', '')} / ${open(p.priceOut, 6)}`, narrow: false },
 ]
 
+/** @param {Map<number, unknown>} names @returns {Array<Column<InferenceRecordView>>} */
 function recordColumns(names) {
   return [
     { title: 'Record', cell: (r) => html`<a href="#/inference/${r.id}">${r.id}</a>` },
@@ -52,6 +66,7 @@ function recordColumns(names) {
   ]
 }
 
+/** @type {Array<Column<AttributionView>>} */
 const attributionColumns = [
   { title: 'Record', cell: (a) => html`<a href="#/inference/${a.record}">${a.record}</a>` },
   { title: 'Status', cell: (a) => html`<span class="${a.status === 'final' ? 'ok' : a.status === 'unattributed' ? 'muted' : ''}">${a.status}</span>` },
@@ -60,8 +75,9 @@ const attributionColumns = [
   { title: 'Attributor', cell: (a) => attributorLink(a.attributor), narrow: false },
 ]
 
+/** @param {Rpc} rpc @param {InferenceRecordView[]} records */
 async function namesOf(rpc, records) {
-  return new Map(await Promise.all(records.map(async (r) => [r.id, await modelName(rpc, r)])))
+  return new Map(await Promise.all(records.map(async (r) => /** @type {[number, unknown]} */ ([r.id, await modelName(rpc, r)]))))
 }
 
 /** Redraws `draw` when blocks arrive, at most every REFRESH_MS; returns the page's stop function. */
@@ -76,6 +92,7 @@ function live(onHead, draw) {
   })
 }
 
+/** @param {ProviderView} provider */
 export function providerCard(provider) {
   return card('Inference provider', kvTable({
     status: provider.status, bond: open(provider.bond), unbonding: open(provider.unbonding), endpoint: provider.endpoint, price: offer(provider),
@@ -84,10 +101,12 @@ export function providerCard(provider) {
   }), 'id="provider"')
 }
 
+/** @param {RewardView} rewards */
 export function rewardsCard(rewards) {
   return card('Attribution rewards', kvTable({ accrued: open(rewards.accrued, 8), claimed: open(rewards.claimed, 8) }), 'id="rewards"')
 }
 
+/** @param {{ rpc: Rpc, render: (fragment: unknown) => void, onHead: (listener: () => void) => () => void }} page */
 export function inferenceRoutes({ rpc, render, onHead }) {
   async function inferencePage() {
     render(html`

@@ -1,5 +1,12 @@
+// @ts-check
 // JSON-RPC over the node's WebSocket (the page's own origin): calls, subscriptions, and a
-// reconnect that re-subscribes, so the explorer stays live across node restarts.
+// reconnect that re-subscribes, so the explorer stays live across node restarts. `call` is typed
+// by the node's RPC contract (node/rpc/contract.ts; JSDoc, checked by tsconfig.explorer.json: the
+// browser loads this file as it is), so a page reading a view reads the fields the node answers.
+
+/** @typedef {import('../../rpc/contract.ts').RpcMethodName} RpcMethodName */
+/** @template {RpcMethodName} M @typedef {import('../../rpc/contract.ts').RpcParamsOf<M>} RpcParamsOf */
+/** @template {RpcMethodName} M @typedef {import('../../rpc/contract.ts').RpcResult<M>} RpcResult */
 export class Rpc {
   #url
   #socket
@@ -11,6 +18,10 @@ export class Rpc {
   #onStatus
   #connections = 0
 
+  /**
+   * @param {string} url
+   * @param {(status: string) => void} [onStatus]
+   */
   constructor(url, onStatus = () => {}) {
     this.#url = url
     this.#onStatus = onStatus
@@ -21,7 +32,7 @@ export class Rpc {
     this.#onStatus('connecting')
     const socket = new WebSocket(this.#url)
     this.#socket = socket
-    this.#opened = new Promise((resolve) => socket.addEventListener('open', () => resolve(), { once: true }))
+    this.#opened = new Promise((resolve) => socket.addEventListener('open', () => resolve(undefined), { once: true }))
     socket.addEventListener('open', () => {
       this.#onStatus('live')
       // the first connection serves the subscribe() calls waiting for it; a reconnect renews them all
@@ -54,17 +65,29 @@ export class Rpc {
     else pending.resolve(message.result)
   }
 
-  async call(method, params = []) {
+  /**
+   * @template {RpcMethodName} M
+   * @param {M} method
+   * @param {RpcParamsOf<M>} [params]
+   * @returns {Promise<RpcResult<M>>}
+   */
+  async call(method, params) {
     await this.#opened
     const id = this.#nextId++
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject })
-      this.#socket.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }))
+      this.#socket.send(JSON.stringify({ jsonrpc: '2.0', id, method, params: params ?? [] }))
     })
   }
 
-  /** Calls `method` and answers null instead of throwing (a missing thing is not an error for a page). */
-  async tryCall(method, params = []) {
+  /**
+   * Calls `method` and answers null instead of throwing (a missing thing is not an error for a page).
+   * @template {RpcMethodName} M
+   * @param {M} method
+   * @param {RpcParamsOf<M>} [params]
+   * @returns {Promise<RpcResult<M> | null>}
+   */
+  async tryCall(method, params) {
     try { return await this.call(method, params) } catch { return null }
   }
 
