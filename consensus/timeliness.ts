@@ -14,6 +14,20 @@
 // A re-proposal (polRound ≥ 0) carries its proof-of-lock: more than 2/3 prevoted it as timely in
 // that round already, so it is not checked again (it may legitimately be older by then).
 // The parameters (precision, messageDelay) are the chain's: runtime/consensusParams.ts.
+//
+// messageDelay grows by 10% a round (CometBFT v1's `SynchronyParams.InRound`): when the real delay
+// from the proposer's clock reading to receipt is above the configured one — an overloaded machine
+// builds and gossips a block in more than 3.5 s — every proposal is `tooLate` for everyone and no
+// round could ever reach a polka; from round r the bound is messageDelay · 1.1^r, so some round's
+// bound covers the real delay (the chaos soak saw heights stuck 45 s+ in nil rounds after a restart
+// of all four validators on a loaded machine). Only the lateness bound grows: a block still cannot
+// be ahead of honest clocks by more than `precision`, so a coalition cannot move time forward.
+const MESSAGE_DELAY_GROWTH_PER_ROUND = 1.1
+
+/** The message delay bound in `round`: messageDelay · 1.1^round, in whole ms. */
+export function messageDelayInRound(params: TimelinessParams, round: number): number {
+  return Math.floor(params.messageDelayMs * MESSAGE_DELAY_GROWTH_PER_ROUND ** Math.max(0, round))
+}
 import { timelinessParamsProblem, type TimelinessParams } from '../runtime/consensusParams.ts'
 import { ConsensusError } from './errors.ts'
 
@@ -28,11 +42,11 @@ export type Timeliness = 'timely' | 'tooEarly' | 'tooLate'
 
 /**
  * Whether a proposed block with time `blockTime` (ms since the epoch), received at `receivedAt`
- * by this validator's clock, is timely. Both bounds are inclusive.
+ * by this validator's clock in `round`, is timely. Both bounds are inclusive.
  */
-export function proposalTimeliness(blockTime: number, receivedAt: number, params: TimelinessParams): Timeliness {
+export function proposalTimeliness(blockTime: number, receivedAt: number, params: TimelinessParams, round = 0): Timeliness {
   if (blockTime > receivedAt + params.precisionMs) return 'tooEarly'
-  if (blockTime < receivedAt - params.precisionMs - params.messageDelayMs) return 'tooLate'
+  if (blockTime < receivedAt - params.precisionMs - messageDelayInRound(params, round)) return 'tooLate'
   return 'timely'
 }
 

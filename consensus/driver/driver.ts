@@ -30,7 +30,7 @@ import { proposerFor } from '../proposer.ts'
 import type { Clock } from '../clock.ts'
 import { ConsensusStateMachine, type ConsensusState, type Input, type Output, type TimeoutConfig } from '../stateMachine.ts'
 import { DEFAULT_TIMELINESS, type TimelinessParams } from '../../runtime/consensusParams.ts'
-import { checkedTimelinessParams, proposalTimeliness, type Timeliness } from '../timeliness.ts'
+import { checkedTimelinessParams, messageDelayInRound, proposalTimeliness, type Timeliness } from '../timeliness.ts'
 import {
   createCommitCertificate,
   decodeSignedProposal,
@@ -355,12 +355,12 @@ export class ConsensusDriver {
         const receivedAt = record[3]
         // a re-proposal's proof-of-lock stands for its timeliness (consensus/timeliness.ts)
         if (!valid || proposal.polRound !== -1 || receivedAt === undefined) return { type: 'proposal', proposal, blockValid: valid }
-        const timeliness = proposalTimeliness(result.time, receivedAt, this.#timeliness)
+        const timeliness = proposalTimeliness(result.time, receivedAt, this.#timeliness, proposal.round)
         if (timeliness !== 'timely' && !this.#replaying) {
           this.#metrics?.untimelyProposals?.inc({ bound: timeliness })
           this.#log.warn('proposal is not timely: prevoting nil', {
             height: proposal.height, round: proposal.round, proposer: toHex(proposal.proposer).slice(0, 18), blockTime: result.time, receivedAt,
-            aheadMs: result.time - receivedAt, bound: timeliness, precisionMs: this.#timeliness.precisionMs, messageDelayMs: this.#timeliness.messageDelayMs,
+            aheadMs: result.time - receivedAt, bound: timeliness, precisionMs: this.#timeliness.precisionMs, messageDelayMs: messageDelayInRound(this.#timeliness, proposal.round),
           })
         }
         return { type: 'proposal', proposal, blockValid: valid, timely: timeliness === 'timely' }
@@ -432,7 +432,7 @@ export class ConsensusDriver {
     this.#remember({ kind: 'proposal', bytes: message, round })
     await this.#network.publish('proposals', message).catch((error: unknown) => this.#log.warn('publishing proposal failed', { error }))
     // our own proposal is an input like any other (already in the WAL)
-    const timely = newBlockTime === undefined || proposalTimeliness(newBlockTime, receivedAt, this.#timeliness) === 'timely'
+    const timely = newBlockTime === undefined || proposalTimeliness(newBlockTime, receivedAt, this.#timeliness, round) === 'timely'
     const outputs = this.#machine.apply({ type: 'proposal', proposal: signed, blockValid: true, timely })
     for (const output of outputs) await this.#act(output)
   }

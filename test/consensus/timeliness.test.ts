@@ -1,7 +1,7 @@
 // The proposer-based timestamps' rule at its boundaries: a block time exactly at either bound is
 // timely, one millisecond beyond is not; parameters are checked; the skew rule and the median.
 import t from 'tap'
-import { checkedTimelinessParams, isClockSkewed, median, proposalTimeliness } from '../../consensus/timeliness.ts'
+import { checkedTimelinessParams, isClockSkewed, median, messageDelayInRound, proposalTimeliness } from '../../consensus/timeliness.ts'
 import { DEFAULT_TIMELINESS, timelinessParamsProblem } from '../../runtime/consensusParams.ts'
 
 const params = { precisionMs: 500, messageDelayMs: 3_000 }
@@ -20,6 +20,19 @@ t.test('a block time is timely within [receivedAt − precision − messageDelay
   t.equal(proposalTimeliness(received, received, zero), 'timely', 'zero bounds: only the receive time itself')
   t.equal(proposalTimeliness(received + 1, received, zero), 'tooEarly')
   t.equal(proposalTimeliness(received - 1, received, zero), 'tooLate')
+})
+
+t.test('the lateness bound grows 10% a round (CometBFT\'s InRound); the earliness bound does not', async (t) => {
+  t.equal(messageDelayInRound(params, 0), 3_000)
+  t.equal(messageDelayInRound(params, 1), 3_300)
+  t.equal(messageDelayInRound(params, 5), 4_831, '3,000 · 1.1^5, floored')
+  t.equal(proposalTimeliness(received - 3_501, received, params, 0), 'tooLate', 'round 0: the base bound')
+  t.equal(proposalTimeliness(received - 3_800, received, params, 1), 'timely', 'round 1: precision + 3,300 behind is timely')
+  t.equal(proposalTimeliness(received - 3_801, received, params, 1), 'tooLate', '1 ms beyond it is not')
+  t.equal(proposalTimeliness(received + 501, received, params, 20), 'tooEarly', 'ahead by more than precision is never timely')
+  // a clock 30 s ahead of the honest ones finds their blocks timely only from round 24
+  t.equal(proposalTimeliness(received - 30_000, received, params, 23), 'tooLate')
+  t.equal(proposalTimeliness(received - 30_000, received, params, 24), 'timely')
 })
 
 t.test('parameters: integers in [0, 1 h], the bad one named', async (t) => {
