@@ -107,7 +107,7 @@ t.test('an OpenAI client pays with a capped API key: served until the cap, charg
   const stranger = new OpenAI({ apiKey: newApiKey(), baseURL: `http://127.0.0.1:${paidPort}/v1`, maxRetries: 0 })
   await t.rejects(stranger.completions.create({ model: LM, prompt, max_tokens: 1 }), { status: 401, code: 'invalid_api_key' }, 'a key nobody created')
 
-  t.match(JSON.parse((await runCli(['apikey', 'status', String(id), '--rpc', rpcUrl])).stdout), { spent: served.toString(), left: (cap - served).toString() }, 'apikey status: spent and left')
+  t.match(await rpc.call('openledger_getApiKey', [id]), { spent: served.toString(), left: (cap - served).toString(), inferences: costs.length }, 'the key on chain: spent and left')
   const revoked = await runCli(['apikey', 'revoke', '--from', 'dave', '--key', String(id), '--rpc', rpcUrl])
   t.equal(revoked.code, 0, `apikey revoke: ${revoked.stderr}`)
   const refused = await client.completions.create({ model: LM, prompt: 'Hi', max_tokens: 1 }).then(() => undefined, (error: unknown) => error)
