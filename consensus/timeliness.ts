@@ -22,14 +22,15 @@
 // bound covers the real delay (the chaos soak saw heights stuck 45 s+ in nil rounds after a restart
 // of all four validators on a loaded machine). Only the lateness bound grows: a block still cannot
 // be ahead of honest clocks by more than `precision`, so a coalition cannot move time forward.
+import { timelinessParamsProblem, type TimelinessParams } from '../runtime/consensusParams.ts'
+import { ConsensusError } from './errors.ts'
+
 const MESSAGE_DELAY_GROWTH_PER_ROUND = 1.1
 
 /** The message delay bound in `round`: messageDelay · 1.1^round, in whole ms. */
 export function messageDelayInRound(params: TimelinessParams, round: number): number {
   return Math.floor(params.messageDelayMs * MESSAGE_DELAY_GROWTH_PER_ROUND ** Math.max(0, round))
 }
-import { timelinessParamsProblem, type TimelinessParams } from '../runtime/consensusParams.ts'
-import { ConsensusError } from './errors.ts'
 
 export function checkedTimelinessParams(params: TimelinessParams): TimelinessParams {
   const problem = timelinessParamsProblem(params)
