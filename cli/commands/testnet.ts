@@ -54,6 +54,7 @@ async function init(argv: string[], io: CliIo): Promise<number> {
       'timeout-propose': { type: 'string' },
       'epoch-length': { type: 'string' },
       'max-validators': { type: 'string' },
+      'unbonding-period': { type: 'string' },
       'train-blocks': { type: 'string' },
       'verify-blocks': { type: 'string' },
       'voting-period': { type: 'string' },
@@ -75,6 +76,8 @@ async function init(argv: string[], io: CliIo): Promise<number> {
     ...DEV_STAKING_PARAMS,
     epochLength: parsePositiveInt(values['epoch-length'] ?? String(DEV_STAKING_PARAMS.epochLength), '--epoch-length'),
     maxValidators: parsePositiveInt(values['max-validators'] ?? String(DEV_STAKING_PARAMS.maxValidators), '--max-validators'),
+    // blocks; the light client trusts a block for 2/3 of it at the block time
+    unbondingPeriod: parsePositiveInt(values['unbonding-period'] ?? String(DEV_STAKING_PARAMS.unbondingPeriod), '--unbonding-period'),
   }
   const modelsParams = {
     ...TESTNET_MODELS_PARAMS,
@@ -307,7 +310,7 @@ async function run(argv: string[], io: CliIo): Promise<number> {
 export const testnetCommand: Command = {
   usage: [
     'openledger testnet init --validators N --out DIR [--full-nodes N] [--p2p-port BASE] [--rpc-port BASE] [--metrics-port BASE] [--block-time MS]',
-    '                                [--timeout-propose MS] [--chain-id N] [--epoch-length BLOCKS] [--max-validators N]',
+    '                                [--timeout-propose MS] [--chain-id N] [--epoch-length BLOCKS] [--max-validators N] [--unbonding-period BLOCKS]',
     '                                [--train-blocks BLOCKS] [--verify-blocks BLOCKS] [--voting-period BLOCKS] [--timelock BLOCKS]',
     '                                [--inference-sample-rate BPS] [--attribution-sample-rate BPS]',
     '       openledger testnet add-node --out DIR --name NAME [--full-node] [--p2p-port P] [--rpc-port P] [--metrics-port P]',

@@ -9,11 +9,12 @@ import { runCli } from '../e2e/harness.ts'
 
 t.test('init takes the epoch length and set size, and governance\'s voting period and timelock; add-node makes a home that joins the same network', async (t) => {
   const out = join(t.testdir(), 'net')
-  const init = await runCli(['testnet', 'init', '--validators', '2', '--out', out, '--epoch-length', '7', '--max-validators', '3', '--voting-period', '30', '--timelock', '2', '--block-time', '700', '--p2p-port', '41000', '--rpc-port', '42000', '--metrics-port', '43000'])
+  const init = await runCli(['testnet', 'init', '--validators', '2', '--out', out, '--epoch-length', '7', '--max-validators', '3', '--voting-period', '30', '--timelock', '2', '--block-time', '700', '--unbonding-period', '900', '--p2p-port', '41000', '--rpc-port', '42000', '--metrics-port', '43000'])
   t.equal(init.code, 0, init.stderr)
   const spec = parseChainSpec(await readFile(join(out, 'genesis.json'), 'utf8'))
   t.equal(spec.staking?.params?.epochLength, 7)
   t.equal(spec.staking?.params?.maxValidators, 3)
+  t.equal(spec.staking?.params?.unbondingPeriod, 900)
   t.equal(spec.staking?.validators.length, 2)
   t.match(spec.governance?.params, { votingPeriod: 30, timelockBlocks: 2, quorumBps: 3_340 }, 'short periods, the default shares')
   t.equal(spec.consensus?.blockTimeMs, 700, 'the block time is the chain\'s: in the genesis')

@@ -39,7 +39,8 @@ async function burnShareAt(node: TestnetNode, n: number): Promise<number | undef
 }
 
 t.test('a validator created and a delegation made over the CLI change the set at the next epoch; the new node votes', async (t) => {
-  const net = await createTestnet({ validators: 4, blockTimeMs: 500, epochLength: 10, maxValidators: 4, votingPeriod: VOTING_PERIOD, timelockBlocks: TIMELOCK })
+  // the light client below starts from the genesis: 2,400 blocks of unbonding at 500 ms trust it for 800 s (600 gave 200 s, which a loaded machine can spend before that step)
+  const net = await createTestnet({ validators: 4, blockTimeMs: 500, epochLength: 10, maxValidators: 4, unbondingPeriod: 2_400, votingPeriod: VOTING_PERIOD, timelockBlocks: TIMELOCK })
   t.teardown(net.remove)
   const genesisNodes = net.nodes.slice() as TestnetNode[]
   await Promise.all(genesisNodes.map((node) => net.start(node)))

@@ -60,6 +60,8 @@ export interface TestnetOptions {
   audit?: boolean
   /** blocks per staking epoch (default: the dev spec's 60) */
   epochLength?: number
+  /** blocks from unbond to release (default: the dev spec's 600); the light client trusts a block for 2/3 of it */
+  unbondingPeriod?: number
   /** the active set's size limit (default: the dev spec's 100) */
   maxValidators?: number
   /** models: blocks a trainer has to submit its result (default: the testnet spec's) */
@@ -92,6 +94,7 @@ export async function createTestnet(options: TestnetOptions): Promise<Testnet> {
     '--block-time', String(options.blockTimeMs ?? 500),
     '--timeout-propose', String(options.timeoutProposeMs ?? 1000),
     ...(options.epochLength === undefined ? [] : ['--epoch-length', String(options.epochLength)]),
+    ...(options.unbondingPeriod === undefined ? [] : ['--unbonding-period', String(options.unbondingPeriod)]),
     ...(options.maxValidators === undefined ? [] : ['--max-validators', String(options.maxValidators)]),
     ...(options.trainBlocks === undefined ? [] : ['--train-blocks', String(options.trainBlocks)]),
     ...(options.verifyBlocks === undefined ? [] : ['--verify-blocks', String(options.verifyBlocks)]),
