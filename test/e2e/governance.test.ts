@@ -1,142 +1,172 @@
-// Governance on a dev chain, as a user drives it: proposals, deposits and votes through the
-// `openledger gov` CLI, everything read back over JSON-RPC. A parameter change takes effect at its
-// enactment height (shown by the fee split of the next blocks' settlement), an unvoted proposal
-// fails quorum and a vetoed one is refused, both burning their deposits, a treasury spend reaches
-// its recipient, and an upgrade height stops the old binary cleanly (exit 78, state intact) while
-// the "new" one (--test-software-version) goes on from the same home with the same state root.
+// Governance on a 4-validator testnet of `openledger start` processes, as users and operators drive
+// it: proposals and deposits through the `openledger gov` CLI against different nodes, votes by two
+// validators with their operator keys through their own nodes, everything read back over JSON-RPC
+// on every node. A parameter change is enacted, an unvoted proposal fails quorum and a vetoed one is
+// refused (both deposits burned), a treasury spend reaches its recipient, and an upgrade height
+// stops the three nodes of the old version cleanly (exit 78, the README's message, head H − 1)
+// while node3, already on the "new" version (--test-software-version), keeps running; an old
+// binary restarted refuses, and two nodes restarted on the new version from their homes make,
+// with node3, the 2/3 that carry the chain past the upgrade height from the same state. The
+// README's upgrade runbook, followed.
+// (stakingSet shows a parameter change's effect on the next fee settlement on a testnet.)
 import t from 'tap'
-import { writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import { devAccount } from '../../genesis/devAccounts.ts'
-import { devChainSpec } from '../../genesis/devSpec.ts'
-import { toHex } from '../../runtime/crypto/hash.ts'
-import { chainSpecToJson } from '../../genesis/spec.ts'
 import { ONE_OPEN } from '../../genesis/tokenomics.ts'
-import { found, runCli, startDevNode, stopNode, tempHome, waitFor, type RunningNode } from './harness.ts'
+import { TxBatch } from '../../cli/txBatch.ts'
+import { fromHex, toHex } from '../../runtime/crypto/hash.ts'
+import type { Address } from '../../runtime/crypto/secp256k1.ts'
+import { createRuntime } from '../../runtime/index.ts'
+import { VOTE_OPTION_NAMES } from '../../runtime/modules/governance/index.ts'
 import type { ProposalView } from '../../node/rpc/contract.ts'
+import { found, runCli, waitFor } from './harness.ts'
+import { createTestnet, headHeight, nodeKeys, waitForHeight, type TestnetNode } from './testnet.ts'
 
-/** blocks (500 ms): room for five CLI votes to be included on a loaded machine */
-const VOTING = 60
-const TIMELOCK = 5
-/** blocks between the earliest possible enactment of the upgrade and its height: room for the proposals' inclusion and the checks that need the chain running after the enactments */
-const UPGRADE_MARGIN = 60
+const PASSPHRASE = { OPENLEDGER_PASSPHRASE: 'governance e2e' }
+/** blocks (500 ms): room for eight CLI votes to be included on a loaded machine */
+const VOTING = 40
+const TIMELOCK = 2
+/** blocks between the earliest possible enactment of the upgrade and its height: room for the proposals' inclusion and the checks made while the chain still runs */
+const UPGRADE_MARGIN = 30
+const DEPOSIT = 10_000n
 const RECIPIENT = '0x' + 'ab'.repeat(20)
+const FINAL = ['enacted', 'enactmentFailed', 'rejected', 'vetoed', 'failedQuorum', 'expired']
 
-async function head(node: RunningNode): Promise<number> {
-  return found(await node.rpc.call('chain_getHeader'), 'the head').number
-}
 
-/** The fee settlement of block `n` (a block with transactions), as its burn share in basis points. */
-async function burnShareAt(node: RunningNode, n: number): Promise<number | undefined> {
-  const block = await node.rpc.call('openledger_getBlockEvents', [n])
-  const settled = block?.events.find((e) => e.module === 'fees' && e.event === 'FeesSettled')
-  const data = settled?.data
-  if (data === undefined || data === null) return undefined
-  const burned = BigInt(data['burned'] as string)
-  const treasury = BigInt(data['treasury'] as string)
-  return Number((burned * 10_000n) / (burned + treasury))
-}
-
-t.test('proposals pass, fail quorum, get vetoed, spend and upgrade on a dev chain', { timeout: 600_000 }, async (t) => {
-  const home = await tempHome('openledger-gov-')
-  t.teardown(home.remove)
-  const spec = devChainSpec({
-    governanceParams: { minDeposit: 10n * ONE_OPEN, depositPeriod: 200, votingPeriod: VOTING, quorumBps: 3_340, thresholdBps: 5_000, vetoBps: 3_340, timelockBlocks: TIMELOCK },
-  })
-  const specPath = join(home.path, 'spec.json')
-  await writeFile(specPath, chainSpecToJson(spec))
-  let node = await startDevNode(join(home.path, 'node'), ['--spec', specPath, '--block-time', '500'])
-  t.teardown(() => stopNode(node, 'SIGKILL'))
-  const rpc = ['--rpc', node.rpcUrl]
-  const cli = async (args: string[]) => {
-    const result = await runCli([...args, ...rpc])
+t.test('on four validators: a change enacted, quorum failed, a veto, a spend, and an upgrade that stops the old binary', { timeout: 600_000 }, async (t) => {
+  const net = await createTestnet({ validators: 4, blockTimeMs: 500, votingPeriod: VOTING, timelockBlocks: TIMELOCK, audit: false })
+  t.teardown(net.remove)
+  const nodes = net.nodes.slice() as TestnetNode[]
+  // node3 runs the next version from the start (--test-software-version: a build that says it is 0.2.0)
+  const newVersion = ['--test-software-version', '0.2.0']
+  await Promise.all(nodes.map((node, i) => net.start(node, i === 3 ? newVersion : [])))
+  await waitForHeight(nodes, 2)
+  const [node0, node1, node2, node3] = nodes as [TestnetNode, TestnetNode, TestnetNode, TestnetNode]
+  const cli = async (args: string[], node: TestnetNode, env: Record<string, string> = {}) => {
+    const result = await runCli([...args, '--rpc', node.rpcUrl], env)
     if (result.code !== 0) throw new Error(`openledger ${args.join(' ')} exited ${result.code}: ${result.stderr}${result.stdout}`)
     return result.stdout
   }
 
-  // the treasury gets something to spend besides its fee share
-  const treasury = (await node.rpc.call('openledger_getTreasury')).account
-  await cli(['tx', 'transfer', '--from', 'ferdie', '--to', treasury, '--amount', '5'])
-
-  // refused at once, nothing but the fee taken: an out-of-bounds value never reaches the chain
-  const refused = await runCli(['gov', 'propose', '--from', 'dave', '--title', 'bad', '--deposit', '10', '--param', 'fees.burnShareBps=10001', ...rpc])
+  // two validators' operators put their keys in their nodes' keystores; the treasury gets
+  // something to spend besides its fee share; an out-of-bounds value is refused before it is sent
+  const voters = [node0, node1]
+  const keys = await Promise.all(voters.map(nodeKeys))
+  const treasury = (await node0.rpc.call('openledger_getTreasury')).account
+  const [refused, , ...imported] = await Promise.all([
+    runCli(['gov', 'propose', '--from', 'dave', '--title', 'bad', '--deposit', String(DEPOSIT), '--param', 'fees.burnShareBps=10001', '--rpc', node3.rpcUrl]),
+    cli(['tx', 'transfer', '--from', 'alice', '--to', treasury, '--amount', '5'], node2),
+    ...voters.map((node, i) => runCli(['keys', 'import', '--name', 'operator', '--private-key', keys[i]?.operatorPrivateKey as string, '--home', node.home], PASSPHRASE)),
+  ])
+  t.same(imported.map((r) => r.code), [0, 0], imported.map((r) => r.stderr).join(''))
   t.equal(refused.code, 2)
   t.match(refused.stderr, /OUT_OF_BOUNDS/)
 
-  const upgradeHeight = (await head(node)) + VOTING + TIMELOCK + UPGRADE_MARGIN
-  // five proposers at once (one transaction each, so no nonce races)
-  const submitted = await Promise.all([
-    cli(['gov', 'propose', '--from', 'dave', '--title', 'burn less', '--deposit', '10', '--param', 'fees.burnShareBps=1000', '--json']),
-    cli(['gov', 'propose', '--from', 'eve', '--title', 'nobody cares', '--deposit', '10', '--text', '--json']),
-    cli(['gov', 'propose', '--from', 'charlie', '--title', 'a bad idea', '--deposit', '10', '--text', '--json']),
-    cli(['gov', 'propose', '--from', 'bob', '--title', 'pay the auditor', '--deposit', '10', '--spend', '1', '--to', RECIPIENT, '--json']),
-    cli(['gov', 'propose', '--from', 'ferdie', '--title', 'v0.2.0', '--deposit', '10', '--upgrade-height', String(upgradeHeight), '--upgrade-version', '0.2.0', '--json']),
+  const upgradeHeight = (await headHeight(node0)) + VOTING + TIMELOCK + UPGRADE_MARGIN
+  // five proposers at once, through different nodes (one transaction each, so no nonce races)
+  const deposit = ['--deposit', String(DEPOSIT)]
+  await Promise.all([
+    cli(['gov', 'propose', '--from', 'dave', '--title', 'burn less', ...deposit, '--param', 'fees.burnShareBps=1000'], node0),
+    cli(['gov', 'propose', '--from', 'eve', '--title', 'nobody cares', ...deposit, '--text'], node1),
+    cli(['gov', 'propose', '--from', 'charlie', '--title', 'a bad idea', ...deposit, '--text'], node2),
+    cli(['gov', 'propose', '--from', 'bob', '--title', 'pay the auditor', ...deposit, '--spend', '1', '--to', RECIPIENT], node3),
+    cli(['gov', 'propose', '--from', 'ferdie', '--title', 'v0.2.0', ...deposit, '--upgrade-height', String(upgradeHeight), '--upgrade-version', '0.2.0'], node0),
   ])
-  const proposalBlock = (JSON.parse(submitted[0] ?? '{}') as { blockNumber: number }).blockNumber
-  t.equal(await burnShareAt(node, proposalBlock), 5_000, 'the genesis burn share before enactment')
-  const listed = JSON.parse(await cli(['gov', 'list', '--json'])) as ProposalView[]
+  const listed = JSON.parse(await cli(['gov', 'list', '--json'], node3)) as ProposalView[]
   t.same(listed.map((p) => p.status), ['votingPeriod', 'votingPeriod', 'votingPeriod', 'votingPeriod', 'votingPeriod'])
-  const idOf = (title: string) => found(listed.find((p) => p.content.title === title), title).id
+  const idOf = (title: string) => (listed.find((p) => p.content.title === title) as ProposalView).id
   const [change, unvoted, vetoed, spend, upgrade] = ['burn less', 'nobody cares', 'a bad idea', 'pay the auditor', 'v0.2.0'].map(idOf) as [number, number, number, number, number]
 
-  // alice holds all the stake: yes on the change, the spend and the upgrade, yes then veto (a
-  // vote change, the later nonce) on the bad idea, nothing on the unvoted one
-  const alice = toHex(devAccount('alice').address)
-  const nonce = await node.rpc.call('system_accountNextIndex', [alice])
-  const votes: Array<[number, string]> = [[change, 'yes'], [vetoed, 'yes'], [spend, 'yes'], [upgrade, 'yes'], [vetoed, 'veto']]
-  await Promise.all(votes.map(([id, option], i) => cli(['gov', 'vote', String(id), option, '--from', 'alice', '--nonce', String(nonce + i), '--no-wait'])))
-  // included, not only pooled (the next index counts the pool): the last vote is the veto
-  const votesOn = await waitFor(async () => {
-    const seen = await node.rpc.call('openledger_getVotes', [vetoed])
-    const counted = await Promise.all([change, spend, upgrade].map((id) => node.rpc.call('openledger_getVotes', [id])))
-    return seen.votes[0]?.option === 'veto' && counted.every((v) => v.total === 1) ? seen : undefined
+  // each of the two validators (half the power: over the 33.4 % quorum) votes through its own
+  // node: yes on the change, the spend and the upgrade, veto on the bad idea, nothing on the other.
+  // The upgrade vote goes through the CLI with the key in the node's keystore; the other three are
+  // signed here with the operator key (eight CLI processes unlocking a scrypt keystore at once
+  // starved the nodes' RPC past 30 s on a loaded machine)
+  const ballot: Array<[number, string]> = [[change, 'yes'], [vetoed, 'veto'], [spend, 'yes'], [upgrade, 'yes']]
+  const runtime = createRuntime()
+  await Promise.all(voters.map(async (node, v) => {
+    const key = found(keys[v], 'the voter\'s keys')
+    const operator = { address: fromHex(key.operator) as Address, privateKey: fromHex(key.operatorPrivateKey) as Uint8Array }
+    const batch = new TxBatch(node.rpc, runtime)
+    const sent: string[] = []
+    for (const [id, option] of ballot.filter(([id]) => id !== upgrade)) sent.push(await batch.submit(operator, 'governance', 'vote', { proposal: id, option: (VOTE_OPTION_NAMES as readonly string[]).indexOf(option), validators: [] }))
+    await batch.wait(sent)
+    await cli(['gov', 'vote', String(upgrade), 'yes', '--from', 'operator', '--home', node.home], node, PASSPHRASE)
+  }))
+  // included, not only pooled
+  await waitFor(async () => {
+    const counted = await Promise.all(ballot.map(([id]) => node2.rpc.call('openledger_getVotes', [id])))
+    return counted.every((v) => v.total === voters.length) ? true : undefined
   }, 'the votes included', 120_000, 250)
-  t.same(votesOn.votes.map((v) => [v.voter, v.option]), [[alice, 'veto']], 'the changed vote replaced the first')
-  const live = JSON.parse(await cli(['gov', 'tally', String(change), '--json'])) as { final: boolean; tally: Record<string, string> }
-  t.equal(live.tally['yes'], live.tally['totalPower'], 'the validator\'s whole stake counts')
-  t.match(await cli(['gov', 'params', 'governance']), new RegExp(`governance\\.votingPeriod\\s+blocks\\s+${VOTING}`))
+  const live = JSON.parse(await cli(['gov', 'tally', String(change), '--json'], node3)) as { tally: Record<string, string> }
+  t.equal(BigInt(live.tally['yes'] ?? 0) * 2n, BigInt(live.tally['totalPower'] ?? -1), 'the two validators\' stake is half the power')
 
-  const proposal = async (id: number) => found(await node.rpc.call('openledger_getProposal', [id]), `proposal ${id}`)
-  const final = ['enacted', 'enactmentFailed', 'rejected', 'vetoed', 'failedQuorum', 'expired']
-  // each proposal went in its own block, so each has its own deadlines: wait for all of them
-  const decided = async () => (await Promise.all([change, unvoted, vetoed, spend, upgrade].map(proposal))).every((p) => final.includes(String(p.status)))
-  await waitFor(async () => ((await decided()) ? true : undefined), 'the proposals decided', 300_000, 250)
-  t.equal((await proposal(upgrade)).status, 'enacted', `the upgrade at ${upgradeHeight} (now ${await head(node)})`)
-  const p1 = await proposal(change)
-  t.equal(p1.status, 'enacted')
-  t.equal(p1.enactHeight, (p1.votingEnd ?? 0) + TIMELOCK)
-  t.equal((await proposal(unvoted)).status, 'failedQuorum')
-  t.equal((await proposal(vetoed)).status, 'vetoed')
-  t.equal((await proposal(spend)).status, 'enacted')
-  const settled: unknown[] = []
-  for (const id of [change, unvoted, vetoed, spend, upgrade]) {
-    const end = (await proposal(id)).votingEnd ?? 0
-    const block = found(await node.rpc.call('openledger_getBlockEvents', [end]), `block ${end}`)
-    for (const e of block.events) if (e.event === 'DepositsSettled' && e.data?.['proposal'] === id) settled.push([id, e.data['outcome']])
+  // every proposal went in its own block with its own deadlines: wait for all of them
+  const proposal = async (node: TestnetNode, id: number) => found(await node.rpc.call('openledger_getProposal', [id]), `proposal ${id}`)
+  const ids = [change, unvoted, vetoed, spend, upgrade]
+  await waitFor(async () => ((await Promise.all(ids.map((id) => proposal(node0, id)))).every((p) => FINAL.includes(String(p.status))) ? true : undefined), 'the proposals decided', 300_000, 250)
+  const enactedBy = Math.max(...(await Promise.all(ids.map(async (id) => (await proposal(node0, id)).enactHeight ?? 0))))
+  t.ok(enactedBy < upgradeHeight, `decided and enacted by ${enactedBy}, before the upgrade height ${upgradeHeight}`)
+  await waitForHeight(nodes, enactedBy, 60_000)
+  const expected = [[change, 'enacted', 0], [unvoted, 'failedQuorum', 1], [vetoed, 'vetoed', 1], [spend, 'enacted', 0], [upgrade, 'enacted', 0]]
+  for (const node of nodes) {
+    // each node's own record: the status, and the deposit rule as the block at the vote's end settled it
+    const seen: unknown[] = []
+    for (const id of ids) {
+      const view = await proposal(node, id)
+      const block = found(await node.rpc.call('openledger_getBlockEvents', [view.votingEnd ?? 0]), `block ${view.votingEnd}`)
+      const settled = block.events.find((e) => e.event === 'DepositsSettled' && e.data?.['proposal'] === id)
+      seen.push([id, view.status, settled?.data?.['outcome']])
+    }
+    t.same(seen, expected, `${node.name}: enacted, short of quorum and vetoed (deposits burned: 1), the others returned (0)`)
+    t.equal(await node.rpc.call('openledger_getBalance', [RECIPIENT]), String(ONE_OPEN), `${node.name}: the spend reached its recipient`)
+    const params = await node.rpc.call('openledger_getParams', ['fees'])
+    t.equal(String(params.modules[0]?.params.find((p) => p.name === 'burnShareBps')?.value), '1000', `${node.name}: the new burn share in force`)
+    // the runbook: the scheduled upgrade is shown by openledger_getTreasury
+    const { scheduledUpgrade } = await node.rpc.call('openledger_getTreasury')
+    t.same(scheduledUpgrade, { proposal: upgrade, height: upgradeHeight, version: '0.2.0' }, `${node.name}: the upgrade scheduled`)
   }
-  t.same(settled, [[change, 0], [unvoted, 1], [vetoed, 1], [spend, 0], [upgrade, 0]], 'under-quorum and vetoed deposits burned (1), the others returned (0)')
+  // a vetoed deposit is gone, not refunded: charlie paid the deposit and its fee and got nothing back
+  const charlie = toHex(devAccount('charlie').address)
+  t.ok(BigInt(await node0.rpc.call('openledger_getBalance', [charlie])) < 1_000_000n * ONE_OPEN - DEPOSIT * ONE_OPEN, 'the vetoed proposer\'s deposit burned')
+  const shown = JSON.parse(await cli(['gov', 'show', String(upgrade), '--json'], node1)) as { content: Record<string, unknown> }
+  t.match(shown.content, { upgradeHeight, upgradeVersion: '0.2.0' }, 'gov show names the height and the version')
+  const recipientBefore = await node0.rpc.call('openledger_getBalance', [RECIPIENT])
 
-  // the new burn share in the settlement of the first block with a transaction after enactment
-  const after = JSON.parse(await cli(['tx', 'transfer', '--from', 'bob', '--to', RECIPIENT, '--amount', '1', '--json'])) as { blockNumber: number }
-  t.ok(after.blockNumber > (p1.enactHeight ?? 0))
-  t.equal(await burnShareAt(node, after.blockNumber), 1_000, 'the enacted burn share')
-  t.match(await cli(['gov', 'params', 'fees']), /fees\.burnShareBps\s+bps\s+1000/)
-  t.equal(await node.rpc.call('openledger_getBalance', [RECIPIENT]), String(2n * ONE_OPEN), 'the spend (1 OPEN) and the transfer (1 OPEN)')
-
-  // the upgrade: the old binary stops with the parent of the upgrade height as its head
-  const code = await waitFor(async () => (node.process.exitCode === null ? undefined : node.process.exitCode), 'the old binary to stop', 240_000, 250)
-  t.equal(code, 78, 'EXIT_UPGRADE_REQUIRED')
-  t.match(node.log(), new RegExp(`upgrade required: governance proposal ${upgrade} scheduled version 0\\.2\\.0`))
-  // restarted as it is, it refuses at once, writing nothing
-  const again = await runCli(['dev', '--home', join(home.path, 'node'), '--spec', specPath, '--rpc-port', '0', '--metrics-port', '0'])
+  // runbook step 2: every node older than the version commits block H − 1 and stops by itself with
+  // exit 78 and the message; node3, already on the new version, does not stop (and alone, a
+  // quarter of the power, decides nothing)
+  const old = [node0, node1, node2]
+  const codes = await Promise.all(old.map((node) => waitFor(async () => node.running?.process.exitCode ?? undefined, `${node.name} to stop`, 240_000, 250)))
+  t.same(codes, [78, 78, 78], 'EXIT_UPGRADE_REQUIRED on every node of the old version')
+  for (const node of old) {
+    t.match(node.running?.log(), new RegExp(`upgrade required: governance proposal ${upgrade} scheduled version 0\\.2\\.0 from height ${upgradeHeight}; this node runs \\S+ and stopped with block ${upgradeHeight - 1} as its head \\(state intact\\)`), `${node.name}: the runbook's message`)
+  }
+  t.equal(node3.running?.process.exitCode, null, 'node3, on the new version, still runs')
+  // (one block short when the last commit's precommits had not reached it before its peers stopped:
+  // seen under load; it fetches that block from the first peer back)
+  const waiting = await headHeight(node3)
+  t.ok(waiting === upgradeHeight - 1 || waiting === upgradeHeight - 2, `waiting at block ${waiting}: H − 1, or one short`)
+  t.notMatch(node3.running?.log() ?? '', /upgrade required/)
+  // restarted unchanged, an old node refuses at once with the same upgrade-required message
+  const again = await runCli(['start', '--home', node2.home])
   t.equal(again.code, 78)
   t.match(again.stderr, /UPGRADE_REQUIRED/)
-  // the new version goes on from the same state
-  node = await startDevNode(join(home.path, 'node'), ['--spec', specPath, '--block-time', '500', '--test-software-version', '0.2.0'])
-  const parent = found(await node.rpc.call('chain_getHeader'), 'the head')
-  t.equal(parent.number, upgradeHeight - 1, 'the old binary stopped just before the upgrade height')
-  await waitFor(async () => ((await head(node)) > upgradeHeight + 2 ? true : undefined), 'blocks past the upgrade height', 60_000, 250)
-  const hash = await node.rpc.call('chain_getBlockHash', [upgradeHeight - 1])
-  t.equal((await node.rpc.call('chain_getHeader', [hash]))?.stateRoot, parent.stateRoot, 'the same state root')
-  t.equal(await stopNode(node), 0)
+  t.match(again.stderr, new RegExp(`upgrade required: governance proposal ${upgrade} scheduled version 0\\.2\\.0 from height ${upgradeHeight}; this node runs \\S+ \\(head ${upgradeHeight - 1}, state intact\\)`))
+
+  // runbook step 3: the new version on the same homes. With node3, node0 makes half the power, which
+  // decides nothing, so its head is read as it reopened; node1 makes three of four and the chain goes on
+  await net.start(node0, newVersion)
+  const reopened = found(await node0.rpc.call('chain_getHeader'), 'the head')
+  t.equal(reopened.number, upgradeHeight - 1, 'node0 reopened at block H − 1')
+  await waitForHeight([node3], upgradeHeight - 1)
+  t.equal(reopened.hash, await node3.rpc.call('chain_getBlockHash', [upgradeHeight - 1]), 'the block node3 holds there')
+  await net.start(node1, newVersion)
+  const upgraded = [node0, node1, node3]
+  await waitForHeight(upgraded, upgradeHeight + 2, 120_000)
+  const after = await Promise.all(upgraded.map(async (node) => {
+    const hash = await node.rpc.call('chain_getBlockHash', [upgradeHeight + 1])
+    return found(await node.rpc.call('chain_getHeader', [hash]), `block ${upgradeHeight + 1}`).stateRoot
+  }))
+  t.equal(new Set(after).size, 1, `the chain goes on past ${upgradeHeight}: one state root at ${upgradeHeight + 1} on the three nodes`)
+  t.equal(await node1.rpc.call('openledger_getBalance', [RECIPIENT]), recipientBefore, 'the state carried over')
 })
