@@ -33,7 +33,7 @@ const FINAL = ['enacted', 'enactmentFailed', 'rejected', 'vetoed', 'failedQuorum
 
 
 t.test('on four validators: a change enacted, quorum failed, a veto, a spend, and an upgrade that stops the old binary', { timeout: 600_000 }, async (t) => {
-  const net = await createTestnet({ validators: 4, blockTimeMs: 500, votingPeriod: VOTING, timelockBlocks: TIMELOCK, audit: false })
+  const net = await createTestnet({ validators: 4, blockTimeMs: 500, votingPeriod: VOTING, timelockBlocks: TIMELOCK, audit: false, startTimeoutMs: 240_000 })
   t.teardown(net.remove)
   const nodes = net.nodes.slice() as TestnetNode[]
   // node3 runs the next version from the start (--test-software-version: a build that says it is 0.2.0)
