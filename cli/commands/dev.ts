@@ -9,14 +9,30 @@ import { devAccount, devKey } from '../../genesis/devAccounts.ts'
 import { OpenLedgerNode } from '../../node/node.ts'
 import { resolveHome } from '../home.ts'
 import { CliError, type Command } from '../io.ts'
+import { LOG_LEVELS } from '../../lib/logger.ts'
 import { loggerFrom, loggingOptions, untilSignal } from '../logging.ts'
 import { parsePort, parsePositiveInt } from '../parse.ts'
 import { EMBEDDED_SERVE_USAGE, embeddedServeOptions, providerOptionsFrom, startEmbeddedServing } from './serve.ts'
 import { DEV_PORT_FLAGS, runUntilStopped, startNode, STORAGE_USAGE, storageFrom, storageOptions } from '../nodeRun.ts'
 import { RPC_USAGE, rpcFlagsFrom, rpcOptions } from '../rpcFlags.ts'
+import { DEFAULT_PRUNE_WINDOW } from '../../node/state/stateDb.ts'
+
+const DEV_USAGE = [
+  '--home DIR            the chain\'s data (default ~/.openledger/dev, or $OPENLEDGER_HOME/dev; npm start: ./data/dev)',
+  '--spec FILE           a chain spec to start from (default: the built-in dev spec, alice the one validator)',
+  '--rpc-port PORT       JSON-RPC over HTTP and WebSocket (default 9944; 0 picks a free one)',
+  '--rpc-host HOST       the address RPC listens on (default 127.0.0.1)',
+  '--metrics-port PORT   Prometheus metrics at /metrics (default 9615); --no-metrics: none',
+  '--block-time MS       a block every MS milliseconds, final at once (default 1000)',
+  '--instant-seal        also seal a block as soon as a transaction enters the pool, without waiting for the next tick',
+  `--prune-window N      state versions kept for historical reads and proofs (default ${DEFAULT_PRUNE_WINDOW})`,
+  '--training-threads N  threads for ModelFactory training jobs (default: all cores)',
+  '--verifier-threads N  signature verification worker threads (0: on the main thread)',
+  `--log-level LEVEL     ${Object.keys(LOG_LEVELS).join('|')} (default info); --log-format text|json`,
+]
 
 export const devCommand: Command = {
-  usage: 'openledger dev [--home DIR] [--spec CHAIN_SPEC.json] [--rpc-port PORT] [--rpc-host HOST] [--metrics-port PORT|--no-metrics] [--block-time MS] [--instant-seal] [--prune-window N] [--log-level LEVEL] [--log-format text|json] [--min-free-disk MB] [--disk-warn-free MB] [RPC limits…] [--serve [--serve-port N] …] [--test-software-version X.Y.Z]\n\n' + ['--test-software-version X.Y.Z  TEST ONLY: run as that version (an enacted upgrade stops older versions at its height)', ...RPC_USAGE, ...STORAGE_USAGE, ...EMBEDDED_SERVE_USAGE].join('\n'),
+  usage: 'openledger dev [--home DIR] [--spec CHAIN_SPEC.json] [--rpc-port PORT] [--rpc-host HOST] [--metrics-port PORT|--no-metrics] [--block-time MS] [--instant-seal] [--prune-window N] [--log-level LEVEL] [--log-format text|json] [--min-free-disk MB] [--disk-warn-free MB] [RPC limits…] [--serve [--serve-port N] …] [--test-software-version X.Y.Z]\n\n' + [...DEV_USAGE, '--test-software-version X.Y.Z  TEST ONLY: run as that version (an enacted upgrade stops older versions at its height)', ...RPC_USAGE, ...STORAGE_USAGE, ...EMBEDDED_SERVE_USAGE].join('\n'),
   async run(argv) {
     const { values } = parseArgs({
       args: argv,

@@ -13,7 +13,7 @@ import { found, runCli, type RunningNode, spawnNode, stopNode, tempHome, waitFor
  * dials, RPC clients of tests running beside this one — take their local ports from that range, so
  * a port probed there can be taken by a connection before the node binds it.
  */
-async function freePortBase(count: number): Promise<number> {
+export async function freePortBase(count: number): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const base = 10_000 + Math.floor(Math.random() * (32_768 - 10_000 - count))
     const ok = await Promise.all(Array.from({ length: count }, (_, i) => isFree(base + i)))
