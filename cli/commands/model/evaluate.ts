@@ -47,7 +47,9 @@ export async function evaluateModel(argv: string[], io: CliIo): Promise<number> 
     io.out(`  base model      loss ${result.base.loss.toFixed(4)}${result.base.accuracy === undefined ? '' : `, accuracy ${(result.base.accuracy * 100).toFixed(1)} %`}`)
     io.out(`  with adapter    loss ${result.adapted.loss.toFixed(4)}${result.adapted.accuracy === undefined ? '' : `, accuracy ${((result.adapted.accuracy ?? 0) * 100).toFixed(1)} %`}`)
     io.out(`  margin          ${(result.base.loss - result.adapted.loss).toFixed(4)} nats per ${shipped.config.kind === 'lm' ? 'token' : 'example'} (${(((result.base.loss - result.adapted.loss) / result.base.loss) * 100).toFixed(1)} % lower loss)`)
-    io.out(`  chain record    ${matches ? 'identical to the metrics recorded on chain (submitted by the trainer, re-executed by the verifiers)' : `DIFFERS from the chain's (${version.evaluation.baseLoss} → ${version.evaluation.adaptedLoss})`}`)
+    // who vouched for the chain's metrics, as `model show` names them: on a dev chain no verifier re-ran the job
+    const vouched = version.verifiers.length > 0 ? `submitted by the trainer, re-executed by ${version.verifiers.length} verifier${version.verifiers.length === 1 ? '' : 's'}` : 'submitted by the trainer only: no verifier re-executed it'
+    io.out(`  chain record    ${matches ? `identical to the metrics recorded on chain (${vouched})` : `DIFFERS from the chain's (${version.evaluation.baseLoss} → ${version.evaluation.adaptedLoss})`}`)
   }
   return matches ? 0 : 1
 }
