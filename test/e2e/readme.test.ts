@@ -146,7 +146,8 @@ t.test('the README, followed top to bottom', async (t) => {
     t.ok(steps.length > 0, `${heading}: ${steps.length} commands`)
     let variables = ''
     for (const step of steps) {
-      let command = step.command.replaceAll('http://127.0.0.1:9944', rpcUrl).replaceAll('127.0.0.1:8000', `127.0.0.1:${servePort}`).replaceAll('./data/dev', devHome)
+      // the files the README puts in /tmp go to this run's folder
+      let command = step.command.replaceAll('/tmp/', `${home.path}/`).replaceAll('http://127.0.0.1:9944', rpcUrl).replaceAll('127.0.0.1:8000', `127.0.0.1:${servePort}`).replaceAll('./data/dev', devHome)
       if (yourAddress !== undefined) command = command.replaceAll('0xYOUR_ADDRESS', yourAddress)
       if (TALKS_TO_NODE.test(command) && !command.includes('--rpc ')) command += ` --rpc ${rpcUrl}`
       if (/^npx openledger testnet init /.test(command)) command += ` --p2p-port ${base} --rpc-port ${base + 10} --metrics-port ${base + 20}`
