@@ -90,8 +90,8 @@ function run(command: string, env: Record<string, string>, cwd: string): Promise
 interface Background { chain: Chain; command: string; child: ChildProcess; output: () => string; exited: Promise<number | null> }
 
 /** Starts a command a person leaves running, in its own process group, and resolves once it logs `ready`. */
-async function runInBackground(chain: Chain, command: string, ready: RegExp, env: Record<string, string>, cwd: string): Promise<Background> {
-  const child = spawn('bash', ['-c', `exec ${command}`], { cwd, env: processEnv(env), stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+async function runInBackground(chain: Chain, variables: string, command: string, ready: RegExp, env: Record<string, string>, cwd: string): Promise<Background> {
+  const child = spawn('bash', ['-c', `${variables}exec ${command}`], { cwd, env: processEnv(env), stdio: ['ignore', 'pipe', 'pipe'], detached: true })
   let output = ''
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()))
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()))
@@ -167,7 +167,7 @@ t.test('the README, followed top to bottom', async (t) => {
       const keeps = KEEPS_RUNNING.find((k) => k.command.test(step.command))
       if (keeps !== undefined) {
         const started = Date.now()
-        const job = await runInBackground(chain, `${variables}${command}`, keeps.ready, env, home.path)
+        const job = await runInBackground(chain, variables, command, keeps.ready, env, home.path)
         background.push(job)
         if (/testnet run/.test(step.command)) {
           // a person sees the nodes log finalized blocks before going on
