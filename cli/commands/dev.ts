@@ -17,6 +17,26 @@ import { DEV_PORT_FLAGS, runUntilStopped, startNode, STORAGE_USAGE, storageFrom,
 import { RPC_USAGE, rpcFlagsFrom, rpcOptions } from '../rpcFlags.ts'
 import { DEFAULT_PRUNE_WINDOW } from '../../node/state/stateDb.ts'
 
+/** every option `dev` takes; its help describes each (test/cli/help.test.ts) */
+export const devOptions = {
+  home: { type: 'string' },
+  spec: { type: 'string' },
+  'rpc-port': { type: 'string' },
+  'rpc-host': { type: 'string' },
+  'metrics-port': { type: 'string' },
+  'no-metrics': { type: 'boolean' },
+  'block-time': { type: 'string' },
+  'instant-seal': { type: 'boolean' },
+  'prune-window': { type: 'string' },
+  'verifier-threads': { type: 'string' },
+  'training-threads': { type: 'string' },
+  ...rpcOptions,
+  'test-software-version': { type: 'string' },
+  ...loggingOptions,
+  ...embeddedServeOptions,
+  ...storageOptions,
+} as const
+
 const DEV_USAGE = [
   '--home DIR            the chain\'s data (default ~/.openledger/dev, or $OPENLEDGER_HOME/dev; npm start: ./data/dev)',
   '--spec FILE           a chain spec to start from (default: the built-in dev spec, alice the one validator)',
@@ -37,24 +57,7 @@ export const devCommand: Command = {
     const { values } = parseArgs({
       args: argv,
       strict: true,
-      options: {
-        home: { type: 'string' },
-        spec: { type: 'string' },
-        'rpc-port': { type: 'string' },
-        'rpc-host': { type: 'string' },
-        'metrics-port': { type: 'string' },
-        'no-metrics': { type: 'boolean' },
-        'block-time': { type: 'string' },
-        'instant-seal': { type: 'boolean' },
-        'prune-window': { type: 'string' },
-        'verifier-threads': { type: 'string' },
-        'training-threads': { type: 'string' },
-        ...rpcOptions,
-        'test-software-version': { type: 'string' },
-        ...loggingOptions,
-        ...embeddedServeOptions,
-        ...storageOptions,
-      },
+      options: devOptions,
     })
     const logger = loggerFrom(values)
     const home = resolveHome(values.home ?? join(resolveHome(undefined), 'dev'))

@@ -102,6 +102,7 @@ export const EMBEDDED_SERVE_USAGE = [
   '                           (register first: openledger provider register); with --serve, or --provider-serving URL;',
   '                           --provider-port N: the paid API for channel vouchers (register it as the endpoint),',
   '                           redeemed every --provider-settle-blocks N finalized blocks (default 10)',
+  '--provider-test-fault tamper|silent  TEST ONLY: change outputs after serving them, or take requests and never fulfil them',
   '--serve                    also serve the chain\'s models over an OpenAI-compatible API (OpenLoRA) from this',
   '                           process: inference in worker threads, artifacts read from this home\'s blobs;',
   '                           the options of `openledger serve` with a serve- prefix: ' + SERVE_USAGE.map((line) => line.trim().split(' ')[0]?.replace('--', '--serve-')).join(' '),

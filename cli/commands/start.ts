@@ -15,25 +15,36 @@ import { resolveHome } from '../home.ts'
 import { CliError, type Command } from '../io.ts'
 import { parsePositiveInt } from '../parse.ts'
 import { RPC_USAGE, rpcFlagsFrom, rpcOptions } from '../rpcFlags.ts'
+import { LOG_LEVELS } from '../../lib/logger.ts'
 import { loggerFrom, loggingOptions, untilSignal } from '../logging.ts'
 import { EMBEDDED_SERVE_USAGE, embeddedServeOptions, providerOptionsFrom, startEmbeddedServing } from './serve.ts'
 import { runUntilStopped, startNode, STORAGE_USAGE, storageFrom, storageOptions } from '../nodeRun.ts'
+
+/** every option `start` takes; its help describes each (test/cli/help.test.ts) */
+export const startOptions = {
+  home: { type: 'string' }, 'test-equivocate': { type: 'boolean' }, 'test-model-fault': { type: 'string' }, 'test-attribution-fault': { type: 'string' }, 'test-check-fault': { type: 'string' }, 'training-threads': { type: 'string' }, 'vote-log': { type: 'string' }, ...rpcOptions, 'clock-offset': { type: 'string' }, 'test-software-version': { type: 'string' }, ...embeddedServeOptions, ...loggingOptions, ...storageOptions,
+} as const
 
 export const startCommand: Command = {
   usage: [
     'openledger start --home DIR [--rpc-methods safe|unsafe] [RPC limits…] [--log-level LEVEL] [--log-format text|json] [--vote-log FILE]',
     '',
+    '--home DIR            the node\'s home, made by testnet init or testnet add-node (config.json, keys, genesis, data)',
+    `--log-level LEVEL     ${Object.keys(LOG_LEVELS).join('|')} (default info); --log-format text|json`,
     '--vote-log FILE       append every validly signed vote seen to FILE (JSON lines), for audits',
     '--training-threads N  threads for ModelFactory training jobs (default: all cores)',
     '--clock-offset=MS     TEST ONLY: run as if this machine\'s clock were MS ms ahead (--clock-offset=-MS: behind)',
     ...RPC_USAGE,
     '--test-check-fault lie  TEST ONLY: vote against what this validator\'s inference re-checks find',
+    '--test-equivocate     TEST ONLY: sign two different votes for one step (to show double-sign slashing)',
+    '--test-model-fault wrong-attestation|skip-training  TEST ONLY: a ModelFactory worker that lies or never trains',
+    '--test-attribution-fault wrong-receipt  TEST ONLY: submit wrong attribution receipts (or OPENLEDGER_ATTRIBUTION_FAULTY=1)',
     '--test-software-version X.Y.Z  TEST ONLY: run as that version (an enacted upgrade stops older versions at its height)',
     ...EMBEDDED_SERVE_USAGE,
     ...STORAGE_USAGE,
   ].join('\n'),
   async run(argv) {
-    const { values } = parseArgs({ args: argv, strict: true, options: { home: { type: 'string' }, 'test-equivocate': { type: 'boolean' }, 'test-model-fault': { type: 'string' }, 'test-attribution-fault': { type: 'string' }, 'test-check-fault': { type: 'string' }, 'training-threads': { type: 'string' }, 'vote-log': { type: 'string' }, ...rpcOptions, 'clock-offset': { type: 'string' }, 'test-software-version': { type: 'string' }, ...embeddedServeOptions, ...loggingOptions, ...storageOptions } })
+    const { values } = parseArgs({ args: argv, strict: true, options: startOptions })
     const fault = values['test-model-fault']
     if (fault !== undefined && fault !== 'wrong-attestation' && fault !== 'skip-training') throw new CliError('BAD_ARGUMENT', '--test-model-fault must be wrong-attestation or skip-training')
     // TEST ONLY: a node that submits wrong attribution receipts (the flag, or OPENLEDGER_ATTRIBUTION_FAULTY=1)
