@@ -8,7 +8,8 @@
 // section runs on, and `0xYOUR_ADDRESS` is the key the walkthrough generated. Commands that keep
 // running in a terminal (`testnet run`, `start`, `serve`) run in the background until their
 // section's chain is left behind. Each command must exit 0, and the output lines the README shows
-// under a command (its `# …` lines) must appear in what it printed: `…` stands for anything, a
+// under a command (its `# …` lines) must appear in what it printed (a command shown refused, with
+// `# error [CODE]: …`, must exit non-zero with that error): `…` stands for anything, a
 // block's number for any number; an annotation after three spaces and a parenthesis is the README
 // talking, not the command. Shell variables a block sets (`OPERATOR=$(…)`) hold for the rest of it.
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -83,6 +84,7 @@ function run(command: string, env: Record<string, string>, cwd: string): Promise
     let output = ''
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    child.on('error', (error) => resolve({ code: -1, output: `${output}\n${String(error)}` }))
     child.on('exit', (code) => resolve({ code, output }))
   })
 }
@@ -180,7 +182,9 @@ t.test('the README, followed top to bottom', async (t) => {
       }
       const started = Date.now()
       const { code, output } = await run(`${variables}${command}`, env, home.path)
-      t.equal(code, 0, `${step.command} (${Date.now() - started} ms)${code === 0 ? '' : `\n${output}`}`)
+      // a command the README shows refused (`# error [CODE]: …`) must be refused, with that error
+      if (expected.some((shown) => shown.startsWith('error ['))) t.not(code, 0, `${step.command} is refused (${Date.now() - started} ms)`)
+      else t.equal(code, 0, `${step.command} (${Date.now() - started} ms)${code === 0 ? '' : `\n${output}`}`)
       for (const shown of expected) t.match(output, shownAsPattern(shown), `${step.command.slice(0, 60)}… prints '${shown}'`)
       if (process.env.README_TEST_VERBOSE !== undefined) t.comment(`${step.command}\n${output}`)
       yourAddress ??= /address: (0x[0-9a-f]{40})/.exec(output)?.[1]
