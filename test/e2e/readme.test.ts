@@ -5,7 +5,7 @@
 // sections and one testnet (the README's own `testnet init` and `testnet run`, given free port
 // bases) the validator-network and staking sections: the README's addresses (127.0.0.1:9944,
 // :8000, ./data/dev) become theirs, a command that talks to a node without `--rpc` gets the one its
-// section runs on, and `0xYOUR_ADDRESS` is the key the walkthrough generated. Commands that keep
+// section runs on, `0xYOUR_ADDRESS` is the key the walkthrough generated and /tmp the run's folder. Commands that keep
 // running in a terminal (`testnet run`, `start`, `serve`) run in the background until their
 // section's chain is left behind. Each command must exit 0, and the output lines the README shows
 // under a command (its `# …` lines) must appear in what it printed (a command shown refused, with
