@@ -5,8 +5,7 @@
 // viewport never scrolls sideways. Screenshots go to .tap/screenshots/explorer/.
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import chromium from '@sparticuz/chromium'
-import { chromium as playwright, type Browser, type Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import t from 'tap'
 import { createWalletClient, defineChain, http, parseEther, type Hex } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
@@ -20,6 +19,7 @@ import { fulfil, registerProvider, request } from '../../runtime/modules/inferen
 import { keccak256, utf8 } from '../../runtime/crypto/hash.ts'
 import { ModuleIndex } from '../../runtime/modules/indices.ts'
 import type { ReceiptView } from '../../node/rpc/contract.ts'
+import { launchChromium } from './browser.ts'
 import { found, ROOT, startDevNode, stopNode, tempHome, waitFor } from './harness.ts'
 
 const SCREENSHOTS = join(ROOT, '.tap', 'screenshots', 'explorer')
@@ -33,14 +33,6 @@ const OPEN = 10n ** 18n
 /** calldata of a runtime call sent to its module's address: the call index, then its canonical arguments */
 function calldata<T>(call: { index: number; args: Kind<T> }, args: unknown): Hex {
   return toHex(Uint8Array.of(call.index, ...encode(call.args.encode(call.args.fromJson(args, 'args'))))) as Hex
-}
-
-async function launch(): Promise<Browser> {
-  return playwright.launch({
-    executablePath: await chromium.executablePath(),
-    args: [...chromium.args, '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    headless: true,
-  })
 }
 
 async function shot(page: Page, name: string): Promise<void> {
@@ -90,7 +82,7 @@ t.test('the explorer in headless Chromium', async (t) => {
   await waitFor(async () => ((await node.rpc.call('openledger_getAttribution', [record]))?.status === 'unattributed' ? true : undefined), 'the record\'s attribution decided', 30 * SECONDS, 100)
 
   const started = Date.now()
-  const browser = await launch()
+  const browser = await launchChromium()
   t.teardown(() => browser.close())
   t.comment(`chromium up in ${Date.now() - started} ms`)
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })

@@ -12,15 +12,19 @@
 // recomputed by the drawn verifiers to the same hash; the lying one loses its re-check, its author
 // is slashed and excluded, an honest attributor's receipt is final, and the quoted chapter's
 // contributor accrues exactly the payouts.
-import t from 'tap'
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import t, { type Test } from 'tap'
 import { devAccount } from '../../genesis/devAccounts.ts'
 import { adapterShapes } from '../../ml/model/config.ts'
 import { decodeTensors, tensorsHash } from '../../ml/model/params.ts'
 import { downloadBlob, uploadBlob } from '../../node/blobs/blobClient.ts'
 import { fromHex, keccak256, sha256, toHex, utf8 } from '../../runtime/crypto/hash.ts'
 import { createRuntime } from '../../runtime/index.ts'
-import { found, runCli, waitFor } from './harness.ts'
+import { found, ROOT, runCli, waitFor } from './harness.ts'
 import { createTestnet, headHeight, nodeKeys, waitForHeight, type TestnetNode } from './testnet.ts'
+import { launchChromium } from './browser.ts'
+import { trustingPeriodMs } from '../../consensus/lightClient.ts'
 import { eventData, TxBatch } from '../../cli/txBatch.ts'
 import type { AttributionView, EventView, JobDetailView, ModelVersionView, ReceiptView } from '../../node/rpc/contract.ts'
 
@@ -47,6 +51,7 @@ const OPEN = 10n ** 18n
 // a trainer killed in the second subtest is only replaced at its deadline (TRAIN_BLOCKS)
 t.setTimeout(14 * 60_000)
 const BOB = toHex(devAccount('bob').address)
+const SCREENSHOTS = join(ROOT, '.tap', 'screenshots', 'explorer')
 
 
 const same = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase()
@@ -330,4 +335,65 @@ t.test('ModelFactory on four validators: verified training, a replaced trainer, 
     const rewardsAfter = BigInt((await node.rpc.call('openledger_getRewards', [quoted.contributor])).accrued)
     t.equal(rewardsAfter - rewardsBefore, owed, 'its accrued rewards grew by exactly the payouts')
   })
+
+  await t.test('a real payout proven by the light client from the genesis file alone, and shown on its record\'s explorer page', async (t) => {
+    await provenAndShownPayout(t, running().filter((n) => n !== liarNode), join(net.dir, 'genesis.json'))
+  })
 })
+
+/**
+ * The latest final attribution with payouts (the previous subtest's), as `openledger light --payout`
+ * proves it against a header it verified by commit certificates, and as the explorer's record page
+ * shows it in headless Chromium (screenshot in .tap/screenshots/explorer/). By now the genesis is
+ * older than the trusting period (2/3 of 600 blocks at 500 ms: 200 s), so the client starts, as the
+ * README says, from a recent block whose hash another node gave (`--trust HEIGHT:HASH`).
+ */
+async function provenAndShownPayout(t: Test, honest: readonly TestnetNode[], genesisFile: string): Promise<void> {
+  const node = found(honest[0], 'an honest running node')
+  const other = found(honest[1], 'a second honest running node')
+  const listed = await node.rpc.call('openledger_listAttributions', [null, 50])
+  const paid = listed.find((a) => a.status === 'final' && a.payouts.length > 0)
+  if (paid === undefined) { t.fail(`a final attribution with payouts among ${listed.length}`); return }
+  const contributor = found(paid.payouts[0], 'a payout').contributor
+  const owed = paid.payouts.filter((p) => same(p.contributor, contributor)).reduce((sum, p) => sum + BigInt(p.amount), 0n)
+
+  const trustedHeight = Math.max(1, (await headHeight(other)) - 5)
+  const trustedHash = found(await other.rpc.call('chain_getBlockHash', [trustedHeight]), 'a block hash')
+  // (the client reports only when it verified a block past the trusted one)
+  await waitForHeight([node], trustedHeight + 2)
+  const light = await runCli(['light', '--genesis', genesisFile, '--trust', `${trustedHeight}:${trustedHash}`, '--rpc', node.rpcUrl, '--payout', `${paid.record}:${contributor}`, '--json'])
+  t.equal(light.code, 0, light.stderr)
+  const lines = light.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>)
+  // its trusting period counts the unbonding period's blocks at the genesis file's block time (testnet init --block-time 500), not 1000
+  const { params } = await node.rpc.call<{ params: { unbondingPeriod: number } }>('openledger_getStakingInfo')
+  t.equal(lines[0]?.['trustingPeriodMs'], trustingPeriodMs(params.unbondingPeriod, 500), 'the trusting period at the chain\'s 500 ms blocks')
+  const verified = lines.find((line) => line['verified'] !== undefined) as { height: number; hash: string } | undefined
+  const proven = lines.find((line) => line['record'] === paid.record) as { status: string; amount: string; contributions: unknown[]; height: number } | undefined
+  t.ok(verified !== undefined && verified.height >= paid.finalHeight, `the light client verified block ${verified?.height} (the record final at ${paid.finalHeight})`)
+  t.equal(verified?.hash, await node.rpc.call('chain_getBlockHash', [verified?.height ?? 0]), 'the block the node finalized')
+  t.equal(proven?.status, 'final', `record ${paid.record}'s attribution proven final`)
+  t.equal(BigInt(proven?.amount ?? -1), owed, `it paid ${contributor} ${owed}, proven at block ${proven?.height}`)
+  t.equal(proven?.contributions.length, paid.payouts.filter((p) => same(p.contributor, contributor)).length, 'for each of its paid contributions')
+
+  await mkdir(SCREENSHOTS, { recursive: true })
+  const browser = await launchChromium()
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
+    await page.goto(`${node.rpcUrl}/#/inference/${paid.record}`)
+    await page.waitForSelector('#payouts table', { timeout: 20_000 })
+    t.equal(await page.textContent('#attribution-status'), 'final', 'the explorer shows the attribution final')
+    // a row per payout: the contributor's link and the amount (OPEN, 8 decimals)
+    const rows = await page.locator('#payouts table tr:has(td)').evaluateAll((trs) => trs.map((tr) => [tr.querySelector('a[href^="#/account/"]')?.getAttribute('href') ?? '', tr.children[2]?.textContent ?? '']))
+    t.equal(rows.length, paid.payouts.length, `the payouts table lists the ${paid.payouts.length} payouts`)
+    for (const [i, payout] of paid.payouts.entries()) {
+      const [link, amount] = rows[i] ?? ['', '']
+      t.ok(same(link, `#/account/${payout.contributor}`), `row ${i}: contributor ${payout.contributor}`)
+      const shown = amount.replace(/ OPEN$/, '').replaceAll(',', '')
+      const [whole = '', fraction = ''] = shown.split('.')
+      t.equal(BigInt(whole + fraction.padEnd(8, '0')), BigInt(payout.amount) / 10n ** 10n, `row ${i}: ${amount}, the payout to 8 decimals`)
+    }
+    await page.screenshot({ path: join(SCREENSHOTS, 'testnet-payouts.png'), fullPage: true })
+  } finally {
+    await browser.close()
+  }
+}
