@@ -365,7 +365,7 @@ async function provenAndShownPayout(t: Test, honest: readonly TestnetNode[], gen
   t.equal(light.code, 0, light.stderr)
   const lines = light.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>)
   // its trusting period counts the unbonding period's blocks at the genesis file's block time (testnet init --block-time 500), not 1000
-  const { params } = await node.rpc.call<{ params: { unbondingPeriod: number } }>('openledger_getStakingInfo')
+  const { params } = await node.rpc.call('openledger_getStakingInfo')
   t.equal(lines[0]?.['trustingPeriodMs'], trustingPeriodMs(params.unbondingPeriod, 500), 'the trusting period at the chain\'s 500 ms blocks')
   const verified = lines.find((line) => line['verified'] !== undefined) as { height: number; hash: string } | undefined
   const proven = lines.find((line) => line['record'] === paid.record) as { status: string; amount: string; contributions: unknown[]; height: number } | undefined
