@@ -174,7 +174,7 @@ t.test('the README, followed top to bottom', async (t) => {
         if (/testnet run/.test(step.command)) {
           // a person sees the nodes log finalized blocks before going on
           const rpc = new RpcClient(testnetRpc)
-          await waitFor(async () => ((await rpc.call<{ number: number } | null>('chain_getHeader').catch(() => null))?.number ?? 0) >= 2 ? true : undefined, 'the testnet to finalize', 180_000, 250)
+          await waitFor(async () => ((await rpc.call('chain_getHeader').catch(() => null))?.number ?? 0) >= 2 ? true : undefined, 'the testnet to finalize', 180_000, 250)
         }
         t.pass(`${step.command} runs (${Date.now() - started} ms to start)`)
         for (const shown of expected) t.match(job.output(), shownAsPattern(shown), `${step.command.slice(0, 60)}… prints '${shown}'`)
