@@ -6,6 +6,11 @@
 // the inferences since the previous line of that channel) in the call's own JSON form. Reading it
 // back (ChannelGate.resume) drops what the chain says was redeemed meanwhile. The API-key path
 // journals its served inferences the same way (JsonlJournal over keyGate.ts keyChargeKind).
+//
+// Appends and rewrites run one at a time, in the order they were called: a rewrite holds what was
+// unredeemed when it was called, and an append called after it must land in the file that replaces
+// the old one, not in the old one the rename then drops (a voucher served during a settlement would
+// otherwise be lost at the next restart).
 import { mkdir, open, readFile, rename } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { Kind } from '../../runtime/codec/schema.ts'
@@ -19,6 +24,8 @@ export class VoucherJournalError extends OpenLedgerError<VoucherJournalErrorCode
 export class JsonlJournal<T> {
   readonly #path: string
   readonly #kind: Kind<T>
+  /** the last queued append or rewrite: the next one starts after it */
+  #tail: Promise<unknown> = Promise.resolve()
 
   constructor(path: string, kind: Kind<T>) {
     this.#path = path
@@ -48,29 +55,49 @@ export class JsonlJournal<T> {
     return entries
   }
 
-  async append(entry: T): Promise<void> {
-    await mkdir(dirname(this.#path), { recursive: true })
-    const file = await open(this.#path, 'a', 0o600)
-    try {
-      await file.appendFile(`${JSON.stringify(this.#kind.toJson(entry))}\n`)
-      await file.sync()
-    } finally {
-      await file.close()
-    }
+  append(entry: T): Promise<void> {
+    const line = `${JSON.stringify(this.#kind.toJson(entry))}\n`
+    return this.#serial(async () => {
+      await mkdir(dirname(this.#path), { recursive: true })
+      const file = await open(this.#path, 'a', 0o600)
+      try {
+        await file.appendFile(line)
+        await file.sync()
+      } finally {
+        await file.close()
+      }
+    })
   }
 
-  /** Replaces the journal with `entries` (what is unredeemed now). */
-  async rewrite(entries: readonly T[]): Promise<void> {
-    await mkdir(dirname(this.#path), { recursive: true })
-    const next = `${this.#path}.next`
-    const file = await open(next, 'w', 0o600)
-    try {
-      await file.writeFile(entries.map((entry) => `${JSON.stringify(this.#kind.toJson(entry))}\n`).join(''))
-      await file.sync()
-    } finally {
-      await file.close()
-    }
-    await rename(next, this.#path)
+  /** Replaces the journal with `entries` (what is unredeemed now), after every append called before. */
+  rewrite(entries: readonly T[]): Promise<void> {
+    const text = entries.map((entry) => `${JSON.stringify(this.#kind.toJson(entry))}\n`).join('')
+    return this.#serial(async () => {
+      const dir = dirname(this.#path)
+      await mkdir(dir, { recursive: true })
+      const next = `${this.#path}.next`
+      const file = await open(next, 'w', 0o600)
+      try {
+        await file.writeFile(text)
+        await file.sync()
+      } finally {
+        await file.close()
+      }
+      await rename(next, this.#path)
+      // the rename itself is durable only once the directory is synced
+      const parent = await open(dir, 'r')
+      try {
+        await parent.sync()
+      } finally {
+        await parent.close()
+      }
+    })
+  }
+
+  #serial(operation: () => Promise<void>): Promise<void> {
+    const run = this.#tail.then(operation, operation)
+    this.#tail = run.catch(() => undefined)
+    return run
   }
 }
 

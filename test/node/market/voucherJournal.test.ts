@@ -61,6 +61,21 @@ t.test('what the chain redeemed, a duplicated line and a torn last line are drop
   await t.rejects(journal.load(), { code: 'JOURNAL_CORRUPT' })
 })
 
+t.test('an append called while a rewrite runs lands in the rewritten journal, once', async (t) => {
+  const { path, entries } = await setting(t)
+  const journal = new VoucherJournal(path)
+  const [first, second, third] = entries as [VoucherArgs, VoucherArgs, VoucherArgs]
+  await journal.append(first)
+  await journal.append(second)
+  // a settlement's rewrite (the first two redeemed) while the third request is served: neither waits for the other
+  await Promise.all([journal.rewrite([]), journal.append(third)])
+  t.same(await journal.load(), [third], 'the voucher served during the rewrite is kept')
+  // and the other order: served first, then a rewrite whose list already holds it
+  const fourth = { ...third, cumulative: third.cumulative + 1n }
+  await Promise.all([journal.append(fourth), journal.rewrite([third, fourth])])
+  t.same(await journal.load(), [third, fourth], 'an append called before the rewrite is in it once, not twice')
+})
+
 t.test('API-key charges journaled before a restart are charged once: those the chain charged meanwhile are dropped', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'openledger-journal-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
