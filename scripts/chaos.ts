@@ -233,21 +233,23 @@ export async function runChaos(options: { cycles: number; seed: number; log: (li
 }
 
 if (import.meta.main) {
+  // a terminal program: its report goes straight to stdout, its usage error to stderr
+  const print = (line: string): void => void process.stdout.write(`${line}\n`)
   const { values } = parseArgs({ options: { cycles: { type: 'string', default: '10' }, seed: { type: 'string', default: '1' } } })
   const cycles = Number(values.cycles)
   const seed = Number(values.seed)
   if (!Number.isSafeInteger(cycles) || cycles < 1 || !Number.isSafeInteger(seed)) {
-    console.error('usage: npm run chaos -- --cycles N --seed S')
+    process.stderr.write('usage: npm run chaos -- --cycles N --seed S\n')
     process.exit(2)
   }
   const startedAt = Date.now()
-  const report = await runChaos({ cycles, seed, log: (line) => console.log(line) })
-  console.log('\nchaos report')
-  console.log(`  seed ${report.seed}, cycles ${report.cycles}, ${Math.round((Date.now() - startedAt) / 1000)} s`)
-  console.log(`  faults injected: ${Object.entries(report.faults).map(([kind, count]) => `${kind} ${count}`).join(', ')}`)
-  console.log(`  heights checked on every node: 1..${report.heightsChecked}`)
-  console.log(`  transactions checked: ${report.transactionsChecked} acknowledged, ${report.transactionsIncluded} included (each in the same block on every node)`)
-  console.log(`  violations: ${report.violations.length}`)
-  for (const violation of report.violations) console.log(`    ${violation}`)
+  const report = await runChaos({ cycles, seed, log: print })
+  print('\nchaos report')
+  print(`  seed ${report.seed}, cycles ${report.cycles}, ${Math.round((Date.now() - startedAt) / 1000)} s`)
+  print(`  faults injected: ${Object.entries(report.faults).map(([kind, count]) => `${kind} ${count}`).join(', ')}`)
+  print(`  heights checked on every node: 1..${report.heightsChecked}`)
+  print(`  transactions checked: ${report.transactionsChecked} acknowledged, ${report.transactionsIncluded} included (each in the same block on every node)`)
+  print(`  violations: ${report.violations.length}`)
+  for (const violation of report.violations) print(`    ${violation}`)
   process.exit(report.violations.length === 0 ? 0 : 1)
 }
